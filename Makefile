@@ -1,0 +1,190 @@
+# liaison: one non-recursive GNU Makefile.
+#
+#   make            build everything into build/        (installs missing packages first)
+#   make test       build, then run every test
+#   make demo       build, then run the whole story on a local relay
+#   make asan       build into build-asan/ with ASan+UBSan and run every test
+#   make bench      benchmarks (figure/ratio lines)
+#   make install    PREFIX=/usr/local
+#   make deps       check the libraries; install them with apt-get as root
+#
+# Library flags come from pkg-config, read from $(BUILD)/config.mk, which
+# `deps` writes after the libraries are known to be present: make rebuilds an
+# included makefile first and restarts, so a fresh machine needs no second run.
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+SANITIZE ?=
+
+PKGS  := libsodium libzmq libprotobuf-c lmdb cmocka
+DEBS  := libsodium-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
+         liblmdb-dev libcmocka-dev pkgconf
+
+CC       ?= cc
+WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wvla
+HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+CFLAGS   ?= -O2 -g
+ifneq ($(SANITIZE),)
+CFLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+            -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=address,undefined
+HARDEN   := -fPIE
+endif
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(HARDEN) -I. -Iinclude -I$(BUILD)/gen \
+              $(PKG_CFLAGS)
+LDFLAGS  += -pie -Wl,-z,relro,-z,now
+
+NEEDS_CONFIG := $(filter-out clean distclean deps,$(or $(MAKECMDGOALS),all))
+ifneq ($(NEEDS_CONFIG),)
+-include $(BUILD)/config.mk
+endif
+
+# ------------------------------------------------------------------ sources
+
+GEN_C    := $(BUILD)/gen/proto/liaison.pb-c.c
+GEN_H    := $(BUILD)/gen/proto/liaison.pb-c.h
+
+PROTO_SRC  := $(wildcard proto/*.c)
+KEYS_SRC   := $(wildcard keys/*.c)
+KEYS_CLI   := $(wildcard keys/cli/*.c)
+CLIENT_SRC := $(wildcard client/*.c)
+CLIENT_CLI := $(wildcard client/cli/*.c)
+RELAY_SRC  := $(filter-out relay/main.c,$(wildcard relay/*.c))
+RELAY_MAIN := $(wildcard relay/main.c)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+TESTLIB_SRC:= $(wildcard tests/lib/*.c)
+BENCH_SRC  := $(wildcard bench/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIB_PROTO  := $(BUILD)/lib/libproto.a
+LIB_KEYS   := $(BUILD)/lib/libkeys.a
+LIB_CLIENT := $(BUILD)/lib/libclient.a
+LIB_RELAY  := $(BUILD)/lib/librelay.a
+LIB_TEST   := $(BUILD)/lib/libtest.a
+
+BIN_KEYS   := $(BUILD)/bin/liaison-keys
+BIN_CLIENT := $(if $(CLIENT_CLI),$(BUILD)/bin/liaison)
+BIN_RELAY  := $(if $(RELAY_MAIN),$(BUILD)/bin/liaison-relay)
+BINS       := $(BIN_KEYS) $(BIN_CLIENT) $(BIN_RELAY)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+ALL_LIBS_LINK = $(LIB_RELAY) $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO)
+
+.PHONY: all deps test unit integration asan demo bench install clean distclean
+.DEFAULT_GOAL := all
+
+all: $(BINS) $(UNIT_BINS)
+
+# ------------------------------------------------------------------ deps
+
+# Written only once every library is present; its contents are the flags.
+$(BUILD)/config.mk: Makefile
+	@$(MAKE) --no-print-directory deps
+	@mkdir -p $(BUILD)
+	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
+	   echo "PKG_LIBS := $$(pkg-config --libs libsodium libzmq libprotobuf-c lmdb)"; \
+	   echo "CMOCKA_LIBS := $$(pkg-config --libs cmocka)"; } > $@.tmp && mv $@.tmp $@
+
+deps:
+	@missing=""; \
+	for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
+	command -v protoc-c >/dev/null 2>&1 || missing="$$missing protoc-c"; \
+	if [ -z "$$missing" ]; then echo "deps: all libraries present"; exit 0; fi; \
+	echo "deps: missing:$$missing"; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "deps: installing $(DEBS)"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBS) || exit 1; \
+	else \
+	  echo "deps: run this, then make again:"; \
+	  echo "  sudo apt-get update && sudo apt-get install -y $(DEBS)"; exit 1; \
+	fi
+
+# ------------------------------------------------------------------ generated code
+
+$(GEN_C) $(GEN_H) &: proto/liaison.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen proto/liaison.proto
+
+# Generated code is exempt from -Werror (not ours to fix), not from warnings.
+$(BUILD)/obj/gen/liaison.pb-c.o: $(GEN_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Wall -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c -o $@ $<
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ------------------------------------------------------------------ libraries
+
+$(LIB_PROTO): $(call obj,$(PROTO_SRC)) $(BUILD)/obj/gen/liaison.pb-c.o
+$(LIB_KEYS): $(call obj,$(KEYS_SRC))
+$(LIB_CLIENT): $(call obj,$(CLIENT_SRC))
+$(LIB_RELAY): $(call obj,$(RELAY_SRC))
+$(LIB_TEST): $(call obj,$(TESTLIB_SRC))
+
+$(BUILD)/lib/%.a:
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+# ------------------------------------------------------------------ programs
+
+$(BIN_KEYS): $(call obj,$(KEYS_CLI)) $(LIB_KEYS) $(LIB_PROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+ifneq ($(BIN_CLIENT),)
+$(BIN_CLIENT): $(call obj,$(CLIENT_CLI)) $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+endif
+
+ifneq ($(BIN_RELAY),)
+$(BIN_RELAY): $(call obj,$(RELAY_MAIN)) $(LIB_RELAY) $(LIB_KEYS) $(LIB_PROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+endif
+
+# Unit tests may use every layer (the dependency rule binds production code).
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_TEST) $(ALL_LIBS_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB_TEST) $(ALL_LIBS_LINK) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+# ------------------------------------------------------------------ running
+
+# Tests find the programs and vectors through these variables.
+TEST_ENV = LSN_BIN=$(abspath $(BUILD)/bin) LSN_VECTORS=$(abspath tests/vectors) \
+           LSN_TMP=$(abspath $(BUILD)/tmp)
+
+test: all
+	@mkdir -p $(BUILD)/tmp
+	@fail=0; for t in $(UNIT_BINS); do \
+	  echo "== $$t"; $(TEST_ENV) $$t || { fail=1; echo "FAILED: $$t"; }; \
+	done; \
+	for t in $(sort $(wildcard tests/integration/*.sh)); do \
+	  echo "== $$t"; $(TEST_ENV) sh $$t || { fail=1; echo "FAILED: $$t"; }; \
+	done; \
+	if [ $$fail = 0 ]; then echo "all tests passed"; else echo "some tests FAILED"; exit 1; fi
+
+asan:
+	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 test
+
+demo: all
+	@sh tests/demo.sh $(abspath $(BUILD)/bin)
+
+bench: all
+	@if [ -x $(BUILD)/bin/lsn-bench ]; then $(BUILD)/bin/lsn-bench; else sh bench/run.sh $(abspath $(BUILD)); fi
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 include/*.h $(DESTDIR)$(PREFIX)/include/
+
+clean:
+	rm -rf build build-asan
+
+distclean: clean

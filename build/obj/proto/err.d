@@ -1,0 +1,2 @@
+build/obj/proto/err.o: proto/err.c proto/err.h
+proto/err.h:

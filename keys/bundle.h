@@ -1,0 +1,53 @@
+/* bundle.h: an organisation's signed bundle: encryption keys and devices
+ * (DESIGN.md "Keys and trust" 2). */
+#ifndef LSN_BUNDLE_H
+#define LSN_BUNDLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys/roster.h"
+#include "proto/pb.h"
+
+#define LSN_BUNDLE_MAX_DEVICES  512
+#define LSN_BUNDLE_MAX_ENC_KEYS 16
+
+struct lsn_bundle {
+    Liaison__SignedObject *so;
+    Liaison__Bundle *b;          /* the decoded body */
+    uint8_t *bytes;              /* the encoded signed object */
+    size_t len;
+    uint8_t hash[32];            /* BLAKE2b-256 of bytes: next bundle's `previous` */
+};
+
+/* Parses an encoded signed bundle: strict decode and structure (org id,
+ * key sizes, unique device names and key ids, keys newest first, at least
+ * one encryption key).  No signature check. */
+int lsn_bundle_parse(const uint8_t *buf, size_t len, struct lsn_bundle **out);
+
+/* Valid for this roster: the org is a member, the bundle is signed by the
+ * root key the roster lists for it, and it has not expired. */
+int lsn_bundle_verify(const struct lsn_bundle *b, const struct lsn_roster *r,
+                      int64_t now);
+
+/* next may replace prev: same org, higher version, and when it is the
+ * very next version its `previous` is prev's hash.  (Signature: see
+ * lsn_bundle_verify.) */
+int lsn_bundle_verify_next(const struct lsn_bundle *prev,
+                           const struct lsn_bundle *next);
+
+/* Lookups (borrowed pointers into b, or NULL). */
+const Liaison__Device *lsn_bundle_find_device(const struct lsn_bundle *b,
+                                              const char *name);
+const Liaison__EncKey *lsn_bundle_find_key(const struct lsn_bundle *b,
+                                           uint32_t key_id);
+const Liaison__EncKey *lsn_bundle_newest_key(const struct lsn_bundle *b);
+
+/* Wraps an already-decoded body the caller built (taking ownership of
+ * body), signs it with root_sk and encodes it. */
+int lsn_bundle_sign(Liaison__Bundle *body, const uint8_t root_sk[64],
+                    struct lsn_bundle **out);
+
+void lsn_bundle_destroy(struct lsn_bundle **b);
+
+#endif

@@ -1,0 +1,49 @@
+/* roster.h: the coalition roster, the only source of org root keys
+ * (DESIGN.md "Keys and trust" 1). */
+#ifndef LSN_ROSTER_H
+#define LSN_ROSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/pb.h"
+
+#define LSN_ROSTER_MAX_ORGS        1024
+#define LSN_ROSTER_MAX_RELAYS      256
+#define LSN_ROSTER_MAX_AUTHORITIES 64
+
+struct lsn_roster {
+    Liaison__SignedObject *so;
+    Liaison__Roster *r;          /* the decoded body */
+    uint8_t *bytes;              /* the encoded signed object */
+    size_t len;
+    uint8_t hash[32];            /* BLAKE2b-256 of bytes */
+};
+
+/* Parses an encoded signed roster: strict decode and structure (valid,
+ * unique org ids and relay names, key sizes, 1 <= threshold <= authorities,
+ * no authority key doubling as an org root).  No signature check. */
+int lsn_roster_parse(const uint8_t *buf, size_t len, struct lsn_roster **out);
+
+/* A roster standing alone (the one a client pins): at least threshold of
+ * its own authorities signed it, and it has not expired. */
+int lsn_roster_verify(const struct lsn_roster *r, int64_t now);
+
+/* next succeeds prev: version prev+1, same coalition, threshold of prev's
+ * authorities AND threshold of next's own; expiry checked if check_expiry
+ * (an intermediate step may have expired, the newest may not). */
+int lsn_roster_verify_next(const struct lsn_roster *prev,
+                           const struct lsn_roster *next, int64_t now,
+                           int check_expiry);
+
+const Liaison__RosterOrg *lsn_roster_find_org(const struct lsn_roster *r,
+                                              const char *org);
+const Liaison__RosterRelay *lsn_roster_find_relay(const struct lsn_roster *r,
+                                                  const char *name);
+
+/* Re-encodes r->so after its body or signatures changed (editing tools). */
+int lsn_roster_reencode(struct lsn_roster *r);
+
+void lsn_roster_destroy(struct lsn_roster **r);
+
+#endif

@@ -1,0 +1,235 @@
+/* util.c: names, time, bounded file reading, durable file writing and
+ * fingerprints, shared by every layer above proto/. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "keys/util.h"
+#include "proto/err.h"
+
+int
+lsn_org_id_check(const char *id)
+{
+    size_t n = 0;
+
+    if (id == NULL)
+        return LSN_ERR_BAD_ORG_ID;
+    for (; id[n] != '\0'; n++) {
+        char c = id[n];
+        if (n >= LSN_ORG_ID_MAX)
+            return LSN_ERR_BAD_ORG_ID;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+            return LSN_ERR_BAD_ORG_ID;
+    }
+    return n == 0 ? LSN_ERR_BAD_ORG_ID : 0;
+}
+
+int
+lsn_name_check(const char *name)
+{
+    size_t n = 0;
+
+    if (name == NULL)
+        return LSN_ERR_INVALID;
+    for (; name[n] != '\0'; n++) {
+        char c = name[n];
+        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (n >= LSN_NAME_MAX)
+            return LSN_ERR_INVALID;
+        if (!alnum && (n == 0 || (c != '.' && c != '_' && c != '-')))
+            return LSN_ERR_INVALID;
+    }
+    return n == 0 ? LSN_ERR_INVALID : 0;
+}
+
+int64_t
+lsn_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+int
+lsn_file_read(const char *path, size_t max, uint8_t **out, size_t *len)
+{
+    struct stat st;
+    uint8_t *buf = NULL;
+    size_t got = 0;
+    int fd = -1, r = LSN_ERR_IO;
+
+    *out = NULL;
+    *len = 0;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return errno == ENOENT ? LSN_ERR_NOT_FOUND : LSN_ERR_IO;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        goto out;
+    if ((uint64_t)st.st_size > max) {
+        r = LSN_ERR_TOO_LARGE;
+        goto out;
+    }
+    if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+        r = LSN_ERR_NOMEM;
+        goto out;
+    }
+    /* Read to EOF but never past the size we allocated for. */
+    for (;;) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size + 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            goto out;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+        if (got > (size_t)st.st_size) {
+            r = LSN_ERR_TOO_LARGE;   /* grew while we read */
+            goto out;
+        }
+    }
+    buf[got] = '\0';
+    *out = buf;
+    *len = got;
+    buf = NULL;
+    r = 0;
+out:
+    if (buf != NULL) {
+        sodium_memzero(buf, (size_t)st.st_size + 1);
+        free(buf);
+    }
+    close(fd);
+    return r;
+}
+
+static int
+write_all(int fd, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return LSN_ERR_IO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* fsync the folder holding path, so a new name survives a crash. */
+static void
+sync_parent(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    int fd;
+
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+static int
+write_new(const char *path, const void *data, size_t len, mode_t mode)
+{
+    int fd, r;
+
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0)
+        return errno == EEXIST ? LSN_ERR_EXISTS : LSN_ERR_IO;
+    /* The umask may have narrowed the mode; a secret must be exactly 0600. */
+    if ((r = fchmod(fd, mode) != 0 ? LSN_ERR_IO : 0) == 0 &&
+        (r = write_all(fd, data, len)) == 0 && fsync(fd) != 0)
+        r = LSN_ERR_IO;
+    if (close(fd) != 0 && r == 0)
+        r = LSN_ERR_IO;
+    if (r != 0)
+        unlink(path);
+    return r;
+}
+
+int
+lsn_file_write(const char *path, const void *data, size_t len, int flags)
+{
+    mode_t mode = (flags & LSN_WRITE_SECRET) ? 0600 : 0644;
+    char tmp[PATH_MAX];
+    int r;
+
+    if (!(flags & LSN_WRITE_FORCE)) {
+        if ((r = write_new(path, data, len, mode)) == 0)
+            sync_parent(path);
+        return r;
+    }
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >=
+        sizeof tmp)
+        return LSN_ERR_TOO_LARGE;
+    unlink(tmp);
+    if ((r = write_new(tmp, data, len, mode)) != 0)
+        return r;
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        return LSN_ERR_IO;
+    }
+    sync_parent(path);
+    return 0;
+}
+
+void
+lsn_fingerprint(char out[LSN_FP_LEN], const uint8_t *key, size_t key_len)
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+    static const char label[] = "liaison v1 fingerprint";
+    crypto_generichash_state st;
+    uint8_t h[32];
+    size_t o = 0;
+
+    crypto_generichash_init(&st, NULL, 0, sizeof h);
+    crypto_generichash_update(&st, (const uint8_t *)label, sizeof label - 1);
+    crypto_generichash_update(&st, key, key_len);
+    crypto_generichash_final(&st, h, sizeof h);
+    /* 20 bytes = 160 bits = 32 base32 digits, shown as 8 groups of 4. */
+    for (size_t i = 0; i < 32; i++) {
+        size_t bit = i * 5, byte = bit / 8, shift = bit % 8;
+        unsigned v = (unsigned)h[byte] << 8 | (byte + 1 < 20 ? h[byte + 1] : 0);
+        v = (v >> (11 - shift)) & 31;
+        if (i > 0 && i % 4 == 0)
+            out[o++] = ' ';
+        out[o++] = alphabet[v];
+    }
+    out[o] = '\0';
+}
+
+void
+lsn_hex(char *out, const uint8_t *bin, size_t len)
+{
+    sodium_bin2hex(out, len * 2 + 1, bin, len);
+}
+
+int
+lsn_hash_field(struct crypto_generichash_blake2b_state *st, const void *data,
+               size_t len)
+{
+    uint8_t pre[2] = { (uint8_t)(len >> 8), (uint8_t)len };
+
+    if (len > 0xffff)
+        return LSN_ERR_TOO_LARGE;
+    crypto_generichash_blake2b_update(st, pre, sizeof pre);
+    if (len > 0)
+        crypto_generichash_blake2b_update(st, data, len);
+    return 0;
+}

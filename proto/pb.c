@@ -1,0 +1,161 @@
+/* pb.c: bounded, strict protobuf decoding (see pb.h for the contract). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "proto/err.h"
+#include "proto/pb.h"
+
+/* Each allocation carries its size in front so frees need no state. */
+struct budget {
+    size_t used;
+    size_t cap;
+    int exceeded;
+};
+
+#define HDR 16  /* keeps the returned pointer 16-byte aligned */
+
+static void *
+budget_alloc(void *data, size_t size)
+{
+    struct budget *b = data;
+
+    if (b != NULL) {
+        if (size > b->cap || b->used > b->cap - size) {
+            b->exceeded = 1;
+            return NULL;
+        }
+        b->used += size;
+    }
+    unsigned char *p = malloc(size + HDR);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, &size, sizeof size);
+    return p + HDR;
+}
+
+static void
+budget_free(void *data, void *ptr)
+{
+    (void)data;
+    if (ptr != NULL) {
+        /* Decoded credentials hold secrets: wipe every block on release. */
+        unsigned char *p = (unsigned char *)ptr - HDR;
+        size_t size;
+        memcpy(&size, p, sizeof size);
+        sodium_memzero(p, size + HDR);
+        free(p);
+    }
+}
+
+static ProtobufCAllocator free_allocator = {
+    .alloc = budget_alloc, .free = budget_free, .allocator_data = NULL,
+};
+
+/* True if msg or any message below it kept fields the schema lacks. */
+static int
+has_unknown_fields(const ProtobufCMessage *msg)
+{
+    const ProtobufCMessageDescriptor *d = msg->descriptor;
+
+    if (msg->n_unknown_fields != 0)
+        return 1;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const char *base = (const char *)msg;
+
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            uint32_t which;
+            memcpy(&which, base + f->quantifier_offset, sizeof which);
+            if (which != f->id)
+                continue;
+        }
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n;
+            ProtobufCMessage **v;
+            memcpy(&n, base + f->quantifier_offset, sizeof n);
+            memcpy(&v, base + f->offset, sizeof v);
+            for (size_t k = 0; k < n; k++)
+                if (v[k] != NULL && has_unknown_fields(v[k]))
+                    return 1;
+        } else {
+            ProtobufCMessage *sub;
+            memcpy(&sub, base + f->offset, sizeof sub);
+            if (sub != NULL && has_unknown_fields(sub))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+int
+lsn_pb_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
+              size_t len, size_t cap, ProtobufCMessage **out)
+{
+    struct budget b = { .used = 0, .cap = cap, .exceeded = 0 };
+    ProtobufCAllocator alloc = {
+        .alloc = budget_alloc, .free = budget_free, .allocator_data = &b,
+    };
+    ProtobufCMessage *msg = NULL;
+    uint8_t *again = NULL;
+    int r = LSN_ERR_MALFORMED;
+
+    *out = NULL;
+    if (len > cap)
+        return LSN_ERR_TOO_LARGE;
+    msg = protobuf_c_message_unpack(desc, &alloc, len, buf);
+    if (msg == NULL) {
+        r = b.exceeded ? LSN_ERR_TOO_LARGE : LSN_ERR_MALFORMED;
+        goto out;
+    }
+    if (has_unknown_fields(msg))
+        goto out;
+    if (protobuf_c_message_get_packed_size(msg) != len)
+        goto out;
+    if (len > 0) {
+        if ((again = malloc(len)) == NULL) {
+            r = LSN_ERR_NOMEM;
+            goto out;
+        }
+        if (protobuf_c_message_pack(msg, again) != len ||
+            memcmp(again, buf, len) != 0)
+            goto out;
+    }
+    *out = msg;
+    msg = NULL;
+    r = 0;
+out:
+    free(again);
+    if (msg != NULL)
+        protobuf_c_message_free_unpacked(msg, &free_allocator);
+    return r;
+}
+
+void
+lsn_pb_free(ProtobufCMessage *msg)
+{
+    if (msg != NULL)
+        protobuf_c_message_free_unpacked(msg, &free_allocator);
+}
+
+int
+lsn_pb_encode(const ProtobufCMessage *msg, uint8_t **out, size_t *out_len)
+{
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = malloc(n ? n : 1);
+
+    *out = NULL;
+    *out_len = 0;
+    if (buf == NULL)
+        return LSN_ERR_NOMEM;
+    if (protobuf_c_message_pack(msg, buf) != n) {
+        free(buf);
+        return LSN_ERR_INTERNAL;
+    }
+    *out = buf;
+    *out_len = n;
+    return 0;
+}
