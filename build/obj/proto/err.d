@@ -1,2 +1,0 @@
-build/obj/proto/err.o: proto/err.c proto/err.h
-proto/err.h:
