@@ -7,17 +7,23 @@
 #include <stdint.h>
 
 #include "keys/roster.h"
+#include "keys/signed.h"
 #include "proto/pb.h"
 
 #define LSN_BUNDLE_MAX_DEVICES  512
 #define LSN_BUNDLE_MAX_ENC_KEYS 16
 
 struct lsn_bundle {
-    Liaison__SignedObject *so;
-    Liaison__Bundle *b;          /* the decoded body */
-    uint8_t *bytes;              /* the encoded signed object */
-    size_t len;
-    uint8_t hash[32];            /* BLAKE2b-256 of bytes: next bundle's `previous` */
+    union {
+        struct lsn_signed_view view;     /* owns everything below */
+        struct {
+            Liaison__SignedObject *so;
+            Liaison__Bundle *b;          /* the decoded body */
+            uint8_t *bytes;              /* the encoded signed object */
+            size_t len;
+            uint8_t hash[32];            /* BLAKE2b-256 of bytes: next bundle's `previous` */
+        };
+    };
 };
 
 /* Parses an encoded signed bundle: strict decode and structure (org id,
@@ -43,9 +49,10 @@ const Liaison__EncKey *lsn_bundle_find_key(const struct lsn_bundle *b,
                                            uint32_t key_id);
 const Liaison__EncKey *lsn_bundle_newest_key(const struct lsn_bundle *b);
 
-/* Wraps an already-decoded body the caller built (taking ownership of
- * body), signs it with root_sk and encodes it. */
-int lsn_bundle_sign(Liaison__Bundle *body, const uint8_t root_sk[64],
+/* Encodes a body the caller built (borrowed, not freed), wraps it,
+ * signs it with the org root's 64-byte Ed25519 secret key and parses the
+ * result, so it passes the same checks as a bundle read from outside. */
+int lsn_bundle_sign(const Liaison__Bundle *body, const uint8_t root_sk[64],
                     struct lsn_bundle **out);
 
 void lsn_bundle_destroy(struct lsn_bundle **b);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keys/signed.h"
 #include "proto/pb.h"
 
 #define LSN_ROSTER_MAX_ORGS        1024
@@ -13,11 +14,16 @@
 #define LSN_ROSTER_MAX_AUTHORITIES 64
 
 struct lsn_roster {
-    Liaison__SignedObject *so;
-    Liaison__Roster *r;          /* the decoded body */
-    uint8_t *bytes;              /* the encoded signed object */
-    size_t len;
-    uint8_t hash[32];            /* BLAKE2b-256 of bytes */
+    union {
+        struct lsn_signed_view view;     /* owns everything below */
+        struct {
+            Liaison__SignedObject *so;
+            Liaison__Roster *r;          /* the decoded body */
+            uint8_t *bytes;              /* the encoded signed object */
+            size_t len;
+            uint8_t hash[32];            /* BLAKE2b-256 of bytes */
+        };
+    };
 };
 
 /* Parses an encoded signed roster: strict decode and structure (valid,
@@ -41,8 +47,14 @@ const Liaison__RosterOrg *lsn_roster_find_org(const struct lsn_roster *r,
 const Liaison__RosterRelay *lsn_roster_find_relay(const struct lsn_roster *r,
                                                   const char *name);
 
-/* Re-encodes r->so after its body or signatures changed (editing tools). */
-int lsn_roster_reencode(struct lsn_roster *r);
+/* A new unsigned roster from a body the caller built (borrowed): encoded,
+ * wrapped and parsed, so it passes the same checks as one read from a file.
+ * Editing tools build a changed body and call this: signatures drop. */
+int lsn_roster_from_body(const Liaison__Roster *body, struct lsn_roster **out);
+
+/* Adds an authority's signature (64-byte Ed25519 secret key) and
+ * re-encodes r's bytes and hash. */
+int lsn_roster_sign(struct lsn_roster *r, const uint8_t sk[64]);
 
 void lsn_roster_destroy(struct lsn_roster **r);
 

@@ -45,6 +45,32 @@ int lsn_signed_wrap(const char *type, const uint8_t *body, size_t len,
 
 void lsn_signed_free(Liaison__SignedObject *so);
 
+/* A signed object with its decoded body, its exact bytes and their hash:
+ * what roster, bundle and key delivery all hold. */
+struct lsn_signed_view {
+    Liaison__SignedObject *so;
+    ProtobufCMessage *body;
+    uint8_t *bytes;
+    size_t len;
+    uint8_t hash[32];     /* BLAKE2b-256 of bytes */
+};
+
+/* Decodes buf as a signed object of `type` whose body is a strict `desc`
+ * message; copies buf.  No signature check. */
+int lsn_signed_view_parse(const uint8_t *buf, size_t len, const char *type,
+                          const ProtobufCMessageDescriptor *desc,
+                          struct lsn_signed_view *v);
+
+/* Encodes body, wraps it as an unsigned object of `type` and parses it. */
+int lsn_signed_view_build(const ProtobufCMessage *body, const char *type,
+                          struct lsn_signed_view *v);
+
+/* Adds a signature and refreshes bytes and hash. */
+int lsn_signed_view_sign(struct lsn_signed_view *v, const uint8_t sk[64]);
+
+/* Releases what the view holds and zeroes it. */
+void lsn_signed_view_clear(struct lsn_signed_view *v);
+
 /* Reads / writes a signed object file (armor label "signed <type>"). */
 int lsn_signed_file_read(const char *path, const char *type, uint8_t **bin,
                          size_t *len);

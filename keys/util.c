@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,24 @@ lsn_name_check(const char *name)
             return LSN_ERR_INVALID;
     }
     return n == 0 ? LSN_ERR_INVALID : 0;
+}
+
+static _Thread_local char detail[256];
+
+const char *
+lsn_detail(void)
+{
+    return detail;
+}
+
+void
+lsn_set_detail(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
 }
 
 int64_t

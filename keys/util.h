@@ -16,6 +16,13 @@ int lsn_org_id_check(const char *id);
 /* 0 if name matches [a-z0-9][a-z0-9._-]{0,63}, else LSN_ERR_INVALID. */
 int lsn_name_check(const char *name);
 
+/* A sentence naming the value behind the last error that a validator in
+ * this thread reported (e.g. "org `Acme`: invalid org id"), or "".
+ * Never holds secrets. */
+const char *lsn_detail(void);
+void lsn_set_detail(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
 /* Current unix time in seconds. */
 int64_t lsn_now(void);
 
