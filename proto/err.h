@@ -44,7 +44,8 @@
     X(LSN_ERR_INVALID,         -33, "invalid value") \
     X(LSN_ERR_LIMIT,           -34, "refused by a limit") \
     X(LSN_ERR_TTL,             -35, "lifetime exceeds the maximum TTL") \
-    X(LSN_ERR_KEY_MISMATCH,    -36, "secret key does not match its public key")
+    X(LSN_ERR_KEY_MISMATCH,    -36, "secret key does not match its public key") \
+    X(LSN_ERR_KEY_RETIRED,     -37, "the message was sealed to an encryption key retired after its grace period")
 
 enum lsn_err {
 #define LSN_ERR_ENUM(name, value, text) name = value,

@@ -1,0 +1,350 @@
+/* alert.c: validation, encoding and decoding of the Alert content model
+ * (see alert.h for the contract; docs/protocol.md "Content" for the rules
+ * and why they exist).
+ *
+ * Validation runs on both sides of a seal, so a sender learns of a bad
+ * alert before it leaves and a recipient never trusts the sender's code. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "client/alert.h"
+#include "keys/util.h"
+#include "proto/err.h"
+#include "proto/limits.h"
+
+/* Heap a decoded Alert may take beyond twice its encoded size: room for
+ * the structs of LSN_ALERT_MAX_INDICATORS small indicators. */
+#define ALERT_HEAP_SLACK (512u * 1024u)
+
+/* MISP attribute type names (MISP core categories and types) accepted as
+ * indicator types.  An unknown name is refused rather than passed on, so
+ * a receiving system can map every indicator it is given. */
+static const char *const misp_types[] = {
+    "AS", "aba-rtn", "anonymised", "attachment", "authentihash",
+    "bank-account-nr", "bic", "bin", "boolean", "btc", "campaign-id",
+    "campaign-name", "cc-number", "cdhash", "chrome-extension-id",
+    "comment", "community-id", "cookie", "counter", "country-of-residence",
+    "cpe", "dash", "date-of-birth", "datetime", "dkim", "dkim-signature",
+    "dns-soa-email", "domain", "domain|ip", "email", "email-attachment",
+    "email-body", "email-dst", "email-dst-display-name", "email-header",
+    "email-message-id", "email-mime-boundary", "email-reply-to",
+    "email-src", "email-src-display-name", "email-subject",
+    "email-thread-index", "email-x-mailer", "eppn", "favicon-mmh3",
+    "filename", "filename-pattern", "filename|md5", "filename|sha1",
+    "filename|sha256", "filename|sha512", "filename|ssdeep",
+    "filename|tlsh", "first-name", "float", "frequent-flyer-number",
+    "full-name", "gender", "github-organisation", "github-repository",
+    "github-username", "hassh-md5", "hasshserver-md5", "hex", "hostname",
+    "hostname|port", "http-method", "iban", "identity-card-number",
+    "imphash", "impfuzzy", "integer", "ip-dst", "ip-dst|port", "ip-src",
+    "ip-src|port", "ja3-fingerprint-md5", "jabber-id", "jarm-fingerprint",
+    "last-name", "link", "mac-address", "mac-eui-64", "malware-sample",
+    "malware-type", "md5", "middle-name", "mobile-application-id",
+    "mutex", "named pipe", "nationality", "onion-address", "other",
+    "passport-country", "passport-expiration", "passport-number",
+    "pattern-in-file", "pattern-in-memory", "pattern-in-traffic",
+    "payment-details", "pehash", "pgp-public-key", "phone-number",
+    "place-of-birth", "port", "primary-residence", "process-state",
+    "prtn", "regkey", "regkey|value", "sha1", "sha224", "sha256",
+    "sha3-224", "sha3-256", "sha3-384", "sha3-512", "sha384", "sha512",
+    "sha512/224", "sha512/256", "sigma", "size-in-bytes", "snort",
+    "ssdeep", "ssh-fingerprint", "stix2-pattern", "target-email",
+    "target-external", "target-location", "target-machine", "target-org",
+    "target-user", "telfhash", "text", "threat-actor", "tlsh",
+    "travel-details", "twitter-id", "uri", "url", "user-agent", "vhash",
+    "visa-number", "vulnerability", "weakness", "whois-creation-date",
+    "whois-registrant-email", "whois-registrant-name",
+    "whois-registrant-org", "whois-registrant-phone", "whois-registrar",
+    "x509-fingerprint-md5", "x509-fingerprint-sha1",
+    "x509-fingerprint-sha256", "xmr", "yara",
+};
+
+int
+lsn_alert_misp_type_known(const char *name)
+{
+    for (size_t i = 0; i < sizeof misp_types / sizeof misp_types[0]; i++)
+        if (strcmp(misp_types[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+int
+lsn_utf8_check(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned c = s[i];
+        size_t n;
+        uint32_t cp, min;
+
+        if (c == 0)
+            return LSN_ERR_INVALID;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1; cp = c & 0x1f; min = 0x80;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2; cp = c & 0x0f; min = 0x800;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3; cp = c & 0x07; min = 0x10000;
+        } else {
+            return LSN_ERR_INVALID;
+        }
+        if (len - i - 1 < n)
+            return LSN_ERR_INVALID;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return LSN_ERR_INVALID;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return LSN_ERR_INVALID;
+        i += n + 1;
+    }
+    return 0;
+}
+
+/* A string of at most max bytes (at least min), valid UTF-8; with
+ * one_line, no control characters and no Unicode line breaks (NEL, LS, PS). */
+static int
+text_check(const char *s, size_t min, size_t max, int one_line)
+{
+    size_t n = strlen(s);
+
+    if (n > max)
+        return LSN_ERR_LIMIT;
+    if (n < min)
+        return LSN_ERR_INVALID;
+    if (lsn_utf8_check(s, n) != 0)
+        return LSN_ERR_INVALID;
+    if (one_line) {
+        const unsigned char *u = (const unsigned char *)s;
+        for (size_t i = 0; i < n; i++) {
+            if (u[i] < 0x20 || u[i] == 0x7f)
+                return LSN_ERR_INVALID;
+            if (u[i] == 0xc2 && i + 1 < n && u[i + 1] == 0x85)
+                return LSN_ERR_INVALID;
+            if (u[i] == 0xe2 && i + 2 < n && u[i + 1] == 0x80 &&
+                (u[i + 2] == 0xa8 || u[i + 2] == 0xa9))
+                return LSN_ERR_INVALID;
+        }
+    }
+    return 0;
+}
+
+static int
+grading_check(const Liaison__Grading *g)
+{
+    const char *src, *info;
+
+    switch (g->system) {
+    case LIAISON__GRADING_SYSTEM__GRADING_ADMIRALTY:
+        src = "ABCDEF";
+        info = "123456";
+        break;
+    case LIAISON__GRADING_SYSTEM__GRADING_EUROPOL_4X4:
+        src = "ABCX";
+        info = "1234";
+        break;
+    default:
+        return LSN_ERR_INVALID;
+    }
+    if (strlen(g->source) != 1 || strchr(src, g->source[0]) == NULL ||
+        strlen(g->information) != 1 || strchr(info, g->information[0]) == NULL)
+        return LSN_ERR_INVALID;
+    return 0;
+}
+
+static int
+ref_check(const Liaison__MessageRef *m)
+{
+    if (lsn_org_id_check(m->org) != 0 || m->msg_id.len != LSN_MSG_ID_LEN)
+        return LSN_ERR_INVALID;
+    return 0;
+}
+
+/* RFC 6838 restricted-name characters. */
+static int
+media_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || strchr("!#$&^_.+-", c) != NULL;
+}
+
+/* "type/subtype", each part 1+ restricted-name characters. */
+static int
+media_type_check(const char *s)
+{
+    size_t n = strlen(s), slash = 0, slashes = 0;
+
+    if (n > LSN_ALERT_MEDIA_TYPE_MAX)
+        return LSN_ERR_LIMIT;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '/') {
+            slash = i;
+            slashes++;
+        } else if (!media_char(s[i])) {
+            return LSN_ERR_INVALID;
+        }
+    }
+    if (slashes != 1 || slash == 0 || slash == n - 1)
+        return LSN_ERR_INVALID;
+    return 0;
+}
+
+static int
+attachment_check(const Liaison__Attachment *at)
+{
+    uint8_t h[crypto_hash_sha256_BYTES];
+    int r;
+
+    /* A file name, not a path: receivers may save it as given. */
+    if ((r = text_check(at->name, 1, LSN_ALERT_ATTACH_NAME_MAX, 1)) != 0)
+        return r;
+    if (strchr(at->name, '/') != NULL || strchr(at->name, '\\') != NULL ||
+        strcmp(at->name, ".") == 0 || strcmp(at->name, "..") == 0)
+        return LSN_ERR_INVALID;
+    if ((r = media_type_check(at->media_type)) != 0)
+        return r;
+    if (at->sha256.len != sizeof h)
+        return LSN_ERR_INVALID;
+    crypto_hash_sha256(h, at->data.data, at->data.len);
+    if (sodium_memcmp(h, at->sha256.data, sizeof h) != 0)
+        return LSN_ERR_INVALID;
+    return 0;
+}
+
+/* The links a type needs: an answer names its question, an update or
+ * revocation names what it replaces. */
+static int
+links_check(const Liaison__Alert *a)
+{
+    switch (a->type) {
+    case LIAISON__ALERT_TYPE__ALERT_TYPE_RESPONSE:
+    case LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT:
+        return a->in_reply_to != NULL ? 0 : LSN_ERR_INVALID;
+    case LIAISON__ALERT_TYPE__ALERT_TYPE_UPDATE:
+    case LIAISON__ALERT_TYPE__ALERT_TYPE_REVOKE:
+        return a->supersedes != NULL ? 0 : LSN_ERR_INVALID;
+    default:
+        return 0;
+    }
+}
+
+/* Enumerations: protobuf keeps an unknown enum number as is. */
+static int
+enums_check(const Liaison__Alert *a)
+{
+    if (a->type < LIAISON__ALERT_TYPE__ALERT_TYPE_ALERT ||
+        a->type > LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT)
+        return LSN_ERR_INVALID;
+    if ((int)a->tlp < LIAISON__TLP__TLP_AMBER ||
+        a->tlp > LIAISON__TLP__TLP_RED)
+        return LSN_ERR_INVALID;
+    if ((int)a->pap < LIAISON__PAP__PAP_UNSET || a->pap > LIAISON__PAP__PAP_RED)
+        return LSN_ERR_INVALID;
+    if ((int)a->handling < LIAISON__HANDLING_CODE__HANDLING_UNSET ||
+        a->handling > LIAISON__HANDLING_CODE__HANDLING_H3)
+        return LSN_ERR_INVALID;
+    if ((int)a->priority < LIAISON__PRIORITY__PRIORITY_ROUTINE ||
+        a->priority > LIAISON__PRIORITY__PRIORITY_URGENT)
+        return LSN_ERR_INVALID;
+    if ((int)a->ack < LIAISON__ACK_REQUEST__ACK_NONE ||
+        a->ack > LIAISON__ACK_REQUEST__ACK_READ)
+        return LSN_ERR_INVALID;
+    return 0;
+}
+
+int
+lsn_alert_validate(const Liaison__Alert *a)
+{
+    int r;
+
+    if ((r = enums_check(a)) != 0)
+        return r;
+    if ((r = text_check(a->title, 1, LSN_ALERT_TITLE_MAX, 1)) != 0 ||
+        (r = text_check(a->body, 0, LSN_ALERT_BODY_MAX, 0)) != 0 ||
+        (r = text_check(a->case_ref, 0, LSN_ALERT_CASE_REF_MAX, 1)) != 0)
+        return r;
+    /* Free text belongs to H3 only, and H3 means nothing without it. */
+    if (a->handling == LIAISON__HANDLING_CODE__HANDLING_H3) {
+        if ((r = text_check(a->handling_text, 1,
+                            LSN_ALERT_HANDLING_TEXT_MAX, 0)) != 0)
+            return r;
+    } else if (a->handling_text[0] != '\0') {
+        return LSN_ERR_INVALID;
+    }
+    if (a->grading != NULL && (r = grading_check(a->grading)) != 0)
+        return r;
+    if (a->in_reply_to != NULL && (r = ref_check(a->in_reply_to)) != 0)
+        return r;
+    if (a->supersedes != NULL && (r = ref_check(a->supersedes)) != 0)
+        return r;
+    if ((r = links_check(a)) != 0)
+        return r;
+    if (a->respond_by < 0 || a->respond_by > LSN_TIME_MAX)
+        return LSN_ERR_INVALID;
+    if (a->n_indicators > LSN_ALERT_MAX_INDICATORS ||
+        a->n_attachments > LSN_ALERT_MAX_ATTACHMENTS ||
+        a->n_external_refs > LSN_ALERT_MAX_EXTREFS)
+        return LSN_ERR_LIMIT;
+    for (size_t i = 0; i < a->n_indicators; i++) {
+        const Liaison__Indicator *in = a->indicators[i];
+        if (strlen(in->type) > LSN_ALERT_INDICATOR_TYPE_MAX ||
+            !lsn_alert_misp_type_known(in->type))
+            return LSN_ERR_INVALID;
+        if ((r = text_check(in->value, 1, LSN_ALERT_INDICATOR_MAX, 0)) != 0)
+            return r;
+    }
+    for (size_t i = 0; i < a->n_attachments; i++)
+        if ((r = attachment_check(a->attachments[i])) != 0)
+            return r;
+    for (size_t i = 0; i < a->n_external_refs; i++) {
+        const Liaison__ExternalRef *x = a->external_refs[i];
+        if ((r = text_check(x->system, 1, LSN_ALERT_EXTREF_SYSTEM_MAX, 1)) != 0 ||
+            (r = text_check(x->id, 1, LSN_ALERT_EXTREF_ID_MAX, 1)) != 0)
+            return r;
+    }
+    return 0;
+}
+
+int
+lsn_alert_decode(const uint8_t *buf, size_t len, Liaison__Alert **out)
+{
+    Liaison__Alert *a = NULL;
+    int r;
+
+    *out = NULL;
+    if (len > LSN_CONTENT_MAX)
+        return LSN_ERR_TOO_LARGE;
+    if ((r = LSN_PB_DECODE(alert, buf, len, 2 * len + ALERT_HEAP_SLACK,
+                           &a)) != 0)
+        goto out;
+    if ((r = lsn_alert_validate(a)) != 0)
+        goto out;
+    *out = a;
+    a = NULL;
+out:
+    lsn_pb_free((ProtobufCMessage *)a);
+    return r;
+}
+
+int
+lsn_alert_encode(const Liaison__Alert *a, uint8_t **out, size_t *out_len)
+{
+    int r;
+
+    *out = NULL;
+    *out_len = 0;
+    if ((r = lsn_alert_validate(a)) != 0)
+        return r;
+    if (protobuf_c_message_get_packed_size(&a->base) > LSN_CONTENT_MAX)
+        return LSN_ERR_TOO_LARGE;
+    return lsn_pb_encode(&a->base, out, out_len);
+}

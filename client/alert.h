@@ -1,0 +1,54 @@
+/* alert.h: the content model inside a sealed envelope (DESIGN.md
+ * "Content") and its validation.
+ *
+ * An Alert is checked by the sender before sealing and by every recipient
+ * after opening, with the same rules: required fields present, every
+ * enumeration in range, every string valid UTF-8 within its limit, counts
+ * bounded, each attachment's SHA-256 matching its bytes.  The limits are
+ * part of the protocol (docs/protocol.md "Content"). */
+#ifndef LSN_ALERT_H
+#define LSN_ALERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/pb.h"
+
+#define LSN_ALERT_TITLE_MAX          256u        /* bytes, no line breaks */
+#define LSN_ALERT_BODY_MAX           (1024u * 1024u)
+#define LSN_ALERT_HANDLING_TEXT_MAX  512u
+#define LSN_ALERT_CASE_REF_MAX       128u
+#define LSN_ALERT_MAX_INDICATORS     1024u
+#define LSN_ALERT_INDICATOR_TYPE_MAX 64u
+#define LSN_ALERT_INDICATOR_MAX      2048u       /* one indicator value */
+#define LSN_ALERT_MAX_ATTACHMENTS    32u
+#define LSN_ALERT_ATTACH_NAME_MAX    255u
+#define LSN_ALERT_MEDIA_TYPE_MAX     127u
+#define LSN_ALERT_MAX_EXTREFS        64u
+#define LSN_ALERT_EXTREF_SYSTEM_MAX  64u
+#define LSN_ALERT_EXTREF_ID_MAX      256u
+/* The whole encoded Alert, attachments included: see LSN_CONTENT_MAX. */
+
+/* 0 if a is a valid Alert, else LSN_ERR_INVALID (a value out of range or
+ * a missing required field) or LSN_ERR_LIMIT (a count or size limit). */
+int lsn_alert_validate(const Liaison__Alert *a);
+
+/* Strictly decodes and validates content bytes into a new *out (free with
+ * lsn_pb_free; its memory is wiped on release).  LSN_ERR_MALFORMED for
+ * bytes that are not a canonical Alert, else lsn_alert_validate's errors.
+ * *out is NULL on failure. */
+int lsn_alert_decode(const uint8_t *buf, size_t len, Liaison__Alert **out);
+
+/* Validates then encodes a into a new malloc'd buffer (at most
+ * LSN_CONTENT_MAX bytes, else LSN_ERR_TOO_LARGE).  The caller wipes and
+ * frees it. */
+int lsn_alert_encode(const Liaison__Alert *a, uint8_t **out, size_t *out_len);
+
+/* 0 if s[0..len) is well-formed UTF-8 (no overlong forms, surrogates or
+ * code points above U+10FFFF) without NUL, else LSN_ERR_INVALID. */
+int lsn_utf8_check(const char *s, size_t len);
+
+/* 1 if name is a MISP attribute type liaison accepts as an indicator. */
+int lsn_alert_misp_type_known(const char *name);
+
+#endif
