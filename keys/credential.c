@@ -74,9 +74,7 @@ lsn_credential_encode(const struct lsn_credential *c, uint8_t **out,
 {
     Liaison__Credential m = LIAISON__CREDENTIAL__INIT;
     Liaison__EncSecret es[LSN_MAX_ENC_KEYS], *esp[LSN_MAX_ENC_KEYS];
-    uint8_t *buf = NULL;
-    size_t n;
-    int r = 0;
+    int r;
 
     m.org = (char *)c->org;
     m.device = (char *)c->device;
@@ -87,48 +85,25 @@ lsn_credential_encode(const struct lsn_credential *c, uint8_t **out,
     m.curve_secret = (ProtobufCBinaryData){ 32, c->keys->curve_sk };
     m.delivery_secret = (ProtobufCBinaryData){ 32, c->keys->delivery_sk };
     for (size_t i = 0; i < c->n_enc; i++) {
-        liaison__enc_secret__init(&es[i]);
-        es[i].key_id = c->enc[i].key_id;
-        es[i].public_key = (ProtobufCBinaryData){ 32, c->enc[i].pk };
-        es[i].secret_key = (ProtobufCBinaryData){ 32, c->enc[i].sk };
-        es[i].created = c->enc[i].created;
-        es[i].retire_after = c->enc[i].retire_after;
+        lsn_enc_secret_to_pb(&c->enc[i], &es[i]);
         esp[i] = &es[i];
     }
     m.n_enc_keys = c->n_enc;
     m.enc_keys = esp;
     m.roster = (ProtobufCBinaryData){ c->roster_len, c->roster };
     /* Straight into guarded memory: the encoding holds every secret. */
-    n = liaison__credential__get_packed_size(&m);
-    if ((buf = sodium_malloc(n ? n : 1)) == NULL)
-        r = LSN_ERR_NOMEM;
-    else if (liaison__credential__pack(&m, buf) != n)
-        r = LSN_ERR_INTERNAL;
+    r = lsn_pb_encode_secret(&m.base, out, out_len);
     sodium_memzero(es, sizeof es);
-    if (r != 0) {
-        sodium_free(buf);
-        return r;
-    }
-    *out = buf;
-    *out_len = n;
-    return 0;
+    return r;
 }
 
-/* The public halves must match the secrets: a credential whose keys do not
- * fit would sign or decrypt as someone else. */
+/* The device's public halves, from its secrets. */
 static int
 derive_public(struct lsn_credential *c)
 {
-    uint8_t pk[32];
-
     crypto_sign_ed25519_sk_to_pk(c->keys->sign_pk, c->keys->sign_sk);
     crypto_scalarmult_base(c->keys->curve_pk, c->keys->curve_sk);
     crypto_scalarmult_base(c->keys->delivery_pk, c->keys->delivery_sk);
-    for (size_t i = 0; i < c->n_enc; i++) {
-        crypto_scalarmult_base(pk, c->enc[i].sk);
-        if (sodium_memcmp(pk, c->enc[i].pk, 32) != 0)
-            return LSN_ERR_KEY_MISMATCH;
-    }
     return 0;
 }
 
@@ -166,14 +141,8 @@ lsn_credential_decode(const uint8_t *buf, size_t len, struct lsn_credential **ou
         goto out;
     }
     for (size_t i = 0; i < m->n_enc_keys; i++) {
-        const Liaison__EncSecret *e = m->enc_keys[i];
-        if (e->public_key.len != 32 || e->secret_key.len != 32)
+        if ((r = lsn_enc_secret_from_pb(m->enc_keys[i], &c->enc[i])) != 0)
             goto out;
-        c->enc[i].key_id = e->key_id;
-        memcpy(c->enc[i].pk, e->public_key.data, 32);
-        memcpy(c->enc[i].sk, e->secret_key.data, 32);
-        c->enc[i].created = e->created;
-        c->enc[i].retire_after = e->retire_after;
         c->n_enc = i + 1;
     }
     if ((r = derive_public(c)) != 0)
@@ -285,4 +254,35 @@ lsn_credential_destroy(struct lsn_credential **c)
     free((*c)->roster);
     free(*c);
     *c = NULL;
+}
+
+void
+lsn_enc_secret_to_pb(const struct lsn_enc_secret *s, Liaison__EncSecret *m)
+{
+    liaison__enc_secret__init(m);
+    m->key_id = s->key_id;
+    m->public_key = (ProtobufCBinaryData){ 32, (uint8_t *)s->pk };
+    m->secret_key = (ProtobufCBinaryData){ 32, (uint8_t *)s->sk };
+    m->created = s->created;
+    m->retire_after = s->retire_after;
+}
+
+int
+lsn_enc_secret_from_pb(const Liaison__EncSecret *m, struct lsn_enc_secret *s)
+{
+    uint8_t pk[32];
+
+    if (m->public_key.len != 32 || m->secret_key.len != 32 || m->key_id == 0)
+        return LSN_ERR_MALFORMED;
+    /* A secret that does not fit its public key would decrypt nothing and
+     * hide a corrupt or forged file: refuse it here. */
+    crypto_scalarmult_base(pk, m->secret_key.data);
+    if (sodium_memcmp(pk, m->public_key.data, 32) != 0)
+        return LSN_ERR_KEY_MISMATCH;
+    s->key_id = m->key_id;
+    memcpy(s->pk, pk, 32);
+    memcpy(s->sk, m->secret_key.data, 32);
+    s->created = m->created;
+    s->retire_after = m->retire_after;
+    return 0;
 }

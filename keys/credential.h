@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "keys/util.h"
+#include "proto/pb.h"
 
 struct lsn_device_keys {
     uint8_t sign_pk[32];
@@ -75,5 +76,11 @@ int lsn_credential_set_roster(struct lsn_credential *c, const uint8_t *buf,
                               size_t len);
 
 void lsn_credential_destroy(struct lsn_credential **c);
+
+/* Conversions between the in-memory secret and its protobuf form.  The
+ * protobuf form borrows s's bytes.  from_pb checks sizes and that the
+ * secret matches its public key (LSN_ERR_KEY_MISMATCH). */
+void lsn_enc_secret_to_pb(const struct lsn_enc_secret *s, Liaison__EncSecret *m);
+int lsn_enc_secret_from_pb(const Liaison__EncSecret *m, struct lsn_enc_secret *s);
 
 #endif

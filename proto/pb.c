@@ -159,3 +159,22 @@ lsn_pb_encode(const ProtobufCMessage *msg, uint8_t **out, size_t *out_len)
     *out_len = n;
     return 0;
 }
+
+int
+lsn_pb_encode_secret(const ProtobufCMessage *msg, uint8_t **out, size_t *out_len)
+{
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = sodium_malloc(n ? n : 1);
+
+    *out = NULL;
+    *out_len = 0;
+    if (buf == NULL)
+        return LSN_ERR_NOMEM;
+    if (protobuf_c_message_pack(msg, buf) != n) {
+        sodium_free(buf);
+        return LSN_ERR_INTERNAL;
+    }
+    *out = buf;
+    *out_len = n;
+    return 0;
+}

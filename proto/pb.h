@@ -32,6 +32,11 @@ void lsn_pb_free(ProtobufCMessage *msg);
 /* Encodes msg into a new malloc'd buffer *out of *out_len bytes. */
 int lsn_pb_encode(const ProtobufCMessage *msg, uint8_t **out, size_t *out_len);
 
+/* The same into sodium_malloc'd memory (release with sodium_free): for
+ * messages that carry secrets. */
+int lsn_pb_encode_secret(const ProtobufCMessage *msg, uint8_t **out,
+                         size_t *out_len);
+
 /* Typed shorthands, so callers need no casts. */
 #define LSN_PB_DECODE(type_lower, buf, len, cap, outp) \
     lsn_pb_decode(&liaison__##type_lower##__descriptor, (buf), (len), (cap), \
