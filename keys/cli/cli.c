@@ -1,0 +1,293 @@
+/* cli.c: shared plumbing of liaison-keys: dispatch, errors, passphrases. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "keys/cli/cli.h"
+#include "keys/signed.h"
+#include <limits.h>
+#include "keys/util.h"
+#include "proto/err.h"
+
+#define PASS_MAX 1024
+
+int
+cli_dispatch(const char *group, const struct cli_cmd *table, int argc,
+             char **argv)
+{
+    if (argc >= 2) {
+        for (const struct cli_cmd *c = table; c->name != NULL; c++)
+            if (strcmp(argv[1], c->name) == 0)
+                return c->fn(argc - 1, argv + 1);
+    }
+    FILE *f = (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
+                             strcmp(argv[1], "-h") == 0)) ? stdout : stderr;
+    if (f == stderr && argc >= 2)
+        fprintf(stderr, "liaison-keys %s: unknown command `%s`\n", group, argv[1]);
+    fprintf(f, "usage: liaison-keys %s COMMAND [OPTIONS]   (COMMAND --help for more)\n\n",
+            group);
+    for (const struct cli_cmd *c = table; c->name != NULL; c++)
+        fprintf(f, "  %-12s %s\n", c->name, c->summary);
+    return f == stdout ? 0 : EXIT_USAGE;
+}
+
+int
+cli_fail(int exit_code, int err, const char *fmt, ...)
+{
+    va_list ap;
+    const char *detail = lsn_detail();
+
+    fputs("liaison-keys: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, ": %s", lsn_strerror(err));
+    if (detail[0] != '\0')
+        fprintf(stderr, " (%s)", detail);
+    fputc('\n', stderr);
+    lsn_set_detail("%s", "");
+    return exit_code;
+}
+
+int
+cli_usage_error(const char *usage, const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("liaison-keys: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n\n%s", usage);
+    return EXIT_USAGE;
+}
+
+int
+cli_wants_help(int argc, char **argv, const char *usage)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 1;
+        }
+    return 0;
+}
+
+int
+cli_verify_exit(int err)
+{
+    switch (err) {
+    case LSN_ERR_BAD_SIGNATURE: case LSN_ERR_THRESHOLD: case LSN_ERR_ROLLBACK:
+    case LSN_ERR_EXPIRED: case LSN_ERR_WRONG_SIGNER: case LSN_ERR_UNKNOWN_ORG:
+    case LSN_ERR_CHAIN: case LSN_ERR_CONFLICT: case LSN_ERR_UNKNOWN_DEVICE:
+    case LSN_ERR_KEY_MISMATCH:
+        return EXIT_VERIFY;
+    default:
+        return EXIT_USAGE;
+    }
+}
+
+/* The first line of file, without its newline, in guarded memory. */
+static int
+pass_from_file(const char *file, char **out)
+{
+    uint8_t *buf = NULL;
+    size_t n = 0, len;
+    char *p;
+    int r;
+
+    if ((r = lsn_file_read(file, PASS_MAX, &buf, &n)) != 0)
+        return cli_fail(EXIT_USAGE, r, "cannot read passphrase file %s", file);
+    len = strcspn((char *)buf, "\r\n");
+    if (len == 0) {
+        sodium_memzero(buf, n);
+        free(buf);
+        fprintf(stderr, "liaison-keys: passphrase file %s is empty "
+                "(use --no-passphrase for none)\n", file);
+        return EXIT_USAGE;
+    }
+    if ((p = sodium_malloc(len + 1)) != NULL) {
+        memcpy(p, buf, len);
+        p[len] = '\0';
+    }
+    sodium_memzero(buf, n);
+    free(buf);
+    if (p == NULL)
+        return cli_fail(EXIT_USAGE, LSN_ERR_NOMEM, "passphrase");
+    *out = p;
+    return 0;
+}
+
+/* Asks on the controlling terminal with echo off. */
+static int
+pass_from_tty(const char *prompt, char **out)
+{
+    struct termios old, quiet;
+    char *p = NULL;
+    size_t len = 0;
+    int fd, r = EXIT_USAGE;
+
+    if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0) {
+        fprintf(stderr, "liaison-keys: no terminal to ask for a passphrase: "
+                "use --passphrase-file FILE (or --no-passphrase)\n");
+        return EXIT_USAGE;
+    }
+    if ((p = sodium_malloc(PASS_MAX + 1)) == NULL || tcgetattr(fd, &old) != 0)
+        goto out;
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+    if (write(fd, prompt, strlen(prompt)) < 0 ||
+        tcsetattr(fd, TCSAFLUSH, &quiet) != 0)
+        goto out;
+    for (;;) {
+        char c;
+        ssize_t k = read(fd, &c, 1);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0 || c == '\n' || c == '\r')
+            break;
+        if (len < PASS_MAX)
+            p[len++] = c;
+    }
+    p[len] = '\0';
+    (void)tcsetattr(fd, TCSAFLUSH, &old);
+    if (write(fd, "\n", 1) < 0)
+        goto out;
+    if (len == 0) {
+        fprintf(stderr, "liaison-keys: empty passphrase\n");
+        goto out;
+    }
+    *out = p;
+    p = NULL;
+    r = 0;
+out:
+    if (p != NULL)
+        sodium_free(p);
+    close(fd);
+    return r;
+}
+
+int
+cli_pass_new(const char *file, int no_pass, const char *what, char **out)
+{
+    char prompt[160], *again = NULL;
+    int r;
+
+    *out = NULL;
+    if (file != NULL && no_pass) {
+        fprintf(stderr, "liaison-keys: --passphrase-file and --no-passphrase "
+                "exclude each other\n");
+        return EXIT_USAGE;
+    }
+    if (no_pass) {
+        fprintf(stderr, "liaison-keys: warning: %s will be stored WITHOUT a "
+                "passphrase; anyone who can read the file holds the key\n", what);
+        return 0;
+    }
+    if (file != NULL)
+        return pass_from_file(file, out);
+    snprintf(prompt, sizeof prompt, "New passphrase for %.120s: ", what);
+    if ((r = pass_from_tty(prompt, out)) != 0)
+        return r;
+    snprintf(prompt, sizeof prompt, "Repeat the passphrase: ");
+    if ((r = pass_from_tty(prompt, &again)) != 0 || strcmp(*out, again) != 0) {
+        if (r == 0)
+            fprintf(stderr, "liaison-keys: the passphrases differ\n");
+        cli_pass_free(out);
+        cli_pass_free(&again);
+        return EXIT_USAGE;
+    }
+    cli_pass_free(&again);
+    return 0;
+}
+
+int
+cli_pass_unlock(const char *file, int is_protected, const char *what, char **out)
+{
+    char prompt[160];
+
+    *out = NULL;
+    if (!is_protected)
+        return 0;
+    if (file != NULL)
+        return pass_from_file(file, out);
+    snprintf(prompt, sizeof prompt, "Passphrase for %.120s: ", what);
+    return pass_from_tty(prompt, out);
+}
+
+void
+cli_pass_free(char **p)
+{
+    if (*p != NULL)
+        sodium_free(*p);
+    *p = NULL;
+}
+
+const char *
+cli_time(int64_t t, char *buf)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (gmtime_r(&tt, &tm) == NULL || strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, 21, "%lld", (long long)t);
+    return buf;
+}
+
+int
+cli_org_load(const char *dir, const char *pass_file, struct lsn_org **out)
+{
+    char *pass = NULL, what[PATH_MAX];
+    int prot = 0, r, rc;
+
+    *out = NULL;
+    if ((r = lsn_org_is_protected(dir, &prot)) != 0)
+        return cli_fail(EXIT_USAGE, r, "%s is not an org folder (no readable root.key)",
+                        dir);
+    snprintf(what, sizeof what, "the org keys in %s", dir);
+    if ((rc = cli_pass_unlock(pass_file, prot, what, &pass)) != 0)
+        return rc;
+    r = lsn_org_load(dir, pass, out);
+    cli_pass_free(&pass);
+    if (r != 0)
+        return cli_fail(EXIT_USAGE, r, "cannot open org folder %s", dir);
+    return 0;
+}
+
+int
+cli_roster_load(const char *path, struct lsn_roster **out)
+{
+    uint8_t *bin = NULL;
+    size_t n = 0;
+    int r;
+
+    *out = NULL;
+    if ((r = lsn_signed_file_read(path, LSN_TYPE_ROSTER, &bin, &n)) == 0)
+        r = lsn_roster_parse(bin, n, out);
+    free(bin);
+    if (r != 0)
+        return cli_fail(EXIT_USAGE, r, "cannot read roster %s", path);
+    if ((r = lsn_roster_verify(*out, lsn_now())) != 0) {
+        lsn_roster_destroy(out);
+        return cli_fail(cli_verify_exit(r), r, "roster %s is not valid", path);
+    }
+    return 0;
+}
+
+void
+cli_org_report(const struct lsn_org *o, const char *what)
+{
+    const Liaison__Bundle *b = o->bundle->b;
+
+    printf("%s: bundle v%llu of `%s` signed (%zu devices, encryption key %u)\n",
+           what, (unsigned long long)b->version, b->org, b->n_devices,
+           b->enc_keys[0]->key_id);
+}

@@ -1,0 +1,74 @@
+/* cli.h: what every liaison-keys command shares: the command table type,
+ * exit codes, error reporting and passphrase handling. */
+#ifndef LSN_KEYS_CLI_H
+#define LSN_KEYS_CLI_H
+
+#include <stdint.h>
+
+#define EXIT_SUCCESS_ 0
+#define EXIT_VERIFY   1   /* verification failed */
+#define EXIT_USAGE    2   /* usage or input error */
+
+struct cli_cmd {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+};
+
+/* Runs the entry of table named argv[1] (argv[0] is the group name), or
+ * prints the group's usage. */
+int cli_dispatch(const char *group, const struct cli_cmd *table, int argc,
+                 char **argv);
+
+/* Prints "liaison-keys: <what>: <sentence>[ (detail)]" to stderr and
+ * returns exit_code. */
+int cli_fail(int exit_code, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prints a usage error and the usage text to stderr; returns EXIT_USAGE. */
+int cli_usage_error(const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* True (and prints usage to stdout) if argv holds --help or -h. */
+int cli_wants_help(int argc, char **argv, const char *usage);
+
+/* Exit code for an error from a verification: 1 for a failed check,
+ * 2 for unreadable input. */
+int cli_verify_exit(int err);
+
+/* Passphrase for a NEW secret: from file (first line), none if no_pass (a
+ * warning is printed), else asked twice on the terminal without echo.
+ * *out is sodium_malloc'd or NULL for none; free with cli_pass_free. */
+int cli_pass_new(const char *file, int no_pass, const char *what, char **out);
+
+/* Passphrase to UNLOCK an existing secret: asked only if is_protected. */
+int cli_pass_unlock(const char *file, int is_protected, const char *what,
+                    char **out);
+
+void cli_pass_free(char **p);
+
+/* Unix time as "2026-11-29T00:52:47Z" into buf (>= 21 bytes). */
+const char *cli_time(int64_t t, char *buf);
+
+/* The subcommand entry points. */
+int cmd_authority(int argc, char **argv);
+int cmd_relay(int argc, char **argv);
+int cmd_roster(int argc, char **argv);
+int cmd_org(int argc, char **argv);
+int cmd_device(int argc, char **argv);
+int cmd_rotate(int argc, char **argv);
+int cmd_bundle(int argc, char **argv);
+int cmd_fingerprint(int argc, char **argv);
+
+#include "keys/org.h"
+
+/* Loads the org folder, asking for its passphrase only if it has one. */
+int cli_org_load(const char *dir, const char *pass_file, struct lsn_org **out);
+
+/* Loads and verifies a roster file (signatures, expiry). */
+int cli_roster_load(const char *path, struct lsn_roster **out);
+
+/* Prints what changed in the org after an edit. */
+void cli_org_report(const struct lsn_org *o, const char *what);
+
+#endif

@@ -1,0 +1,674 @@
+/* cmd_roster.c: `liaison-keys roster ...`: drafting, editing, signing,
+ * verifying and showing the coalition roster.  Every edit builds a new body
+ * and drops the signatures (they covered the old body) and says so. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "keys/cli/cli.h"
+#include "keys/json.h"
+#include "keys/keyfile.h"
+#include "keys/roster.h"
+#include "keys/signed.h"
+#include "keys/util.h"
+#include "proto/err.h"
+
+#define DEFAULT_DAYS 365
+#define MAX_DAYS (5 * 366)
+
+static const char usage[] =
+    "usage: liaison-keys roster COMMAND ...\n"
+    "\n"
+    "  init --coalition NAME --threshold K --authority A.pub [--authority B.pub ...]\n"
+    "       --out FILE [--days N]          a new roster, version 1, valid N days (365)\n"
+    "  next FILE --out NEWFILE [--days N]  draft of version N+1 from a valid roster\n"
+    "  add-org FILE --org ID --root ROOT.pub --relay RELAYNAME [--display TEXT]\n"
+    "  remove-org FILE --org ID\n"
+    "  add-relay FILE --relay NAME --endpoint tcp://HOST:PORT --key RELAY.pub\n"
+    "  set-root FILE --org ID --root ROOT.pub    an org's new root key\n"
+    "  add-authority FILE --authority A.pub\n"
+    "  remove-authority FILE --authority A.pub\n"
+    "  set-threshold FILE --threshold K\n"
+    "  sign FILE --key AUTHORITY.key [--passphrase-file F]\n"
+    "  verify FILE [--previous FILE] [--json]   exit 0 only if valid and complete\n"
+    "  show FILE [--json]\n"
+    "\n"
+    "Editing drops every signature: the steering group signs the final draft;\n"
+    "version N+1 needs K signatures by version N's authorities and K by its own.\n"
+    "Org ids are 1 to 32 of a-z, 0-9 and -.  Exit status: 0 success,\n"
+    "1 verification failed, 2 usage or input error.\n";
+
+/* Options every roster subcommand may take; each uses what it needs. */
+struct ropts {
+    const char *coalition, *out, *org, *root, *relay, *display, *endpoint;
+    const char *key, *previous, *pass_file;
+    const char *authorities[64];
+    int n_auth, threshold, days, json;
+    const char *file;
+};
+
+static int
+parse(int argc, char **argv, struct ropts *o, int want_file)
+{
+    static const struct option opts[] = {
+        { "coalition", required_argument, NULL, 'c' },
+        { "threshold", required_argument, NULL, 't' },
+        { "authority", required_argument, NULL, 'a' },
+        { "out", required_argument, NULL, 'o' },
+        { "days", required_argument, NULL, 'D' },
+        { "org", required_argument, NULL, 'g' },
+        { "root", required_argument, NULL, 'r' },
+        { "relay", required_argument, NULL, 'R' },
+        { "display", required_argument, NULL, 'd' },
+        { "endpoint", required_argument, NULL, 'e' },
+        { "key", required_argument, NULL, 'k' },
+        { "previous", required_argument, NULL, 'P' },
+        { "passphrase-file", required_argument, NULL, 'p' },
+        { "json", no_argument, NULL, 'j' },
+        { NULL, 0, NULL, 0 },
+    };
+    char *end;
+    int c;
+
+    memset(o, 0, sizeof *o);
+    o->days = DEFAULT_DAYS;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': o->coalition = optarg; break;
+        case 't':
+            o->threshold = (int)strtol(optarg, &end, 10);
+            if (*end != '\0' || o->threshold < 1 || o->threshold > 64)
+                return cli_usage_error(usage, "--threshold must be 1 to 64, not `%s`",
+                                       optarg);
+            break;
+        case 'a':
+            if (o->n_auth == 64)
+                return cli_usage_error(usage, "at most 64 --authority");
+            o->authorities[o->n_auth++] = optarg;
+            break;
+        case 'o': o->out = optarg; break;
+        case 'D':
+            o->days = (int)strtol(optarg, &end, 10);
+            if (*end != '\0' || o->days < 1 || o->days > MAX_DAYS)
+                return cli_usage_error(usage, "--days must be 1 to %d, not `%s`",
+                                       MAX_DAYS, optarg);
+            break;
+        case 'g': o->org = optarg; break;
+        case 'r': o->root = optarg; break;
+        case 'R': o->relay = optarg; break;
+        case 'd': o->display = optarg; break;
+        case 'e': o->endpoint = optarg; break;
+        case 'k': o->key = optarg; break;
+        case 'P': o->previous = optarg; break;
+        case 'p': o->pass_file = optarg; break;
+        case 'j': o->json = 1; break;
+        default: return cli_usage_error(usage, "invalid option");
+        }
+    }
+    if (want_file) {
+        if (optind != argc - 1)
+            return cli_usage_error(usage, "%s: expected one roster FILE", argv[0]);
+        o->file = argv[optind];
+    } else if (optind != argc) {
+        return cli_usage_error(usage, "%s: unexpected argument `%s`", argv[0],
+                               argv[optind]);
+    }
+    return 0;
+}
+
+static int
+load(const char *path, struct lsn_roster **out)
+{
+    uint8_t *bin = NULL;
+    size_t n = 0;
+    int r;
+
+    if ((r = lsn_signed_file_read(path, LSN_TYPE_ROSTER, &bin, &n)) == 0)
+        r = lsn_roster_parse(bin, n, out);
+    free(bin);
+    if (r != 0)
+        return cli_fail(EXIT_USAGE, r, "cannot read roster %s", path);
+    return 0;
+}
+
+static int
+save(const char *path, const struct lsn_roster *ro, int flags)
+{
+    int r = lsn_signed_file_write(path, LSN_TYPE_ROSTER, ro->bytes, ro->len, flags);
+
+    if (r != 0)
+        return cli_fail(EXIT_USAGE, r, "cannot write %s", path);
+    return 0;
+}
+
+static int
+read_pub(const char *path, int kind, uint8_t key[32])
+{
+    int r = lsn_public_read(path, kind, key);
+
+    if (r != 0)
+        return cli_fail(EXIT_USAGE, r, "cannot read %s public key %s",
+                        lsn_key_kind_name(kind), path);
+    return 0;
+}
+
+/* Builds body into a roster and writes it to path, reporting what
+ * happened to the old signatures. */
+static int
+commit_edit(const char *path, const Liaison__Roster *body, size_t dropped,
+            int flags)
+{
+    struct lsn_roster *ro = NULL;
+    int r, rc;
+
+    if ((r = lsn_roster_from_body(body, &ro)) != 0)
+        return cli_fail(EXIT_USAGE, r, "roster edit refused");
+    if ((rc = save(path, ro, flags)) == 0) {
+        printf("%s: roster v%llu, %zu orgs, %zu relays\n", path,
+               (unsigned long long)ro->r->version, ro->r->n_orgs, ro->r->n_relays);
+        if (dropped > 0)
+            printf("%zu signature(s) dropped: the edited roster must be signed again\n",
+                   dropped);
+    }
+    lsn_roster_destroy(&ro);
+    return rc;
+}
+
+static int
+roster_init(int argc, char **argv)
+{
+    struct ropts o;
+    Liaison__Roster body = LIAISON__ROSTER__INIT;
+    ProtobufCBinaryData keys[64];
+    uint8_t pk[64][32];
+    int rc;
+
+    if (cli_wants_help(argc, argv, usage))
+        return 0;
+    if ((rc = parse(argc, argv, &o, 0)) != 0)
+        return rc;
+    if (!o.coalition || !o.threshold || !o.n_auth || !o.out)
+        return cli_usage_error(usage, "init needs --coalition, --threshold, "
+                               "--authority and --out");
+    if (o.threshold > o.n_auth)
+        return cli_usage_error(usage, "--threshold %d is more than the %d "
+                               "authorities given", o.threshold, o.n_auth);
+    for (int i = 0; i < o.n_auth; i++) {
+        if ((rc = read_pub(o.authorities[i], LSN_KEY_AUTHORITY, pk[i])) != 0)
+            return rc;
+        keys[i] = (ProtobufCBinaryData){ 32, pk[i] };
+    }
+    body.coalition = (char *)o.coalition;
+    body.version = 1;
+    body.issued = lsn_now();
+    body.expires = body.issued + (int64_t)o.days * 86400;
+    body.authorities = keys;
+    body.n_authorities = (size_t)o.n_auth;
+    body.threshold = (uint32_t)o.threshold;
+    return commit_edit(o.out, &body, 0, 0);
+}
+
+static int
+roster_next(int argc, char **argv)
+{
+    struct ropts o;
+    struct lsn_roster *ro = NULL;
+    Liaison__Roster body;
+    int rc, r;
+
+    if (cli_wants_help(argc, argv, usage))
+        return 0;
+    if ((rc = parse(argc, argv, &o, 1)) != 0)
+        return rc;
+    if (!o.out)
+        return cli_usage_error(usage, "next needs --out NEWFILE");
+    if ((rc = load(o.file, &ro)) != 0)
+        return rc;
+    if ((r = lsn_roster_verify(ro, lsn_now())) != 0) {
+        rc = cli_fail(cli_verify_exit(r), r, "%s is not a valid roster to follow",
+                      o.file);
+        goto out;
+    }
+    body = *ro->r;
+    body.version++;
+    body.issued = lsn_now();
+    body.expires = body.issued + (int64_t)o.days * 86400;
+    rc = commit_edit(o.out, &body, 0, 0);
+out:
+    lsn_roster_destroy(&ro);
+    return rc;
+}
+
+/* Room for one more of anything, and the key read from a file: the
+ * copied body's arrays while an edit runs. */
+struct scratch_view {
+    Liaison__RosterOrg *orgs[LSN_ROSTER_MAX_ORGS + 1];
+    Liaison__RosterRelay *relays[LSN_ROSTER_MAX_RELAYS + 1];
+    ProtobufCBinaryData auth[LSN_ROSTER_MAX_AUTHORITIES + 1];
+    Liaison__RosterOrg org;
+    Liaison__RosterRelay relay;
+    uint8_t key[32];
+};
+
+/* The shape of every in-place edit: load, change a copy of the body with
+ * `edit`, write back. */
+typedef int (*edit_fn)(const struct ropts *o, Liaison__Roster *body,
+                       struct scratch_view *s);
+
+static int
+edit_in_place(int argc, char **argv, edit_fn edit)
+{
+    struct ropts o;
+    struct lsn_roster *ro = NULL;
+    Liaison__Roster body;
+    struct scratch_view *s = NULL;
+    int rc;
+
+    if (cli_wants_help(argc, argv, usage))
+        return 0;
+    if ((rc = parse(argc, argv, &o, 1)) != 0)
+        return rc;
+    if ((rc = load(o.file, &ro)) != 0)
+        return rc;
+    if ((s = calloc(1, sizeof *s)) == NULL) {
+        rc = cli_fail(EXIT_USAGE, LSN_ERR_NOMEM, "edit");
+        goto out;
+    }
+    body = *ro->r;
+    memcpy(s->orgs, body.orgs, body.n_orgs * sizeof *body.orgs);
+    memcpy(s->relays, body.relays, body.n_relays * sizeof *body.relays);
+    memcpy(s->auth, body.authorities, body.n_authorities * sizeof *body.authorities);
+    body.orgs = s->orgs;
+    body.relays = s->relays;
+    body.authorities = s->auth;
+    if ((rc = edit(&o, &body, s)) == 0)
+        rc = commit_edit(o.file, &body, ro->so->n_signatures, LSN_WRITE_FORCE);
+out:
+    free(s);
+    lsn_roster_destroy(&ro);
+    return rc;
+}
+
+static int
+find_org(const Liaison__Roster *b, const char *id)
+{
+    for (size_t i = 0; i < b->n_orgs; i++)
+        if (strcmp(b->orgs[i]->id, id) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int
+edit_add_org(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
+{
+    int rc;
+
+    if (!o->org || !o->root || !o->relay)
+        return cli_usage_error(usage, "add-org needs --org, --root and --relay");
+    if (lsn_org_id_check(o->org) != 0)
+        return cli_usage_error(usage, "invalid org id `%s`: use 1 to 32 of a-z, "
+                               "0-9 and -", o->org);
+    if (find_org(b, o->org) >= 0)
+        return cli_usage_error(usage, "org `%s` is already in the roster (use "
+                               "set-root to change its root)", o->org);
+    if (b->n_orgs >= LSN_ROSTER_MAX_ORGS)
+        return cli_usage_error(usage, "the roster is full");
+    if ((rc = read_pub(o->root, LSN_KEY_ORG_ROOT, s->key)) != 0)
+        return rc;
+    liaison__roster_org__init(&s->org);
+    s->org.id = (char *)o->org;
+    s->org.display = (char *)(o->display ? o->display : "");
+    s->org.root_key = (ProtobufCBinaryData){ 32, s->key };
+    s->org.relay = (char *)o->relay;
+    b->orgs[b->n_orgs++] = &s->org;
+    return 0;
+}
+
+static int
+edit_remove_org(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
+{
+    int i;
+
+    (void)s;
+    if (!o->org)
+        return cli_usage_error(usage, "remove-org needs --org");
+    if ((i = find_org(b, o->org)) < 0)
+        return cli_usage_error(usage, "org `%s` is not in the roster", o->org);
+    memmove(&b->orgs[i], &b->orgs[i + 1], (b->n_orgs - (size_t)i - 1) * sizeof *b->orgs);
+    b->n_orgs--;
+    return 0;
+}
+
+static int
+edit_set_root(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
+{
+    int i, rc;
+
+    if (!o->org || !o->root)
+        return cli_usage_error(usage, "set-root needs --org and --root");
+    if ((i = find_org(b, o->org)) < 0)
+        return cli_usage_error(usage, "org `%s` is not in the roster", o->org);
+    if ((rc = read_pub(o->root, LSN_KEY_ORG_ROOT, s->key)) != 0)
+        return rc;
+    s->org = *b->orgs[i];
+    s->org.root_key = (ProtobufCBinaryData){ 32, s->key };
+    b->orgs[i] = &s->org;
+    return 0;
+}
+
+static int
+edit_add_relay(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
+{
+    int rc;
+
+    if (!o->relay || !o->endpoint || !o->key)
+        return cli_usage_error(usage, "add-relay needs --relay, --endpoint and --key");
+    for (size_t i = 0; i < b->n_relays; i++)
+        if (strcmp(b->relays[i]->name, o->relay) == 0)
+            return cli_usage_error(usage, "relay `%s` is already in the roster",
+                                   o->relay);
+    if (b->n_relays >= LSN_ROSTER_MAX_RELAYS)
+        return cli_usage_error(usage, "the roster is full");
+    if ((rc = read_pub(o->key, LSN_KEY_RELAY, s->key)) != 0)
+        return rc;
+    liaison__roster_relay__init(&s->relay);
+    s->relay.name = (char *)o->relay;
+    s->relay.endpoint = (char *)o->endpoint;
+    s->relay.curve_key = (ProtobufCBinaryData){ 32, s->key };
+    b->relays[b->n_relays++] = &s->relay;
+    return 0;
+}
+
+static int
+find_authority(const Liaison__Roster *b, const uint8_t key[32])
+{
+    for (size_t i = 0; i < b->n_authorities; i++)
+        if (memcmp(b->authorities[i].data, key, 32) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int
+edit_add_authority(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
+{
+    int rc;
+
+    if (o->n_auth != 1)
+        return cli_usage_error(usage, "add-authority needs one --authority");
+    if ((rc = read_pub(o->authorities[0], LSN_KEY_AUTHORITY, s->key)) != 0)
+        return rc;
+    if (find_authority(b, s->key) >= 0)
+        return cli_usage_error(usage, "that authority is already in the roster");
+    if (b->n_authorities >= LSN_ROSTER_MAX_AUTHORITIES)
+        return cli_usage_error(usage, "the roster has the most authorities allowed");
+    b->authorities[b->n_authorities++] = (ProtobufCBinaryData){ 32, s->key };
+    return 0;
+}
+
+static int
+edit_remove_authority(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
+{
+    int i, rc;
+
+    if (o->n_auth != 1)
+        return cli_usage_error(usage, "remove-authority needs one --authority");
+    if ((rc = read_pub(o->authorities[0], LSN_KEY_AUTHORITY, s->key)) != 0)
+        return rc;
+    if ((i = find_authority(b, s->key)) < 0)
+        return cli_usage_error(usage, "that authority is not in the roster");
+    memmove(&b->authorities[i], &b->authorities[i + 1],
+            (b->n_authorities - (size_t)i - 1) * sizeof *b->authorities);
+    b->n_authorities--;
+    return 0;
+}
+
+static int
+edit_set_threshold(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
+{
+    (void)s;
+    if (!o->threshold)
+        return cli_usage_error(usage, "set-threshold needs --threshold K");
+    b->threshold = (uint32_t)o->threshold;
+    return 0;
+}
+
+static int
+roster_add_org(int argc, char **argv) { return edit_in_place(argc, argv, edit_add_org); }
+static int
+roster_remove_org(int argc, char **argv) { return edit_in_place(argc, argv, edit_remove_org); }
+static int
+roster_set_root(int argc, char **argv) { return edit_in_place(argc, argv, edit_set_root); }
+static int
+roster_add_relay(int argc, char **argv) { return edit_in_place(argc, argv, edit_add_relay); }
+static int
+roster_add_authority(int argc, char **argv) { return edit_in_place(argc, argv, edit_add_authority); }
+static int
+roster_remove_authority(int argc, char **argv) { return edit_in_place(argc, argv, edit_remove_authority); }
+static int
+roster_set_threshold(int argc, char **argv) { return edit_in_place(argc, argv, edit_set_threshold); }
+
+static int
+roster_sign(int argc, char **argv)
+{
+    struct ropts o;
+    struct lsn_roster *ro = NULL;
+    uint8_t *sk = NULL;
+    size_t n = 0;
+    char *pass = NULL;
+    int rc, r, prot = 0;
+
+    if (cli_wants_help(argc, argv, usage))
+        return 0;
+    if ((rc = parse(argc, argv, &o, 1)) != 0)
+        return rc;
+    if (!o.key)
+        return cli_usage_error(usage, "sign needs --key AUTHORITY.key");
+    if ((rc = load(o.file, &ro)) != 0)
+        return rc;
+    if ((r = lsn_secret_is_protected(o.key, &prot)) != 0) {
+        rc = cli_fail(EXIT_USAGE, r, "cannot read %s", o.key);
+        goto out;
+    }
+    if ((rc = cli_pass_unlock(o.pass_file, prot, o.key, &pass)) != 0)
+        goto out;
+    if ((r = lsn_secret_read(o.key, LSN_KEY_AUTHORITY, pass, &sk, &n)) != 0 ||
+        (n != 64 && (r = LSN_ERR_MALFORMED))) {
+        rc = cli_fail(EXIT_USAGE, r, "cannot use authority key %s", o.key);
+        goto out;
+    }
+    if ((r = lsn_roster_sign(ro, sk)) != 0) {
+        rc = cli_fail(EXIT_USAGE, r, "cannot sign %s", o.file);
+        goto out;
+    }
+    if ((rc = save(o.file, ro, LSN_WRITE_FORCE)) == 0) {
+        uint8_t (*keys)[32] = calloc(ro->r->n_authorities + 1, 32);
+        size_t have = 0;
+        if (keys != NULL) {
+            for (size_t i = 0; i < ro->r->n_authorities; i++)
+                memcpy(keys[i], ro->r->authorities[i].data, 32);
+            have = lsn_signed_count(ro->so, (const uint8_t (*)[32])keys,
+                                    ro->r->n_authorities);
+            free(keys);
+        }
+        printf("%s: signed; %zu of %u required signatures by this version's "
+               "authorities\n", o.file, have, ro->r->threshold);
+    }
+out:
+    lsn_secret_free(sk);
+    cli_pass_free(&pass);
+    lsn_roster_destroy(&ro);
+    return rc;
+}
+
+static void
+print_json(const struct lsn_roster *ro, int valid, int err)
+{
+    const Liaison__Roster *b = ro->r;
+    char fp[LSN_FP_LEN], hash[65];
+    int first = 1;
+
+    lsn_hex(hash, ro->hash, 32);
+    printf("{");
+    lsn_json_key(stdout, "coalition", &first); lsn_json_str(stdout, b->coalition);
+    lsn_json_key(stdout, "version", &first); printf("%llu", (unsigned long long)b->version);
+    lsn_json_key(stdout, "issued", &first); printf("%lld", (long long)b->issued);
+    lsn_json_key(stdout, "expires", &first); printf("%lld", (long long)b->expires);
+    lsn_json_key(stdout, "threshold", &first); printf("%u", b->threshold);
+    lsn_json_key(stdout, "hash", &first); lsn_json_str(stdout, hash);
+    lsn_json_key(stdout, "valid", &first); printf(valid ? "true" : "false");
+    if (!valid) {
+        lsn_json_key(stdout, "error", &first);
+        lsn_json_str(stdout, lsn_strerror(err));
+    }
+    lsn_json_key(stdout, "authorities", &first);
+    printf("[");
+    for (size_t i = 0; i < b->n_authorities; i++) {
+        lsn_fingerprint(fp, b->authorities[i].data, 32);
+        printf("%s{\"fingerprint\":", i ? "," : "");
+        lsn_json_str(stdout, fp);
+        printf(",\"signed\":%s}",
+               lsn_signed_verify_by(ro->so, b->authorities[i].data) == 0 ? "true" : "false");
+    }
+    printf("]");
+    lsn_json_key(stdout, "orgs", &first);
+    printf("[");
+    for (size_t i = 0; i < b->n_orgs; i++) {
+        lsn_fingerprint(fp, b->orgs[i]->root_key.data, 32);
+        printf("%s{\"id\":", i ? "," : "");
+        lsn_json_str(stdout, b->orgs[i]->id);
+        printf(",\"display\":");
+        lsn_json_str(stdout, b->orgs[i]->display);
+        printf(",\"root_fingerprint\":");
+        lsn_json_str(stdout, fp);
+        printf(",\"relay\":");
+        lsn_json_str(stdout, b->orgs[i]->relay);
+        printf("}");
+    }
+    printf("]");
+    lsn_json_key(stdout, "relays", &first);
+    printf("[");
+    for (size_t i = 0; i < b->n_relays; i++) {
+        lsn_fingerprint(fp, b->relays[i]->curve_key.data, 32);
+        printf("%s{\"name\":", i ? "," : "");
+        lsn_json_str(stdout, b->relays[i]->name);
+        printf(",\"endpoint\":");
+        lsn_json_str(stdout, b->relays[i]->endpoint);
+        printf(",\"fingerprint\":");
+        lsn_json_str(stdout, fp);
+        printf("}");
+    }
+    printf("]}\n");
+}
+
+static void
+print_text(const struct lsn_roster *ro, int valid, int err)
+{
+    const Liaison__Roster *b = ro->r;
+    char fp[LSN_FP_LEN], t1[21], t2[21];
+
+    printf("roster of coalition `%s`, version %llu\n", b->coalition,
+           (unsigned long long)b->version);
+    printf("  issued %s, expires %s\n", cli_time(b->issued, t1), cli_time(b->expires, t2));
+    printf("  status: %s%s\n", valid ? "valid" : "NOT VALID: ",
+           valid ? "" : lsn_strerror(err));
+    printf("  authorities (threshold %u of %zu):\n", b->threshold, b->n_authorities);
+    for (size_t i = 0; i < b->n_authorities; i++) {
+        lsn_fingerprint(fp, b->authorities[i].data, 32);
+        printf("    %s  %s\n", fp,
+               lsn_signed_verify_by(ro->so, b->authorities[i].data) == 0 ? "signed" : "-");
+    }
+    printf("  organisations (%zu):\n", b->n_orgs);
+    for (size_t i = 0; i < b->n_orgs; i++) {
+        lsn_fingerprint(fp, b->orgs[i]->root_key.data, 32);
+        printf("    %-20s root %s  relay %s  %s\n", b->orgs[i]->id, fp,
+               b->orgs[i]->relay, b->orgs[i]->display);
+    }
+    printf("  relays (%zu):\n", b->n_relays);
+    for (size_t i = 0; i < b->n_relays; i++) {
+        lsn_fingerprint(fp, b->relays[i]->curve_key.data, 32);
+        printf("    %-20s %s  key %s\n", b->relays[i]->name,
+               b->relays[i]->endpoint, fp);
+    }
+}
+
+static int
+roster_show(int argc, char **argv)
+{
+    struct ropts o;
+    struct lsn_roster *ro = NULL;
+    int rc, err;
+
+    if (cli_wants_help(argc, argv, usage))
+        return 0;
+    if ((rc = parse(argc, argv, &o, 1)) != 0)
+        return rc;
+    if ((rc = load(o.file, &ro)) != 0)
+        return rc;
+    err = lsn_roster_verify(ro, lsn_now());
+    lsn_set_detail("%s", "");
+    if (o.json)
+        print_json(ro, err == 0, err);
+    else
+        print_text(ro, err == 0, err);
+    lsn_roster_destroy(&ro);
+    return 0;
+}
+
+static int
+roster_verify(int argc, char **argv)
+{
+    struct ropts o;
+    struct lsn_roster *ro = NULL, *prev = NULL;
+    int rc, r;
+
+    if (cli_wants_help(argc, argv, usage))
+        return 0;
+    if ((rc = parse(argc, argv, &o, 1)) != 0)
+        return rc;
+    if ((rc = load(o.file, &ro)) != 0)
+        return rc;
+    if (o.previous != NULL && (rc = load(o.previous, &prev)) != 0)
+        goto out;
+    r = lsn_roster_verify(ro, lsn_now());
+    if (r == 0 && prev != NULL)
+        r = lsn_roster_verify_next(prev, ro, lsn_now(), 1);
+    if (o.json) {
+        print_json(ro, r == 0, r);
+        rc = r == 0 ? 0 : cli_verify_exit(r);
+    } else if (r != 0) {
+        rc = cli_fail(cli_verify_exit(r), r, "%s", o.file);
+    } else {
+        printf("%s: valid roster v%llu of `%s`%s\n", o.file,
+               (unsigned long long)ro->r->version, ro->r->coalition,
+               prev ? ", a valid successor of the previous version" : "");
+    }
+out:
+    lsn_roster_destroy(&prev);
+    lsn_roster_destroy(&ro);
+    return rc;
+}
+
+int
+cmd_roster(int argc, char **argv)
+{
+    static const struct cli_cmd t[] = {
+        { "init", roster_init, "a new roster (version 1)" },
+        { "next", roster_next, "draft version N+1 from a valid roster" },
+        { "add-org", roster_add_org, "admit an organisation" },
+        { "remove-org", roster_remove_org, "remove an organisation" },
+        { "add-relay", roster_add_relay, "add a relay" },
+        { "set-root", roster_set_root, "change an organisation's root key" },
+        { "add-authority", roster_add_authority, "add a steering-group key" },
+        { "remove-authority", roster_remove_authority, "remove a steering-group key" },
+        { "set-threshold", roster_set_threshold, "change the signature threshold" },
+        { "sign", roster_sign, "sign with an authority key" },
+        { "verify", roster_verify, "check signatures, expiry and succession" },
+        { "show", roster_show, "print the roster" },
+        { NULL, NULL, NULL },
+    };
+    return cli_dispatch("roster", t, argc, argv);
+}
