@@ -198,6 +198,64 @@ pack_envelope(const uint8_t *h, size_t hl, const uint8_t *c, size_t cl,
     return 0;
 }
 
+void
+sf_kek(uint8_t kek[32], const uint8_t ss[32], uint32_t suite,
+       const uint8_t epk[32], const uint8_t pk_r[32], const uint8_t msg_id[16],
+       const char *org, uint32_t key_id)
+{
+    uint8_t kid[4], sb = (uint8_t)suite;
+    hst st;
+
+    u32be(kid, key_id);
+    crypto_generichash_blake2b_init(&st, ss, 32, 32);
+    lps(&st, "liaison v1 wrap");
+    lp(&st, &sb, 1);
+    lp(&st, epk, 32);
+    lp(&st, pk_r, 32);
+    lp(&st, msg_id, 16);
+    lps(&st, org);
+    lp(&st, kid, 4);
+    crypto_generichash_blake2b_final(&st, kek, 32);
+}
+
+void
+sf_content_keys(uint8_t k_enc[32], uint8_t commit[32], const uint8_t key[32],
+                const uint8_t *commit_key, const uint8_t msg_id[16])
+{
+    hst st;
+
+    crypto_generichash_blake2b_init(&st, key, 32, 32);
+    lps(&st, "liaison v1 content");
+    crypto_generichash_blake2b_final(&st, k_enc, 32);
+    crypto_generichash_blake2b_init(&st, commit_key ? commit_key : key, 32, 32);
+    lps(&st, "liaison v1 commit");
+    lp(&st, msg_id, 16);
+    crypto_generichash_blake2b_final(&st, commit, 32);
+}
+
+void
+sf_header_ad(uint8_t ad[32], const uint8_t *h, size_t hl)
+{
+    hst st;
+
+    crypto_generichash_blake2b_init(&st, NULL, 0, 32);
+    lps(&st, "liaison v1 header");
+    lp(&st, h, hl);
+    crypto_generichash_blake2b_final(&st, ad, 32);
+}
+
+void
+sf_idem_id(uint8_t msg_id[16], const uint8_t org_sk[32], const uint8_t *idem,
+           size_t idem_len)
+{
+    hst st;
+
+    crypto_generichash_blake2b_init(&st, org_sk, 32, 16);
+    lps(&st, "liaison v1 idem");
+    lp(&st, idem, idem_len);
+    crypto_generichash_blake2b_final(&st, msg_id, 16);
+}
+
 int
 sf_forge(const struct sf_forge *f, uint8_t **out, size_t *out_len)
 {
@@ -207,7 +265,6 @@ sf_forge(const struct sf_forge *f, uint8_t **out, size_t *out_len)
     uint8_t *hb = NULL, *padded = NULL, *c = NULL;
     size_t hl, plen = 512, got;
     static const uint8_t zero[24];
-    hst st;
     int r = LSN_ERR_USAGE;
 
     if (f->n > 16)
@@ -221,15 +278,8 @@ sf_forge(const struct sf_forge *f, uint8_t **out, size_t *out_len)
         if (crypto_scalarmult(ss, f->eph_sk, f->pks[i]) != 0)
             return LSN_ERR_DECRYPT;
         u32be(kid, f->key_ids[i]);
-        crypto_generichash_blake2b_init(&st, ss, 32, 32);
-        lps(&st, "liaison v1 wrap");
-        lp(&st, &suite, 1);
-        lp(&st, epk, 32);
-        lp(&st, f->pks[i], 32);
-        lp(&st, f->msg_id, 16);
-        lps(&st, f->orgs[i]);
-        lp(&st, kid, 4);
-        crypto_generichash_blake2b_final(&st, kek, 32);
+        sf_kek(kek, ss, suite, epk, f->pks[i], f->msg_id, f->orgs[i],
+               f->key_ids[i]);
         wad[0] = 0;
         wad[1] = (uint8_t)ol;
         memcpy(wad + 2, f->orgs[i], ol);
@@ -245,14 +295,7 @@ sf_forge(const struct sf_forge *f, uint8_t **out, size_t *out_len)
         rc[i].wrap = (ProtobufCBinaryData){ 48, wraps[i] };
         rcp[i] = &rc[i];
     }
-    crypto_generichash_blake2b_init(&st, f->key, 32, 32);
-    lps(&st, "liaison v1 content");
-    crypto_generichash_blake2b_final(&st, k_enc, 32);
-    crypto_generichash_blake2b_init(&st, f->commit_key ? f->commit_key : f->key,
-                                    32, 32);
-    lps(&st, "liaison v1 commit");
-    lp(&st, f->msg_id, 16);
-    crypto_generichash_blake2b_final(&st, commit, 32);
+    sf_content_keys(k_enc, commit, f->key, f->commit_key, f->msg_id);
 
     h.suite = f->suite;
     h.msg_id = (ProtobufCBinaryData){ 16, (uint8_t *)f->msg_id };
@@ -271,10 +314,7 @@ sf_forge(const struct sf_forge *f, uint8_t **out, size_t *out_len)
         return LSN_ERR_NOMEM;
     liaison__envelope_header__pack(&h, hb);
 
-    crypto_generichash_blake2b_init(&st, NULL, 0, 32);
-    lps(&st, "liaison v1 header");
-    lp(&st, hb, hl);
-    crypto_generichash_blake2b_final(&st, ad, 32);
+    sf_header_ad(ad, hb, hl);
     while (plen <= f->content_len)
         plen *= 2;
     r = LSN_ERR_NOMEM;

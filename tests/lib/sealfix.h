@@ -86,6 +86,17 @@ int sf_rebuild(const uint8_t *env, size_t len, const uint8_t *hdr,
 void sf_sign(uint8_t sig[64], const uint8_t *h, size_t hl, const uint8_t *c,
              size_t cl, const uint8_t *sign_sk);
 
+/* The derivations, written from docs/protocol.md (for vector files). */
+void sf_kek(uint8_t kek[32], const uint8_t ss[32], uint32_t suite,
+            const uint8_t epk[32], const uint8_t pk_r[32],
+            const uint8_t msg_id[16], const char *org, uint32_t key_id);
+void sf_content_keys(uint8_t k_enc[32], uint8_t commit[32],
+                     const uint8_t key[32], const uint8_t *commit_key,
+                     const uint8_t msg_id[16]);
+void sf_header_ad(uint8_t ad[32], const uint8_t *h, size_t hl);
+void sf_idem_id(uint8_t msg_id[16], const uint8_t org_sk[32],
+                const uint8_t *idem, size_t idem_len);
+
 /* Hex helpers for vectors. */
 char *sf_hex(const uint8_t *b, size_t n);               /* malloc'd */
 int sf_unhex(const char *s, uint8_t **out, size_t *n);   /* malloc'd */
