@@ -4,7 +4,7 @@
  * Every derivation below feeds its inputs as length-prefixed fields
  * (lsn_hash_field), so no two different field lists hash alike.  Every
  * short-lived secret (K, e.sk, ss, kek, k_enc, the padded plaintext) lives
- * in sodium_malloc'd or stack memory wiped in `out:` on every path. */
+ * on the stack or in heap memory wiped in `out:` on every path. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -227,7 +227,18 @@ recipients_check(const struct lsn_bundle *const *rb, size_t n)
     return 0;
 }
 
-/* Content bytes -> sodium_malloc'd padded buffer of *plen bytes. */
+/* Short-lived plaintext lives in plain heap memory (sodium_malloc costs
+ * several system calls per message) and is wiped before it is freed. */
+static void
+wipe_free(uint8_t *p, size_t len)
+{
+    if (p != NULL) {
+        sodium_memzero(p, len);
+        free(p);
+    }
+}
+
+/* Content bytes -> a new padded buffer of *plen bytes (wipe_free it). */
 static int
 pad_content(const Liaison__Alert *content, uint8_t **padded, size_t *plen)
 {
@@ -240,7 +251,7 @@ pad_content(const Liaison__Alert *content, uint8_t **padded, size_t *plen)
         goto out;
     if ((r = padded_size(len, &size)) != 0)
         goto out;
-    if ((p = sodium_malloc(size)) == NULL) {
+    if ((p = calloc(1, size)) == NULL) {
         r = LSN_ERR_NOMEM;
         goto out;
     }
@@ -254,11 +265,8 @@ pad_content(const Liaison__Alert *content, uint8_t **padded, size_t *plen)
     p = NULL;
     r = 0;
 out:
-    if (enc != NULL) {
-        sodium_memzero(enc, len);
-        free(enc);
-    }
-    sodium_free(p);
+    wipe_free(enc, len);
+    wipe_free(p, size);
     return r;
 }
 
@@ -409,7 +417,7 @@ lsn_seal_with_random(const Liaison__Alert *content,
     r = envelope_encode(hbytes, hlen, c, clen, sig, out, out_len);
 out:
     sodium_memzero(k_enc, sizeof k_enc);
-    sodium_free(padded);
+    wipe_free(padded, plen);
     free(hbytes);
     free(c);
     return r;
@@ -420,17 +428,13 @@ lsn_seal(const Liaison__Alert *content, const struct lsn_credential *sender,
          const struct lsn_bundle *const *recipients, size_t n,
          const struct lsn_seal_params *p, uint8_t **out, size_t *out_len)
 {
-    struct lsn_seal_random *rnd;
+    struct lsn_seal_random rnd;
     int r;
 
-    *out = NULL;
-    *out_len = 0;
-    if ((rnd = sodium_malloc(sizeof *rnd)) == NULL)
-        return LSN_ERR_NOMEM;
-    randombytes_buf(rnd, sizeof *rnd);
-    r = lsn_seal_with_random(content, sender, recipients, n, p, rnd, out,
+    randombytes_buf(&rnd, sizeof rnd);
+    r = lsn_seal_with_random(content, sender, recipients, n, p, &rnd, out,
                              out_len);
-    sodium_free(rnd);   /* wipes K and e.sk: the sender keeps neither */
+    sodium_memzero(&rnd, sizeof rnd);   /* the sender keeps neither K nor e */
     return r;
 }
 
@@ -545,7 +549,7 @@ open_content(const struct lsn_envelope *e, const uint8_t key[32],
     }
     if ((r = header_ad(ad, e->header_bytes, e->header_len)) != 0)
         goto out;
-    if ((padded = sodium_malloc(plen)) == NULL) {
+    if ((padded = malloc(plen)) == NULL) {
         r = LSN_ERR_NOMEM;
         goto out;
     }
@@ -562,7 +566,7 @@ open_content(const struct lsn_envelope *e, const uint8_t key[32],
     r = lsn_alert_decode(padded, len, alert);
 out:
     sodium_memzero(k_enc, sizeof k_enc);
-    sodium_free(padded);
+    wipe_free(padded, plen);
     return r;
 }
 
@@ -633,10 +637,10 @@ lsn_open(const uint8_t *buf, size_t len, const struct lsn_credential *self,
     }
     if ((r = own_key(self, rc, now, &s)) != 0)
         goto out;
-    r = LSN_ERR_NOMEM;
-    if ((o = calloc(1, sizeof *o)) == NULL ||
-        (o->key = sodium_malloc(LSN_KEY_LEN)) == NULL)
+    if ((o = calloc(1, sizeof *o)) == NULL) {
+        r = LSN_ERR_NOMEM;
         goto out;
+    }
     if ((r = unwrap(o->key, e->h, rc, s)) != 0 ||
         (r = open_content(e, o->key, &o->alert)) != 0 ||
         (r = opened_fill(o, e->h, rc->key_id)) != 0)
@@ -658,7 +662,6 @@ lsn_opened_destroy(struct lsn_opened **op)
     if (o == NULL)
         return;
     lsn_pb_free((ProtobufCMessage *)o->alert);   /* wiped by pb.c */
-    sodium_free(o->key);
     free(o->recipients);
     sodium_memzero(o, sizeof *o);
     free(o);

@@ -81,7 +81,7 @@ struct lsn_opened {
      * addressed to it (surreptitious forwarding). */
     size_t n_recipients;
     struct lsn_envelope_recipient *recipients;
-    uint8_t *key;                             /* K, 32 bytes, sodium_malloc */
+    uint8_t key[32];                          /* K: wiped by lsn_opened_destroy */
 };
 
 /* Opens envelope buf[0..len) for the org of self.  sender_bundle is the

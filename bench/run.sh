@@ -1,0 +1,26 @@
+#!/bin/sh
+# run.sh BUILD: builds each bench/*.c into BUILD/bench/ against the
+# project's libraries and runs it (make bench calls this).  Each program
+# prints "figure NAME VALUE UNIT" and "ratio NAME VALUE target T" lines.
+set -eu
+build=${1:?usage: run.sh BUILD}
+here=$(cd "$(dirname "$0")/.." && pwd)
+cfg="$build/config.mk"
+[ -f "$cfg" ] || { echo "bench: $cfg missing: run make first" >&2; exit 1; }
+get() { sed -n "s/^$1 := //p" "$cfg"; }
+cflags=$(get PKG_CFLAGS)
+libs=$(get PKG_LIBS)
+mkdir -p "$build/bench"
+status=0
+for src in "$here"/bench/*.c; do
+  [ -e "$src" ] || continue
+  name=$(basename "$src" .c)
+  # shellcheck disable=SC2086
+  ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -I"$here" -I"$here/include" \
+    -I"$build/gen" $cflags -o "$build/bench/$name" "$src" \
+    "$build/lib/libtest.a" "$build/lib/libclient.a" "$build/lib/libkeys.a" \
+    "$build/lib/libproto.a" $libs
+  echo "== $name"
+  "$build/bench/$name" || status=1
+done
+exit $status
