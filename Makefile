@@ -74,6 +74,8 @@ ALL_LIBS_LINK = $(LIB_RELAY) $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO)
 
 .PHONY: all deps test unit integration asan demo bench install clean distclean
 .DEFAULT_GOAL := all
+# Keep every object: test objects are otherwise deleted as intermediates.
+.SECONDARY:
 
 all: $(BINS) $(UNIT_BINS)
 

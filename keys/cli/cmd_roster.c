@@ -279,8 +279,11 @@ edit_in_place(int argc, char **argv, edit_fn edit)
         goto out;
     }
     body = *ro->r;
-    memcpy(s->orgs, body.orgs, body.n_orgs * sizeof *body.orgs);
-    memcpy(s->relays, body.relays, body.n_relays * sizeof *body.relays);
+    /* memcpy from a NULL array is undefined even for zero bytes. */
+    if (body.n_orgs > 0)
+        memcpy(s->orgs, body.orgs, body.n_orgs * sizeof *body.orgs);
+    if (body.n_relays > 0)
+        memcpy(s->relays, body.relays, body.n_relays * sizeof *body.relays);
     memcpy(s->auth, body.authorities, body.n_authorities * sizeof *body.authorities);
     body.orgs = s->orgs;
     body.relays = s->relays;
