@@ -184,7 +184,7 @@ bench: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 include/*.h $(DESTDIR)$(PREFIX)/include/
+	$(if $(wildcard include/*.h),install -m 0644 $(wildcard include/*.h) $(DESTDIR)$(PREFIX)/include/)
 
 clean:
 	rm -rf build build-asan
