@@ -45,7 +45,14 @@
     X(LSN_ERR_LIMIT,           -34, "refused by a limit") \
     X(LSN_ERR_TTL,             -35, "lifetime exceeds the maximum TTL") \
     X(LSN_ERR_KEY_MISMATCH,    -36, "secret key does not match its public key") \
-    X(LSN_ERR_KEY_RETIRED,     -37, "the message was sealed to an encryption key retired after its grace period")
+    X(LSN_ERR_KEY_RETIRED,     -37, "the message was sealed to an encryption key retired after its grace period") \
+    X(LSN_ERR_QUOTA,           -38, "quota reached: the relay stores no more for this organisation until messages are acknowledged or expire") \
+    X(LSN_ERR_STALE_KEY,       -39, "a recipient was wrapped to an encryption key that is no longer its newest: refresh its bundle and seal again") \
+    X(LSN_ERR_DENIED,          -40, "not allowed") \
+    X(LSN_ERR_RATE,            -41, "too many requests: slow down and retry") \
+    X(LSN_ERR_TIMEOUT,         -42, "no answer from the relay in time") \
+    X(LSN_ERR_UNAVAILABLE,     -43, "the relay is shutting down or unavailable: retry later") \
+    X(LSN_ERR_PROTOCOL,        -44, "the peer broke the request protocol")
 
 enum lsn_err {
 #define LSN_ERR_ENUM(name, value, text) name = value,

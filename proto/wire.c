@@ -1,0 +1,315 @@
+/* wire.c: a CURVE DEALER speaking the relay request protocol (wire.h).
+ * Responses that arrive while lsn_wire_call waits for another id are kept
+ * in a small FIFO, so pipelined callers lose nothing. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <zmq.h>
+
+#include "proto/err.h"
+#include "proto/wire.h"
+
+#define SEND_TIMEOUT_MS 5000
+#define HEARTBEAT_MS    5000
+
+struct held {
+    Liaison__Response *resp;
+    struct held *next;
+};
+
+struct lsn_wire {
+    void *ctx;
+    void *sock;
+    void *mon;
+    uint64_t next_id;
+    struct held *head, *tail;
+    char message[512];
+};
+
+static int
+set_opt(void *s, int opt, const void *v, size_t n)
+{
+    return zmq_setsockopt(s, opt, v, n) == 0 ? 0 : LSN_ERR_IO;
+}
+
+static int
+set_int(void *s, int opt, int v)
+{
+    return set_opt(s, opt, &v, sizeof v);
+}
+
+int
+lsn_wire_connect(const char *endpoint, const uint8_t server_pk[32],
+                 const uint8_t client_pk[32], const uint8_t client_sk[32],
+                 struct lsn_wire **out)
+{
+    struct lsn_wire *w = NULL;
+    char mon[64];
+    int64_t maxmsg = LSN_WIRE_FRAME_MAX;
+    int r = LSN_ERR_IO;
+
+    *out = NULL;
+    if (endpoint == NULL || strncmp(endpoint, "tcp://", 6) != 0)
+        return LSN_ERR_INVALID;
+    if ((w = calloc(1, sizeof *w)) == NULL)
+        return LSN_ERR_NOMEM;
+    randombytes_buf(&w->next_id, sizeof w->next_id);
+    w->next_id = (w->next_id >> 16) | 1;   /* room to count up, never 0 */
+    if ((w->ctx = zmq_ctx_new()) == NULL)
+        goto out;
+    if ((w->sock = zmq_socket(w->ctx, ZMQ_DEALER)) == NULL)
+        goto out;
+    if ((r = set_opt(w->sock, ZMQ_CURVE_SERVERKEY, server_pk, 32)) != 0 ||
+        (r = set_opt(w->sock, ZMQ_CURVE_PUBLICKEY, client_pk, 32)) != 0 ||
+        (r = set_opt(w->sock, ZMQ_CURVE_SECRETKEY, client_sk, 32)) != 0 ||
+        (r = set_int(w->sock, ZMQ_LINGER, 0)) != 0 ||
+        (r = set_int(w->sock, ZMQ_SNDTIMEO, SEND_TIMEOUT_MS)) != 0 ||
+        (r = set_int(w->sock, ZMQ_HEARTBEAT_IVL, HEARTBEAT_MS)) != 0 ||
+        (r = set_int(w->sock, ZMQ_HEARTBEAT_TIMEOUT, 3 * HEARTBEAT_MS)) != 0 ||
+        (r = set_int(w->sock, ZMQ_SNDHWM, 100000)) != 0 ||
+        (r = set_int(w->sock, ZMQ_RCVHWM, 100000)) != 0 ||
+        (r = set_opt(w->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg)) != 0)
+        goto out;
+    /* A monitor tells a refused key from a slow relay (lsn_wire_handshake). */
+    snprintf(mon, sizeof mon, "inproc://lsn-wire-mon-%p", (void *)w);
+    r = LSN_ERR_IO;
+    if (zmq_socket_monitor(w->sock, mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
+        goto out;
+    if ((w->mon = zmq_socket(w->ctx, ZMQ_PAIR)) == NULL ||
+        set_int(w->mon, ZMQ_LINGER, 0) != 0 || zmq_connect(w->mon, mon) != 0)
+        goto out;
+    if (zmq_connect(w->sock, endpoint) != 0) {
+        r = LSN_ERR_INVALID;
+        goto out;
+    }
+    *out = w;
+    w = NULL;
+    r = 0;
+out:
+    lsn_wire_close(&w);
+    return r;
+}
+
+int
+lsn_wire_handshake(struct lsn_wire *w, int timeout_ms)
+{
+    zmq_pollitem_t it = { w->mon, 0, ZMQ_POLLIN, 0 };
+    zmq_msg_t m;
+    uint16_t ev = 0;
+
+    for (;;) {
+        int n = zmq_poll(&it, 1, timeout_ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return LSN_ERR_TIMEOUT;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, w->mon, 0) < 0) {
+            zmq_msg_close(&m);
+            return LSN_ERR_IO;
+        }
+        if (zmq_msg_size(&m) >= 2)
+            memcpy(&ev, zmq_msg_data(&m), 2);
+        zmq_msg_close(&m);
+        /* The second frame (the endpoint) is not needed. */
+        while (zmq_msg_init(&m) == 0 && zmq_msg_recv(&m, w->mon, ZMQ_DONTWAIT) >= 0) {
+            int more = zmq_msg_more(&m);
+            zmq_msg_close(&m);
+            if (!more)
+                break;
+        }
+        if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            return 0;
+        if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+            ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+            return LSN_ERR_DENIED;
+    }
+}
+
+void
+lsn_wire_close(struct lsn_wire **wp)
+{
+    struct lsn_wire *w = *wp;
+
+    if (w == NULL)
+        return;
+    while (w->head != NULL) {
+        struct held *h = w->head;
+        w->head = h->next;
+        lsn_pb_free(&h->resp->base);
+        free(h);
+    }
+    if (w->mon != NULL)
+        zmq_close(w->mon);
+    if (w->sock != NULL) {
+        zmq_socket_monitor(w->sock, NULL, 0);
+        zmq_close(w->sock);
+    }
+    if (w->ctx != NULL)
+        zmq_ctx_term(w->ctx);
+    sodium_memzero(w, sizeof *w);
+    free(w);
+    *wp = NULL;
+}
+
+uint64_t
+lsn_wire_next_id(struct lsn_wire *w)
+{
+    return w->next_id++;
+}
+
+int
+lsn_wire_send(struct lsn_wire *w, const Liaison__Request *req)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int r;
+
+    if ((r = lsn_pb_encode(&req->base, &buf, &len)) != 0)
+        return r;
+    if (zmq_send(w->sock, buf, len, 0) < 0)
+        r = errno == EAGAIN ? LSN_ERR_TIMEOUT : LSN_ERR_IO;
+    free(buf);
+    return r;
+}
+
+/* Receives one frame from the socket and decodes it. */
+static int
+recv_frame(struct lsn_wire *w, int timeout_ms, Liaison__Response **out)
+{
+    zmq_pollitem_t it = { w->sock, 0, ZMQ_POLLIN, 0 };
+    zmq_msg_t m;
+    int n, r;
+
+    *out = NULL;
+    do {
+        n = zmq_poll(&it, 1, timeout_ms);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return LSN_ERR_IO;
+    if (n == 0)
+        return LSN_ERR_TIMEOUT;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, w->sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        return errno == EAGAIN ? LSN_ERR_TIMEOUT : LSN_ERR_IO;
+    }
+    r = zmq_msg_more(&m) ? LSN_ERR_PROTOCOL
+        : LSN_PB_DECODE(response, zmq_msg_data(&m), zmq_msg_size(&m),
+                        LSN_WIRE_FRAME_MAX, out);
+    if (zmq_msg_more(&m)) {  /* drain a multi-frame message: not ours */
+        zmq_msg_t x;
+        zmq_msg_init(&x);
+        while (zmq_msg_recv(&x, w->sock, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&x))
+            ;
+        zmq_msg_close(&x);
+    }
+    zmq_msg_close(&m);
+    return r == 0 ? 0 : LSN_ERR_PROTOCOL;
+}
+
+int
+lsn_wire_recv(struct lsn_wire *w, int timeout_ms, Liaison__Response **out)
+{
+    if (w->head != NULL) {
+        struct held *h = w->head;
+        w->head = h->next;
+        if (w->head == NULL)
+            w->tail = NULL;
+        *out = h->resp;
+        free(h);
+        return 0;
+    }
+    return recv_frame(w, timeout_ms, out);
+}
+
+static int
+hold(struct lsn_wire *w, Liaison__Response *resp)
+{
+    struct held *h = malloc(sizeof *h);
+
+    if (h == NULL) {
+        lsn_pb_free(&resp->base);
+        return LSN_ERR_NOMEM;
+    }
+    h->resp = resp;
+    h->next = NULL;
+    if (w->tail != NULL)
+        w->tail->next = h;
+    else
+        w->head = h;
+    w->tail = h;
+    return 0;
+}
+
+int
+lsn_wire_check(struct lsn_wire *w, const Liaison__Response *resp)
+{
+    int code;
+
+    w->message[0] = '\0';
+    if (resp->error == NULL)
+        return 0;
+    code = resp->error->code;
+    /* A peer's code is only trusted if it is one of ours. */
+    if (code >= 0 || code < -1000 || strcmp(lsn_strerror(code), "unknown error") == 0)
+        code = LSN_ERR_PROTOCOL;
+    snprintf(w->message, sizeof w->message, "%s",
+             resp->error->message != NULL ? resp->error->message : "");
+    return code;
+}
+
+int
+lsn_wire_call(struct lsn_wire *w, Liaison__Request *req, int timeout_ms,
+              Liaison__Response **out)
+{
+    Liaison__Response *resp = NULL;
+    int r;
+
+    *out = NULL;
+    req->id = lsn_wire_next_id(w);
+    if ((r = lsn_wire_send(w, req)) != 0)
+        return r;
+    for (;;) {
+        /* Waits in slices so the overall timeout holds even while other
+         * responses keep arriving. */
+        void *watch = zmq_stopwatch_start();
+        r = recv_frame(w, timeout_ms, &resp);
+        unsigned long spent = zmq_stopwatch_stop(watch) / 1000;
+        if (r != 0)
+            return r;
+        if (resp->id == req->id)
+            break;
+        if ((r = hold(w, resp)) != 0)
+            return r;
+        resp = NULL;
+        if (timeout_ms >= 0) {
+            if ((unsigned long)timeout_ms <= spent)
+                return LSN_ERR_TIMEOUT;
+            timeout_ms -= (int)spent;
+        }
+    }
+    if ((r = lsn_wire_check(w, resp)) != 0) {
+        lsn_pb_free(&resp->base);
+        return r;
+    }
+    *out = resp;
+    return 0;
+}
+
+const char *
+lsn_wire_message(const struct lsn_wire *w)
+{
+    return w->message;
+}
+
+void *
+lsn_wire_socket(struct lsn_wire *w)
+{
+    return w->sock;
+}

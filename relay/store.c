@@ -1,0 +1,1505 @@
+/* store.c: the relay's LMDB store (store.h, docs/relay.md "Store").
+ *
+ * Tables (LMDB named databases), with dk = len8 "org/device" and
+ * mk = len8 org || msg_id (org "" names a relay notice):
+ *   meta   mk -> message record: state, times, size, pending references and
+ *                per recipient org the state of each device queue
+ *   env    mk -> the envelope bytes, exactly as submitted
+ *   queue  dk || seq64be -> kind || mk [|| notice bytes]
+ *   qidx   dk || mk -> seq64be   (ack by msg_id)
+ *   dev    dk -> device record: next seq, items queued, trimmed count, refs
+ *   gap    dk || idx32be -> mk   (the first trimmed refs, for the gap report)
+ *   quota  's'|'r' || org -> messages, bytes (stored by / waiting for org)
+ *   exp    expires64be || mk -> ""
+ *   dir    name -> a signed directory object
+ * A message record outlives its envelope as a tombstone (state DONE) until
+ * its expiry, so a repeated submit is answered, not stored again. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lmdb.h>
+#include <sodium.h>
+
+#include "proto/err.h"
+#include "proto/wire.h"
+#include "relay/store.h"
+
+#define META_VERSION 1
+#define ST_LIVE      0
+#define ST_DONE      1
+
+#define DEV_PENDING  0
+#define DEV_ACKED    1
+#define DEV_TRIMMED  2
+#define DEV_DROPPED  3
+
+#define KIND_MSG     1
+#define KIND_NOTICE  2
+
+#define MK_MAX  (1 + LSN_ENV_ORG_MAX + LSN_MSG_ID_LEN)
+#define DK_MAX  (1 + LSN_DEV_ID_MAX)
+#define META_HDR 28
+#define LSN_GAP_REFS 64
+
+struct lsn_store {
+    MDB_env *env;
+    MDB_dbi meta, envs, queue, qidx, dev, gap, quota, exp, dir;
+    MDB_txn *batch;
+    struct lsn_store_limits lim;
+    char why[256];
+};
+
+struct devrec {
+    uint64_t next_seq;
+    uint64_t count;
+    uint64_t trimmed;
+    uint32_t n_refs;
+    uint32_t gap_base;      /* index of the first gap ref still held */
+};
+
+struct quota {
+    uint64_t msgs, bytes;
+};
+
+/* ---------------------------------------------------------- helpers */
+
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t
+get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static size_t
+make_dk(uint8_t *k, const char *dev)
+{
+    size_t n = strlen(dev);
+
+    if (n > LSN_DEV_ID_MAX)
+        n = LSN_DEV_ID_MAX;
+    k[0] = (uint8_t)n;
+    memcpy(k + 1, dev, n);
+    return 1 + n;
+}
+
+static size_t
+make_mk(uint8_t *k, const char *org, const uint8_t id[LSN_MSG_ID_LEN])
+{
+    size_t n = strlen(org);
+
+    if (n > LSN_ENV_ORG_MAX)
+        n = LSN_ENV_ORG_MAX;
+    k[0] = (uint8_t)n;
+    memcpy(k + 1, org, n);
+    memcpy(k + 1 + n, id, LSN_MSG_ID_LEN);
+    return 1 + n + LSN_MSG_ID_LEN;
+}
+
+/* Splits a mk back into org and msg_id; 0 or LSN_ERR_CORRUPT. */
+static int
+split_mk(const uint8_t *k, size_t len, char org[LSN_ENV_ORG_MAX + 1],
+         uint8_t id[LSN_MSG_ID_LEN])
+{
+    if (len < 1 + LSN_MSG_ID_LEN || k[0] > LSN_ENV_ORG_MAX ||
+        len != 1u + k[0] + LSN_MSG_ID_LEN)
+        return LSN_ERR_CORRUPT;
+    memcpy(org, k + 1, k[0]);
+    org[k[0]] = '\0';
+    memcpy(id, k + 1 + k[0], LSN_MSG_ID_LEN);
+    return 0;
+}
+
+static int
+fail(struct lsn_store *s, int rc, const char *what)
+{
+    snprintf(s->why, sizeof s->why, "%s: %s", what, mdb_strerror(rc));
+    return rc == MDB_MAP_FULL ? LSN_ERR_QUOTA : LSN_ERR_IO;
+}
+
+static int
+get(MDB_txn *t, MDB_dbi d, const void *k, size_t kl, MDB_val *v)
+{
+    MDB_val key = { kl, (void *)k };
+    int rc = mdb_get(t, d, &key, v);
+
+    return rc == 0 ? 0 : rc == MDB_NOTFOUND ? LSN_ERR_NOT_FOUND : LSN_ERR_IO;
+}
+
+static int
+put(MDB_txn *t, MDB_dbi d, const void *k, size_t kl, const void *v, size_t vl)
+{
+    MDB_val key = { kl, (void *)k }, val = { vl, (void *)v };
+
+    return mdb_put(t, d, &key, &val, 0) == 0 ? 0 : LSN_ERR_IO;
+}
+
+static int
+del(MDB_txn *t, MDB_dbi d, const void *k, size_t kl)
+{
+    MDB_val key = { kl, (void *)k };
+    int rc = mdb_del(t, d, &key, NULL);
+
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : LSN_ERR_IO;
+}
+
+static int
+dev_load(MDB_txn *t, struct lsn_store *s, const uint8_t *dk, size_t dkl,
+         struct devrec *d)
+{
+    MDB_val v;
+    int r;
+
+    memset(d, 0, sizeof *d);
+    if ((r = get(t, s->dev, dk, dkl, &v)) == LSN_ERR_NOT_FOUND)
+        return 0;
+    if (r != 0)
+        return r;
+    if (v.mv_size != sizeof *d)
+        return LSN_ERR_CORRUPT;
+    memcpy(d, v.mv_data, sizeof *d);
+    return 0;
+}
+
+static int
+dev_save(MDB_txn *t, struct lsn_store *s, const uint8_t *dk, size_t dkl,
+         const struct devrec *d)
+{
+    return put(t, s->dev, dk, dkl, d, sizeof *d);
+}
+
+static int
+quota_add(MDB_txn *t, struct lsn_store *s, char side, const char *org,
+          int64_t msgs, int64_t bytes)
+{
+    uint8_t k[2 + LSN_ENV_ORG_MAX];
+    size_t n = strlen(org);
+    struct quota q = { 0, 0 };
+    MDB_val v;
+    int r;
+
+    k[0] = (uint8_t)side;
+    memcpy(k + 1, org, n);
+    if ((r = get(t, s->quota, k, 1 + n, &v)) == 0 && v.mv_size == sizeof q)
+        memcpy(&q, v.mv_data, sizeof q);
+    else if (r != 0 && r != LSN_ERR_NOT_FOUND)
+        return r;
+    q.msgs = (int64_t)q.msgs + msgs < 0 ? 0 : (uint64_t)((int64_t)q.msgs + msgs);
+    q.bytes = (int64_t)q.bytes + bytes < 0 ? 0 : (uint64_t)((int64_t)q.bytes + bytes);
+    return put(t, s->quota, k, 1 + n, &q, sizeof q);
+}
+
+static void
+quota_get(MDB_txn *t, struct lsn_store *s, char side, const char *org,
+          struct quota *q)
+{
+    uint8_t k[2 + LSN_ENV_ORG_MAX];
+    size_t n = strlen(org);
+    MDB_val v;
+
+    memset(q, 0, sizeof *q);
+    k[0] = (uint8_t)side;
+    memcpy(k + 1, org, n);
+    if (get(t, s->quota, k, 1 + n, &v) == 0 && v.mv_size == sizeof *q)
+        memcpy(q, v.mv_data, sizeof *q);
+}
+
+/* ---------------------------------------------------------- message record
+ *
+ * ver8 state8 accepted64 expires64 size32 pending32 n_rcpt16, then per
+ * recipient: len8 org, n_dev16, per device: len8 name, state8.  Devices are
+ * named without their org.  Only state bytes ever change in place. */
+
+struct meta_cb {
+    /* Called per recipient (name NULL) and per device (st points into the
+     * record, so the callback may change it). */
+    int (*fn)(void *ctx, const char *org, const char *name, uint8_t *st);
+    void *ctx;
+};
+
+static int
+meta_walk(uint8_t *m, size_t len, const struct meta_cb *cb)
+{
+    size_t off = META_HDR, n_rcpt;
+    char org[LSN_ENV_ORG_MAX + 1], name[LSN_ENV_DEVICE_MAX + 1];
+    int r;
+
+    if (len < META_HDR || m[0] != META_VERSION)
+        return LSN_ERR_CORRUPT;
+    n_rcpt = (size_t)m[26] | (size_t)m[27] << 8;
+    for (size_t i = 0; i < n_rcpt; i++) {
+        size_t ol, nd;
+        if (off + 1 > len || (ol = m[off]) > LSN_ENV_ORG_MAX || off + 1 + ol + 2 > len)
+            return LSN_ERR_CORRUPT;
+        memcpy(org, m + off + 1, ol);
+        org[ol] = '\0';
+        off += 1 + ol;
+        nd = (size_t)m[off] | (size_t)m[off + 1] << 8;
+        off += 2;
+        if (cb != NULL && (r = cb->fn(cb->ctx, org, NULL, NULL)) != 0)
+            return r;
+        for (size_t j = 0; j < nd; j++) {
+            size_t nl;
+            if (off + 1 > len || (nl = m[off]) > LSN_ENV_DEVICE_MAX || off + 2 + nl > len)
+                return LSN_ERR_CORRUPT;
+            memcpy(name, m + off + 1, nl);
+            name[nl] = '\0';
+            if (cb != NULL && (r = cb->fn(cb->ctx, org, name, m + off + 1 + nl)) != 0)
+                return r;
+            off += 2 + nl;
+        }
+    }
+    return off == len ? 0 : LSN_ERR_CORRUPT;
+}
+
+static uint32_t
+meta_u32(const uint8_t *m, size_t off)
+{
+    uint32_t v;
+
+    memcpy(&v, m + off, 4);
+    return v;
+}
+
+static void
+meta_set_u32(uint8_t *m, size_t off, uint32_t v)
+{
+    memcpy(m + off, &v, 4);
+}
+
+static int64_t
+meta_i64(const uint8_t *m, size_t off)
+{
+    int64_t v;
+
+    memcpy(&v, m + off, 8);
+    return v;
+}
+
+/* Builds the record of a new message. */
+static int
+meta_build(const struct lsn_fanout *fan, size_t n_fan, int64_t accepted,
+           int64_t expires, uint32_t size, uint8_t **out, size_t *out_len)
+{
+    size_t len = META_HDR, off = META_HDR;
+    uint32_t pending = 0;
+    uint8_t *m;
+
+    for (size_t i = 0; i < n_fan; i++) {
+        len += 1 + strlen(fan[i].org) + 2;
+        for (size_t j = 0; j < fan[i].n_devices; j++)
+            len += 2 + strlen(fan[i].devices[j]);
+    }
+    if ((m = calloc(1, len)) == NULL)
+        return LSN_ERR_NOMEM;
+    m[0] = META_VERSION;
+    m[1] = ST_LIVE;
+    memcpy(m + 2, &accepted, 8);
+    memcpy(m + 10, &expires, 8);
+    memcpy(m + 18, &size, 4);
+    m[26] = (uint8_t)n_fan;
+    m[27] = (uint8_t)(n_fan >> 8);
+    for (size_t i = 0; i < n_fan; i++) {
+        size_t ol = strlen(fan[i].org);
+        m[off] = (uint8_t)ol;
+        memcpy(m + off + 1, fan[i].org, ol);
+        off += 1 + ol;
+        m[off] = (uint8_t)fan[i].n_devices;
+        m[off + 1] = (uint8_t)(fan[i].n_devices >> 8);
+        off += 2;
+        for (size_t j = 0; j < fan[i].n_devices; j++) {
+            size_t nl = strlen(fan[i].devices[j]);
+            m[off] = (uint8_t)nl;
+            memcpy(m + off + 1, fan[i].devices[j], nl);
+            m[off + 1 + nl] = DEV_PENDING;
+            off += 2 + nl;
+            pending++;
+        }
+    }
+    meta_set_u32(m, 22, pending);
+    if (pending == 0)
+        m[1] = ST_DONE;
+    *out = m;
+    *out_len = len;
+    return 0;
+}
+
+/* Finds org/name in a record and sets its state; tracks whether the org
+ * still has a pending device. */
+struct release_ctx {
+    const char *org, *name;
+    uint8_t newst;
+    int found;
+    int org_pending;     /* pending devices of org after the change */
+};
+
+static int
+release_cb(void *vctx, const char *org, const char *name, uint8_t *st)
+{
+    struct release_ctx *c = vctx;
+
+    if (name == NULL || strcmp(org, c->org) != 0)
+        return 0;
+    if (!c->found && strcmp(name, c->name) == 0 && *st == DEV_PENDING) {
+        *st = c->newst;
+        c->found = 1;
+    }
+    if (*st == DEV_PENDING)
+        c->org_pending++;
+    return 0;
+}
+
+/* One queue reference to message mk (held by org/name) ends with newst:
+ * counters and quotas follow, the envelope goes once nothing waits. */
+static int
+release(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
+        const char *org, const char *name, uint8_t newst)
+{
+    struct release_ctx c = { org, name, newst, 0, 0 };
+    struct meta_cb cb = { release_cb, &c };
+    char sender[LSN_ENV_ORG_MAX + 1];
+    uint8_t id[LSN_MSG_ID_LEN];
+    uint8_t *m = NULL;
+    uint32_t pending, size;
+    MDB_val v;
+    int r;
+
+    if ((r = get(t, s->meta, mk, mkl, &v)) != 0)
+        return r == LSN_ERR_NOT_FOUND ? 0 : r;
+    if ((m = malloc(v.mv_size)) == NULL)
+        return LSN_ERR_NOMEM;
+    memcpy(m, v.mv_data, v.mv_size);
+    if ((r = meta_walk(m, v.mv_size, &cb)) != 0)
+        goto out;
+    if (!c.found || m[1] != ST_LIVE)
+        goto out;
+    size = meta_u32(m, 18);
+    pending = meta_u32(m, 22) - 1;
+    meta_set_u32(m, 22, pending);
+    if (c.org_pending == 0 && (r = quota_add(t, s, 'r', org, -1, -(int64_t)size)) != 0)
+        goto out;
+    if (pending == 0) {
+        m[1] = ST_DONE;
+        if ((r = split_mk(mk, mkl, sender, id)) != 0 ||
+            (r = del(t, s->envs, mk, mkl)) != 0 ||
+            (r = quota_add(t, s, 's', sender, -1, -(int64_t)size)) != 0)
+            goto out;
+    }
+    r = put(t, s->meta, mk, mkl, m, v.mv_size);
+out:
+    free(m);
+    return r;
+}
+
+/* ---------------------------------------------------------- lifecycle */
+
+int
+lsn_store_open(const char *dir, size_t map_size, struct lsn_store **out)
+{
+    struct lsn_store *s;
+    MDB_txn *t = NULL;
+    int rc, r = LSN_ERR_IO;
+
+    *out = NULL;
+    if ((s = calloc(1, sizeof *s)) == NULL)
+        return LSN_ERR_NOMEM;
+    s->lim = (struct lsn_store_limits){ UINT64_MAX, UINT64_MAX, UINT64_MAX,
+                                        UINT64_MAX, UINT64_MAX };
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(s->why, sizeof s->why, "cannot create %s: %s", dir, strerror(errno));
+        goto out;
+    }
+    if ((rc = mdb_env_create(&s->env)) != 0 ||
+        (rc = mdb_env_set_maxdbs(s->env, 16)) != 0 ||
+        (rc = mdb_env_set_mapsize(s->env, map_size)) != 0 ||
+        (rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)) != 0 ||
+        (rc = mdb_txn_begin(s->env, NULL, 0, &t)) != 0 ||
+        (rc = mdb_dbi_open(t, "meta", MDB_CREATE, &s->meta)) != 0 ||
+        (rc = mdb_dbi_open(t, "env", MDB_CREATE, &s->envs)) != 0 ||
+        (rc = mdb_dbi_open(t, "queue", MDB_CREATE, &s->queue)) != 0 ||
+        (rc = mdb_dbi_open(t, "qidx", MDB_CREATE, &s->qidx)) != 0 ||
+        (rc = mdb_dbi_open(t, "dev", MDB_CREATE, &s->dev)) != 0 ||
+        (rc = mdb_dbi_open(t, "gap", MDB_CREATE, &s->gap)) != 0 ||
+        (rc = mdb_dbi_open(t, "quota", MDB_CREATE, &s->quota)) != 0 ||
+        (rc = mdb_dbi_open(t, "exp", MDB_CREATE, &s->exp)) != 0 ||
+        (rc = mdb_dbi_open(t, "dir", MDB_CREATE, &s->dir)) != 0) {
+        snprintf(s->why, sizeof s->why, "LMDB store %s: %s", dir, mdb_strerror(rc));
+        goto out;
+    }
+    rc = mdb_txn_commit(t);
+    t = NULL;
+    if (rc != 0) {
+        snprintf(s->why, sizeof s->why, "LMDB store %s: %s", dir, mdb_strerror(rc));
+        goto out;
+    }
+    *out = s;
+    s = NULL;
+    r = 0;
+out:
+    if (t != NULL)
+        mdb_txn_abort(t);
+    if (s != NULL) {
+        /* The caller may still want the reason. */
+        static char why[256];
+        snprintf(why, sizeof why, "%s", s->why);
+        lsn_store_close(&s);
+    }
+    return r;
+}
+
+void
+lsn_store_close(struct lsn_store **sp)
+{
+    struct lsn_store *s = *sp;
+
+    if (s == NULL)
+        return;
+    lsn_store_batch_abort(s);
+    if (s->env != NULL)
+        mdb_env_close(s->env);
+    free(s);
+    *sp = NULL;
+}
+
+const char *
+lsn_store_why(const struct lsn_store *s)
+{
+    return s != NULL ? s->why : "";
+}
+
+void
+lsn_store_set_limits(struct lsn_store *s, const struct lsn_store_limits *l)
+{
+    s->lim = *l;
+}
+
+int
+lsn_store_batch_begin(struct lsn_store *s)
+{
+    int rc;
+
+    if (s->batch != NULL)
+        return 0;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &s->batch)) != 0) {
+        s->batch = NULL;
+        return fail(s, rc, "begin batch");
+    }
+    return 0;
+}
+
+int
+lsn_store_batch_commit(struct lsn_store *s)
+{
+    int rc;
+
+    if (s->batch == NULL)
+        return 0;
+    rc = mdb_txn_commit(s->batch);   /* fsyncs: the env is not MDB_NOSYNC */
+    s->batch = NULL;
+    return rc == 0 ? 0 : fail(s, rc, "commit batch");
+}
+
+void
+lsn_store_batch_abort(struct lsn_store *s)
+{
+    if (s->batch != NULL)
+        mdb_txn_abort(s->batch);
+    s->batch = NULL;
+}
+
+/* A nested transaction for one operation, so that a failed one leaves the
+ * batch as it was. */
+static int
+op_begin(struct lsn_store *s, MDB_txn **t)
+{
+    int rc;
+
+    *t = NULL;
+    if (s->batch == NULL)
+        return LSN_ERR_INTERNAL;
+    if ((rc = mdb_txn_begin(s->env, s->batch, 0, t)) != 0)
+        return fail(s, rc, "begin operation");
+    return 0;
+}
+
+static int
+op_end(struct lsn_store *s, MDB_txn *t, int r)
+{
+    int rc;
+
+    if (r != 0) {
+        mdb_txn_abort(t);
+        return r;
+    }
+    if ((rc = mdb_txn_commit(t)) != 0)
+        return fail(s, rc, "operation");
+    return 0;
+}
+
+/* ---------------------------------------------------------- queues */
+
+/* Appends an item to dev's queue. */
+static int
+enqueue(MDB_txn *t, struct lsn_store *s, const char *dev, uint8_t kind,
+        const uint8_t *mk, size_t mkl, const uint8_t *extra, size_t extra_len)
+{
+    uint8_t dk[DK_MAX], qk[DK_MAX + 8], ik[DK_MAX + MK_MAX], seqb[8];
+    uint8_t *val = NULL;
+    size_t dkl = make_dk(dk, dev);
+    struct devrec d;
+    int r;
+
+    if ((r = dev_load(t, s, dk, dkl, &d)) != 0)
+        return r;
+    d.next_seq++;
+    memcpy(qk, dk, dkl);
+    put_be64(qk + dkl, d.next_seq);
+    memcpy(ik, dk, dkl);
+    memcpy(ik + dkl, mk, mkl);
+    put_be64(seqb, d.next_seq);
+    if ((val = malloc(1 + mkl + extra_len)) == NULL)
+        return LSN_ERR_NOMEM;
+    val[0] = kind;
+    memcpy(val + 1, mk, mkl);
+    if (extra_len > 0)
+        memcpy(val + 1 + mkl, extra, extra_len);
+    d.count++;
+    if ((r = put(t, s->queue, qk, dkl + 8, val, 1 + mkl + extra_len)) == 0 &&
+        (r = put(t, s->qidx, ik, dkl + mkl, seqb, 8)) == 0)
+        r = dev_save(t, s, dk, dkl, &d);
+    free(val);
+    return r;
+}
+
+/* Splits "org/device". */
+static int
+split_dev(const char *dev, char org[LSN_ENV_ORG_MAX + 1],
+          const char **name)
+{
+    const char *slash = strchr(dev, '/');
+
+    if (slash == NULL || (size_t)(slash - dev) > LSN_ENV_ORG_MAX)
+        return LSN_ERR_INVALID;
+    memcpy(org, dev, (size_t)(slash - dev));
+    org[slash - dev] = '\0';
+    *name = slash + 1;
+    return 0;
+}
+
+/* Removes queue entry qk (value val) of dev and ends its reference. */
+static int
+unqueue(MDB_txn *t, struct lsn_store *s, const char *dev, const uint8_t *dk,
+        size_t dkl, uint64_t seq, const uint8_t *val, size_t vlen,
+        uint8_t newst, struct devrec *d)
+{
+    uint8_t qk[DK_MAX + 8], ik[DK_MAX + MK_MAX], mk[MK_MAX];
+    char org[LSN_ENV_ORG_MAX + 1];
+    const char *name;
+    size_t mkl;
+    int r;
+
+    if (vlen < 2 || 1u + 1u + val[1] + LSN_MSG_ID_LEN > vlen)
+        return LSN_ERR_CORRUPT;
+    mkl = 1u + val[1] + LSN_MSG_ID_LEN;
+    memcpy(mk, val + 1, mkl);
+    memcpy(qk, dk, dkl);
+    put_be64(qk + dkl, seq);
+    memcpy(ik, dk, dkl);
+    memcpy(ik + dkl, mk, mkl);
+    if ((r = del(t, s->queue, qk, dkl + 8)) != 0 ||
+        (r = del(t, s->qidx, ik, dkl + mkl)) != 0)
+        return r;
+    if (d->count > 0)
+        d->count--;
+    if (val[0] != KIND_MSG)
+        return 0;
+    if ((r = split_dev(dev, org, &name)) != 0)
+        return r;
+    return release(t, s, mk, mkl, org, name, newst);
+}
+
+/* Drops the oldest item of dev's queue and records it in the gap. */
+static int
+trim_oldest(MDB_txn *t, struct lsn_store *s, const char *dev)
+{
+    uint8_t dk[DK_MAX], gk[DK_MAX + 4], *val = NULL;
+    size_t dkl = make_dk(dk, dev), vlen;
+    MDB_cursor *c = NULL;
+    MDB_val k = { dkl, dk }, v;
+    struct devrec d;
+    uint64_t seq;
+    int r;
+
+    if ((r = dev_load(t, s, dk, dkl, &d)) != 0)
+        return r;
+    if (mdb_cursor_open(t, s->queue, &c) != 0)
+        return LSN_ERR_IO;
+    r = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    if (r != 0 || k.mv_size != dkl + 8 || memcmp(k.mv_data, dk, dkl) != 0) {
+        mdb_cursor_close(c);
+        return 0;
+    }
+    seq = get_be64((const uint8_t *)k.mv_data + dkl);
+    vlen = v.mv_size;
+    val = malloc(vlen);
+    if (val != NULL)
+        memcpy(val, v.mv_data, vlen);
+    mdb_cursor_close(c);
+    if (val == NULL)
+        return LSN_ERR_NOMEM;
+    if ((r = unqueue(t, s, dev, dk, dkl, seq, val, vlen, DEV_TRIMMED, &d)) != 0)
+        goto out;
+    d.trimmed++;
+    if (d.n_refs < LSN_GAP_REFS) {
+        uint32_t idx = d.gap_base + d.n_refs;
+        memcpy(gk, dk, dkl);
+        gk[dkl] = (uint8_t)(idx >> 24);
+        gk[dkl + 1] = (uint8_t)(idx >> 16);
+        gk[dkl + 2] = (uint8_t)(idx >> 8);
+        gk[dkl + 3] = (uint8_t)idx;
+        if ((r = put(t, s->gap, gk, dkl + 4, val + 1,
+                     1u + val[1] + LSN_MSG_ID_LEN)) != 0)
+            goto out;
+        d.n_refs++;
+    }
+    r = dev_save(t, s, dk, dkl, &d);
+out:
+    free(val);
+    return r;
+}
+
+/* ---------------------------------------------------------- submit */
+
+/* Refuses with QUOTA unless org side has room for one more of len bytes. */
+static int
+quota_check(MDB_txn *t, struct lsn_store *s, char side, const char *org,
+            size_t len)
+{
+    uint64_t max_m = side == 's' ? s->lim.sender_msgs : s->lim.recipient_msgs;
+    uint64_t max_b = side == 's' ? s->lim.sender_bytes : s->lim.recipient_bytes;
+    struct quota q;
+
+    quota_get(t, s, side, org, &q);
+    if (q.msgs + 1 > max_m || q.bytes + len > max_b) {
+        snprintf(s->why, sizeof s->why,
+                 "%s org `%s` has %llu messages (%llu bytes) %s; the limit is "
+                 "%llu messages, %llu bytes", side == 's' ? "sending" : "recipient",
+                 org, (unsigned long long)q.msgs, (unsigned long long)q.bytes,
+                 side == 's' ? "stored" : "waiting", (unsigned long long)max_m,
+                 (unsigned long long)max_b);
+        return LSN_ERR_QUOTA;
+    }
+    return 0;
+}
+
+/* Makes room in every device queue of one recipient org: a device at its
+ * cap is trimmed if another device of the org is below it; if none is,
+ * the org is full. */
+static int
+backlog_check(MDB_txn *t, struct lsn_store *s, const struct lsn_fanout *f)
+{
+    uint8_t dk[DK_MAX];
+    char dev[LSN_DEV_ID_MAX + 1];
+    struct devrec d;
+    int any_below = 0, r;
+
+    for (size_t j = 0; j < f->n_devices; j++) {
+        snprintf(dev, sizeof dev, "%s/%s", f->org, f->devices[j]);
+        if ((r = dev_load(t, s, dk, make_dk(dk, dev), &d)) != 0)
+            return r;
+        if (d.count < s->lim.device_backlog)
+            any_below = 1;
+    }
+    for (size_t j = 0; j < f->n_devices; j++) {
+        snprintf(dev, sizeof dev, "%s/%s", f->org, f->devices[j]);
+        if ((r = dev_load(t, s, dk, make_dk(dk, dev), &d)) != 0)
+            return r;
+        if (d.count < s->lim.device_backlog)
+            continue;
+        if (!any_below) {
+            snprintf(s->why, sizeof s->why,
+                     "every device of recipient org `%s` has %llu messages "
+                     "waiting (the per-device limit)", f->org,
+                     (unsigned long long)d.count);
+            return LSN_ERR_QUOTA;
+        }
+        while (d.count >= s->lim.device_backlog) {
+            uint64_t before = d.count;
+            if ((r = trim_oldest(t, s, dev)) != 0 ||
+                (r = dev_load(t, s, dk, make_dk(dk, dev), &d)) != 0)
+                return r;
+            if (d.count >= before)
+                return LSN_ERR_CORRUPT;
+        }
+    }
+    return 0;
+}
+
+static void
+exp_key(uint8_t *k, int64_t expires, const uint8_t *mk, size_t mkl)
+{
+    put_be64(k, (uint64_t)(expires < 0 ? 0 : expires));
+    memcpy(k + 8, mk, mkl);
+}
+
+static int
+submit_tx(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *info,
+          const uint8_t *env, size_t len, const struct lsn_fanout *fan,
+          size_t n_fan, int64_t now, struct lsn_submit_result *res)
+{
+    uint8_t mk[MK_MAX], ek[8 + MK_MAX], *m = NULL;
+    size_t mkl = make_mk(mk, info->sender_org, info->msg_id), ml = 0;
+    char dev[LSN_DEV_ID_MAX + 1];
+    MDB_val v;
+    int r;
+
+    if ((r = get(t, s->meta, mk, mkl, &v)) == 0) {
+        if (v.mv_size < META_HDR)
+            return LSN_ERR_CORRUPT;
+        res->duplicate = 1;
+        res->accepted = meta_i64(v.mv_data, 2);
+        return 0;
+    }
+    if (r != LSN_ERR_NOT_FOUND)
+        return r;
+    if ((r = quota_check(t, s, 's', info->sender_org, len)) != 0)
+        return r;
+    for (size_t i = 0; i < n_fan; i++)
+        if (fan[i].n_devices > 0 &&
+            ((r = quota_check(t, s, 'r', fan[i].org, len)) != 0 ||
+             (r = backlog_check(t, s, &fan[i])) != 0))
+            return r;
+    if ((r = meta_build(fan, n_fan, now, info->expires, (uint32_t)len, &m, &ml)) != 0)
+        return r;
+    exp_key(ek, info->expires, mk, mkl);
+    if ((r = put(t, s->meta, mk, mkl, m, ml)) != 0 ||
+        (r = put(t, s->exp, ek, 8 + mkl, "", 0)) != 0)
+        goto out;
+    res->accepted = now;
+    if (m[1] == ST_DONE)      /* nobody to deliver to: remembered, not kept */
+        goto out;
+    if ((r = put(t, s->envs, mk, mkl, env, len)) != 0 ||
+        (r = quota_add(t, s, 's', info->sender_org, 1, (int64_t)len)) != 0)
+        goto out;
+    for (size_t i = 0; i < n_fan; i++) {
+        if (fan[i].n_devices > 0 &&
+            (r = quota_add(t, s, 'r', fan[i].org, 1, (int64_t)len)) != 0)
+            goto out;
+        for (size_t j = 0; j < fan[i].n_devices; j++) {
+            snprintf(dev, sizeof dev, "%s/%s", fan[i].org, fan[i].devices[j]);
+            if ((r = enqueue(t, s, dev, KIND_MSG, mk, mkl, NULL, 0)) != 0)
+                goto out;
+        }
+    }
+out:
+    free(m);
+    return r;
+}
+
+int
+lsn_store_submit(struct lsn_store *s, const struct lsn_envelope_info *info,
+                 const uint8_t *env, size_t len, const struct lsn_fanout *fan,
+                 size_t n_fan, int64_t now, struct lsn_submit_result *res)
+{
+    MDB_txn *t;
+    int r;
+
+    memset(res, 0, sizeof *res);
+    s->why[0] = '\0';
+    if (n_fan > 0xffff)
+        return LSN_ERR_LIMIT;
+    for (size_t i = 0; i < n_fan; i++)
+        if (fan[i].n_devices > 0xffff)
+            return LSN_ERR_LIMIT;
+    if ((r = op_begin(s, &t)) != 0)
+        return r;
+    r = submit_tx(t, s, info, env, len, fan, n_fan, now, res);
+    return op_end(s, t, r);
+}
+
+/* ---------------------------------------------------------- reading queues */
+
+void
+lsn_store_items_free(struct lsn_store_item *items, size_t n)
+{
+    if (items == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(items[i].envelope);
+        free(items[i].notice);
+    }
+    free(items);
+}
+
+static int
+item_fill(MDB_txn *t, struct lsn_store *s, const MDB_val *v, uint64_t seq,
+          struct lsn_store_item *it, size_t *bytes)
+{
+    const uint8_t *val = v->mv_data;
+    size_t mkl;
+    MDB_val e;
+    int r;
+
+    memset(it, 0, sizeof *it);
+    if (v->mv_size < 2 || val[1] > LSN_ENV_ORG_MAX ||
+        (mkl = 1u + val[1] + LSN_MSG_ID_LEN) + 1 > v->mv_size)
+        return LSN_ERR_CORRUPT;
+    it->seq = seq;
+    if ((r = split_mk(val + 1, mkl, it->org, it->msg_id)) != 0)
+        return r;
+    if (val[0] == KIND_MSG) {
+        if ((r = get(t, s->envs, val + 1, mkl, &e)) != 0)
+            return r;
+        if ((it->envelope = malloc(e.mv_size)) == NULL)
+            return LSN_ERR_NOMEM;
+        memcpy(it->envelope, e.mv_data, e.mv_size);
+        it->envelope_len = e.mv_size;
+        *bytes += e.mv_size;
+        return 0;
+    }
+    it->notice_len = v->mv_size - 1 - mkl;
+    if ((it->notice = malloc(it->notice_len + 1)) == NULL)
+        return LSN_ERR_NOMEM;
+    memcpy(it->notice, val + 1 + mkl, it->notice_len);
+    *bytes += it->notice_len;
+    return 0;
+}
+
+int
+lsn_store_fetch(struct lsn_store *s, const char *dev, uint64_t after,
+                size_t max, size_t max_bytes, struct lsn_store_item **items,
+                size_t *n)
+{
+    uint8_t qk[DK_MAX + 8];
+    size_t dkl = make_dk(qk, dev), bytes = 0, cnt = 0;
+    struct lsn_store_item *arr = NULL;
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    int rc, r = 0;
+
+    *items = NULL;
+    *n = 0;
+    if (s->batch == NULL)
+        return LSN_ERR_INTERNAL;
+    if (max == 0)
+        return 0;
+    if ((arr = calloc(max, sizeof *arr)) == NULL)
+        return LSN_ERR_NOMEM;
+    put_be64(qk + dkl, after + 1);
+    if (mdb_cursor_open(s->batch, s->queue, &c) != 0) {
+        free(arr);
+        return LSN_ERR_IO;
+    }
+    k.mv_size = dkl + 8;
+    k.mv_data = qk;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && cnt < max;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != dkl + 8 || memcmp(k.mv_data, qk, dkl) != 0)
+            break;
+        if (cnt > 0 && bytes >= max_bytes)
+            break;
+        r = item_fill(s->batch, s, &v, get_be64((const uint8_t *)k.mv_data + dkl),
+                      &arr[cnt], &bytes);
+        if (r == LSN_ERR_NOT_FOUND) {   /* should not happen: skip, keep serving */
+            r = 0;
+            continue;
+        }
+        if (r != 0)
+            break;
+        cnt++;
+    }
+    mdb_cursor_close(c);
+    if (r != 0) {
+        lsn_store_items_free(arr, cnt + 1);
+        return r;
+    }
+    *items = arr;
+    *n = cnt;
+    return 0;
+}
+
+int
+lsn_store_queue_info(struct lsn_store *s, const char *dev, uint64_t *queued,
+                     struct lsn_store_gap *gap)
+{
+    uint8_t dk[DK_MAX], gk[DK_MAX + 4];
+    size_t dkl = make_dk(dk, dev);
+    struct devrec d;
+    MDB_val v;
+    int r;
+
+    if (s->batch == NULL)
+        return LSN_ERR_INTERNAL;
+    if ((r = dev_load(s->batch, s, dk, dkl, &d)) != 0)
+        return r;
+    *queued = d.count;
+    if (gap == NULL)
+        return 0;
+    memset(gap, 0, sizeof *gap);
+    gap->trimmed = d.trimmed;
+    memcpy(gk, dk, dkl);
+    for (uint32_t i = 0; i < d.n_refs && gap->n_refs < 64; i++) {
+        uint32_t idx = d.gap_base + i;
+        gk[dkl] = (uint8_t)(idx >> 24);
+        gk[dkl + 1] = (uint8_t)(idx >> 16);
+        gk[dkl + 2] = (uint8_t)(idx >> 8);
+        gk[dkl + 3] = (uint8_t)idx;
+        if (get(s->batch, s->gap, gk, dkl + 4, &v) != 0)
+            continue;
+        if (split_mk(v.mv_data, v.mv_size, gap->orgs[gap->n_refs],
+                     gap->ids[gap->n_refs]) == 0)
+            gap->n_refs++;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------- ack and drop */
+
+static int
+ack_tx(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
+       const uint8_t id[LSN_MSG_ID_LEN], int *found)
+{
+    uint8_t dk[DK_MAX], ik[DK_MAX + MK_MAX], qk[DK_MAX + 8], *val = NULL;
+    size_t dkl = make_dk(dk, dev), ikl;
+    struct devrec d;
+    uint64_t seq;
+    MDB_val v;
+    int r;
+
+    memcpy(ik, dk, dkl);
+    ikl = dkl + make_mk(ik + dkl, org, id);
+    if ((r = get(t, s->qidx, ik, ikl, &v)) == LSN_ERR_NOT_FOUND)
+        return 0;
+    if (r != 0)
+        return r;
+    if (v.mv_size != 8)
+        return LSN_ERR_CORRUPT;
+    seq = get_be64(v.mv_data);
+    memcpy(qk, dk, dkl);
+    put_be64(qk + dkl, seq);
+    if ((r = get(t, s->queue, qk, dkl + 8, &v)) != 0)
+        return r == LSN_ERR_NOT_FOUND ? del(t, s->qidx, ik, ikl) : r;
+    if ((val = malloc(v.mv_size)) == NULL)
+        return LSN_ERR_NOMEM;
+    memcpy(val, v.mv_data, v.mv_size);
+    if ((r = dev_load(t, s, dk, dkl, &d)) == 0 &&
+        (r = unqueue(t, s, dev, dk, dkl, seq, val, v.mv_size, DEV_ACKED, &d)) == 0 &&
+        (r = dev_save(t, s, dk, dkl, &d)) == 0)
+        *found = 1;
+    free(val);
+    return r;
+}
+
+int
+lsn_store_ack(struct lsn_store *s, const char *dev, const char *org,
+              const uint8_t msg_id[LSN_MSG_ID_LEN], int *found)
+{
+    MDB_txn *t;
+    int r;
+
+    *found = 0;
+    if ((r = op_begin(s, &t)) != 0)
+        return r;
+    r = ack_tx(t, s, dev, org, msg_id, found);
+    return op_end(s, t, r);
+}
+
+int
+lsn_store_gap_ack(struct lsn_store *s, const char *dev, uint64_t n)
+{
+    uint8_t dk[DK_MAX], gk[DK_MAX + 4];
+    size_t dkl = make_dk(dk, dev);
+    struct devrec d;
+    MDB_txn *t;
+    int r;
+
+    if ((r = op_begin(s, &t)) != 0)
+        return r;
+    if ((r = dev_load(t, s, dk, dkl, &d)) != 0 || d.trimmed == 0)
+        return op_end(s, t, r);
+    if (n > d.trimmed)
+        n = d.trimmed;
+    d.trimmed -= n;
+    memcpy(gk, dk, dkl);
+    /* Refs are reported oldest first; the first n seen go. */
+    while (n > 0 && d.n_refs > 0) {
+        uint32_t idx = d.gap_base;
+        gk[dkl] = (uint8_t)(idx >> 24);
+        gk[dkl + 1] = (uint8_t)(idx >> 16);
+        gk[dkl + 2] = (uint8_t)(idx >> 8);
+        gk[dkl + 3] = (uint8_t)idx;
+        if ((r = del(t, s->gap, gk, dkl + 4)) != 0)
+            return op_end(s, t, r);
+        d.gap_base++;
+        d.n_refs--;
+        n--;
+    }
+    if (d.trimmed == 0) {
+        d.n_refs = 0;
+        d.gap_base = 0;
+    }
+    r = dev_save(t, s, dk, dkl, &d);
+    return op_end(s, t, r);
+}
+
+static int
+drop_tx(MDB_txn *t, struct lsn_store *s, const char *dev)
+{
+    uint8_t dk[DK_MAX], *val = NULL;
+    size_t dkl = make_dk(dk, dev), vlen;
+    struct devrec d;
+    int r;
+
+    if ((r = dev_load(t, s, dk, dkl, &d)) != 0)
+        return r;
+    for (;;) {
+        MDB_cursor *c = NULL;
+        MDB_val k = { dkl, dk }, v;
+        uint64_t seq;
+        if (mdb_cursor_open(t, s->queue, &c) != 0)
+            return LSN_ERR_IO;
+        r = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        if (r != 0 || k.mv_size != dkl + 8 || memcmp(k.mv_data, dk, dkl) != 0) {
+            mdb_cursor_close(c);
+            break;
+        }
+        seq = get_be64((const uint8_t *)k.mv_data + dkl);
+        vlen = v.mv_size;
+        val = malloc(vlen);
+        if (val != NULL)
+            memcpy(val, v.mv_data, vlen);
+        mdb_cursor_close(c);
+        if (val == NULL)
+            return LSN_ERR_NOMEM;
+        r = unqueue(t, s, dev, dk, dkl, seq, val, vlen, DEV_DROPPED, &d);
+        free(val);
+        if (r != 0)
+            return r;
+    }
+    /* Gap refs go with the device. */
+    for (;;) {
+        MDB_cursor *c = NULL;
+        MDB_val k = { dkl, dk }, v;
+        if (mdb_cursor_open(t, s->gap, &c) != 0)
+            return LSN_ERR_IO;
+        r = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        if (r != 0 || k.mv_size != dkl + 4 || memcmp(k.mv_data, dk, dkl) != 0) {
+            mdb_cursor_close(c);
+            break;
+        }
+        r = mdb_cursor_del(c, 0);
+        mdb_cursor_close(c);
+        if (r != 0)
+            return LSN_ERR_IO;
+    }
+    return del(t, s->dev, dk, dkl);
+}
+
+int
+lsn_store_drop_device(struct lsn_store *s, const char *dev)
+{
+    MDB_txn *t;
+    int r;
+
+    if ((r = op_begin(s, &t)) != 0)
+        return r;
+    r = drop_tx(t, s, dev);
+    return op_end(s, t, r);
+}
+
+/* ---------------------------------------------------------- expiry */
+
+struct expire_ctx {
+    MDB_txn *t;
+    struct lsn_store *s;
+    const uint8_t *mk;
+    size_t mkl;
+    uint32_t size;
+    const char *cur_org;
+    int cur_pending, cur_incomplete;
+    char undelivered[LSN_MAX_RECIPIENTS][LSN_ENV_ORG_MAX + 1];
+    size_t n_undelivered;
+    int r;
+};
+
+/* Ends one recipient org's part of an expiring message. */
+static int
+expire_org_done(struct expire_ctx *c)
+{
+    int r = 0;
+
+    if (c->cur_org == NULL)
+        return 0;
+    if (c->cur_pending > 0)
+        r = quota_add(c->t, c->s, 'r', c->cur_org, -1, -(int64_t)c->size);
+    if (c->cur_incomplete && c->n_undelivered < LSN_MAX_RECIPIENTS)
+        snprintf(c->undelivered[c->n_undelivered++], LSN_ENV_ORG_MAX + 1, "%s",
+                 c->cur_org);
+    c->cur_org = NULL;
+    c->cur_pending = c->cur_incomplete = 0;
+    return r;
+}
+
+static int
+expire_cb(void *vctx, const char *org, const char *name, uint8_t *st)
+{
+    struct expire_ctx *c = vctx;
+    uint8_t dk[DK_MAX], ik[DK_MAX + MK_MAX], qk[DK_MAX + 8];
+    char dev[LSN_DEV_ID_MAX + 1];
+    struct devrec d;
+    size_t dkl;
+    MDB_val v;
+    int r;
+
+    if (name == NULL) {
+        if ((r = expire_org_done(c)) != 0)
+            return r;
+        c->cur_org = org;   /* valid until the next callback: copied below */
+        return 0;
+    }
+    if (*st != DEV_ACKED)
+        c->cur_incomplete = 1;
+    if (*st != DEV_PENDING)
+        return 0;
+    c->cur_pending++;
+    snprintf(dev, sizeof dev, "%s/%s", org, name);
+    dkl = make_dk(dk, dev);
+    memcpy(ik, dk, dkl);
+    memcpy(ik + dkl, c->mk, c->mkl);
+    if ((r = get(c->t, c->s->qidx, ik, dkl + c->mkl, &v)) == LSN_ERR_NOT_FOUND)
+        return 0;
+    if (r != 0 || v.mv_size != 8)
+        return r != 0 ? r : LSN_ERR_CORRUPT;
+    memcpy(qk, dk, dkl);
+    memcpy(qk + dkl, v.mv_data, 8);
+    if ((r = del(c->t, c->s->queue, qk, dkl + 8)) != 0 ||
+        (r = del(c->t, c->s->qidx, ik, dkl + c->mkl)) != 0 ||
+        (r = dev_load(c->t, c->s, dk, dkl, &d)) != 0)
+        return r;
+    if (d.count > 0)
+        d.count--;
+    return dev_save(c->t, c->s, dk, dkl, &d);
+}
+
+static int
+notice_queue(MDB_txn *t, struct lsn_store *s, const char *sender,
+             const uint8_t id[LSN_MSG_ID_LEN], struct expire_ctx *c,
+             int64_t now, const char *relay_name, lsn_store_devices_fn devices,
+             void *ctx)
+{
+    Liaison__RelayNotice n = LIAISON__RELAY_NOTICE__INIT;
+    char *orgs[LSN_MAX_RECIPIENTS];
+    const char *names[512];
+    uint8_t nid[LSN_MSG_ID_LEN], mk[MK_MAX], *buf = NULL;
+    size_t nn, mkl, len = 0;
+    char dev[LSN_DEV_ID_MAX + 1];
+    int r;
+
+    n.kind = (char *)"expired-undelivered";
+    n.org = (char *)sender;
+    n.msg_id = (ProtobufCBinaryData){ LSN_MSG_ID_LEN, (uint8_t *)id };
+    for (size_t i = 0; i < c->n_undelivered; i++)
+        orgs[i] = c->undelivered[i];
+    n.undelivered = orgs;
+    n.n_undelivered = c->n_undelivered;
+    n.at = now;
+    n.relay = (char *)relay_name;
+    if ((r = lsn_pb_encode(&n.base, &buf, &len)) != 0)
+        return r;
+    randombytes_buf(nid, sizeof nid);
+    mkl = make_mk(mk, "", nid);
+    nn = devices != NULL ? devices(ctx, sender, names, 512) : 0;
+    for (size_t i = 0; i < nn && r == 0; i++) {
+        snprintf(dev, sizeof dev, "%s/%s", sender, names[i]);
+        r = enqueue(t, s, dev, KIND_NOTICE, mk, mkl, buf, len);
+    }
+    free(buf);
+    return r;
+}
+
+static int
+expire_one(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
+           int64_t now, const char *relay_name, lsn_store_devices_fn devices,
+           void *ctx)
+{
+    struct expire_ctx *c = NULL;
+    struct meta_cb cb;
+    char sender[LSN_ENV_ORG_MAX + 1], org_copy[LSN_ENV_ORG_MAX + 1];
+    uint8_t id[LSN_MSG_ID_LEN], *m = NULL;
+    MDB_val v;
+    size_t ml;
+    int r;
+
+    (void)org_copy;
+    if ((r = split_mk(mk, mkl, sender, id)) != 0)
+        return r;
+    if ((r = get(t, s->meta, mk, mkl, &v)) != 0)
+        return r == LSN_ERR_NOT_FOUND ? 0 : r;
+    ml = v.mv_size;
+    if ((m = malloc(ml)) == NULL)
+        return LSN_ERR_NOMEM;
+    memcpy(m, v.mv_data, ml);
+    if (ml < META_HDR || m[1] != ST_LIVE)
+        goto drop;
+    if ((c = calloc(1, sizeof *c)) == NULL) {
+        r = LSN_ERR_NOMEM;
+        goto out;
+    }
+    c->t = t;
+    c->s = s;
+    c->mk = mk;
+    c->mkl = mkl;
+    c->size = meta_u32(m, 18);
+    cb.fn = expire_cb;
+    cb.ctx = c;
+    if ((r = meta_walk(m, ml, &cb)) != 0 || (r = expire_org_done(c)) != 0)
+        goto out;
+    if ((r = del(t, s->envs, mk, mkl)) != 0 ||
+        (r = quota_add(t, s, 's', sender, -1, -(int64_t)c->size)) != 0)
+        goto out;
+    if (c->n_undelivered > 0 &&
+        (r = notice_queue(t, s, sender, id, c, now, relay_name, devices, ctx)) != 0)
+        goto out;
+drop:
+    r = del(t, s->meta, mk, mkl);
+out:
+    free(c);
+    free(m);
+    return r;
+}
+
+int
+lsn_store_expire(struct lsn_store *s, int64_t now, size_t max,
+                 const char *relay_name, lsn_store_devices_fn devices,
+                 void *ctx, size_t *n_expired)
+{
+    uint8_t ek[8 + MK_MAX];
+    size_t ekl;
+    MDB_txn *t;
+    int r = 0;
+
+    *n_expired = 0;
+    if ((r = op_begin(s, &t)) != 0)
+        return r;
+    while (*n_expired < max) {
+        MDB_cursor *c = NULL;
+        MDB_val k, v;
+        int rc;
+        if (mdb_cursor_open(t, s->exp, &c) != 0) {
+            r = LSN_ERR_IO;
+            break;
+        }
+        rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+        if (rc != 0 || k.mv_size < 8 + 1 + LSN_MSG_ID_LEN || k.mv_size > sizeof ek ||
+            (int64_t)get_be64(k.mv_data) >= now) {
+            mdb_cursor_close(c);
+            break;
+        }
+        ekl = k.mv_size;
+        memcpy(ek, k.mv_data, ekl);
+        mdb_cursor_close(c);
+        if ((r = expire_one(t, s, ek + 8, ekl - 8, now, relay_name, devices, ctx)) != 0 ||
+            (r = del(t, s->exp, ek, ekl)) != 0)
+            break;
+        (*n_expired)++;
+    }
+    return op_end(s, t, r);
+}
+
+/* ---------------------------------------------------------- status */
+
+struct status_ctx {
+    struct lsn_store_rstatus *r;
+    size_t n, cap;
+};
+
+static int
+status_cb(void *vctx, const char *org, const char *name, uint8_t *st)
+{
+    struct status_ctx *c = vctx;
+    struct lsn_store_rstatus *x;
+
+    if (name == NULL) {
+        if (c->n == c->cap)
+            return LSN_ERR_CORRUPT;
+        x = &c->r[c->n++];
+        memset(x, 0, sizeof *x);
+        snprintf(x->org, sizeof x->org, "%s", org);
+        return 0;
+    }
+    if (c->n == 0)
+        return LSN_ERR_CORRUPT;
+    x = &c->r[c->n - 1];
+    x->devices++;
+    if (*st == DEV_ACKED)
+        x->delivered++;
+    else if (*st == DEV_TRIMMED)
+        x->trimmed++;
+    else if (*st == DEV_DROPPED)
+        x->dropped++;
+    return 0;
+}
+
+int
+lsn_store_status(struct lsn_store *s, const char *org,
+                 const uint8_t msg_id[LSN_MSG_ID_LEN], int *known,
+                 int64_t *accepted, int64_t *expires,
+                 struct lsn_store_rstatus **rcpt, size_t *n_rcpt)
+{
+    uint8_t mk[MK_MAX], *m = NULL;
+    size_t mkl = make_mk(mk, org, msg_id);
+    struct status_ctx c = { NULL, 0, 0 };
+    struct meta_cb cb = { status_cb, &c };
+    MDB_val v;
+    int r;
+
+    *known = 0;
+    *rcpt = NULL;
+    *n_rcpt = 0;
+    if (s->batch == NULL)
+        return LSN_ERR_INTERNAL;
+    if ((r = get(s->batch, s->meta, mk, mkl, &v)) == LSN_ERR_NOT_FOUND)
+        return 0;
+    if (r != 0)
+        return r;
+    if (v.mv_size < META_HDR)
+        return LSN_ERR_CORRUPT;
+    if ((m = malloc(v.mv_size)) == NULL)
+        return LSN_ERR_NOMEM;
+    memcpy(m, v.mv_data, v.mv_size);
+    c.cap = (size_t)m[26] | (size_t)m[27] << 8;
+    if ((c.r = calloc(c.cap + 1, sizeof *c.r)) == NULL) {
+        free(m);
+        return LSN_ERR_NOMEM;
+    }
+    if ((r = meta_walk(m, v.mv_size, &cb)) != 0) {
+        free(c.r);
+        free(m);
+        return r;
+    }
+    *known = 1;
+    *accepted = meta_i64(m, 2);
+    *expires = meta_i64(m, 10);
+    *rcpt = c.r;
+    *n_rcpt = c.n;
+    free(m);
+    return 0;
+}
+
+/* ---------------------------------------------------------- directory */
+
+int
+lsn_store_dir_get(struct lsn_store *s, const char *name, uint8_t **buf,
+                  size_t *len)
+{
+    MDB_val v;
+    int r;
+
+    *buf = NULL;
+    *len = 0;
+    if (s->batch == NULL)
+        return LSN_ERR_INTERNAL;
+    if ((r = get(s->batch, s->dir, name, strlen(name), &v)) != 0)
+        return r;
+    if ((*buf = malloc(v.mv_size + 1)) == NULL)
+        return LSN_ERR_NOMEM;
+    memcpy(*buf, v.mv_data, v.mv_size);
+    *len = v.mv_size;
+    return 0;
+}
+
+int
+lsn_store_dir_put(struct lsn_store *s, const char *name, const uint8_t *buf,
+                  size_t len)
+{
+    MDB_txn *t;
+    int r;
+
+    if ((r = op_begin(s, &t)) != 0)
+        return r;
+    r = put(t, s->dir, name, strlen(name), buf, len);
+    return op_end(s, t, r);
+}
+
+int
+lsn_store_dir_list(struct lsn_store *s, const char *prefix, uint8_t ***bufs,
+                   size_t **lens, size_t *n, size_t max)
+{
+    size_t pl = strlen(prefix), cnt = 0;
+    uint8_t **b = NULL;
+    size_t *l = NULL;
+    MDB_cursor *c = NULL;
+    MDB_val k = { pl, (void *)prefix }, v;
+    int rc, r = 0;
+
+    *bufs = NULL;
+    *lens = NULL;
+    *n = 0;
+    if (s->batch == NULL)
+        return LSN_ERR_INTERNAL;
+    if ((b = calloc(max + 1, sizeof *b)) == NULL || (l = calloc(max + 1, sizeof *l)) == NULL) {
+        free(b);
+        return LSN_ERR_NOMEM;
+    }
+    if (mdb_cursor_open(s->batch, s->dir, &c) != 0) {
+        free(b);
+        free(l);
+        return LSN_ERR_IO;
+    }
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && cnt < max;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < pl || memcmp(k.mv_data, prefix, pl) != 0)
+            break;
+        if ((b[cnt] = malloc(v.mv_size + 1)) == NULL) {
+            r = LSN_ERR_NOMEM;
+            break;
+        }
+        memcpy(b[cnt], v.mv_data, v.mv_size);
+        l[cnt++] = v.mv_size;
+    }
+    mdb_cursor_close(c);
+    if (r != 0) {
+        for (size_t i = 0; i < cnt; i++)
+            free(b[i]);
+        free(b);
+        free(l);
+        return r;
+    }
+    *bufs = b;
+    *lens = l;
+    *n = cnt;
+    return 0;
+}
+
+int
+lsn_store_counts(struct lsn_store *s, uint64_t *messages, uint64_t *queued)
+{
+    MDB_stat st;
+    MDB_txn *t = s->batch;
+    int own = 0;
+
+    if (t == NULL) {
+        if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t) != 0)
+            return LSN_ERR_IO;
+        own = 1;
+    }
+    *messages = mdb_stat(t, s->envs, &st) == 0 ? st.ms_entries : 0;
+    *queued = mdb_stat(t, s->queue, &st) == 0 ? st.ms_entries : 0;
+    if (own)
+        mdb_txn_abort(t);
+    return 0;
+}

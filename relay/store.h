@@ -1,0 +1,153 @@
+/* store.h: the relay's durable store in LMDB (DESIGN.md "Relay": Store,
+ * Delivery, Limits; docs/relay.md "Store").
+ *
+ * Envelopes are stored once, keyed by (sender org, msg_id), and referenced
+ * from one queue per receiving device.  Every change happens inside the
+ * current batch (lsn_store_batch_begin .. lsn_store_batch_commit): one LMDB
+ * write transaction that the relay commits, durably, once per round of
+ * requests (group commit); each operation runs in its own nested
+ * transaction, so one refused submit leaves the batch untouched.  Nothing
+ * is visible to a client before the batch commit returned. */
+#ifndef LSN_RELAY_STORE_H
+#define LSN_RELAY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/envelope.h"
+#include "proto/pb.h"
+
+/* "org/device": the name of a device queue. */
+#define LSN_DEV_ID_MAX (LSN_ENV_ORG_MAX + 1 + LSN_ENV_DEVICE_MAX)
+
+struct lsn_store_limits {
+    uint64_t sender_msgs, sender_bytes;     /* stored per sending org */
+    uint64_t recipient_msgs, recipient_bytes; /* waiting per recipient org */
+    uint64_t device_backlog;                /* a device queue's own cap */
+};
+
+/* Where one recipient org's copy goes: its may-receive devices. */
+struct lsn_fanout {
+    const char *org;
+    size_t n_devices;
+    const char *const *devices;
+};
+
+struct lsn_store;
+
+/* Opens (creating, mode 0700) the store in dir with a map of map_size
+ * bytes.  LSN_ERR_IO with the LMDB reason in lsn_store_why(). */
+int lsn_store_open(const char *dir, size_t map_size, struct lsn_store **out);
+
+/* Closes the store (aborting an open batch) and sets *s to NULL. */
+void lsn_store_close(struct lsn_store **s);
+
+/* The LMDB sentence behind the last LSN_ERR_IO (never secrets). */
+const char *lsn_store_why(const struct lsn_store *s);
+
+void lsn_store_set_limits(struct lsn_store *s, const struct lsn_store_limits *l);
+
+/* Opens the batch: every operation below needs one. */
+int lsn_store_batch_begin(struct lsn_store *s);
+
+/* Commits the batch durably (fsync) and returns only then; LSN_ERR_IO if
+ * the commit failed, in which case nothing of the batch is stored. */
+int lsn_store_batch_commit(struct lsn_store *s);
+
+/* Drops the batch. */
+void lsn_store_batch_abort(struct lsn_store *s);
+
+struct lsn_submit_result {
+    int duplicate;          /* already stored: nothing changed */
+    int64_t accepted;       /* when it was first stored */
+};
+
+/* Stores env (the envelope info describes) for the given fan-out, once per
+ * (sender org, msg_id): a repeat only fills *res.  Quotas: LSN_ERR_QUOTA
+ * (and nothing stored) when the sending org or a recipient org is full, or
+ * when every device of a recipient org is at its backlog cap; a device at
+ * its cap while another of its org is not loses its oldest item instead
+ * (the gap).  The reason goes to lsn_store_why. */
+int lsn_store_submit(struct lsn_store *s, const struct lsn_envelope_info *info,
+                     const uint8_t *env, size_t len,
+                     const struct lsn_fanout *fan, size_t n_fan, int64_t now,
+                     struct lsn_submit_result *res);
+
+/* One queue entry as read: msg/notice bytes are malloc'd (free with
+ * lsn_store_items_free). */
+struct lsn_store_item {
+    uint64_t seq;
+    char org[LSN_ENV_ORG_MAX + 1];     /* "" for a notice */
+    uint8_t msg_id[LSN_MSG_ID_LEN];
+    uint8_t *envelope;                 /* a message, or NULL */
+    size_t envelope_len;
+    uint8_t *notice;                   /* an encoded RelayNotice, or NULL */
+    size_t notice_len;
+};
+
+/* Up to max items of device dev with seq > after, oldest first, at most
+ * max_bytes of payload (at least one item if any).  *n items in *items. */
+int lsn_store_fetch(struct lsn_store *s, const char *dev, uint64_t after,
+                    size_t max, size_t max_bytes, struct lsn_store_item **items,
+                    size_t *n);
+void lsn_store_items_free(struct lsn_store_item *items, size_t n);
+
+/* What a device queue holds: items, and the gap (trimmed count, and the
+ * first refs as "org" + msg_id pairs; refs may be NULL). */
+struct lsn_store_gap {
+    uint64_t trimmed;
+    size_t n_refs;
+    char orgs[64][LSN_ENV_ORG_MAX + 1];
+    uint8_t ids[64][LSN_MSG_ID_LEN];
+};
+int lsn_store_queue_info(struct lsn_store *s, const char *dev,
+                         uint64_t *queued, struct lsn_store_gap *gap);
+
+/* Acknowledges one item of dev's queue; *found = 0 if it was not queued
+ * (already acked, trimmed or never there: not an error). */
+int lsn_store_ack(struct lsn_store *s, const char *dev, const char *org,
+                  const uint8_t msg_id[LSN_MSG_ID_LEN], int *found);
+
+/* The device has seen n trimmed messages of its gap: forget them. */
+int lsn_store_gap_ack(struct lsn_store *s, const char *dev, uint64_t n);
+
+/* Drops dev's whole queue (a revoked device): every message it held is
+ * marked dropped for it, and deleted if nothing else waits for it. */
+int lsn_store_drop_device(struct lsn_store *s, const char *dev);
+
+/* The may-receive devices of an org, to queue notices to (ctx: relay). */
+typedef size_t (*lsn_store_devices_fn)(void *ctx, const char *org,
+                                       const char **names, size_t max);
+
+/* Deletes up to max messages whose expiry passed (expires < now), queueing
+ * an "expired undelivered" notice to the sender org's devices for each one
+ * some recipient had not fully acked.  *n_expired counts them. */
+int lsn_store_expire(struct lsn_store *s, int64_t now, size_t max,
+                     const char *relay_name, lsn_store_devices_fn devices,
+                     void *ctx, size_t *n_expired);
+
+/* Delivery state of (org, msg_id) as StatusReply fields; *known = 0 if the
+ * relay holds nothing of it.  The caller frees rcpt with free(). */
+struct lsn_store_rstatus {
+    char org[LSN_ENV_ORG_MAX + 1];
+    uint32_t devices, delivered, trimmed, dropped;
+};
+int lsn_store_status(struct lsn_store *s, const char *org,
+                     const uint8_t msg_id[LSN_MSG_ID_LEN], int *known,
+                     int64_t *accepted, int64_t *expires,
+                     struct lsn_store_rstatus **rcpt, size_t *n_rcpt);
+
+/* Directory objects by name ("roster", "bundle/ORG", "delivery/ORG/DEV/ID").
+ * get: a malloc'd copy, LSN_ERR_NOT_FOUND.  list: every object whose name
+ * starts with prefix, each malloc'd (free each and the array). */
+int lsn_store_dir_get(struct lsn_store *s, const char *name, uint8_t **buf,
+                      size_t *len);
+int lsn_store_dir_put(struct lsn_store *s, const char *name, const uint8_t *buf,
+                      size_t len);
+int lsn_store_dir_list(struct lsn_store *s, const char *prefix, uint8_t ***bufs,
+                       size_t **lens, size_t *n, size_t max);
+
+/* Counters for logs and the bench: live messages, queue entries. */
+int lsn_store_counts(struct lsn_store *s, uint64_t *messages, uint64_t *queued);
+
+#endif
