@@ -237,6 +237,39 @@ links_check(const Liaison__Alert *a)
     }
 }
 
+/* A receipt belongs to, and only to, a RECEIPT; it names the device that
+ * opened or read the message (the message itself is in_reply_to). */
+static int
+receipt_check(const Liaison__Alert *a)
+{
+    const Liaison__Receipt *rc = a->receipt;
+
+    if ((a->type == LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT) != (rc != NULL))
+        return LSN_ERR_INVALID;
+    if (rc == NULL)
+        return 0;
+    if (rc->kind < LIAISON__RECEIPT_KIND__RECEIPT_DELIVERED ||
+        rc->kind > LIAISON__RECEIPT_KIND__RECEIPT_READ ||
+        lsn_name_check(rc->device) != 0 || rc->at < 0 || rc->at > LSN_TIME_MAX)
+        return LSN_ERR_INVALID;
+    /* Receipts never ask for receipts. */
+    if (a->ack != LIAISON__ACK_REQUEST__ACK_NONE)
+        return LSN_ERR_INVALID;
+    return 0;
+}
+
+/* A forward carries one whole envelope and its 32-byte content key; the
+ * envelope itself is checked when the recipient opens it. */
+static int
+forwarded_check(const Liaison__Forwarded *f)
+{
+    if (f == NULL)
+        return 0;
+    if (f->key.len != LSN_KEY_LEN || f->envelope.len == 0)
+        return LSN_ERR_INVALID;
+    return 0;
+}
+
 /* Enumerations: protobuf keeps an unknown enum number as is. */
 static int
 enums_check(const Liaison__Alert *a)
@@ -286,7 +319,8 @@ lsn_alert_validate(const Liaison__Alert *a)
         return r;
     if (a->supersedes != NULL && (r = ref_check(a->supersedes)) != 0)
         return r;
-    if ((r = links_check(a)) != 0)
+    if ((r = links_check(a)) != 0 || (r = receipt_check(a)) != 0 ||
+        (r = forwarded_check(a->forwarded)) != 0)
         return r;
     if (a->respond_by < 0 || a->respond_by > LSN_TIME_MAX)
         return LSN_ERR_INVALID;

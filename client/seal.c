@@ -654,6 +654,44 @@ out:
     return r;
 }
 
+int
+lsn_open_with_key(const uint8_t *buf, size_t len, const uint8_t key[32],
+                  const uint8_t sign_pk[32], struct lsn_opened **out)
+{
+    struct lsn_envelope *e = NULL;
+    struct lsn_opened *o = NULL;
+    uint8_t sm[SIG_MSG_LEN];
+    int r;
+
+    *out = NULL;
+    if (buf == NULL || key == NULL || sign_pk == NULL)
+        return LSN_ERR_USAGE;
+    lsn_set_detail("%s", "");
+    if ((r = lsn_envelope_parse(buf, len, 0, &e)) != 0)
+        goto out;
+    sig_message(sm, e->header_bytes, e->header_len, e->ciphertext,
+                e->ciphertext_len);
+    if (crypto_sign_verify_detached(e->sig, sm, sizeof sm, sign_pk) != 0) {
+        r = LSN_ERR_BAD_SIGNATURE;
+        goto out;
+    }
+    if ((o = calloc(1, sizeof *o)) == NULL) {
+        r = LSN_ERR_NOMEM;
+        goto out;
+    }
+    memcpy(o->key, key, sizeof o->key);
+    if ((r = open_content(e, o->key, &o->alert)) != 0 ||
+        (r = opened_fill(o, e->h, 0)) != 0)
+        goto out;
+    *out = o;
+    o = NULL;
+    r = 0;
+out:
+    lsn_opened_destroy(&o);
+    lsn_envelope_destroy(&e);
+    return r;
+}
+
 void
 lsn_opened_destroy(struct lsn_opened **op)
 {

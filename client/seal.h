@@ -101,6 +101,15 @@ int lsn_open(const uint8_t *buf, size_t len, const struct lsn_credential *self,
              const struct lsn_bundle *sender_bundle, int64_t now,
              lsn_replay_fn replay, void *replay_ctx, struct lsn_opened **out);
 
+/* Re-opens an envelope whose content key K is already known (a message
+ * from the local store, or one forwarded with its key): strict parse, the
+ * signature by sign_pk (the sender device's key, recorded when the message
+ * was first opened or taken from the originator's bundle), the commitment
+ * to K, decryption, content checks.  No recipient, time or replay checks:
+ * those belonged to the first opening.  key_id in the result is 0. */
+int lsn_open_with_key(const uint8_t *buf, size_t len, const uint8_t key[32],
+                      const uint8_t sign_pk[32], struct lsn_opened **out);
+
 /* Wipes and frees an opened message; sets *o to NULL. */
 void lsn_opened_destroy(struct lsn_opened **o);
 

@@ -12,12 +12,11 @@
 #include <sodium.h>
 
 #include "keys/cli/cli.h"
+#include "keys/pass.h"
 #include "keys/signed.h"
 #include <limits.h>
 #include "keys/util.h"
 #include "proto/err.h"
-
-#define PASS_MAX 1024
 
 int
 cli_dispatch(const char *group, const struct cli_cmd *table, int argc,
@@ -95,84 +94,25 @@ cli_verify_exit(int err)
     }
 }
 
-/* The first line of file, without its newline, in guarded memory. */
+/* A passphrase from a file, with the error told to the user. */
 static int
 pass_from_file(const char *file, char **out)
 {
-    uint8_t *buf = NULL;
-    size_t n = 0, len;
-    char *p;
-    int r;
+    int r = lsn_pass_read_file(file, out);
 
-    if ((r = lsn_file_read(file, PASS_MAX, &buf, &n)) != 0)
+    if (r != 0)
         return cli_fail(EXIT_USAGE, r, "cannot read passphrase file %s", file);
-    len = strcspn((char *)buf, "\r\n");
-    if (len == 0) {
-        sodium_memzero(buf, n);
-        free(buf);
-        fprintf(stderr, "liaison-keys: passphrase file %s is empty "
-                "(use --no-passphrase for none)\n", file);
-        return EXIT_USAGE;
-    }
-    if ((p = sodium_malloc(len + 1)) != NULL) {
-        memcpy(p, buf, len);
-        p[len] = '\0';
-    }
-    sodium_memzero(buf, n);
-    free(buf);
-    if (p == NULL)
-        return cli_fail(EXIT_USAGE, LSN_ERR_NOMEM, "passphrase");
-    *out = p;
     return 0;
 }
 
-/* Asks on the controlling terminal with echo off. */
 static int
 pass_from_tty(const char *prompt, char **out)
 {
-    struct termios old, quiet;
-    char *p = NULL;
-    size_t len = 0;
-    int fd, r = EXIT_USAGE;
+    int r = lsn_pass_read_tty(prompt, out);
 
-    if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0) {
-        fprintf(stderr, "liaison-keys: no terminal to ask for a passphrase: "
-                "use --passphrase-file FILE (or --no-passphrase)\n");
-        return EXIT_USAGE;
-    }
-    if ((p = sodium_malloc(PASS_MAX + 1)) == NULL || tcgetattr(fd, &old) != 0)
-        goto out;
-    quiet = old;
-    quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-    if (write(fd, prompt, strlen(prompt)) < 0 ||
-        tcsetattr(fd, TCSAFLUSH, &quiet) != 0)
-        goto out;
-    for (;;) {
-        char c;
-        ssize_t k = read(fd, &c, 1);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0 || c == '\n' || c == '\r')
-            break;
-        if (len < PASS_MAX)
-            p[len++] = c;
-    }
-    p[len] = '\0';
-    (void)tcsetattr(fd, TCSAFLUSH, &old);
-    if (write(fd, "\n", 1) < 0)
-        goto out;
-    if (len == 0) {
-        fprintf(stderr, "liaison-keys: empty passphrase\n");
-        goto out;
-    }
-    *out = p;
-    p = NULL;
-    r = 0;
-out:
-    if (p != NULL)
-        sodium_free(p);
-    close(fd);
-    return r;
+    if (r != 0)
+        return cli_fail(EXIT_USAGE, r, "no passphrase");
+    return 0;
 }
 
 int
@@ -226,9 +166,7 @@ cli_pass_unlock(const char *file, int is_protected, const char *what, char **out
 void
 cli_pass_free(char **p)
 {
-    if (*p != NULL)
-        sodium_free(*p);
-    *p = NULL;
+    lsn_pass_free(p);
 }
 
 const char *

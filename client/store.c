@@ -1,0 +1,825 @@
+/* store.c: the client's local store in LMDB (see store.h).
+ *
+ * Databases and keys:
+ *   inbox     org (32, zero-padded) || msg_id (16)  -> StoredReceived
+ *   seen      org || msg_id                          -> keep_until (i64 BE)
+ *   sent      msg_id                                 -> StoredSent
+ *   receipts  msg_id || org || device (64)           -> StoredReceipt
+ *   audit     seq (u64 BE)                           -> AuditEntry
+ *   meta      "audit-head"                           -> seq (8) || mac (32)
+ * Records are protobuf, read back through the strict decoder. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lmdb.h>
+#include <sodium.h>
+
+#include "client/store.h"
+#include "keys/util.h"
+#include "proto/err.h"
+#include "proto/pb.h"
+
+#define ORG_LEN  LSN_ENV_ORG_MAX
+#define DEV_LEN  LSN_ENV_DEVICE_MAX
+#define MSG_KEY  (ORG_LEN + LSN_MSG_ID_LEN)
+#define RCPT_KEY (LSN_MSG_ID_LEN + ORG_LEN + DEV_LEN)
+#define SEALED_KEY_LEN (24 + 32 + 16)
+#define MAP_SIZE (4ULL << 30)     /* address space only; the file grows as used */
+#define RECORD_MAX (LSN_ENVELOPE_MAX + 4096)
+
+struct lsn_store {
+    MDB_env *env;
+    MDB_dbi inbox, seen, sent, receipts, audit, meta;
+    uint8_t *key;                 /* sodium_malloc, 32 bytes */
+};
+
+static int
+mdb_err(int rc)
+{
+    switch (rc) {
+    case 0:               return 0;
+    case MDB_NOTFOUND:    return LSN_ERR_NOT_FOUND;
+    case MDB_MAP_FULL:    return LSN_ERR_LIMIT;
+    case MDB_KEYEXIST:    return LSN_ERR_EXISTS;
+    case ENOMEM:          return LSN_ERR_NOMEM;
+    default:              return LSN_ERR_IO;
+    }
+}
+
+void
+lsn_store_key_derive(uint8_t key[32], const uint8_t sign_sk[64])
+{
+    static const char label[] = "liaison v1 local store";
+
+    crypto_generichash(key, 32, (const uint8_t *)label, sizeof label - 1,
+                       sign_sk, 32);
+}
+
+int
+lsn_store_open(const char *dir, const uint8_t store_key[32],
+               struct lsn_store **out)
+{
+    struct lsn_store *s = NULL;
+    MDB_txn *t = NULL;
+    int rc, r = LSN_ERR_NOMEM;
+
+    *out = NULL;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return LSN_ERR_IO;
+    if ((s = calloc(1, sizeof *s)) == NULL || (s->key = sodium_malloc(32)) == NULL)
+        goto fail;
+    memcpy(s->key, store_key, 32);
+    if ((rc = mdb_env_create(&s->env)) != 0 ||
+        (rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
+        (rc = mdb_env_set_mapsize(s->env, MAP_SIZE)) != 0 ||
+        (rc = mdb_env_open(s->env, dir, 0, 0600)) != 0 ||
+        (rc = mdb_txn_begin(s->env, NULL, 0, &t)) != 0 ||
+        (rc = mdb_dbi_open(t, "inbox", MDB_CREATE, &s->inbox)) != 0 ||
+        (rc = mdb_dbi_open(t, "seen", MDB_CREATE, &s->seen)) != 0 ||
+        (rc = mdb_dbi_open(t, "sent", MDB_CREATE, &s->sent)) != 0 ||
+        (rc = mdb_dbi_open(t, "receipts", MDB_CREATE, &s->receipts)) != 0 ||
+        (rc = mdb_dbi_open(t, "audit", MDB_CREATE, &s->audit)) != 0 ||
+        (rc = mdb_dbi_open(t, "meta", MDB_CREATE, &s->meta)) != 0) {
+        r = mdb_err(rc);
+        if (t != NULL)
+            mdb_txn_abort(t);
+        goto fail;
+    }
+    if ((rc = mdb_txn_commit(t)) != 0) {
+        r = mdb_err(rc);
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    lsn_store_close(&s);
+    return r;
+}
+
+void
+lsn_store_close(struct lsn_store **sp)
+{
+    struct lsn_store *s = *sp;
+
+    if (s == NULL)
+        return;
+    if (s->env != NULL)
+        mdb_env_close(s->env);
+    sodium_free(s->key);
+    free(s);
+    *sp = NULL;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static void
+msg_key(uint8_t k[MSG_KEY], const char *org, const uint8_t msg_id[16])
+{
+    memset(k, 0, MSG_KEY);
+    memcpy(k, org, strnlen(org, ORG_LEN));
+    memcpy(k + ORG_LEN, msg_id, LSN_MSG_ID_LEN);
+}
+
+static int
+put_pb(MDB_txn *t, MDB_dbi db, const void *k, size_t kl,
+       const ProtobufCMessage *m, unsigned flags)
+{
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    MDB_val key = { kl, (void *)k }, val;
+    int r;
+
+    if ((r = lsn_pb_encode(m, &buf, &n)) != 0)
+        return r;
+    val.mv_size = n;
+    val.mv_data = buf;
+    r = mdb_err(mdb_put(t, db, &key, &val, flags));
+    free(buf);
+    return r;
+}
+
+static int
+get_pb(MDB_txn *t, MDB_dbi db, const void *k, size_t kl,
+       const ProtobufCMessageDescriptor *d, ProtobufCMessage **out)
+{
+    MDB_val key = { kl, (void *)k }, val;
+    int rc;
+
+    *out = NULL;
+    if ((rc = mdb_get(t, db, &key, &val)) != 0)
+        return mdb_err(rc);
+    return lsn_pb_decode(d, val.mv_data, val.mv_size, RECORD_MAX * 2, out);
+}
+
+static int
+commit(MDB_txn *t, int r)
+{
+    if (r != 0) {
+        mdb_txn_abort(t);
+        return r;
+    }
+    return mdb_err(mdb_txn_commit(t));
+}
+
+static int
+begin(struct lsn_store *s, unsigned flags, MDB_txn **t)
+{
+    return mdb_err(mdb_txn_begin(s->env, NULL, flags, t));
+}
+
+/* The AD of a sealed content key: the message it belongs to. */
+static void
+key_ad(uint8_t ad[MSG_KEY], const char *org, const uint8_t msg_id[16])
+{
+    msg_key(ad, org, msg_id);
+}
+
+static void
+seal_key(const struct lsn_store *s, uint8_t out[SEALED_KEY_LEN],
+         const uint8_t K[32], const char *org, const uint8_t msg_id[16])
+{
+    uint8_t ad[MSG_KEY];
+
+    key_ad(ad, org, msg_id);
+    randombytes_buf(out, 24);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(out + 24, NULL, K, 32, ad,
+                                               sizeof ad, NULL, out, s->key);
+}
+
+static int
+unseal_key(const struct lsn_store *s, const uint8_t *sealed, size_t len,
+           uint8_t K[32], const char *org, const uint8_t msg_id[16])
+{
+    uint8_t ad[MSG_KEY];
+
+    if (len != SEALED_KEY_LEN)
+        return LSN_ERR_CORRUPT;
+    key_ad(ad, org, msg_id);
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(K, NULL, NULL, sealed + 24,
+                                                   len - 24, ad, sizeof ad,
+                                                   sealed, s->key) != 0)
+        return LSN_ERR_CORRUPT;
+    return 0;
+}
+
+static void
+put_be64(uint8_t p[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint64_t
+get_be64(const uint8_t p[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* ------------------------------------------------------------ received */
+
+static int
+seen_in(MDB_txn *t, const struct lsn_store *s, const char *org,
+        const uint8_t msg_id[16])
+{
+    uint8_t k[MSG_KEY];
+    MDB_val key = { sizeof k, k }, val;
+    int rc;
+
+    msg_key(k, org, msg_id);
+    rc = mdb_get(t, s->seen, &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    return rc == 0 ? LSN_ERR_REPLAY : mdb_err(rc);
+}
+
+int
+lsn_store_replay_check(void *ctx, const char *sender_org,
+                       const uint8_t msg_id[16], int64_t keep_until)
+{
+    struct lsn_store *s = ctx;
+    MDB_txn *t = NULL;
+    int r;
+
+    (void)keep_until;
+    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
+        return r;
+    r = seen_in(t, s, sender_org, msg_id);
+    mdb_txn_abort(t);
+    return r;
+}
+
+int
+lsn_store_put_received(struct lsn_store *s, const struct lsn_opened *o,
+                       const uint8_t *env, size_t len,
+                       const uint8_t sign_key[32], int64_t now)
+{
+    Liaison__StoredReceived rec = LIAISON__STORED_RECEIVED__INIT;
+    uint8_t k[MSG_KEY], sealed[SEALED_KEY_LEN], until[8];
+    MDB_val key = { sizeof k, k }, val = { sizeof until, until };
+    MDB_txn *t = NULL;
+    int r;
+
+    msg_key(k, o->sender_org, o->msg_id);
+    seal_key(s, sealed, o->key, o->sender_org, o->msg_id);
+    rec.envelope = (ProtobufCBinaryData){ len, (uint8_t *)env };
+    rec.sealed_key = (ProtobufCBinaryData){ sizeof sealed, sealed };
+    rec.sign_key = (ProtobufCBinaryData){ 32, (uint8_t *)sign_key };
+    rec.received = now;
+    put_be64(until, (uint64_t)o->keep_until);
+    if ((r = begin(s, 0, &t)) != 0)
+        return r;
+    if ((r = seen_in(t, s, o->sender_org, o->msg_id)) == 0 &&
+        (r = put_pb(t, s->inbox, k, sizeof k, &rec.base, 0)) == 0)
+        r = mdb_err(mdb_put(t, s->seen, &key, &val, 0));
+    return commit(t, r);
+}
+
+static int
+stored_from(const struct lsn_store *s, const uint8_t k[MSG_KEY],
+            const Liaison__StoredReceived *rec, struct lsn_stored **out)
+{
+    struct lsn_stored *m = calloc(1, sizeof *m);
+    int r;
+
+    *out = NULL;
+    if (m == NULL)
+        return LSN_ERR_NOMEM;
+    memcpy(m->sender_org, k, ORG_LEN);
+    m->sender_org[ORG_LEN] = '\0';
+    memcpy(m->msg_id, k + ORG_LEN, LSN_MSG_ID_LEN);
+    if (rec->sign_key.len != 32 || rec->envelope.len == 0) {
+        r = LSN_ERR_CORRUPT;
+        goto fail;
+    }
+    if ((r = unseal_key(s, rec->sealed_key.data, rec->sealed_key.len, m->key,
+                        m->sender_org, m->msg_id)) != 0)
+        goto fail;
+    memcpy(m->sign_key, rec->sign_key.data, 32);
+    if ((m->envelope = malloc(rec->envelope.len)) == NULL) {
+        r = LSN_ERR_NOMEM;
+        goto fail;
+    }
+    memcpy(m->envelope, rec->envelope.data, rec->envelope.len);
+    m->len = rec->envelope.len;
+    m->received = rec->received;
+    m->read = rec->read;
+    *out = m;
+    return 0;
+fail:
+    lsn_stored_free(&m);
+    return r;
+}
+
+int
+lsn_store_get_received(struct lsn_store *s, const char *org,
+                       const uint8_t msg_id[16], struct lsn_stored **out)
+{
+    Liaison__StoredReceived *rec = NULL;
+    uint8_t k[MSG_KEY];
+    MDB_txn *t = NULL;
+    int r;
+
+    *out = NULL;
+    msg_key(k, org, msg_id);
+    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
+        return r;
+    r = get_pb(t, s->inbox, k, sizeof k, &liaison__stored_received__descriptor,
+               (ProtobufCMessage **)&rec);
+    if (r == 0)
+        r = stored_from(s, k, rec, out);
+    lsn_pb_free((ProtobufCMessage *)rec);
+    mdb_txn_abort(t);
+    return r;
+}
+
+int
+lsn_store_mark_read(struct lsn_store *s, const char *org,
+                    const uint8_t msg_id[16])
+{
+    Liaison__StoredReceived *rec = NULL;
+    uint8_t k[MSG_KEY];
+    MDB_txn *t = NULL;
+    int r;
+
+    msg_key(k, org, msg_id);
+    if ((r = begin(s, 0, &t)) != 0)
+        return r;
+    r = get_pb(t, s->inbox, k, sizeof k, &liaison__stored_received__descriptor,
+               (ProtobufCMessage **)&rec);
+    if (r == 0 && !rec->read) {
+        rec->read = 1;
+        r = put_pb(t, s->inbox, k, sizeof k, &rec->base, 0);
+    }
+    lsn_pb_free((ProtobufCMessage *)rec);
+    return commit(t, r);
+}
+
+/* 1 if the lower-case hex of id starts with prefix. */
+static int
+hex_prefix(const uint8_t id[16], const char *prefix)
+{
+    char hex[33];
+
+    lsn_hex(hex, id, 16);
+    return strncmp(hex, prefix, strlen(prefix)) == 0;
+}
+
+static int
+prefix_ok(const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    if (n < 4 || n > 32)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((prefix[i] >= '0' && prefix[i] <= '9') ||
+              (prefix[i] >= 'a' && prefix[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+/* Scans db for keys whose msg_id (at offset id_off) matches prefix. */
+static int
+find_by_prefix(struct lsn_store *s, MDB_dbi db, size_t id_off,
+               const char *prefix, uint8_t found_key[MSG_KEY], size_t *klen)
+{
+    MDB_txn *t = NULL;
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    int rc, r, hits = 0;
+
+    if (!prefix_ok(prefix)) {
+        lsn_set_detail("`%.40s` is not a message id prefix (4 to 32 hex digits)",
+                       prefix);
+        return LSN_ERR_USAGE;
+    }
+    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
+        return r;
+    if ((rc = mdb_cursor_open(t, db, &c)) != 0) {
+        mdb_txn_abort(t);
+        return mdb_err(rc);
+    }
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < id_off + 16 || k.mv_size > MSG_KEY)
+            continue;
+        if (hex_prefix((const uint8_t *)k.mv_data + id_off, prefix)) {
+            if (hits++ == 0) {
+                memcpy(found_key, k.mv_data, k.mv_size);
+                *klen = k.mv_size;
+            }
+        }
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(t);
+    if (hits == 0)
+        return LSN_ERR_NOT_FOUND;
+    return hits > 1 ? LSN_ERR_AMBIGUOUS : 0;
+}
+
+int
+lsn_store_find_received(struct lsn_store *s, const char *prefix,
+                        char org[LSN_ENV_ORG_MAX + 1], uint8_t msg_id[16])
+{
+    uint8_t k[MSG_KEY];
+    size_t kl = 0;
+    int r;
+
+    if ((r = find_by_prefix(s, s->inbox, ORG_LEN, prefix, k, &kl)) != 0)
+        return r;
+    memcpy(org, k, ORG_LEN);
+    org[ORG_LEN] = '\0';
+    memcpy(msg_id, k + ORG_LEN, 16);
+    return 0;
+}
+
+int
+lsn_store_each_received(struct lsn_store *s, lsn_store_each_fn fn, void *ctx)
+{
+    MDB_txn *t = NULL;
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    int rc, r;
+
+    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
+        return r;
+    if ((rc = mdb_cursor_open(t, s->inbox, &c)) != 0) {
+        mdb_txn_abort(t);
+        return mdb_err(rc);
+    }
+    r = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        Liaison__StoredReceived *rec = NULL;
+        struct lsn_stored *m = NULL;
+
+        if (k.mv_size != MSG_KEY)
+            continue;
+        r = LSN_PB_DECODE(stored_received, v.mv_data, v.mv_size, RECORD_MAX * 2, &rec);
+        if (r == 0 && (r = stored_from(s, k.mv_data, rec, &m)) == 0)
+            r = fn(ctx, m);
+        lsn_stored_free(&m);
+        lsn_pb_free((ProtobufCMessage *)rec);
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(t);
+    return r;
+}
+
+void
+lsn_stored_free(struct lsn_stored **mp)
+{
+    struct lsn_stored *m = *mp;
+
+    if (m == NULL)
+        return;
+    free(m->envelope);
+    sodium_memzero(m, sizeof *m);
+    free(m);
+    *mp = NULL;
+}
+
+int
+lsn_store_prune(struct lsn_store *s, int64_t now)
+{
+    MDB_txn *t = NULL;
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    int rc, r;
+
+    if ((r = begin(s, 0, &t)) != 0)
+        return r;
+    if ((rc = mdb_cursor_open(t, s->seen, &c)) != 0)
+        return commit(t, mdb_err(rc));
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (v.mv_size == 8 && (int64_t)get_be64(v.mv_data) < now &&
+            (rc = mdb_cursor_del(c, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(c);
+    return commit(t, rc == MDB_NOTFOUND ? 0 : mdb_err(rc));
+}
+
+/* ------------------------------------------------------------ sent */
+
+int
+lsn_store_put_sent(struct lsn_store *s, const uint8_t msg_id[16],
+                   const Liaison__StoredSent *rec)
+{
+    MDB_txn *t = NULL;
+    int r;
+
+    if ((r = begin(s, 0, &t)) != 0)
+        return r;
+    r = put_pb(t, s->sent, msg_id, 16, &rec->base, MDB_NOOVERWRITE);
+    if (r == LSN_ERR_EXISTS)
+        r = 0;      /* the first record of this msg_id stands */
+    return commit(t, r);
+}
+
+int
+lsn_store_get_sent(struct lsn_store *s, const uint8_t msg_id[16],
+                   Liaison__StoredSent **out)
+{
+    MDB_txn *t = NULL;
+    int r;
+
+    *out = NULL;
+    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
+        return r;
+    r = get_pb(t, s->sent, msg_id, 16, &liaison__stored_sent__descriptor,
+               (ProtobufCMessage **)out);
+    mdb_txn_abort(t);
+    return r;
+}
+
+int
+lsn_store_mark_submitted(struct lsn_store *s, const uint8_t msg_id[16])
+{
+    Liaison__StoredSent *rec = NULL;
+    MDB_txn *t = NULL;
+    int r;
+
+    if ((r = begin(s, 0, &t)) != 0)
+        return r;
+    r = get_pb(t, s->sent, msg_id, 16, &liaison__stored_sent__descriptor,
+               (ProtobufCMessage **)&rec);
+    if (r == 0 && !rec->submitted) {
+        rec->submitted = 1;
+        r = put_pb(t, s->sent, msg_id, 16, &rec->base, 0);
+    }
+    lsn_pb_free((ProtobufCMessage *)rec);
+    return commit(t, r);
+}
+
+int
+lsn_store_find_sent(struct lsn_store *s, const char *prefix, uint8_t msg_id[16])
+{
+    uint8_t k[MSG_KEY];
+    size_t kl = 0;
+    int r;
+
+    if ((r = find_by_prefix(s, s->sent, 0, prefix, k, &kl)) != 0)
+        return r;
+    memcpy(msg_id, k, 16);
+    return 0;
+}
+
+int
+lsn_store_each_unsubmitted(struct lsn_store *s, lsn_store_sent_fn fn, void *ctx)
+{
+    MDB_txn *t = NULL;
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    int rc, r;
+
+    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
+        return r;
+    if ((rc = mdb_cursor_open(t, s->sent, &c)) != 0) {
+        mdb_txn_abort(t);
+        return mdb_err(rc);
+    }
+    r = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        Liaison__StoredSent *rec = NULL;
+        if (k.mv_size != 16)
+            continue;
+        r = LSN_PB_DECODE(stored_sent, v.mv_data, v.mv_size, RECORD_MAX * 2, &rec);
+        if (r == 0 && !rec->submitted)
+            r = fn(ctx, k.mv_data, rec);
+        lsn_pb_free((ProtobufCMessage *)rec);
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(t);
+    return r;
+}
+
+static void
+receipt_key(uint8_t k[RCPT_KEY], const uint8_t msg_id[16], const char *org,
+            const char *device)
+{
+    memset(k, 0, RCPT_KEY);
+    memcpy(k, msg_id, 16);
+    memcpy(k + 16, org, strnlen(org, ORG_LEN));
+    memcpy(k + 16 + ORG_LEN, device, strnlen(device, DEV_LEN));
+}
+
+int
+lsn_store_put_receipt(struct lsn_store *s, const uint8_t msg_id[16],
+                      const char *org, const char *device, int kind, int64_t at)
+{
+    Liaison__StoredReceipt rec = LIAISON__STORED_RECEIPT__INIT;
+    Liaison__StoredReceipt *old = NULL;
+    uint8_t k[RCPT_KEY];
+    MDB_txn *t = NULL;
+    int r;
+
+    receipt_key(k, msg_id, org, device);
+    rec.kind = kind;
+    rec.at = at;
+    if ((r = begin(s, 0, &t)) != 0)
+        return r;
+    /* A read receipt outranks a delivery receipt; never the reverse. */
+    r = get_pb(t, s->receipts, k, sizeof k, &liaison__stored_receipt__descriptor,
+               (ProtobufCMessage **)&old);
+    if (r == 0 && old->kind >= rec.kind)
+        r = 0;
+    else if (r == 0 || r == LSN_ERR_NOT_FOUND)
+        r = put_pb(t, s->receipts, k, sizeof k, &rec.base, 0);
+    lsn_pb_free((ProtobufCMessage *)old);
+    return commit(t, r);
+}
+
+int
+lsn_store_each_receipt(struct lsn_store *s, const uint8_t msg_id[16],
+                       lsn_store_receipt_fn fn, void *ctx)
+{
+    uint8_t start[RCPT_KEY];
+    MDB_txn *t = NULL;
+    MDB_cursor *c = NULL;
+    MDB_val k = { sizeof start, start }, v;
+    int rc, r;
+
+    memset(start, 0, sizeof start);
+    memcpy(start, msg_id, 16);
+    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
+        return r;
+    if ((rc = mdb_cursor_open(t, s->receipts, &c)) != 0) {
+        mdb_txn_abort(t);
+        return mdb_err(rc);
+    }
+    r = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && r == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        Liaison__StoredReceipt *rec = NULL;
+        char org[ORG_LEN + 1], dev[DEV_LEN + 1];
+
+        if (k.mv_size != RCPT_KEY || memcmp(k.mv_data, msg_id, 16) != 0)
+            break;
+        memcpy(org, (uint8_t *)k.mv_data + 16, ORG_LEN);
+        org[ORG_LEN] = '\0';
+        memcpy(dev, (uint8_t *)k.mv_data + 16 + ORG_LEN, DEV_LEN);
+        dev[DEV_LEN] = '\0';
+        r = LSN_PB_DECODE(stored_receipt, v.mv_data, v.mv_size, 1024, &rec);
+        if (r == 0)
+            r = fn(ctx, org, dev, rec->kind, rec->at);
+        lsn_pb_free((ProtobufCMessage *)rec);
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(t);
+    return r;
+}
+
+/* ------------------------------------------------------------ audit */
+
+static void
+audit_mac(const struct lsn_store *s, uint8_t mac[32], const uint8_t prev[32],
+          const uint8_t *entry, size_t len)
+{
+    crypto_generichash_state st;
+
+    crypto_generichash_init(&st, s->key, 32, 32);
+    crypto_generichash_update(&st, prev, 32);
+    crypto_generichash_update(&st, entry, len);
+    crypto_generichash_final(&st, mac, 32);
+}
+
+int
+lsn_store_audit(struct lsn_store *s, int64_t now, const char *event,
+                const char *fmt, ...)
+{
+    static const char head_key[] = "audit-head";
+    Liaison__AuditEntry e = LIAISON__AUDIT_ENTRY__INIT;
+    uint8_t prev[32] = { 0 }, mac[32], seqk[8], head[40], *enc = NULL;
+    char detail[512];
+    size_t n = 0;
+    uint64_t seq = 1;
+    MDB_val hk = { sizeof head_key - 1, (void *)head_key }, hv;
+    MDB_txn *t = NULL;
+    va_list ap;
+    int rc, r;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    if ((r = begin(s, 0, &t)) != 0)
+        return r;
+    rc = mdb_get(t, s->meta, &hk, &hv);
+    if (rc == 0 && hv.mv_size == sizeof head) {
+        seq = get_be64(hv.mv_data) + 1;
+        memcpy(prev, (uint8_t *)hv.mv_data + 8, 32);
+    } else if (rc != MDB_NOTFOUND) {
+        return commit(t, LSN_ERR_CORRUPT);
+    }
+    e.seq = seq;
+    e.at = now;
+    e.event = (char *)event;
+    e.detail = detail;
+    e.prev = (ProtobufCBinaryData){ 32, prev };
+    if ((r = lsn_pb_encode(&e.base, &enc, &n)) != 0)
+        return commit(t, r);
+    audit_mac(s, mac, prev, enc, n);
+    put_be64(seqk, seq);
+    {
+        MDB_val k = { 8, seqk }, v = { n, enc };
+        r = mdb_err(mdb_put(t, s->audit, &k, &v, MDB_NOOVERWRITE));
+    }
+    put_be64(head, seq);
+    memcpy(head + 8, mac, 32);
+    hv.mv_size = sizeof head;
+    hv.mv_data = head;
+    if (r == 0)
+        r = mdb_err(mdb_put(t, s->meta, &hk, &hv, 0));
+    free(enc);
+    return commit(t, r);
+}
+
+int
+lsn_store_each_audit(struct lsn_store *s, lsn_store_audit_fn fn, void *ctx)
+{
+    MDB_txn *t = NULL;
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    int rc, r;
+
+    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
+        return r;
+    if ((rc = mdb_cursor_open(t, s->audit, &c)) != 0) {
+        mdb_txn_abort(t);
+        return mdb_err(rc);
+    }
+    r = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        Liaison__AuditEntry *e = NULL;
+        if ((r = LSN_PB_DECODE(audit_entry, v.mv_data, v.mv_size, 4096, &e)) == 0)
+            r = fn(ctx, e);
+        lsn_pb_free((ProtobufCMessage *)e);
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(t);
+    return r;
+}
+
+int
+lsn_store_audit_verify(struct lsn_store *s, uint64_t *n, uint64_t *bad)
+{
+    static const char head_key[] = "audit-head";
+    uint8_t prev[32] = { 0 }, mac[32];
+    uint64_t want = 1;
+    MDB_val hk = { sizeof head_key - 1, (void *)head_key }, hv, k, v;
+    MDB_txn *t = NULL;
+    MDB_cursor *c = NULL;
+    int rc, r;
+
+    *n = 0;
+    *bad = 0;
+    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
+        return r;
+    if ((rc = mdb_cursor_open(t, s->audit, &c)) != 0) {
+        mdb_txn_abort(t);
+        return mdb_err(rc);
+    }
+    r = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), want++) {
+        Liaison__AuditEntry *e = NULL;
+        int ok = k.mv_size == 8 && get_be64(k.mv_data) == want &&
+                 LSN_PB_DECODE(audit_entry, v.mv_data, v.mv_size, 4096, &e) == 0 &&
+                 e->seq == want && e->prev.len == 32 &&
+                 sodium_memcmp(e->prev.data, prev, 32) == 0;
+        lsn_pb_free((ProtobufCMessage *)e);
+        if (!ok) {
+            *bad = want;
+            r = LSN_ERR_CORRUPT;
+            break;
+        }
+        audit_mac(s, mac, prev, v.mv_data, v.mv_size);
+        memcpy(prev, mac, 32);
+        (*n)++;
+    }
+    mdb_cursor_close(c);
+    /* The head pins the last entry: a cut-off tail or a forged chain
+     * (without the store key) shows here. */
+    if (r == 0) {
+        rc = mdb_get(t, s->meta, &hk, &hv);
+        if (rc == MDB_NOTFOUND && *n == 0)
+            r = 0;
+        else if (rc != 0 || hv.mv_size != 40 || get_be64(hv.mv_data) != *n ||
+                 sodium_memcmp((uint8_t *)hv.mv_data + 8, prev, 32) != 0) {
+            *bad = *n + (*n == 0);
+            r = LSN_ERR_CORRUPT;
+        }
+    }
+    mdb_txn_abort(t);
+    return r;
+}

@@ -1,0 +1,102 @@
+/* pass.c: passphrases from a file or the terminal (see pass.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "keys/pass.h"
+#include "keys/util.h"
+#include "proto/err.h"
+
+int
+lsn_pass_read_file(const char *file, char **out)
+{
+    uint8_t *buf = NULL;
+    size_t n = 0, len;
+    char *p;
+    int r;
+
+    *out = NULL;
+    if ((r = lsn_file_read(file, LSN_PASS_MAX, &buf, &n)) != 0)
+        return r;
+    len = strcspn((char *)buf, "\r\n");
+    p = len > 0 ? sodium_malloc(len + 1) : NULL;
+    if (p != NULL) {
+        memcpy(p, buf, len);
+        p[len] = '\0';
+    }
+    sodium_memzero(buf, n);
+    free(buf);
+    if (len == 0) {
+        lsn_set_detail("passphrase file %.200s is empty", file);
+        return LSN_ERR_INVALID;
+    }
+    if (p == NULL)
+        return LSN_ERR_NOMEM;
+    *out = p;
+    return 0;
+}
+
+int
+lsn_pass_read_tty(const char *prompt, char **out)
+{
+    struct termios old, quiet;
+    char *p = NULL;
+    size_t len = 0;
+    int fd, r = LSN_ERR_IO;
+
+    *out = NULL;
+    if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0) {
+        lsn_set_detail("no terminal to ask for a passphrase: use --passphrase-file FILE");
+        return LSN_ERR_USAGE;
+    }
+    if ((p = sodium_malloc(LSN_PASS_MAX + 1)) == NULL) {
+        r = LSN_ERR_NOMEM;
+        goto out;
+    }
+    if (tcgetattr(fd, &old) != 0)
+        goto out;
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+    if (write(fd, prompt, strlen(prompt)) < 0 ||
+        tcsetattr(fd, TCSAFLUSH, &quiet) != 0)
+        goto out;
+    for (;;) {
+        char c;
+        ssize_t k = read(fd, &c, 1);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0 || c == '\n' || c == '\r')
+            break;
+        if (len < LSN_PASS_MAX)
+            p[len++] = c;
+    }
+    p[len] = '\0';
+    (void)tcsetattr(fd, TCSAFLUSH, &old);
+    (void)!write(fd, "\n", 1);
+    if (len == 0) {
+        lsn_set_detail("empty passphrase");
+        r = LSN_ERR_INVALID;
+        goto out;
+    }
+    *out = p;
+    p = NULL;
+    r = 0;
+out:
+    if (p != NULL)
+        sodium_free(p);
+    close(fd);
+    return r;
+}
+
+void
+lsn_pass_free(char **p)
+{
+    if (*p != NULL)
+        sodium_free(*p);
+    *p = NULL;
+}
