@@ -52,7 +52,8 @@
     X(LSN_ERR_RATE,            -41, "too many requests: slow down and retry") \
     X(LSN_ERR_TIMEOUT,         -42, "no answer from the relay in time") \
     X(LSN_ERR_UNAVAILABLE,     -43, "the relay is shutting down or unavailable: retry later") \
-    X(LSN_ERR_PROTOCOL,        -44, "the peer broke the request protocol")
+    X(LSN_ERR_PROTOCOL,        -44, "the peer broke the request protocol") \
+    X(LSN_ERR_AMBIGUOUS,       -60, "more than one message matches that id prefix: give more digits")
 
 enum lsn_err {
 #define LSN_ERR_ENUM(name, value, text) name = value,
