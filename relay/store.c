@@ -1129,7 +1129,7 @@ struct expire_ctx {
     const uint8_t *mk;
     size_t mkl;
     uint32_t size;
-    const char *cur_org;
+    char cur_org[LSN_ENV_ORG_MAX + 1];   /* "" before the first recipient */
     int cur_pending, cur_incomplete;
     char undelivered[LSN_MAX_RECIPIENTS][LSN_ENV_ORG_MAX + 1];
     size_t n_undelivered;
@@ -1142,14 +1142,14 @@ expire_org_done(struct expire_ctx *c)
 {
     int r = 0;
 
-    if (c->cur_org == NULL)
+    if (c->cur_org[0] == '\0')
         return 0;
     if (c->cur_pending > 0)
         r = quota_add(c->t, c->s, 'r', c->cur_org, -1, -(int64_t)c->size);
     if (c->cur_incomplete && c->n_undelivered < LSN_MAX_RECIPIENTS)
         snprintf(c->undelivered[c->n_undelivered++], LSN_ENV_ORG_MAX + 1, "%s",
                  c->cur_org);
-    c->cur_org = NULL;
+    c->cur_org[0] = '\0';
     c->cur_pending = c->cur_incomplete = 0;
     return r;
 }
@@ -1168,7 +1168,7 @@ expire_cb(void *vctx, const char *org, const char *name, uint8_t *st)
     if (name == NULL) {
         if ((r = expire_org_done(c)) != 0)
             return r;
-        c->cur_org = org;   /* valid until the next callback: copied below */
+        snprintf(c->cur_org, sizeof c->cur_org, "%s", org);
         return 0;
     }
     if (*st != DEV_ACKED)
@@ -1238,13 +1238,12 @@ expire_one(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
 {
     struct expire_ctx *c = NULL;
     struct meta_cb cb;
-    char sender[LSN_ENV_ORG_MAX + 1], org_copy[LSN_ENV_ORG_MAX + 1];
+    char sender[LSN_ENV_ORG_MAX + 1];
     uint8_t id[LSN_MSG_ID_LEN], *m = NULL;
     MDB_val v;
     size_t ml;
     int r;
 
-    (void)org_copy;
     if ((r = split_mk(mk, mkl, sender, id)) != 0)
         return r;
     if ((r = get(t, s->meta, mk, mkl, &v)) != 0)

@@ -1,0 +1,1096 @@
+/* relay.c: liaison-relay's transport and loop (relay.h, docs/relay.md).
+ *
+ * One thread, one ZeroMQ context.  The ZAP handler (bound on
+ * inproc://zeromq.zap.01 before the ROUTER exists) admits a CURVE key only
+ * if the allow-list built from the roster and the held bundles names it;
+ * an unknown key is admitted, under a global rate limit, as "unknown" and
+ * may then only put its own org's first bundle.  The loop is a group
+ * commit: it drains every request that arrived (up to batch_max) into one
+ * store batch, commits it durably, and only then sends the replies and
+ * pushes, so everything that arrived while a commit ran goes into the next
+ * one and no client hears "stored" before the fsync. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include <sodium.h>
+#include <zmq.h>
+
+#include "keys/keyfile.h"
+#include "keys/signed.h"
+#include "keys/util.h"
+#include "proto/err.h"
+#include "proto/wire.h"
+#include "relay/relay_int.h"
+
+#define ZAP_ENDPOINT  "inproc://zeromq.zap.01"
+#define TICK_MS       200
+#define BOOT_BURST    3.0
+#define CONN_IDLE_MS  (10 * 60 * 1000)
+
+/* ---------------------------------------------------------- logging */
+
+static int log_syslog, log_quiet;
+
+void
+lsn_relay_log_syslog(int on)
+{
+    log_syslog = on;
+}
+
+void
+lsn_relay_log_quiet(int on)
+{
+    log_quiet = on;
+}
+
+void
+lsn_relay_log(const char *fmt, ...)
+{
+    char line[1024], ts[32];
+    struct tm tm;
+    time_t now = time(NULL);
+    va_list ap;
+
+    if (log_quiet)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(stderr, "%s liaison-relay: %s\n", ts, line);
+    if (log_syslog)
+        syslog(LOG_INFO, "%s", line);
+}
+
+void
+lsn_relay_msg(struct lsn_relay *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(r->msg, sizeof r->msg, fmt, ap);
+    va_end(ap);
+}
+
+int64_t
+lsn_relay_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---------------------------------------------------------- directory state */
+
+int
+lsn_relay_org_index(const struct lsn_relay *r, const char *org)
+{
+    for (size_t i = 0; i < r->roster->r->n_orgs; i++)
+        if (strcmp(r->roster->r->orgs[i]->id, org) == 0)
+            return (int)i;
+    return -1;
+}
+
+const Liaison__Device *
+lsn_relay_device(const struct lsn_relay *r, const char *org, const char *device)
+{
+    int i = lsn_relay_org_index(r, org);
+
+    if (i < 0 || r->bundles[i] == NULL)
+        return NULL;
+    return lsn_bundle_find_device(r->bundles[i], device);
+}
+
+static int
+allow_add(struct lsn_relay *r, const uint8_t key[32], const char *id)
+{
+    if (r->n_allow == r->cap_allow) {
+        size_t cap = r->cap_allow ? 2 * r->cap_allow : 64;
+        struct allow_entry *n = realloc(r->allow, cap * sizeof *n);
+        if (n == NULL)
+            return LSN_ERR_NOMEM;
+        r->allow = n;
+        r->cap_allow = cap;
+    }
+    memcpy(r->allow[r->n_allow].key, key, 32);
+    snprintf(r->allow[r->n_allow].id, sizeof r->allow[r->n_allow].id, "%s", id);
+    r->n_allow++;
+    return 0;
+}
+
+static int
+allow_cmp(const void *a, const void *b)
+{
+    return memcmp(((const struct allow_entry *)a)->key,
+                  ((const struct allow_entry *)b)->key, 32);
+}
+
+int
+lsn_relay_allow_rebuild(struct lsn_relay *r)
+{
+    const Liaison__Roster *ro = r->roster->r;
+    char id[LSN_DEV_ID_MAX + 8];
+    int rc;
+
+    r->n_allow = 0;
+    for (size_t i = 0; i < ro->n_relays; i++) {
+        if (ro->relays[i]->curve_key.len != 32)
+            continue;
+        snprintf(id, sizeof id, "relay:%s", ro->relays[i]->name);
+        if ((rc = allow_add(r, ro->relays[i]->curve_key.data, id)) != 0)
+            return rc;
+    }
+    for (size_t i = 0; i < ro->n_orgs; i++) {
+        const struct lsn_bundle *b = r->bundles[i];
+        if (b == NULL)
+            continue;
+        for (size_t j = 0; j < b->b->n_devices; j++) {
+            const Liaison__Device *d = b->b->devices[j];
+            if (d->curve_key.len != 32)
+                continue;
+            snprintf(id, sizeof id, "%s/%s", b->b->org, d->name);
+            if ((rc = allow_add(r, d->curve_key.data, id)) != 0)
+                return rc;
+        }
+    }
+    qsort(r->allow, r->n_allow, sizeof *r->allow, allow_cmp);
+    return 0;
+}
+
+static const struct allow_entry *
+allow_find(const struct lsn_relay *r, const uint8_t key[32])
+{
+    struct allow_entry k;
+
+    memcpy(k.key, key, 32);
+    return r->n_allow == 0 ? NULL
+        : bsearch(&k, r->allow, r->n_allow, sizeof k, allow_cmp);
+}
+
+/* Devices of b that may receive and are named name (or NULL). */
+static const Liaison__Device *
+receiving(const struct lsn_bundle *b, const char *name)
+{
+    const Liaison__Device *d;
+
+    if (b == NULL || (d = lsn_bundle_find_device(b, name)) == NULL || !d->may_receive)
+        return NULL;
+    return d;
+}
+
+int
+lsn_relay_bundle_replace(struct lsn_relay *r, int i, struct lsn_bundle *b)
+{
+    struct lsn_bundle *old = r->bundles[i];
+    char dev[LSN_DEV_ID_MAX + 1];
+    int rc = 0;
+
+    if (old != NULL)
+        for (size_t j = 0; j < old->b->n_devices && rc == 0; j++) {
+            const Liaison__Device *d = old->b->devices[j];
+            const Liaison__Device *nd = lsn_bundle_find_device(b, d->name);
+            if (!d->may_receive || receiving(b, d->name) != NULL)
+                continue;
+            snprintf(dev, sizeof dev, "%s/%s", old->b->org, d->name);
+            rc = lsn_store_drop_device(r->store, dev);
+            lsn_relay_log("device %s %s: its queue is dropped", dev,
+                          nd == NULL ? "left its bundle" : "may no longer receive");
+            r->dirty = 1;
+        }
+    if (rc != 0) {
+        lsn_bundle_destroy(&b);
+        return rc;
+    }
+    lsn_bundle_destroy(&r->bundles[i]);
+    r->bundles[i] = b;
+    return lsn_relay_allow_rebuild(r);
+}
+
+/* Loads the stored bundle of every roster org that still verifies. */
+static int
+bundles_load(struct lsn_relay *r)
+{
+    const Liaison__Roster *ro = r->roster->r;
+    char name[16 + LSN_ORG_ID_MAX];
+    int rc;
+
+    free(r->bundles);
+    if ((r->bundles = calloc(ro->n_orgs + 1, sizeof *r->bundles)) == NULL)
+        return LSN_ERR_NOMEM;
+    if ((rc = lsn_store_batch_begin(r->store)) != 0)
+        return rc;
+    for (size_t i = 0; i < ro->n_orgs; i++) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        struct lsn_bundle *b = NULL;
+        snprintf(name, sizeof name, "bundle/%s", ro->orgs[i]->id);
+        if (lsn_store_dir_get(r->store, name, &buf, &len) != 0)
+            continue;
+        if ((rc = lsn_bundle_parse(buf, len, &b)) != 0 ||
+            (rc = lsn_bundle_verify(b, r->roster, lsn_now())) != 0) {
+            lsn_relay_log("held bundle of org %s no longer verifies (%s): its "
+                          "devices are not admitted", ro->orgs[i]->id,
+                          lsn_strerror(rc));
+            lsn_bundle_destroy(&b);
+        }
+        r->bundles[i] = b;
+        free(buf);
+    }
+    lsn_store_batch_abort(r->store);
+    return lsn_relay_allow_rebuild(r);
+}
+
+int
+lsn_relay_roster_replace(struct lsn_relay *r, struct lsn_roster *ro)
+{
+    if (r->bundles != NULL && r->roster != NULL)
+        for (size_t i = 0; i < r->roster->r->n_orgs; i++)
+            lsn_bundle_destroy(&r->bundles[i]);
+    lsn_roster_destroy(&r->roster);
+    r->roster = ro;
+    return bundles_load(r);
+}
+
+/* Reads the roster file and picks it or the held one (the higher version
+ * that verifies); the operator's file is trusted to jump versions. */
+static int
+roster_load(struct lsn_relay *r, int startup)
+{
+    struct lsn_roster *file = NULL, *held = NULL;
+    uint8_t *bin = NULL, *hb = NULL;
+    size_t len = 0, hl = 0;
+    int64_t now = lsn_now();
+    int rc;
+
+    if ((rc = lsn_signed_file_read(r->cfg.roster, LSN_TYPE_ROSTER, &bin, &len)) != 0 ||
+        (rc = lsn_roster_parse(bin, len, &file)) != 0 ||
+        (rc = lsn_roster_verify(file, now)) != 0) {
+        lsn_set_detail("roster %s: %s", r->cfg.roster, lsn_strerror(rc));
+        goto out;
+    }
+    if (startup) {
+        if ((rc = lsn_store_batch_begin(r->store)) != 0)
+            goto out;
+        if (lsn_store_dir_get(r->store, "roster", &hb, &hl) == 0 &&
+            lsn_roster_parse(hb, hl, &held) == 0 &&
+            lsn_roster_verify(held, now) == 0 &&
+            held->r->version > file->r->version) {
+            lsn_relay_log("roster: held v%llu is newer than %s (v%llu); using it",
+                          (unsigned long long)held->r->version, r->cfg.roster,
+                          (unsigned long long)file->r->version);
+            lsn_roster_destroy(&file);
+            file = held;
+            held = NULL;
+        } else if ((rc = lsn_store_dir_put(r->store, "roster", file->bytes, file->len)) != 0 ||
+                   (rc = lsn_store_batch_commit(r->store)) != 0) {
+            goto out;
+        }
+        lsn_store_batch_abort(r->store);
+    } else if (file->r->version < r->roster->r->version) {
+        lsn_set_detail("roster %s: v%llu is older than the held v%llu",
+                       r->cfg.roster, (unsigned long long)file->r->version,
+                       (unsigned long long)r->roster->r->version);
+        rc = LSN_ERR_ROLLBACK;
+        goto out;
+    } else {
+        if ((rc = lsn_store_batch_begin(r->store)) != 0 ||
+            (rc = lsn_store_dir_put(r->store, "roster", file->bytes, file->len)) != 0 ||
+            (rc = lsn_store_batch_commit(r->store)) != 0)
+            goto out;
+    }
+    rc = lsn_relay_roster_replace(r, file);
+    file = NULL;
+out:
+    lsn_store_batch_abort(r->store);
+    lsn_roster_destroy(&file);
+    lsn_roster_destroy(&held);
+    free(bin);
+    free(hb);
+    return rc;
+}
+
+/* ---------------------------------------------------------- set-up */
+
+static int
+sockopt_int(void *s, int opt, int v)
+{
+    return zmq_setsockopt(s, opt, &v, sizeof v) == 0 ? 0 : LSN_ERR_IO;
+}
+
+static int
+sockets_open(struct lsn_relay *r)
+{
+    int64_t maxmsg = (int64_t)r->cfg.max_envelope + 4096;
+    size_t elen = sizeof r->endpoint;
+    int rc;
+
+    if ((r->zctx = zmq_ctx_new()) == NULL)
+        return LSN_ERR_IO;
+    /* ZAP first: a ROUTER bound before its handler would admit anyone. */
+    if ((r->zap = zmq_socket(r->zctx, ZMQ_REP)) == NULL ||
+        zmq_bind(r->zap, ZAP_ENDPOINT) != 0) {
+        lsn_set_detail("cannot bind the ZAP handler: %s", zmq_strerror(errno));
+        return LSN_ERR_IO;
+    }
+    if ((r->router = zmq_socket(r->zctx, ZMQ_ROUTER)) == NULL)
+        return LSN_ERR_IO;
+    if ((rc = sockopt_int(r->router, ZMQ_CURVE_SERVER, 1)) != 0 ||
+        zmq_setsockopt(r->router, ZMQ_CURVE_SECRETKEY, r->sk, 32) != 0 ||
+        zmq_setsockopt(r->router, ZMQ_ZAP_DOMAIN, "liaison", 7) != 0 ||
+        (rc = sockopt_int(r->router, ZMQ_ROUTER_MANDATORY, 1)) != 0 ||
+        zmq_setsockopt(r->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        (rc = sockopt_int(r->router, ZMQ_HEARTBEAT_IVL, (int)r->cfg.heartbeat_ms)) != 0 ||
+        (rc = sockopt_int(r->router, ZMQ_HEARTBEAT_TIMEOUT, 3 * (int)r->cfg.heartbeat_ms)) != 0 ||
+        (rc = sockopt_int(r->router, ZMQ_HEARTBEAT_TTL, 3 * (int)r->cfg.heartbeat_ms)) != 0 ||
+        (rc = sockopt_int(r->router, ZMQ_HANDSHAKE_IVL, (int)r->cfg.handshake_ms)) != 0 ||
+        (rc = sockopt_int(r->router, ZMQ_LINGER, 1000)) != 0 ||
+        (rc = sockopt_int(r->router, ZMQ_SNDHWM, 100000)) != 0 ||
+        (rc = sockopt_int(r->router, ZMQ_RCVHWM, 100000)) != 0) {
+        lsn_set_detail("cannot set the ROUTER options: %s", zmq_strerror(errno));
+        return LSN_ERR_IO;
+    }
+    if (zmq_bind(r->router, r->cfg.listen) != 0) {
+        lsn_set_detail("cannot listen on %s: %s", r->cfg.listen, zmq_strerror(errno));
+        return LSN_ERR_IO;
+    }
+    if (zmq_getsockopt(r->router, ZMQ_LAST_ENDPOINT, r->endpoint, &elen) != 0)
+        snprintf(r->endpoint, sizeof r->endpoint, "%s", r->cfg.listen);
+    return 0;
+}
+
+static int
+key_load(struct lsn_relay *r)
+{
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    int rc;
+
+    if ((rc = lsn_secret_read(r->cfg.key, LSN_KEY_RELAY, NULL, &payload, &len)) != 0) {
+        lsn_set_detail("relay key %s: %s (a relay key must be stored without "
+                       "a passphrase)", r->cfg.key, lsn_strerror(rc));
+        return rc;
+    }
+    if (len != 32) {
+        lsn_secret_free(payload);
+        lsn_set_detail("relay key %s: not a 32-byte X25519 secret", r->cfg.key);
+        return LSN_ERR_MALFORMED;
+    }
+    if ((r->sk = sodium_malloc(32)) == NULL) {
+        lsn_secret_free(payload);
+        return LSN_ERR_NOMEM;
+    }
+    memcpy(r->sk, payload, 32);
+    lsn_secret_free(payload);
+    crypto_scalarmult_base(r->pk, r->sk);
+    return 0;
+}
+
+/* Finds this relay in the roster by its CURVE key. */
+static int
+name_find(struct lsn_relay *r)
+{
+    const Liaison__Roster *ro = r->roster->r;
+
+    for (size_t i = 0; i < ro->n_relays; i++)
+        if (ro->relays[i]->curve_key.len == 32 &&
+            sodium_memcmp(ro->relays[i]->curve_key.data, r->pk, 32) == 0) {
+            snprintf(r->name, sizeof r->name, "%s", ro->relays[i]->name);
+            return 0;
+        }
+    lsn_set_detail("this relay's key (%s) is not listed in roster v%llu: add it "
+                   "with `liaison-keys roster add-relay`", r->cfg.key,
+                   (unsigned long long)ro->version);
+    return LSN_ERR_NOT_FOUND;
+}
+
+int
+lsn_relay_new(const struct lsn_relay_config *cfg, struct lsn_relay **out)
+{
+    struct lsn_relay *r;
+    struct lsn_store_limits lim;
+    int rc;
+
+    *out = NULL;
+    if ((rc = lsn_relay_config_check(cfg)) != 0)
+        return rc;
+    if ((r = calloc(1, sizeof *r)) == NULL)
+        return LSN_ERR_NOMEM;
+    r->cfg = *cfg;
+    r->boot_tokens = BOOT_BURST;
+    r->boot_req_tokens = BOOT_BURST * 4;
+    r->boot_last_ms = lsn_relay_now_ms();
+    if ((rc = key_load(r)) != 0)
+        goto out;
+    if ((rc = lsn_store_open(cfg->data, cfg->map_size, &r->store)) != 0) {
+        lsn_set_detail("data %s: %s", cfg->data, lsn_store_why(r->store));
+        goto out;
+    }
+    lim.sender_msgs = cfg->sender_msgs;
+    lim.sender_bytes = cfg->sender_bytes;
+    lim.recipient_msgs = cfg->recipient_msgs;
+    lim.recipient_bytes = cfg->recipient_bytes;
+    lim.device_backlog = cfg->device_backlog;
+    lsn_store_set_limits(r->store, &lim);
+    if ((rc = roster_load(r, 1)) != 0 || (rc = name_find(r)) != 0)
+        goto out;
+    if ((rc = sockets_open(r)) != 0)
+        goto out;
+    lsn_relay_log("relay %s listening on %s (roster v%llu, %zu keys admitted)",
+                  r->name, r->endpoint, (unsigned long long)r->roster->r->version,
+                  r->n_allow);
+    *out = r;
+    r = NULL;
+out:
+    lsn_relay_destroy(&r);
+    return rc;
+}
+
+void
+lsn_relay_destroy(struct lsn_relay **rp)
+{
+    struct lsn_relay *r = *rp;
+
+    if (r == NULL)
+        return;
+    if (r->router != NULL)
+        zmq_close(r->router);
+    if (r->zap != NULL)
+        zmq_close(r->zap);
+    if (r->zctx != NULL)
+        zmq_ctx_term(r->zctx);
+    if (r->roster != NULL && r->bundles != NULL)
+        for (size_t i = 0; i < r->roster->r->n_orgs; i++)
+            lsn_bundle_destroy(&r->bundles[i]);
+    free(r->bundles);
+    lsn_roster_destroy(&r->roster);
+    lsn_store_close(&r->store);
+    while (r->conns != NULL) {
+        struct conn *c = r->conns;
+        r->conns = c->next;
+        free(c);
+    }
+    for (size_t i = 0; i < r->n_out; i++)
+        free(r->out[i].buf);
+    free(r->out);
+    free(r->allow);
+    lsn_relay_response_free(r);
+    free(r->arena);
+    free(r->pbs);
+    if (r->sk != NULL)
+        sodium_free(r->sk);
+    free(r);
+    *rp = NULL;
+}
+
+void
+lsn_relay_stop(struct lsn_relay *r)
+{
+    r->stop = 1;
+}
+
+void
+lsn_relay_reload(struct lsn_relay *r)
+{
+    r->reload = 1;
+}
+
+const char *
+lsn_relay_endpoint(const struct lsn_relay *r)
+{
+    return r->endpoint;
+}
+
+const uint8_t *
+lsn_relay_public_key(const struct lsn_relay *r)
+{
+    return r->pk;
+}
+
+const char *
+lsn_relay_name(const struct lsn_relay *r)
+{
+    return r->name;
+}
+
+/* ---------------------------------------------------------- ZAP */
+
+/* Refills a token bucket of rate per_s tokens per second up to burst. */
+static void
+bucket_fill(double *tokens, int64_t *last_ms, double per_s, double burst)
+{
+    int64_t now = lsn_relay_now_ms();
+
+    *tokens += (double)(now - *last_ms) * per_s / 1000.0;
+    if (*tokens > burst)
+        *tokens = burst;
+    *last_ms = now;
+}
+
+static int
+zap_frames(void *zap, zmq_msg_t *f, int max, int *n)
+{
+    *n = 0;
+    for (;;) {
+        zmq_msg_t tmp;
+        int more;
+        zmq_msg_init(&tmp);
+        if (zmq_msg_recv(&tmp, zap, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&tmp);
+            return *n == 0 ? LSN_ERR_NOT_FOUND : LSN_ERR_PROTOCOL;
+        }
+        more = zmq_msg_more(&tmp);
+        if (*n < max)
+            f[(*n)++] = tmp;
+        else
+            zmq_msg_close(&tmp);
+        if (!more)
+            return 0;
+    }
+}
+
+static void
+zap_reply(void *zap, const zmq_msg_t *reqid, const char *status,
+          const char *text, const char *user, const uint8_t *meta, size_t mlen)
+{
+    zmq_send(zap, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send(zap, zmq_msg_data((zmq_msg_t *)reqid), zmq_msg_size((zmq_msg_t *)reqid),
+             ZMQ_SNDMORE);
+    zmq_send(zap, status, strlen(status), ZMQ_SNDMORE);
+    zmq_send(zap, text, strlen(text), ZMQ_SNDMORE);
+    zmq_send(zap, user, strlen(user), ZMQ_SNDMORE);
+    zmq_send(zap, meta, mlen, 0);
+}
+
+/* ZMTP metadata with one property, X-Key: the hex of the client key. */
+static size_t
+zap_meta(uint8_t *m, const uint8_t key[32])
+{
+    static const char name[] = "X-Key";
+    size_t nl = sizeof name - 1;
+
+    m[0] = (uint8_t)nl;
+    memcpy(m + 1, name, nl);
+    m[1 + nl] = 0;
+    m[2 + nl] = 0;
+    m[3 + nl] = 0;
+    m[4 + nl] = 64;
+    lsn_hex((char *)m + 5 + nl, key, 32);
+    return 5 + nl + 64;
+}
+
+/* Answers one ZAP request: 200 with the identity for an admitted key. */
+static void
+zap_handle(struct lsn_relay *r)
+{
+    zmq_msg_t f[8];
+    int n = 0;
+    const struct allow_entry *a;
+    uint8_t key[32], meta[128];
+    char user[80], hex[65];
+
+    if (zap_frames(r->zap, f, 8, &n) != 0) {
+        for (int i = 0; i < n; i++)
+            zmq_msg_close(&f[i]);
+        if (n > 0) /* a REP must answer what it received */
+            zmq_send(r->zap, "", 0, 0);
+        return;
+    }
+    if (n < 6 || zmq_msg_size(&f[0]) != 3 || memcmp(zmq_msg_data(&f[0]), "1.0", 3) != 0) {
+        zap_reply(r->zap, &f[n > 1 ? 1 : 0], "500", "bad ZAP request", "", NULL, 0);
+        goto out;
+    }
+    if (n != 7 || zmq_msg_size(&f[5]) != 5 ||
+        memcmp(zmq_msg_data(&f[5]), "CURVE", 5) != 0 || zmq_msg_size(&f[6]) != 32) {
+        zap_reply(r->zap, &f[1], "400", "CURVE only", "", NULL, 0);
+        goto out;
+    }
+    memcpy(key, zmq_msg_data(&f[6]), 32);
+    lsn_hex(hex, key, 32);
+    if ((a = allow_find(r, key)) != NULL) {
+        zap_reply(r->zap, &f[1], "200", "OK", a->id, meta, zap_meta(meta, key));
+        goto out;
+    }
+    bucket_fill(&r->boot_tokens, &r->boot_last_ms,
+                (double)r->cfg.bootstrap_per_minute / 60.0, BOOT_BURST);
+    if (r->cfg.bootstrap_per_minute > 0 && r->boot_tokens >= 1.0) {
+        r->boot_tokens -= 1.0;
+        snprintf(user, sizeof user, "~%s", hex);
+        lsn_relay_log("unknown key %.16s... admitted for a first bundle only", hex);
+        zap_reply(r->zap, &f[1], "200", "OK", user, meta, zap_meta(meta, key));
+        goto out;
+    }
+    lsn_relay_log("refused key %.16s...: not in the allow-list", hex);
+    zap_reply(r->zap, &f[1], "400", "key not admitted", "", NULL, 0);
+out:
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&f[i]);
+}
+
+/* ---------------------------------------------------------- connections */
+
+static struct conn *
+conn_get(struct lsn_relay *r, const uint8_t *rid, size_t len)
+{
+    struct conn *c, **pp;
+    int64_t now = lsn_relay_now_ms();
+
+    for (pp = &r->conns; (c = *pp) != NULL; pp = &c->next)
+        if (c->rid_len == len && memcmp(c->rid, rid, len) == 0) {
+            /* Move to front: active connections are found first. */
+            *pp = c->next;
+            c->next = r->conns;
+            r->conns = c;
+            return c;
+        }
+    /* Forget idle connections without a subscription before adding. */
+    if (r->n_conns >= r->cfg.max_connections) {
+        for (pp = &r->conns; (c = *pp) != NULL;) {
+            if (c->dev[0] == '\0' && now - c->last_ms > CONN_IDLE_MS) {
+                *pp = c->next;
+                free(c);
+                r->n_conns--;
+            } else {
+                pp = &c->next;
+            }
+        }
+    }
+    if (r->n_conns >= r->cfg.max_connections || (c = calloc(1, sizeof *c)) == NULL)
+        return NULL;
+    memcpy(c->rid, rid, len);
+    c->rid_len = len;
+    c->tokens = (double)r->cfg.burst;
+    c->last_ms = now;
+    c->next = r->conns;
+    r->conns = c;
+    r->n_conns++;
+    return c;
+}
+
+void
+lsn_relay_wake(struct lsn_relay *r, const char *org)
+{
+    size_t ol = org != NULL ? strlen(org) : 0;
+
+    for (struct conn *c = r->conns; c != NULL; c = c->next)
+        if (c->dev[0] != '\0' &&
+            (org == NULL || (strncmp(c->dev, org, ol) == 0 && c->dev[ol] == '/')))
+            c->want = 1;
+}
+
+/* ---------------------------------------------------------- replies */
+
+static int
+out_add(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
+        const Liaison__Response *resp, int needs_commit)
+{
+    struct outmsg *o;
+    int rc;
+
+    if (r->n_out == r->cap_out) {
+        size_t cap = r->cap_out ? 2 * r->cap_out : 256;
+        struct outmsg *n = realloc(r->out, cap * sizeof *n);
+        if (n == NULL)
+            return LSN_ERR_NOMEM;
+        r->out = n;
+        r->cap_out = cap;
+    }
+    o = &r->out[r->n_out];
+    memcpy(o->rid, rid, rid_len);
+    o->rid_len = rid_len;
+    o->req_id = resp->id;
+    o->needs_commit = needs_commit;
+    if ((rc = lsn_pb_encode(&resp->base, &o->buf, &o->len)) != 0)
+        return rc;
+    r->n_out++;
+    return 0;
+}
+
+static void
+error_fill(Liaison__Response *resp, Liaison__WireError *e, int code,
+           const char *msg)
+{
+    liaison__wire_error__init(e);
+    e->code = code;
+    e->message = (char *)(msg != NULL && msg[0] != '\0' ? msg : lsn_strerror(code));
+    resp->error = e;
+    resp->body_case = LIAISON__RESPONSE__BODY__NOT_SET;
+}
+
+static int
+out_error(struct lsn_relay *r, const uint8_t *rid, size_t rid_len, uint64_t id,
+          int code, const char *msg)
+{
+    Liaison__Response resp = LIAISON__RESPONSE__INIT;
+    Liaison__WireError e;
+
+    resp.id = id;
+    error_fill(&resp, &e, code, msg);
+    return out_add(r, rid, rid_len, &resp, 0);
+}
+
+/* Sends one frame pair; returns 0, or -1 if the peer is gone. */
+static int
+send_to(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
+        const uint8_t *buf, size_t len)
+{
+    if (zmq_send(r->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return -1;
+    if (zmq_send(r->router, buf, len, ZMQ_DONTWAIT) < 0)
+        return -1;
+    return 0;
+}
+
+static void
+out_flush(struct lsn_relay *r, int commit_failed)
+{
+    for (size_t i = 0; i < r->n_out; i++) {
+        struct outmsg *o = &r->out[i];
+        if (commit_failed && o->needs_commit) {
+            Liaison__Response resp = LIAISON__RESPONSE__INIT;
+            Liaison__WireError e;
+            free(o->buf);
+            o->buf = NULL;
+            resp.id = o->req_id;
+            error_fill(&resp, &e, LSN_ERR_UNAVAILABLE,
+                       "the relay could not store this durably: nothing was "
+                       "stored; retry later");
+            if (lsn_pb_encode(&resp.base, &o->buf, &o->len) != 0)
+                continue;
+        }
+        if (send_to(r, o->rid, o->rid_len, o->buf, o->len) != 0 && errno == EHOSTUNREACH) {
+            struct conn *c = conn_get(r, o->rid, o->rid_len);
+            if (c != NULL)
+                c->dev[0] = '\0';
+        }
+        free(o->buf);
+    }
+    r->n_out = 0;
+}
+
+/* ---------------------------------------------------------- pushes */
+
+static int
+item_to_pb(const struct lsn_store_item *it, Liaison__QueueItem *q,
+           Liaison__RelayNotice **notice)
+{
+    liaison__queue_item__init(q);
+    *notice = NULL;
+    q->seq = it->seq;
+    q->org = (char *)it->org;
+    q->msg_id = (ProtobufCBinaryData){ LSN_MSG_ID_LEN, (uint8_t *)it->msg_id };
+    if (it->envelope != NULL) {
+        q->envelope = (ProtobufCBinaryData){ it->envelope_len, it->envelope };
+        return 0;
+    }
+    if (LSN_PB_DECODE(relay_notice, it->notice, it->notice_len,
+                      LSN_PB_DEFAULT_HEAP_CAP, notice) != 0)
+        return LSN_ERR_CORRUPT;
+    q->notice = *notice;
+    return 0;
+}
+
+/* Queues pushes for one subscription within its credit (read from the
+ * batch, sent after its commit). */
+static int
+push_conn(struct lsn_relay *r, struct conn *c)
+{
+    struct lsn_store_item *items = NULL;
+    size_t n = 0;
+    int rc;
+
+    c->want = 0;
+    if (c->inflight >= c->credit)
+        return 0;
+    if ((rc = lsn_store_fetch(r->store, c->dev, c->pushed_seq, c->credit - c->inflight,
+                              LSN_WIRE_REPLY_MAX, &items, &n)) != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        Liaison__Response resp = LIAISON__RESPONSE__INIT;
+        Liaison__Push p = LIAISON__PUSH__INIT;
+        Liaison__QueueItem q;
+        Liaison__RelayNotice *notice = NULL;
+        if (item_to_pb(&items[i], &q, &notice) != 0)
+            continue;
+        p.item = &q;
+        resp.id = c->sub_id;
+        resp.body_case = LIAISON__RESPONSE__BODY_PUSH;
+        resp.push = &p;
+        rc = out_add(r, c->rid, c->rid_len, &resp, 1);
+        lsn_pb_free(notice ? &notice->base : NULL);
+        if (rc != 0)
+            break;
+        c->pushed_seq = items[i].seq;
+        c->inflight++;
+    }
+    lsn_store_items_free(items, n);
+    return rc;
+}
+
+static int
+push_all(struct lsn_relay *r)
+{
+    int rc;
+
+    for (struct conn *c = r->conns; c != NULL; c = c->next)
+        if (c->dev[0] != '\0' && c->want && (rc = push_conn(r, c)) != 0)
+            return rc;
+    return 0;
+}
+
+/* ---------------------------------------------------------- requests */
+
+/* Reads the identity a request arrived with. */
+static int
+who_read(zmq_msg_t *m, struct who *w)
+{
+    const char *user = zmq_msg_gets(m, "User-Id");
+    const char *key = zmq_msg_gets(m, "X-Key");
+    const char *slash;
+    size_t ol;
+
+    memset(w, 0, sizeof *w);
+    if (user == NULL || key == NULL || strlen(key) != 64 ||
+        sodium_hex2bin(w->key, 32, key, 64, NULL, NULL, NULL) != 0)
+        return LSN_ERR_DENIED;
+    if (user[0] == '~') {
+        w->kind = WHO_UNKNOWN;
+        return 0;
+    }
+    if (strncmp(user, "relay:", 6) == 0) {
+        w->kind = WHO_RELAY;
+        snprintf(w->id, sizeof w->id, "%s", user);
+        return 0;
+    }
+    if ((slash = strchr(user, '/')) == NULL || (ol = (size_t)(slash - user)) == 0 ||
+        ol > LSN_ENV_ORG_MAX || strlen(slash + 1) == 0 ||
+        strlen(slash + 1) > LSN_ENV_DEVICE_MAX)
+        return LSN_ERR_DENIED;
+    w->kind = WHO_DEVICE;
+    memcpy(w->org, user, ol);
+    snprintf(w->device, sizeof w->device, "%s", slash + 1);
+    snprintf(w->id, sizeof w->id, "%s", user);
+    return 0;
+}
+
+/* Handles one ROUTER message (routing id frame + request frame). */
+static void
+request_one(struct lsn_relay *r, zmq_msg_t *ridm, zmq_msg_t *body, int extra)
+{
+    Liaison__Request *req = NULL;
+    Liaison__Response resp = LIAISON__RESPONSE__INIT;
+    Liaison__WireError e;
+    const uint8_t *rid = zmq_msg_data(ridm);
+    size_t rid_len = zmq_msg_size(ridm);
+    struct conn *c;
+    struct who w;
+    int needs_commit = 0, rc;
+
+    r->msg[0] = '\0';
+    if (rid_len == 0 || rid_len > RID_MAX)
+        return;
+    if ((rc = who_read(body, &w)) != 0) {
+        out_error(r, rid, rid_len, 0, LSN_ERR_DENIED, "not allowed");
+        return;
+    }
+    if ((c = conn_get(r, rid, rid_len)) == NULL) {
+        out_error(r, rid, rid_len, 0, LSN_ERR_RATE,
+                  "too many connections: retry later");
+        return;
+    }
+    /* Rate: per connection, and globally for unknown keys. */
+    bucket_fill(&c->tokens, &c->last_ms, (double)r->cfg.rate, (double)r->cfg.burst);
+    if (c->tokens < 1.0) {
+        out_error(r, rid, rid_len, 0, LSN_ERR_RATE,
+                  "too many requests on this connection: slow down and retry");
+        return;
+    }
+    c->tokens -= 1.0;
+    if (w.kind == WHO_UNKNOWN) {
+        static int64_t last;
+        bucket_fill(&r->boot_req_tokens, &last, 1.0, BOOT_BURST * 4);
+        if (r->boot_req_tokens < 1.0 || zmq_msg_size(body) > r->cfg.bootstrap_max_bytes) {
+            out_error(r, rid, rid_len, 0, LSN_ERR_DENIED,
+                      "not allowed: this key is not known to the relay");
+            return;
+        }
+        r->boot_req_tokens -= 1.0;
+    }
+    if (extra || LSN_PB_DECODE(request, zmq_msg_data(body), zmq_msg_size(body),
+                               r->cfg.max_envelope + 64u * 1024u, &req) != 0) {
+        out_error(r, rid, rid_len, 0,
+                  w.kind == WHO_UNKNOWN ? LSN_ERR_DENIED : LSN_ERR_MALFORMED,
+                  w.kind == WHO_UNKNOWN ? "not allowed: this key is not known to the relay"
+                  : "malformed request: want one frame holding a liaison.Request");
+        return;
+    }
+    resp.id = req->id;
+    rc = lsn_relay_dispatch(r, c, &w, req, &resp, &needs_commit);
+    if (rc != 0) {
+        lsn_relay_response_free(r);
+        resp.body_case = LIAISON__RESPONSE__BODY__NOT_SET;
+        error_fill(&resp, &e, rc, r->msg);
+        needs_commit = 0;
+    }
+    if (out_add(r, rid, rid_len, &resp, needs_commit) != 0)
+        lsn_relay_log("cannot queue a reply: out of memory");
+    if (rc == 0)
+        lsn_relay_response_free(r);
+    lsn_pb_free(&req->base);
+}
+
+/* Receives one ROUTER message: 0, or LSN_ERR_NOT_FOUND when none waits. */
+static int
+router_recv(struct lsn_relay *r)
+{
+    zmq_msg_t rid, body;
+    int extra = 0;
+
+    zmq_msg_init(&rid);
+    if (zmq_msg_recv(&rid, r->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&rid);
+        return LSN_ERR_NOT_FOUND;
+    }
+    zmq_msg_init(&body);
+    if (!zmq_msg_more(&rid) || zmq_msg_recv(&body, r->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&rid);
+        zmq_msg_close(&body);
+        return 0;
+    }
+    /* Further frames make the request malformed; drain them. */
+    while (zmq_msg_more(&body)) {
+        zmq_msg_t x;
+        zmq_msg_init(&x);
+        int more = zmq_msg_recv(&x, r->router, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&x);
+        zmq_msg_close(&x);
+        extra = 1;
+        if (!more)
+            break;
+    }
+    request_one(r, &rid, &body, extra);
+    zmq_msg_close(&rid);
+    zmq_msg_close(&body);
+    return 0;
+}
+
+/* ---------------------------------------------------------- the loop */
+
+static size_t
+devices_of(void *ctx, const char *org, const char **names, size_t max)
+{
+    struct lsn_relay *r = ctx;
+    int i = lsn_relay_org_index(r, org);
+    size_t n = 0;
+
+    if (i < 0 || r->bundles[i] == NULL)
+        return 0;
+    for (size_t j = 0; j < r->bundles[i]->b->n_devices && n < max; j++)
+        if (r->bundles[i]->b->devices[j]->may_receive)
+            names[n++] = r->bundles[i]->b->devices[j]->name;
+    return n;
+}
+
+static int
+expire_tick(struct lsn_relay *r)
+{
+    size_t n = 0;
+    int rc;
+
+    if ((rc = lsn_store_expire(r->store, lsn_now(), 1000, r->name, devices_of, r, &n)) != 0)
+        return rc;
+    if (n > 0) {
+        lsn_relay_log("expired %zu message(s); senders notified of undelivered ones", n);
+        r->dirty = 1;
+        lsn_relay_wake(r, NULL);
+    }
+    return 0;
+}
+
+/* One round: drain requests into a batch, commit, send. */
+static int
+round_run(struct lsn_relay *r, int do_expire)
+{
+    uint64_t n = 0;
+    int rc, failed = 0;
+
+    if ((rc = lsn_store_batch_begin(r->store)) != 0)
+        return rc;
+    r->dirty = 0;
+    while (n < r->cfg.batch_max && router_recv(r) == 0)
+        n++;
+    if (do_expire && (rc = expire_tick(r)) != 0)
+        lsn_relay_log("expiry failed: %s", lsn_strerror(rc));
+    if ((rc = push_all(r)) != 0)
+        lsn_relay_log("push failed: %s", lsn_strerror(rc));
+    if (r->dirty) {
+        if ((rc = lsn_store_batch_commit(r->store)) != 0) {
+            lsn_relay_log("store commit failed: %s", lsn_store_why(r->store));
+            failed = 1;
+        }
+    } else {
+        lsn_store_batch_abort(r->store);
+    }
+    out_flush(r, failed);
+    return failed ? LSN_ERR_IO : 0;
+}
+
+static void
+reload_roster(struct lsn_relay *r)
+{
+    int rc;
+
+    r->reload = 0;
+    if ((rc = roster_load(r, 0)) != 0)
+        lsn_relay_log("SIGHUP: roster not reloaded: %s", lsn_detail());
+    else
+        lsn_relay_log("SIGHUP: roster v%llu loaded, %zu keys admitted",
+                      (unsigned long long)r->roster->r->version, r->n_allow);
+}
+
+int
+lsn_relay_run(struct lsn_relay *r)
+{
+    int64_t last_expire = 0;
+    int rc = 0;
+
+    while (!r->stop) {
+        zmq_pollitem_t it[2] = {
+            { r->zap, 0, ZMQ_POLLIN, 0 },
+            { r->router, 0, ZMQ_POLLIN, 0 },
+        };
+        int64_t now;
+        int n = zmq_poll(it, 2, TICK_MS);
+        if (n < 0 && errno != EINTR) {
+            lsn_relay_log("poll failed: %s", zmq_strerror(errno));
+            rc = LSN_ERR_IO;
+            break;
+        }
+        if (r->reload)
+            reload_roster(r);
+        if (n > 0 && (it[0].revents & ZMQ_POLLIN))
+            for (int k = 0; k < 64; k++) {
+                zmq_pollitem_t z = { r->zap, 0, ZMQ_POLLIN, 0 };
+                if (zmq_poll(&z, 1, 0) <= 0)
+                    break;
+                zap_handle(r);
+            }
+        now = lsn_relay_now_ms();
+        int do_expire = now - last_expire >= 1000;
+        if (do_expire)
+            last_expire = now;
+        if ((n > 0 && (it[1].revents & ZMQ_POLLIN)) || do_expire) {
+            if ((rc = round_run(r, do_expire)) != 0 && rc != LSN_ERR_IO)
+                break;
+            rc = 0;
+        }
+    }
+    lsn_relay_log("relay %s stopping: last commit finished", r->name);
+    return rc;
+}

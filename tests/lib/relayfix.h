@@ -1,0 +1,77 @@
+/* relayfix.h: fixtures for relay tests: a coalition (authority, relay key,
+ * orgs with an admin device and receiving devices) written to a folder, a
+ * real liaison-relay process started on a free loopback port, and helpers
+ * to publish bundles and seal envelopes. */
+#ifndef LSN_TEST_RELAYFIX_H
+#define LSN_TEST_RELAYFIX_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "client/relay_client.h"
+#include "keys/bundle.h"
+#include "keys/credential.h"
+#include "keys/roster.h"
+
+#define RF_MAX_ORGS 4
+#define RF_MAX_DEVS 4
+
+struct rf_org {
+    char id[33];
+    uint8_t root_pk[32], root_sk[64];
+    struct lsn_credential *admin;
+    struct lsn_credential *dev[RF_MAX_DEVS];   /* d1.. */
+    size_t n_dev;
+    struct lsn_enc_secret enc[2];              /* key 1, and 2 after rotation */
+    size_t n_enc;
+    struct lsn_bundle *bundle;                 /* the newest made */
+    struct lsn_bundle *first;                  /* v1 */
+};
+
+struct rf {
+    char dir[PATH_MAX];
+    char endpoint[64];
+    char bin[PATH_MAX];
+    uint8_t relay_pk[32], relay_sk[32];
+    uint8_t auth_pk[32], auth_sk[64];
+    struct rf_org orgs[RF_MAX_ORGS];
+    size_t n_orgs;
+    struct lsn_roster *roster;
+    pid_t pid;
+};
+
+/* Builds the coalition in a fresh folder named tag: n_orgs orgs "o1".., each
+ * with n_dev receiving devices; extra_config lines go into relay.conf. */
+int rf_setup(struct rf *f, const char *tag, size_t n_orgs, size_t n_dev,
+             const char *extra_config);
+
+/* Starts liaison-relay --config DIR/relay.conf and waits until it answers
+ * (stderr goes to DIR/relay.log). */
+int rf_start(struct rf *f);
+
+/* Sends sig and reaps the relay. */
+void rf_stop(struct rf *f, int sig);
+
+/* Connects as credential c. */
+int rf_connect(struct rf *f, const struct lsn_credential *c,
+               struct lsn_relay_client **out);
+
+/* Puts org i's newest bundle through its admin device (the relay does not
+ * know the admin key before that: the bootstrap path). */
+int rf_publish(struct rf *f, size_t i);
+
+/* Signs org i's next bundle: version+1, chaining, devices d1..dn minus the
+ * one named drop (NULL: none); with new_key a new encryption key 2. */
+int rf_next_bundle(struct rf *f, size_t i, const char *drop, int new_key);
+
+/* Seals a sample alert from org `from`'s device d to orgs to[0..n) using the
+ * bundles given (NULL: the orgs' newest), lifetime ttl seconds. */
+int rf_seal(struct rf *f, size_t from, size_t d, const size_t *to, size_t n,
+            const struct lsn_bundle *const *bundles, int64_t ttl,
+            uint8_t **env, size_t *len);
+
+void rf_teardown(struct rf *f);
+
+#endif

@@ -1,0 +1,488 @@
+/* test_relay.c: integration tests of liaison-relay: each starts the real
+ * binary ($LSN_BIN/liaison-relay) on a free loopback port with a fresh
+ * coalition, and drives it through the client library (issue 4, "Must
+ * show"). */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+#include <zmq.h>
+
+#include "client/relay_client.h"
+#include "proto/envelope.h"
+#include "proto/err.h"
+#include "proto/wire.h"
+#include "tests/lib/relayfix.h"
+
+static struct rf F;
+
+static void
+up(const char *tag, size_t n_orgs, size_t n_dev, const char *extra)
+{
+    assert_int_equal(rf_setup(&F, tag, n_orgs, n_dev, extra), 0);
+    assert_int_equal(rf_start(&F), 0);
+    for (size_t i = 0; i < n_orgs; i++)
+        assert_int_equal(rf_publish(&F, i), 0);
+}
+
+static int
+down(void **state)
+{
+    (void)state;
+    rf_teardown(&F);
+    return 0;
+}
+
+static struct lsn_relay_client *
+conn(size_t org, size_t dev)
+{
+    struct lsn_relay_client *c = NULL;
+
+    assert_int_equal(rf_connect(&F, F.orgs[org].dev[dev], &c), 0);
+    return c;
+}
+
+/* Submits one envelope; returns the result code. */
+static int
+submit1(struct lsn_relay_client *c, const uint8_t *env, size_t len, int *dup)
+{
+    const uint8_t *e[1] = { env };
+    int res = 0, d = 0;
+
+    assert_int_equal(lsn_relay_client_submit(c, e, &len, 1, &res, &d), 0);
+    if (dup != NULL)
+        *dup = d;
+    return res;
+}
+
+static void
+msg_id_of(const uint8_t *env, size_t len, uint8_t id[16])
+{
+    struct lsn_envelope_info info;
+
+    assert_int_equal(lsn_envelope_peek(env, len, 0, &info), 0);
+    memcpy(id, info.msg_id, 16);
+}
+
+/* Fetches everything for a device and acks it; returns how many items,
+ * and checks that want (if given) is among them byte-identical. */
+static size_t
+drain(struct lsn_relay_client *c, const uint8_t *want, size_t want_len, int ack)
+{
+    Liaison__FetchReply *f = NULL;
+    size_t n, found = 0;
+
+    assert_int_equal(lsn_relay_client_fetch(c, 0, &f), 0);
+    n = f->n_items;
+    for (size_t i = 0; i < n; i++) {
+        const Liaison__QueueItem *it = f->items[i];
+        if (want != NULL && it->envelope.len == want_len &&
+            memcmp(it->envelope.data, want, want_len) == 0)
+            found = 1;
+        if (ack) {
+            const char *org = it->org;
+            uint8_t id[1][16];
+            memcpy(id[0], it->msg_id.data, 16);
+            assert_int_equal(lsn_relay_client_ack(c, &org, (const uint8_t (*)[16])id, 1,
+                                                  0, NULL), 0);
+        }
+    }
+    lsn_pb_free(&f->base);
+    if (want != NULL)
+        assert_true(found);
+    return n;
+}
+
+/* ---------------------------------------------------------- tests */
+
+static void
+test_relay_fanout_two_devices_several_orgs(void **state)
+{
+    struct lsn_relay_client *s, *r[4];
+    Liaison__StatusReply *st = NULL;
+    Liaison__HelloReply *h = NULL;
+    size_t to[2] = { 1, 2 };
+    uint8_t *env = NULL, id[16];
+    size_t len;
+    int dup = -1;
+
+    (void)state;
+    up("fanout", 3, 2, NULL);
+    s = conn(0, 0);
+    assert_int_equal(lsn_relay_client_hello(s, &h), 0);
+    assert_string_equal(h->relay, "r1");
+    assert_string_equal(h->identity, "o1/d1");
+    lsn_pb_free(&h->base);
+    assert_int_equal(rf_seal(&F, 0, 0, to, 2, NULL, 3600, &env, &len), 0);
+    msg_id_of(env, len, id);
+    assert_int_equal(submit1(s, env, len, &dup), 0);
+    assert_int_equal(dup, 0);
+    assert_int_equal(submit1(s, env, len, &dup), 0);   /* same answer, once */
+    assert_int_equal(dup, 1);
+    r[0] = conn(1, 0);
+    r[1] = conn(1, 1);
+    r[2] = conn(2, 0);
+    r[3] = conn(2, 1);
+    assert_int_equal(lsn_relay_client_status(s, id, &st), 0);
+    assert_true(st->known);
+    assert_int_equal(st->n_recipients, 2);
+    assert_int_equal(st->recipients[0]->devices, 2);
+    assert_int_equal(st->recipients[0]->delivered, 0);
+    lsn_pb_free(&st->base);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(drain(r[i], env, len, 1), 1);   /* stored once, four queues */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(drain(r[i], NULL, 0, 0), 0);
+    assert_int_equal(lsn_relay_client_status(s, id, &st), 0);
+    assert_int_equal(st->recipients[0]->delivered, 2);
+    assert_int_equal(st->recipients[1]->delivered, 2);
+    lsn_pb_free(&st->base);
+    assert_int_equal(drain(s, NULL, 0, 0), 0);    /* the sender's org is not a recipient */
+    for (int i = 0; i < 4; i++)
+        lsn_relay_client_close(&r[i]);
+    lsn_relay_client_close(&s);
+    free(env);
+}
+
+static void
+test_relay_push_subscription(void **state)
+{
+    struct lsn_relay_client *s, *r;
+    Liaison__Response *p = NULL;
+    size_t to[1] = { 1 };
+    uint8_t *env = NULL;
+    size_t len;
+
+    (void)state;
+    up("push", 2, 1, NULL);
+    s = conn(0, 0);
+    r = conn(1, 0);
+    assert_int_equal(lsn_relay_client_subscribe(r, 8, NULL), 0);
+    assert_int_equal(rf_seal(&F, 0, 0, to, 1, NULL, 3600, &env, &len), 0);
+    assert_int_equal(submit1(s, env, len, NULL), 0);
+    assert_int_equal(lsn_relay_client_next_push(r, 5000, &p), 0);
+    assert_int_equal(p->push->item->envelope.len, len);
+    assert_memory_equal(p->push->item->envelope.data, env, len);
+    lsn_pb_free(&p->base);
+    lsn_relay_client_close(&r);
+    lsn_relay_client_close(&s);
+    free(env);
+}
+
+static void
+test_relay_unknown_key_refused_at_handshake(void **state)
+{
+    struct lsn_credential *x = NULL;
+    struct lsn_relay_client *c = NULL;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "unknown", 1, 1, "bootstrap_per_minute 0"), 0);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(lsn_credential_new("o1", "intruder", LIAISON__DEVICE_ROLE__ROLE_HUMAN,
+                                        1, 1, &x), 0);
+    assert_int_equal(rf_connect(&F, x, &c), LSN_ERR_DENIED);
+    lsn_credential_destroy(&x);
+}
+
+static void
+test_relay_unknown_key_only_bootstrap(void **state)
+{
+    struct lsn_credential *x = NULL;
+    struct lsn_relay_client *c = NULL;
+    Liaison__HelloReply *h = NULL;
+    Liaison__FetchReply *f = NULL;
+    char m1[256];
+
+    (void)state;
+    up("bootstrap", 2, 1, NULL);
+    assert_int_equal(lsn_credential_new("o1", "intruder", LIAISON__DEVICE_ROLE__ROLE_ADMIN,
+                                        1, 1, &x), 0);
+    assert_int_equal(rf_connect(&F, x, &c), 0);
+    assert_int_equal(lsn_relay_client_hello(c, &h), LSN_ERR_DENIED);
+    snprintf(m1, sizeof m1, "%s", lsn_relay_client_message(c));
+    assert_int_equal(lsn_relay_client_fetch(c, 1, &f), LSN_ERR_DENIED);
+    assert_string_equal(m1, lsn_relay_client_message(c));
+    /* A valid bundle that does not list this key: the same refusal. */
+    assert_int_equal(lsn_relay_client_dir_put(c, LIAISON__DIR_KIND__DIR_BUNDLE,
+                                              F.orgs[1].bundle->bytes,
+                                              F.orgs[1].bundle->len, NULL), LSN_ERR_DENIED);
+    assert_string_equal(m1, lsn_relay_client_message(c));
+    lsn_relay_client_close(&c);
+    lsn_credential_destroy(&x);
+}
+
+static void
+test_relay_other_org_queue_is_out_of_reach(void **state)
+{
+    struct lsn_relay_client *s, *y, *z;
+    Liaison__StatusReply *st = NULL;
+    size_t to[1] = { 2 };
+    uint8_t *env = NULL, id[16];
+    const char *org = "o1";
+    uint32_t acked = 9;
+    size_t len;
+
+    (void)state;
+    up("isolation", 3, 1, NULL);
+    s = conn(0, 0);
+    y = conn(1, 0);
+    z = conn(2, 0);
+    assert_int_equal(rf_seal(&F, 0, 0, to, 1, NULL, 3600, &env, &len), 0);
+    msg_id_of(env, len, id);
+    assert_int_equal(submit1(s, env, len, NULL), 0);
+    /* o2 sees nothing, acks nothing, and gets no status of o1's message. */
+    assert_int_equal(drain(y, NULL, 0, 0), 0);
+    assert_int_equal(lsn_relay_client_ack(y, &org, (const uint8_t (*)[16])id, 1, 0, &acked), 0);
+    assert_int_equal(acked, 0);
+    assert_int_equal(lsn_relay_client_status(y, id, &st), 0);
+    assert_false(st->known);
+    lsn_pb_free(&st->base);
+    assert_int_equal(drain(z, env, len, 0), 1);   /* still there for o3 */
+    lsn_relay_client_close(&s);
+    lsn_relay_client_close(&y);
+    lsn_relay_client_close(&z);
+    free(env);
+}
+
+static void
+test_relay_revocation_stale_key_rollback(void **state)
+{
+    struct lsn_relay_client *s, *d2, *a = NULL;
+    Liaison__HelloReply *h = NULL;
+    const struct lsn_bundle *old[1];
+    size_t to[1] = { 1 };
+    uint8_t *env = NULL;
+    size_t len;
+
+    (void)state;
+    up("revoke", 2, 2, NULL);
+    s = conn(0, 0);
+    d2 = conn(1, 1);
+    assert_int_equal(lsn_relay_client_hello(d2, &h), 0);
+    lsn_pb_free(&h->base);
+    old[0] = F.orgs[1].bundle;
+    assert_int_equal(rf_seal(&F, 0, 0, to, 1, old, 3600, &env, &len), 0);
+    /* o2 revokes d2: a new bundle without it and a new key. */
+    assert_int_equal(rf_next_bundle(&F, 1, "d2", 1), 0);
+    assert_int_equal(rf_connect(&F, F.orgs[1].admin, &a), 0);
+    assert_int_equal(lsn_relay_client_dir_put(a, LIAISON__DIR_KIND__DIR_BUNDLE,
+                                              F.orgs[1].bundle->bytes,
+                                              F.orgs[1].bundle->len, NULL), 0);
+    /* The revoked device is refused at its next request. */
+    assert_int_equal(lsn_relay_client_hello(d2, &h), LSN_ERR_REVOKED);
+    /* A wrap to the superseded key: STALE_KEY, nothing stored. */
+    assert_int_equal(submit1(s, env, len, NULL), LSN_ERR_STALE_KEY);
+    free(env);
+    assert_int_equal(rf_seal(&F, 0, 0, to, 1, NULL, 3600, &env, &len), 0);
+    assert_int_equal(submit1(s, env, len, NULL), 0);
+    /* The old bundle (which still lists d2) cannot come back. */
+    assert_int_equal(lsn_relay_client_dir_put(a, LIAISON__DIR_KIND__DIR_BUNDLE,
+                                              F.orgs[1].first->bytes,
+                                              F.orgs[1].first->len, NULL), LSN_ERR_ROLLBACK);
+    assert_int_equal(lsn_relay_client_hello(d2, &h), LSN_ERR_REVOKED);
+    lsn_relay_client_close(&a);
+    lsn_relay_client_close(&d2);
+    lsn_relay_client_close(&s);
+    free(env);
+}
+
+static void
+test_relay_quota_then_accepted_after_acks(void **state)
+{
+    struct lsn_relay_client *s, *r;
+    size_t to[1] = { 1 };
+    uint8_t *env = NULL;
+    size_t len;
+
+    (void)state;
+    up("quota", 2, 1, "sender_quota_messages 3\ndevice_backlog 3\nrecipient_quota_messages 10");
+    s = conn(0, 0);
+    r = conn(1, 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(rf_seal(&F, 0, 0, to, 1, NULL, 3600, &env, &len), 0);
+        assert_int_equal(submit1(s, env, len, NULL), 0);
+        free(env);
+    }
+    assert_int_equal(rf_seal(&F, 0, 0, to, 1, NULL, 3600, &env, &len), 0);
+    assert_int_equal(submit1(s, env, len, NULL), LSN_ERR_QUOTA);
+    assert_non_null(strstr(lsn_relay_client_message(s), "o1"));
+    assert_int_equal(drain(r, NULL, 0, 1), 3);
+    assert_int_equal(submit1(s, env, len, NULL), 0);
+    assert_int_equal(drain(r, env, len, 1), 1);
+    lsn_relay_client_close(&r);
+    lsn_relay_client_close(&s);
+    free(env);
+}
+
+static void
+test_relay_dead_device_trimmed_with_gap(void **state)
+{
+    struct lsn_relay_client *s, *live, *dead;
+    Liaison__FetchReply *f = NULL;
+    Liaison__StatusReply *st = NULL;
+    size_t to[1] = { 1 };
+    uint8_t *env = NULL, first_id[16];
+    size_t len;
+
+    (void)state;
+    up("dead", 2, 2, "device_backlog 3\nrecipient_quota_messages 5");
+    s = conn(0, 0);
+    live = conn(1, 0);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(rf_seal(&F, 0, 0, to, 1, NULL, 3600, &env, &len), 0);
+        if (i == 0)
+            msg_id_of(env, len, first_id);
+        assert_int_equal(submit1(s, env, len, NULL), 0);   /* never blocked */
+        assert_int_equal(drain(live, env, len, 1), 1);
+        free(env);
+    }
+    dead = conn(1, 1);
+    assert_int_equal(lsn_relay_client_fetch(dead, 0, &f), 0);
+    assert_int_equal(f->n_items, 3);                       /* the newest three */
+    assert_non_null(f->gap);
+    assert_int_equal(f->gap->trimmed, 5);                  /* the exact gap */
+    assert_int_equal(f->gap->n_refs, 5);
+    assert_memory_equal(f->gap->refs[0]->msg_id.data, first_id, 16);
+    lsn_pb_free(&f->base);
+    assert_int_equal(lsn_relay_client_status(s, first_id, &st), 0);
+    assert_int_equal(st->recipients[0]->trimmed, 1);
+    assert_int_equal(st->recipients[0]->delivered, 1);
+    lsn_pb_free(&st->base);
+    assert_int_equal(lsn_relay_client_ack(dead, NULL, NULL, 0, 5, NULL), 0);
+    assert_int_equal(lsn_relay_client_fetch(dead, 0, &f), 0);
+    assert_null(f->gap);
+    lsn_pb_free(&f->base);
+    lsn_relay_client_close(&dead);
+    lsn_relay_client_close(&live);
+    lsn_relay_client_close(&s);
+}
+
+static void
+test_relay_expiry_notice_to_sender(void **state)
+{
+    struct lsn_relay_client *s, *r;
+    Liaison__FetchReply *f = NULL;
+    size_t to[1] = { 1 };
+    uint8_t *env = NULL, id[16];
+    size_t len;
+
+    (void)state;
+    up("expiry", 2, 1, NULL);
+    s = conn(0, 0);
+    r = conn(1, 0);
+    assert_int_equal(rf_seal(&F, 0, 0, to, 1, NULL, 1, &env, &len), 0);
+    msg_id_of(env, len, id);
+    assert_int_equal(submit1(s, env, len, NULL), 0);
+    sleep(3);
+    assert_int_equal(drain(r, NULL, 0, 0), 0);             /* gone from o2's queue */
+    assert_int_equal(lsn_relay_client_fetch(s, 0, &f), 0); /* o1/d1 may receive */
+    assert_int_equal(f->n_items, 1);
+    assert_non_null(f->items[0]->notice);
+    assert_string_equal(f->items[0]->notice->kind, "expired-undelivered");
+    assert_memory_equal(f->items[0]->notice->msg_id.data, id, 16);
+    assert_int_equal(f->items[0]->notice->n_undelivered, 1);
+    assert_string_equal(f->items[0]->notice->undelivered[0], "o2");
+    lsn_pb_free(&f->base);
+    lsn_relay_client_close(&r);
+    lsn_relay_client_close(&s);
+    free(env);
+}
+
+static void
+test_relay_restart_keeps_queue(void **state)
+{
+    struct lsn_relay_client *s, *r;
+    size_t to[1] = { 1 };
+    uint8_t *env = NULL;
+    size_t len;
+
+    (void)state;
+    up("restart", 2, 1, NULL);
+    s = conn(0, 0);
+    assert_int_equal(rf_seal(&F, 0, 0, to, 1, NULL, 3600, &env, &len), 0);
+    assert_int_equal(submit1(s, env, len, NULL), 0);
+    lsn_relay_client_close(&s);
+    rf_stop(&F, SIGTERM);
+    assert_int_equal(rf_start(&F), 0);
+    r = conn(1, 0);
+    assert_int_equal(drain(r, env, len, 1), 1);
+    lsn_relay_client_close(&r);
+    free(env);
+}
+
+static void
+test_relay_garbage_frames_answered(void **state)
+{
+    struct lsn_wire *w = NULL;
+    struct lsn_relay_client *ok;
+    Liaison__Response *resp = NULL;
+    Liaison__HelloReply *h = NULL;
+    const struct lsn_credential *c;
+    uint8_t junk[300];
+    void *sock;
+
+    (void)state;
+    up("garbage", 1, 1, "max_envelope 65536");
+    c = F.orgs[0].dev[0];
+    assert_int_equal(lsn_wire_connect(F.endpoint, F.relay_pk, c->keys->curve_pk,
+                                      c->keys->curve_sk, &w), 0);
+    assert_int_equal(lsn_wire_handshake(w, 5000), 0);
+    sock = lsn_wire_socket(w);
+    randombytes_buf(junk, sizeof junk);
+    junk[0] = 0xff;
+    assert_int_equal(zmq_send(sock, junk, sizeof junk, 0), (int)sizeof junk);
+    assert_int_equal(lsn_wire_recv(w, 5000, &resp), 0);
+    assert_non_null(resp->error);
+    assert_int_equal(resp->error->code, LSN_ERR_MALFORMED);
+    lsn_pb_free(&resp->base);
+    /* Two frames in one message. */
+    zmq_send(sock, "a", 1, ZMQ_SNDMORE);
+    zmq_send(sock, "b", 1, 0);
+    assert_int_equal(lsn_wire_recv(w, 5000, &resp), 0);
+    assert_int_equal(resp->error->code, LSN_ERR_MALFORMED);
+    lsn_pb_free(&resp->base);
+    /* Over MAXMSGSIZE: the relay drops that connection, nothing more. */
+    {
+        size_t big = 200000;
+        uint8_t *b = calloc(1, big);
+        assert_non_null(b);
+        zmq_send(sock, b, big, 0);
+        free(b);
+    }
+    lsn_wire_close(&w);
+    ok = conn(0, 0);
+    assert_int_equal(lsn_relay_client_hello(ok, &h), 0);
+    lsn_pb_free(&h->base);
+    lsn_relay_client_close(&ok);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_relay_fanout_two_devices_several_orgs, down),
+        cmocka_unit_test_teardown(test_relay_push_subscription, down),
+        cmocka_unit_test_teardown(test_relay_unknown_key_refused_at_handshake, down),
+        cmocka_unit_test_teardown(test_relay_unknown_key_only_bootstrap, down),
+        cmocka_unit_test_teardown(test_relay_other_org_queue_is_out_of_reach, down),
+        cmocka_unit_test_teardown(test_relay_revocation_stale_key_rollback, down),
+        cmocka_unit_test_teardown(test_relay_quota_then_accepted_after_acks, down),
+        cmocka_unit_test_teardown(test_relay_dead_device_trimmed_with_gap, down),
+        cmocka_unit_test_teardown(test_relay_expiry_notice_to_sender, down),
+        cmocka_unit_test_teardown(test_relay_restart_keeps_queue, down),
+        cmocka_unit_test_teardown(test_relay_garbage_frames_answered, down),
+    };
+
+    if (sodium_init() < 0)
+        return 1;
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
