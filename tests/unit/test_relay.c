@@ -464,6 +464,150 @@ test_relay_garbage_frames_answered(void **state)
     lsn_relay_client_close(&ok);
 }
 
+
+/* ---------------------------------------------------------- crash */
+
+#define CRASH_ROUNDS 20
+#define CRASH_BATCH  24
+#define CRASH_MAX    (CRASH_ROUNDS * CRASH_BATCH)
+
+struct sent {
+    uint8_t *env;
+    size_t len;
+    uint8_t id[16];
+    int acked;       /* the relay answered "stored" */
+    int seen;        /* delivered to o2/d1 */
+};
+
+static struct sent crash_sent[CRASH_MAX];
+static size_t crash_n;
+
+static struct sent *
+crash_find(const uint8_t *id)
+{
+    for (size_t i = 0; i < crash_n; i++)
+        if (memcmp(crash_sent[i].id, id, 16) == 0)
+            return &crash_sent[i];
+    return NULL;
+}
+
+/* Fetches and acks what o2/d1 has; every item must be one we sent,
+ * byte-identical (duplicates are fine: de-duplicated by msg_id). */
+static void
+crash_consume(struct lsn_wire *w, int timeout_ms)
+{
+    Liaison__Request req = LIAISON__REQUEST__INIT;
+    Liaison__FetchRequest f = LIAISON__FETCH_REQUEST__INIT;
+    Liaison__Response *resp = NULL;
+
+    f.max = 64;
+    req.body_case = LIAISON__REQUEST__BODY_FETCH;
+    req.fetch = &f;
+    if (lsn_wire_call(w, &req, timeout_ms, &resp) != 0)
+        return;
+    for (size_t i = 0; i < resp->fetch->n_items; i++) {
+        const Liaison__QueueItem *it = resp->fetch->items[i];
+        struct sent *s = crash_find(it->msg_id.data);
+        assert_non_null(s);
+        assert_int_equal(it->envelope.len, s->len);
+        assert_memory_equal(it->envelope.data, s->env, s->len);
+        s->seen = 1;
+        {
+            Liaison__Request a = LIAISON__REQUEST__INIT;
+            Liaison__AckMessagesRequest am = LIAISON__ACK_MESSAGES_REQUEST__INIT;
+            Liaison__MessageRef ref = LIAISON__MESSAGE_REF__INIT, *rp = &ref;
+            ref.org = it->org;
+            ref.msg_id = it->msg_id;
+            am.refs = &rp;
+            am.n_refs = 1;
+            a.body_case = LIAISON__REQUEST__BODY_ACK;
+            a.ack = &am;
+            a.id = lsn_wire_next_id(w);
+            lsn_wire_send(w, &a);   /* answers are not awaited: a crash may eat them */
+        }
+    }
+    lsn_pb_free(&resp->base);
+}
+
+static struct lsn_wire *
+crash_wire(size_t org)
+{
+    const struct lsn_credential *c = F.orgs[org].dev[0];
+    struct lsn_wire *w = NULL;
+
+    assert_int_equal(lsn_wire_connect(F.endpoint, F.relay_pk, c->keys->curve_pk,
+                                      c->keys->curve_sk, &w), 0);
+    assert_int_equal(lsn_wire_handshake(w, 5000), 0);
+    return w;
+}
+
+static void
+test_relay_crash_kill9_keeps_every_acked_envelope(void **state)
+{
+    size_t to[1] = { 1 };
+    uint32_t seed;
+
+    (void)state;
+    up("crash", 2, 1, NULL);
+    randombytes_buf(&seed, sizeof seed);
+    crash_n = 0;
+    for (int round = 0; round < CRASH_ROUNDS; round++) {
+        struct lsn_wire *s = crash_wire(0), *r = crash_wire(1);
+        uint64_t first = 0;
+        size_t base = crash_n;
+        for (size_t i = 0; i < CRASH_BATCH; i++) {
+            struct sent *x = &crash_sent[crash_n++];
+            Liaison__Request req = LIAISON__REQUEST__INIT;
+            Liaison__SubmitRequest sub = LIAISON__SUBMIT_REQUEST__INIT;
+            assert_int_equal(rf_seal(&F, 0, 0, to, 1, NULL, 3600, &x->env, &x->len), 0);
+            msg_id_of(x->env, x->len, x->id);
+            sub.envelope = (ProtobufCBinaryData){ x->len, x->env };
+            req.body_case = LIAISON__REQUEST__BODY_SUBMIT;
+            req.submit = &sub;
+            req.id = lsn_wire_next_id(s);
+            if (i == 0)
+                first = req.id;
+            assert_int_equal(lsn_wire_send(s, &req), 0);
+        }
+        crash_consume(r, 300);
+        /* Kill at a random moment while submits and acks are in flight. */
+        usleep(randombytes_uniform(20000));
+        kill(F.pid, SIGKILL);
+        for (;;) {
+            Liaison__Response *resp = NULL;
+            if (lsn_wire_recv(s, 300, &resp) != 0)
+                break;
+            if (resp->id >= first && resp->id < first + CRASH_BATCH && resp->error == NULL)
+                crash_sent[base + (size_t)(resp->id - first)].acked = 1;
+            lsn_pb_free(&resp->base);
+        }
+        lsn_wire_close(&s);
+        lsn_wire_close(&r);
+        rf_stop(&F, SIGKILL);
+        assert_int_equal(rf_start(&F), 0);
+    }
+    /* Everything acknowledged is delivered, byte-identical. */
+    {
+        struct lsn_wire *r = crash_wire(1);
+        for (int i = 0; i < 200; i++) {
+            size_t before = 0, after = 0;
+            for (size_t k = 0; k < crash_n; k++)
+                before += crash_sent[k].seen;
+            crash_consume(r, 5000);
+            for (size_t k = 0; k < crash_n; k++)
+                after += crash_sent[k].seen;
+            if (after == before)
+                break;
+        }
+        lsn_wire_close(&r);
+    }
+    for (size_t k = 0; k < crash_n; k++) {
+        if (crash_sent[k].acked && !crash_sent[k].seen)
+            fail_msg("acknowledged envelope %zu was lost", k);
+        free(crash_sent[k].env);
+    }
+}
+
 int
 main(void)
 {
@@ -479,6 +623,7 @@ main(void)
         cmocka_unit_test_teardown(test_relay_expiry_notice_to_sender, down),
         cmocka_unit_test_teardown(test_relay_restart_keeps_queue, down),
         cmocka_unit_test_teardown(test_relay_garbage_frames_answered, down),
+        cmocka_unit_test_teardown(test_relay_crash_kill9_keeps_every_acked_envelope, down),
     };
 
     if (sodium_init() < 0)
