@@ -59,6 +59,8 @@ int cmd_device(int argc, char **argv);
 int cmd_rotate(int argc, char **argv);
 int cmd_bundle(int argc, char **argv);
 int cmd_fingerprint(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
+int cmd_publish_roster(int argc, char **argv);
 
 #include "keys/org.h"
 

@@ -16,6 +16,8 @@ static const struct cli_cmd commands[] = {
     { "rotate",      cmd_rotate,      "rotate the encryption key, a device's keys or the org root" },
     { "bundle",      cmd_bundle,      "the org bundle (show, export, verify)" },
     { "fingerprint", cmd_fingerprint, "fingerprint of a public key or signed file" },
+    { "publish",     cmd_publish,     "upload the org's bundle and key deliveries to its relay" },
+    { "publish-roster", cmd_publish_roster, "upload a signed roster to the org's relay" },
     { NULL, NULL, NULL },
 };
 

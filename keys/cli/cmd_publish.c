@@ -1,0 +1,218 @@
+/* cmd_publish.c: `publish` and `publish-roster`: upload the org's bundle,
+ * its pending key deliveries, or a roster to the org's home relay through
+ * the admin device's credential (proto/wire.h; docs/wire.md). */
+#include <dirent.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys/cli/cli.h"
+#include "keys/credential.h"
+#include "keys/keyfile.h"
+#include "keys/roster.h"
+#include "keys/signed.h"
+#include "keys/util.h"
+#include "proto/err.h"
+#include "proto/wire.h"
+
+static const char usage[] =
+    "usage: liaison-keys publish --org-dir DIR [--roster FILE] [--relay tcp://HOST:PORT]\n"
+    "                            [--passphrase-file FILE]\n"
+    "       liaison-keys publish-roster FILE --org-dir DIR [--roster FILE]\n"
+    "                            [--relay tcp://HOST:PORT] [--passphrase-file FILE]\n"
+    "\n"
+    "publish: uploads DIR/bundle.signed and every key delivery in\n"
+    "DIR/deliveries/ to the org's home relay (from the roster: the one pinned\n"
+    "in DIR/admin.cred, or --roster), connecting as the admin device.  The\n"
+    "relay verifies each object against the roster and refuses a lower\n"
+    "version.  A relay that does not know the admin key yet accepts exactly\n"
+    "one thing from it: a bundle that lists that key as an admin device.\n"
+    "publish-roster: uploads the signed roster FILE (it must follow the\n"
+    "relay's held version).  --relay overrides the endpoint.\n";
+
+struct popts {
+    const char *dir, *roster, *relay, *pass, *file;
+};
+
+static int
+parse(int argc, char **argv, struct popts *o, int want_file)
+{
+    static const struct option opts[] = {
+        { "org-dir", required_argument, NULL, 'd' },
+        { "roster", required_argument, NULL, 'r' },
+        { "relay", required_argument, NULL, 'e' },
+        { "passphrase-file", required_argument, NULL, 'p' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+
+    memset(o, 0, sizeof *o);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': o->dir = optarg; break;
+        case 'r': o->roster = optarg; break;
+        case 'e': o->relay = optarg; break;
+        case 'p': o->pass = optarg; break;
+        default: return cli_usage_error(usage, "unknown option");
+        }
+    }
+    if (want_file) {
+        if (optind + 1 != argc)
+            return cli_usage_error(usage, "want exactly one roster FILE");
+        o->file = argv[optind];
+    } else if (optind != argc) {
+        return cli_usage_error(usage, "unexpected argument `%s`", argv[optind]);
+    }
+    if (o->dir == NULL)
+        return cli_usage_error(usage, "--org-dir is required");
+    return 0;
+}
+
+/* Loads admin.cred and connects to the org's home relay. */
+static int
+connect_admin(const struct popts *o, struct lsn_wire **w, char *org, size_t org_len)
+{
+    struct lsn_credential *cred = NULL;
+    struct lsn_roster *ro = NULL;
+    const Liaison__RosterOrg *ent;
+    const Liaison__RosterRelay *rel;
+    uint8_t *rb = NULL;
+    size_t rl = 0;
+    char path[PATH_MAX], *pass = NULL;
+    int prot = 0, r;
+
+    snprintf(path, sizeof path, "%s/admin.cred", o->dir);
+    if ((r = lsn_secret_is_protected(path, &prot)) != 0 ||
+        (r = cli_pass_unlock(o->pass, prot, "org folder", &pass)) != 0 ||
+        (r = lsn_credential_load(path, pass, &cred)) != 0) {
+        cli_pass_free(&pass);
+        return cli_fail(EXIT_USAGE, r, "%s", path);
+    }
+    cli_pass_free(&pass);
+    if (o->roster != NULL) {
+        r = cli_roster_load(o->roster, &ro);
+    } else if (cred->roster != NULL) {
+        r = lsn_roster_parse(cred->roster, cred->roster_len, &ro);
+    } else {
+        lsn_credential_destroy(&cred);
+        return cli_usage_error(usage, "%s pins no roster: pass --roster FILE", path);
+    }
+    (void)rb;
+    (void)rl;
+    if (r != 0) {
+        lsn_credential_destroy(&cred);
+        return cli_fail(EXIT_USAGE, r, "roster");
+    }
+    if ((ent = lsn_roster_find_org(ro, cred->org)) == NULL ||
+        (rel = lsn_roster_find_relay(ro, ent->relay)) == NULL || rel->curve_key.len != 32) {
+        r = cli_fail(EXIT_USAGE, LSN_ERR_UNKNOWN_ORG, "org `%s` or its home relay in roster v%llu",
+                     cred->org, (unsigned long long)ro->r->version);
+        goto out;
+    }
+    if ((r = lsn_wire_connect(o->relay != NULL ? o->relay : rel->endpoint, rel->curve_key.data,
+                              cred->keys->curve_pk, cred->keys->curve_sk, w)) != 0 ||
+        (r = lsn_wire_handshake(*w, 10000)) != 0) {
+        lsn_wire_close(w);
+        r = cli_fail(EXIT_VERIFY, r, "relay %s at %s", rel->name,
+                     o->relay != NULL ? o->relay : rel->endpoint);
+        goto out;
+    }
+    snprintf(org, org_len, "%s", cred->org);
+out:
+    lsn_roster_destroy(&ro);
+    lsn_credential_destroy(&cred);
+    return r;
+}
+
+/* Puts one signed object file of type kind; prints the outcome. */
+static int
+put_file(struct lsn_wire *w, const char *path, const char *type, Liaison__DirKind kind)
+{
+    Liaison__Request req = LIAISON__REQUEST__INIT;
+    Liaison__DirPutRequest p = LIAISON__DIR_PUT_REQUEST__INIT;
+    Liaison__Response *resp = NULL;
+    uint8_t *bin = NULL;
+    size_t len = 0;
+    int r;
+
+    if ((r = lsn_signed_file_read(path, type, &bin, &len)) != 0)
+        return cli_fail(EXIT_USAGE, r, "%s", path);
+    p.kind = kind;
+    p.object = (ProtobufCBinaryData){ len, bin };
+    req.body_case = LIAISON__REQUEST__BODY_DIR_PUT;
+    req.dir_put = &p;
+    r = lsn_wire_call(w, &req, LSN_WIRE_TIMEOUT_MS, &resp);
+    free(bin);
+    if (r != 0) {
+        fprintf(stderr, "liaison-keys: relay refused %s: %s\n", path,
+                lsn_wire_message(w)[0] ? lsn_wire_message(w) : lsn_strerror(r));
+        return EXIT_VERIFY;
+    }
+    printf("%s: %s (version %llu)\n", path,
+           resp->dir_put->unchanged ? "already held" : "published",
+           (unsigned long long)resp->dir_put->version);
+    lsn_pb_free(&resp->base);
+    return 0;
+}
+
+int
+cmd_publish(int argc, char **argv)
+{
+    struct popts o;
+    struct lsn_wire *w = NULL;
+    char org[LSN_ORG_ID_MAX + 1], path[PATH_MAX];
+    DIR *d;
+    struct dirent *e;
+    int r, rc = 0;
+
+    if (cli_wants_help(argc, argv, usage))
+        return 0;
+    if ((r = parse(argc, argv, &o, 0)) != 0)
+        return r;
+    if ((r = connect_admin(&o, &w, org, sizeof org)) != 0)
+        return r;
+    snprintf(path, sizeof path, "%s/bundle.signed", o.dir);
+    if ((rc = put_file(w, path, LSN_TYPE_BUNDLE, LIAISON__DIR_KIND__DIR_BUNDLE)) != 0)
+        goto out;
+    /* The bundle may have added this admin key: reconnect to be known. */
+    lsn_wire_close(&w);
+    if ((rc = connect_admin(&o, &w, org, sizeof org)) != 0)
+        goto out;
+    snprintf(path, sizeof path, "%s/deliveries", o.dir);
+    if ((d = opendir(path)) != NULL) {
+        while ((e = readdir(d)) != NULL && rc == 0) {
+            size_t n = strlen(e->d_name);
+            char f[PATH_MAX + 300];
+            if (n < 8 || strcmp(e->d_name + n - 7, ".signed") != 0)
+                continue;
+            snprintf(f, sizeof f, "%s/%s", path, e->d_name);
+            rc = put_file(w, f, LSN_TYPE_KEY_DELIVERY, LIAISON__DIR_KIND__DIR_DELIVERY);
+        }
+        closedir(d);
+    }
+out:
+    lsn_wire_close(&w);
+    return rc;
+}
+
+int
+cmd_publish_roster(int argc, char **argv)
+{
+    struct popts o;
+    struct lsn_wire *w = NULL;
+    char org[LSN_ORG_ID_MAX + 1];
+    int r;
+
+    if (cli_wants_help(argc, argv, usage))
+        return 0;
+    if ((r = parse(argc, argv, &o, 1)) != 0)
+        return r;
+    if ((r = connect_admin(&o, &w, org, sizeof org)) != 0)
+        return r;
+    r = put_file(w, o.file, LSN_TYPE_ROSTER, LIAISON__DIR_KIND__DIR_ROSTER);
+    lsn_wire_close(&w);
+    return r;
+}
