@@ -168,7 +168,7 @@ rf_setup(struct rf *f, const char *tag, size_t n_orgs, size_t n_dev,
     crypto_sign_keypair(f->auth_pk, f->auth_sk);
     f->n_orgs = n_orgs;
     for (size_t i = 0; i < n_orgs; i++) {
-        char id[8];
+        char id[24];
         snprintf(id, sizeof id, "o%zu", i + 1);
         if ((r = org_make(&f->orgs[i], id, n_dev)) != 0)
             return r;
