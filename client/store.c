@@ -542,6 +542,19 @@ lsn_store_get_sent(struct lsn_store *s, const uint8_t msg_id[16],
 }
 
 int
+lsn_store_del_sent(struct lsn_store *s, const uint8_t msg_id[16])
+{
+    MDB_val key = { 16, (void *)msg_id };
+    MDB_txn *t = NULL;
+    int r, rc;
+
+    if ((r = begin(s, 0, &t)) != 0)
+        return r;
+    rc = mdb_del(t, s->sent, &key, NULL);
+    return commit(t, rc == MDB_NOTFOUND ? 0 : mdb_err(rc));
+}
+
+int
 lsn_store_mark_submitted(struct lsn_store *s, const uint8_t msg_id[16])
 {
     Liaison__StoredSent *rec = NULL;
@@ -615,7 +628,8 @@ receipt_key(uint8_t k[RCPT_KEY], const uint8_t msg_id[16], const char *org,
 
 int
 lsn_store_put_receipt(struct lsn_store *s, const uint8_t msg_id[16],
-                      const char *org, const char *device, int kind, int64_t at)
+                      const char *org, const char *device, int kind, int64_t at,
+                      int reads_off)
 {
     Liaison__StoredReceipt rec = LIAISON__STORED_RECEIPT__INIT;
     Liaison__StoredReceipt *old = NULL;
@@ -626,6 +640,7 @@ lsn_store_put_receipt(struct lsn_store *s, const uint8_t msg_id[16],
     receipt_key(k, msg_id, org, device);
     rec.kind = kind;
     rec.at = at;
+    rec.reads_off = reads_off != 0;
     if ((r = begin(s, 0, &t)) != 0)
         return r;
     /* A read receipt outranks a delivery receipt; never the reverse. */
@@ -671,7 +686,7 @@ lsn_store_each_receipt(struct lsn_store *s, const uint8_t msg_id[16],
         dev[DEV_LEN] = '\0';
         r = LSN_PB_DECODE(stored_receipt, v.mv_data, v.mv_size, 1024, &rec);
         if (r == 0)
-            r = fn(ctx, org, dev, rec->kind, rec->at);
+            r = fn(ctx, org, dev, rec->kind, rec->at, rec->reads_off);
         lsn_pb_free((ProtobufCMessage *)rec);
     }
     mdb_cursor_close(c);

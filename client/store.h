@@ -86,6 +86,10 @@ int lsn_store_put_sent(struct lsn_store *s, const uint8_t msg_id[16],
 int lsn_store_get_sent(struct lsn_store *s, const uint8_t msg_id[16],
                        Liaison__StoredSent **out);
 
+/* Forgets a sent record (one the relay refused for good, e.g. sealed to a
+ * stale key, before the content is sealed again). */
+int lsn_store_del_sent(struct lsn_store *s, const uint8_t msg_id[16]);
+
 int lsn_store_mark_submitted(struct lsn_store *s, const uint8_t msg_id[16]);
 
 /* The one sent msg_id starting with prefix (hex). */
@@ -101,10 +105,11 @@ int lsn_store_each_unsubmitted(struct lsn_store *s, lsn_store_sent_fn fn,
 /* Records a receipt for a sent message from org/device. */
 int lsn_store_put_receipt(struct lsn_store *s, const uint8_t msg_id[16],
                           const char *org, const char *device, int kind,
-                          int64_t at);
+                          int64_t at, int reads_off);
 
 typedef int (*lsn_store_receipt_fn)(void *ctx, const char *org,
-                                    const char *device, int kind, int64_t at);
+                                    const char *device, int kind, int64_t at,
+                                    int reads_off);
 int lsn_store_each_receipt(struct lsn_store *s, const uint8_t msg_id[16],
                            lsn_store_receipt_fn fn, void *ctx);
 

@@ -1,0 +1,175 @@
+/* cli.c: plumbing shared by the `liaison` commands. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client/cli/cli.h"
+#include "keys/pass.h"
+#include "keys/util.h"
+#include "proto/err.h"
+
+const char *cli_home;
+const char *cli_pass_file;
+
+int
+cli_exit_for(int err, int verifying)
+{
+    switch (err) {
+    case 0:
+        return EXIT_OK;
+    case LSN_ERR_TIMEOUT: case LSN_ERR_UNAVAILABLE:
+        return EXIT_UNREACHABLE;
+    case LSN_ERR_QUOTA: case LSN_ERR_LIMIT: case LSN_ERR_TOO_LARGE:
+    case LSN_ERR_RATE: case LSN_ERR_TTL:
+        return EXIT_LIMIT;
+    case LSN_ERR_BAD_SIGNATURE: case LSN_ERR_NOT_RECIPIENT:
+    case LSN_ERR_UNKNOWN_DEVICE: case LSN_ERR_REVOKED: case LSN_ERR_FUTURE:
+    case LSN_ERR_EXPIRED: case LSN_ERR_REPLAY: case LSN_ERR_COMMIT:
+    case LSN_ERR_DECRYPT: case LSN_ERR_UNKNOWN_KEY: case LSN_ERR_KEY_RETIRED:
+    case LSN_ERR_SUITE: case LSN_ERR_STALE_KEY: case LSN_ERR_DENIED:
+    case LSN_ERR_THRESHOLD: case LSN_ERR_ROLLBACK: case LSN_ERR_CHAIN:
+    case LSN_ERR_WRONG_SIGNER: case LSN_ERR_CONFLICT: case LSN_ERR_PROTOCOL:
+        return EXIT_FAILED;
+    case LSN_ERR_MALFORMED: case LSN_ERR_TRUNCATED:
+        return verifying ? EXIT_FAILED : EXIT_USAGE;
+    default:
+        return EXIT_USAGE;
+    }
+}
+
+int
+cli_fail(int err, int verifying, const char *fmt, ...)
+{
+    const char *d = lsn_detail();
+    va_list ap;
+
+    fputs("liaison: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, ": %s", lsn_strerror(err));
+    if (d[0] != '\0')
+        fprintf(stderr, " (%s)", d);
+    fputc('\n', stderr);
+    lsn_set_detail("%s", "");
+    return cli_exit_for(err, verifying);
+}
+
+int
+cli_usage(const char *usage, const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("liaison: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n\n%s", usage);
+    return EXIT_USAGE;
+}
+
+int
+cli_help(int argc, char **argv, const char *usage)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 1;
+        }
+    return 0;
+}
+
+int
+cli_open(struct lsn_client **c)
+{
+    char dir[PATH_MAX], *pass = NULL, prompt[PATH_MAX + 40];
+    int prot = 0, r;
+
+    *c = NULL;
+    if ((r = lsn_profile_dir(cli_home, dir, sizeof dir)) != 0)
+        return cli_fail(r, 0, "no profile");
+    if ((r = lsn_profile_is_protected(dir, &prot)) != 0) {
+        if (r == LSN_ERR_NOT_FOUND)
+            lsn_set_detail("set one up with `liaison init --credential FILE`");
+        return cli_fail(r, 0, "no profile in %s", dir);
+    }
+    if (prot) {
+        snprintf(prompt, sizeof prompt, "Passphrase for the credential in %s: ", dir);
+        r = cli_pass_file ? lsn_pass_read_file(cli_pass_file, &pass)
+                          : lsn_pass_read_tty(prompt, &pass);
+        if (r != 0)
+            return cli_fail(r, 0, "passphrase");
+    }
+    r = lsn_client_open(dir, pass, c);
+    lsn_pass_free(&pass);
+    if (r != 0)
+        return cli_fail(r, 0, "cannot open the profile in %s", dir);
+    return 0;
+}
+
+int
+cli_split_orgs(const char *list, char **buf, const char **out, size_t max,
+               size_t *n)
+{
+    char *save = NULL, *tok;
+
+    *n = 0;
+    if ((*buf = strdup(list)) == NULL)
+        return LSN_ERR_NOMEM;
+    for (tok = strtok_r(*buf, ",", &save); tok != NULL;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (*n == max) {
+            lsn_set_detail("at most %zu recipient orgs", max);
+            return LSN_ERR_LIMIT;
+        }
+        out[(*n)++] = tok;
+    }
+    if (*n == 0) {
+        lsn_set_detail("no org named");
+        return LSN_ERR_USAGE;
+    }
+    return 0;
+}
+
+int
+cli_duration(const char *s, int64_t *out)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    int64_t mul = 1;
+
+    if (end == s || v <= 0)
+        return LSN_ERR_INVALID;
+    if (*end == 'd')
+        mul = 86400;
+    else if (*end == 'h')
+        mul = 3600;
+    else if (*end == 'm')
+        mul = 60;
+    else if (*end != 's' && *end != '\0')
+        return LSN_ERR_INVALID;
+    if (*end != '\0' && end[1] != '\0')
+        return LSN_ERR_INVALID;
+    if (v > 100LL * 365 * 86400 / mul)
+        return LSN_ERR_INVALID;
+    *out = (int64_t)v * mul;
+    return 0;
+}
+
+void
+cli_hex_id(char out[33], const uint8_t id[16])
+{
+    lsn_hex(out, id, 16);
+}
+
+const char *
+cli_time(int64_t t, char buf[21])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (gmtime_r(&tt, &tm) == NULL || strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, 21, "%lld", (long long)t);
+    return buf;
+}

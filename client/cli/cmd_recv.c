@@ -1,0 +1,351 @@
+/* cmd_recv.c: `fetch`, `watch`, `inbox`, `read` and `open`: taking
+ * messages in, and showing them. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client/cli/cli.h"
+#include "keys/util.h"
+#include "proto/err.h"
+
+static const char fetch_usage[] =
+    "usage: liaison fetch [--json]\n"
+    "       liaison watch [--json] [--exec CMD]\n"
+    "\n"
+    "fetch takes everything waiting at the home relay: applies new encryption\n"
+    "keys first, then verifies each message, stores it (still encrypted) and\n"
+    "only then acknowledges it to the relay.  It prints each new message in\n"
+    "one line (or one JSON object per line with --json) and resends any sent\n"
+    "message the relay has not acknowledged yet.\n"
+    "\n"
+    "watch does the same, then stays connected and handles messages as they\n"
+    "arrive, until interrupted.  With --exec CMD each new message is given to\n"
+    "CMD (run by /bin/sh) on its stdin as one JSON object; a message is\n"
+    "acknowledged once it is stored, whatever CMD does.\n"
+    "\n"
+    "Exit status: 0 success, 1 a message failed verification (it stays at the\n"
+    "relay), 2 usage error, 3 relay unreachable.\n";
+
+static const char inbox_usage[] =
+    "usage: liaison inbox [--unread] [--json]\n"
+    "       liaison read MSGID [--json]\n"
+    "       liaison open FILE [--json]\n"
+    "\n"
+    "inbox lists received messages, oldest first (* marks unread).\n"
+    "read shows one message (a unique prefix of its id is enough), marks it\n"
+    "read and, if its sender asked for one, sends a read receipt (unless\n"
+    "read-receipts = no in the profile's config).\n"
+    "open verifies and opens an envelope file made by `liaison seal`, without\n"
+    "a relay (import the sender's bundle first with `liaison bundle import`),\n"
+    "and stores it like a fetched message.\n"
+    "\n"
+    "Exit status: 0 success, 1 verification failed, 2 usage or input error.\n";
+
+struct show_ctx {
+    int json;
+    const char *exec;
+    int failures;
+};
+
+static int
+run_exec(const char *cmd, const struct lsn_message *m)
+{
+    int fds[2], status = 0;
+    pid_t pid;
+    FILE *f;
+
+    if (pipe(fds) != 0)
+        return -1;
+    if ((pid = fork()) < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(fds[0], 0);
+        close(fds[0]);
+        close(fds[1]);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[0]);
+    if ((f = fdopen(fds[1], "w")) != NULL) {
+        cli_print_message(f, m, 1);
+        fclose(f);
+    } else {
+        close(fds[1]);
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Receipts are bookkeeping: `status` shows them, listings do not. */
+static int
+is_receipt(const struct lsn_opened *o)
+{
+    return o->alert->type == LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT;
+}
+
+static int
+on_message(void *ctx, const struct lsn_message *m)
+{
+    struct show_ctx *x = ctx;
+
+    if (is_receipt(m->o))
+        return 0;
+    if (x->exec != NULL) {
+        int st = run_exec(x->exec, m);
+        if (st != 0)
+            fprintf(stderr, "liaison: --exec command exited with %d\n", st);
+    } else if (x->json) {
+        cli_print_message(stdout, m, 1);
+    } else {
+        cli_print_summary(stdout, m);
+    }
+    fflush(stdout);
+    return 0;
+}
+
+static void
+on_error(void *ctx, const char *org, const uint8_t id[16], int err)
+{
+    struct show_ctx *x = ctx;
+    char hex[33];
+
+    cli_hex_id(hex, id);
+    if (err == LSN_ERR_QUOTA) {
+        fprintf(stderr, "liaison: message %s from %s was trimmed by the relay "
+                "before this device fetched it (ask the sender to resend)\n", hex, org);
+        return;
+    }
+    if (err == LSN_ERR_EXPIRED && org != NULL) {
+        fprintf(stderr, "liaison: relay notice: message %s of %s expired before "
+                "every recipient took it (advisory, not end-to-end)\n", hex, org);
+        return;
+    }
+    x->failures++;
+    fprintf(stderr, "liaison: message %s from %s refused: %s", hex, org,
+            lsn_strerror(err));
+    if (lsn_detail()[0] != '\0')
+        fprintf(stderr, " (%s)", lsn_detail());
+    fputc('\n', stderr);
+    lsn_set_detail("%s", "");
+}
+
+static int
+parse_recv(int argc, char **argv, const char *usage, struct show_ctx *x,
+           int *unread, int want_arg, const char **arg)
+{
+    static const struct option opts[] = {
+        { "json", no_argument, NULL, 'j' },
+        { "exec", required_argument, NULL, 'x' },
+        { "unread", no_argument, NULL, 'u' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+
+    memset(x, 0, sizeof *x);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': x->json = 1; break;
+        case 'x': x->exec = optarg; break;
+        case 'u': if (unread) { *unread = 1; break; } /* fall through */
+        default: return cli_usage(usage, "invalid option");
+        }
+    }
+    if (want_arg && optind != argc - 1)
+        return cli_usage(usage, "%s needs one argument", argv[0]);
+    if (!want_arg && optind != argc)
+        return cli_usage(usage, "unexpected argument `%s`", argv[optind]);
+    if (arg != NULL)
+        *arg = want_arg ? argv[optind] : NULL;
+    return 0;
+}
+
+int
+cmd_fetch(int argc, char **argv)
+{
+    struct show_ctx x;
+    struct lsn_client *c = NULL;
+    size_t n = 0, resent = 0;
+    int rc, r;
+
+    if (cli_help(argc, argv, fetch_usage))
+        return 0;
+    if ((rc = parse_recv(argc, argv, fetch_usage, &x, NULL, 0, NULL)) != 0)
+        return rc;
+    if (x.exec != NULL)
+        return cli_usage(fetch_usage, "--exec belongs to watch");
+    if ((rc = cli_open(&c)) != 0)
+        return rc;
+    if ((r = lsn_client_fetch(c, on_message, on_error, &x, &n)) != 0) {
+        rc = cli_fail(r, 0, "fetch");
+        goto out;
+    }
+    if ((r = lsn_client_resubmit(c, &resent)) != 0)
+        rc = cli_fail(r, 0, "resending stored messages");
+    if (!x.json)
+        fprintf(stderr, "%zu new message(s)%s\n", n,
+                resent ? ", stored messages resent" : "");
+    if (rc == 0 && x.failures > 0)
+        rc = EXIT_FAILED;
+out:
+    lsn_client_close(&c);
+    return rc;
+}
+
+static volatile int stop_watch;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    stop_watch = 1;
+}
+
+int
+cmd_watch(int argc, char **argv)
+{
+    struct show_ctx x;
+    struct lsn_client *c = NULL;
+    struct sigaction sa;
+    size_t resent = 0;
+    int rc, r;
+
+    if (cli_help(argc, argv, fetch_usage))
+        return 0;
+    if ((rc = parse_recv(argc, argv, fetch_usage, &x, NULL, 0, NULL)) != 0)
+        return rc;
+    if ((rc = cli_open(&c)) != 0)
+        return rc;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    (void)lsn_client_resubmit(c, &resent);
+    r = lsn_client_watch(c, on_message, on_error, &x, &stop_watch, 250);
+    if (r != 0)
+        rc = cli_fail(r, 0, "watch");
+    lsn_client_close(&c);
+    return rc;
+}
+
+struct list_ctx {
+    struct lsn_client *c;
+    int json, unread, n;
+};
+
+static int
+list_one(void *ctx, const struct lsn_stored *st)
+{
+    struct list_ctx *x = ctx;
+    struct lsn_message m = { 0 };
+    int r;
+
+    if (x->unread && st->read)
+        return 0;
+    r = lsn_open_with_key(st->envelope, st->len, st->key, st->sign_key, &m.o);
+    if (r != 0) {
+        char hex[33];
+        cli_hex_id(hex, st->msg_id);
+        fprintf(stderr, "liaison: stored message %s does not open: %s\n", hex,
+                lsn_strerror(r));
+        return 0;
+    }
+    m.received = st->received;
+    m.read = st->read;
+    if (is_receipt(m.o)) {
+        lsn_opened_destroy(&m.o);
+        return 0;
+    }
+    if (x->json)
+        cli_print_message(stdout, &m, 1);
+    else
+        cli_print_summary(stdout, &m);
+    lsn_opened_destroy(&m.o);
+    x->n++;
+    return 0;
+}
+
+int
+cmd_inbox(int argc, char **argv)
+{
+    struct show_ctx x;
+    struct list_ctx l = { 0 };
+    int rc, r;
+
+    if (cli_help(argc, argv, inbox_usage))
+        return 0;
+    if ((rc = parse_recv(argc, argv, inbox_usage, &x, &l.unread, 0, NULL)) != 0)
+        return rc;
+    if ((rc = cli_open(&l.c)) != 0)
+        return rc;
+    l.json = x.json;
+    if ((r = lsn_store_each_received(l.c->p->store, list_one, &l)) != 0)
+        rc = cli_fail(r, 0, "inbox");
+    else if (!l.json && l.n == 0)
+        fprintf(stderr, "no %smessages\n", l.unread ? "unread " : "");
+    lsn_client_close(&l.c);
+    return rc;
+}
+
+int
+cmd_read(int argc, char **argv)
+{
+    struct show_ctx x;
+    struct lsn_client *c = NULL;
+    struct lsn_message *m = NULL;
+    const char *id;
+    int rc, r;
+
+    if (cli_help(argc, argv, inbox_usage))
+        return 0;
+    if ((rc = parse_recv(argc, argv, inbox_usage, &x, NULL, 1, &id)) != 0)
+        return rc;
+    if ((rc = cli_open(&c)) != 0)
+        return rc;
+    if ((r = lsn_client_read(c, id, 1, &m)) != 0)
+        rc = cli_fail(r, 0, "cannot read %s", id);
+    else
+        cli_print_message(stdout, m, x.json);
+    lsn_message_free(&m);
+    lsn_client_close(&c);
+    return rc;
+}
+
+int
+cmd_open(int argc, char **argv)
+{
+    struct show_ctx x;
+    struct lsn_client *c = NULL;
+    struct lsn_message *m = NULL;
+    uint8_t *env = NULL;
+    size_t len = 0;
+    const char *file;
+    int rc, r;
+
+    if (cli_help(argc, argv, inbox_usage))
+        return 0;
+    if ((rc = parse_recv(argc, argv, inbox_usage, &x, NULL, 1, &file)) != 0)
+        return rc;
+    if ((r = lsn_file_read(file, LSN_ENVELOPE_MAX, &env, &len)) != 0)
+        return cli_fail(r, 0, "cannot read %s", file);
+    if ((rc = cli_open(&c)) != 0)
+        goto out;
+    if ((r = lsn_client_accept(c, env, len, lsn_now(), &m)) != 0)
+        rc = cli_fail(r, 1, "%s does not verify", file);
+    else
+        cli_print_message(stdout, m, x.json);
+out:
+    lsn_message_free(&m);
+    free(env);
+    lsn_client_close(&c);
+    return rc;
+}

@@ -1,0 +1,591 @@
+/* cmd_send.c: `send`, `reply`, `seal` and `forward`: building an alert
+ * from options, sealing it into the store, and handing it to the relay. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "client/alert.h"
+#include "client/cli/cli.h"
+#include "client/names.h"
+#include "keys/json.h"
+#include "keys/signed.h"
+#include "keys/util.h"
+#include "proto/err.h"
+
+#define MAX_INDICATORS 1024
+#define MAX_ATTACH 32
+
+static const char send_usage[] =
+    "usage: liaison send --to ORG[,ORG...] --title TEXT [options]\n"
+    "       liaison reply MSGID [options]          (to the sender's org; type response)\n"
+    "       liaison seal --to ORG[,ORG...] --title TEXT --out FILE [options]\n"
+    "       liaison forward MSGID --to ORG[,ORG...] [--json]\n"
+    "\n"
+    "Seals an alert so that only the named organisations can read it, signs it\n"
+    "with this device's key, stores it, and submits it to the home relay (seal\n"
+    "writes it to FILE instead, for carrying by other means).  The body comes\n"
+    "from --body-file FILE (- for stdin), or from stdin when stdin is not a\n"
+    "terminal.\n"
+    "\n"
+    "  --to ORG[,ORG...]        recipient organisations (see `liaison orgs`)\n"
+    "  --title TEXT             one line, at most 256 bytes\n"
+    "  --body-file FILE|-       the body text\n"
+    "  --tlp clear|green|amber|amber+strict|red     TLP 2.0 marking (amber)\n"
+    "  --priority routine|priority|urgent           (routine)\n"
+    "  --type alert|notice|request|response         (alert)\n"
+    "  --case REF               your case reference\n"
+    "  --pap clear|green|amber|red                  permissible actions\n"
+    "  --handling H0|H1|H2|H3:TEXT                  Europol handling code\n"
+    "  --grade A1               source/information grading (Admiralty A-F/1-6;\n"
+    "                           europol:B2 for the Europol 4x4 system)\n"
+    "  --indicator TYPE=VALUE   an indicator with a MISP type, e.g. ip-dst=192.0.2.1\n"
+    "                           (repeatable)\n"
+    "  --attach FILE            attach a file (repeatable; all within 8 MiB)\n"
+    "  --expires DURATION       7d (default), 12h, 30m ...; at most 30d\n"
+    "  --ack none|delivery|read ask for receipts (none)\n"
+    "  --reply-to MSGID         this answers a received message\n"
+    "  --idempotency-key KEY    the message id derives from KEY: a retried\n"
+    "                           automated push is delivered once\n"
+    "  --json                   print the result as one JSON object\n"
+    "\n"
+    "A send is stored before it is submitted; when the relay cannot be reached\n"
+    "(exit 3), run the same command again or `liaison fetch`: the stored bytes\n"
+    "are resent, never sealed twice.  TLP on forward: RED never leaves its\n"
+    "named recipients; AMBER and AMBER+STRICT stay within your organisation;\n"
+    "GREEN and CLEAR may go to any coalition member.\n"
+    "\n"
+    "Exit status: 0 sent, 1 delivery failed, 2 usage or input error,\n"
+    "3 relay unreachable (the message is stored: retry), 4 refused by a limit\n"
+    "(quota, size, TLP rule).\n";
+
+struct send_opts {
+    const char *to, *title, *body_file, *out, *reply_to, *idem, *case_ref;
+    const char *handling, *grade;
+    int tlp, priority, type, pap, ack, json, type_set;
+    int64_t ttl;
+    const char *indicators[MAX_INDICATORS];
+    size_t n_indicators;
+    const char *attach[MAX_ATTACH];
+    size_t n_attach;
+    const char *arg;           /* MSGID for reply / forward */
+};
+
+/* An Alert under construction and the memory behind it. */
+struct built {
+    Liaison__Alert a;
+    Liaison__Grading grading;
+    Liaison__MessageRef reply;
+    Liaison__Indicator ind[MAX_INDICATORS], *indp[MAX_INDICATORS];
+    Liaison__Attachment att[MAX_ATTACH], *attp[MAX_ATTACH];
+    uint8_t sha[MAX_ATTACH][32];
+    uint8_t *files[MAX_ATTACH];
+    char *body;
+    char *ind_buf[MAX_INDICATORS];
+    char handling_text[600];
+};
+
+static void
+built_free(struct built *b)
+{
+    for (size_t i = 0; i < MAX_ATTACH; i++)
+        free(b->files[i]);
+    for (size_t i = 0; i < MAX_INDICATORS; i++)
+        free(b->ind_buf[i]);
+    free(b->body);
+    free(b);
+}
+
+static int
+enum_opt(const struct lsn_name *t, const char *what, const char *v, int *out)
+{
+    char list[128];
+
+    if (lsn_name_parse(t, v, out) == 0)
+        return 0;
+    return cli_usage(send_usage, "%s must be %s, not `%s`", what,
+                     lsn_name_list(t, list, sizeof list), v);
+}
+
+static int
+parse(int argc, char **argv, struct send_opts *o, int want_arg)
+{
+    static const struct option opts[] = {
+        { "to", required_argument, NULL, 't' },
+        { "title", required_argument, NULL, 'T' },
+        { "body-file", required_argument, NULL, 'b' },
+        { "tlp", required_argument, NULL, 'l' },
+        { "priority", required_argument, NULL, 'p' },
+        { "type", required_argument, NULL, 'y' },
+        { "case", required_argument, NULL, 'c' },
+        { "pap", required_argument, NULL, 'P' },
+        { "handling", required_argument, NULL, 'H' },
+        { "grade", required_argument, NULL, 'g' },
+        { "indicator", required_argument, NULL, 'i' },
+        { "attach", required_argument, NULL, 'a' },
+        { "expires", required_argument, NULL, 'e' },
+        { "ack", required_argument, NULL, 'k' },
+        { "reply-to", required_argument, NULL, 'r' },
+        { "idempotency-key", required_argument, NULL, 'I' },
+        { "out", required_argument, NULL, 'o' },
+        { "json", no_argument, NULL, 'j' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c, rc;
+
+    memset(o, 0, sizeof *o);
+    o->tlp = LIAISON__TLP__TLP_AMBER;
+    o->type = LIAISON__ALERT_TYPE__ALERT_TYPE_ALERT;
+    o->ttl = LSN_DEFAULT_TTL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        rc = 0;
+        switch (c) {
+        case 't': o->to = optarg; break;
+        case 'T': o->title = optarg; break;
+        case 'b': o->body_file = optarg; break;
+        case 'l': rc = enum_opt(lsn_names_tlp, "--tlp", optarg, &o->tlp); break;
+        case 'p': rc = enum_opt(lsn_names_priority, "--priority", optarg, &o->priority); break;
+        case 'y':
+            rc = enum_opt(lsn_names_type, "--type", optarg, &o->type);
+            o->type_set = 1;
+            break;
+        case 'c': o->case_ref = optarg; break;
+        case 'P': rc = enum_opt(lsn_names_pap, "--pap", optarg, &o->pap); break;
+        case 'H': o->handling = optarg; break;
+        case 'g': o->grade = optarg; break;
+        case 'i':
+            if (o->n_indicators == MAX_INDICATORS)
+                return cli_usage(send_usage, "too many --indicator");
+            o->indicators[o->n_indicators++] = optarg;
+            break;
+        case 'a':
+            if (o->n_attach == MAX_ATTACH)
+                return cli_usage(send_usage, "at most %d --attach", MAX_ATTACH);
+            o->attach[o->n_attach++] = optarg;
+            break;
+        case 'e':
+            if (cli_duration(optarg, &o->ttl) != 0 || o->ttl > LSN_MAX_TTL)
+                return cli_usage(send_usage, "--expires must be a duration up to "
+                                 "30d (like 7d, 12h, 30m), not `%s`", optarg);
+            break;
+        case 'k': rc = enum_opt(lsn_names_ack, "--ack", optarg, &o->ack); break;
+        case 'r': o->reply_to = optarg; break;
+        case 'I': o->idem = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 'j': o->json = 1; break;
+        default: return cli_usage(send_usage, "invalid option");
+        }
+        if (rc != 0)
+            return rc;
+    }
+    if (want_arg) {
+        if (optind != argc - 1)
+            return cli_usage(send_usage, "%s needs one MSGID", argv[0]);
+        o->arg = argv[optind];
+    } else if (optind != argc) {
+        return cli_usage(send_usage, "unexpected argument `%s`", argv[optind]);
+    }
+    return 0;
+}
+
+static int
+read_body(const char *file, char **out)
+{
+    uint8_t *buf = NULL;
+    size_t n = 0, cap = 0;
+    int r;
+
+    *out = NULL;
+    if (file != NULL && strcmp(file, "-") != 0) {
+        if ((r = lsn_file_read(file, LSN_ALERT_BODY_MAX, &buf, &n)) != 0)
+            return r;
+        *out = (char *)buf;
+        return 0;
+    }
+    for (;;) {
+        if (n == cap) {
+            void *p;
+            if (cap >= LSN_ALERT_BODY_MAX + 1)
+                break;
+            cap = cap ? cap * 2 : 4096;
+            if ((p = realloc(buf, cap + 1)) == NULL) {
+                free(buf);
+                return LSN_ERR_NOMEM;
+            }
+            buf = p;
+        }
+        ssize_t k = read(0, buf + n, cap - n);
+        if (k < 0) {
+            free(buf);
+            return LSN_ERR_IO;
+        }
+        if (k == 0)
+            break;
+        n += (size_t)k;
+    }
+    if (n > LSN_ALERT_BODY_MAX) {
+        free(buf);
+        lsn_set_detail("the body is over %u bytes", LSN_ALERT_BODY_MAX);
+        return LSN_ERR_TOO_LARGE;
+    }
+    if (buf == NULL && (buf = malloc(1)) == NULL)
+        return LSN_ERR_NOMEM;
+    buf[n] = '\0';
+    *out = (char *)buf;
+    return 0;
+}
+
+static const char *
+media_type(const char *name)
+{
+    static const struct { const char *ext, *type; } types[] = {
+        { ".txt", "text/plain" }, { ".csv", "text/csv" }, { ".json", "application/json" },
+        { ".pdf", "application/pdf" }, { ".png", "image/png" }, { ".jpg", "image/jpeg" },
+        { ".jpeg", "image/jpeg" }, { ".zip", "application/zip" },
+        { ".eml", "message/rfc822" }, { ".xml", "application/xml" },
+    };
+    const char *dot = strrchr(name, '.');
+
+    for (size_t i = 0; dot != NULL && i < sizeof types / sizeof types[0]; i++)
+        if (strcasecmp(dot, types[i].ext) == 0)
+            return types[i].type;
+    return "application/octet-stream";
+}
+
+static int
+build_handling(struct built *b, const char *h)
+{
+    char code[4];
+    int v;
+
+    snprintf(code, sizeof code, "%.2s", h);
+    if (lsn_name_parse(lsn_names_handling, code, &v) != 0 ||
+        (v == LIAISON__HANDLING_CODE__HANDLING_H3) != (h[2] == ':') ||
+        (v != LIAISON__HANDLING_CODE__HANDLING_H3 && h[2] != '\0'))
+        return cli_usage(send_usage, "--handling must be H0, H1, H2 or H3:TEXT, not `%s`", h);
+    b->a.handling = v;
+    if (v == LIAISON__HANDLING_CODE__HANDLING_H3) {
+        snprintf(b->handling_text, sizeof b->handling_text, "%s", h + 3);
+        b->a.handling_text = b->handling_text;
+    }
+    return 0;
+}
+
+static int
+build_grade(struct built *b, const char *g)
+{
+    static char src[2], info[2];
+    int europol = strncmp(g, "europol:", 8) == 0;
+    const char *v = europol ? g + 8 : g;
+
+    if (strlen(v) != 2)
+        return cli_usage(send_usage, "--grade must be like A1 or europol:B2, not `%s`", g);
+    src[0] = v[0];
+    info[0] = v[1];
+    b->grading.system = europol ? LIAISON__GRADING_SYSTEM__GRADING_EUROPOL_4X4
+                                : LIAISON__GRADING_SYSTEM__GRADING_ADMIRALTY;
+    b->grading.source = src;
+    b->grading.information = info;
+    b->a.grading = &b->grading;
+    return 0;
+}
+
+static int
+build_attachments(struct built *b, const struct send_opts *o)
+{
+    for (size_t i = 0; i < o->n_attach; i++) {
+        Liaison__Attachment *at = &b->att[i];
+        const char *base = strrchr(o->attach[i], '/');
+        size_t n = 0;
+        int r = lsn_file_read(o->attach[i], LSN_CONTENT_MAX, &b->files[i], &n);
+
+        if (r != 0)
+            return cli_fail(r, 0, "cannot attach %s", o->attach[i]);
+        liaison__attachment__init(at);
+        at->name = (char *)(base ? base + 1 : o->attach[i]);
+        at->media_type = (char *)media_type(at->name);
+        crypto_hash_sha256(b->sha[i], b->files[i], n);
+        at->sha256 = (ProtobufCBinaryData){ 32, b->sha[i] };
+        at->data = (ProtobufCBinaryData){ n, b->files[i] };
+        b->attp[i] = at;
+    }
+    b->a.attachments = b->attp;
+    b->a.n_attachments = o->n_attach;
+    return 0;
+}
+
+static int
+build_indicators(struct built *b, const struct send_opts *o)
+{
+    for (size_t i = 0; i < o->n_indicators; i++) {
+        char *eq;
+        if ((b->ind_buf[i] = strdup(o->indicators[i])) == NULL)
+            return cli_fail(LSN_ERR_NOMEM, 0, "indicator");
+        if ((eq = strchr(b->ind_buf[i], '=')) == NULL || eq == b->ind_buf[i] ||
+            eq[1] == '\0')
+            return cli_usage(send_usage, "--indicator must be TYPE=VALUE, not `%s`",
+                             o->indicators[i]);
+        *eq = '\0';
+        if (!lsn_alert_misp_type_known(b->ind_buf[i]))
+            return cli_usage(send_usage, "--indicator type `%s` is not a MISP "
+                             "attribute type liaison knows (e.g. ip-dst, domain, "
+                             "url, email-src, btc, iban, md5, sha256)", b->ind_buf[i]);
+        liaison__indicator__init(&b->ind[i]);
+        b->ind[i].type = b->ind_buf[i];
+        b->ind[i].value = eq + 1;
+        b->indp[i] = &b->ind[i];
+    }
+    b->a.indicators = b->indp;
+    b->a.n_indicators = o->n_indicators;
+    return 0;
+}
+
+/* Builds the Alert from options; *reply_org gets the replied-to org. */
+static int
+build(struct lsn_client *c, const struct send_opts *o, struct built **out,
+      char reply_org[LSN_ENV_ORG_MAX + 1])
+{
+    struct built *b = calloc(1, sizeof *b);
+    int rc, r;
+
+    *out = NULL;
+    if (b == NULL)
+        return cli_fail(LSN_ERR_NOMEM, 0, "alert");
+    liaison__alert__init(&b->a);
+    liaison__grading__init(&b->grading);
+    liaison__message_ref__init(&b->reply);
+    b->a.type = o->type;
+    b->a.title = (char *)o->title;
+    b->a.tlp = o->tlp;
+    b->a.pap = o->pap;
+    b->a.priority = o->priority;
+    b->a.ack = o->ack;
+    b->a.case_ref = (char *)(o->case_ref ? o->case_ref : "");
+    if (o->body_file != NULL || !isatty(0)) {
+        if ((r = read_body(o->body_file, &b->body)) != 0) {
+            rc = cli_fail(r, 0, "cannot read the body");
+            goto fail;
+        }
+        b->a.body = b->body;
+    }
+    if ((o->handling && (rc = build_handling(b, o->handling)) != 0) ||
+        (o->grade && (rc = build_grade(b, o->grade)) != 0) ||
+        (rc = build_indicators(b, o)) != 0 || (rc = build_attachments(b, o)) != 0)
+        goto fail;
+    if (o->reply_to != NULL) {
+        static uint8_t id[16];
+        if ((r = lsn_store_find_received(c->p->store, o->reply_to, reply_org, id)) != 0) {
+            rc = cli_fail(r, 0, "no received message %s to reply to", o->reply_to);
+            goto fail;
+        }
+        b->reply.org = reply_org;
+        b->reply.msg_id = (ProtobufCBinaryData){ 16, id };
+        b->a.in_reply_to = &b->reply;
+    }
+    if ((r = lsn_alert_validate(&b->a)) != 0) {
+        rc = cli_fail(r, 0, "the alert is not valid (title 1 to 256 bytes on one "
+                      "line, UTF-8 text, H3 needs its text, grading A-F/1-6)");
+        goto fail;
+    }
+    *out = b;
+    return 0;
+fail:
+    built_free(b);
+    return rc;
+}
+
+static void
+print_sent(const struct send_opts *o, const uint8_t id[16], const char *const *to,
+           size_t n, const char *state)
+{
+    char hex[33];
+
+    cli_hex_id(hex, id);
+    if (o->json) {
+        printf("{\"msg_id\":\"%s\",\"to\":[", hex);
+        for (size_t i = 0; i < n; i++) {
+            fputs(i ? "," : "", stdout);
+            lsn_json_str(stdout, to[i]);
+        }
+        printf("],\"state\":\"%s\"}\n", state);
+    } else {
+        printf("%s %s to", state, hex);
+        for (size_t i = 0; i < n; i++)
+            printf(" %s", to[i]);
+        printf("\n");
+    }
+}
+
+/* Seals (into the store) and submits; on STALE_KEY seals once more. */
+static int
+seal_and_submit(struct lsn_client *c, const struct send_opts *o,
+                const Liaison__Alert *a, const char *const *to, size_t n)
+{
+    uint8_t id[16], *env = NULL;
+    size_t len = 0;
+    int r, tries = 0;
+
+    do {
+        free(env);
+        env = NULL;
+        r = lsn_client_seal(c, a, to, n, lsn_now(), o->ttl, o->idem, id, &env, &len);
+        if (r != 0) {
+            free(env);
+            return cli_fail(r, 0, "cannot seal the alert");
+        }
+        r = lsn_client_submit(c, id);
+    } while (r == LSN_ERR_STALE_KEY && ++tries < 2);
+    free(env);
+    if (r != 0) {
+        char hex[33];
+        cli_hex_id(hex, id);
+        if (cli_exit_for(r, 0) == EXIT_UNREACHABLE)
+            fprintf(stderr, "liaison: message %s is stored; it is resent by the "
+                    "next send, fetch or watch\n", hex);
+        return cli_fail(r, 0, "the relay did not accept message %s", hex);
+    }
+    print_sent(o, id, to, n, "sent");
+    return 0;
+}
+
+static int
+run_send(int argc, char **argv, int reply)
+{
+    struct send_opts o;
+    struct lsn_client *c = NULL;
+    struct built *b = NULL;
+    const char *to[LSN_MAX_RECIPIENTS];
+    char *orgs = NULL, reply_org[LSN_ENV_ORG_MAX + 1] = "";
+    size_t n = 0, pending = 0;
+    int rc, r;
+
+    if (cli_help(argc, argv, send_usage))
+        return 0;
+    if ((rc = parse(argc, argv, &o, reply)) != 0)
+        return rc;
+    if (reply) {
+        o.reply_to = o.arg;
+        if (!o.type_set)
+            o.type = LIAISON__ALERT_TYPE__ALERT_TYPE_RESPONSE;
+        if (o.title == NULL)
+            return cli_usage(send_usage, "reply needs --title");
+    } else if (o.to == NULL || o.title == NULL) {
+        return cli_usage(send_usage, "send needs --to and --title");
+    }
+    if (o.to != NULL && (r = cli_split_orgs(o.to, &orgs, to, LSN_MAX_RECIPIENTS, &n)) != 0) {
+        free(orgs);
+        return cli_fail(r, 0, "--to");
+    }
+    if ((rc = cli_open(&c)) != 0)
+        goto out;
+    if ((rc = build(c, &o, &b, reply_org)) != 0)
+        goto out;
+    if (reply && n == 0) {
+        to[0] = reply_org;
+        n = 1;
+    }
+    /* Anything an earlier run stored but could not hand over goes first. */
+    if (lsn_client_resubmit(c, &pending) == 0 && pending > 0 && !o.json)
+        printf("resent %zu stored message(s)\n", pending);
+    rc = seal_and_submit(c, &o, &b->a, to, n);
+out:
+    if (b != NULL)
+        built_free(b);
+    free(orgs);
+    lsn_client_close(&c);
+    return rc;
+}
+
+int
+cmd_send(int argc, char **argv)
+{
+    return run_send(argc, argv, 0);
+}
+
+int
+cmd_reply(int argc, char **argv)
+{
+    return run_send(argc, argv, 1);
+}
+
+int
+cmd_seal(int argc, char **argv)
+{
+    struct send_opts o;
+    struct lsn_client *c = NULL;
+    struct built *b = NULL;
+    const char *to[LSN_MAX_RECIPIENTS];
+    char *orgs = NULL, reply_org[LSN_ENV_ORG_MAX + 1];
+    uint8_t id[16], *env = NULL;
+    size_t n = 0, len = 0;
+    int rc, r;
+
+    if (cli_help(argc, argv, send_usage))
+        return 0;
+    if ((rc = parse(argc, argv, &o, 0)) != 0)
+        return rc;
+    if (o.to == NULL || o.title == NULL || o.out == NULL)
+        return cli_usage(send_usage, "seal needs --to, --title and --out");
+    if ((r = cli_split_orgs(o.to, &orgs, to, LSN_MAX_RECIPIENTS, &n)) != 0) {
+        free(orgs);
+        return cli_fail(r, 0, "--to");
+    }
+    if ((rc = cli_open(&c)) != 0 || (rc = build(c, &o, &b, reply_org)) != 0)
+        goto out;
+    if ((r = lsn_client_seal(c, &b->a, to, n, lsn_now(), o.ttl, o.idem, id, &env,
+                             &len)) != 0) {
+        rc = cli_fail(r, 0, "cannot seal the alert");
+        goto out;
+    }
+    /* Carried by other means: the relay never sees it, so no resend. */
+    lsn_store_mark_submitted(c->p->store, id);
+    if ((r = lsn_file_write(o.out, env, len, 0)) != 0) {
+        rc = cli_fail(r, 0, "cannot write %s", o.out);
+        goto out;
+    }
+    print_sent(&o, id, to, n, "sealed");
+out:
+    free(env);
+    if (b != NULL)
+        built_free(b);
+    free(orgs);
+    lsn_client_close(&c);
+    return rc;
+}
+
+int
+cmd_forward(int argc, char **argv)
+{
+    struct send_opts o;
+    struct lsn_client *c = NULL;
+    const char *to[LSN_MAX_RECIPIENTS];
+    char *orgs = NULL;
+    uint8_t id[16];
+    size_t n = 0;
+    int rc, r;
+
+    if (cli_help(argc, argv, send_usage))
+        return 0;
+    if ((rc = parse(argc, argv, &o, 1)) != 0)
+        return rc;
+    if (o.to == NULL)
+        return cli_usage(send_usage, "forward needs --to");
+    if ((r = cli_split_orgs(o.to, &orgs, to, LSN_MAX_RECIPIENTS, &n)) != 0) {
+        free(orgs);
+        return cli_fail(r, 0, "--to");
+    }
+    if ((rc = cli_open(&c)) != 0)
+        goto out;
+    if ((r = lsn_client_forward(c, o.arg, to, n, lsn_now(), id)) != 0) {
+        rc = cli_fail(r, 0, "cannot forward %s", o.arg);
+        goto out;
+    }
+    print_sent(&o, id, to, n, "forwarded");
+out:
+    free(orgs);
+    lsn_client_close(&c);
+    return rc;
+}

@@ -1,0 +1,885 @@
+/* client.c: the client's work (see client.h): bundles kept fresh from the
+ * relay, sealing into the store before submitting, accepting envelopes
+ * into the store before acking, receipts, forwards and key deliveries. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "client/alert.h"
+#include "client/client.h"
+#include "keys/delivery.h"
+#include "keys/signed.h"
+#include "keys/util.h"
+#include "proto/envelope.h"
+#include "proto/err.h"
+
+/* ------------------------------------------------------------ lifecycle */
+
+int
+lsn_client_open(const char *home, const char *pass, struct lsn_client **out)
+{
+    struct lsn_client *c;
+    char dir[PATH_MAX];
+    int r;
+
+    *out = NULL;
+    if ((r = lsn_profile_dir(home, dir, sizeof dir)) != 0)
+        return r;
+    if ((c = calloc(1, sizeof *c)) == NULL)
+        return LSN_ERR_NOMEM;
+    if ((r = lsn_profile_open(dir, pass, &c->p)) != 0) {
+        free(c);
+        return r;
+    }
+    *out = c;
+    return 0;
+}
+
+void
+lsn_client_close(struct lsn_client **cp)
+{
+    struct lsn_client *c = *cp;
+
+    if (c == NULL)
+        return;
+    lsn_relay_client_close(&c->rc);
+    lsn_profile_close(&c->p);
+    free(c);
+    *cp = NULL;
+}
+
+int
+lsn_client_connect(struct lsn_client *c)
+{
+    char endpoint[512];
+    uint8_t key[32];
+    int r;
+
+    if (c->rc != NULL)
+        return 0;
+    if ((r = lsn_profile_home_relay(c->p, lsn_now(), endpoint, sizeof endpoint,
+                                    key)) != 0)
+        return r;
+    r = lsn_relay_client_connect(c->p->cred, endpoint, key, c->p->timeout_ms,
+                                 &c->rc);
+    if (r != 0)
+        lsn_set_detail("home relay at %s: %s", endpoint, lsn_strerror(r));
+    return r;
+}
+
+void
+lsn_message_free(struct lsn_message **mp)
+{
+    struct lsn_message *m = *mp;
+
+    if (m == NULL)
+        return;
+    lsn_opened_destroy(&m->o);
+    lsn_opened_destroy(&m->original);
+    free(m);
+    *mp = NULL;
+}
+
+/* ------------------------------------------------------------ directory */
+
+/* Puts every object of a directory reply into the trust store; objects
+ * that are older or identical are not errors (another device got there
+ * first), anything else that fails verification is. */
+static int
+put_objects(struct lsn_client *c, const Liaison__DirGetReply *rep, int bundle,
+            int64_t now)
+{
+    int r = 0;
+
+    for (size_t i = 0; i < rep->n_objects; i++) {
+        const ProtobufCBinaryData *o = &rep->objects[i];
+        int e = bundle ? lsn_trust_put_bundle(c->p->trust, o->data, o->len, now)
+                       : lsn_trust_put_roster(c->p->trust, o->data, o->len, now);
+        if (e != 0 && e != LSN_ERR_ROLLBACK && r == 0)
+            r = e;
+    }
+    return r;
+}
+
+/* Follows the relay's roster chain as far as it verifies. */
+static int
+refresh_roster(struct lsn_client *c, int64_t now)
+{
+    Liaison__DirGetReply *rep = NULL;
+    int r;
+
+    if ((r = lsn_client_connect(c)) != 0)
+        return r;
+    r = lsn_relay_client_dir_get(c->rc, LIAISON__DIR_KIND__DIR_ROSTER, "", "", &rep);
+    if (r == 0)
+        r = put_objects(c, rep, 0, now);
+    lsn_pb_free((ProtobufCMessage *)rep);
+    return r;
+}
+
+static int
+refresh_bundle(struct lsn_client *c, const char *org, int64_t now)
+{
+    Liaison__DirGetReply *rep = NULL;
+    int r;
+
+    if ((r = lsn_client_connect(c)) != 0)
+        return r;
+    r = lsn_relay_client_dir_get(c->rc, LIAISON__DIR_KIND__DIR_BUNDLE, org, "", &rep);
+    if (r == LSN_ERR_NOT_FOUND || r == LSN_ERR_UNKNOWN_ORG) {
+        /* Our roster may be behind the relay's: follow it, then retry. */
+        lsn_pb_free((ProtobufCMessage *)rep);
+        rep = NULL;
+        if (refresh_roster(c, now) == 0)
+            r = lsn_relay_client_dir_get(c->rc, LIAISON__DIR_KIND__DIR_BUNDLE, org,
+                                         "", &rep);
+    }
+    if (r == 0)
+        r = put_objects(c, rep, 1, now);
+    lsn_pb_free((ProtobufCMessage *)rep);
+    return r;
+}
+
+int
+lsn_client_bundle(struct lsn_client *c, const char *org, int64_t now,
+                  int refresh, struct lsn_bundle **out)
+{
+    int r, held;
+
+    *out = NULL;
+    r = lsn_trust_bundle(c->p->trust, org, now, out);
+    held = r == 0;
+    if (held && !refresh)
+        return 0;
+    if (r != 0 && r != LSN_ERR_NOT_FOUND && r != LSN_ERR_EXPIRED &&
+        r != LSN_ERR_WRONG_SIGNER && r != LSN_ERR_BAD_SIGNATURE &&
+        r != LSN_ERR_UNKNOWN_ORG)
+        return r;
+    r = refresh_bundle(c, org, now);
+    if (r != 0 && held)
+        return 0;               /* offline: the held one is still valid */
+    lsn_bundle_destroy(out);
+    if (r != 0 && r != LSN_ERR_NOT_FOUND) {
+        if (lsn_detail()[0] == '\0')
+            lsn_set_detail("no valid bundle of `%s` held and the relay gave none",
+                           org);
+        return r;
+    }
+    r = lsn_trust_bundle(c->p->trust, org, now, out);
+    if (r == LSN_ERR_NOT_FOUND)
+        lsn_set_detail("no bundle of `%s`: connect to the relay or `liaison "
+                       "bundle import FILE`", org);
+    return r;
+}
+
+/* ------------------------------------------------------------ sealing */
+
+static void
+free_bundles(struct lsn_bundle **b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        lsn_bundle_destroy(&b[i]);
+    free(b);
+}
+
+/* Every destination in the roster, once; their bundles. */
+static int
+recipient_bundles(struct lsn_client *c, const char *const *to, size_t n,
+                  int64_t now, struct lsn_bundle ***out)
+{
+    struct lsn_roster *ro = NULL;
+    struct lsn_bundle **b = NULL;
+    int r;
+
+    *out = NULL;
+    if (n == 0 || n > LSN_MAX_RECIPIENTS) {
+        lsn_set_detail("give 1 to %u recipient orgs", LSN_MAX_RECIPIENTS);
+        return LSN_ERR_USAGE;
+    }
+    if ((r = lsn_profile_roster(c->p, now, &ro)) != 0)
+        return r;
+    for (size_t i = 0; i < n; i++) {
+        if (lsn_org_id_check(to[i]) != 0) {
+            lsn_set_detail("`%.40s` is not an org id (1 to 32 of a-z, 0-9 and -)",
+                           to[i]);
+            r = LSN_ERR_BAD_ORG_ID;
+            goto out;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(to[i], to[j]) == 0) {
+                lsn_set_detail("org `%s` is named twice", to[i]);
+                r = LSN_ERR_USAGE;
+                goto out;
+            }
+        if (lsn_roster_find_org(ro, to[i]) == NULL) {
+            lsn_set_detail("recipient `%s` is not in roster v%llu (see `liaison orgs`)",
+                           to[i], (unsigned long long)ro->r->version);
+            r = LSN_ERR_UNKNOWN_ORG;
+            goto out;
+        }
+    }
+    if ((b = calloc(n, sizeof *b)) == NULL) {
+        r = LSN_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((r = lsn_client_bundle(c, to[i], now, 0, &b[i])) != 0)
+            goto out;
+    *out = b;
+    b = NULL;
+out:
+    if (b != NULL)
+        free_bundles(b, n);
+    lsn_roster_destroy(&ro);
+    return r;
+}
+
+int
+lsn_client_seal(struct lsn_client *c, const Liaison__Alert *a,
+                const char *const *to, size_t n, int64_t now, int64_t ttl,
+                const char *idem, uint8_t msg_id[16], uint8_t **env, size_t *len)
+{
+    Liaison__StoredSent rec = LIAISON__STORED_SENT__INIT, *held = NULL;
+    struct lsn_bundle **b = NULL, *own = NULL;
+    struct lsn_seal_params sp = { 0 };
+    struct lsn_envelope_info info;
+    uint8_t *e = NULL;
+    size_t el = 0;
+    int r;
+
+    *env = NULL;
+    *len = 0;
+    if ((r = recipient_bundles(c, to, n, now, &b)) != 0)
+        return r;
+    sp.created = now;
+    sp.expires = now + ttl;
+    if (lsn_client_bundle(c, c->p->cred->org, now, 0, &own) == 0)
+        sp.bundle_version = own->b->version;
+    if (idem != NULL) {
+        sp.idem_key = (const uint8_t *)idem;
+        sp.idem_len = strlen(idem);
+    }
+    r = lsn_seal(a, c->p->cred, (const struct lsn_bundle *const *)b, n, &sp, &e, &el);
+    if (r != 0)
+        goto out;
+    if ((r = lsn_envelope_peek(e, el, 0, &info)) != 0)
+        goto out;
+    memcpy(msg_id, info.msg_id, 16);
+    rec.envelope = (ProtobufCBinaryData){ el, e };
+    rec.recipients = (char **)to;
+    rec.n_recipients = n;
+    rec.created = sp.created;
+    rec.expires = sp.expires;
+    rec.ack = a->ack;
+    if ((r = lsn_store_put_sent(c->p->store, msg_id, &rec)) != 0)
+        goto out;
+    /* With an idempotency key a retry finds the first envelope: send that. */
+    if ((r = lsn_store_get_sent(c->p->store, msg_id, &held)) != 0)
+        goto out;
+    free(e);
+    e = NULL;
+    if ((*env = malloc(held->envelope.len)) == NULL) {
+        r = LSN_ERR_NOMEM;
+        goto out;
+    }
+    memcpy(*env, held->envelope.data, held->envelope.len);
+    *len = held->envelope.len;
+    {
+        char hex[33];
+        lsn_hex(hex, msg_id, 16);
+        lsn_store_audit(c->p->store, now, "seal", "msg %s to %zu org(s)", hex, n);
+    }
+out:
+    lsn_pb_free((ProtobufCMessage *)held);
+    free(e);
+    lsn_bundle_destroy(&own);
+    free_bundles(b, n);
+    return r;
+}
+
+int
+lsn_client_submit(struct lsn_client *c, const uint8_t msg_id[16])
+{
+    Liaison__StoredSent *rec = NULL;
+    const uint8_t *envs[1];
+    size_t lens[1];
+    int result = 0, dup = 0, r;
+    char hex[33];
+
+    lsn_hex(hex, msg_id, 16);
+    if ((r = lsn_store_get_sent(c->p->store, msg_id, &rec)) != 0)
+        return r;
+    if ((r = lsn_client_connect(c)) != 0)
+        goto out;
+    envs[0] = rec->envelope.data;
+    lens[0] = rec->envelope.len;
+    if ((r = lsn_relay_client_submit(c->rc, envs, lens, 1, &result, &dup)) != 0)
+        goto out;
+    if ((r = result) == LSN_ERR_STALE_KEY) {
+        /* The envelope can never be accepted: refresh what was stale and
+         * let the caller seal the content again. */
+        for (size_t i = 0; i < rec->n_recipients; i++) {
+            struct lsn_bundle *b = NULL;
+            (void)lsn_client_bundle(c, rec->recipients[i], lsn_now(), 1, &b);
+            lsn_bundle_destroy(&b);
+        }
+        lsn_store_del_sent(c->p->store, msg_id);
+        lsn_set_detail("%s", lsn_relay_client_message(c->rc));
+        goto out;
+    }
+    if (r != 0) {
+        lsn_set_detail("%s", lsn_relay_client_message(c->rc));
+        goto out;
+    }
+    if ((r = lsn_store_mark_submitted(c->p->store, msg_id)) == 0)
+        lsn_store_audit(c->p->store, lsn_now(), "send", "msg %s accepted by the "
+                        "relay%s", hex, dup ? " (already held)" : "");
+out:
+    lsn_pb_free((ProtobufCMessage *)rec);
+    return r;
+}
+
+struct resubmit_ctx {
+    uint8_t (*ids)[16];
+    size_t n, cap;
+};
+
+static int
+collect_unsubmitted(void *ctx, const uint8_t msg_id[16],
+                    const Liaison__StoredSent *rec)
+{
+    struct resubmit_ctx *x = ctx;
+
+    if (rec->expires <= lsn_now())
+        return 0;           /* nothing to retry: it would only be refused */
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? x->cap * 2 : 16;
+        void *p = realloc(x->ids, cap * 16);
+        if (p == NULL)
+            return LSN_ERR_NOMEM;
+        x->ids = p;
+        x->cap = cap;
+    }
+    memcpy(x->ids[x->n++], msg_id, 16);
+    return 0;
+}
+
+int
+lsn_client_resubmit(struct lsn_client *c, size_t *n)
+{
+    struct resubmit_ctx x = { 0 };
+    int r;
+
+    *n = 0;
+    r = lsn_store_each_unsubmitted(c->p->store, collect_unsubmitted, &x);
+    for (size_t i = 0; r == 0 && i < x.n; i++) {
+        int e = lsn_client_submit(c, x.ids[i]);
+        if (e == LSN_ERR_STALE_KEY)
+            continue;       /* dropped: its sender re-seals */
+        r = e;
+        if (r == 0)
+            (*n)++;
+    }
+    free(x.ids);
+    return r;
+}
+
+/* ------------------------------------------------------------ receipts */
+
+static int
+send_receipt(struct lsn_client *c, const struct lsn_opened *o, int kind,
+             int64_t now)
+{
+    Liaison__Alert a = LIAISON__ALERT__INIT;
+    Liaison__MessageRef ref = LIAISON__MESSAGE_REF__INIT;
+    Liaison__Receipt rc = LIAISON__RECEIPT__INIT;
+    const char *to[1] = { o->sender_org };
+    uint8_t id[16], *env = NULL;
+    size_t len = 0;
+    int r;
+
+    ref.org = (char *)o->sender_org;
+    ref.msg_id = (ProtobufCBinaryData){ 16, (uint8_t *)o->msg_id };
+    rc.kind = kind;
+    rc.device = c->p->cred->device;
+    rc.at = now;
+    rc.reads_off = o->alert->ack == LIAISON__ACK_REQUEST__ACK_READ &&
+                   !c->p->read_receipts;
+    a.type = LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT;
+    a.title = kind == LIAISON__RECEIPT_KIND__RECEIPT_READ ? "read receipt"
+                                                          : "delivery receipt";
+    a.in_reply_to = &ref;
+    a.receipt = &rc;
+    r = lsn_client_seal(c, &a, to, 1, now, LSN_DEFAULT_TTL, NULL, id, &env, &len);
+    free(env);
+    if (r == 0)
+        r = lsn_client_submit(c, id);
+    return r;
+}
+
+/* A receipt for one of our messages: recorded against it. */
+static void
+record_receipt(struct lsn_client *c, const struct lsn_opened *o)
+{
+    const Liaison__Alert *a = o->alert;
+
+    if (a->receipt == NULL || a->in_reply_to == NULL ||
+        strcmp(a->in_reply_to->org, c->p->cred->org) != 0)
+        return;
+    (void)lsn_store_put_receipt(c->p->store, a->in_reply_to->msg_id.data,
+                                o->sender_org, a->receipt->device,
+                                a->receipt->kind, a->receipt->at,
+                                a->receipt->reads_off);
+}
+
+/* ------------------------------------------------------------ opening */
+
+/* The originator's signature and key on a forwarded original. */
+static void
+open_original(struct lsn_client *c, struct lsn_message *m, int64_t now)
+{
+    const Liaison__Forwarded *f = m->o->alert->forwarded;
+    struct lsn_envelope_info info;
+    struct lsn_bundle *b = NULL;
+    const Liaison__Device *d;
+    int r, addressed = 0;
+
+    if (f == NULL)
+        return;
+    if ((r = lsn_envelope_peek(f->envelope.data, f->envelope.len, 0, &info)) != 0)
+        goto out;
+    if ((r = lsn_client_bundle(c, info.sender_org, now, 0, &b)) != 0)
+        goto out;
+    if ((d = lsn_bundle_find_device(b, info.sender_device)) == NULL) {
+        r = LSN_ERR_UNKNOWN_DEVICE;
+        goto out;
+    }
+    r = lsn_open_with_key(f->envelope.data, f->envelope.len, f->key.data,
+                          d->sign_key.data, &m->original);
+    if (r != 0)
+        goto out;
+    /* Only a recipient of the original may forward it. */
+    for (size_t i = 0; i < m->original->n_recipients; i++)
+        addressed |= strcmp(m->original->recipients[i].org, m->o->sender_org) == 0;
+    if (!addressed)
+        r = LSN_ERR_NOT_RECIPIENT;
+out:
+    m->original_err = r;
+    lsn_bundle_destroy(&b);
+}
+
+static int
+message_from_store(struct lsn_client *c, const char *org, const uint8_t id[16],
+                   int64_t now, struct lsn_message **out)
+{
+    struct lsn_stored *st = NULL;
+    struct lsn_message *m = NULL;
+    int r;
+
+    *out = NULL;
+    if ((r = lsn_store_get_received(c->p->store, org, id, &st)) != 0)
+        return r;
+    if ((m = calloc(1, sizeof *m)) == NULL) {
+        r = LSN_ERR_NOMEM;
+        goto out;
+    }
+    if ((r = lsn_open_with_key(st->envelope, st->len, st->key, st->sign_key,
+                               &m->o)) != 0)
+        goto out;
+    m->received = st->received;
+    m->read = st->read;
+    open_original(c, m, now);
+    *out = m;
+    m = NULL;
+out:
+    lsn_message_free(&m);
+    lsn_stored_free(&st);
+    return r;
+}
+
+/* lsn_open against the sender's bundle, refreshing it once when it is
+ * older than the envelope says or does not know the device. */
+static int
+open_fresh(struct lsn_client *c, const uint8_t *env, size_t len, int64_t now,
+           const struct lsn_envelope_info *info, struct lsn_opened **o,
+           uint8_t sign_key[32])
+{
+    struct lsn_bundle *b = NULL;
+    const Liaison__Device *d;
+    int r, refreshed = 0;
+
+    if ((r = lsn_client_bundle(c, info->sender_org, now, 0, &b)) != 0)
+        return r;
+    if (b->b->version < info->bundle_version) {
+        lsn_bundle_destroy(&b);
+        if ((r = lsn_client_bundle(c, info->sender_org, now, 1, &b)) != 0)
+            return r;
+        refreshed = 1;
+    }
+    for (;;) {
+        r = lsn_open(env, len, c->p->cred, b, now, lsn_store_replay_check,
+                     c->p->store, o);
+        if ((r != LSN_ERR_UNKNOWN_DEVICE && r != LSN_ERR_REVOKED) || refreshed)
+            break;
+        lsn_bundle_destroy(&b);
+        if ((r = lsn_client_bundle(c, info->sender_org, now, 1, &b)) != 0)
+            return r;
+        refreshed = 1;
+    }
+    if (r == 0) {
+        d = lsn_bundle_find_device(b, (*o)->sender_device);
+        memcpy(sign_key, d->sign_key.data, 32);
+    }
+    lsn_bundle_destroy(&b);
+    return r;
+}
+
+int
+lsn_client_accept(struct lsn_client *c, const uint8_t *env, size_t len,
+                  int64_t now, struct lsn_message **out)
+{
+    struct lsn_envelope_info info;
+    struct lsn_message *m = NULL;
+    uint8_t sign_key[32];
+    char hex[33];
+    int r;
+
+    *out = NULL;
+    if ((r = lsn_envelope_peek(env, len, 0, &info)) != 0)
+        return r;
+    lsn_hex(hex, info.msg_id, 16);
+    /* Redelivery is normal: the stored copy answers it. */
+    r = message_from_store(c, info.sender_org, info.msg_id, now, out);
+    if (r != LSN_ERR_NOT_FOUND)
+        return r;
+    if ((m = calloc(1, sizeof *m)) == NULL)
+        return LSN_ERR_NOMEM;
+    if ((r = open_fresh(c, env, len, now, &info, &m->o, sign_key)) != 0)
+        goto out;
+    /* Durable before anyone acks it. */
+    if ((r = lsn_store_put_received(c->p->store, m->o, env, len, sign_key, now)) != 0)
+        goto out;
+    lsn_store_audit(c->p->store, now, "receive", "msg %s from %s/%s", hex,
+                    info.sender_org, info.sender_device);
+    m->received = now;
+    m->fresh = 1;
+    open_original(c, m, now);
+    record_receipt(c, m->o);
+    if (m->o->alert->type != LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT &&
+        m->o->alert->ack != LIAISON__ACK_REQUEST__ACK_NONE && c->rc != NULL &&
+        send_receipt(c, m->o, LIAISON__RECEIPT_KIND__RECEIPT_DELIVERED, now) == 0)
+        lsn_store_audit(c->p->store, now, "receipt", "delivered %s to %s", hex,
+                        info.sender_org);
+    *out = m;
+    m = NULL;
+out:
+    lsn_message_free(&m);
+    return r;
+}
+
+/* ------------------------------------------------------------ deliveries */
+
+/* Older keys retire as the org's own bundle says. */
+static void
+sync_retirement(struct lsn_client *c, int64_t now)
+{
+    struct lsn_bundle *own = NULL;
+
+    if (lsn_client_bundle(c, c->p->cred->org, now, 0, &own) != 0)
+        return;
+    for (size_t i = 0; i < c->p->cred->n_enc; i++) {
+        const Liaison__EncKey *k = lsn_bundle_find_key(own, c->p->cred->enc[i].key_id);
+        if (k != NULL)
+            c->p->cred->enc[i].retire_after = k->retire_after;
+    }
+    lsn_bundle_destroy(&own);
+}
+
+int
+lsn_client_apply_deliveries(struct lsn_client *c, int64_t now, size_t *n)
+{
+    Liaison__DirGetReply *rep = NULL;
+    struct lsn_roster *ro = NULL;
+    int r;
+
+    *n = 0;
+    if (!c->p->cred->may_receive)
+        return 0;
+    if ((r = lsn_client_connect(c)) != 0)
+        return r;
+    r = lsn_relay_client_dir_get(c->rc, LIAISON__DIR_KIND__DIR_DELIVERY,
+                                 c->p->cred->org, c->p->cred->device, &rep);
+    if (r == LSN_ERR_NOT_FOUND)
+        return 0;
+    if (r != 0 || (r = lsn_profile_roster(c->p, now, &ro)) != 0)
+        goto out;
+    for (size_t i = 0; i < rep->n_objects; i++) {
+        struct lsn_delivery *d = NULL;
+        int e = lsn_delivery_parse(rep->objects[i].data, rep->objects[i].len, &d);
+        if (e == 0 && lsn_credential_find_enc(c->p->cred, d->d->key_id) == NULL &&
+            (e = lsn_delivery_apply(d, ro, c->p->cred)) == 0) {
+            (*n)++;
+            lsn_store_audit(c->p->store, now, "key", "encryption key %u of %s "
+                            "delivered", d->d->key_id, d->d->org);
+        }
+        lsn_delivery_destroy(&d);
+    }
+    if (*n > 0) {
+        /* The new key names the old one's retirement in the new bundle. */
+        struct lsn_bundle *own = NULL;
+        (void)lsn_client_bundle(c, c->p->cred->org, now, 1, &own);
+        lsn_bundle_destroy(&own);
+        sync_retirement(c, now);
+        r = lsn_profile_save_credential(c->p);
+    }
+out:
+    lsn_roster_destroy(&ro);
+    lsn_pb_free((ProtobufCMessage *)rep);
+    return r;
+}
+
+/* ------------------------------------------------------------ fetch, watch */
+
+static int
+ack_one(struct lsn_client *c, const char *org, const uint8_t id[16],
+        uint64_t gap_seen)
+{
+    const char *orgs[1] = { org };
+    uint8_t ids[1][16];
+
+    memcpy(ids[0], id, 16);
+    return lsn_relay_client_ack(c->rc, orgs, (const uint8_t (*)[16])ids, 1,
+                                gap_seen, NULL);
+}
+
+/* Handles one queue item: 1 if it was stored (and may be acked), 0 if it
+ * failed (reported), or fn's stop value as a negative. */
+static int
+take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn fn,
+          lsn_client_err_fn on_error, void *ctx, int *stop)
+{
+    struct lsn_message *m = NULL;
+    int r;
+
+    if (it->notice != NULL) {
+        /* The relay's own word: kept in the audit log, then acked. */
+        char hex[33] = "";
+        if (it->notice->msg_id.len == 16)
+            lsn_hex(hex, it->notice->msg_id.data, 16);
+        lsn_store_audit(c->p->store, lsn_now(), "relay-notice", "%s: msg %s",
+                        it->notice->kind, hex);
+        if (on_error != NULL && it->notice->msg_id.len == 16)
+            on_error(ctx, it->notice->org, it->notice->msg_id.data, LSN_ERR_EXPIRED);
+        return 1;
+    }
+    r = lsn_client_accept(c, it->envelope.data, it->envelope.len, lsn_now(), &m);
+    if (r != 0) {
+        if (on_error != NULL && it->msg_id.len == 16)
+            on_error(ctx, it->org, it->msg_id.data, r);
+        return 0;
+    }
+    if (m->fresh && fn != NULL && fn(ctx, m) != 0)
+        *stop = 1;
+    lsn_message_free(&m);
+    return 1;
+}
+
+int
+lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
+                 lsn_client_err_fn on_error, void *ctx, size_t *n)
+{
+    size_t keys = 0;
+    int r, stop = 0;
+
+    *n = 0;
+    if ((r = lsn_client_connect(c)) != 0)
+        return r;
+    /* Keys first: the envelopes fetched next may need them. */
+    if ((r = lsn_client_apply_deliveries(c, lsn_now(), &keys)) != 0)
+        return r;
+    while (!stop) {
+        Liaison__FetchReply *rep = NULL;
+        size_t acked = 0;
+        if ((r = lsn_relay_client_fetch(c->rc, LSN_FETCH_BATCH, &rep)) != 0)
+            return r;
+        if (rep->gap != NULL && rep->gap->trimmed > 0) {
+            if (on_error != NULL)
+                for (size_t i = 0; i < rep->gap->n_refs; i++)
+                    on_error(ctx, rep->gap->refs[i]->org,
+                             rep->gap->refs[i]->msg_id.data, LSN_ERR_QUOTA);
+            lsn_store_audit(c->p->store, lsn_now(), "gap", "%llu message(s) "
+                            "trimmed by the relay before this device fetched them",
+                            (unsigned long long)rep->gap->trimmed);
+        }
+        for (size_t i = 0; i < rep->n_items && r == 0; i++) {
+            const Liaison__QueueItem *it = rep->items[i];
+            int took = take_item(c, it, fn, on_error, ctx, &stop);
+            if (took > 0) {
+                r = ack_one(c, it->org, it->msg_id.data,
+                            rep->gap ? rep->gap->trimmed : 0);
+                acked++;
+                if (it->envelope.len > 0 && it->notice == NULL)
+                    (*n)++;
+            }
+        }
+        /* Done when the queue is empty, or nothing in a batch could be
+         * taken (failing items stay queued until they expire). */
+        if (r != 0 || rep->n_items == 0 || acked == 0 || rep->n_items >= rep->queued) {
+            lsn_pb_free((ProtobufCMessage *)rep);
+            break;
+        }
+        lsn_pb_free((ProtobufCMessage *)rep);
+    }
+    return r;
+}
+
+int
+lsn_client_watch(struct lsn_client *c, lsn_client_msg_fn fn,
+                 lsn_client_err_fn on_error, void *ctx, volatile int *stop,
+                 int poll_ms)
+{
+    size_t n = 0;
+    int r, quit = 0;
+
+    /* What waits already, then what arrives. */
+    if ((r = lsn_client_fetch(c, fn, on_error, ctx, &n)) != 0)
+        return r;
+    if ((r = lsn_relay_client_subscribe(c->rc, 16, NULL)) != 0)
+        return r;
+    while (!quit && (stop == NULL || !*stop)) {
+        Liaison__Response *resp = NULL;
+        r = lsn_relay_client_next_push(c->rc, poll_ms, &resp);
+        if (r == LSN_ERR_TIMEOUT) {
+            r = 0;
+            continue;
+        }
+        if (r != 0)
+            break;
+        if (resp->push != NULL && resp->push->item != NULL) {
+            const Liaison__QueueItem *it = resp->push->item;
+            if (it->envelope.len > 0 && it->notice == NULL) {
+                /* Keys may have rotated since the last look. */
+                size_t keys = 0;
+                (void)lsn_client_apply_deliveries(c, lsn_now(), &keys);
+            }
+            if (take_item(c, it, fn, on_error, ctx, &quit) > 0)
+                r = ack_one(c, it->org, it->msg_id.data,
+                            resp->push->gap ? resp->push->gap->trimmed : 0);
+        }
+        lsn_pb_free((ProtobufCMessage *)resp);
+        if (r != 0)
+            break;
+    }
+    return r;
+}
+
+/* ------------------------------------------------------------ reading */
+
+int
+lsn_client_read(struct lsn_client *c, const char *prefix, int mark_read,
+                struct lsn_message **out)
+{
+    char org[LSN_ENV_ORG_MAX + 1], hex[33];
+    uint8_t id[16];
+    int r;
+
+    *out = NULL;
+    if ((r = lsn_store_find_received(c->p->store, prefix, org, id)) != 0)
+        return r;
+    if ((r = message_from_store(c, org, id, lsn_now(), out)) != 0 || !mark_read ||
+        (*out)->read)
+        return r;
+    if ((r = lsn_store_mark_read(c->p->store, org, id)) != 0)
+        return r;
+    lsn_hex(hex, id, 16);
+    lsn_store_audit(c->p->store, lsn_now(), "read", "msg %s from %s", hex, org);
+    if ((*out)->o->alert->ack == LIAISON__ACK_REQUEST__ACK_READ &&
+        c->p->read_receipts && lsn_client_connect(c) == 0 &&
+        send_receipt(c, (*out)->o, LIAISON__RECEIPT_KIND__RECEIPT_READ, lsn_now()) == 0)
+        lsn_store_audit(c->p->store, lsn_now(), "receipt", "read %s to %s", hex, org);
+    return 0;
+}
+
+/* ------------------------------------------------------------ forwarding */
+
+int
+lsn_client_tlp_allows(int tlp, const char *own, const char *to)
+{
+    switch (tlp) {
+    case LIAISON__TLP__TLP_CLEAR:
+    case LIAISON__TLP__TLP_GREEN:
+        return 0;           /* every coalition member is in the community */
+    case LIAISON__TLP__TLP_AMBER:
+    case LIAISON__TLP__TLP_AMBER_STRICT:
+    case LIAISON__TLP__TLP_RED:
+    default:
+        if (strcmp(own, to) == 0 && tlp != LIAISON__TLP__TLP_RED)
+            return 0;
+        lsn_set_detail("TLP:%s may not leave %s: %s; ask the originator to "
+                       "send it to `%s` themselves",
+                       tlp == LIAISON__TLP__TLP_RED ? "RED" :
+                       tlp == LIAISON__TLP__TLP_AMBER_STRICT ? "AMBER+STRICT" : "AMBER",
+                       tlp == LIAISON__TLP__TLP_RED ? "its named recipients" : own,
+                       tlp == LIAISON__TLP__TLP_RED
+                           ? "TLP:RED is for the named recipients only"
+                           : "TLP:AMBER and AMBER+STRICT stay within the recipient organisation",
+                       to);
+        return LSN_ERR_LIMIT;
+    }
+}
+
+int
+lsn_client_forward(struct lsn_client *c, const char *prefix,
+                   const char *const *to, size_t n, int64_t now,
+                   uint8_t msg_id[16])
+{
+    struct lsn_message *m = NULL;
+    struct lsn_stored *st = NULL;
+    Liaison__Alert a = LIAISON__ALERT__INIT;
+    Liaison__Forwarded f = LIAISON__FORWARDED__INIT;
+    char title[LSN_ALERT_TITLE_MAX + 1], hex[33];
+    uint8_t *env = NULL;
+    size_t len = 0;
+    int r;
+
+    if ((r = lsn_client_read(c, prefix, 0, &m)) != 0)
+        return r;
+    /* A forward of a forward carries the forward (which carries the
+     * original) under the same TLP; the TLP of what is passed on binds. */
+    for (size_t i = 0; i < n; i++)
+        if ((r = lsn_client_tlp_allows(m->o->alert->tlp, c->p->cred->org, to[i])) != 0)
+            goto out;
+    if ((r = lsn_store_get_received(c->p->store, m->o->sender_org, m->o->msg_id,
+                                    &st)) != 0)
+        goto out;
+    a.type = m->o->alert->type == LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT
+                 ? LIAISON__ALERT_TYPE__ALERT_TYPE_NOTICE : m->o->alert->type;
+    if (a.type == LIAISON__ALERT_TYPE__ALERT_TYPE_RESPONSE ||
+        a.type == LIAISON__ALERT_TYPE__ALERT_TYPE_UPDATE ||
+        a.type == LIAISON__ALERT_TYPE__ALERT_TYPE_REVOKE)
+        a.type = LIAISON__ALERT_TYPE__ALERT_TYPE_NOTICE;
+    snprintf(title, sizeof title, "Fwd: %s", m->o->alert->title);
+    /* Cut on a UTF-8 boundary. */
+    for (size_t k = strlen(title); k > 0 && lsn_utf8_check(title, k) != 0; k--)
+        title[k - 1] = '\0';
+    a.title = title;
+    a.tlp = m->o->alert->tlp;
+    a.priority = m->o->alert->priority;
+    f.envelope = (ProtobufCBinaryData){ st->len, st->envelope };
+    f.key = (ProtobufCBinaryData){ 32, st->key };
+    a.forwarded = &f;
+    if ((r = lsn_client_seal(c, &a, to, n, now, LSN_DEFAULT_TTL, NULL, msg_id,
+                             &env, &len)) != 0)
+        goto out;
+    lsn_hex(hex, m->o->msg_id, 16);
+    lsn_store_audit(c->p->store, now, "forward", "msg %s of %s to %zu org(s)", hex,
+                    m->o->sender_org, n);
+    r = lsn_client_submit(c, msg_id);
+out:
+    free(env);
+    lsn_stored_free(&st);
+    lsn_message_free(&m);
+    return r;
+}

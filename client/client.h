@@ -1,0 +1,112 @@
+/* client.h: what a liaison client does, shared by the `liaison` CLI and the
+ * public library (include/liaison.h): seal and send through the home
+ * relay, fetch and open, keep everything in the profile's store, receipts,
+ * forwards under TLP rules, status.  DESIGN.md "Client". */
+#ifndef LSN_CLIENT_H
+#define LSN_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/profile.h"
+#include "client/relay_client.h"
+#include "client/seal.h"
+#include "client/store.h"
+
+#define LSN_DEFAULT_TTL (7 * 86400)     /* --expires default */
+#define LSN_FETCH_BATCH 64
+
+struct lsn_client {
+    struct lsn_profile *p;
+    struct lsn_relay_client *rc;        /* connected on first need */
+};
+
+/* A message as the user sees it: the opened envelope, and for a forward
+ * the original inside it with the outcome of checking it. */
+struct lsn_message {
+    struct lsn_opened *o;
+    struct lsn_opened *original;        /* NULL unless forwarded and opened */
+    int original_err;                   /* 0: original verified; else why not */
+    int64_t received;
+    int read;
+    int fresh;                          /* accepted just now (not a repeat) */
+};
+
+void lsn_message_free(struct lsn_message **m);
+
+int lsn_client_open(const char *home, const char *pass, struct lsn_client **out);
+void lsn_client_close(struct lsn_client **c);
+
+/* Connects to the home relay if not yet connected.  LSN_ERR_TIMEOUT or
+ * LSN_ERR_IO mean the relay is unreachable (exit 3 for the CLI). */
+int lsn_client_connect(struct lsn_client *c);
+
+/* The newest verified bundle of org: from the trust store, refreshed from
+ * the relay (when connected or connectable) if missing, expired, or
+ * `refresh` is set.  Caller destroys *out. */
+int lsn_client_bundle(struct lsn_client *c, const char *org, int64_t now,
+                      int refresh, struct lsn_bundle **out);
+
+/* Seals a to the orgs to[0..n) (each must be in the roster) expiring at
+ * now + ttl, stores the envelope as sent, and returns its msg_id.  With an
+ * idempotency key the msg_id derives from it: sealing the same key again
+ * returns the stored envelope instead of a new one. */
+int lsn_client_seal(struct lsn_client *c, const Liaison__Alert *a,
+                    const char *const *to, size_t n, int64_t now, int64_t ttl,
+                    const char *idem, uint8_t msg_id[16], uint8_t **env,
+                    size_t *len);
+
+/* Submits the stored sent envelope msg_id (its exact bytes) and marks it
+ * submitted on the relay's acknowledgement.  A STALE_KEY refusal refreshes
+ * the recipients' bundles and is returned for the caller to re-seal. */
+int lsn_client_submit(struct lsn_client *c, const uint8_t msg_id[16]);
+
+/* Resubmits every stored envelope the relay has not acknowledged yet;
+ * *n counts them. */
+int lsn_client_resubmit(struct lsn_client *c, size_t *n);
+
+/* Verifies and stores one envelope (a fetched one, or an offline file):
+ * the sender's bundle is refreshed once if it does not know the device or
+ * is older than the envelope's hint.  A message seen before is returned
+ * from the store with fresh = 0.  Sends a delivery receipt if asked for
+ * (when connected). */
+int lsn_client_accept(struct lsn_client *c, const uint8_t *env, size_t len,
+                      int64_t now, struct lsn_message **out);
+
+/* Called for each message fetch or watch accepted; a non-zero return
+ * stops. Errors on single envelopes go to on_error (may be NULL). */
+typedef int (*lsn_client_msg_fn)(void *ctx, const struct lsn_message *m);
+typedef void (*lsn_client_err_fn)(void *ctx, const char *org,
+                                  const uint8_t msg_id[16], int err);
+
+/* Applies waiting key deliveries, then takes everything queued: verify,
+ * store, ack.  *n counts messages accepted. */
+int lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
+                     lsn_client_err_fn on_error, void *ctx, size_t *n);
+
+/* Subscribes and calls fn for each message as it arrives until fn returns
+ * non-zero or *stop becomes set (checked every poll_ms). */
+int lsn_client_watch(struct lsn_client *c, lsn_client_msg_fn fn,
+                     lsn_client_err_fn on_error, void *ctx,
+                     volatile int *stop, int poll_ms);
+
+/* Key deliveries for this device from the relay: verified, applied, saved
+ * in the profile's credential.  *n counts new keys. */
+int lsn_client_apply_deliveries(struct lsn_client *c, int64_t now, size_t *n);
+
+/* A received message by id prefix; mark_read marks it read and sends a
+ * read receipt if asked for and allowed by the profile. */
+int lsn_client_read(struct lsn_client *c, const char *prefix, int mark_read,
+                    struct lsn_message **out);
+
+/* TLP 2.0 on forward: 0 if an alert marked tlp may go to org `to` from a
+ * member of org `own`; else LSN_ERR_LIMIT with the rule in lsn_detail(). */
+int lsn_client_tlp_allows(int tlp, const char *own, const char *to);
+
+/* Forwards a received message (by id prefix) to orgs: a new alert from
+ * this device that carries the original envelope and its key. */
+int lsn_client_forward(struct lsn_client *c, const char *prefix,
+                       const char *const *to, size_t n, int64_t now,
+                       uint8_t msg_id[16]);
+
+#endif
