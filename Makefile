@@ -4,6 +4,8 @@
 #   make test       build, then run every test
 #   make demo       build, then run the whole story on a local relay
 #   make asan       build into build-asan/ with ASan+UBSan and run every test
+#   make fuzz       build every tests/fuzz/fuzz_*.c with clang+libFuzzer into
+#                   build-fuzz/ and run each FUZZ_SECONDS (60) over its corpus
 #   make bench      benchmarks (figure/ratio lines)
 #   make install    PREFIX=/usr/local
 #   make deps       check the libraries; install them with apt-get as root
@@ -18,7 +20,7 @@ SANITIZE ?=
 
 PKGS  := libsodium libzmq libprotobuf-c lmdb cmocka
 DEBS  := libsodium-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
-         liblmdb-dev libcmocka-dev pkgconf
+         liblmdb-dev libcmocka-dev pkgconf clang libclang-rt-14-dev
 
 CC       ?= cc
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
@@ -30,6 +32,13 @@ CFLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
             -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=address,undefined
 HARDEN   := -fPIE
+endif
+# make fuzz: clang with libFuzzer's coverage instrumentation on every object
+# (only the fuzz targets link the fuzzer itself) and the same sanitizers.
+ifeq ($(SANITIZE),fuzz)
+CC       := clang
+CFLAGS   := -O1 -g -fno-omit-frame-pointer \
+            -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 endif
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(HARDEN) -I. -Iinclude -I$(BUILD)/gen \
               $(PKG_CFLAGS)
@@ -55,6 +64,8 @@ RELAY_MAIN := $(wildcard relay/main.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 TESTLIB_SRC:= $(wildcard tests/lib/*.c)
 BENCH_SRC  := $(wildcard bench/*.c)
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZFIX_SRC:= tests/fuzz/fuzzfix.c tests/lib/sealfix.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -63,16 +74,19 @@ LIB_KEYS   := $(BUILD)/lib/libkeys.a
 LIB_CLIENT := $(BUILD)/lib/libclient.a
 LIB_RELAY  := $(BUILD)/lib/librelay.a
 LIB_TEST   := $(BUILD)/lib/libtest.a
+LIB_FUZZFIX:= $(BUILD)/lib/libfuzzfix.a
 
 BIN_KEYS   := $(BUILD)/bin/liaison-keys
 BIN_CLIENT := $(if $(CLIENT_CLI),$(BUILD)/bin/liaison)
 BIN_RELAY  := $(if $(RELAY_MAIN),$(BUILD)/bin/liaison-relay)
 BINS       := $(BIN_KEYS) $(BIN_CLIENT) $(BIN_RELAY)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 ALL_LIBS_LINK = $(LIB_RELAY) $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO)
 
-.PHONY: all deps test unit integration asan demo bench install clean distclean
+.PHONY: all deps test unit integration asan demo bench install clean distclean \
+        fuzz fuzz-build fuzz-run fuzz-corpus fuzz-gen
 .DEFAULT_GOAL := all
 # Keep every object: test objects are otherwise deleted as intermediates.
 .SECONDARY:
@@ -93,6 +107,10 @@ deps:
 	@missing=""; \
 	for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
 	command -v protoc-c >/dev/null 2>&1 || missing="$$missing protoc-c"; \
+	command -v clang >/dev/null 2>&1 && \
+	  echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return d[0] + n; }' | \
+	  clang -fsanitize=fuzzer -x c -o /dev/null - >/dev/null 2>&1 || \
+	  missing="$$missing clang+libFuzzer"; \
 	if [ -z "$$missing" ]; then echo "deps: all libraries present"; exit 0; fi; \
 	echo "deps: missing:$$missing"; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -127,6 +145,7 @@ $(LIB_KEYS): $(call obj,$(KEYS_SRC))
 $(LIB_CLIENT): $(call obj,$(CLIENT_SRC))
 $(LIB_RELAY): $(call obj,$(RELAY_SRC))
 $(LIB_TEST): $(call obj,$(TESTLIB_SRC))
+$(LIB_FUZZFIX): $(call obj,$(FUZZFIX_SRC))
 
 $(BUILD)/lib/%.a:
 	@mkdir -p $(dir $@)
@@ -155,6 +174,68 @@ endif
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_TEST) $(ALL_LIBS_LINK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB_TEST) $(ALL_LIBS_LINK) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+# ------------------------------------------------------------------ fuzzing
+#
+# Every tests/fuzz/fuzz_<name>.c is a libFuzzer target with its seed corpus
+# in tests/fuzz/corpus/<name>/: adding a target is those two and nothing
+# here.  A target named fuzz_relay_* also links the relay library.  Built
+# only under SANITIZE=fuzz (make fuzz sets it), into build-fuzz/.
+
+FUZZ_LINK = $(LIB_FUZZFIX) $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO) $(PKG_LIBS)
+
+$(BUILD)/fuzz/fuzz_relay_%: $(BUILD)/obj/tests/fuzz/fuzz_relay_%.o $(LIB_FUZZFIX) \
+                            $(LIB_RELAY) $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB_RELAY) $(FUZZ_LINK)
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIB_FUZZFIX) \
+                      $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LINK)
+
+# The seed generator: an ordinary program over the same fixtures.
+$(BUILD)/fuzz/gen_corpus: $(BUILD)/obj/tests/fuzz/gen_corpus.o $(LIB_FUZZFIX) \
+                          $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(FUZZ_LINK)
+
+FUZZ_SECONDS ?= 60
+# Per input: a unit slower than FUZZ_TIMEOUT seconds is a finding.
+FUZZ_TIMEOUT ?= 10
+FUZZ_FLAGS   ?= -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=2048 -print_final_stats=1
+
+fuzz:
+	$(MAKE) --no-print-directory BUILD=build-fuzz SANITIZE=fuzz fuzz-run
+
+fuzz-build: $(FUZZ_BINS)
+
+# Each target runs over a copy of its corpus (new inputs stay in
+# $(BUILD)/fuzz-work/<name>/, never in the tree); any crash, leak, timeout,
+# out-of-memory or sanitizer report fails the run and leaves its input in
+# $(BUILD)/fuzz-work/<name>/artifacts/.
+fuzz-run: $(FUZZ_BINS)
+	@fail=0; for t in $(FUZZ_BINS); do \
+	  n=$${t##*/fuzz_}; w=$(BUILD)/fuzz-work/$$n; \
+	  rm -rf $$w; mkdir -p $$w/corpus $$w/artifacts; \
+	  if [ -d tests/fuzz/corpus/$$n ]; then cp tests/fuzz/corpus/$$n/* $$w/corpus/; \
+	  else echo "fuzz: no seed corpus tests/fuzz/corpus/$$n/"; fi; \
+	  echo "== fuzz $$n for $(FUZZ_SECONDS) s"; \
+	  if $$t $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SECONDS) \
+	       -artifact_prefix=$$w/artifacts/ $$w/corpus >$$w/log 2>&1 && \
+	     ! grep -q -e 'ERROR: ' -e 'runtime error:' $$w/log; then \
+	    grep -h -e '^stat::number_of_executed_units' -e '^stat::peak_rss_mb' $$w/log | \
+	      sed 's/^/   /'; \
+	  else fail=1; tail -n 40 $$w/log; echo "FAILED: fuzz $$n (log: $$w/log)"; fi; \
+	done; \
+	if [ $$fail = 0 ]; then echo "all fuzz targets ran clean"; else exit 1; fi
+
+# Rewrites the committed seed corpus from tests/fuzz/gen_corpus.c.
+fuzz-corpus:
+	$(MAKE) --no-print-directory BUILD=build-fuzz SANITIZE=fuzz fuzz-gen
+
+fuzz-gen: $(BUILD)/fuzz/gen_corpus
+	$(BUILD)/fuzz/gen_corpus tests/fuzz/corpus
 
 # ------------------------------------------------------------------ running
 

@@ -1,0 +1,107 @@
+/* fuzz_roster.c: lsn_roster_parse, lsn_roster_verify and
+ * lsn_roster_verify_next against the fixed pinned roster v1.
+ *
+ * Input: an encoded signed roster.  Invariants: a parsed roster keeps the
+ * input bytes and their hash, finds each of its orgs and relays; a roster
+ * that verifies really carries threshold valid signatures by distinct
+ * authorities of its own (recounted here); a successor that verifies is
+ * version 2 of the same coalition and carries both signatures of v1's
+ * authorities; no roster succeeds itself. */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "keys/roster.h"
+#include "proto/err.h"
+#include "tests/fuzz/fuzzfix.h"
+
+static const struct ff_world *w;
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    w = ff_world();
+    return 0;
+}
+
+/* Distinct keys of keys[0..n) with a valid signature on so, counted
+ * without keys/signed.c. */
+static size_t
+recount(const Liaison__SignedObject *so, const ProtobufCBinaryData *keys,
+        size_t n)
+{
+    static const char prefix[] = "liaison v1 roster";
+    size_t mlen = sizeof prefix + so->body.len, count = 0;
+    uint8_t *m = malloc(mlen);
+
+    FF_CHECK(m != NULL);
+    memcpy(m, prefix, sizeof prefix);               /* with its 0x00 */
+    if (so->body.len > 0)
+        memcpy(m + sizeof prefix, so->body.data, so->body.len);
+    for (size_t k = 0; k < n; k++) {
+        int seen = 0, ok = 0;
+        for (size_t j = 0; j < k; j++)
+            seen |= memcmp(keys[j].data, keys[k].data, 32) == 0;
+        for (size_t i = 0; !seen && !ok && i < so->n_signatures; i++) {
+            const Liaison__Signature *s = so->signatures[i];
+            ok = memcmp(s->public_key.data, keys[k].data, 32) == 0 &&
+                 crypto_sign_verify_detached(s->sig.data, m, mlen,
+                                             keys[k].data) == 0;
+        }
+        count += ok;
+    }
+    free(m);
+    return count;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct lsn_roster *r = NULL;
+    const Liaison__Roster *b;
+    uint8_t hash[32];
+    int rc;
+
+    rc = lsn_roster_parse(data, size, &r);
+    if (rc != 0) {
+        FF_CHECK(r == NULL);
+        return 0;
+    }
+    b = r->r;
+    FF_CHECK(r->len == size && memcmp(r->bytes, data, size) == 0);
+    crypto_generichash(hash, sizeof hash, data, size, NULL, 0);
+    FF_CHECK(memcmp(hash, r->hash, sizeof hash) == 0);
+    FF_CHECK(strcmp(r->so->type, LSN_TYPE_ROSTER) == 0);
+    FF_CHECK(b->threshold >= 1 && b->threshold <= b->n_authorities &&
+             b->n_authorities <= LSN_ROSTER_MAX_AUTHORITIES);
+    FF_CHECK(b->n_orgs <= LSN_ROSTER_MAX_ORGS &&
+             b->n_relays <= LSN_ROSTER_MAX_RELAYS);
+    for (size_t i = 0; i < b->n_orgs; i++) {
+        FF_CHECK(lsn_roster_find_org(r, b->orgs[i]->id) == b->orgs[i]);
+        FF_CHECK(lsn_roster_find_relay(r, b->orgs[i]->relay) != NULL);
+    }
+    for (size_t i = 0; i < b->n_relays; i++)
+        FF_CHECK(lsn_roster_find_relay(r, b->relays[i]->name) == b->relays[i]);
+
+    rc = lsn_roster_verify(r, FF_NOW);
+    if (rc == 0) {
+        FF_CHECK(recount(r->so, b->authorities, b->n_authorities) >=
+                 b->threshold);
+        FF_CHECK(FF_NOW < b->expires);
+    } else {
+        FF_CHECK(rc == LSN_ERR_THRESHOLD || rc == LSN_ERR_EXPIRED);
+    }
+    rc = lsn_roster_verify_next(w->roster, r, FF_NOW, 1);
+    if (rc == 0) {
+        FF_CHECK(b->version == 2 && strcmp(b->coalition, "fuzz") == 0);
+        FF_CHECK(recount(r->so, w->roster->r->authorities, 2) == 2);
+        FF_CHECK(recount(r->so, b->authorities, b->n_authorities) >=
+                 b->threshold);
+    }
+    FF_CHECK(lsn_roster_verify_next(r, r, FF_NOW, 0) == LSN_ERR_ROLLBACK);
+    lsn_roster_destroy(&r);
+    FF_CHECK(r == NULL);
+    return 0;
+}
