@@ -42,6 +42,11 @@ static const struct num_key nums[] = {
     { "fetch_max",             F(fetch_max),          256, 1, 65536 },
     { "batch_max",             F(batch_max),          4096, 1, 1000000 },
     { "max_connections",       F(max_connections),    10000, 1, 10000000 },
+    { "peer_window",           F(peer_window),        256, 1, 65536 },
+    { "peer_timeout_ms",       F(peer_timeout_ms),    15000, 100, 3600000 },
+    { "peer_backoff_ms",       F(peer_backoff_ms),    200, 10, 600000 },
+    { "peer_backoff_max_ms",   F(peer_backoff_max_ms), 30000, 10, 3600000 },
+    { "peer_status_wait_ms",   F(peer_status_wait_ms), 2000, 0, 60000 },
 };
 
 struct str_key {

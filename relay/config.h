@@ -31,6 +31,12 @@ struct lsn_relay_config {
     uint64_t fetch_max;         /* items per fetch reply */
     uint64_t batch_max;         /* requests per group commit */
     uint64_t max_connections;
+    /* Federation (docs/relay.md "Federation"). */
+    uint64_t peer_window;       /* forwards in flight per peer relay */
+    uint64_t peer_timeout_ms;   /* no answer within: resend from the queue */
+    uint64_t peer_backoff_ms;   /* first retry delay; doubles per failure */
+    uint64_t peer_backoff_max_ms;
+    uint64_t peer_status_wait_ms; /* a status waits this long for peers */
 };
 
 /* Fills c with every default (and empty paths). */

@@ -236,6 +236,12 @@ submit_check(struct lsn_relay *r, const struct who *w,
         fan[i].org = rc->org;
         fan[i].devices = names + used;
         fan[i].n_devices = 0;
+        fan[i].relay = NULL;
+        if (strcmp(lsn_relay_home(r, rc->org), r->name) != 0) {
+            /* Homed on a peer relay: its outbound queue takes the copy. */
+            fan[i].relay = lsn_relay_home(r, rc->org);
+            continue;
+        }
         for (size_t j = 0; j < b->b->n_devices; j++)
             if (b->b->devices[j]->may_receive)
                 names[used + fan[i].n_devices++] = b->b->devices[j]->name;
@@ -301,8 +307,138 @@ h_submit(struct lsn_relay *r, struct conn *c, const struct who *w,
     *commit = 1;
     if (!res.duplicate) {
         r->dirty = 1;
-        for (size_t i = 0; i < info->n_recipients; i++)
+        for (size_t i = 0; i < info->n_recipients; i++) {
             lsn_relay_wake(r, info->recipients[i].org);
+            if (fan[i].relay != NULL)
+                lsn_peers_wake(r, fan[i].relay);
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------- relay to relay */
+
+/* The checks a forwarded envelope passes (DESIGN.md "Federation"): the
+ * sender org is homed on the forwarding relay; times, TTL and recipient
+ * count as for a submit.  The fan-out covers the recipient orgs homed
+ * here; the key-id check was the home relay's (its bundle may be a step
+ * ahead of or behind ours), so none here. */
+static int
+forward_check(struct lsn_relay *r, const struct who *w,
+              const struct lsn_envelope_info *info, struct lsn_fanout *fan,
+              size_t *n_fan, const char **names)
+{
+    int64_t now = lsn_now();
+    size_t used = 0;
+
+    *n_fan = 0;
+    if (strcmp(lsn_relay_home(r, info->sender_org), w->relay) != 0) {
+        lsn_relay_msg(r, "sender org `%s` is not homed on relay %s (roster v%llu): "
+                      "a relay forwards only its own orgs' messages", info->sender_org,
+                      w->relay, (unsigned long long)r->roster->r->version);
+        return LSN_ERR_DENIED;
+    }
+    if ((uint64_t)(info->expires - info->created) > r->cfg.max_ttl) {
+        lsn_relay_msg(r, "lifetime %lld s exceeds this relay's max_ttl %llu s",
+                      (long long)(info->expires - info->created),
+                      (unsigned long long)r->cfg.max_ttl);
+        return LSN_ERR_TTL;
+    }
+    if (info->created > now + LSN_MAX_SKEW) {
+        lsn_relay_msg(r, "created %lld is in the future (relay time %lld)",
+                      (long long)info->created, (long long)now);
+        return LSN_ERR_FUTURE;
+    }
+    if (info->expires < now) {
+        lsn_relay_msg(r, "already expired at %lld (relay time %lld)",
+                      (long long)info->expires, (long long)now);
+        return LSN_ERR_EXPIRED;
+    }
+    if (info->n_recipients > r->cfg.max_recipients) {
+        lsn_relay_msg(r, "%zu recipients; this relay takes at most %llu",
+                      info->n_recipients, (unsigned long long)r->cfg.max_recipients);
+        return LSN_ERR_LIMIT;
+    }
+    for (size_t i = 0; i < info->n_recipients; i++) {
+        const char *org = info->recipients[i].org;
+        int oi = lsn_relay_org_index(r, org);
+        const struct lsn_bundle *b;
+        struct lsn_fanout *f;
+        if (oi < 0 || strcmp(lsn_relay_home(r, org), r->name) != 0)
+            continue;       /* another relay's, or unknown here: not ours */
+        if ((b = r->bundles[oi]) == NULL) {
+            lsn_relay_msg(r, "recipient `%s` has not published a bundle to this relay",
+                          org);
+            return LSN_ERR_NOT_FOUND;
+        }
+        f = &fan[(*n_fan)++];
+        f->org = org;
+        f->devices = names + used;
+        f->n_devices = 0;
+        f->relay = NULL;
+        for (size_t j = 0; j < b->b->n_devices; j++)
+            if (b->b->devices[j]->may_receive)
+                names[used + f->n_devices++] = b->b->devices[j]->name;
+        used += f->n_devices;
+    }
+    return 0;
+}
+
+static int
+h_forward(struct lsn_relay *r, struct conn *c, const struct who *w,
+          const Liaison__Request *req, Liaison__Response *resp, int *commit)
+{
+    const ProtobufCBinaryData *env = &req->forward->envelope;
+    struct lsn_envelope_info *info = NULL;
+    struct lsn_fanout *fan = NULL;
+    const char **names = NULL;
+    struct lsn_submit_result res;
+    Liaison__ForwardReply *f;
+    size_t n_fan = 0;
+    uint8_t *id;
+    char hex[33];
+    int rc;
+
+    (void)c;
+    if (env->len > r->cfg.max_envelope) {
+        lsn_relay_msg(r, "envelope of %zu bytes; this relay takes at most %llu",
+                      env->len, (unsigned long long)r->cfg.max_envelope);
+        return LSN_ERR_TOO_LARGE;
+    }
+    if ((info = alloc(r, sizeof *info)) == NULL ||
+        (fan = alloc(r, LSN_MAX_RECIPIENTS * sizeof *fan)) == NULL ||
+        (names = alloc(r, LSN_MAX_RECIPIENTS * LSN_BUNDLE_MAX_DEVICES * sizeof *names)) == NULL)
+        return LSN_ERR_NOMEM;
+    if ((rc = lsn_envelope_peek(env->data, env->len, r->cfg.max_envelope, info)) != 0) {
+        lsn_relay_msg(r, "forwarded envelope refused: %s", lsn_strerror(rc));
+        return rc;
+    }
+    lsn_hex(hex, info->msg_id, 16);
+    if ((rc = forward_check(r, w, info, fan, &n_fan, names)) != 0) {
+        lsn_relay_log("forward %s from %s refused: %s", hex, w->id, r->msg);
+        return rc;
+    }
+    if ((rc = lsn_store_submit(r->store, info, env->data, env->len, fan, n_fan,
+                               lsn_now(), &res)) != 0) {
+        lsn_relay_msg(r, "message %s not stored: %s", hex,
+                      lsn_store_why(r->store)[0] ? lsn_store_why(r->store)
+                                                 : lsn_strerror(rc));
+        lsn_relay_log("forward %s from %s refused: %s", hex, w->id, r->msg);
+        return rc;
+    }
+    if ((f = alloc(r, sizeof *f)) == NULL || (id = alloc(r, 16)) == NULL)
+        return LSN_ERR_NOMEM;
+    liaison__forward_reply__init(f);
+    memcpy(id, info->msg_id, 16);
+    f->msg_id = (ProtobufCBinaryData){ 16, id };
+    f->duplicate = res.duplicate;
+    resp->body_case = LIAISON__RESPONSE__BODY_FORWARD;
+    resp->forward = f;
+    *commit = 1;        /* the peer hears "stored" only after our fsync */
+    if (!res.duplicate) {
+        r->dirty = 1;
+        for (size_t i = 0; i < n_fan; i++)
+            lsn_relay_wake(r, fan[i].org);
     }
     return 0;
 }
@@ -449,49 +585,110 @@ h_status(struct lsn_relay *r, struct conn *c, const struct who *w,
 {
     Liaison__StatusReply *s = alloc(r, sizeof *s);
     struct lsn_store_rstatus *st = NULL;
-    Liaison__RecipientStatus **rs, *x;
     size_t n = 0;
+    int64_t accepted = 0, expires = 0;
     int known = 0, rc;
 
-    (void)c;
     if (s == NULL)
         return LSN_ERR_NOMEM;
     if (req->status->msg_id.len != LSN_MSG_ID_LEN) {
         lsn_relay_msg(r, "status: want a 16-byte msg_id");
         return LSN_ERR_MALFORMED;
     }
-    liaison__status_reply__init(s);
     /* Only the sender org's own messages: the key is (w->org, msg_id). */
     if ((rc = lsn_store_status(r->store, w->org, req->status->msg_id.data, &known,
-                               &s->accepted, &s->expires, &st, &n)) != 0)
+                               &accepted, &expires, &st, &n)) != 0)
         return rc;
-    if ((rs = alloc(r, (n + 1) * sizeof *rs)) == NULL ||
-        (x = alloc(r, (n + 1) * sizeof *x)) == NULL) {
-        free(st);
-        return LSN_ERR_NOMEM;
+    /* Orgs homed on peers: their relays' figures, answered later. */
+    if (lsn_peers_status_ask(r, c, req->id, req->status->msg_id.data, w->org, known,
+                             accepted, expires, st, n)) {
+        r->park = 1;
+        return 0;
     }
+    rc = lsn_relay_status_fill(r, s, known, accepted, expires, st, NULL, n);
+    free(st);
+    if (rc != 0)
+        return rc;
+    resp->body_case = LIAISON__RESPONSE__BODY_STATUS;
+    resp->status = s;
+    *commit = 1;
+    return 0;
+}
+
+int
+lsn_relay_status_fill(struct lsn_relay *r, Liaison__StatusReply *s, int known,
+                      int64_t accepted, int64_t expires,
+                      const struct lsn_store_rstatus *st, const int *answered,
+                      size_t n)
+{
+    Liaison__RecipientStatus **rs, *x;
+
+    liaison__status_reply__init(s);
+    if ((rs = alloc(r, (n + 1) * sizeof *rs)) == NULL ||
+        (x = alloc(r, (n + 1) * sizeof *x)) == NULL)
+        return LSN_ERR_NOMEM;
     for (size_t i = 0; i < n; i++) {
-        char *org = alloc(r, sizeof st[i].org);
-        if (org == NULL) {
-            free(st);
+        char *org = alloc(r, sizeof st[i].org), *relay = alloc(r, sizeof st[i].relay);
+        if (org == NULL || relay == NULL)
             return LSN_ERR_NOMEM;
-        }
         memcpy(org, st[i].org, sizeof st[i].org);
+        memcpy(relay, st[i].relay, sizeof st[i].relay);
         liaison__recipient_status__init(&x[i]);
         x[i].org = org;
         x[i].devices = st[i].devices;
         x[i].delivered = st[i].delivered;
         x[i].trimmed = st[i].trimmed;
         x[i].dropped = st[i].dropped;
-        x[i].expired = s->expires < lsn_now();
+        x[i].expired = expires < lsn_now();
+        x[i].relay = relay;
+        x[i].forwarded = st[i].forwarded;
+        x[i].relay_answered = answered != NULL && answered[i];
         rs[i] = &x[i];
     }
-    free(st);
     s->known = known;
+    s->accepted = accepted;
+    s->expires = expires;
     s->recipients = rs;
     s->n_recipients = n;
-    resp->body_case = LIAISON__RESPONSE__BODY_STATUS;
-    resp->status = s;
+    return 0;
+}
+
+/* A peer relay asks how a message it forwarded fares here: the figures of
+ * the recipient orgs homed here, for the sender org's home relay only. */
+static int
+h_peer_status(struct lsn_relay *r, struct conn *c, const struct who *w,
+              const Liaison__Request *req, Liaison__Response *resp, int *commit)
+{
+    const Liaison__PeerStatusRequest *q = req->peer_status;
+    Liaison__StatusReply *s = alloc(r, sizeof *s);
+    struct lsn_store_rstatus *st = NULL;
+    int64_t accepted = 0, expires = 0;
+    size_t n = 0, k = 0;
+    int known = 0, rc;
+
+    (void)c;
+    if (s == NULL)
+        return LSN_ERR_NOMEM;
+    if (q->msg_id.len != LSN_MSG_ID_LEN || strlen(q->org) > LSN_ENV_ORG_MAX) {
+        lsn_relay_msg(r, "peer status: want an org id and a 16-byte msg_id");
+        return LSN_ERR_MALFORMED;
+    }
+    if (strcmp(lsn_relay_home(r, q->org), w->relay) != 0) {
+        lsn_relay_msg(r, "org `%s` is not homed on relay %s", q->org, w->relay);
+        return LSN_ERR_DENIED;
+    }
+    if ((rc = lsn_store_status(r->store, q->org, q->msg_id.data, &known, &accepted,
+                               &expires, &st, &n)) != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)      /* only what this relay delivers */
+        if (st[i].relay[0] == '\0')
+            st[k++] = st[i];
+    rc = lsn_relay_status_fill(r, s, known, accepted, expires, st, NULL, k);
+    free(st);
+    if (rc != 0)
+        return rc;
+    resp->body_case = LIAISON__RESPONSE__BODY_PEER_STATUS;
+    resp->peer_status = s;
     *commit = 1;
     return 0;
 }
@@ -578,6 +775,7 @@ put_bundle(struct lsn_relay *r, const struct who *w, const ProtobufCBinaryData *
     lsn_relay_log("bundle of %s v%llu stored (from %s)", b->b->org,
                   (unsigned long long)b->b->version,
                   w->kind == WHO_UNKNOWN ? "a new admin key" : w->id);
+    lsn_peers_dir_push(r, LIAISON__DIR_KIND__DIR_BUNDLE, b->bytes, b->len);
     rc = lsn_relay_bundle_replace(r, oi, b);
     b = NULL;
     r->dirty = 1;
@@ -621,9 +819,11 @@ put_roster(struct lsn_relay *r, const ProtobufCBinaryData *o,
                       (unsigned long long)r->roster->r->version, lsn_strerror(rc));
         goto out;
     }
-    if ((rc = lsn_store_dir_put(r->store, "roster", ro->bytes, ro->len)) != 0)
+    if ((rc = lsn_store_dir_put(r->store, "roster", ro->bytes, ro->len)) != 0 ||
+        (rc = lsn_relay_roster_history(r, ro)) != 0)
         goto out;
     lsn_relay_log("roster v%llu stored", (unsigned long long)version);
+    lsn_peers_dir_push(r, LIAISON__DIR_KIND__DIR_ROSTER, ro->bytes, ro->len);
     rc = lsn_relay_roster_replace(r, ro);
     ro = NULL;
     r->dirty = 1;
@@ -679,6 +879,7 @@ put_delivery(struct lsn_relay *r, const ProtobufCBinaryData *o,
         r->dirty = 1;
         lsn_relay_log("key delivery %s/%s key %u stored", d->d->org, d->d->device,
                       d->d->key_id);
+        lsn_peers_dir_push(r, LIAISON__DIR_KIND__DIR_DELIVERY, d->bytes, d->len);
     }
     *commit = 1;
     rc = put_reply(r, resp, unchanged, d->d->key_id);
@@ -706,6 +907,36 @@ h_dir_put(struct lsn_relay *r, struct conn *c, const struct who *w,
         lsn_relay_msg(r, "directory put: unknown kind %d", (int)p->kind);
         return LSN_ERR_INVALID;
     }
+}
+
+/* A peer relay's directory object: the same checks as a client's put. */
+static int
+h_dir_sync(struct lsn_relay *r, struct conn *c, const struct who *w,
+           const Liaison__Request *req, Liaison__Response *resp, int *commit)
+{
+    const Liaison__DirPutRequest *p = req->dir_sync;
+    int rc;
+
+    (void)c;
+    switch (p->kind) {
+    case LIAISON__DIR_KIND__DIR_ROSTER:
+        rc = put_roster(r, &p->object, resp, commit);
+        break;
+    case LIAISON__DIR_KIND__DIR_BUNDLE:
+        rc = put_bundle(r, w, &p->object, resp, commit);
+        break;
+    case LIAISON__DIR_KIND__DIR_DELIVERY:
+        rc = put_delivery(r, &p->object, resp, commit);
+        break;
+    default:
+        lsn_relay_msg(r, "directory sync: unknown kind %d", (int)p->kind);
+        return LSN_ERR_INVALID;
+    }
+    if (rc == 0) {      /* the same answer under the relay-to-relay field */
+        resp->body_case = LIAISON__RESPONSE__BODY_DIR_SYNC;
+        resp->dir_sync = resp->dir_put;
+    }
+    return rc;
 }
 
 static int
@@ -790,6 +1021,38 @@ static const struct handler {
     { LIAISON__REQUEST__BODY_PING,      "ping",      h_ping },
 };
 
+/* What a peer relay may ask, and nothing else. */
+static const struct handler relay_handlers[] = {
+    { LIAISON__REQUEST__BODY_FORWARD,     "forward",     h_forward },
+    { LIAISON__REQUEST__BODY_DIR_SYNC,    "dir-sync",    h_dir_sync },
+    { LIAISON__REQUEST__BODY_PEER_STATUS, "peer-status", h_peer_status },
+};
+
+/* A peer relay's request: the relay must still be in the roster with the
+ * key it connected with. */
+static int
+dispatch_relay(struct lsn_relay *r, struct conn *c, const struct who *w,
+               const Liaison__Request *req, Liaison__Response *resp,
+               int *needs_commit)
+{
+    const Liaison__RosterRelay *rel = lsn_roster_find_relay(r->roster, w->relay);
+
+    if (rel == NULL || rel->curve_key.len != 32 ||
+        sodium_memcmp(rel->curve_key.data, w->key, 32) != 0 ||
+        strcmp(w->relay, r->name) == 0) {
+        lsn_relay_msg(r, "relay %s is not a peer in roster v%llu", w->relay,
+                      (unsigned long long)r->roster->r->version);
+        return LSN_ERR_DENIED;
+    }
+    for (size_t i = 0; i < sizeof relay_handlers / sizeof relay_handlers[0]; i++)
+        if (relay_handlers[i].body == req->body_case)
+            return relay_handlers[i].fn(r, c, w, req, resp, needs_commit);
+    lsn_relay_msg(r, "a peer relay may only forward, sync the directory or ask "
+                  "the status of what it forwarded");
+    lsn_relay_log("refused a request of kind %d from %s", (int)req->body_case, w->id);
+    return LSN_ERR_DENIED;
+}
+
 int
 lsn_relay_dispatch(struct lsn_relay *r, struct conn *c, const struct who *w,
                    const Liaison__Request *req, Liaison__Response *resp,
@@ -808,8 +1071,10 @@ lsn_relay_dispatch(struct lsn_relay *r, struct conn *c, const struct who *w,
         }
         return 0;
     }
+    if (w->kind == WHO_RELAY)
+        return dispatch_relay(r, c, w, req, resp, needs_commit);
     if (w->kind != WHO_DEVICE) {
-        lsn_relay_msg(r, "relay-to-relay requests are not served yet (federation)");
+        lsn_relay_msg(r, "not allowed");
         return LSN_ERR_DENIED;
     }
     if (current_device(r, w) == NULL) {
@@ -820,6 +1085,14 @@ lsn_relay_dispatch(struct lsn_relay *r, struct conn *c, const struct who *w,
         lsn_relay_log("refused %s: not in its org's current bundle", w->id);
         return LSN_ERR_REVOKED;
     }
+    for (size_t i = 0; i < sizeof relay_handlers / sizeof relay_handlers[0]; i++)
+        if (relay_handlers[i].body == req->body_case) {
+            lsn_relay_msg(r, "only a peer relay may %s; %s is a device",
+                          relay_handlers[i].name, w->id);
+            lsn_relay_log("refused %s from device %s: a relay-only request",
+                          relay_handlers[i].name, w->id);
+            return LSN_ERR_DENIED;
+        }
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
         if (handlers[i].body == req->body_case)
             return handlers[i].fn(r, c, w, req, resp, needs_commit);

@@ -99,6 +99,15 @@ lsn_relay_org_index(const struct lsn_relay *r, const char *org)
     return -1;
 }
 
+const char *
+lsn_relay_home(const struct lsn_relay *r, const char *org)
+{
+    int i = lsn_relay_org_index(r, org);
+
+    return i < 0 || r->roster->r->orgs[i]->relay == NULL ? ""
+           : r->roster->r->orgs[i]->relay;
+}
+
 const Liaison__Device *
 lsn_relay_device(const struct lsn_relay *r, const char *org, const char *device)
 {
@@ -150,7 +159,10 @@ lsn_relay_allow_rebuild(struct lsn_relay *r)
     }
     for (size_t i = 0; i < ro->n_orgs; i++) {
         const struct lsn_bundle *b = r->bundles[i];
-        if (b == NULL)
+        /* A device talks only to its org's home relay (DESIGN.md
+         * "Federation"): bundles of orgs homed elsewhere are held for the
+         * directory and for sealing, not to admit their devices. */
+        if (b == NULL || strcmp(ro->orgs[i]->relay, r->name) != 0)
             continue;
         for (size_t j = 0; j < b->b->n_devices; j++) {
             const Liaison__Device *d = b->b->devices[j];
@@ -220,12 +232,13 @@ bundles_load(struct lsn_relay *r)
 {
     const Liaison__Roster *ro = r->roster->r;
     char name[16 + LSN_ORG_ID_MAX];
-    int rc;
+    int own = !lsn_store_batch_open(r->store), rc;
 
     free(r->bundles);
     if ((r->bundles = calloc(ro->n_orgs + 1, sizeof *r->bundles)) == NULL)
         return LSN_ERR_NOMEM;
-    if ((rc = lsn_store_batch_begin(r->store)) != 0)
+    /* Inside a round (a roster put) the batch is the round's: keep it. */
+    if (own && (rc = lsn_store_batch_begin(r->store)) != 0)
         return rc;
     for (size_t i = 0; i < ro->n_orgs; i++) {
         uint8_t *buf = NULL;
@@ -244,19 +257,34 @@ bundles_load(struct lsn_relay *r)
         r->bundles[i] = b;
         free(buf);
     }
-    lsn_store_batch_abort(r->store);
+    if (own)
+        lsn_store_batch_abort(r->store);
     return lsn_relay_allow_rebuild(r);
 }
 
 int
 lsn_relay_roster_replace(struct lsn_relay *r, struct lsn_roster *ro)
 {
+    int rc;
+
     if (r->bundles != NULL && r->roster != NULL)
         for (size_t i = 0; i < r->roster->r->n_orgs; i++)
             lsn_bundle_destroy(&r->bundles[i]);
     lsn_roster_destroy(&r->roster);
     r->roster = ro;
-    return bundles_load(r);
+    if ((rc = bundles_load(r)) != 0)
+        return rc;
+    /* The relays may have changed: forwarders follow (once running). */
+    return r->zctx != NULL && r->name[0] != '\0' ? lsn_peers_rebuild(r) : 0;
+}
+
+int
+lsn_relay_roster_history(struct lsn_relay *r, const struct lsn_roster *ro)
+{
+    char name[32];
+
+    snprintf(name, sizeof name, "rhist/%020llu", (unsigned long long)ro->r->version);
+    return lsn_store_dir_put(r->store, name, ro->bytes, ro->len);
 }
 
 /* Reads the roster file and picks it or the held one (the higher version
@@ -290,6 +318,7 @@ roster_load(struct lsn_relay *r, int startup)
             file = held;
             held = NULL;
         } else if ((rc = lsn_store_dir_put(r->store, "roster", file->bytes, file->len)) != 0 ||
+                   (rc = lsn_relay_roster_history(r, file)) != 0 ||
                    (rc = lsn_store_batch_commit(r->store)) != 0) {
             goto out;
         }
@@ -303,6 +332,7 @@ roster_load(struct lsn_relay *r, int startup)
     } else {
         if ((rc = lsn_store_batch_begin(r->store)) != 0 ||
             (rc = lsn_store_dir_put(r->store, "roster", file->bytes, file->len)) != 0 ||
+            (rc = lsn_relay_roster_history(r, file)) != 0 ||
             (rc = lsn_store_batch_commit(r->store)) != 0)
             goto out;
     }
@@ -441,11 +471,12 @@ lsn_relay_new(const struct lsn_relay_config *cfg, struct lsn_relay **out)
     lsn_store_set_limits(r->store, &lim);
     if ((rc = roster_load(r, 1)) != 0 || (rc = name_find(r)) != 0)
         goto out;
-    if ((rc = sockets_open(r)) != 0)
+    if ((rc = sockets_open(r)) != 0 || (rc = lsn_relay_allow_rebuild(r)) != 0 ||
+        (rc = lsn_peers_rebuild(r)) != 0)
         goto out;
-    lsn_relay_log("relay %s listening on %s (roster v%llu, %zu keys admitted)",
-                  r->name, r->endpoint, (unsigned long long)r->roster->r->version,
-                  r->n_allow);
+    lsn_relay_log("relay %s listening on %s (roster v%llu, %zu keys admitted, "
+                  "%zu peer relays)", r->name, r->endpoint,
+                  (unsigned long long)r->roster->r->version, r->n_allow, r->n_peers);
     *out = r;
     r = NULL;
 out:
@@ -460,6 +491,8 @@ lsn_relay_destroy(struct lsn_relay **rp)
 
     if (r == NULL)
         return;
+    lsn_peers_destroy(r);
+    lsn_peers_parked_free(r);
     if (r->router != NULL)
         zmq_close(r->router);
     if (r->zap != NULL)
@@ -713,6 +746,13 @@ out_add(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
     return 0;
 }
 
+int
+lsn_relay_reply(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
+                const Liaison__Response *resp)
+{
+    return out_add(r, rid, rid_len, resp, 0);
+}
+
 static void
 error_fill(Liaison__Response *resp, Liaison__WireError *e, int code,
            const char *msg)
@@ -865,8 +905,11 @@ who_read(zmq_msg_t *m, struct who *w)
         return 0;
     }
     if (strncmp(user, "relay:", 6) == 0) {
+        if (strlen(user + 6) == 0 || strlen(user + 6) > LSN_NAME_MAX)
+            return LSN_ERR_DENIED;
         w->kind = WHO_RELAY;
         snprintf(w->id, sizeof w->id, "%s", user);
+        snprintf(w->relay, sizeof w->relay, "%s", user + 6);
         return 0;
     }
     if ((slash = strchr(user, '/')) == NULL || (ol = (size_t)(slash - user)) == 0 ||
@@ -932,7 +975,13 @@ request_one(struct lsn_relay *r, zmq_msg_t *ridm, zmq_msg_t *body, int extra)
         return;
     }
     resp.id = req->id;
+    r->park = 0;
     rc = lsn_relay_dispatch(r, c, &w, req, &resp, &needs_commit);
+    if (rc == 0 && r->park) {       /* answered later (peer figures) */
+        lsn_relay_response_free(r);
+        lsn_pb_free(&req->base);
+        return;
+    }
     if (rc != 0) {
         lsn_relay_response_free(r);
         resp.body_case = LIAISON__RESPONSE__BODY__NOT_SET;
@@ -1025,10 +1074,13 @@ round_run(struct lsn_relay *r, int do_expire)
     r->dirty = 0;
     while (n < r->cfg.batch_max && router_recv(r) == 0)
         n++;
+    lsn_peers_recv(r);
+    lsn_peers_tick(r);
     if (do_expire && (rc = expire_tick(r)) != 0)
         lsn_relay_log("expiry failed: %s", lsn_strerror(rc));
     if ((rc = push_all(r)) != 0)
         lsn_relay_log("push failed: %s", lsn_strerror(rc));
+    lsn_peers_fill(r);
     if (r->dirty) {
         if ((rc = lsn_store_batch_commit(r->store)) != 0) {
             lsn_relay_log("store commit failed: %s", lsn_store_why(r->store));
@@ -1038,6 +1090,7 @@ round_run(struct lsn_relay *r, int do_expire)
         lsn_store_batch_abort(r->store);
     }
     out_flush(r, failed);
+    lsn_peers_flush(r, failed);
     return failed ? LSN_ERR_IO : 0;
 }
 
@@ -1060,13 +1113,26 @@ lsn_relay_run(struct lsn_relay *r)
     int64_t last_expire = 0;
     int rc = 0;
 
+    zmq_pollitem_t *it = NULL;
+    size_t cap = 0;
+
     while (!r->stop) {
-        zmq_pollitem_t it[2] = {
-            { r->zap, 0, ZMQ_POLLIN, 0 },
-            { r->router, 0, ZMQ_POLLIN, 0 },
-        };
         int64_t now;
-        int n = zmq_poll(it, 2, TICK_MS);
+        int n, peer_in = 0;
+        size_t ni;
+        if (cap < 2 + 2 * r->n_peers) {
+            zmq_pollitem_t *x = realloc(it, (2 + 2 * r->n_peers) * sizeof *x);
+            if (x == NULL) {
+                rc = LSN_ERR_NOMEM;
+                break;
+            }
+            it = x;
+            cap = 2 + 2 * r->n_peers;
+        }
+        it[0] = (zmq_pollitem_t){ r->zap, 0, ZMQ_POLLIN, 0 };
+        it[1] = (zmq_pollitem_t){ r->router, 0, ZMQ_POLLIN, 0 };
+        ni = 2 + lsn_peers_poll_fill(r, it + 2);
+        n = zmq_poll(it, (int)ni, TICK_MS);
         if (n < 0 && errno != EINTR) {
             lsn_relay_log("poll failed: %s", zmq_strerror(errno));
             rc = LSN_ERR_IO;
@@ -1081,16 +1147,22 @@ lsn_relay_run(struct lsn_relay *r)
                     break;
                 zap_handle(r);
             }
+        for (size_t k = 2; n > 0 && k < ni; k++)
+            peer_in |= (it[k].revents & ZMQ_POLLIN) != 0;
+        if (peer_in)
+            lsn_peers_events(r);
         now = lsn_relay_now_ms();
         int do_expire = now - last_expire >= 1000;
         if (do_expire)
             last_expire = now;
-        if ((n > 0 && (it[1].revents & ZMQ_POLLIN)) || do_expire) {
+        if ((n > 0 && (it[1].revents & ZMQ_POLLIN)) || do_expire || peer_in ||
+            lsn_peers_due(r, now)) {
             if ((rc = round_run(r, do_expire)) != 0 && rc != LSN_ERR_IO)
                 break;
             rc = 0;
         }
     }
+    free(it);
     lsn_relay_log("relay %s stopping: last commit finished", r->name);
     return rc;
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <zmq.h>
+
 #include "keys/bundle.h"
 #include "keys/roster.h"
 #include "proto/pb.h"
@@ -24,8 +26,61 @@ struct who {
     enum who_kind kind;
     char org[LSN_ENV_ORG_MAX + 1];
     char device[LSN_ENV_DEVICE_MAX + 1];
-    char id[LSN_DEV_ID_MAX + 1];    /* "org/device" */
+    char id[LSN_DEV_ID_MAX + 1];    /* "org/device" or "relay:NAME" */
+    char relay[LSN_NAME_MAX + 1];   /* WHO_RELAY: the peer's roster name */
     uint8_t key[32];                /* the connection's CURVE key */
+};
+
+/* A frame for a peer relay, sent after the batch commit. */
+struct peer_frame {
+    uint8_t *buf;
+    size_t len;
+};
+
+/* A forward in flight: Request.id is the outbound queue seq. */
+struct flight {
+    uint64_t seq;
+    char org[LSN_ENV_ORG_MAX + 1];
+    uint8_t msg_id[LSN_MSG_ID_LEN];
+    int64_t sent_ms;
+};
+
+/* The forwarder of one peer relay (relay/peer.c): a CURVE DEALER to the
+ * peer's roster endpoint with this relay's key pair, and a monitor that
+ * says when a session starts (handshake) or ends (disconnect). */
+struct peer {
+    char name[LSN_NAME_MAX + 1];
+    char endpoint[256];
+    uint8_t key[32];
+    void *sock, *mon;
+    int up;                         /* handshake done, not disconnected */
+    int sync;                       /* full directory sync due */
+    int want;                       /* the outbound queue may have news */
+    int retry;                      /* a transient refusal: resend later */
+    uint64_t sent_seq;              /* highest seq sent this session */
+    struct flight *fl;              /* peer_window entries, oldest first */
+    size_t n_fl;
+    int64_t next_ms;                /* back-off: no sends before */
+    int64_t backoff_ms;
+    struct peer_frame *frames;      /* to send after the commit */
+    size_t n_frames, cap_frames;
+};
+
+/* A status request waiting for peer relays' figures. */
+struct parked {
+    uint8_t rid[RID_MAX];
+    size_t rid_len;
+    uint64_t req_id;
+    int64_t deadline_ms;
+    int known;
+    int64_t accepted, expires;
+    struct lsn_store_rstatus *st;   /* malloc'd, n entries */
+    int *answered;                  /* per entry: a peer's figures */
+    size_t n;
+    uint64_t ask[8];                /* peer status request ids outstanding */
+    char ask_peer[8][LSN_NAME_MAX + 1];
+    size_t n_ask;
+    struct parked *next;
 };
 
 /* One connection (by routing id): rate limit and subscription. */
@@ -81,6 +136,12 @@ struct lsn_relay {
     int subs_all_want;
     volatile sig_atomic_t stop, reload;
     char msg[512];                  /* the sentence for the current error */
+    struct peer *peers;             /* every other relay of the roster */
+    size_t n_peers;
+    uint64_t peer_ids;              /* ids of dir-sync and status asks */
+    struct parked *parked;
+    size_t n_parked;
+    int park;                       /* the handler parked its request */
     /* What handlers allocated for the response being built. */
     void **arena;
     size_t n_arena, cap_arena;
@@ -118,6 +179,9 @@ int lsn_relay_bundle_replace(struct lsn_relay *r, int i, struct lsn_bundle *b);
 /* Takes a new roster (ownership passes) and reloads the bundles for it. */
 int lsn_relay_roster_replace(struct lsn_relay *r, struct lsn_roster *ro);
 
+/* Stores ro under its version for peers that must step through it. */
+int lsn_relay_roster_history(struct lsn_relay *r, const struct lsn_roster *ro);
+
 /* Marks subscriptions of org's devices (NULL: all) as having news. */
 void lsn_relay_wake(struct lsn_relay *r, const char *org);
 
@@ -126,5 +190,51 @@ const Liaison__Device *lsn_relay_device(const struct lsn_relay *r,
                                         const char *org, const char *device);
 
 int64_t lsn_relay_now_ms(void);
+
+/* The org's home relay name in the held roster ("" if unknown). */
+const char *lsn_relay_home(const struct lsn_relay *r, const char *org);
+
+/* Queues a reply outside request handling (a parked status). */
+int lsn_relay_reply(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
+                    const Liaison__Response *resp);
+
+/* Fills s (arena memory, freed with the response) from store figures. */
+int lsn_relay_status_fill(struct lsn_relay *r, Liaison__StatusReply *s, int known,
+                          int64_t accepted, int64_t expires,
+                          const struct lsn_store_rstatus *st, const int *answered,
+                          size_t n);
+
+/* ---- peer.c: federation (docs/relay.md "Federation") */
+
+/* Matches the forwarders to the roster's relays (other than this one). */
+int lsn_peers_rebuild(struct lsn_relay *r);
+void lsn_peers_destroy(struct lsn_relay *r);
+
+/* Poll items: the socket and the monitor of each peer (2 per peer). */
+size_t lsn_peers_poll_fill(struct lsn_relay *r, zmq_pollitem_t *it);
+/* Handles monitor events (session up/down). */
+void lsn_peers_events(struct lsn_relay *r);
+/* 1 if a round is due for the forwarders (work, time-outs, back-off). */
+int lsn_peers_due(struct lsn_relay *r, int64_t now_ms);
+/* Inside the batch: reads the peers' answers (acks go to the store). */
+void lsn_peers_recv(struct lsn_relay *r);
+/* Inside the batch: prepares forwards and directory syncs. */
+void lsn_peers_fill(struct lsn_relay *r);
+/* After the commit: sends what fill prepared (dropped if it failed). */
+void lsn_peers_flush(struct lsn_relay *r, int commit_failed);
+/* A directory object stored: it goes to every peer (after the commit). */
+void lsn_peers_dir_push(struct lsn_relay *r, Liaison__DirKind kind,
+                        const uint8_t *obj, size_t len);
+/* Marks peer relay `name`'s outbound queue as having news. */
+void lsn_peers_wake(struct lsn_relay *r, const char *name);
+/* Answers parked statuses whose figures are in or whose time ran out. */
+void lsn_peers_tick(struct lsn_relay *r);
+/* Forgets every parked status (shutdown). */
+void lsn_peers_parked_free(struct lsn_relay *r);
+/* Asks the peers about a status; 1 if the request was parked. */
+int lsn_peers_status_ask(struct lsn_relay *r, struct conn *c, uint64_t req_id,
+                         const uint8_t msg_id[LSN_MSG_ID_LEN], const char *org,
+                         int known, int64_t accepted, int64_t expires,
+                         struct lsn_store_rstatus *st, size_t n);
 
 #endif

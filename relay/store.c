@@ -235,7 +235,7 @@ static int
 meta_walk(uint8_t *m, size_t len, const struct meta_cb *cb)
 {
     size_t off = META_HDR, n_rcpt;
-    char org[LSN_ENV_ORG_MAX + 1], name[LSN_ENV_DEVICE_MAX + 1];
+    char org[LSN_ENV_ORG_MAX + 1], name[LSN_PEER_QUEUE_MAX + 1];
     int r;
 
     if (len < META_HDR || m[0] != META_VERSION)
@@ -254,7 +254,7 @@ meta_walk(uint8_t *m, size_t len, const struct meta_cb *cb)
             return r;
         for (size_t j = 0; j < nd; j++) {
             size_t nl;
-            if (off + 1 > len || (nl = m[off]) > LSN_ENV_DEVICE_MAX || off + 2 + nl > len)
+            if (off + 1 > len || (nl = m[off]) > LSN_PEER_QUEUE_MAX || off + 2 + nl > len)
                 return LSN_ERR_CORRUPT;
             memcpy(name, m + off + 1, nl);
             name[nl] = '\0';
@@ -290,19 +290,37 @@ meta_i64(const uint8_t *m, size_t off)
     return v;
 }
 
+/* The queue names of one recipient org: its devices, or "@relay". */
+static size_t
+fan_names(const struct lsn_fanout *f, size_t j, char *buf, size_t size)
+{
+    if (f->relay != NULL)
+        snprintf(buf, size, "@%s", f->relay);
+    else
+        snprintf(buf, size, "%s", f->devices[j]);
+    return strlen(buf);
+}
+
+static size_t
+fan_count(const struct lsn_fanout *f)
+{
+    return f->relay != NULL ? 1 : f->n_devices;
+}
+
 /* Builds the record of a new message. */
 static int
 meta_build(const struct lsn_fanout *fan, size_t n_fan, int64_t accepted,
            int64_t expires, uint32_t size, uint8_t **out, size_t *out_len)
 {
     size_t len = META_HDR, off = META_HDR;
+    char nm[LSN_PEER_QUEUE_MAX + 1];
     uint32_t pending = 0;
     uint8_t *m;
 
     for (size_t i = 0; i < n_fan; i++) {
         len += 1 + strlen(fan[i].org) + 2;
-        for (size_t j = 0; j < fan[i].n_devices; j++)
-            len += 2 + strlen(fan[i].devices[j]);
+        for (size_t j = 0; j < fan_count(&fan[i]); j++)
+            len += 2 + fan_names(&fan[i], j, nm, sizeof nm);
     }
     if ((m = calloc(1, len)) == NULL)
         return LSN_ERR_NOMEM;
@@ -318,13 +336,13 @@ meta_build(const struct lsn_fanout *fan, size_t n_fan, int64_t accepted,
         m[off] = (uint8_t)ol;
         memcpy(m + off + 1, fan[i].org, ol);
         off += 1 + ol;
-        m[off] = (uint8_t)fan[i].n_devices;
-        m[off + 1] = (uint8_t)(fan[i].n_devices >> 8);
+        m[off] = (uint8_t)fan_count(&fan[i]);
+        m[off + 1] = (uint8_t)(fan_count(&fan[i]) >> 8);
         off += 2;
-        for (size_t j = 0; j < fan[i].n_devices; j++) {
-            size_t nl = strlen(fan[i].devices[j]);
+        for (size_t j = 0; j < fan_count(&fan[i]); j++) {
+            size_t nl = fan_names(&fan[i], j, nm, sizeof nm);
             m[off] = (uint8_t)nl;
-            memcpy(m + off + 1, fan[i].devices[j], nl);
+            memcpy(m + off + 1, nm, nl);
             m[off + 1 + nl] = DEV_PENDING;
             off += 2 + nl;
             pending++;
@@ -338,39 +356,59 @@ meta_build(const struct lsn_fanout *fan, size_t n_fan, int64_t accepted,
     return 0;
 }
 
-/* Finds org/name in a record and sets its state; tracks whether the org
- * still has a pending device. */
+/* Finds org/name in a record (org NULL: name in every org, a peer relay's
+ * "@relay" entry) and sets its state; collects the orgs that have no
+ * pending queue left because of the change. */
 struct release_ctx {
     const char *org, *name;
     uint8_t newst;
-    int found;
-    int org_pending;     /* pending devices of org after the change */
+    int found;              /* entries changed */
+    char cur[LSN_ENV_ORG_MAX + 1];
+    int cur_changed, cur_pending;
+    size_t n_done;          /* orgs whose last pending entry ended */
+    char done[LSN_MAX_RECIPIENTS][LSN_ENV_ORG_MAX + 1];
 };
+
+static void
+release_org_end(struct release_ctx *c)
+{
+    if (c->cur_changed && c->cur_pending == 0 && c->n_done < LSN_MAX_RECIPIENTS)
+        snprintf(c->done[c->n_done++], sizeof c->done[0], "%s", c->cur);
+    c->cur_changed = c->cur_pending = 0;
+}
 
 static int
 release_cb(void *vctx, const char *org, const char *name, uint8_t *st)
 {
     struct release_ctx *c = vctx;
 
-    if (name == NULL || strcmp(org, c->org) != 0)
+    if (name == NULL) {
+        release_org_end(c);
+        snprintf(c->cur, sizeof c->cur, "%s", org);
         return 0;
-    if (!c->found && strcmp(name, c->name) == 0 && *st == DEV_PENDING) {
+    }
+    if (c->org != NULL && strcmp(org, c->org) != 0)
+        return 0;
+    if ((c->org == NULL || !c->found) && strcmp(name, c->name) == 0 &&
+        *st == DEV_PENDING) {
         *st = c->newst;
-        c->found = 1;
+        c->found++;
+        c->cur_changed = 1;
     }
     if (*st == DEV_PENDING)
-        c->org_pending++;
+        c->cur_pending++;
     return 0;
 }
 
-/* One queue reference to message mk (held by org/name) ends with newst:
- * counters and quotas follow, the envelope goes once nothing waits. */
+/* One queue reference to message mk (held by org/name, or by the peer
+ * queue name for every org when org is NULL) ends with newst: counters and
+ * quotas follow, the envelope goes once nothing waits. */
 static int
 release(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
         const char *org, const char *name, uint8_t newst)
 {
-    struct release_ctx c = { org, name, newst, 0, 0 };
-    struct meta_cb cb = { release_cb, &c };
+    struct release_ctx *cp = calloc(1, sizeof *cp);
+    struct meta_cb cb = { release_cb, cp };
     char sender[LSN_ENV_ORG_MAX + 1];
     uint8_t id[LSN_MSG_ID_LEN];
     uint8_t *m = NULL;
@@ -378,20 +416,32 @@ release(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
     MDB_val v;
     int r;
 
-    if ((r = get(t, s->meta, mk, mkl, &v)) != 0)
-        return r == LSN_ERR_NOT_FOUND ? 0 : r;
-    if ((m = malloc(v.mv_size)) == NULL)
+    if (cp == NULL)
         return LSN_ERR_NOMEM;
+    cp->org = org;
+    cp->name = name;
+    cp->newst = newst;
+    if ((r = get(t, s->meta, mk, mkl, &v)) != 0) {
+        r = r == LSN_ERR_NOT_FOUND ? 0 : r;
+        goto out;
+    }
+    if ((m = malloc(v.mv_size)) == NULL) {
+        r = LSN_ERR_NOMEM;
+        goto out;
+    }
     memcpy(m, v.mv_data, v.mv_size);
     if ((r = meta_walk(m, v.mv_size, &cb)) != 0)
         goto out;
-    if (!c.found || m[1] != ST_LIVE)
+    release_org_end(cp);
+    if (cp->found == 0 || m[1] != ST_LIVE)
         goto out;
     size = meta_u32(m, 18);
-    pending = meta_u32(m, 22) - 1;
+    pending = meta_u32(m, 22);
+    pending = pending > (uint32_t)cp->found ? pending - (uint32_t)cp->found : 0;
     meta_set_u32(m, 22, pending);
-    if (c.org_pending == 0 && (r = quota_add(t, s, 'r', org, -1, -(int64_t)size)) != 0)
-        goto out;
+    for (size_t i = 0; i < cp->n_done; i++)
+        if ((r = quota_add(t, s, 'r', cp->done[i], -1, -(int64_t)size)) != 0)
+            goto out;
     if (pending == 0) {
         m[1] = ST_DONE;
         if ((r = split_mk(mk, mkl, sender, id)) != 0 ||
@@ -402,6 +452,7 @@ release(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
     r = put(t, s->meta, mk, mkl, m, v.mv_size);
 out:
     free(m);
+    free(cp);
     return r;
 }
 
@@ -511,6 +562,12 @@ lsn_store_batch_commit(struct lsn_store *s)
     rc = mdb_txn_commit(s->batch);   /* fsyncs: the env is not MDB_NOSYNC */
     s->batch = NULL;
     return rc == 0 ? 0 : fail(s, rc, "commit batch");
+}
+
+int
+lsn_store_batch_open(const struct lsn_store *s)
+{
+    return s->batch != NULL;
 }
 
 void
@@ -627,6 +684,8 @@ unqueue(MDB_txn *t, struct lsn_store *s, const char *dev, const uint8_t *dk,
         d->count--;
     if (val[0] != KIND_MSG)
         return 0;
+    if (dev[0] == '@')      /* a peer relay's queue serves several orgs */
+        return release(t, s, mk, mkl, NULL, dev, newst);
     if ((r = split_dev(dev, org, &name)) != 0)
         return r;
     return release(t, s, mk, mkl, org, name, newst);
@@ -778,11 +837,14 @@ submit_tx(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *info,
         return r;
     if ((r = quota_check(t, s, 's', info->sender_org, len)) != 0)
         return r;
-    for (size_t i = 0; i < n_fan; i++)
-        if (fan[i].n_devices > 0 &&
-            ((r = quota_check(t, s, 'r', fan[i].org, len)) != 0 ||
-             (r = backlog_check(t, s, &fan[i])) != 0))
+    for (size_t i = 0; i < n_fan; i++) {
+        if (fan_count(&fan[i]) > 0 && (r = quota_check(t, s, 'r', fan[i].org, len)) != 0)
             return r;
+        /* A peer's outbound queue is never trimmed: only quotas hold it. */
+        if (fan[i].relay == NULL && fan[i].n_devices > 0 &&
+            (r = backlog_check(t, s, &fan[i])) != 0)
+            return r;
+    }
     if ((r = meta_build(fan, n_fan, now, info->expires, (uint32_t)len, &m, &ml)) != 0)
         return r;
     exp_key(ek, info->expires, mk, mkl);
@@ -796,9 +858,19 @@ submit_tx(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *info,
         (r = quota_add(t, s, 's', info->sender_org, 1, (int64_t)len)) != 0)
         goto out;
     for (size_t i = 0; i < n_fan; i++) {
-        if (fan[i].n_devices > 0 &&
+        if (fan_count(&fan[i]) > 0 &&
             (r = quota_add(t, s, 'r', fan[i].org, 1, (int64_t)len)) != 0)
             goto out;
+        if (fan[i].relay != NULL) {
+            int first = 1;
+            for (size_t k = 0; k < i; k++)
+                if (fan[k].relay != NULL && strcmp(fan[k].relay, fan[i].relay) == 0)
+                    first = 0;
+            snprintf(dev, sizeof dev, "@%s", fan[i].relay);
+            if (first && (r = enqueue(t, s, dev, KIND_MSG, mk, mkl, NULL, 0)) != 0)
+                goto out;
+            continue;
+        }
         for (size_t j = 0; j < fan[i].n_devices; j++) {
             snprintf(dev, sizeof dev, "%s/%s", fan[i].org, fan[i].devices[j]);
             if ((r = enqueue(t, s, dev, KIND_MSG, mk, mkl, NULL, 0)) != 0)
@@ -971,7 +1043,7 @@ lsn_store_queue_info(struct lsn_store *s, const char *dev, uint64_t *queued,
 
 static int
 ack_tx(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
-       const uint8_t id[LSN_MSG_ID_LEN], int *found)
+       const uint8_t id[LSN_MSG_ID_LEN], uint8_t newst, int *found)
 {
     uint8_t dk[DK_MAX], ik[DK_MAX + MK_MAX], qk[DK_MAX + 8], *val = NULL;
     size_t dkl = make_dk(dk, dev), ikl;
@@ -997,7 +1069,7 @@ ack_tx(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
         return LSN_ERR_NOMEM;
     memcpy(val, v.mv_data, v.mv_size);
     if ((r = dev_load(t, s, dk, dkl, &d)) == 0 &&
-        (r = unqueue(t, s, dev, dk, dkl, seq, val, v.mv_size, DEV_ACKED, &d)) == 0 &&
+        (r = unqueue(t, s, dev, dk, dkl, seq, val, v.mv_size, newst, &d)) == 0 &&
         (r = dev_save(t, s, dk, dkl, &d)) == 0)
         *found = 1;
     free(val);
@@ -1014,7 +1086,26 @@ lsn_store_ack(struct lsn_store *s, const char *dev, const char *org,
     *found = 0;
     if ((r = op_begin(s, &t)) != 0)
         return r;
-    r = ack_tx(t, s, dev, org, msg_id, found);
+    r = ack_tx(t, s, dev, org, msg_id, DEV_ACKED, found);
+    return op_end(s, t, r);
+}
+
+int
+lsn_store_forward_done(struct lsn_store *s, const char *peer, const char *org,
+                       const uint8_t msg_id[LSN_MSG_ID_LEN], int refused,
+                       int *found)
+{
+    char dev[LSN_PEER_QUEUE_MAX + 1];
+    MDB_txn *t;
+    int r;
+
+    *found = 0;
+    if (strlen(peer) + 1 > LSN_PEER_QUEUE_MAX)
+        return LSN_ERR_INVALID;
+    snprintf(dev, sizeof dev, "@%s", peer);
+    if ((r = op_begin(s, &t)) != 0)
+        return r;
+    r = ack_tx(t, s, dev, org, msg_id, refused ? DEV_DROPPED : DEV_ACKED, found);
     return op_end(s, t, r);
 }
 
@@ -1176,7 +1267,10 @@ expire_cb(void *vctx, const char *org, const char *name, uint8_t *st)
     if (*st != DEV_PENDING)
         return 0;
     c->cur_pending++;
-    snprintf(dev, sizeof dev, "%s/%s", org, name);
+    if (name[0] == '@')     /* a peer relay's queue: one entry for its orgs */
+        snprintf(dev, sizeof dev, "%s", name);
+    else
+        snprintf(dev, sizeof dev, "%s/%s", org, name);
     dkl = make_dk(dk, dev);
     memcpy(ik, dk, dkl);
     memcpy(ik + dkl, c->mk, c->mkl);
@@ -1344,6 +1438,13 @@ status_cb(void *vctx, const char *org, const char *name, uint8_t *st)
         return LSN_ERR_CORRUPT;
     x = &c->r[c->n - 1];
     x->devices++;
+    if (name[0] == '@') {   /* homed on a peer relay */
+        snprintf(x->relay, sizeof x->relay, "%s", name + 1);
+        x->forwarded = *st == DEV_ACKED;
+        if (*st == DEV_DROPPED)
+            x->dropped++;
+        return 0;
+    }
     if (*st == DEV_ACKED)
         x->delivered++;
     else if (*st == DEV_TRIMMED)

@@ -26,12 +26,19 @@ struct lsn_store_limits {
     uint64_t device_backlog;                /* a device queue's own cap */
 };
 
-/* Where one recipient org's copy goes: its may-receive devices. */
+/* Where one recipient org's copy goes: its may-receive devices, or, for an
+ * org homed on a peer relay (relay set, no devices), that relay's outbound
+ * queue "@relay", which holds one entry per message however many of its
+ * recipient orgs that relay serves. */
 struct lsn_fanout {
     const char *org;
     size_t n_devices;
     const char *const *devices;
+    const char *relay;      /* NULL: homed here */
 };
+
+/* The outbound queue of peer relay NAME is the queue "@NAME". */
+#define LSN_PEER_QUEUE_MAX (1 + 64)
 
 struct lsn_store;
 
@@ -53,6 +60,9 @@ int lsn_store_batch_begin(struct lsn_store *s);
 /* Commits the batch durably (fsync) and returns only then; LSN_ERR_IO if
  * the commit failed, in which case nothing of the batch is stored. */
 int lsn_store_batch_commit(struct lsn_store *s);
+
+/* 1 while a batch is open. */
+int lsn_store_batch_open(const struct lsn_store *s);
 
 /* Drops the batch. */
 void lsn_store_batch_abort(struct lsn_store *s);
@@ -108,6 +118,14 @@ int lsn_store_queue_info(struct lsn_store *s, const char *dev,
 int lsn_store_ack(struct lsn_store *s, const char *dev, const char *org,
                   const uint8_t msg_id[LSN_MSG_ID_LEN], int *found);
 
+/* The peer relay whose outbound queue is "@peer" acknowledged (refused = 0)
+ * or finally refused (refused = 1) the message (org, msg_id): its entry
+ * goes and every recipient org homed there is marked forwarded (or
+ * dropped).  *found = 0 if it was not queued. */
+int lsn_store_forward_done(struct lsn_store *s, const char *peer, const char *org,
+                           const uint8_t msg_id[LSN_MSG_ID_LEN], int refused,
+                           int *found);
+
 /* The device has seen n trimmed messages of its gap: forget them. */
 int lsn_store_gap_ack(struct lsn_store *s, const char *dev, uint64_t n);
 
@@ -131,6 +149,8 @@ int lsn_store_expire(struct lsn_store *s, int64_t now, size_t max,
 struct lsn_store_rstatus {
     char org[LSN_ENV_ORG_MAX + 1];
     uint32_t devices, delivered, trimmed, dropped;
+    char relay[LSN_PEER_QUEUE_MAX];    /* homed on this peer relay, or "" */
+    int forwarded;                     /* the peer acknowledged its copy */
 };
 int lsn_store_status(struct lsn_store *s, const char *org,
                      const uint8_t msg_id[LSN_MSG_ID_LEN], int *known,

@@ -141,30 +141,86 @@ write_text(const char *path, const char *text)
     return fclose(fp) == 0 ? 0 : LSN_ERR_IO;
 }
 
+/* Writes relay k's key and config into its folder. */
+static int
+relay_files(struct rf *f, size_t k, const char *extra_config)
+{
+    struct rf_relay *x = &f->relays[k];
+    char path[PATH_MAX + 32], conf[4 * PATH_MAX + 4096];
+    int r;
+
+    snprintf(path, sizeof path, "%s/relay.key", x->dir);
+    if ((r = lsn_secret_write(path, LSN_KEY_RELAY, NULL, x->sk, 32, NULL,
+                              LSN_WRITE_FORCE)) != 0)
+        return r;
+    snprintf(conf, sizeof conf,
+             "# test relay\nlisten %s\ndata %s/data\nroster %s/roster.signed\n"
+             "key %s/relay.key\nheartbeat_ms 1000\n%s\n",
+             x->endpoint, x->dir, f->dir, x->dir, extra_config != NULL ? extra_config : "");
+    snprintf(path, sizeof path, "%s/relay.conf", x->dir);
+    return write_text(path, conf);
+}
+
 int
 rf_setup(struct rf *f, const char *tag, size_t n_orgs, size_t n_dev,
          const char *extra_config)
 {
+    size_t home[RF_MAX_ORGS] = { 0 };
+
+    return rf_setup_fed(f, tag, 1, home, n_orgs, n_dev, extra_config);
+}
+
+int
+rf_setup_fed(struct rf *f, const char *tag, size_t n_relays, const size_t *home,
+             size_t n_orgs, size_t n_dev, const char *extra_config)
+{
     Liaison__Roster ro = LIAISON__ROSTER__INIT;
     Liaison__RosterOrg org[RF_MAX_ORGS], *orgp[RF_MAX_ORGS];
-    Liaison__RosterRelay rel = LIAISON__ROSTER_RELAY__INIT, *relp = &rel;
+    Liaison__RosterRelay rel[RF_MAX_RELAYS], *relp[RF_MAX_RELAYS];
     ProtobufCBinaryData auth;
     const char *tmp = getenv("LSN_TMP"), *bin = getenv("LSN_BIN");
-    char path[PATH_MAX + 32], conf[4 * PATH_MAX + 4096];
+    char path[PATH_MAX + 32];
     int port, r;
 
     memset(f, 0, sizeof *f);
     f->pid = -1;
+    if (n_relays < 1 || n_relays > RF_MAX_RELAYS || n_orgs > RF_MAX_ORGS)
+        return LSN_ERR_INVALID;
     snprintf(f->dir, sizeof f->dir, "%s/relay-%s-%d", tmp != NULL ? tmp : "/tmp", tag,
              (int)getpid());
     snprintf(path, sizeof path, "rm -rf '%s'", f->dir);
     if (system(path) != 0 || mkdir(f->dir, 0700) != 0)
         return LSN_ERR_IO;
     snprintf(f->bin, sizeof f->bin, "%s/liaison-relay", bin != NULL ? bin : "build/bin");
-    if ((port = free_port()) < 0)
-        return LSN_ERR_IO;
-    snprintf(f->endpoint, sizeof f->endpoint, "tcp://127.0.0.1:%d", port);
-    crypto_box_keypair(f->relay_pk, f->relay_sk);
+    f->n_relays = n_relays;
+    for (size_t k = 0; k < n_relays; k++) {
+        struct rf_relay *x = &f->relays[k];
+        if ((port = free_port()) < 0)
+            return LSN_ERR_IO;
+        snprintf(x->name, sizeof x->name, "r%zu", k + 1);
+        snprintf(x->endpoint, sizeof x->endpoint, "tcp://127.0.0.1:%d", port);
+        crypto_box_keypair(x->pk, x->sk);
+        x->pid = -1;
+        if (n_relays == 1) {        /* the single relay keeps the old layout */
+            memcpy(x->dir, f->dir, sizeof x->dir);
+        } else {
+            if (strlen(f->dir) + 1 + strlen(x->name) >= sizeof x->dir)
+                return LSN_ERR_INVALID;
+            memcpy(x->dir, f->dir, strlen(f->dir));
+            x->dir[strlen(f->dir)] = '/';
+            memcpy(x->dir + strlen(f->dir) + 1, x->name, strlen(x->name) + 1);
+            if (mkdir(x->dir, 0700) != 0)
+                return LSN_ERR_IO;
+        }
+        liaison__roster_relay__init(&rel[k]);
+        rel[k].name = x->name;
+        rel[k].endpoint = x->endpoint;
+        rel[k].curve_key = (ProtobufCBinaryData){ 32, x->pk };
+        relp[k] = &rel[k];
+    }
+    snprintf(f->endpoint, sizeof f->endpoint, "%s", f->relays[0].endpoint);
+    memcpy(f->relay_pk, f->relays[0].pk, 32);
+    memcpy(f->relay_sk, f->relays[0].sk, 32);
     crypto_sign_keypair(f->auth_pk, f->auth_sk);
     f->n_orgs = n_orgs;
     for (size_t i = 0; i < n_orgs; i++) {
@@ -172,16 +228,14 @@ rf_setup(struct rf *f, const char *tag, size_t n_orgs, size_t n_dev,
         snprintf(id, sizeof id, "o%zu", i + 1);
         if ((r = org_make(&f->orgs[i], id, n_dev)) != 0)
             return r;
+        f->home[i] = home[i] < n_relays ? home[i] : 0;
         liaison__roster_org__init(&org[i]);
         org[i].id = f->orgs[i].id;
         org[i].display = f->orgs[i].id;
         org[i].root_key = (ProtobufCBinaryData){ 32, f->orgs[i].root_pk };
-        org[i].relay = (char *)"r1";
+        org[i].relay = f->relays[f->home[i]].name;
         orgp[i] = &org[i];
     }
-    rel.name = (char *)"r1";
-    rel.endpoint = f->endpoint;
-    rel.curve_key = (ProtobufCBinaryData){ 32, f->relay_pk };
     auth = (ProtobufCBinaryData){ 32, f->auth_pk };
     ro.coalition = (char *)"test";
     ro.version = 1;
@@ -192,8 +246,8 @@ rf_setup(struct rf *f, const char *tag, size_t n_orgs, size_t n_dev,
     ro.threshold = 1;
     ro.orgs = orgp;
     ro.n_orgs = n_orgs;
-    ro.relays = &relp;
-    ro.n_relays = 1;
+    ro.relays = relp;
+    ro.n_relays = n_relays;
     if ((r = lsn_roster_from_body(&ro, &f->roster)) != 0 ||
         (r = lsn_roster_sign(f->roster, f->auth_sk)) != 0)
         return r;
@@ -201,34 +255,51 @@ rf_setup(struct rf *f, const char *tag, size_t n_orgs, size_t n_dev,
     if ((r = lsn_signed_file_write(path, LSN_TYPE_ROSTER, f->roster->bytes,
                                    f->roster->len, LSN_WRITE_FORCE)) != 0)
         return r;
-    snprintf(path, sizeof path, "%s/relay.key", f->dir);
-    if ((r = lsn_secret_write(path, LSN_KEY_RELAY, NULL, f->relay_sk, 32, NULL,
-                              LSN_WRITE_FORCE)) != 0)
-        return r;
-    snprintf(conf, sizeof conf,
-             "# test relay\nlisten %s\ndata %s/data\nroster %s/roster.signed\n"
-             "key %s/relay.key\nheartbeat_ms 1000\n%s\n",
-             f->endpoint, f->dir, f->dir, f->dir, extra_config != NULL ? extra_config : "");
-    snprintf(path, sizeof path, "%s/relay.conf", f->dir);
-    return write_text(path, conf);
+    for (size_t k = 0; k < n_relays; k++)
+        if ((r = relay_files(f, k, extra_config)) != 0)
+            return r;
+    return 0;
+}
+
+static pid_t *
+pid_of(struct rf *f, size_t k)
+{
+    return k == 0 ? &f->pid : &f->relays[k].pid;
+}
+
+int
+rf_connect_to(struct rf *f, size_t k, const struct lsn_credential *c,
+              struct lsn_relay_client **out)
+{
+    return lsn_relay_client_connect(c, f->relays[k].endpoint, f->relays[k].pk, 5000, out);
 }
 
 int
 rf_connect(struct rf *f, const struct lsn_credential *c,
            struct lsn_relay_client **out)
 {
+    for (size_t i = 0; i < f->n_orgs; i++)
+        if (strcmp(f->orgs[i].id, c->org) == 0)
+            return rf_connect_to(f, f->home[i], c, out);
     return lsn_relay_client_connect(c, f->endpoint, f->relay_pk, 5000, out);
 }
 
 int
 rf_start(struct rf *f)
 {
+    return rf_start_relay(f, 0);
+}
+
+int
+rf_start_relay(struct rf *f, size_t k)
+{
     char conf[PATH_MAX + 32], log[PATH_MAX + 32];
+    const char *ep = f->relays[k].endpoint;
     struct lsn_relay_client *c = NULL;
     pid_t pid;
 
-    snprintf(conf, sizeof conf, "%s/relay.conf", f->dir);
-    snprintf(log, sizeof log, "%s/relay.log", f->dir);
+    snprintf(conf, sizeof conf, "%s/relay.conf", f->relays[k].dir);
+    snprintf(log, sizeof log, "%s/relay.log", f->relays[k].dir);
     if ((pid = fork()) < 0)
         return LSN_ERR_IO;
     if (pid == 0) {
@@ -240,14 +311,14 @@ rf_start(struct rf *f)
         execl(f->bin, "liaison-relay", "--config", conf, (char *)NULL);
         _exit(127);
     }
-    f->pid = pid;
+    *pid_of(f, k) = pid;
     /* Ready once a known key gets a hello through: the roster's relay key
      * is not a device, so use the first org's d1 if its bundle is held,
      * else just wait for the port. */
     for (int i = 0; i < 100; i++) {
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
-            f->pid = -1;
+            *pid_of(f, k) = -1;
             return LSN_ERR_IO;
         }
         struct sockaddr_in a;
@@ -255,7 +326,7 @@ rf_start(struct rf *f)
         memset(&a, 0, sizeof a);
         a.sin_family = AF_INET;
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        a.sin_port = htons((uint16_t)atoi(strrchr(f->endpoint, ':') + 1));
+        a.sin_port = htons((uint16_t)atoi(strrchr(ep, ':') + 1));
         int ok = connect(s, (struct sockaddr *)&a, sizeof a) == 0;
         close(s);
         if (ok)
@@ -269,13 +340,20 @@ rf_start(struct rf *f)
 void
 rf_stop(struct rf *f, int sig)
 {
+    rf_stop_relay(f, 0, sig);
+}
+
+void
+rf_stop_relay(struct rf *f, size_t k, int sig)
+{
+    pid_t *p = pid_of(f, k);
     int st;
 
-    if (f->pid <= 0)
+    if (*p <= 0)
         return;
-    kill(f->pid, sig);
-    waitpid(f->pid, &st, 0);
-    f->pid = -1;
+    kill(*p, sig);
+    waitpid(*p, &st, 0);
+    *p = -1;
 }
 
 int
@@ -340,7 +418,10 @@ rf_teardown(struct rf *f)
 {
     char cmd[PATH_MAX + 16];
 
-    rf_stop(f, SIGKILL);
+    for (size_t k = 0; k < f->n_relays; k++)
+        rf_stop_relay(f, k, SIGKILL);
+    for (size_t k = 0; k < f->n_relays; k++)
+        sodium_memzero(f->relays[k].sk, sizeof f->relays[k].sk);
     for (size_t i = 0; i < f->n_orgs; i++) {
         struct rf_org *o = &f->orgs[i];
         lsn_credential_destroy(&o->admin);

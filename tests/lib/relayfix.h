@@ -17,6 +17,16 @@
 
 #define RF_MAX_ORGS 4
 #define RF_MAX_DEVS 4
+#define RF_MAX_RELAYS 4
+
+/* One relay of a federated fixture (rf_setup_fed): r1, r2, ... */
+struct rf_relay {
+    char name[24];
+    char dir[PATH_MAX];            /* its conf, key, data and log */
+    char endpoint[64];
+    uint8_t pk[32], sk[32];
+    pid_t pid;                     /* relay 0's is rf.pid */
+};
 
 struct rf_org {
     char id[33];
@@ -40,12 +50,30 @@ struct rf {
     size_t n_orgs;
     struct lsn_roster *roster;
     pid_t pid;
+    /* Federation: relays[0] is the relay above (endpoint, relay_pk). */
+    size_t n_relays;
+    struct rf_relay relays[RF_MAX_RELAYS];
+    size_t home[RF_MAX_ORGS];      /* org i is homed on relays[home[i]] */
 };
 
 /* Builds the coalition in a fresh folder named tag: n_orgs orgs "o1".., each
  * with n_dev receiving devices; extra_config lines go into relay.conf. */
 int rf_setup(struct rf *f, const char *tag, size_t n_orgs, size_t n_dev,
              const char *extra_config);
+
+/* A federated coalition: n_relays relays r1.. (each in DIR/rK/ with its
+ * own key, store and config, all sharing one roster), org i homed on
+ * relays[home[i]].  Nothing starts yet: rf_start_relay each. */
+int rf_setup_fed(struct rf *f, const char *tag, size_t n_relays, const size_t *home,
+                 size_t n_orgs, size_t n_dev, const char *extra_config);
+
+/* Starts / stops relay k of a federated fixture (rf_start is relay 0). */
+int rf_start_relay(struct rf *f, size_t k);
+void rf_stop_relay(struct rf *f, size_t k, int sig);
+
+/* Connects as credential c to relay k (whatever c's home is). */
+int rf_connect_to(struct rf *f, size_t k, const struct lsn_credential *c,
+                  struct lsn_relay_client **out);
 
 /* Starts liaison-relay --config DIR/relay.conf and waits until it answers
  * (stderr goes to DIR/relay.log). */
@@ -54,7 +82,7 @@ int rf_start(struct rf *f);
 /* Sends sig and reaps the relay. */
 void rf_stop(struct rf *f, int sig);
 
-/* Connects as credential c. */
+/* Connects as credential c (to its org's home relay). */
 int rf_connect(struct rf *f, const struct lsn_credential *c,
                struct lsn_relay_client **out);
 

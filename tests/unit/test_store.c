@@ -56,7 +56,7 @@ static void
 test_store_batch_commit_dedupe_fanout_ack(void **state)
 {
     const char *dir = kf_tmpdir("store1");
-    struct lsn_fanout fan = { "o2", 2, devs2 };
+    struct lsn_fanout fan = { "o2", 2, devs2, NULL };
     struct lsn_envelope_info i = info_make("o1", 1);
     struct lsn_submit_result res;
     struct lsn_store *s = open_store(dir);
@@ -105,7 +105,7 @@ static void
 test_store_quota_stores_nothing_and_trim_gap(void **state)
 {
     struct lsn_store_limits lim = { 3, 1u << 20, 100, 1u << 20, 2 };
-    struct lsn_fanout fan = { "o2", 2, devs2 };
+    struct lsn_fanout fan = { "o2", 2, devs2, NULL };
     struct lsn_submit_result res;
     struct lsn_store *s = open_store(kf_tmpdir("store2"));
     struct lsn_store_gap *g = calloc(1, sizeof *g);

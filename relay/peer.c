@@ -1,0 +1,727 @@
+/* peer.c: federation, the relay's side as a client of its peer relays
+ * (DESIGN.md "Relay": Federation; docs/relay.md "Federation").
+ *
+ * One forwarder per other relay of the roster: a CURVE DEALER with this
+ * relay's key pair to the peer's roster endpoint and key, plus a socket
+ * monitor, so each CURVE handshake starts a session and each disconnect
+ * ends one.  A session sends the whole directory first (rosters oldest
+ * first, bundles, key deliveries: the peer keeps only what verifies and is
+ * newer) and then the outbound queue "@peer" from its start, at most
+ * peer_window forwards in flight, each with Request.id = its queue seq.
+ * An entry leaves the queue only when the peer answered it, which it does
+ * after its own durable commit, and that removal is itself committed
+ * before anything more is sent.  A refusal for now (quota, rate, a bundle
+ * not there yet, ...) backs off exponentially and resends from the start;
+ * the peer drops duplicates by (sender org, msg_id).  Every frame is
+ * prepared inside the store batch and sent only after its commit. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <zmq.h>
+
+#include "keys/util.h"
+#include "proto/err.h"
+#include "proto/wire.h"
+#include "relay/relay_int.h"
+
+#define ID_DIR       (1ull << 62)   /* directory sync asks */
+#define ID_STATUS    (1ull << 61)   /* peer status asks */
+#define ID_TAGS      (ID_DIR | ID_STATUS)
+#define SYNC_MAX     4096           /* directory objects of one kind per sync */
+#define PARKED_MAX   1024
+
+/* ---------------------------------------------------------- set-up */
+
+static int
+sock_int(void *s, int opt, int v)
+{
+    return zmq_setsockopt(s, opt, &v, sizeof v) == 0 ? 0 : LSN_ERR_IO;
+}
+
+static void
+peer_close(struct peer *p)
+{
+    if (p->mon != NULL)
+        zmq_close(p->mon);
+    if (p->sock != NULL) {
+        zmq_socket_monitor(p->sock, NULL, 0);
+        zmq_close(p->sock);
+    }
+    for (size_t i = 0; i < p->n_frames; i++)
+        free(p->frames[i].buf);
+    free(p->frames);
+    free(p->fl);
+    memset(p, 0, sizeof *p);
+}
+
+/* Opens the DEALER and its monitor; connecting is asynchronous. */
+static int
+peer_open(struct lsn_relay *r, struct peer *p, const Liaison__RosterRelay *rel)
+{
+    int64_t maxmsg = LSN_WIRE_FRAME_MAX;
+    char mon[96];
+
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", rel->name);
+    snprintf(p->endpoint, sizeof p->endpoint, "%s", rel->endpoint);
+    memcpy(p->key, rel->curve_key.data, 32);
+    p->backoff_ms = (int64_t)r->cfg.peer_backoff_ms;
+    if ((p->fl = calloc(r->cfg.peer_window, sizeof *p->fl)) == NULL)
+        return LSN_ERR_NOMEM;
+    if ((p->sock = zmq_socket(r->zctx, ZMQ_DEALER)) == NULL)
+        return LSN_ERR_IO;
+    if (zmq_setsockopt(p->sock, ZMQ_CURVE_SERVERKEY, p->key, 32) != 0 ||
+        zmq_setsockopt(p->sock, ZMQ_CURVE_PUBLICKEY, r->pk, 32) != 0 ||
+        zmq_setsockopt(p->sock, ZMQ_CURVE_SECRETKEY, r->sk, 32) != 0 ||
+        zmq_setsockopt(p->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        sock_int(p->sock, ZMQ_LINGER, 0) != 0 ||
+        /* Sends fail at once while no session is up: nothing piles up in
+         * a pipe that a restart of the peer would lose unnoticed. */
+        sock_int(p->sock, ZMQ_IMMEDIATE, 1) != 0 ||
+        sock_int(p->sock, ZMQ_RECONNECT_IVL, (int)r->cfg.peer_backoff_ms) != 0 ||
+        sock_int(p->sock, ZMQ_RECONNECT_IVL_MAX, (int)r->cfg.peer_backoff_max_ms) != 0 ||
+        sock_int(p->sock, ZMQ_HEARTBEAT_IVL, (int)r->cfg.heartbeat_ms) != 0 ||
+        sock_int(p->sock, ZMQ_HEARTBEAT_TIMEOUT, 3 * (int)r->cfg.heartbeat_ms) != 0 ||
+        sock_int(p->sock, ZMQ_SNDHWM, 100000) != 0 ||
+        sock_int(p->sock, ZMQ_RCVHWM, 100000) != 0)
+        return LSN_ERR_IO;
+    snprintf(mon, sizeof mon, "inproc://lsn-peer-%p", (void *)p->sock);
+    if (zmq_socket_monitor(p->sock, mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                           ZMQ_EVENT_DISCONNECTED |
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0 ||
+        (p->mon = zmq_socket(r->zctx, ZMQ_PAIR)) == NULL ||
+        sock_int(p->mon, ZMQ_LINGER, 0) != 0 || zmq_connect(p->mon, mon) != 0)
+        return LSN_ERR_IO;
+    if (zmq_connect(p->sock, p->endpoint) != 0) {
+        lsn_relay_log("peer relay %s: cannot connect to %s: %s", p->name, p->endpoint,
+                      zmq_strerror(errno));
+        return LSN_ERR_INVALID;
+    }
+    return 0;
+}
+
+int
+lsn_peers_rebuild(struct lsn_relay *r)
+{
+    const Liaison__Roster *ro = r->roster->r;
+    struct peer *np;
+    size_t n = 0;
+    int rc = 0;
+
+    if ((np = calloc(ro->n_relays + 1, sizeof *np)) == NULL)
+        return LSN_ERR_NOMEM;
+    for (size_t i = 0; i < ro->n_relays; i++) {
+        const Liaison__RosterRelay *rel = ro->relays[i];
+        struct peer *old = NULL;
+        if (strcmp(rel->name, r->name) == 0 || rel->curve_key.len != 32)
+            continue;
+        for (size_t j = 0; j < r->n_peers; j++)
+            if (r->peers[j].sock != NULL && strcmp(r->peers[j].name, rel->name) == 0 &&
+                strcmp(r->peers[j].endpoint, rel->endpoint) == 0 &&
+                memcmp(r->peers[j].key, rel->curve_key.data, 32) == 0)
+                old = &r->peers[j];
+        if (old != NULL) {          /* unchanged: keep its session */
+            np[n++] = *old;
+            memset(old, 0, sizeof *old);
+            continue;
+        }
+        if ((rc = peer_open(r, &np[n], rel)) != 0) {
+            peer_close(&np[n]);
+            lsn_relay_log("peer relay %s: forwarder not started: %s", rel->name,
+                          lsn_strerror(rc));
+            rc = 0;
+            continue;
+        }
+        lsn_relay_log("peer relay %s at %s: forwarder started", rel->name, rel->endpoint);
+        n++;
+    }
+    lsn_peers_destroy(r);
+    r->peers = np;
+    r->n_peers = n;
+    return rc;
+}
+
+void
+lsn_peers_destroy(struct lsn_relay *r)
+{
+    for (size_t i = 0; i < r->n_peers; i++)
+        peer_close(&r->peers[i]);
+    free(r->peers);
+    r->peers = NULL;
+    r->n_peers = 0;
+}
+
+static struct peer *
+peer_find(struct lsn_relay *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_peers; i++)
+        if (strcmp(r->peers[i].name, name) == 0)
+            return &r->peers[i];
+    return NULL;
+}
+
+void
+lsn_peers_wake(struct lsn_relay *r, const char *name)
+{
+    struct peer *p = peer_find(r, name);
+
+    if (p != NULL)
+        p->want = 1;
+}
+
+/* ---------------------------------------------------------- sessions */
+
+/* Forgets what is in flight: the next send starts from the queue head. */
+static void
+session_reset(struct peer *p)
+{
+    p->n_fl = 0;
+    p->sent_seq = 0;
+    p->retry = 0;
+    p->want = 1;
+}
+
+/* Doubles the back-off (up to its cap) and waits it out. */
+static void
+back_off(struct lsn_relay *r, struct peer *p)
+{
+    int64_t now = lsn_relay_now_ms();
+
+    p->next_ms = now + p->backoff_ms;
+    p->backoff_ms *= 2;
+    if (p->backoff_ms > (int64_t)r->cfg.peer_backoff_max_ms)
+        p->backoff_ms = (int64_t)r->cfg.peer_backoff_max_ms;
+}
+
+size_t
+lsn_peers_poll_fill(struct lsn_relay *r, zmq_pollitem_t *it)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < r->n_peers; i++) {
+        it[n++] = (zmq_pollitem_t){ r->peers[i].sock, 0, ZMQ_POLLIN, 0 };
+        it[n++] = (zmq_pollitem_t){ r->peers[i].mon, 0, ZMQ_POLLIN, 0 };
+    }
+    return n;
+}
+
+static void
+peer_event(struct lsn_relay *r, struct peer *p, uint16_t ev)
+{
+    switch (ev) {
+    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+        lsn_relay_log("peer relay %s: session up", p->name);
+        p->up = 1;
+        p->sync = 1;
+        p->next_ms = 0;
+        p->backoff_ms = (int64_t)r->cfg.peer_backoff_ms;
+        session_reset(p);
+        break;
+    case ZMQ_EVENT_DISCONNECTED:
+        if (p->up)
+            lsn_relay_log("peer relay %s: session down (%zu forwards unanswered "
+                          "will be sent again)", p->name, p->n_fl);
+        p->up = 0;
+        session_reset(p);
+        break;
+    default:
+        lsn_relay_log("peer relay %s refused this relay's key at the handshake "
+                      "(is this relay in its roster?)", p->name);
+        p->up = 0;
+        break;
+    }
+}
+
+void
+lsn_peers_events(struct lsn_relay *r)
+{
+    for (size_t i = 0; i < r->n_peers; i++) {
+        struct peer *p = &r->peers[i];
+        for (int k = 0; k < 64; k++) {
+            zmq_msg_t m;
+            uint16_t ev = 0;
+            int more;
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, p->mon, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&m);
+                break;
+            }
+            if (zmq_msg_size(&m) >= 2)
+                memcpy(&ev, zmq_msg_data(&m), 2);
+            more = zmq_msg_more(&m);
+            zmq_msg_close(&m);
+            while (more) {          /* the endpoint frame */
+                zmq_msg_init(&m);
+                more = zmq_msg_recv(&m, p->mon, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&m);
+                zmq_msg_close(&m);
+            }
+            peer_event(r, p, ev);
+        }
+    }
+}
+
+int
+lsn_peers_due(struct lsn_relay *r, int64_t now)
+{
+    for (struct parked *k = r->parked; k != NULL; k = k->next)
+        if (now >= k->deadline_ms)
+            return 1;
+    for (size_t i = 0; i < r->n_peers; i++) {
+        struct peer *p = &r->peers[i];
+        if (!p->up)
+            continue;
+        if (p->n_fl > 0 && now - p->fl[0].sent_ms > (int64_t)r->cfg.peer_timeout_ms)
+            return 1;
+        if (now < p->next_ms)
+            continue;
+        if (p->sync || (p->retry && p->n_fl == 0) ||
+            (p->want && !p->retry && p->n_fl < r->cfg.peer_window))
+            return 1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------- frames */
+
+static int
+frame_add(struct peer *p, const Liaison__Request *req)
+{
+    struct peer_frame *f;
+    int rc;
+
+    if (p->n_frames == p->cap_frames) {
+        size_t cap = p->cap_frames ? 2 * p->cap_frames : 64;
+        struct peer_frame *n = realloc(p->frames, cap * sizeof *n);
+        if (n == NULL)
+            return LSN_ERR_NOMEM;
+        p->frames = n;
+        p->cap_frames = cap;
+    }
+    f = &p->frames[p->n_frames];
+    if ((rc = lsn_pb_encode(&req->base, &f->buf, &f->len)) != 0)
+        return rc;
+    p->n_frames++;
+    return 0;
+}
+
+static int
+dir_frame(struct lsn_relay *r, struct peer *p, Liaison__DirKind kind,
+          const uint8_t *obj, size_t len)
+{
+    Liaison__Request req = LIAISON__REQUEST__INIT;
+    Liaison__DirPutRequest d = LIAISON__DIR_PUT_REQUEST__INIT;
+
+    req.id = ID_DIR | (++r->peer_ids & 0xffffffffffffull);
+    req.body_case = LIAISON__REQUEST__BODY_DIR_SYNC;
+    req.dir_sync = &d;
+    d.kind = kind;
+    d.object = (ProtobufCBinaryData){ len, (uint8_t *)obj };
+    return frame_add(p, &req);
+}
+
+void
+lsn_peers_dir_push(struct lsn_relay *r, Liaison__DirKind kind, const uint8_t *obj,
+                   size_t len)
+{
+    for (size_t i = 0; i < r->n_peers; i++)
+        if (r->peers[i].up && !r->peers[i].sync &&
+            dir_frame(r, &r->peers[i], kind, obj, len) != 0)
+            r->peers[i].sync = 1;   /* could not queue it: sync everything */
+}
+
+/* Every stored object under prefix, oldest name first, as dir syncs. */
+static int
+sync_prefix(struct lsn_relay *r, struct peer *p, const char *prefix,
+            Liaison__DirKind kind)
+{
+    uint8_t **bufs = NULL;
+    size_t *lens = NULL, n = 0;
+    int rc;
+
+    if ((rc = lsn_store_dir_list(r->store, prefix, &bufs, &lens, &n, SYNC_MAX)) != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = dir_frame(r, p, kind, bufs[i], lens[i]);
+        free(bufs[i]);
+    }
+    free(bufs);
+    free(lens);
+    return rc;
+}
+
+/* The whole directory: every roster version held (the peer can only step
+ * one version at a time), every bundle, every key delivery. */
+static int
+sync_all(struct lsn_relay *r, struct peer *p)
+{
+    int rc;
+
+    if ((rc = sync_prefix(r, p, "rhist/", LIAISON__DIR_KIND__DIR_ROSTER)) != 0 ||
+        (rc = dir_frame(r, p, LIAISON__DIR_KIND__DIR_ROSTER, r->roster->bytes,
+                        r->roster->len)) != 0)
+        return rc;
+    for (size_t i = 0; i < r->roster->r->n_orgs; i++)
+        if (r->bundles[i] != NULL &&
+            (rc = dir_frame(r, p, LIAISON__DIR_KIND__DIR_BUNDLE, r->bundles[i]->bytes,
+                            r->bundles[i]->len)) != 0)
+            return rc;
+    return sync_prefix(r, p, "delivery/", LIAISON__DIR_KIND__DIR_DELIVERY);
+}
+
+/* Forwards from the outbound queue beyond sent_seq, within the window. */
+static int
+fill_forwards(struct lsn_relay *r, struct peer *p)
+{
+    struct lsn_store_item *items = NULL;
+    char q[LSN_PEER_QUEUE_MAX + 1];
+    size_t n = 0, room = r->cfg.peer_window - p->n_fl;
+    int rc;
+
+    p->want = 0;
+    snprintf(q, sizeof q, "@%s", p->name);
+    if ((rc = lsn_store_fetch(r->store, q, p->sent_seq, room, LSN_WIRE_REPLY_MAX,
+                              &items, &n)) != 0)
+        return rc;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        Liaison__Request req = LIAISON__REQUEST__INIT;
+        Liaison__ForwardRequest f = LIAISON__FORWARD_REQUEST__INIT;
+        struct flight *fl;
+        if (items[i].envelope == NULL)  /* only messages go to peers */
+            continue;
+        req.id = items[i].seq;
+        req.body_case = LIAISON__REQUEST__BODY_FORWARD;
+        req.forward = &f;
+        f.envelope = (ProtobufCBinaryData){ items[i].envelope_len, items[i].envelope };
+        if ((rc = frame_add(p, &req)) != 0)
+            break;
+        fl = &p->fl[p->n_fl++];
+        fl->seq = items[i].seq;
+        snprintf(fl->org, sizeof fl->org, "%s", items[i].org);
+        memcpy(fl->msg_id, items[i].msg_id, LSN_MSG_ID_LEN);
+        fl->sent_ms = lsn_relay_now_ms();
+        p->sent_seq = items[i].seq;
+    }
+    if (n > 0 && n == room)
+        p->want = 1;                /* a full window: there may be more */
+    lsn_store_items_free(items, n);
+    return rc;
+}
+
+void
+lsn_peers_fill(struct lsn_relay *r)
+{
+    int64_t now = lsn_relay_now_ms();
+    int rc;
+
+    for (size_t i = 0; i < r->n_peers; i++) {
+        struct peer *p = &r->peers[i];
+        if (!p->up)
+            continue;
+        if (p->n_fl > 0 && now - p->fl[0].sent_ms > (int64_t)r->cfg.peer_timeout_ms) {
+            lsn_relay_log("peer relay %s: %zu forwards unanswered for %llu ms: "
+                          "sending the queue again", p->name, p->n_fl,
+                          (unsigned long long)r->cfg.peer_timeout_ms);
+            session_reset(p);
+            back_off(r, p);
+        }
+        if (now < p->next_ms)
+            continue;
+        if (p->sync) {
+            p->sync = 0;
+            if ((rc = sync_all(r, p)) != 0)
+                lsn_relay_log("peer relay %s: directory sync not sent: %s", p->name,
+                              lsn_strerror(rc));
+        }
+        if (p->retry && p->n_fl == 0)
+            session_reset(p);
+        if (!p->retry && p->want && p->n_fl < r->cfg.peer_window &&
+            (rc = fill_forwards(r, p)) != 0)
+            lsn_relay_log("peer relay %s: outbound queue not read: %s", p->name,
+                          lsn_strerror(rc));
+    }
+}
+
+void
+lsn_peers_flush(struct lsn_relay *r, int commit_failed)
+{
+    for (size_t i = 0; i < r->n_peers; i++) {
+        struct peer *p = &r->peers[i];
+        size_t k = 0;
+        if (commit_failed)
+            session_reset(p);
+        for (; k < p->n_frames && !commit_failed; k++)
+            if (zmq_send(p->sock, p->frames[k].buf, p->frames[k].len, ZMQ_DONTWAIT) < 0)
+                break;
+        if (k < p->n_frames && !commit_failed) {
+            /* No session (IMMEDIATE) or a full pipe: try again later. */
+            lsn_relay_log("peer relay %s unreachable: %s; retrying", p->name,
+                          zmq_strerror(errno));
+            session_reset(p);
+            p->sync = 1;
+            back_off(r, p);
+        }
+        for (size_t j = 0; j < p->n_frames; j++)
+            free(p->frames[j].buf);
+        p->n_frames = 0;
+    }
+}
+
+/* ---------------------------------------------------------- answers */
+
+/* Refusals that no retry can change: the entry goes (its orgs marked
+ * dropped); every other refusal waits and is tried again. */
+static int
+final_refusal(int code)
+{
+    return code == LSN_ERR_MALFORMED || code == LSN_ERR_TOO_LARGE ||
+           code == LSN_ERR_LIMIT || code == LSN_ERR_TTL || code == LSN_ERR_EXPIRED ||
+           code == LSN_ERR_SUITE;
+}
+
+static void
+forward_answer(struct lsn_relay *r, struct peer *p, const Liaison__Response *resp)
+{
+    struct flight *fl = NULL;
+    size_t k;
+    int found = 0, rc, code = 0;
+    char hex[33];
+
+    for (k = 0; k < p->n_fl; k++)
+        if (p->fl[k].seq == resp->id) {
+            fl = &p->fl[k];
+            break;
+        }
+    if (fl == NULL)     /* from an earlier session: resent since */
+        return;
+    if (resp->error != NULL)
+        code = resp->error->code < 0 ? resp->error->code : LSN_ERR_PROTOCOL;
+    else if (resp->body_case != LIAISON__RESPONSE__BODY_FORWARD)
+        code = LSN_ERR_PROTOCOL;
+    lsn_hex(hex, fl->msg_id, LSN_MSG_ID_LEN);
+    if (code == 0 || final_refusal(code)) {
+        if ((rc = lsn_store_forward_done(r->store, p->name, fl->org, fl->msg_id,
+                                         code != 0, &found)) != 0)
+            lsn_relay_log("peer relay %s: forward of %s not recorded: %s", p->name,
+                          hex, lsn_strerror(rc));
+        else
+            r->dirty = 1;
+        if (code != 0)
+            lsn_relay_log("peer relay %s refused message %s from %s for good: %.200s",
+                          p->name, hex, fl->org, resp->error->message);
+    } else {
+        if (!p->retry)
+            lsn_relay_log("peer relay %s: message %s from %s refused for now "
+                          "(%.200s); retrying", p->name, hex, fl->org,
+                          resp->error != NULL ? resp->error->message : "");
+        p->retry = 1;
+        back_off(r, p);
+    }
+    if (code == 0)
+        p->backoff_ms = (int64_t)r->cfg.peer_backoff_ms;
+    memmove(&p->fl[k], &p->fl[k + 1], (p->n_fl - k - 1) * sizeof *p->fl);
+    p->n_fl--;
+    p->want = 1;
+}
+
+static void status_answer(struct lsn_relay *r, struct peer *p,
+                          const Liaison__Response *resp);
+
+void
+lsn_peers_recv(struct lsn_relay *r)
+{
+    for (size_t i = 0; i < r->n_peers; i++) {
+        struct peer *p = &r->peers[i];
+        for (int k = 0; k < 100000; k++) {
+            Liaison__Response *resp = NULL;
+            zmq_msg_t m;
+            int more;
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, p->sock, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&m);
+                break;
+            }
+            more = zmq_msg_more(&m);
+            if (!more)
+                LSN_PB_DECODE(response, zmq_msg_data(&m), zmq_msg_size(&m),
+                              LSN_WIRE_FRAME_MAX, &resp);
+            zmq_msg_close(&m);
+            while (more) {      /* a peer sends one frame; drop the rest */
+                zmq_msg_init(&m);
+                more = zmq_msg_recv(&m, p->sock, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&m);
+                zmq_msg_close(&m);
+            }
+            if (resp == NULL) {
+                lsn_relay_log("peer relay %s sent an undecodable answer", p->name);
+                continue;
+            }
+            if ((resp->id & ID_TAGS) == 0)
+                forward_answer(r, p, resp);
+            else if (resp->id & ID_STATUS)
+                status_answer(r, p, resp);
+            else if (resp->error != NULL && resp->error->code != LSN_ERR_ROLLBACK)
+                lsn_relay_log("peer relay %s did not take a directory object: %.200s",
+                              p->name, resp->error->message);
+            lsn_pb_free(&resp->base);
+        }
+    }
+}
+
+/* ---------------------------------------------------------- status */
+
+static void
+parked_free(struct parked *k)
+{
+    free(k->st);
+    free(k->answered);
+    free(k);
+}
+
+/* Answers a parked status with what it has and forgets it. */
+static void
+parked_finish(struct lsn_relay *r, struct parked **pp)
+{
+    struct parked *k = *pp;
+    Liaison__Response resp = LIAISON__RESPONSE__INIT;
+    Liaison__StatusReply s = LIAISON__STATUS_REPLY__INIT;
+
+    *pp = k->next;
+    r->n_parked--;
+    resp.id = k->req_id;
+    if (lsn_relay_status_fill(r, &s, k->known, k->accepted, k->expires, k->st,
+                              k->answered, k->n) == 0) {
+        resp.body_case = LIAISON__RESPONSE__BODY_STATUS;
+        resp.status = &s;
+        if (lsn_relay_reply(r, k->rid, k->rid_len, &resp) != 0)
+            lsn_relay_log("cannot queue a status reply: out of memory");
+    }
+    lsn_relay_response_free(r);
+    parked_free(k);
+}
+
+/* Answers every parked status that has all its figures or ran out of
+ * time (called each round, inside the batch). */
+static void
+parked_sweep(struct lsn_relay *r)
+{
+    int64_t now = lsn_relay_now_ms();
+    struct parked **pp = &r->parked;
+
+    while (*pp != NULL)
+        if ((*pp)->n_ask == 0 || now >= (*pp)->deadline_ms)
+            parked_finish(r, pp);
+        else
+            pp = &(*pp)->next;
+}
+
+static void
+status_answer(struct lsn_relay *r, struct peer *p, const Liaison__Response *resp)
+{
+    const Liaison__StatusReply *s = resp->peer_status;
+
+    for (struct parked *k = r->parked; k != NULL; k = k->next)
+        for (size_t a = 0; a < k->n_ask; a++) {
+            if (k->ask[a] != resp->id || strcmp(k->ask_peer[a], p->name) != 0)
+                continue;
+            k->ask[a] = k->ask[--k->n_ask];
+            memcpy(k->ask_peer[a], k->ask_peer[k->n_ask], sizeof k->ask_peer[a]);
+            if (resp->error != NULL || resp->body_case != LIAISON__RESPONSE__BODY_PEER_STATUS ||
+                !s->known)
+                goto done;
+            for (size_t i = 0; i < k->n; i++) {
+                if (strcmp(k->st[i].relay, p->name) != 0)
+                    continue;
+                for (size_t j = 0; j < s->n_recipients; j++) {
+                    const Liaison__RecipientStatus *x = s->recipients[j];
+                    if (strcmp(x->org, k->st[i].org) != 0)
+                        continue;
+                    k->st[i].devices = x->devices;
+                    k->st[i].delivered = x->delivered;
+                    k->st[i].trimmed = x->trimmed;
+                    k->st[i].dropped = x->dropped;
+                    k->answered[i] = 1;
+                }
+            }
+            goto done;
+        }
+done:
+    parked_sweep(r);
+}
+
+int
+lsn_peers_status_ask(struct lsn_relay *r, struct conn *c, uint64_t req_id,
+                     const uint8_t msg_id[LSN_MSG_ID_LEN], const char *org,
+                     int known, int64_t accepted, int64_t expires,
+                     struct lsn_store_rstatus *st, size_t n)
+{
+    struct parked *k;
+
+    if (r->cfg.peer_status_wait_ms == 0 || r->n_parked >= PARKED_MAX ||
+        (k = calloc(1, sizeof *k)) == NULL)
+        return 0;
+    if ((k->answered = calloc(n + 1, sizeof *k->answered)) == NULL) {
+        free(k);
+        return 0;
+    }
+    for (size_t i = 0; i < n && k->n_ask < 8; i++) {
+        struct peer *p = st[i].relay[0] != '\0' && st[i].forwarded
+                         ? peer_find(r, st[i].relay) : NULL;
+        Liaison__Request req = LIAISON__REQUEST__INIT;
+        Liaison__PeerStatusRequest q = LIAISON__PEER_STATUS_REQUEST__INIT;
+        int asked = 0;
+        if (p == NULL || !p->up)
+            continue;
+        for (size_t a = 0; a < k->n_ask; a++)
+            asked |= strcmp(k->ask_peer[a], p->name) == 0;
+        if (asked)
+            continue;
+        req.id = ID_STATUS | (++r->peer_ids & 0xffffffffffffull);
+        req.body_case = LIAISON__REQUEST__BODY_PEER_STATUS;
+        req.peer_status = &q;
+        q.org = (char *)org;
+        q.msg_id = (ProtobufCBinaryData){ LSN_MSG_ID_LEN, (uint8_t *)msg_id };
+        if (frame_add(p, &req) != 0)
+            continue;
+        k->ask[k->n_ask] = req.id;
+        snprintf(k->ask_peer[k->n_ask], sizeof k->ask_peer[0], "%s", p->name);
+        k->n_ask++;
+    }
+    if (k->n_ask == 0) {
+        parked_free(k);
+        return 0;
+    }
+    memcpy(k->rid, c->rid, c->rid_len);
+    k->rid_len = c->rid_len;
+    k->req_id = req_id;
+    k->deadline_ms = lsn_relay_now_ms() + (int64_t)r->cfg.peer_status_wait_ms;
+    k->known = known;
+    k->accepted = accepted;
+    k->expires = expires;
+    k->st = st;                     /* ownership passes */
+    k->n = n;
+    k->next = r->parked;
+    r->parked = k;
+    r->n_parked++;
+    return 1;
+}
+
+void
+lsn_peers_tick(struct lsn_relay *r)
+{
+    parked_sweep(r);
+}
+
+void
+lsn_peers_parked_free(struct lsn_relay *r)
+{
+    while (r->parked != NULL) {
+        struct parked *k = r->parked;
+        r->parked = k->next;
+        parked_free(k);
+    }
+    r->n_parked = 0;
+}
