@@ -1,0 +1,177 @@
+/* benchkit.h: what the benchmarks (make bench) share: a clock and order
+ * statistics; the raw baselines every liaison figure is divided by, all
+ * measured in the same run (libzmq CURVE request/reply, write+fdatasync
+ * group commit, libsodium primitives); and a relay under test, built from
+ * the relay test fixtures, fed with envelopes that differ only in msg_id.
+ *
+ * Every program prints "figure NAME VALUE UNIT" and "ratio NAME VALUE
+ * target T" lines (docs/bench.md); a ratio is liaison's speed over the
+ * bound's speed, so 1.0 is the bound and higher is better. */
+#ifndef LSN_BENCHKIT_H
+#define LSN_BENCHKIT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "client/relay_client.h"
+#include "tests/lib/relayfix.h"
+
+/* ---------------------------------------------------------- clock, stats */
+
+/* Monotonic seconds. */
+double bk_now(void);
+
+/* The q-quantile (0..1, nearest rank) of v[0..n); v is left sorted. */
+double bk_quantile(double *v, size_t n, double q);
+
+/* The median of v[0..n); v is left sorted. */
+double bk_median(double *v, size_t n);
+
+/* Exits the program with a message naming what failed (benchmarks have
+ * no partial results worth keeping). */
+void bk_die(const char *what, int err);
+
+/* ---------------------------------------------------------- fdatasync */
+
+struct bk_sync {
+    double median_s;        /* median duration of one write+fdatasync round */
+    double syncs_per_s;     /* 1 / median_s */
+    double records_per_s;   /* batch / median_s */
+};
+
+/* Appends batch records of rec bytes (one write each) then fdatasyncs,
+ * repeatedly for about seconds, to a fresh file in dir (removed after). */
+int bk_fsync_run(const char *dir, size_t rec, size_t batch, double seconds,
+                 struct bk_sync *out);
+
+/* ---------------------------------------------------------- raw CURVE */
+
+struct bk_curve;
+
+/* Starts a ROUTER CURVE server thread on 127.0.0.1 (its own ZeroMQ
+ * context) that answers every frame with reply_len bytes, as the relay
+ * answers a submit. */
+int bk_curve_start(size_t reply_len, struct bk_curve **out);
+void bk_curve_stop(struct bk_curve **s);
+
+/* A fresh DEALER CURVE connection sends frames of len bytes keeping
+ * window requests in flight for about seconds: replies per second. */
+int bk_curve_pipelined(struct bk_curve *s, size_t len, size_t window,
+                       double seconds, double *rate);
+
+/* One request at a time for about seconds: median and p99 round trip. */
+int bk_curve_rtt(struct bk_curve *s, size_t len, double seconds,
+                 double *median, double *p99);
+
+/* ---------------------------------------------------------- libsodium */
+
+struct bk_prims {
+    double sign, verify, x25519, x25519_base;   /* operations per second */
+};
+
+/* Measures the four primitives the sealed-message bound is made of (each
+ * the best of three windows of seconds/3). */
+void bk_prims_run(double seconds, struct bk_prims *out);
+
+/* The primitive-bound rates of DESIGN.md "Performance model" for one
+ * recipient: sealing = sign + fresh ephemeral key + one X25519, opening =
+ * verify + one X25519 (as bench/seal_bench.c). */
+double bk_seal_limit(const struct bk_prims *p);
+double bk_open_limit(const struct bk_prims *p);
+
+/* ---------------------------------------------------------- the relay */
+
+/* The relay's config for benchmarks: the per-connection rate limit (a
+ * guard against one abusive client, 5000/s by default) raised so that it
+ * does not decide the figure; every other setting at its default. */
+#define BK_RELAY_CONFIG "rate 1000000\nburst 1000000\nbootstrap_per_minute 100000\n"
+
+/* Sets up orgs o1..on (one device d1 each) and starts a relay. */
+int bk_relay_new(struct rf *f, const char *tag, size_t n_orgs);
+
+/* Stops the relay (SIGTERM), empties its store and starts it again with
+ * every bundle published: each measurement starts from an empty store. */
+int bk_relay_fresh(struct rf *f);
+
+/* The relay's resident memory (kB): total, anonymous (heap), and peak. */
+int bk_proc_mem(pid_t pid, long *rss_kb, long *anon_kb, long *hwm_kb);
+
+/* CPU seconds (user + system) the process has used. */
+double bk_proc_cpu(pid_t pid);
+
+/* An envelope from orgs[from]/d1 to orgs[to] with content padded to
+ * content_len bytes, sealed once; bk_tpl_next rewrites its msg_id in
+ * place (8 random bytes, then a big-endian counter), so each variant is a
+ * new message to the relay.  The relay never opens or verifies what it
+ * stores, so the variants cost it exactly what sealed ones would; they do
+ * not open for the recipient (the end-to-end benchmark seals for real). */
+struct bk_tpl {
+    uint8_t *env;
+    size_t len;
+    size_t id_off;
+    uint64_t next;
+};
+
+int bk_tpl_make(struct rf *f, size_t from, size_t to, size_t content_len,
+                struct bk_tpl *t);
+void bk_tpl_free(struct bk_tpl *t);
+
+/* Rewrites the template to its next variant; *seq gets its counter. */
+void bk_tpl_next(struct bk_tpl *t, uint64_t *seq);
+
+/* The counter a bk_tpl msg_id carries. */
+uint64_t bk_tpl_seq(const uint8_t msg_id[16]);
+
+/* Makes the next envelope to submit: *env stays valid until the next call
+ * (or, with owned set, the caller frees it). */
+typedef int (*bk_next_fn)(void *ctx, const uint8_t **env, size_t *len,
+                          int *owned);
+
+/* A bk_next_fn over a bk_tpl (ctx is the template). */
+int bk_tpl_source(void *ctx, const uint8_t **env, size_t *len, int *owned);
+
+struct bk_submit_run {
+    size_t window;          /* submits in flight */
+    double seconds;         /* stop sending after this */
+    uint64_t max;           /* or after this many (0: no cap) */
+    uint64_t done;          /* out: acknowledged (stored, not duplicate) */
+    double elapsed;         /* out: first send to last acknowledgement */
+};
+
+/* Pipelined submits on one connection; any refusal is an error. */
+int bk_submit_pipelined(struct lsn_relay_client *c, bk_next_fn next,
+                        void *ctx, struct bk_submit_run *run);
+
+/* Calls for each pushed item; non-zero stops the receiver with an error. */
+typedef int (*bk_item_fn)(void *ctx, const Liaison__QueueItem *it);
+
+/* A subscribed receiver: takes pushes (credit), hands each to fn (may be
+ * NULL), acks them in batches of what has arrived, until *target (set
+ * by another thread; 0 = not yet known) items were acked.  *acked counts
+ * them; *t_last is the time of the last ack's answer.  Fails after
+ * idle_s seconds without a push. */
+struct bk_receiver {
+    struct lsn_relay_client *c;
+    uint32_t credit;
+    bk_item_fn fn;
+    void *ctx;
+    _Atomic uint64_t target;
+    uint64_t acked;
+    double t_last;
+    double idle_s;
+    int err;
+};
+
+/* Subscribes r->c (before the senders start). */
+int bk_receiver_subscribe(struct bk_receiver *r);
+
+/* Runs the receiver loop (a pthread start routine). */
+void *bk_receiver_run(void *r);
+
+/* Fetches and acks (batches of up to 256) until the queue is empty:
+ * *n items, *elapsed seconds. */
+int bk_drain(struct lsn_relay_client *c, uint64_t *n, double *elapsed);
+
+#endif
