@@ -64,8 +64,22 @@ lsn_client_connect(struct lsn_client *c)
         return r;
     r = lsn_relay_client_connect(c->p->cred, endpoint, key, c->p->timeout_ms,
                                  &c->rc);
-    if (r != 0)
-        lsn_set_detail("home relay at %s: %s", endpoint, lsn_strerror(r));
+    if (r == LSN_ERR_DENIED)
+        lsn_set_detail("the relay at %s does not admit device `%s/%s`: it was "
+                       "revoked, or its org's bundle is not published there",
+                       endpoint, c->p->cred->org, c->p->cred->device);
+    else if (r != 0)
+        lsn_set_detail("home relay at %s", endpoint);
+    return r;
+}
+
+/* An error from a relay request, with the relay's sentence as the detail. */
+static int
+relay_fail(struct lsn_client *c, int r)
+{
+    if (r != 0 && c->rc != NULL && lsn_detail()[0] == '\0' &&
+        lsn_relay_client_message(c->rc)[0] != '\0')
+        lsn_set_detail("%s", lsn_relay_client_message(c->rc));
     return r;
 }
 
@@ -698,12 +712,12 @@ lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
         return r;
     /* Keys first: the envelopes fetched next may need them. */
     if ((r = lsn_client_apply_deliveries(c, lsn_now(), &keys)) != 0)
-        return r;
+        return relay_fail(c, r);
     while (!stop) {
         Liaison__FetchReply *rep = NULL;
         size_t acked = 0;
         if ((r = lsn_relay_client_fetch(c->rc, LSN_FETCH_BATCH, &rep)) != 0)
-            return r;
+            return relay_fail(c, r);
         if (rep->gap != NULL && rep->gap->trimmed > 0) {
             if (on_error != NULL)
                 for (size_t i = 0; i < rep->gap->n_refs; i++)
@@ -732,7 +746,7 @@ lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
         }
         lsn_pb_free((ProtobufCMessage *)rep);
     }
-    return r;
+    return relay_fail(c, r);
 }
 
 int
@@ -772,7 +786,7 @@ lsn_client_watch(struct lsn_client *c, lsn_client_msg_fn fn,
         if (r != 0)
             break;
     }
-    return r;
+    return relay_fail(c, r);
 }
 
 /* ------------------------------------------------------------ reading */

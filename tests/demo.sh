@@ -1,45 +1,70 @@
 #!/bin/sh
-# demo.sh: the whole story, as far as it is built, in a scratch folder:
-# a steering group makes a roster, two organisations join, devices are
-# added, one is revoked and the encryption key rotated.  `make demo`.
-set -eu
+# demo.sh BINDIR: the whole liaison story on a local relay, in a scratch
+# folder that is removed afterwards (`make demo`).  Nothing keeps running.
+set -u
 BIN=${1:?usage: demo.sh BINDIR}
-K="$BIN/liaison-keys"
+K="$BIN/liaison-keys"; R="$BIN/liaison-relay"; L="$BIN/liaison"
+HERE=$(cd "$(dirname "$0")/.." && pwd)
 D=$(mktemp -d "${TMPDIR:-/tmp}/liaison-demo.XXXXXX")
-trap 'rm -rf "$D"' EXIT
-cd "$D"
-step() { printf '\n==> %s\n' "$*"; }
+cd "$D" || exit 1
+. "$HERE/tests/lib/coalition.sh"
+trap 'relay_stop; cd /; rm -rf "$D"' EXIT INT TERM
 
-step "the steering group: three authorities, any two of which sign"
-for a in steer-1 steer-2 steer-3; do "$K" authority new $a --no-passphrase 2>/dev/null; done
-"$K" relay new relay-eu --no-passphrase 2>/dev/null
-"$K" roster init --coalition demo-coalition --threshold 2 \
-    --authority steer-1.pub --authority steer-2.pub --authority steer-3.pub --out roster
-"$K" roster add-relay roster --relay relay-eu --endpoint tcp://127.0.0.1:7443 --key relay-eu.pub
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+run()  { printf '$ %s\n' "$*"; "$@"; }
+die()  { echo "demo: $*" >&2; exit 1; }
 
-step "two organisations create their identities"
-"$K" org init police-nl --dir police --no-passphrase 2>/dev/null
-"$K" org init hotline --dir hotline --no-passphrase 2>/dev/null
+step "A coalition: two steering-group authorities (both must sign), one relay,"
+echo "    and three organisations, each with an analyst (human) and an engine (system)"
+coalition_new europol mastercard paypal
+run "$K" roster show roster
+relay_start </dev/null || die "the relay did not start"
+echo "relay r1 listening on $EP (log: relay.log)"
+step "Each organisation's administrator publishes its bundle to the relay"
+publish_all europol mastercard paypal || die "publish failed"
+run "$L" --home home/europol-analyst orgs
 
-step "the steering group admits them and signs (2 of 3)"
-"$K" roster add-org roster --org police-nl --root police/root.pub --relay relay-eu --display "Police NL"
-"$K" roster add-org roster --org hotline --root hotline/root.pub --relay relay-eu --display "Hotline"
-"$K" roster sign roster --key steer-1.key
-"$K" roster sign roster --key steer-3.key
-"$K" roster verify roster
-"$K" roster show roster
+step "Europol sends an urgent TLP:AMBER alert with indicators, asking for read receipts"
+printf 'A card-testing ring is probing merchants from these addresses.\nPlease block and report hits.\n' > body.txt
+run "$L" --home home/europol-analyst send --to mastercard,paypal \
+    --title "Card-testing ring targeting EU merchants" --body-file body.txt \
+    --tlp amber --priority urgent --case EU-2026-0042 --grade B2 \
+    --indicator ip-dst=192.0.2.44 --indicator domain=cards-check.example --ack read \
+    --json | tee sent.json || die "send failed"
+ID=$(sed -n 's/.*"msg_id":"\([0-9a-f]*\)".*/\1/p' sent.json | cut -c1-12)
 
-step "administrators add devices: an analyst and an automated crawler"
-"$K" device add analyst --org-dir police --role human --roster roster --out analyst.cred --no-passphrase 2>/dev/null
-"$K" device add crawler --org-dir hotline --role system --send-only --roster roster --out crawler.cred --no-passphrase 2>/dev/null
-"$K" device add desk --org-dir hotline --role human --roster roster --out desk.cred --no-passphrase 2>/dev/null
-"$K" bundle show --org-dir hotline
+step "Mastercard's and PayPal's analysts fetch and read it"
+run "$L" --home home/mastercard-analyst fetch
+run "$L" --home home/mastercard-analyst read "$ID" || die "read failed"
+run "$L" --home home/paypal-analyst fetch
+run "$L" --home home/paypal-analyst read "$ID" >/dev/null && echo "(paypal read it too)"
 
-step "a laptop is lost: revoke it; the new encryption key goes to the others only"
-"$K" device add laptop --org-dir police --role human --roster roster --out laptop.cred --no-passphrase 2>/dev/null
-"$K" device revoke laptop --org-dir police
-ls police/deliveries
-"$K" bundle export --org-dir police --out police.bundle
-"$K" bundle verify police.bundle --roster roster
+step "Europol collects the receipts: status shows who read it, per device"
+run "$L" --home home/europol-analyst fetch
+run "$L" --home home/europol-analyst status "$ID"
 
-step "done: every file above was made in $D (removed now)"
+step "Mastercard's fraud engine pushes an automated notice (scripts use --json)"
+echo "Merchant 4412 saw 37 declines from 192.0.2.44 in 5 minutes." | \
+    run "$L" --home home/mastercard-engine send --to europol --type notice \
+    --title "Hits on EU-2026-0042 indicators" --idempotency-key mc-fraud-0001 --json
+run "$L" --home home/europol-engine fetch --json
+
+step "Mastercard's administrator rotates its encryption key online"
+run "$K" rotate --org-dir org-mastercard --enc
+run "$K" publish --org-dir org-mastercard --roster roster
+run "$L" --home home/europol-analyst send --to mastercard --title "Follow-up after rotation" \
+    --tlp green --type notice
+echo "(no one touched the mastercard devices: the new key reaches them on fetch)"
+run "$L" --home home/mastercard-analyst fetch || die "the alert sealed to the new key did not open"
+
+step "A PayPal laptop is lost: revoke it; the relay refuses it at once"
+run "$K" device revoke engine --org-dir org-paypal
+run "$K" publish --org-dir org-paypal --roster roster
+if run "$L" --home home/paypal-engine fetch; then die "the revoked device was served"; fi
+echo "(refused, as it should be)"
+
+step "Every profile keeps a hash-chained audit log"
+run "$L" --home home/europol-analyst audit verify
+
+relay_stop
+step "Done: the relay is stopped and $D is removed"

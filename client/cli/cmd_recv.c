@@ -49,6 +49,7 @@ struct show_ctx {
     int json;
     const char *exec;
     int failures;
+    size_t shown, receipts;
 };
 
 static int
@@ -96,8 +97,11 @@ on_message(void *ctx, const struct lsn_message *m)
 {
     struct show_ctx *x = ctx;
 
-    if (is_receipt(m->o))
+    if (is_receipt(m->o)) {
+        x->receipts++;
         return 0;
+    }
+    x->shown++;
     if (x->exec != NULL) {
         int st = run_exec(x->exec, m);
         if (st != 0)
@@ -190,8 +194,10 @@ cmd_fetch(int argc, char **argv)
     }
     if ((r = lsn_client_resubmit(c, &resent)) != 0)
         rc = cli_fail(r, 0, "resending stored messages");
+    (void)n;
     if (!x.json)
-        fprintf(stderr, "%zu new message(s)%s\n", n,
+        fprintf(stderr, "%zu new message(s)%s%s\n", x.shown,
+                x.receipts ? ", receipts recorded (see `liaison status`)" : "",
                 resent ? ", stored messages resent" : "");
     if (rc == 0 && x.failures > 0)
         rc = EXIT_FAILED;
