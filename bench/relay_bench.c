@@ -10,7 +10,10 @@
  *   the relay: durable ingest (pipelined submits, 1 and 3 clients, 1 KiB
  *   and 16 KiB content), submit->ack latency, delivery (fetch+ack), the
  *   full store-and-forward cycle (submit, push, ack) and ingest->delivery
- *   latency at a fixed rate.
+ *   latency at a fixed rate;
+ *   two federated relays (o1@r1 to o2@r2): the full cycle and the
+ *   delivery latency across them, against the single relay's figures of
+ *   the same round.
  *
  * Figures are medians over the rounds; each ratio is the median of the
  * per-round ratios.  Then, once: the relay's memory with 100k queued
@@ -49,6 +52,7 @@ enum {
     F_DELIV_P50, F_DELIV_P99,
     R_INGEST_1K_1, R_INGEST_1K_3, R_INGEST_16K_1, R_INGEST_16K_3, R_DRAIN_1K,
     R_FULL_1K, R_SUBMIT_P50, R_DELIV_P50,
+    F_X_FULL_1K, F_X_DELIV_P50, F_X_DELIV_P99, R_X_FULL_1K, R_X_DELIV_P50,
     N_VALUES
 };
 
@@ -57,15 +61,25 @@ static double v[N_VALUES][ROUNDS];
 static struct rf f;
 static struct bk_tpl tpl[2][SENDERS];      /* [size][sender] */
 
+static struct rf fx;                       /* r1, r2: o1@r1 sends to o2@r2 */
+static struct bk_tpl xtpl;
+
+/* Connects as org's d1 to its home relay in fixture x. */
 static struct lsn_relay_client *
-connect_dev(size_t org)
+connect_to(struct rf *x, size_t org)
 {
     struct lsn_relay_client *c = NULL;
     int r;
 
-    if ((r = rf_connect(&f, f.orgs[org].dev[0], &c)) != 0)
+    if ((r = rf_connect(x, x->orgs[org].dev[0], &c)) != 0)
         bk_die("connect to the relay", r);
     return c;
+}
+
+static struct lsn_relay_client *
+connect_dev(size_t org)
+{
+    return connect_to(&f, org);
 }
 
 /* ---------------------------------------------------------- ingest */
@@ -170,16 +184,17 @@ deliv_item(void *ctx, const Liaison__QueueItem *it)
     return 0;
 }
 
-/* Ingest->delivery at LAT_RATE messages/s from o1 to a subscribed o4:
- * median and p99 from submit to push received. */
+/* Ingest->delivery at LAT_RATE messages/s from org `from` (template t)
+ * to a subscribed org `to` of fixture x: median and p99 from submit to
+ * push received. */
 static void
-delivery_latency(double *p50, double *p99)
+delivery_latency(struct rf *x, struct bk_tpl *t, size_t from, size_t to,
+                 double *p50, double *p99)
 {
-    struct lsn_relay_client *c = connect_dev(0);
+    struct lsn_relay_client *c = connect_to(x, from);
     struct lsn_wire *w = lsn_relay_client_wire(c);
     struct bk_receiver rc;
     struct deliv d;
-    struct bk_tpl *t = &tpl[0][0];
     uint64_t answered = 0;
     pthread_t th;
     double t0;
@@ -192,7 +207,7 @@ delivery_latency(double *p50, double *p99)
         (d.lat = calloc(d.n, sizeof *d.lat)) == NULL)
         bk_die("latency samples", LSN_ERR_NOMEM);
     memset(&rc, 0, sizeof rc);
-    rc.c = connect_dev(RECV);
+    rc.c = connect_to(x, to);
     rc.credit = WINDOW;
     rc.fn = deliv_item;
     rc.ctx = &d;
@@ -246,12 +261,13 @@ delivery_latency(double *p50, double *p99)
 
 /* ---------------------------------------------------------- full cycle */
 
-/* o1 submits pipelined for RUN_S while o4, subscribed, acks what it is
- * pushed: messages through the whole cycle per second. */
+/* Org `from` submits pipelined (template t) for RUN_S while org `to`,
+ * subscribed, acks what it is pushed: messages through the whole cycle
+ * per second. */
 static double
-full_cycle(void)
+full_cycle(struct rf *x, struct bk_tpl *t, size_t from, size_t to)
 {
-    struct lsn_relay_client *c = connect_dev(0);
+    struct lsn_relay_client *c = connect_to(x, from);
     struct bk_receiver rc;
     struct bk_submit_run run = { .window = WINDOW, .seconds = RUN_S };
     pthread_t th;
@@ -259,14 +275,14 @@ full_cycle(void)
     int r;
 
     memset(&rc, 0, sizeof rc);
-    rc.c = connect_dev(RECV);
+    rc.c = connect_to(x, to);
     rc.credit = 2 * WINDOW;
     rc.idle_s = 10;
     if ((r = bk_receiver_subscribe(&rc)) != 0)
         bk_die("subscribe", r);
     pthread_create(&th, NULL, bk_receiver_run, &rc);
     t0 = bk_now();
-    if ((r = bk_submit_pipelined(c, bk_tpl_source, &tpl[0][0], &run)) != 0)
+    if ((r = bk_submit_pipelined(c, bk_tpl_source, t, &run)) != 0)
         bk_die("pipelined submit", r);
     atomic_store(&rc.target, run.done);
     pthread_join(th, NULL);
@@ -286,12 +302,18 @@ min2(double a, double b)
 }
 
 static void
-fresh(void)
+fresh_of(struct rf *x)
 {
     int r;
 
-    if ((r = bk_relay_fresh(&f)) != 0)
+    if ((r = bk_relay_fresh(x)) != 0)
         bk_die("relay restart", r);
+}
+
+static void
+fresh(void)
+{
+    fresh_of(&f);
 }
 
 static void
@@ -333,8 +355,12 @@ round_run(int k, struct bk_curve *cv, const char *dir)
         v[R_INGEST_1K_3 + 2 * sz][k] = v[F_INGEST_1K_3 + 2 * sz][k] / bound;
         if (sz == 0) {
             fresh();
-            v[F_FULL_1K][k] = full_cycle();
+            v[F_FULL_1K][k] = full_cycle(&f, &tpl[0][0], 0, RECV);
             v[R_FULL_1K][k] = v[F_FULL_1K][k] / bound;
+            /* Across two relays, beside the single relay's figure. */
+            fresh_of(&fx);
+            v[F_X_FULL_1K][k] = full_cycle(&fx, &xtpl, 0, 1);
+            v[R_X_FULL_1K][k] = v[F_X_FULL_1K][k] / v[F_FULL_1K][k];
         }
     }
 
@@ -352,10 +378,15 @@ round_run(int k, struct bk_curve *cv, const char *dir)
     v[F_SUBMIT_P99][k] = p99;
     v[R_SUBMIT_P50][k] = bound / p50;
     fresh();
-    delivery_latency(&p50, &p99);
+    delivery_latency(&f, &tpl[0][0], 0, RECV, &p50, &p99);
     v[F_DELIV_P50][k] = p50;
     v[F_DELIV_P99][k] = p99;
     v[R_DELIV_P50][k] = bound / p50;
+    fresh_of(&fx);
+    delivery_latency(&fx, &xtpl, 0, 1, &p50, &p99);
+    v[F_X_DELIV_P50][k] = p50;
+    v[F_X_DELIV_P99][k] = p99;
+    v[R_X_DELIV_P50][k] = v[F_DELIV_P50][k] / p50;
 }
 
 /* ---------------------------------------------------------- output */
@@ -405,23 +436,10 @@ memory(void)
            (double)run.done / run.elapsed);
 }
 
-/* HOOK (issue 6, federation): cross-relay throughput and latency belong
- * here, measured in the same rounds as the single-relay figures: two
- * relays on this machine, orgs homed on each, the sender's relay
- * forwarding to the receiver's; figures relay_cross_ingest_1k,
- * relay_cross_full_cycle_1k, relay_cross_delivery_latency_p50, each with a
- * ratio to its single-relay figure of the same round.  Federation had not
- * landed when this bench was written, so nothing is measured and no
- * number is printed for it. */
-static void
-cross_relay(void)
-{
-    printf("note cross_relay not measured: federation (issue 6) is not in this build\n");
-}
-
 int
 main(void)
 {
+    static const size_t fed_home[2] = { 0, 1 };
     struct bk_curve *cv = NULL;
     char dir[4096];
     int r;
@@ -431,6 +449,10 @@ main(void)
     signal(SIGPIPE, SIG_IGN);
     if ((r = bk_relay_new(&f, "bench", SENDERS + 1)) != 0)
         bk_die("relay setup (is LSN_BIN set?)", r);
+    if ((r = bk_fed_new(&fx, "bench-fed", 2, fed_home)) != 0)
+        bk_die("two federated relays", r);
+    if ((r = bk_tpl_make(&fx, 0, 1, sizes[0], &xtpl)) != 0)
+        bk_die("seal", r);
     for (int sz = 0; sz < 2; sz++)
         for (size_t i = 0; i < SENDERS; i++)
             if ((r = bk_tpl_make(&f, i, RECV, sizes[sz], &tpl[sz][i])) != 0)
@@ -472,7 +494,11 @@ main(void)
     ratio("relay_full_cycle_1k", R_FULL_1K, 0.3);
     ratio("relay_submit_latency_p50", R_SUBMIT_P50, 0.33);
     ratio("relay_delivery_latency_p50", R_DELIV_P50, 0.33);
-    cross_relay();
+    fig("relay_cross_full_cycle_1k", F_X_FULL_1K, 1, "msgs/s");
+    fig("relay_cross_delivery_latency_p50", F_X_DELIV_P50, 1e3, "ms");
+    fig("relay_cross_delivery_latency_p99", F_X_DELIV_P99, 1e3, "ms");
+    ratio("relay_cross_full_cycle_1k", R_X_FULL_1K, 0.5);
+    ratio("relay_cross_delivery_latency_p50", R_X_DELIV_P50, 0.4);
     fflush(stdout);
 
     memory();
@@ -480,7 +506,9 @@ main(void)
     for (int sz = 0; sz < 2; sz++)
         for (size_t i = 0; i < SENDERS; i++)
             bk_tpl_free(&tpl[sz][i]);
+    bk_tpl_free(&xtpl);
     bk_curve_stop(&cv);
+    rf_teardown(&fx);
     rf_teardown(&f);
     return 0;
 }

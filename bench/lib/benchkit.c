@@ -374,18 +374,43 @@ bk_relay_new(struct rf *f, const char *tag, size_t n_orgs)
     return bk_relay_fresh(f);
 }
 
+/* Whether the relay org i is homed on serves a bundle of every org (a
+ * federated relay learns the others' by directory sync). */
+static int
+directory_complete(struct rf *f, size_t i)
+{
+    struct lsn_relay_client *c = NULL;
+    int ok = 1;
+
+    if (rf_connect(f, f->orgs[i].dev[0], &c) != 0)
+        return 0;
+    for (size_t j = 0; j < f->n_orgs && ok; j++) {
+        Liaison__DirGetReply *g = NULL;
+        ok = lsn_relay_client_dir_get(c, LIAISON__DIR_KIND__DIR_BUNDLE, f->orgs[j].id,
+                                      NULL, &g) == 0 && g->n_objects == 1;
+        if (g != NULL)
+            lsn_pb_free(&g->base);
+    }
+    lsn_relay_client_close(&c);
+    return ok;
+}
+
 int
 bk_relay_fresh(struct rf *f)
 {
     char cmd[PATH_MAX + 32];
     int r;
 
-    rf_stop(f, SIGTERM);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s/data'", f->dir);
-    if (system(cmd) != 0)
-        return LSN_ERR_IO;
-    if ((r = rf_start(f)) != 0)
-        return r;
+    for (size_t k = 0; k < f->n_relays; k++)
+        rf_stop_relay(f, k, SIGTERM);
+    for (size_t k = 0; k < f->n_relays; k++) {
+        snprintf(cmd, sizeof cmd, "rm -rf '%s/data'", f->relays[k].dir);
+        if (system(cmd) != 0)
+            return LSN_ERR_IO;
+    }
+    for (size_t k = 0; k < f->n_relays; k++)
+        if ((r = rf_start_relay(f, k)) != 0)
+            return r;
     for (size_t i = 0; i < f->n_orgs; i++) {
         /* The relay may still be opening its store when the port answers. */
         for (int k = 0; (r = rf_publish(f, i)) != 0 && k < 20; k++)
@@ -393,7 +418,24 @@ bk_relay_fresh(struct rf *f)
         if (r != 0)
             return r;
     }
+    for (size_t i = 0; f->n_relays > 1 && i < f->n_orgs; i++)
+        for (int k = 0; !directory_complete(f, i); k++) {
+            if (k == 200)
+                return LSN_ERR_TIMEOUT;
+            usleep(50000);
+        }
     return 0;
+}
+
+int
+bk_fed_new(struct rf *f, const char *tag, size_t n_orgs, const size_t *home)
+{
+    int r;
+
+    if ((r = rf_setup_fed(f, tag, 2, home, n_orgs, 1,
+                          BK_RELAY_CONFIG "peer_backoff_ms 50\npeer_backoff_max_ms 400\n")) != 0)
+        return r;
+    return bk_relay_fresh(f);
 }
 
 static long

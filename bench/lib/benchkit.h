@@ -91,9 +91,15 @@ double bk_open_limit(const struct bk_prims *p);
 /* Sets up orgs o1..on (one device d1 each) and starts a relay. */
 int bk_relay_new(struct rf *f, const char *tag, size_t n_orgs);
 
-/* Stops the relay (SIGTERM), empties its store and starts it again with
- * every bundle published: each measurement starts from an empty store. */
+/* Stops the relay (every relay of a federated fixture: SIGTERM), empties
+ * its store and starts it again with every bundle published (and, when
+ * federated, replicated to every relay): each measurement starts from an
+ * empty store. */
 int bk_relay_fresh(struct rf *f);
+
+/* Sets up two federated relays r1, r2 with orgs o1..on (one device d1
+ * each), org i homed on relays[home[i]], and starts both. */
+int bk_fed_new(struct rf *f, const char *tag, size_t n_orgs, const size_t *home);
 
 /* The relay's resident memory (kB): total, anonymous (heap), and peak. */
 int bk_proc_mem(pid_t pid, long *rss_kb, long *anon_kb, long *hwm_kb);
