@@ -405,14 +405,17 @@ h_forward(struct lsn_relay *r, struct conn *c, const struct who *w,
                       env->len, (unsigned long long)r->cfg.max_envelope);
         return LSN_ERR_TOO_LARGE;
     }
-    if ((info = alloc(r, sizeof *info)) == NULL ||
-        (fan = alloc(r, LSN_MAX_RECIPIENTS * sizeof *fan)) == NULL ||
-        (names = alloc(r, LSN_MAX_RECIPIENTS * LSN_BUNDLE_MAX_DEVICES * sizeof *names)) == NULL)
+    if ((info = alloc(r, sizeof *info)) == NULL)
         return LSN_ERR_NOMEM;
     if ((rc = lsn_envelope_peek(env->data, env->len, r->cfg.max_envelope, info)) != 0) {
         lsn_relay_msg(r, "forwarded envelope refused: %s", lsn_strerror(rc));
         return rc;
     }
+    /* Sized by the envelope's recipients, as for a submit. */
+    if ((fan = alloc(r, (info->n_recipients + 1) * sizeof *fan)) == NULL ||
+        (names = alloc(r, (info->n_recipients + 1) * LSN_BUNDLE_MAX_DEVICES *
+                          sizeof *names)) == NULL)
+        return LSN_ERR_NOMEM;
     lsn_hex(hex, info->msg_id, 16);
     if ((rc = forward_check(r, w, info, fan, &n_fan, names)) != 0) {
         lsn_relay_log("forward %s from %s refused: %s", hex, w->id, r->msg);
