@@ -85,13 +85,18 @@ FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 ALL_LIBS_LINK = $(LIB_RELAY) $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO)
 
+# The public library for automated systems: client, keys and proto in one
+# archive, with its header, the error list and a pkg-config file.
+LIB_LIAISON := $(BUILD)/lib/libliaison.a
+PUB_ERR_H   := $(BUILD)/gen/liaison/err.h
+
 .PHONY: all deps test unit integration asan demo bench install clean distclean \
         fuzz fuzz-build fuzz-run fuzz-corpus fuzz-gen
 .DEFAULT_GOAL := all
 # Keep every object: test objects are otherwise deleted as intermediates.
 .SECONDARY:
 
-all: $(BINS) $(UNIT_BINS)
+all: $(BINS) $(UNIT_BINS) $(LIB_LIAISON)
 
 # ------------------------------------------------------------------ deps
 
@@ -127,12 +132,18 @@ $(GEN_C) $(GEN_H) &: proto/liaison.proto
 	@mkdir -p $(BUILD)/gen
 	protoc-c --c_out=$(BUILD)/gen proto/liaison.proto
 
+# The error list is installed as <liaison/err.h>; proto/err.h stays its
+# only source.
+$(PUB_ERR_H): proto/err.h
+	@mkdir -p $(dir $@)
+	cp proto/err.h $@
+
 # Generated code is exempt from -Werror (not ours to fix), not from warnings.
 $(BUILD)/obj/gen/liaison.pb-c.o: $(GEN_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Wall -c -o $@ $<
 
-$(BUILD)/obj/%.o: %.c $(GEN_H)
+$(BUILD)/obj/%.o: %.c $(GEN_H) $(PUB_ERR_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c -o $@ $<
 
@@ -145,6 +156,7 @@ $(LIB_KEYS): $(call obj,$(KEYS_SRC))
 $(LIB_CLIENT): $(call obj,$(CLIENT_SRC))
 $(LIB_RELAY): $(call obj,$(RELAY_SRC))
 $(LIB_TEST): $(call obj,$(TESTLIB_SRC))
+$(LIB_LIAISON): $(call obj,$(CLIENT_SRC) $(KEYS_SRC) $(PROTO_SRC)) $(BUILD)/obj/gen/liaison.pb-c.o
 $(LIB_FUZZFIX): $(call obj,$(FUZZFIX_SRC))
 
 $(BUILD)/lib/%.a:
@@ -241,7 +253,10 @@ fuzz-gen: $(BUILD)/fuzz/gen_corpus
 
 # Tests find the programs and vectors through these variables.
 TEST_ENV = LSN_BIN=$(abspath $(BUILD)/bin) LSN_VECTORS=$(abspath tests/vectors) \
-           LSN_TMP=$(abspath $(BUILD)/tmp)
+           LSN_TMP=$(abspath $(BUILD)/tmp) \
+           LSN_MAKEVARS="BUILD=$(BUILD) SANITIZE=$(SANITIZE)" \
+           LSN_SANFLAGS="$(if $(SANITIZE),-fsanitize=address$(comma)undefined)"
+comma := ,
 
 test: all
 	@mkdir -p $(BUILD)/tmp
@@ -263,9 +278,20 @@ bench: all
 	@if [ -x $(BUILD)/bin/lsn-bench ]; then $(BUILD)/bin/lsn-bench; else sh bench/run.sh $(abspath $(BUILD)); fi
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/liaison \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	$(if $(wildcard include/*.h),install -m 0644 $(wildcard include/*.h) $(DESTDIR)$(PREFIX)/include/)
+	install -m 0644 include/liaison.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 $(PUB_ERR_H) $(DESTDIR)$(PREFIX)/include/liaison/err.h
+	install -m 0644 $(LIB_LIAISON) $(DESTDIR)$(PREFIX)/lib/
+	{ echo "prefix=$(PREFIX)"; echo 'libdir=$${prefix}/lib'; \
+	  echo 'includedir=$${prefix}/include'; echo; \
+	  echo "Name: liaison"; \
+	  echo "Description: end-to-end encrypted, signed alerts through liaison relays"; \
+	  echo "Version: 0.1"; \
+	  echo 'Cflags: -I$${includedir}'; \
+	  echo "Libs: -L\$${libdir} -lliaison $$(pkg-config --libs libsodium libzmq libprotobuf-c lmdb)"; \
+	} > $(DESTDIR)$(PREFIX)/lib/pkgconfig/liaison.pc
 
 clean:
 	rm -rf build build-asan

@@ -1,0 +1,420 @@
+/* api.c: the public C library (include/liaison.h) over client.h: opaque
+ * handles and plain C types, so that no protobuf-c type crosses the API. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "client/alert.h"
+#include "client/client.h"
+#include "keys/util.h"
+#include "liaison.h"
+#include "proto/err.h"
+
+/* The public enumerations are the schema's numbers. */
+_Static_assert((int)LSN_TLP_RED == (int)LIAISON__TLP__TLP_RED &&
+               (int)LSN_TLP_CLEAR == (int)LIAISON__TLP__TLP_CLEAR &&
+               (int)LSN_TLP_AMBER_STRICT == (int)LIAISON__TLP__TLP_AMBER_STRICT,
+               "TLP values match the schema");
+_Static_assert((int)LSN_TYPE_RECEIPT == (int)LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT &&
+               (int)LSN_TYPE_ALERT == (int)LIAISON__ALERT_TYPE__ALERT_TYPE_ALERT,
+               "type values match the schema");
+_Static_assert((int)LSN_PRIORITY_URGENT == (int)LIAISON__PRIORITY__PRIORITY_URGENT,
+               "priority values match the schema");
+_Static_assert((int)LSN_ACK_READ == (int)LIAISON__ACK_REQUEST__ACK_READ,
+               "ack values match the schema");
+
+#define MAX_INDICATORS LSN_ALERT_MAX_INDICATORS
+
+struct lsn_session {
+    struct lsn_client *c;
+};
+
+struct lsn_alert {
+    Liaison__Alert a;
+    char *title, *body, *case_ref;
+    Liaison__Indicator **ind;        /* each with its own strings */
+    size_t n_ind;
+};
+
+struct lsn_received {
+    const struct lsn_message *m;
+    char id[33];
+};
+
+const char *
+lsn_session_detail(void)
+{
+    return lsn_detail();
+}
+
+int
+lsn_session_open(const char *home, const char *passphrase, lsn_session **out)
+{
+    lsn_session *s;
+    int r;
+
+    *out = NULL;
+    if (sodium_init() < 0)
+        return LSN_ERR_INTERNAL;
+    if ((s = calloc(1, sizeof *s)) == NULL)
+        return LSN_ERR_NOMEM;
+    if ((r = lsn_client_open(home, passphrase, &s->c)) != 0) {
+        free(s);
+        return r;
+    }
+    *out = s;
+    return 0;
+}
+
+void
+lsn_session_close(lsn_session **sp)
+{
+    if (*sp == NULL)
+        return;
+    lsn_client_close(&(*sp)->c);
+    free(*sp);
+    *sp = NULL;
+}
+
+const char *
+lsn_session_org(const lsn_session *s)
+{
+    return s->c->p->cred->org;
+}
+
+const char *
+lsn_session_device(const lsn_session *s)
+{
+    return s->c->p->cred->device;
+}
+
+/* ------------------------------------------------------------ alerts */
+
+int
+lsn_alert_new(lsn_alert **out)
+{
+    lsn_alert *a = calloc(1, sizeof *a);
+
+    *out = NULL;
+    if (a == NULL)
+        return LSN_ERR_NOMEM;
+    liaison__alert__init(&a->a);
+    a->a.type = LIAISON__ALERT_TYPE__ALERT_TYPE_ALERT;
+    *out = a;
+    return 0;
+}
+
+void
+lsn_alert_destroy(lsn_alert **ap)
+{
+    lsn_alert *a = *ap;
+
+    if (a == NULL)
+        return;
+    for (size_t i = 0; i < a->n_ind; i++) {
+        free(a->ind[i]->type);
+        free(a->ind[i]->value);
+        free(a->ind[i]);
+    }
+    free(a->ind);
+    free(a->title);
+    free(a->body);
+    free(a->case_ref);
+    free(a);
+    *ap = NULL;
+}
+
+/* Replaces *slot with a copy of s. */
+static int
+set_string(char **slot, const char *s)
+{
+    char *copy = strdup(s != NULL ? s : "");
+
+    if (copy == NULL)
+        return LSN_ERR_NOMEM;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+int
+lsn_alert_set_title(lsn_alert *a, const char *title)
+{
+    int r = set_string(&a->title, title);
+    a->a.title = a->title ? a->title : (char *)"";
+    return r;
+}
+
+int
+lsn_alert_set_body(lsn_alert *a, const char *body)
+{
+    int r = set_string(&a->body, body);
+    a->a.body = a->body ? a->body : (char *)"";
+    return r;
+}
+
+int
+lsn_alert_set_case(lsn_alert *a, const char *case_ref)
+{
+    int r = set_string(&a->case_ref, case_ref);
+    a->a.case_ref = a->case_ref ? a->case_ref : (char *)"";
+    return r;
+}
+
+int
+lsn_alert_set_type(lsn_alert *a, enum lsn_alert_type type)
+{
+    if (type < LSN_TYPE_ALERT || type > LSN_TYPE_REVOKE)
+        return LSN_ERR_INVALID;   /* receipts are the library's business */
+    a->a.type = (Liaison__AlertType)type;
+    return 0;
+}
+
+int
+lsn_alert_set_tlp(lsn_alert *a, enum lsn_tlp tlp)
+{
+    if ((int)tlp < LSN_TLP_AMBER || tlp > LSN_TLP_RED)
+        return LSN_ERR_INVALID;
+    a->a.tlp = (Liaison__Tlp)tlp;
+    return 0;
+}
+
+int
+lsn_alert_set_priority(lsn_alert *a, enum lsn_priority p)
+{
+    if ((int)p < LSN_PRIORITY_ROUTINE || p > LSN_PRIORITY_URGENT)
+        return LSN_ERR_INVALID;
+    a->a.priority = (Liaison__Priority)p;
+    return 0;
+}
+
+int
+lsn_alert_set_ack(lsn_alert *a, enum lsn_ack ack)
+{
+    if ((int)ack < LSN_ACK_NONE || ack > LSN_ACK_READ)
+        return LSN_ERR_INVALID;
+    a->a.ack = (Liaison__AckRequest)ack;
+    return 0;
+}
+
+int
+lsn_alert_add_indicator(lsn_alert *a, const char *type, const char *value)
+{
+    Liaison__Indicator *in, **grown;
+
+    if (type == NULL || value == NULL || !lsn_alert_misp_type_known(type)) {
+        lsn_set_detail("`%.64s` is not a MISP attribute type liaison knows",
+                       type ? type : "(null)");
+        return LSN_ERR_INVALID;
+    }
+    if (a->n_ind == MAX_INDICATORS)
+        return LSN_ERR_LIMIT;
+    if ((grown = realloc(a->ind, (a->n_ind + 1) * sizeof *grown)) == NULL)
+        return LSN_ERR_NOMEM;
+    a->ind = grown;
+    if ((in = calloc(1, sizeof *in)) == NULL)
+        return LSN_ERR_NOMEM;
+    liaison__indicator__init(in);
+    in->type = strdup(type);
+    in->value = strdup(value);
+    if (in->type == NULL || in->value == NULL) {
+        free(in->type);
+        free(in->value);
+        free(in);
+        return LSN_ERR_NOMEM;
+    }
+    a->ind[a->n_ind++] = in;
+    a->a.indicators = a->ind;
+    a->a.n_indicators = a->n_ind;
+    return 0;
+}
+
+/* ------------------------------------------------------------ sending */
+
+int
+lsn_session_send(lsn_session *s, const lsn_alert *a, const char *const *to,
+                 size_t n, int64_t ttl, const char *idempotency_key,
+                 char msg_id[33])
+{
+    uint8_t id[16], *env = NULL;
+    size_t len = 0;
+    int r, tries = 0;
+
+    msg_id[0] = '\0';
+    if (ttl <= 0)
+        ttl = LSN_DEFAULT_TTL;
+    do {
+        free(env);
+        env = NULL;
+        r = lsn_client_seal(s->c, &a->a, to, n, lsn_now(), ttl, idempotency_key,
+                            id, &env, &len);
+        if (r != 0)
+            break;
+        lsn_hex(msg_id, id, 16);
+        r = lsn_client_submit(s->c, id);
+    } while (r == LSN_ERR_STALE_KEY && ++tries < 2);
+    free(env);
+    return r;
+}
+
+int
+lsn_session_resend(lsn_session *s, size_t *n)
+{
+    return lsn_client_resubmit(s->c, n);
+}
+
+/* ------------------------------------------------------------ receiving */
+
+struct relay_ctx {
+    lsn_received_fn fn;
+    void *ctx;
+};
+
+static int
+pass_on(void *ctx, const struct lsn_message *m)
+{
+    struct relay_ctx *x = ctx;
+    lsn_received rx;
+
+    if (m->o->alert->type == LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT)
+        return 0;
+    rx.m = m;
+    lsn_hex(rx.id, m->o->msg_id, 16);
+    return x->fn(x->ctx, &rx);
+}
+
+int
+lsn_session_fetch(lsn_session *s, lsn_received_fn fn, void *ctx, size_t *n)
+{
+    struct relay_ctx x = { fn, ctx };
+    size_t resent = 0;
+    int r = lsn_client_fetch(s->c, pass_on, NULL, &x, n);
+
+    if (r == 0)
+        r = lsn_client_resubmit(s->c, &resent);
+    return r;
+}
+
+int
+lsn_session_watch(lsn_session *s, lsn_received_fn fn, void *ctx,
+                  volatile int *stop)
+{
+    struct relay_ctx x = { fn, ctx };
+
+    return lsn_client_watch(s->c, pass_on, NULL, &x, stop, 250);
+}
+
+const char *
+lsn_received_id(const lsn_received *m)
+{
+    return m->id;
+}
+
+const char *
+lsn_received_sender_org(const lsn_received *m)
+{
+    return m->m->o->sender_org;
+}
+
+const char *
+lsn_received_sender_device(const lsn_received *m)
+{
+    return m->m->o->sender_device;
+}
+
+const char *
+lsn_received_title(const lsn_received *m)
+{
+    return m->m->o->alert->title;
+}
+
+const char *
+lsn_received_body(const lsn_received *m)
+{
+    return m->m->o->alert->body;
+}
+
+enum lsn_alert_type
+lsn_received_type(const lsn_received *m)
+{
+    return (enum lsn_alert_type)m->m->o->alert->type;
+}
+
+enum lsn_tlp
+lsn_received_tlp(const lsn_received *m)
+{
+    return (enum lsn_tlp)m->m->o->alert->tlp;
+}
+
+enum lsn_priority
+lsn_received_priority(const lsn_received *m)
+{
+    return (enum lsn_priority)m->m->o->alert->priority;
+}
+
+int64_t
+lsn_received_created(const lsn_received *m)
+{
+    return m->m->o->created;
+}
+
+size_t
+lsn_received_indicator_count(const lsn_received *m)
+{
+    return m->m->o->alert->n_indicators;
+}
+
+int
+lsn_received_indicator(const lsn_received *m, size_t i, const char **type,
+                       const char **value)
+{
+    if (i >= m->m->o->alert->n_indicators)
+        return LSN_ERR_NOT_FOUND;
+    *type = m->m->o->alert->indicators[i]->type;
+    *value = m->m->o->alert->indicators[i]->value;
+    return 0;
+}
+
+/* ------------------------------------------------------------ status */
+
+struct read_count {
+    const char *org;
+    unsigned n;
+};
+
+static int
+count_reads(void *ctx, const char *org, const char *device, int kind, int64_t at,
+            int reads_off)
+{
+    struct read_count *x = ctx;
+
+    (void)device;
+    (void)at;
+    (void)reads_off;
+    if (strcmp(org, x->org) == 0 && kind == LIAISON__RECEIPT_KIND__RECEIPT_READ)
+        x->n++;
+    return 0;
+}
+
+int
+lsn_session_status(lsn_session *s, const char *msg_id, lsn_status_fn fn, void *ctx)
+{
+    Liaison__StatusReply *st = NULL;
+    uint8_t id[16];
+    int r;
+
+    if ((r = lsn_store_find_sent(s->c->p->store, msg_id, id)) != 0)
+        return r;
+    if ((r = lsn_client_connect(s->c)) != 0 ||
+        (r = lsn_relay_client_status(s->c->rc, id, &st)) != 0)
+        return r;
+    for (size_t i = 0; i < st->n_recipients && r == 0; i++) {
+        const Liaison__RecipientStatus *p = st->recipients[i];
+        struct read_count rc = { p->org, 0 };
+        lsn_store_each_receipt(s->c->p->store, id, count_reads, &rc);
+        r = fn(ctx, p->org, p->devices, p->delivered, rc.n, p->expired);
+    }
+    lsn_pb_free((ProtobufCMessage *)st);
+    return r;
+}

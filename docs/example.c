@@ -1,0 +1,70 @@
+/* example.c: an automated system using the liaison C library.
+ *
+ *   cc example.c $(pkg-config --cflags --libs liaison) -o example
+ *   ./example PROFILE send ORG TITLE [INDICATOR-TYPE VALUE]
+ *   ./example PROFILE fetch
+ *
+ * PROFILE is a folder set up with `liaison init --credential CRED`.
+ * Exit status: 0 success, 1 failure, 3 relay unreachable (retry later). */
+#include <stdio.h>
+#include <string.h>
+
+#include <liaison.h>
+
+static int
+print_message(void *ctx, const lsn_received *m)
+{
+    size_t *count = ctx;
+    const char *type, *value;
+
+    printf("%s from %s/%s: %s\n", lsn_received_id(m), lsn_received_sender_org(m),
+           lsn_received_sender_device(m), lsn_received_title(m));
+    for (size_t i = 0; lsn_received_indicator(m, i, &type, &value) == 0; i++)
+        printf("  indicator %s = %s\n", type, value);
+    (*count)++;
+    return 0;
+}
+
+static int
+fail(const char *what, int err)
+{
+    fprintf(stderr, "example: %s: %s (%s)\n", what, lsn_strerror(err),
+            lsn_session_detail());
+    return err == LSN_ERR_TIMEOUT || err == LSN_ERR_UNAVAILABLE ? 3 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+    lsn_session *s = NULL;
+    lsn_alert *a = NULL;
+    char id[33];
+    size_t n = 0, seen = 0;
+    int r, rc = 0;
+
+    if (argc < 3 || (strcmp(argv[2], "send") == 0 && argc != 5 && argc != 7)) {
+        fprintf(stderr, "usage: example PROFILE send ORG TITLE [TYPE VALUE]\n"
+                        "       example PROFILE fetch\n");
+        return 2;
+    }
+    if ((r = lsn_session_open(argv[1], NULL, &s)) != 0)
+        return fail("open", r);
+    if (strcmp(argv[2], "send") == 0) {
+        const char *to[1] = { argv[3] };
+        if ((r = lsn_alert_new(&a)) != 0 || (r = lsn_alert_set_title(a, argv[4])) != 0 ||
+            (r = lsn_alert_set_type(a, LSN_TYPE_NOTICE)) != 0 ||
+            (r = lsn_alert_set_tlp(a, LSN_TLP_GREEN)) != 0 ||
+            (argc == 7 && (r = lsn_alert_add_indicator(a, argv[5], argv[6])) != 0) ||
+            (r = lsn_session_send(s, a, to, 1, 0, NULL, id)) != 0)
+            rc = fail("send", r);
+        else
+            printf("sent %s\n", id);
+        lsn_alert_destroy(&a);
+    } else if ((r = lsn_session_fetch(s, print_message, &seen, &n)) != 0) {
+        rc = fail("fetch", r);
+    } else {
+        printf("%zu new message(s)\n", seen);
+    }
+    lsn_session_close(&s);
+    return rc;
+}

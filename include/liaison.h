@@ -1,0 +1,150 @@
+/* liaison.h: the C library for automated senders and receivers of liaison
+ * alerts (fraud engines, hotline crawlers, SIEMs).
+ *
+ * A session works on a device profile set up with `liaison init` (the same
+ * folder the `liaison` CLI uses): it seals alerts end to end, signs them
+ * with the device's key, stores them before handing them to the home relay,
+ * and takes in, verifies and stores what arrives before acknowledging it.
+ * Plaintext never touches the disk.
+ *
+ * Every function returns 0 or a negative LSN_ERR_* code (liaison/err.h);
+ * lsn_strerror() gives the sentence and lsn_session_detail() the value
+ * behind the last error (an org id, a relay's refusal).  Strings returned
+ * by accessors are borrowed from their object.  Nothing here is
+ * thread-safe: use one session per thread.
+ *
+ * Link with `pkg-config --cflags --libs liaison`. */
+#ifndef LIAISON_H
+#define LIAISON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <liaison/err.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The sentence for an error code (never NULL). */
+const char *lsn_strerror(int err);
+
+/* ---------------------------------------------------------------- session */
+
+typedef struct lsn_session lsn_session;
+
+/* Opens the profile in home (NULL: $LIAISON_HOME, else ~/.liaison);
+ * passphrase is the credential's, or NULL if it has none. */
+int lsn_session_open(const char *home, const char *passphrase,
+                     lsn_session **out);
+
+/* Closes the session and the relay connection; sets *s to NULL. */
+void lsn_session_close(lsn_session **s);
+
+/* The value behind the last error of this thread, or "" (borrowed). */
+const char *lsn_session_detail(void);
+
+/* The device's organisation and name (borrowed). */
+const char *lsn_session_org(const lsn_session *s);
+const char *lsn_session_device(const lsn_session *s);
+
+/* ---------------------------------------------------------------- alerts */
+
+typedef struct lsn_alert lsn_alert;
+
+enum lsn_alert_type {
+    LSN_TYPE_ALERT = 1, LSN_TYPE_NOTICE = 2, LSN_TYPE_REQUEST = 3,
+    LSN_TYPE_RESPONSE = 4, LSN_TYPE_UPDATE = 5, LSN_TYPE_REVOKE = 6,
+    LSN_TYPE_RECEIPT = 7,
+};
+enum lsn_tlp {          /* TLP 2.0 */
+    LSN_TLP_AMBER = 0, LSN_TLP_CLEAR = 1, LSN_TLP_GREEN = 2,
+    LSN_TLP_AMBER_STRICT = 3, LSN_TLP_RED = 4,
+};
+enum lsn_priority { LSN_PRIORITY_ROUTINE = 0, LSN_PRIORITY_PRIORITY = 1,
+                    LSN_PRIORITY_URGENT = 2 };
+enum lsn_ack { LSN_ACK_NONE = 0, LSN_ACK_DELIVERY = 1, LSN_ACK_READ = 2 };
+
+/* A new alert: type alert, TLP:AMBER, routine, no receipts asked. */
+int lsn_alert_new(lsn_alert **out);
+void lsn_alert_destroy(lsn_alert **a);
+
+/* Setters copy their strings.  The title is one line of 1 to 256 bytes;
+ * indicator types are MISP attribute type names ("ip-dst", "domain",
+ * "url", "email-src", "iban", "btc", "sha256", ...).  Everything is
+ * validated again when the alert is sent. */
+int lsn_alert_set_title(lsn_alert *a, const char *title);
+int lsn_alert_set_body(lsn_alert *a, const char *body);
+int lsn_alert_set_type(lsn_alert *a, enum lsn_alert_type type);
+int lsn_alert_set_tlp(lsn_alert *a, enum lsn_tlp tlp);
+int lsn_alert_set_priority(lsn_alert *a, enum lsn_priority p);
+int lsn_alert_set_ack(lsn_alert *a, enum lsn_ack ack);
+int lsn_alert_set_case(lsn_alert *a, const char *case_ref);
+int lsn_alert_add_indicator(lsn_alert *a, const char *type, const char *value);
+
+/* ---------------------------------------------------------------- sending */
+
+/* Seals a to the organisations to[0..n), expiring ttl seconds from now
+ * (0: 7 days), stores it, and submits it to the home relay.  With an
+ * idempotency key (NULL: none) the message id derives from the key, so a
+ * retried push is delivered once.  msg_id (33 bytes) gets the id in hex.
+ * LSN_ERR_TIMEOUT / LSN_ERR_UNAVAILABLE: the relay is unreachable and the
+ * message is stored: lsn_session_resend() (or the next send) hands it over.
+ * LSN_ERR_QUOTA, LSN_ERR_LIMIT: refused by a limit. */
+int lsn_session_send(lsn_session *s, const lsn_alert *a, const char *const *to,
+                     size_t n, int64_t ttl, const char *idempotency_key,
+                     char msg_id[33]);
+
+/* Resends every stored message the relay has not acknowledged; *n counts. */
+int lsn_session_resend(lsn_session *s, size_t *n);
+
+/* ---------------------------------------------------------------- receiving */
+
+typedef struct lsn_received lsn_received;
+
+/* Called once for each new message, after it was verified and stored
+ * durably and before it is acknowledged to the relay; return non-zero to
+ * stop (the message is kept and acknowledged either way).  The message is
+ * borrowed for the duration of the call.  Receipts are recorded for
+ * lsn_session_status and not passed here. */
+typedef int (*lsn_received_fn)(void *ctx, const lsn_received *m);
+
+/* Takes everything waiting (key deliveries first); *n counts new messages. */
+int lsn_session_fetch(lsn_session *s, lsn_received_fn fn, void *ctx, size_t *n);
+
+/* Fetches, then handles messages as they arrive until fn returns non-zero
+ * or *stop becomes non-zero (checked every quarter second). */
+int lsn_session_watch(lsn_session *s, lsn_received_fn fn, void *ctx,
+                      volatile int *stop);
+
+/* Accessors (borrowed strings).  Times are unix seconds. */
+const char *lsn_received_id(const lsn_received *m);          /* 32 hex digits */
+const char *lsn_received_sender_org(const lsn_received *m);
+const char *lsn_received_sender_device(const lsn_received *m);
+const char *lsn_received_title(const lsn_received *m);
+const char *lsn_received_body(const lsn_received *m);
+enum lsn_alert_type lsn_received_type(const lsn_received *m);
+enum lsn_tlp lsn_received_tlp(const lsn_received *m);
+enum lsn_priority lsn_received_priority(const lsn_received *m);
+int64_t lsn_received_created(const lsn_received *m);
+size_t lsn_received_indicator_count(const lsn_received *m);
+/* 0 and *type, *value for i < count, else LSN_ERR_NOT_FOUND. */
+int lsn_received_indicator(const lsn_received *m, size_t i, const char **type,
+                          const char **value);
+
+/* ---------------------------------------------------------------- status */
+
+/* Per recipient org of a message this device sent (by id or unique
+ * prefix): devices the relay queued it for, how many took it, and the read
+ * receipts that came back.  fn is called once per recipient org. */
+typedef int (*lsn_status_fn)(void *ctx, const char *org, unsigned devices,
+                             unsigned delivered, unsigned read_receipts,
+                             int expired);
+int lsn_session_status(lsn_session *s, const char *msg_id, lsn_status_fn fn,
+                       void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

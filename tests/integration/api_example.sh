@@ -1,0 +1,51 @@
+#!/bin/sh
+# api_example.sh: the C library as an automated system uses it: `make
+# install` into a scratch prefix, build docs/example.c with only the
+# installed header and pkg-config file, and run it against a real relay.
+set -u
+HERE=$(cd "$(dirname "$0")/../.." && pwd)
+K="$LSN_BIN/liaison-keys"; R="$LSN_BIN/liaison-relay"; L="$LSN_BIN/liaison"
+T="$LSN_TMP/api_example.$$"
+rm -rf "$T"; mkdir -p "$T"
+# The same build as the suite (a sanitizer build stays one).
+MAKEVARS=${LSN_MAKEVARS:-BUILD=$(dirname "$LSN_BIN")}
+fails=0
+bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
+
+# shellcheck disable=SC2086
+make -s -C "$HERE" $MAKEVARS install PREFIX="$T/prefix" >"$T/install.log" 2>&1 ||
+    { cat "$T/install.log"; bad "make install"; exit 1; }
+for f in include/liaison.h include/liaison/err.h lib/libliaison.a lib/pkgconfig/liaison.pc \
+         bin/liaison bin/liaison-keys bin/liaison-relay; do
+    [ -f "$T/prefix/$f" ] || bad "installed $f"
+done
+# Only the installed interface: no -I into the source tree.
+flags=$(PKG_CONFIG_PATH="$T/prefix/lib/pkgconfig" pkg-config --cflags --libs liaison) ||
+    bad "pkg-config knows liaison"
+# shellcheck disable=SC2086
+cc -std=c11 -Wall -Wextra -Werror ${LSN_SANFLAGS:-} "$HERE/docs/example.c" $flags -o "$T/example" ||
+    { bad "example builds against the installed library"; exit 1; }
+
+cd "$T" || exit 1
+. "$HERE/tests/lib/coalition.sh"
+trap 'relay_kill' EXIT INT TERM
+coalition_new hotline bank
+relay_start </dev/null || exit 1
+publish_all hotline bank || bad "publish"
+
+"$T/example" home/hotline-engine send bank "Crawler hit on a known CSAM host" url \
+    "http://bad.example/x" >out.txt 2>&1 || { cat out.txt; bad "example send"; }
+grep -q "^sent [0-9a-f]\{32\}$" out.txt || bad "example prints the msg_id"
+"$T/example" home/bank-analyst fetch >out.txt 2>&1 || { cat out.txt; bad "example fetch"; }
+grep -q "Crawler hit" out.txt || bad "example received the alert"
+grep -q "indicator url = http://bad.example/x" out.txt || bad "indicator through the API"
+grep -q "1 new message" out.txt || bad "one message"
+"$L" --home home/bank-analyst inbox | grep -q "Crawler hit" || bad "the CLI sees what the library stored"
+"$T/example" home/hotline-engine send nosuch "x" >out.txt 2>&1
+[ $? = 1 ] && grep -q "not in roster" out.txt || bad "unknown org refused by the library"
+relay_stop
+"$T/example" home/hotline-engine send bank "Down" >out.txt 2>&1
+[ $? = 3 ] || { cat out.txt; bad "relay down gives 3"; }
+
+if [ $fails -ne 0 ]; then echo "api_example: $fails failure(s)"; exit 1; fi
+echo "api_example: all checks passed"
