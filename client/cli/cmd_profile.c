@@ -294,6 +294,29 @@ print_receipt(void *ctx, const char *org, const char *device, int kind, int64_t 
     return 0;
 }
 
+/* One recipient org's line: where the message is, and how far it got. */
+static void
+print_recipient(const Liaison__RecipientStatus *p)
+{
+    const char *state = p->expired ? "expired"
+                        : p->devices > 0 && p->delivered == p->devices ? "delivered"
+                        : "queued";
+
+    if (p->relay[0] != '\0' && !p->forwarded) {
+        printf("  %-20s queued at the home relay for relay %s\n", p->org, p->relay);
+        return;
+    }
+    if (p->relay[0] != '\0' && !p->relay_answered) {
+        printf("  %-20s forwarded to relay %s (its figures not available now)\n",
+               p->org, p->relay);
+        return;
+    }
+    printf("  %-20s %s: delivered to %u of %u device(s)%s%s%s%s\n", p->org, state,
+           p->delivered, p->devices, p->relay[0] ? " via relay " : "", p->relay,
+           p->trimmed ? ", some trimmed" : "",
+           p->dropped ? ", some dropped with revoked devices" : "");
+}
+
 int
 cmd_status(int argc, char **argv)
 {
@@ -338,8 +361,13 @@ cmd_status(int argc, char **argv)
                 printf("%s{\"org\":", i ? "," : "");
                 lsn_json_str(stdout, p->org);
                 printf(",\"devices\":%u,\"delivered\":%u,\"trimmed\":%u,"
-                       "\"dropped\":%u,\"expired\":%s}", p->devices, p->delivered,
-                       p->trimmed, p->dropped, p->expired ? "true" : "false");
+                       "\"dropped\":%u,\"expired\":%s,\"relay\":", p->devices,
+                       p->delivered, p->trimmed, p->dropped,
+                       p->expired ? "true" : "false");
+                lsn_json_str(stdout, p->relay);
+                printf(",\"forwarded\":%s,\"relay_answered\":%s}",
+                       p->forwarded ? "true" : "false",
+                       p->relay_answered ? "true" : "false");
             }
             printf("]}");
         }
@@ -354,13 +382,8 @@ cmd_status(int argc, char **argv)
         printf("  relay: unreachable (%s)\n", lsn_strerror(relay_err));
     else if (!st->known)
         printf("  relay: no longer holds it (every device took it, or it expired)\n");
-    for (size_t i = 0; st != NULL && i < st->n_recipients; i++) {
-        const Liaison__RecipientStatus *p = st->recipients[i];
-        printf("  %-20s %s: delivered to %u of %u device(s)%s%s\n", p->org,
-               p->expired ? "expired" : p->delivered == p->devices ? "delivered" : "queued",
-               p->delivered, p->devices, p->trimmed ? ", some trimmed" : "",
-               p->dropped ? ", some dropped with revoked devices" : "");
-    }
+    for (size_t i = 0; st != NULL && i < st->n_recipients; i++)
+        print_recipient(st->recipients[i]);
     lsn_store_each_receipt(c->p->store, id, print_receipt, &rx);
     if (sent->ack != LIAISON__ACK_REQUEST__ACK_NONE && rx.n == 0)
         printf("  no receipts yet (asked for %s receipts)\n",
