@@ -404,7 +404,7 @@ lsn_session_status(lsn_session *s, const char *msg_id, lsn_status_fn fn, void *c
     uint8_t id[16];
     int r;
 
-    if ((r = lsn_store_find_sent(s->c->p->store, msg_id, id)) != 0)
+    if ((r = lsn_local_find_sent(s->c->p->store, msg_id, id)) != 0)
         return r;
     if ((r = lsn_client_connect(s->c)) != 0 ||
         (r = lsn_relay_client_status(s->c->rc, id, &st)) != 0)
@@ -412,7 +412,7 @@ lsn_session_status(lsn_session *s, const char *msg_id, lsn_status_fn fn, void *c
     for (size_t i = 0; i < st->n_recipients && r == 0; i++) {
         const Liaison__RecipientStatus *p = st->recipients[i];
         struct read_count rc = { p->org, 0 };
-        lsn_store_each_receipt(s->c->p->store, id, count_reads, &rc);
+        lsn_local_each_receipt(s->c->p->store, id, count_reads, &rc);
         r = fn(ctx, p->org, p->devices, p->delivered, rc.n, p->expired);
     }
     lsn_pb_free((ProtobufCMessage *)st);

@@ -287,10 +287,10 @@ lsn_client_seal(struct lsn_client *c, const Liaison__Alert *a,
     rec.created = sp.created;
     rec.expires = sp.expires;
     rec.ack = a->ack;
-    if ((r = lsn_store_put_sent(c->p->store, msg_id, &rec)) != 0)
+    if ((r = lsn_local_put_sent(c->p->store, msg_id, &rec)) != 0)
         goto out;
     /* With an idempotency key a retry finds the first envelope: send that. */
-    if ((r = lsn_store_get_sent(c->p->store, msg_id, &held)) != 0)
+    if ((r = lsn_local_get_sent(c->p->store, msg_id, &held)) != 0)
         goto out;
     free(e);
     e = NULL;
@@ -303,7 +303,7 @@ lsn_client_seal(struct lsn_client *c, const Liaison__Alert *a,
     {
         char hex[33];
         lsn_hex(hex, msg_id, 16);
-        lsn_store_audit(c->p->store, now, "seal", "msg %s to %zu org(s)", hex, n);
+        lsn_local_audit(c->p->store, now, "seal", "msg %s to %zu org(s)", hex, n);
     }
 out:
     lsn_pb_free((ProtobufCMessage *)held);
@@ -323,7 +323,7 @@ lsn_client_submit(struct lsn_client *c, const uint8_t msg_id[16])
     char hex[33];
 
     lsn_hex(hex, msg_id, 16);
-    if ((r = lsn_store_get_sent(c->p->store, msg_id, &rec)) != 0)
+    if ((r = lsn_local_get_sent(c->p->store, msg_id, &rec)) != 0)
         return r;
     if ((r = lsn_client_connect(c)) != 0)
         goto out;
@@ -339,7 +339,7 @@ lsn_client_submit(struct lsn_client *c, const uint8_t msg_id[16])
             (void)lsn_client_bundle(c, rec->recipients[i], lsn_now(), 1, &b);
             lsn_bundle_destroy(&b);
         }
-        lsn_store_del_sent(c->p->store, msg_id);
+        lsn_local_del_sent(c->p->store, msg_id);
         lsn_set_detail("%s", lsn_relay_client_message(c->rc));
         goto out;
     }
@@ -347,8 +347,8 @@ lsn_client_submit(struct lsn_client *c, const uint8_t msg_id[16])
         lsn_set_detail("%s", lsn_relay_client_message(c->rc));
         goto out;
     }
-    if ((r = lsn_store_mark_submitted(c->p->store, msg_id)) == 0)
-        lsn_store_audit(c->p->store, lsn_now(), "send", "msg %s accepted by the "
+    if ((r = lsn_local_mark_submitted(c->p->store, msg_id)) == 0)
+        lsn_local_audit(c->p->store, lsn_now(), "send", "msg %s accepted by the "
                         "relay%s", hex, dup ? " (already held)" : "");
 out:
     lsn_pb_free((ProtobufCMessage *)rec);
@@ -387,7 +387,7 @@ lsn_client_resubmit(struct lsn_client *c, size_t *n)
     int r;
 
     *n = 0;
-    r = lsn_store_each_unsubmitted(c->p->store, collect_unsubmitted, &x);
+    r = lsn_local_each_unsubmitted(c->p->store, collect_unsubmitted, &x);
     for (size_t i = 0; r == 0 && i < x.n; i++) {
         int e = lsn_client_submit(c, x.ids[i]);
         if (e == LSN_ERR_STALE_KEY)
@@ -442,7 +442,7 @@ record_receipt(struct lsn_client *c, const struct lsn_opened *o)
     if (a->receipt == NULL || a->in_reply_to == NULL ||
         strcmp(a->in_reply_to->org, c->p->cred->org) != 0)
         return;
-    (void)lsn_store_put_receipt(c->p->store, a->in_reply_to->msg_id.data,
+    (void)lsn_local_put_receipt(c->p->store, a->in_reply_to->msg_id.data,
                                 o->sender_org, a->receipt->device,
                                 a->receipt->kind, a->receipt->at,
                                 a->receipt->reads_off);
@@ -488,12 +488,12 @@ static int
 message_from_store(struct lsn_client *c, const char *org, const uint8_t id[16],
                    int64_t now, struct lsn_message **out)
 {
-    struct lsn_stored *st = NULL;
+    struct lsn_local_msg *st = NULL;
     struct lsn_message *m = NULL;
     int r;
 
     *out = NULL;
-    if ((r = lsn_store_get_received(c->p->store, org, id, &st)) != 0)
+    if ((r = lsn_local_get_received(c->p->store, org, id, &st)) != 0)
         return r;
     if ((m = calloc(1, sizeof *m)) == NULL) {
         r = LSN_ERR_NOMEM;
@@ -509,7 +509,7 @@ message_from_store(struct lsn_client *c, const char *org, const uint8_t id[16],
     m = NULL;
 out:
     lsn_message_free(&m);
-    lsn_stored_free(&st);
+    lsn_local_msg_free(&st);
     return r;
 }
 
@@ -533,7 +533,7 @@ open_fresh(struct lsn_client *c, const uint8_t *env, size_t len, int64_t now,
         refreshed = 1;
     }
     for (;;) {
-        r = lsn_open(env, len, c->p->cred, b, now, lsn_store_replay_check,
+        r = lsn_open(env, len, c->p->cred, b, now, lsn_local_replay_check,
                      c->p->store, o);
         if ((r != LSN_ERR_UNKNOWN_DEVICE && r != LSN_ERR_REVOKED) || refreshed)
             break;
@@ -573,9 +573,9 @@ lsn_client_accept(struct lsn_client *c, const uint8_t *env, size_t len,
     if ((r = open_fresh(c, env, len, now, &info, &m->o, sign_key)) != 0)
         goto out;
     /* Durable before anyone acks it. */
-    if ((r = lsn_store_put_received(c->p->store, m->o, env, len, sign_key, now)) != 0)
+    if ((r = lsn_local_put_received(c->p->store, m->o, env, len, sign_key, now)) != 0)
         goto out;
-    lsn_store_audit(c->p->store, now, "receive", "msg %s from %s/%s", hex,
+    lsn_local_audit(c->p->store, now, "receive", "msg %s from %s/%s", hex,
                     info.sender_org, info.sender_device);
     m->received = now;
     m->fresh = 1;
@@ -584,7 +584,7 @@ lsn_client_accept(struct lsn_client *c, const uint8_t *env, size_t len,
     if (m->o->alert->type != LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT &&
         m->o->alert->ack != LIAISON__ACK_REQUEST__ACK_NONE && c->rc != NULL &&
         send_receipt(c, m->o, LIAISON__RECEIPT_KIND__RECEIPT_DELIVERED, now) == 0)
-        lsn_store_audit(c->p->store, now, "receipt", "delivered %s to %s", hex,
+        lsn_local_audit(c->p->store, now, "receipt", "delivered %s to %s", hex,
                         info.sender_org);
     *out = m;
     m = NULL;
@@ -635,7 +635,7 @@ lsn_client_apply_deliveries(struct lsn_client *c, int64_t now, size_t *n)
         if (e == 0 && lsn_credential_find_enc(c->p->cred, d->d->key_id) == NULL &&
             (e = lsn_delivery_apply(d, ro, c->p->cred)) == 0) {
             (*n)++;
-            lsn_store_audit(c->p->store, now, "key", "encryption key %u of %s "
+            lsn_local_audit(c->p->store, now, "key", "encryption key %u of %s "
                             "delivered", d->d->key_id, d->d->org);
         }
         lsn_delivery_destroy(&d);
@@ -682,7 +682,7 @@ take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn 
         char hex[33] = "";
         if (it->notice->msg_id.len == 16)
             lsn_hex(hex, it->notice->msg_id.data, 16);
-        lsn_store_audit(c->p->store, lsn_now(), "relay-notice", "%s: msg %s",
+        lsn_local_audit(c->p->store, lsn_now(), "relay-notice", "%s: msg %s",
                         it->notice->kind, hex);
         if (on_error != NULL && it->notice->msg_id.len == 16)
             on_error(ctx, it->notice->org, it->notice->msg_id.data, LSN_ERR_EXPIRED);
@@ -723,7 +723,7 @@ lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
                 for (size_t i = 0; i < rep->gap->n_refs; i++)
                     on_error(ctx, rep->gap->refs[i]->org,
                              rep->gap->refs[i]->msg_id.data, LSN_ERR_QUOTA);
-            lsn_store_audit(c->p->store, lsn_now(), "gap", "%llu message(s) "
+            lsn_local_audit(c->p->store, lsn_now(), "gap", "%llu message(s) "
                             "trimmed by the relay before this device fetched them",
                             (unsigned long long)rep->gap->trimmed);
         }
@@ -800,19 +800,19 @@ lsn_client_read(struct lsn_client *c, const char *prefix, int mark_read,
     int r;
 
     *out = NULL;
-    if ((r = lsn_store_find_received(c->p->store, prefix, org, id)) != 0)
+    if ((r = lsn_local_find_received(c->p->store, prefix, org, id)) != 0)
         return r;
     if ((r = message_from_store(c, org, id, lsn_now(), out)) != 0 || !mark_read ||
         (*out)->read)
         return r;
-    if ((r = lsn_store_mark_read(c->p->store, org, id)) != 0)
+    if ((r = lsn_local_mark_read(c->p->store, org, id)) != 0)
         return r;
     lsn_hex(hex, id, 16);
-    lsn_store_audit(c->p->store, lsn_now(), "read", "msg %s from %s", hex, org);
+    lsn_local_audit(c->p->store, lsn_now(), "read", "msg %s from %s", hex, org);
     if ((*out)->o->alert->ack == LIAISON__ACK_REQUEST__ACK_READ &&
         c->p->read_receipts && lsn_client_connect(c) == 0 &&
         send_receipt(c, (*out)->o, LIAISON__RECEIPT_KIND__RECEIPT_READ, lsn_now()) == 0)
-        lsn_store_audit(c->p->store, lsn_now(), "receipt", "read %s to %s", hex, org);
+        lsn_local_audit(c->p->store, lsn_now(), "receipt", "read %s to %s", hex, org);
     return 0;
 }
 
@@ -850,7 +850,7 @@ lsn_client_forward(struct lsn_client *c, const char *prefix,
                    uint8_t msg_id[16])
 {
     struct lsn_message *m = NULL;
-    struct lsn_stored *st = NULL;
+    struct lsn_local_msg *st = NULL;
     Liaison__Alert a = LIAISON__ALERT__INIT;
     Liaison__Forwarded f = LIAISON__FORWARDED__INIT;
     char title[LSN_ALERT_TITLE_MAX + 1], hex[33];
@@ -865,7 +865,7 @@ lsn_client_forward(struct lsn_client *c, const char *prefix,
     for (size_t i = 0; i < n; i++)
         if ((r = lsn_client_tlp_allows(m->o->alert->tlp, c->p->cred->org, to[i])) != 0)
             goto out;
-    if ((r = lsn_store_get_received(c->p->store, m->o->sender_org, m->o->msg_id,
+    if ((r = lsn_local_get_received(c->p->store, m->o->sender_org, m->o->msg_id,
                                     &st)) != 0)
         goto out;
     a.type = m->o->alert->type == LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT
@@ -888,12 +888,12 @@ lsn_client_forward(struct lsn_client *c, const char *prefix,
                              &env, &len)) != 0)
         goto out;
     lsn_hex(hex, m->o->msg_id, 16);
-    lsn_store_audit(c->p->store, now, "forward", "msg %s of %s to %zu org(s)", hex,
+    lsn_local_audit(c->p->store, now, "forward", "msg %s of %s to %zu org(s)", hex,
                     m->o->sender_org, n);
     r = lsn_client_submit(c, msg_id);
 out:
     free(env);
-    lsn_stored_free(&st);
+    lsn_local_msg_free(&st);
     lsn_message_free(&m);
     return r;
 }

@@ -11,7 +11,7 @@
 #include "client/profile.h"
 #include "client/relay_client.h"
 #include "client/seal.h"
-#include "client/store.h"
+#include "client/local.h"
 
 #define LSN_DEFAULT_TTL (7 * 86400)     /* --expires default */
 #define LSN_FETCH_BATCH 64

@@ -186,10 +186,10 @@ lsn_profile_open(const char *dir, const char *pass, struct lsn_profile **out)
     if ((r = path_in(dir, "trust", path, sizeof path)) != 0 ||
         (r = lsn_trust_open(path, &p->trust)) != 0)
         goto fail;
-    lsn_store_key_derive(store_key, p->cred->keys->sign_sk);
+    lsn_local_key_derive(store_key, p->cred->keys->sign_sk);
     r = path_in(dir, "store", path, sizeof path);
     if (r == 0)
-        r = lsn_store_open(path, store_key, &p->store);
+        r = lsn_local_open(path, store_key, &p->store);
     sodium_memzero(store_key, sizeof store_key);
     if (r != 0)
         goto fail;
@@ -207,7 +207,7 @@ lsn_profile_close(struct lsn_profile **pp)
 
     if (p == NULL)
         return;
-    lsn_store_close(&p->store);
+    lsn_local_close(&p->store);
     lsn_trust_close(&p->trust);
     lsn_credential_destroy(&p->cred);
     if (p->pass != NULL)

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "client/store.h"
+#include "client/local.h"
 #include "keys/credential.h"
 #include "keys/trust.h"
 
@@ -22,7 +22,7 @@ struct lsn_profile {
     char dir[PATH_MAX - 64];
     struct lsn_credential *cred;
     struct lsn_trust *trust;
-    struct lsn_store *store;
+    struct lsn_local *store;
     int read_receipts;               /* config: send read receipts */
     int timeout_ms;                  /* config: relay request timeout */
     char *pass;                      /* sodium_malloc copy, or NULL: to save

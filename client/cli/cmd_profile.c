@@ -187,7 +187,7 @@ bundle_import(int argc, char **argv)
         rc = cli_fail(r, 1, "bundle %s refused", file);
         goto out;
     }
-    lsn_store_audit(c->p->store, lsn_now(), "key", "bundle imported from a file");
+    lsn_local_audit(c->p->store, lsn_now(), "key", "bundle imported from a file");
     printf("%s: imported\n", file);
 out:
     free(bin);
@@ -250,9 +250,9 @@ cmd_audit(int argc, char **argv)
     if ((rc = cli_open(&c)) != 0)
         return rc;
     if (show) {
-        if ((r = lsn_store_each_audit(c->p->store, print_audit, &json)) != 0)
+        if ((r = lsn_local_each_audit(c->p->store, print_audit, &json)) != 0)
             rc = cli_fail(r, 0, "audit log");
-    } else if ((r = lsn_store_audit_verify(c->p->store, &n, &bad)) != 0) {
+    } else if ((r = lsn_local_audit_verify(c->p->store, &n, &bad)) != 0) {
         if (json)
             printf("{\"valid\":false,\"entries\":%llu,\"first_bad\":%llu}\n",
                    (unsigned long long)n, (unsigned long long)bad);
@@ -336,8 +336,8 @@ cmd_status(int argc, char **argv)
     rx.json = json;
     if ((rc = cli_open(&c)) != 0)
         return rc;
-    if ((r = lsn_store_find_sent(c->p->store, prefix, id)) != 0 ||
-        (r = lsn_store_get_sent(c->p->store, id, &sent)) != 0) {
+    if ((r = lsn_local_find_sent(c->p->store, prefix, id)) != 0 ||
+        (r = lsn_local_get_sent(c->p->store, id, &sent)) != 0) {
         rc = cli_fail(r, 0, "no sent message %s", prefix);
         goto out;
     }
@@ -372,7 +372,7 @@ cmd_status(int argc, char **argv)
             printf("]}");
         }
         printf(",\"receipts\":[");
-        lsn_store_each_receipt(c->p->store, id, print_receipt, &rx);
+        lsn_local_each_receipt(c->p->store, id, print_receipt, &rx);
         printf("]}\n");
         goto out;
     }
@@ -384,7 +384,7 @@ cmd_status(int argc, char **argv)
         printf("  relay: no longer holds it (every device took it, or it expired)\n");
     for (size_t i = 0; st != NULL && i < st->n_recipients; i++)
         print_recipient(st->recipients[i]);
-    lsn_store_each_receipt(c->p->store, id, print_receipt, &rx);
+    lsn_local_each_receipt(c->p->store, id, print_receipt, &rx);
     if (sent->ack != LIAISON__ACK_REQUEST__ACK_NONE && rx.n == 0)
         printf("  no receipts yet (asked for %s receipts)\n",
                lsn_name_of(lsn_names_ack, sent->ack));

@@ -249,7 +249,7 @@ struct list_ctx {
 };
 
 static int
-list_one(void *ctx, const struct lsn_stored *st)
+list_one(void *ctx, const struct lsn_local_msg *st)
 {
     struct list_ctx *x = ctx;
     struct lsn_message m = { 0 };
@@ -294,7 +294,7 @@ cmd_inbox(int argc, char **argv)
     if ((rc = cli_open(&l.c)) != 0)
         return rc;
     l.json = x.json;
-    if ((r = lsn_store_each_received(l.c->p->store, list_one, &l)) != 0)
+    if ((r = lsn_local_each_received(l.c->p->store, list_one, &l)) != 0)
         rc = cli_fail(r, 0, "inbox");
     else if (!l.json && l.n == 0)
         fprintf(stderr, "no %smessages\n", l.unread ? "unread " : "");

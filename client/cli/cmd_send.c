@@ -377,7 +377,7 @@ build(struct lsn_client *c, const struct send_opts *o, struct built **out,
         goto fail;
     if (o->reply_to != NULL) {
         static uint8_t id[16];
-        if ((r = lsn_store_find_received(c->p->store, o->reply_to, reply_org, id)) != 0) {
+        if ((r = lsn_local_find_received(c->p->store, o->reply_to, reply_org, id)) != 0) {
             rc = cli_fail(r, 0, "no received message %s to reply to", o->reply_to);
             goto fail;
         }
@@ -541,7 +541,7 @@ cmd_seal(int argc, char **argv)
         goto out;
     }
     /* Carried by other means: the relay never sees it, so no resend. */
-    lsn_store_mark_submitted(c->p->store, id);
+    lsn_local_mark_submitted(c->p->store, id);
     if ((r = lsn_file_write(o.out, env, len, 0)) != 0) {
         rc = cli_fail(r, 0, "cannot write %s", o.out);
         goto out;

@@ -75,6 +75,10 @@ has "192.0.2.7" "indicator shown"
 expect 0 "paypal read" lsn paypal analyst read "$SHORT" --json
 has '"tlp":"amber"' "json read"
 expect 2 "read of an unknown id" lsn paypal analyst read 0000ffff
+# Plaintext never reaches the profile: neither body nor indicator is on disk.
+if grep -rqa "Card testing from this range\|192.0.2.7" home/; then
+    bad "plaintext found in a profile folder"
+fi
 expect 0 "inbox" lsn mastercard analyst inbox
 has "Card testing ring" "inbox lists it"
 expect 0 "inbox --unread" lsn mastercard analyst inbox --unread --json

@@ -1,4 +1,4 @@
-/* store.h: a client's local store (DESIGN.md "Client"): LMDB in the
+/* local.h: a client's local store (DESIGN.md "Client"): LMDB in the
  * profile folder holding received envelopes (still encrypted) with their
  * content keys sealed under the local store key, the seen (sender org,
  * msg_id) entries, sent envelopes with their state and receipts, and a
@@ -6,8 +6,8 @@
  *
  * Every write is one durable transaction: when a put returns 0, it
  * survives a crash. */
-#ifndef LSN_STORE_H
-#define LSN_STORE_H
+#ifndef LSN_LOCAL_H
+#define LSN_LOCAL_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -15,11 +15,11 @@
 #include "client/seal.h"
 #include "proto/limits.h"
 
-struct lsn_store;
+struct lsn_local;
 
 /* A message a device received: its envelope, K unsealed, and the key that
- * signed it (borrowed fields freed by lsn_stored_free). */
-struct lsn_stored {
+ * signed it (borrowed fields freed by lsn_local_msg_free). */
+struct lsn_local_msg {
     char sender_org[LSN_ENV_ORG_MAX + 1];
     uint8_t msg_id[LSN_MSG_ID_LEN];
     uint8_t *envelope;
@@ -31,99 +31,99 @@ struct lsn_stored {
 };
 
 /* Opens (creating, 0700) the store in dir with the 32-byte store key. */
-int lsn_store_open(const char *dir, const uint8_t store_key[32],
-                   struct lsn_store **out);
-void lsn_store_close(struct lsn_store **s);
+int lsn_local_open(const char *dir, const uint8_t store_key[32],
+                   struct lsn_local **out);
+void lsn_local_close(struct lsn_local **s);
 
 /* The local store key of a credential: BLAKE2b-256 keyed by the device's
  * signing seed over "liaison v1 local store". */
-void lsn_store_key_derive(uint8_t key[32], const uint8_t sign_sk[64]);
+void lsn_local_key_derive(uint8_t key[32], const uint8_t sign_sk[64]);
 
 /* --- received ------------------------------------------------------- */
 
 /* lsn_replay_fn over the seen entries (ctx is the store). */
-int lsn_store_replay_check(void *ctx, const char *sender_org,
+int lsn_local_replay_check(void *ctx, const char *sender_org,
                            const uint8_t msg_id[16], int64_t keep_until);
 
 /* Commits an opened message in one durable transaction: the envelope, K
  * sealed under the store key, the sender's signing key, and the seen entry
  * (kept until o->keep_until).  LSN_ERR_REPLAY if it was seen already. */
-int lsn_store_put_received(struct lsn_store *s, const struct lsn_opened *o,
+int lsn_local_put_received(struct lsn_local *s, const struct lsn_opened *o,
                            const uint8_t *env, size_t len,
                            const uint8_t sign_key[32], int64_t now);
 
-/* A received message by (sender org, msg_id) (free with lsn_stored_free). */
-int lsn_store_get_received(struct lsn_store *s, const char *org,
-                           const uint8_t msg_id[16], struct lsn_stored **out);
+/* A received message by (sender org, msg_id) (free with lsn_local_msg_free). */
+int lsn_local_get_received(struct lsn_local *s, const char *org,
+                           const uint8_t msg_id[16], struct lsn_local_msg **out);
 
 /* The one received message whose hex msg_id starts with prefix (at least 4
  * hex digits).  LSN_ERR_NOT_FOUND, or LSN_ERR_AMBIGUOUS. */
-int lsn_store_find_received(struct lsn_store *s, const char *prefix,
+int lsn_local_find_received(struct lsn_local *s, const char *prefix,
                             char org[LSN_ENV_ORG_MAX + 1], uint8_t msg_id[16]);
 
-int lsn_store_mark_read(struct lsn_store *s, const char *org,
+int lsn_local_mark_read(struct lsn_local *s, const char *org,
                         const uint8_t msg_id[16]);
 
 /* Calls fn for every received message, oldest first; stops at fn's first
  * non-zero return and returns it. */
-typedef int (*lsn_store_each_fn)(void *ctx, const struct lsn_stored *m);
-int lsn_store_each_received(struct lsn_store *s, lsn_store_each_fn fn,
+typedef int (*lsn_local_each_fn)(void *ctx, const struct lsn_local_msg *m);
+int lsn_local_each_received(struct lsn_local *s, lsn_local_each_fn fn,
                             void *ctx);
 
-void lsn_stored_free(struct lsn_stored **m);
+void lsn_local_msg_free(struct lsn_local_msg **m);
 
 /* Forgets seen entries whose time has passed. */
-int lsn_store_prune(struct lsn_store *s, int64_t now);
+int lsn_local_prune(struct lsn_local *s, int64_t now);
 
 /* --- sent ------------------------------------------------------------ */
 
 /* Records a sealed envelope before it is submitted; a record with this
  * msg_id already there is kept (a retry resends its bytes). */
-int lsn_store_put_sent(struct lsn_store *s, const uint8_t msg_id[16],
+int lsn_local_put_sent(struct lsn_local *s, const uint8_t msg_id[16],
                        const Liaison__StoredSent *rec);
 
 /* The sent record (free with lsn_pb_free), LSN_ERR_NOT_FOUND. */
-int lsn_store_get_sent(struct lsn_store *s, const uint8_t msg_id[16],
+int lsn_local_get_sent(struct lsn_local *s, const uint8_t msg_id[16],
                        Liaison__StoredSent **out);
 
 /* Forgets a sent record (one the relay refused for good, e.g. sealed to a
  * stale key, before the content is sealed again). */
-int lsn_store_del_sent(struct lsn_store *s, const uint8_t msg_id[16]);
+int lsn_local_del_sent(struct lsn_local *s, const uint8_t msg_id[16]);
 
-int lsn_store_mark_submitted(struct lsn_store *s, const uint8_t msg_id[16]);
+int lsn_local_mark_submitted(struct lsn_local *s, const uint8_t msg_id[16]);
 
 /* The one sent msg_id starting with prefix (hex). */
-int lsn_store_find_sent(struct lsn_store *s, const char *prefix,
+int lsn_local_find_sent(struct lsn_local *s, const char *prefix,
                         uint8_t msg_id[16]);
 
 /* Calls fn for each sent record not yet submitted. */
-typedef int (*lsn_store_sent_fn)(void *ctx, const uint8_t msg_id[16],
+typedef int (*lsn_local_sent_fn)(void *ctx, const uint8_t msg_id[16],
                                  const Liaison__StoredSent *rec);
-int lsn_store_each_unsubmitted(struct lsn_store *s, lsn_store_sent_fn fn,
+int lsn_local_each_unsubmitted(struct lsn_local *s, lsn_local_sent_fn fn,
                                void *ctx);
 
 /* Records a receipt for a sent message from org/device. */
-int lsn_store_put_receipt(struct lsn_store *s, const uint8_t msg_id[16],
+int lsn_local_put_receipt(struct lsn_local *s, const uint8_t msg_id[16],
                           const char *org, const char *device, int kind,
                           int64_t at, int reads_off);
 
-typedef int (*lsn_store_receipt_fn)(void *ctx, const char *org,
+typedef int (*lsn_local_receipt_fn)(void *ctx, const char *org,
                                     const char *device, int kind, int64_t at,
                                     int reads_off);
-int lsn_store_each_receipt(struct lsn_store *s, const uint8_t msg_id[16],
-                           lsn_store_receipt_fn fn, void *ctx);
+int lsn_local_each_receipt(struct lsn_local *s, const uint8_t msg_id[16],
+                           lsn_local_receipt_fn fn, void *ctx);
 
 /* --- audit ----------------------------------------------------------- */
 
 /* Appends an event (ids and names only, never content). */
-int lsn_store_audit(struct lsn_store *s, int64_t now, const char *event,
+int lsn_local_audit(struct lsn_local *s, int64_t now, const char *event,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Walks the chain: *n entries checked; on a broken link returns
  * LSN_ERR_CORRUPT with *bad the first bad sequence number. */
-int lsn_store_audit_verify(struct lsn_store *s, uint64_t *n, uint64_t *bad);
+int lsn_local_audit_verify(struct lsn_local *s, uint64_t *n, uint64_t *bad);
 
-typedef int (*lsn_store_audit_fn)(void *ctx, const Liaison__AuditEntry *e);
-int lsn_store_each_audit(struct lsn_store *s, lsn_store_audit_fn fn, void *ctx);
+typedef int (*lsn_local_audit_fn)(void *ctx, const Liaison__AuditEntry *e);
+int lsn_local_each_audit(struct lsn_local *s, lsn_local_audit_fn fn, void *ctx);
 
 #endif

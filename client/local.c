@@ -1,4 +1,4 @@
-/* store.c: the client's local store in LMDB (see store.h).
+/* local.c: the client's local store in LMDB (see local.h).
  *
  * Databases and keys:
  *   inbox     org (32, zero-padded) || msg_id (16)  -> StoredReceived
@@ -18,7 +18,7 @@
 #include <lmdb.h>
 #include <sodium.h>
 
-#include "client/store.h"
+#include "client/local.h"
 #include "keys/util.h"
 #include "proto/err.h"
 #include "proto/pb.h"
@@ -31,7 +31,7 @@
 #define MAP_SIZE (4ULL << 30)     /* address space only; the file grows as used */
 #define RECORD_MAX (LSN_ENVELOPE_MAX + 4096)
 
-struct lsn_store {
+struct lsn_local {
     MDB_env *env;
     MDB_dbi inbox, seen, sent, receipts, audit, meta;
     uint8_t *key;                 /* sodium_malloc, 32 bytes */
@@ -51,7 +51,7 @@ mdb_err(int rc)
 }
 
 void
-lsn_store_key_derive(uint8_t key[32], const uint8_t sign_sk[64])
+lsn_local_key_derive(uint8_t key[32], const uint8_t sign_sk[64])
 {
     static const char label[] = "liaison v1 local store";
 
@@ -60,10 +60,10 @@ lsn_store_key_derive(uint8_t key[32], const uint8_t sign_sk[64])
 }
 
 int
-lsn_store_open(const char *dir, const uint8_t store_key[32],
-               struct lsn_store **out)
+lsn_local_open(const char *dir, const uint8_t store_key[32],
+               struct lsn_local **out)
 {
-    struct lsn_store *s = NULL;
+    struct lsn_local *s = NULL;
     MDB_txn *t = NULL;
     int rc, r = LSN_ERR_NOMEM;
 
@@ -96,14 +96,14 @@ lsn_store_open(const char *dir, const uint8_t store_key[32],
     *out = s;
     return 0;
 fail:
-    lsn_store_close(&s);
+    lsn_local_close(&s);
     return r;
 }
 
 void
-lsn_store_close(struct lsn_store **sp)
+lsn_local_close(struct lsn_local **sp)
 {
-    struct lsn_store *s = *sp;
+    struct lsn_local *s = *sp;
 
     if (s == NULL)
         return;
@@ -166,7 +166,7 @@ commit(MDB_txn *t, int r)
 }
 
 static int
-begin(struct lsn_store *s, unsigned flags, MDB_txn **t)
+begin(struct lsn_local *s, unsigned flags, MDB_txn **t)
 {
     return mdb_err(mdb_txn_begin(s->env, NULL, flags, t));
 }
@@ -179,7 +179,7 @@ key_ad(uint8_t ad[MSG_KEY], const char *org, const uint8_t msg_id[16])
 }
 
 static void
-seal_key(const struct lsn_store *s, uint8_t out[SEALED_KEY_LEN],
+seal_key(const struct lsn_local *s, uint8_t out[SEALED_KEY_LEN],
          const uint8_t K[32], const char *org, const uint8_t msg_id[16])
 {
     uint8_t ad[MSG_KEY];
@@ -191,7 +191,7 @@ seal_key(const struct lsn_store *s, uint8_t out[SEALED_KEY_LEN],
 }
 
 static int
-unseal_key(const struct lsn_store *s, const uint8_t *sealed, size_t len,
+unseal_key(const struct lsn_local *s, const uint8_t *sealed, size_t len,
            uint8_t K[32], const char *org, const uint8_t msg_id[16])
 {
     uint8_t ad[MSG_KEY];
@@ -225,7 +225,7 @@ get_be64(const uint8_t p[8])
 /* ------------------------------------------------------------ received */
 
 static int
-seen_in(MDB_txn *t, const struct lsn_store *s, const char *org,
+seen_in(MDB_txn *t, const struct lsn_local *s, const char *org,
         const uint8_t msg_id[16])
 {
     uint8_t k[MSG_KEY];
@@ -240,10 +240,10 @@ seen_in(MDB_txn *t, const struct lsn_store *s, const char *org,
 }
 
 int
-lsn_store_replay_check(void *ctx, const char *sender_org,
+lsn_local_replay_check(void *ctx, const char *sender_org,
                        const uint8_t msg_id[16], int64_t keep_until)
 {
-    struct lsn_store *s = ctx;
+    struct lsn_local *s = ctx;
     MDB_txn *t = NULL;
     int r;
 
@@ -256,7 +256,7 @@ lsn_store_replay_check(void *ctx, const char *sender_org,
 }
 
 int
-lsn_store_put_received(struct lsn_store *s, const struct lsn_opened *o,
+lsn_local_put_received(struct lsn_local *s, const struct lsn_opened *o,
                        const uint8_t *env, size_t len,
                        const uint8_t sign_key[32], int64_t now)
 {
@@ -282,10 +282,10 @@ lsn_store_put_received(struct lsn_store *s, const struct lsn_opened *o,
 }
 
 static int
-stored_from(const struct lsn_store *s, const uint8_t k[MSG_KEY],
-            const Liaison__StoredReceived *rec, struct lsn_stored **out)
+stored_from(const struct lsn_local *s, const uint8_t k[MSG_KEY],
+            const Liaison__StoredReceived *rec, struct lsn_local_msg **out)
 {
-    struct lsn_stored *m = calloc(1, sizeof *m);
+    struct lsn_local_msg *m = calloc(1, sizeof *m);
     int r;
 
     *out = NULL;
@@ -313,13 +313,13 @@ stored_from(const struct lsn_store *s, const uint8_t k[MSG_KEY],
     *out = m;
     return 0;
 fail:
-    lsn_stored_free(&m);
+    lsn_local_msg_free(&m);
     return r;
 }
 
 int
-lsn_store_get_received(struct lsn_store *s, const char *org,
-                       const uint8_t msg_id[16], struct lsn_stored **out)
+lsn_local_get_received(struct lsn_local *s, const char *org,
+                       const uint8_t msg_id[16], struct lsn_local_msg **out)
 {
     Liaison__StoredReceived *rec = NULL;
     uint8_t k[MSG_KEY];
@@ -340,7 +340,7 @@ lsn_store_get_received(struct lsn_store *s, const char *org,
 }
 
 int
-lsn_store_mark_read(struct lsn_store *s, const char *org,
+lsn_local_mark_read(struct lsn_local *s, const char *org,
                     const uint8_t msg_id[16])
 {
     Liaison__StoredReceived *rec = NULL;
@@ -387,7 +387,7 @@ prefix_ok(const char *prefix)
 
 /* Scans db for keys whose msg_id (at offset id_off) matches prefix. */
 static int
-find_by_prefix(struct lsn_store *s, MDB_dbi db, size_t id_off,
+find_by_prefix(struct lsn_local *s, MDB_dbi db, size_t id_off,
                const char *prefix, uint8_t found_key[MSG_KEY], size_t *klen)
 {
     MDB_txn *t = NULL;
@@ -425,7 +425,7 @@ find_by_prefix(struct lsn_store *s, MDB_dbi db, size_t id_off,
 }
 
 int
-lsn_store_find_received(struct lsn_store *s, const char *prefix,
+lsn_local_find_received(struct lsn_local *s, const char *prefix,
                         char org[LSN_ENV_ORG_MAX + 1], uint8_t msg_id[16])
 {
     uint8_t k[MSG_KEY];
@@ -441,7 +441,7 @@ lsn_store_find_received(struct lsn_store *s, const char *prefix,
 }
 
 int
-lsn_store_each_received(struct lsn_store *s, lsn_store_each_fn fn, void *ctx)
+lsn_local_each_received(struct lsn_local *s, lsn_local_each_fn fn, void *ctx)
 {
     MDB_txn *t = NULL;
     MDB_cursor *c = NULL;
@@ -458,14 +458,14 @@ lsn_store_each_received(struct lsn_store *s, lsn_store_each_fn fn, void *ctx)
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         Liaison__StoredReceived *rec = NULL;
-        struct lsn_stored *m = NULL;
+        struct lsn_local_msg *m = NULL;
 
         if (k.mv_size != MSG_KEY)
             continue;
         r = LSN_PB_DECODE(stored_received, v.mv_data, v.mv_size, RECORD_MAX * 2, &rec);
         if (r == 0 && (r = stored_from(s, k.mv_data, rec, &m)) == 0)
             r = fn(ctx, m);
-        lsn_stored_free(&m);
+        lsn_local_msg_free(&m);
         lsn_pb_free((ProtobufCMessage *)rec);
     }
     mdb_cursor_close(c);
@@ -474,9 +474,9 @@ lsn_store_each_received(struct lsn_store *s, lsn_store_each_fn fn, void *ctx)
 }
 
 void
-lsn_stored_free(struct lsn_stored **mp)
+lsn_local_msg_free(struct lsn_local_msg **mp)
 {
-    struct lsn_stored *m = *mp;
+    struct lsn_local_msg *m = *mp;
 
     if (m == NULL)
         return;
@@ -487,7 +487,7 @@ lsn_stored_free(struct lsn_stored **mp)
 }
 
 int
-lsn_store_prune(struct lsn_store *s, int64_t now)
+lsn_local_prune(struct lsn_local *s, int64_t now)
 {
     MDB_txn *t = NULL;
     MDB_cursor *c = NULL;
@@ -511,7 +511,7 @@ lsn_store_prune(struct lsn_store *s, int64_t now)
 /* ------------------------------------------------------------ sent */
 
 int
-lsn_store_put_sent(struct lsn_store *s, const uint8_t msg_id[16],
+lsn_local_put_sent(struct lsn_local *s, const uint8_t msg_id[16],
                    const Liaison__StoredSent *rec)
 {
     MDB_txn *t = NULL;
@@ -526,7 +526,7 @@ lsn_store_put_sent(struct lsn_store *s, const uint8_t msg_id[16],
 }
 
 int
-lsn_store_get_sent(struct lsn_store *s, const uint8_t msg_id[16],
+lsn_local_get_sent(struct lsn_local *s, const uint8_t msg_id[16],
                    Liaison__StoredSent **out)
 {
     MDB_txn *t = NULL;
@@ -542,7 +542,7 @@ lsn_store_get_sent(struct lsn_store *s, const uint8_t msg_id[16],
 }
 
 int
-lsn_store_del_sent(struct lsn_store *s, const uint8_t msg_id[16])
+lsn_local_del_sent(struct lsn_local *s, const uint8_t msg_id[16])
 {
     MDB_val key = { 16, (void *)msg_id };
     MDB_txn *t = NULL;
@@ -555,7 +555,7 @@ lsn_store_del_sent(struct lsn_store *s, const uint8_t msg_id[16])
 }
 
 int
-lsn_store_mark_submitted(struct lsn_store *s, const uint8_t msg_id[16])
+lsn_local_mark_submitted(struct lsn_local *s, const uint8_t msg_id[16])
 {
     Liaison__StoredSent *rec = NULL;
     MDB_txn *t = NULL;
@@ -574,7 +574,7 @@ lsn_store_mark_submitted(struct lsn_store *s, const uint8_t msg_id[16])
 }
 
 int
-lsn_store_find_sent(struct lsn_store *s, const char *prefix, uint8_t msg_id[16])
+lsn_local_find_sent(struct lsn_local *s, const char *prefix, uint8_t msg_id[16])
 {
     uint8_t k[MSG_KEY];
     size_t kl = 0;
@@ -587,7 +587,7 @@ lsn_store_find_sent(struct lsn_store *s, const char *prefix, uint8_t msg_id[16])
 }
 
 int
-lsn_store_each_unsubmitted(struct lsn_store *s, lsn_store_sent_fn fn, void *ctx)
+lsn_local_each_unsubmitted(struct lsn_local *s, lsn_local_sent_fn fn, void *ctx)
 {
     MDB_txn *t = NULL;
     MDB_cursor *c = NULL;
@@ -627,7 +627,7 @@ receipt_key(uint8_t k[RCPT_KEY], const uint8_t msg_id[16], const char *org,
 }
 
 int
-lsn_store_put_receipt(struct lsn_store *s, const uint8_t msg_id[16],
+lsn_local_put_receipt(struct lsn_local *s, const uint8_t msg_id[16],
                       const char *org, const char *device, int kind, int64_t at,
                       int reads_off)
 {
@@ -655,8 +655,8 @@ lsn_store_put_receipt(struct lsn_store *s, const uint8_t msg_id[16],
 }
 
 int
-lsn_store_each_receipt(struct lsn_store *s, const uint8_t msg_id[16],
-                       lsn_store_receipt_fn fn, void *ctx)
+lsn_local_each_receipt(struct lsn_local *s, const uint8_t msg_id[16],
+                       lsn_local_receipt_fn fn, void *ctx)
 {
     uint8_t start[RCPT_KEY];
     MDB_txn *t = NULL;
@@ -697,7 +697,7 @@ lsn_store_each_receipt(struct lsn_store *s, const uint8_t msg_id[16],
 /* ------------------------------------------------------------ audit */
 
 static void
-audit_mac(const struct lsn_store *s, uint8_t mac[32], const uint8_t prev[32],
+audit_mac(const struct lsn_local *s, uint8_t mac[32], const uint8_t prev[32],
           const uint8_t *entry, size_t len)
 {
     crypto_generichash_state st;
@@ -709,7 +709,7 @@ audit_mac(const struct lsn_store *s, uint8_t mac[32], const uint8_t prev[32],
 }
 
 int
-lsn_store_audit(struct lsn_store *s, int64_t now, const char *event,
+lsn_local_audit(struct lsn_local *s, int64_t now, const char *event,
                 const char *fmt, ...)
 {
     static const char head_key[] = "audit-head";
@@ -759,7 +759,7 @@ lsn_store_audit(struct lsn_store *s, int64_t now, const char *event,
 }
 
 int
-lsn_store_each_audit(struct lsn_store *s, lsn_store_audit_fn fn, void *ctx)
+lsn_local_each_audit(struct lsn_local *s, lsn_local_audit_fn fn, void *ctx)
 {
     MDB_txn *t = NULL;
     MDB_cursor *c = NULL;
@@ -786,7 +786,7 @@ lsn_store_each_audit(struct lsn_store *s, lsn_store_audit_fn fn, void *ctx)
 }
 
 int
-lsn_store_audit_verify(struct lsn_store *s, uint64_t *n, uint64_t *bad)
+lsn_local_audit_verify(struct lsn_local *s, uint64_t *n, uint64_t *bad)
 {
     static const char head_key[] = "audit-head";
     uint8_t prev[32] = { 0 }, mac[32];
