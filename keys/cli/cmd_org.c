@@ -187,7 +187,12 @@ save_credential(const struct lsn_credential *c, const char *path,
     cli_pass_free(&pass);
     if (r != 0)
         return cli_fail(EXIT_USAGE, r, "cannot write credential %s", path);
-    printf("credential: %s (device `%s` of `%s`)\n", path, c->device, c->org);
+    {
+        char fp[LSN_FP_LEN];
+        lsn_fingerprint(fp, c->keys->sign_pk, 32);
+        printf("credential: %s (device `%s` of `%s`)\n", path, c->device, c->org);
+        printf("device signing key fingerprint: %s\n", fp);
+    }
     return 0;
 }
 

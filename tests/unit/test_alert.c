@@ -300,6 +300,54 @@ test_alert_decode_rejects_noncanonical(void **state)
     lsn_pb_free(&d->base);
 }
 
+static void
+test_alert_receipt_rules(void **state)
+{
+    uint8_t id[16] = { 2 };
+    Liaison__MessageRef ref = LIAISON__MESSAGE_REF__INIT;
+    Liaison__Receipt rc = LIAISON__RECEIPT__INIT;
+    (void)state;
+
+    ref.org = "org-a";
+    ref.msg_id = (ProtobufCBinaryData){ 16, id };
+    rc.kind = LIAISON__RECEIPT_KIND__RECEIPT_READ;
+    rc.device = "d1";
+    rc.at = 1800000000;
+    a.ack = LIAISON__ACK_REQUEST__ACK_NONE;
+    a.type = LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT;
+    a.in_reply_to = &ref;
+    assert_int_equal(lsn_alert_validate(&a), LSN_ERR_INVALID);   /* no receipt */
+    a.receipt = &rc;
+    assert_int_equal(lsn_alert_validate(&a), 0);
+    a.ack = LIAISON__ACK_REQUEST__ACK_READ;                       /* receipts ask for none */
+    assert_int_equal(lsn_alert_validate(&a), LSN_ERR_INVALID);
+    a.ack = LIAISON__ACK_REQUEST__ACK_NONE;
+    rc.kind = LIAISON__RECEIPT_KIND__RECEIPT_UNSET;
+    assert_int_equal(lsn_alert_validate(&a), LSN_ERR_INVALID);
+    rc.kind = LIAISON__RECEIPT_KIND__RECEIPT_DELIVERED;
+    rc.device = "Not A Name";
+    assert_int_equal(lsn_alert_validate(&a), LSN_ERR_INVALID);
+    rc.device = "d1";
+    a.type = LIAISON__ALERT_TYPE__ALERT_TYPE_ALERT;               /* receipt outside a RECEIPT */
+    assert_int_equal(lsn_alert_validate(&a), LSN_ERR_INVALID);
+}
+
+static void
+test_alert_forwarded_rules(void **state)
+{
+    uint8_t key[32] = { 3 }, env[8] = { 4 };
+    Liaison__Forwarded f = LIAISON__FORWARDED__INIT;
+    (void)state;
+
+    a.forwarded = &f;
+    assert_int_equal(lsn_alert_validate(&a), LSN_ERR_INVALID);   /* empty */
+    f.envelope = (ProtobufCBinaryData){ sizeof env, env };
+    f.key = (ProtobufCBinaryData){ 31, key };
+    assert_int_equal(lsn_alert_validate(&a), LSN_ERR_INVALID);   /* short key */
+    f.key.len = 32;
+    assert_int_equal(lsn_alert_validate(&a), 0);
+}
+
 #define T(f) cmocka_unit_test_setup(f, reset)
 
 int
@@ -318,6 +366,8 @@ main(void)
         T(test_alert_attachment_hash_must_match),
         T(test_alert_external_refs_and_dates),
         T(test_alert_decode_rejects_noncanonical),
+        T(test_alert_receipt_rules),
+        T(test_alert_forwarded_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
