@@ -385,43 +385,81 @@ prefix_ok(const char *prefix)
     return 1;
 }
 
-/* Scans db for keys whose msg_id (at offset id_off) matches prefix. */
+/* Visits the records of db in key order, from `from` (NULL: the first) on,
+ * in one read-only transaction.  visit returns 0 to go on, > 0 to stop, or a
+ * negative error, which scan returns. */
+typedef int (*visit_fn)(void *ctx, const MDB_val *k, const MDB_val *v);
+
 static int
-find_by_prefix(struct lsn_local *s, MDB_dbi db, size_t id_off,
-               const char *prefix, uint8_t found_key[MSG_KEY], size_t *klen)
+scan(struct lsn_local *s, MDB_dbi db, const MDB_val *from, visit_fn visit,
+     void *ctx)
 {
     MDB_txn *t = NULL;
     MDB_cursor *c = NULL;
-    MDB_val k, v;
-    int rc, r, hits = 0;
+    MDB_val k = { 0, NULL }, v;
+    int rc, r;
 
-    if (!prefix_ok(prefix)) {
-        lsn_set_detail("`%.40s` is not a message id prefix (4 to 32 hex digits)",
-                       prefix);
-        return LSN_ERR_USAGE;
-    }
     if ((r = begin(s, MDB_RDONLY, &t)) != 0)
         return r;
     if ((rc = mdb_cursor_open(t, db, &c)) != 0) {
         mdb_txn_abort(t);
         return mdb_err(rc);
     }
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (k.mv_size < id_off + 16 || k.mv_size > MSG_KEY)
-            continue;
-        if (hex_prefix((const uint8_t *)k.mv_data + id_off, prefix)) {
-            if (hits++ == 0) {
-                memcpy(found_key, k.mv_data, k.mv_size);
-                *klen = k.mv_size;
-            }
-        }
-    }
+    if (from != NULL)
+        k = *from;
+    r = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, from ? MDB_SET_RANGE : MDB_FIRST);
+         rc == 0 && r == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        r = visit(ctx, &k, &v);
+    if (rc != 0 && rc != MDB_NOTFOUND && r == 0)
+        r = mdb_err(rc);
     mdb_cursor_close(c);
     mdb_txn_abort(t);
-    if (hits == 0)
+    return r < 0 ? r : 0;
+}
+
+struct prefix_hunt {
+    const char *prefix;
+    size_t id_off;
+    uint8_t *found;
+    size_t *klen;
+    int hits;
+};
+
+static int
+visit_prefix(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    struct prefix_hunt *h = ctx;
+
+    (void)v;
+    if (k->mv_size < h->id_off + 16 || k->mv_size > MSG_KEY ||
+        !hex_prefix((const uint8_t *)k->mv_data + h->id_off, h->prefix))
+        return 0;
+    if (h->hits++ == 0) {
+        memcpy(h->found, k->mv_data, k->mv_size);
+        *h->klen = k->mv_size;
+    }
+    return 0;
+}
+
+/* Scans db for keys whose msg_id (at offset id_off) matches prefix. */
+static int
+find_by_prefix(struct lsn_local *s, MDB_dbi db, size_t id_off,
+               const char *prefix, uint8_t found_key[MSG_KEY], size_t *klen)
+{
+    struct prefix_hunt h = { prefix, id_off, found_key, klen, 0 };
+    int r;
+
+    if (!prefix_ok(prefix)) {
+        lsn_set_detail("`%.40s` is not a message id prefix (4 to 32 hex digits)",
+                       prefix);
+        return LSN_ERR_USAGE;
+    }
+    if ((r = scan(s, db, NULL, visit_prefix, &h)) != 0)
+        return r;
+    if (h.hits == 0)
         return LSN_ERR_NOT_FOUND;
-    return hits > 1 ? LSN_ERR_AMBIGUOUS : 0;
+    return h.hits > 1 ? LSN_ERR_AMBIGUOUS : 0;
 }
 
 int
@@ -440,37 +478,36 @@ lsn_local_find_received(struct lsn_local *s, const char *prefix,
     return 0;
 }
 
+struct each_received {
+    struct lsn_local *s;
+    lsn_local_each_fn fn;
+    void *ctx;
+};
+
+static int
+visit_received(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    struct each_received *x = ctx;
+    Liaison__StoredReceived *rec = NULL;
+    struct lsn_local_msg *m = NULL;
+    int r;
+
+    if (k->mv_size != MSG_KEY)
+        return 0;
+    r = LSN_PB_DECODE(stored_received, v->mv_data, v->mv_size, RECORD_MAX * 2, &rec);
+    if (r == 0 && (r = stored_from(x->s, k->mv_data, rec, &m)) == 0)
+        r = x->fn(x->ctx, m);
+    lsn_local_msg_free(&m);
+    lsn_pb_free((ProtobufCMessage *)rec);
+    return r;
+}
+
 int
 lsn_local_each_received(struct lsn_local *s, lsn_local_each_fn fn, void *ctx)
 {
-    MDB_txn *t = NULL;
-    MDB_cursor *c = NULL;
-    MDB_val k, v;
-    int rc, r;
+    struct each_received x = { s, fn, ctx };
 
-    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
-        return r;
-    if ((rc = mdb_cursor_open(t, s->inbox, &c)) != 0) {
-        mdb_txn_abort(t);
-        return mdb_err(rc);
-    }
-    r = 0;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        Liaison__StoredReceived *rec = NULL;
-        struct lsn_local_msg *m = NULL;
-
-        if (k.mv_size != MSG_KEY)
-            continue;
-        r = LSN_PB_DECODE(stored_received, v.mv_data, v.mv_size, RECORD_MAX * 2, &rec);
-        if (r == 0 && (r = stored_from(s, k.mv_data, rec, &m)) == 0)
-            r = fn(ctx, m);
-        lsn_local_msg_free(&m);
-        lsn_pb_free((ProtobufCMessage *)rec);
-    }
-    mdb_cursor_close(c);
-    mdb_txn_abort(t);
-    return r;
+    return scan(s, s->inbox, NULL, visit_received, &x);
 }
 
 void
@@ -586,34 +623,33 @@ lsn_local_find_sent(struct lsn_local *s, const char *prefix, uint8_t msg_id[16])
     return 0;
 }
 
+struct each_sent {
+    lsn_local_sent_fn fn;
+    void *ctx;
+};
+
+static int
+visit_unsubmitted(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    struct each_sent *x = ctx;
+    Liaison__StoredSent *rec = NULL;
+    int r;
+
+    if (k->mv_size != 16)
+        return 0;
+    r = LSN_PB_DECODE(stored_sent, v->mv_data, v->mv_size, RECORD_MAX * 2, &rec);
+    if (r == 0 && !rec->submitted)
+        r = x->fn(x->ctx, k->mv_data, rec);
+    lsn_pb_free((ProtobufCMessage *)rec);
+    return r;
+}
+
 int
 lsn_local_each_unsubmitted(struct lsn_local *s, lsn_local_sent_fn fn, void *ctx)
 {
-    MDB_txn *t = NULL;
-    MDB_cursor *c = NULL;
-    MDB_val k, v;
-    int rc, r;
+    struct each_sent x = { fn, ctx };
 
-    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
-        return r;
-    if ((rc = mdb_cursor_open(t, s->sent, &c)) != 0) {
-        mdb_txn_abort(t);
-        return mdb_err(rc);
-    }
-    r = 0;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        Liaison__StoredSent *rec = NULL;
-        if (k.mv_size != 16)
-            continue;
-        r = LSN_PB_DECODE(stored_sent, v.mv_data, v.mv_size, RECORD_MAX * 2, &rec);
-        if (r == 0 && !rec->submitted)
-            r = fn(ctx, k.mv_data, rec);
-        lsn_pb_free((ProtobufCMessage *)rec);
-    }
-    mdb_cursor_close(c);
-    mdb_txn_abort(t);
-    return r;
+    return scan(s, s->sent, NULL, visit_unsubmitted, &x);
 }
 
 static void
@@ -654,44 +690,44 @@ lsn_local_put_receipt(struct lsn_local *s, const uint8_t msg_id[16],
     return commit(t, r);
 }
 
+struct each_receipt {
+    const uint8_t *msg_id;
+    lsn_local_receipt_fn fn;
+    void *ctx;
+};
+
+static int
+visit_receipt(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    struct each_receipt *x = ctx;
+    Liaison__StoredReceipt *rec = NULL;
+    char org[ORG_LEN + 1], dev[DEV_LEN + 1];
+    int r;
+
+    if (k->mv_size != RCPT_KEY || memcmp(k->mv_data, x->msg_id, 16) != 0)
+        return 1;       /* past this message's receipts */
+    memcpy(org, (uint8_t *)k->mv_data + 16, ORG_LEN);
+    org[ORG_LEN] = '\0';
+    memcpy(dev, (uint8_t *)k->mv_data + 16 + ORG_LEN, DEV_LEN);
+    dev[DEV_LEN] = '\0';
+    r = LSN_PB_DECODE(stored_receipt, v->mv_data, v->mv_size, 1024, &rec);
+    if (r == 0)
+        r = x->fn(x->ctx, org, dev, rec->kind, rec->at, rec->reads_off);
+    lsn_pb_free((ProtobufCMessage *)rec);
+    return r;
+}
+
 int
 lsn_local_each_receipt(struct lsn_local *s, const uint8_t msg_id[16],
                        lsn_local_receipt_fn fn, void *ctx)
 {
+    struct each_receipt x = { msg_id, fn, ctx };
     uint8_t start[RCPT_KEY];
-    MDB_txn *t = NULL;
-    MDB_cursor *c = NULL;
-    MDB_val k = { sizeof start, start }, v;
-    int rc, r;
+    MDB_val from = { sizeof start, start };
 
     memset(start, 0, sizeof start);
     memcpy(start, msg_id, 16);
-    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
-        return r;
-    if ((rc = mdb_cursor_open(t, s->receipts, &c)) != 0) {
-        mdb_txn_abort(t);
-        return mdb_err(rc);
-    }
-    r = 0;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && r == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        Liaison__StoredReceipt *rec = NULL;
-        char org[ORG_LEN + 1], dev[DEV_LEN + 1];
-
-        if (k.mv_size != RCPT_KEY || memcmp(k.mv_data, msg_id, 16) != 0)
-            break;
-        memcpy(org, (uint8_t *)k.mv_data + 16, ORG_LEN);
-        org[ORG_LEN] = '\0';
-        memcpy(dev, (uint8_t *)k.mv_data + 16 + ORG_LEN, DEV_LEN);
-        dev[DEV_LEN] = '\0';
-        r = LSN_PB_DECODE(stored_receipt, v.mv_data, v.mv_size, 1024, &rec);
-        if (r == 0)
-            r = fn(ctx, org, dev, rec->kind, rec->at, rec->reads_off);
-        lsn_pb_free((ProtobufCMessage *)rec);
-    }
-    mdb_cursor_close(c);
-    mdb_txn_abort(t);
-    return r;
+    return scan(s, s->receipts, &from, visit_receipt, &x);
 }
 
 /* ------------------------------------------------------------ audit */
@@ -758,82 +794,85 @@ lsn_local_audit(struct lsn_local *s, int64_t now, const char *event,
     return commit(t, r);
 }
 
+struct each_audit {
+    lsn_local_audit_fn fn;
+    void *ctx;
+};
+
+static int
+visit_audit(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    struct each_audit *x = ctx;
+    Liaison__AuditEntry *e = NULL;
+    int r;
+
+    (void)k;
+    if ((r = LSN_PB_DECODE(audit_entry, v->mv_data, v->mv_size, 4096, &e)) == 0)
+        r = x->fn(x->ctx, e);
+    lsn_pb_free((ProtobufCMessage *)e);
+    return r;
+}
+
 int
 lsn_local_each_audit(struct lsn_local *s, lsn_local_audit_fn fn, void *ctx)
 {
-    MDB_txn *t = NULL;
-    MDB_cursor *c = NULL;
-    MDB_val k, v;
-    int rc, r;
+    struct each_audit x = { fn, ctx };
 
-    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
-        return r;
-    if ((rc = mdb_cursor_open(t, s->audit, &c)) != 0) {
-        mdb_txn_abort(t);
-        return mdb_err(rc);
+    return scan(s, s->audit, NULL, visit_audit, &x);
+}
+
+struct chain {
+    const struct lsn_local *s;
+    uint8_t prev[32];
+    uint64_t n, bad;
+};
+
+/* One link: in sequence, naming the previous entry's mac. */
+static int
+visit_link(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    struct chain *ch = ctx;
+    Liaison__AuditEntry *e = NULL;
+    uint64_t want = ch->n + 1;
+    int ok = k->mv_size == 8 && get_be64(k->mv_data) == want &&
+             LSN_PB_DECODE(audit_entry, v->mv_data, v->mv_size, 4096, &e) == 0 &&
+             e->seq == want && e->prev.len == 32 &&
+             sodium_memcmp(e->prev.data, ch->prev, 32) == 0;
+
+    lsn_pb_free((ProtobufCMessage *)e);
+    if (!ok) {
+        ch->bad = want;
+        return LSN_ERR_CORRUPT;
     }
-    r = 0;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        Liaison__AuditEntry *e = NULL;
-        if ((r = LSN_PB_DECODE(audit_entry, v.mv_data, v.mv_size, 4096, &e)) == 0)
-            r = fn(ctx, e);
-        lsn_pb_free((ProtobufCMessage *)e);
-    }
-    mdb_cursor_close(c);
-    mdb_txn_abort(t);
-    return r;
+    audit_mac(ch->s, ch->prev, ch->prev, v->mv_data, v->mv_size);
+    ch->n = want;
+    return 0;
 }
 
 int
 lsn_local_audit_verify(struct lsn_local *s, uint64_t *n, uint64_t *bad)
 {
     static const char head_key[] = "audit-head";
-    uint8_t prev[32] = { 0 }, mac[32];
-    uint64_t want = 1;
-    MDB_val hk = { sizeof head_key - 1, (void *)head_key }, hv, k, v;
+    struct chain ch = { .s = s };
+    MDB_val hk = { sizeof head_key - 1, (void *)head_key }, hv;
     MDB_txn *t = NULL;
-    MDB_cursor *c = NULL;
     int rc, r;
 
-    *n = 0;
-    *bad = 0;
-    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
+    r = scan(s, s->audit, NULL, visit_link, &ch);
+    *n = ch.n;
+    *bad = ch.bad;
+    if (r != 0)
         return r;
-    if ((rc = mdb_cursor_open(t, s->audit, &c)) != 0) {
-        mdb_txn_abort(t);
-        return mdb_err(rc);
-    }
-    r = 0;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), want++) {
-        Liaison__AuditEntry *e = NULL;
-        int ok = k.mv_size == 8 && get_be64(k.mv_data) == want &&
-                 LSN_PB_DECODE(audit_entry, v.mv_data, v.mv_size, 4096, &e) == 0 &&
-                 e->seq == want && e->prev.len == 32 &&
-                 sodium_memcmp(e->prev.data, prev, 32) == 0;
-        lsn_pb_free((ProtobufCMessage *)e);
-        if (!ok) {
-            *bad = want;
-            r = LSN_ERR_CORRUPT;
-            break;
-        }
-        audit_mac(s, mac, prev, v.mv_data, v.mv_size);
-        memcpy(prev, mac, 32);
-        (*n)++;
-    }
-    mdb_cursor_close(c);
     /* The head pins the last entry: a cut-off tail or a forged chain
      * (without the store key) shows here. */
-    if (r == 0) {
-        rc = mdb_get(t, s->meta, &hk, &hv);
-        if (rc == MDB_NOTFOUND && *n == 0)
-            r = 0;
-        else if (rc != 0 || hv.mv_size != 40 || get_be64(hv.mv_data) != *n ||
-                 sodium_memcmp((uint8_t *)hv.mv_data + 8, prev, 32) != 0) {
-            *bad = *n + (*n == 0);
-            r = LSN_ERR_CORRUPT;
-        }
+    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
+        return r;
+    rc = mdb_get(t, s->meta, &hk, &hv);
+    if (!(rc == MDB_NOTFOUND && ch.n == 0) &&
+        (rc != 0 || hv.mv_size != 40 || get_be64(hv.mv_data) != ch.n ||
+         sodium_memcmp((uint8_t *)hv.mv_data + 8, ch.prev, 32) != 0)) {
+        *bad = ch.n + (ch.n == 0);
+        r = LSN_ERR_CORRUPT;
     }
     mdb_txn_abort(t);
     return r;
