@@ -69,6 +69,31 @@ lsn_set_detail(const char *fmt, ...)
     va_end(ap);
 }
 
+void
+lsn_report(const char *prog, int err, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    if (err != 0) {
+        fprintf(stderr, ": %s", lsn_strerror(err));
+        if (detail[0] != '\0')
+            fprintf(stderr, " (%s)", detail);
+    }
+    fputc('\n', stderr);
+    detail[0] = '\0';
+}
+
+int
+lsn_wants_help(int argc, char **argv, const char *usage)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 1;
+        }
+    return 0;
+}
+
 int64_t
 lsn_now(void)
 {

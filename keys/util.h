@@ -4,6 +4,7 @@
 #define LSN_UTIL_H
 
 #include <stddef.h>
+#include <stdarg.h>
 #include <stdint.h>
 
 #define LSN_ORG_ID_MAX   32   /* [a-z0-9-]{1,32} */
@@ -22,6 +23,14 @@ int lsn_name_check(const char *name);
 const char *lsn_detail(void);
 void lsn_set_detail(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
+
+/* The command-line tools' error line on stderr:
+ * "PROG: <fmt...>[: <lsn_strerror(err)>][ (<detail>)]" (err 0: no sentence,
+ * and no detail), then clears the detail. */
+void lsn_report(const char *prog, int err, const char *fmt, va_list ap);
+
+/* 1 (after printing usage to stdout) if argv[1..argc) holds --help or -h. */
+int lsn_wants_help(int argc, char **argv, const char *usage);
 
 /* Current unix time in seconds. */
 int64_t lsn_now(void);

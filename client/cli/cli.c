@@ -41,18 +41,11 @@ cli_exit_for(int err, int verifying)
 int
 cli_fail(int err, int verifying, const char *fmt, ...)
 {
-    const char *d = lsn_detail();
     va_list ap;
 
-    fputs("liaison: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    lsn_report("liaison", err, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s", lsn_strerror(err));
-    if (d[0] != '\0')
-        fprintf(stderr, " (%s)", d);
-    fputc('\n', stderr);
-    lsn_set_detail("%s", "");
     return cli_exit_for(err, verifying);
 }
 
@@ -61,23 +54,17 @@ cli_usage(const char *usage, const char *fmt, ...)
 {
     va_list ap;
 
-    fputs("liaison: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    lsn_report("liaison", 0, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n\n%s", usage);
+    fprintf(stderr, "\n%s", usage);
     return EXIT_USAGE;
 }
 
 int
 cli_help(int argc, char **argv, const char *usage)
 {
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            return 1;
-        }
-    return 0;
+    return lsn_wants_help(argc, argv, usage);
 }
 
 int

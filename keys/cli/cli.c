@@ -42,17 +42,10 @@ int
 cli_fail(int exit_code, int err, const char *fmt, ...)
 {
     va_list ap;
-    const char *detail = lsn_detail();
 
-    fputs("liaison-keys: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    lsn_report("liaison-keys", err, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s", lsn_strerror(err));
-    if (detail[0] != '\0')
-        fprintf(stderr, " (%s)", detail);
-    fputc('\n', stderr);
-    lsn_set_detail("%s", "");
     return exit_code;
 }
 
@@ -61,23 +54,17 @@ cli_usage_error(const char *usage, const char *fmt, ...)
 {
     va_list ap;
 
-    fputs("liaison-keys: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    lsn_report("liaison-keys", 0, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n\n%s", usage);
+    fprintf(stderr, "\n%s", usage);
     return EXIT_USAGE;
 }
 
 int
 cli_wants_help(int argc, char **argv, const char *usage)
 {
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            return 1;
-        }
-    return 0;
+    return lsn_wants_help(argc, argv, usage);
 }
 
 int
