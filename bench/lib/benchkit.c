@@ -61,10 +61,26 @@ bk_median(double *v, size_t n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* Fixtures whose relays bk_die stops, so a failed run leaves none behind. */
+static struct rf *live[4];
+
+static void
+live_add(struct rf *f)
+{
+    for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
+        if (live[i] == NULL || live[i] == f) {
+            live[i] = f;
+            return;
+        }
+}
+
 void
 bk_die(const char *what, int err)
 {
     fprintf(stderr, "bench: %s failed: %s\n", what, err ? lsn_strerror(err) : "");
+    for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
+        for (size_t k = 0; live[i] != NULL && k < live[i]->n_relays; k++)
+            rf_stop_relay(live[i], k, SIGKILL);
     exit(1);
 }
 
@@ -371,6 +387,7 @@ bk_relay_new(struct rf *f, const char *tag, size_t n_orgs)
 
     if ((r = rf_setup(f, tag, n_orgs, 1, BK_RELAY_CONFIG)) != 0)
         return r;
+    live_add(f);
     return bk_relay_fresh(f);
 }
 
@@ -435,6 +452,7 @@ bk_fed_new(struct rf *f, const char *tag, size_t n_orgs, const size_t *home)
     if ((r = rf_setup_fed(f, tag, 2, home, n_orgs, 1,
                           BK_RELAY_CONFIG "peer_backoff_ms 50\npeer_backoff_max_ms 400\n")) != 0)
         return r;
+    live_add(f);
     return bk_relay_fresh(f);
 }
 
