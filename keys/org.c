@@ -620,6 +620,30 @@ out:
     return r;
 }
 
+int
+lsn_org_keep_roster(const struct lsn_org *o, const struct lsn_roster *roster)
+{
+    struct lsn_roster *held = NULL;
+    char path[PATH_MAX];
+    uint8_t *bin = NULL;
+    size_t n = 0;
+    int r;
+
+    if ((r = org_path(o, "roster.signed", path, sizeof path)) != 0)
+        return r;
+    if (lsn_signed_file_read(path, LSN_TYPE_ROSTER, &bin, &n) == 0 &&
+        lsn_roster_parse(bin, n, &held) == 0 &&
+        held->r->version > roster->r->version) {
+        free(bin);
+        lsn_roster_destroy(&held);
+        return 0;
+    }
+    free(bin);
+    lsn_roster_destroy(&held);
+    return lsn_signed_file_write(path, LSN_TYPE_ROSTER, roster->bytes, roster->len,
+                                 LSN_WRITE_FORCE);
+}
+
 void
 lsn_org_destroy(struct lsn_org **o)
 {

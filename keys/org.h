@@ -7,6 +7,7 @@
  *   DIR/bundle.signed             the current signed bundle
  *   DIR/admin.cred                the publishing device's credential
  *   DIR/deliveries/DEV-ID.signed  key deliveries waiting to be published
+ *   DIR/roster.signed             the newest roster the folder was given
  *
  * Every change signs a new bundle (version + 1, naming its predecessor's
  * hash); a change that adds an encryption key also writes a key delivery for
@@ -78,6 +79,10 @@ int lsn_org_root_prepare(struct lsn_org *o);
  * root.next.pub for this org, makes it the root and signs the next bundle. */
 int lsn_org_root_adopt(struct lsn_org *o, const struct lsn_roster *roster,
                        int64_t now);
+
+/* Keeps roster as DIR/roster.signed unless the one kept is newer, so that
+ * later commands (publish) know the coalition without --roster. */
+int lsn_org_keep_roster(const struct lsn_org *o, const struct lsn_roster *roster);
 
 void lsn_org_destroy(struct lsn_org **o);
 

@@ -170,6 +170,8 @@ roster_for(const struct lsn_org *org, const char *path, struct lsn_roster **out)
         lsn_roster_destroy(out);
         return EXIT_USAGE;
     }
+    /* Later commands (publish) find the coalition here. */
+    (void)lsn_org_keep_roster(org, *out);
     return 0;
 }
 
@@ -323,10 +325,12 @@ rotate_root(struct lsn_org *org, const struct oopts *o)
         return cli_usage_error(rotate_usage, "--adopt needs --roster FILE");
     if ((rc = cli_roster_load(o->roster, &ro)) != 0)
         return rc;
-    if ((r = lsn_org_root_adopt(org, ro, lsn_now())) != 0)
+    if ((r = lsn_org_root_adopt(org, ro, lsn_now())) != 0) {
         rc = cli_fail(cli_verify_exit(r), r, "cannot adopt the next root");
-    else
+    } else {
+        (void)lsn_org_keep_roster(org, ro);
         cli_org_report(org, "root key replaced");
+    }
     lsn_roster_destroy(&ro);
     return rc;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "keys/cli/cli.h"
 #include "keys/credential.h"
@@ -97,8 +98,15 @@ connect_admin(const struct popts *o, struct lsn_wire **w, char *org, size_t org_
     } else if (cred->roster != NULL) {
         r = lsn_roster_parse(cred->roster, cred->roster_len, &ro);
     } else {
-        lsn_credential_destroy(&cred);
-        return cli_usage_error(usage, "%s pins no roster: pass --roster FILE", path);
+        /* The roster the folder was last given (device add, rotate). */
+        snprintf(path, sizeof path, "%s/roster.signed", o->dir);
+        if (access(path, F_OK) == 0) {
+            r = cli_roster_load(path, &ro);
+        } else {
+            lsn_credential_destroy(&cred);
+            return cli_usage_error(usage, "%s/admin.cred pins no roster and the "
+                                   "folder holds none yet: pass --roster FILE", o->dir);
+        }
     }
     (void)rb;
     (void)rl;

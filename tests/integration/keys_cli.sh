@@ -85,6 +85,7 @@ check 1 "edited roster no longer verifies" -- "$K" roster verify edited.roster
 check 0 "device add" -- "$K" device add alice --org-dir police --role human \
     --roster roster.v1 --out alice.cred --no-passphrase
 [ "$(stat -c %a alice.cred)" = 600 ] || { echo "FAIL: alice.cred is not 0600"; fails=$((fails + 1)); }
+cmp -s police/roster.signed roster.v1 || { echo "FAIL: the org folder keeps the roster it was given"; fails=$((fails + 1)); }
 check 0 "device add send-only" -- "$K" device add feed --org-dir police --role system \
     --send-only --roster roster.v1 --out feed.cred --no-passphrase
 check 2 "bad role" -- "$K" device add x --org-dir police --role boss --roster roster.v1 \
