@@ -239,22 +239,18 @@ lsn_session_send(lsn_session *s, const lsn_alert *a, const char *const *to,
 {
     uint8_t id[16], *env = NULL;
     size_t len = 0;
-    int r, tries = 0;
+    int r;
 
     msg_id[0] = '\0';
     if (ttl <= 0)
         ttl = LSN_DEFAULT_TTL;
-    do {
-        free(env);
-        env = NULL;
-        r = lsn_client_seal(s->c, &a->a, to, n, lsn_now(), ttl, idempotency_key,
-                            id, &env, &len);
-        if (r != 0)
-            break;
-        lsn_hex(msg_id, id, 16);
-        r = lsn_client_submit(s->c, id);
-    } while (r == LSN_ERR_STALE_KEY && ++tries < 2);
+    r = lsn_client_seal(s->c, &a->a, to, n, lsn_now(), ttl, idempotency_key, id,
+                        &env, &len);
     free(env);
+    if (r != 0)
+        return r;
+    r = lsn_client_submit(s->c, id, id);
+    lsn_hex(msg_id, id, 16);
     return r;
 }
 

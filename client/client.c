@@ -46,9 +46,12 @@ lsn_client_close(struct lsn_client **cp)
         return;
     lsn_relay_client_close(&c->rc);
     lsn_profile_close(&c->p);
+    free(c->fresh);
     free(c);
     *cp = NULL;
 }
+
+static int refresh_roster(struct lsn_client *c, int64_t now);
 
 int
 lsn_client_connect(struct lsn_client *c)
@@ -59,6 +62,14 @@ lsn_client_connect(struct lsn_client *c)
 
     if (c->rc != NULL)
         return 0;
+    if (c->offline) {
+        lsn_set_detail("offline command: no relay is contacted");
+        return LSN_ERR_USAGE;
+    }
+    if (c->unreachable) {
+        lsn_set_detail("the home relay did not answer earlier in this run");
+        return LSN_ERR_TIMEOUT;
+    }
     if ((r = lsn_profile_home_relay(c->p, lsn_now(), endpoint, sizeof endpoint,
                                     key)) != 0)
         return r;
@@ -70,6 +81,10 @@ lsn_client_connect(struct lsn_client *c)
                        endpoint, c->p->cred->org, c->p->cred->device);
     else if (r != 0)
         lsn_set_detail("home relay at %s", endpoint);
+    if (r == LSN_ERR_TIMEOUT || r == LSN_ERR_IO)
+        c->unreachable = 1;
+    if (r == 0)
+        (void)refresh_roster(c, lsn_now());
     return r;
 }
 
@@ -156,6 +171,28 @@ refresh_bundle(struct lsn_client *c, const char *org, int64_t now)
     return r;
 }
 
+/* 1 once org's bundle was refreshed from the relay this session. */
+static int
+fresh_this_session(struct lsn_client *c, const char *org)
+{
+    for (size_t i = 0; i < c->n_fresh; i++)
+        if (strcmp(c->fresh[i], org) == 0)
+            return 1;
+    return 0;
+}
+
+static void
+mark_fresh(struct lsn_client *c, const char *org)
+{
+    void *p;
+
+    if (fresh_this_session(c, org) ||
+        (p = realloc(c->fresh, (c->n_fresh + 1) * sizeof *c->fresh)) == NULL)
+        return;
+    c->fresh = p;
+    snprintf(c->fresh[c->n_fresh++], sizeof c->fresh[0], "%s", org);
+}
+
 int
 lsn_client_bundle(struct lsn_client *c, const char *org, int64_t now,
                   int refresh, struct lsn_bundle **out)
@@ -165,15 +202,24 @@ lsn_client_bundle(struct lsn_client *c, const char *org, int64_t now,
     *out = NULL;
     r = lsn_trust_bundle(c->p->trust, org, now, out);
     held = r == 0;
-    if (held && !refresh)
+    if (held && (c->offline || (!refresh && fresh_this_session(c, org))))
         return 0;
     if (r != 0 && r != LSN_ERR_NOT_FOUND && r != LSN_ERR_EXPIRED &&
         r != LSN_ERR_WRONG_SIGNER && r != LSN_ERR_BAD_SIGNATURE &&
         r != LSN_ERR_UNKNOWN_ORG)
         return r;
+    if (c->offline) {
+        lsn_set_detail("no valid bundle of `%s` held: `liaison bundle import FILE`",
+                       org);
+        return r;
+    }
     r = refresh_bundle(c, org, now);
-    if (r != 0 && held)
-        return 0;               /* offline: the held one is still valid */
+    if (r == 0 || r == LSN_ERR_NOT_FOUND)
+        mark_fresh(c, org);
+    if (r != 0 && held) {
+        lsn_set_detail("%s", "");
+        return 0;               /* unreachable: the held one is still valid */
+    }
     lsn_bundle_destroy(out);
     if (r != 0 && r != LSN_ERR_NOT_FOUND) {
         if (lsn_detail()[0] == '\0')
@@ -250,12 +296,50 @@ out:
     return r;
 }
 
+/* The record of a sealed envelope, with its content sealed under the local
+ * store key until the relay takes it (so a refusal as stale can re-seal). */
+static int
+record_sent(struct lsn_client *c, const Liaison__Alert *a, const char *const *to,
+            size_t n, const struct lsn_seal_params *sp, const char *idem,
+            const uint8_t msg_id[16], const uint8_t *env, size_t len)
+{
+    Liaison__StoredSent rec = LIAISON__STORED_SENT__INIT, *held = NULL;
+    uint8_t *content = NULL, *sealed = NULL;
+    size_t cl = 0, sl = 0;
+    int r;
+
+    /* A permanent refusal of this msg_id before (e.g. QUOTA) is replaced by
+     * this new attempt; any other record stands (a retry resends it). */
+    if (lsn_local_get_sent(c->p->store, msg_id, &held) == 0 && held->refused != 0)
+        (void)lsn_local_del_sent(c->p->store, msg_id);
+    lsn_pb_free((ProtobufCMessage *)held);
+    if ((r = lsn_alert_encode(a, &content, &cl)) != 0 ||
+        (r = lsn_local_seal(c->p->store, content, cl, msg_id, 16, &sealed, &sl)) != 0)
+        goto out;
+    rec.envelope = (ProtobufCBinaryData){ len, (uint8_t *)env };
+    rec.recipients = (char **)to;
+    rec.n_recipients = n;
+    rec.created = sp->created;
+    rec.expires = sp->expires;
+    rec.ack = a->ack;
+    rec.sealed_content = (ProtobufCBinaryData){ sl, sealed };
+    rec.idem = (char *)(idem ? idem : "");
+    r = lsn_local_put_sent(c->p->store, msg_id, &rec);
+out:
+    if (content != NULL) {
+        sodium_memzero(content, cl);
+        free(content);
+    }
+    free(sealed);
+    return r;
+}
+
 int
 lsn_client_seal(struct lsn_client *c, const Liaison__Alert *a,
                 const char *const *to, size_t n, int64_t now, int64_t ttl,
                 const char *idem, uint8_t msg_id[16], uint8_t **env, size_t *len)
 {
-    Liaison__StoredSent rec = LIAISON__STORED_SENT__INIT, *held = NULL;
+    Liaison__StoredSent *held = NULL;
     struct lsn_bundle **b = NULL, *own = NULL;
     struct lsn_seal_params sp = { 0 };
     struct lsn_envelope_info info;
@@ -271,7 +355,7 @@ lsn_client_seal(struct lsn_client *c, const Liaison__Alert *a,
     sp.expires = now + ttl;
     if (lsn_client_bundle(c, c->p->cred->org, now, 0, &own) == 0)
         sp.bundle_version = own->b->version;
-    if (idem != NULL) {
+    if (idem != NULL && idem[0] != '\0') {
         sp.idem_key = (const uint8_t *)idem;
         sp.idem_len = strlen(idem);
     }
@@ -281,19 +365,11 @@ lsn_client_seal(struct lsn_client *c, const Liaison__Alert *a,
     if ((r = lsn_envelope_peek(e, el, 0, &info)) != 0)
         goto out;
     memcpy(msg_id, info.msg_id, 16);
-    rec.envelope = (ProtobufCBinaryData){ el, e };
-    rec.recipients = (char **)to;
-    rec.n_recipients = n;
-    rec.created = sp.created;
-    rec.expires = sp.expires;
-    rec.ack = a->ack;
-    if ((r = lsn_local_put_sent(c->p->store, msg_id, &rec)) != 0)
+    if ((r = record_sent(c, a, to, n, &sp, idem, msg_id, e, el)) != 0)
         goto out;
     /* With an idempotency key a retry finds the first envelope: send that. */
     if ((r = lsn_local_get_sent(c->p->store, msg_id, &held)) != 0)
         goto out;
-    free(e);
-    e = NULL;
     if ((*env = malloc(held->envelope.len)) == NULL) {
         r = LSN_ERR_NOMEM;
         goto out;
@@ -313,44 +389,112 @@ out:
     return r;
 }
 
+/* A relay refusal that resending the same bytes can never change: the
+ * record is marked refused and not resent (the user or script decides). */
+static int
+refusal_is_final(int err)
+{
+    switch (err) {
+    case LSN_ERR_TIMEOUT: case LSN_ERR_UNAVAILABLE: case LSN_ERR_RATE:
+    case LSN_ERR_IO: case LSN_ERR_PROTOCOL: case LSN_ERR_NOMEM:
+    case LSN_ERR_INTERNAL: case LSN_ERR_STALE_KEY:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+/* The envelope of msg_id was sealed to a key its recipient has replaced:
+ * fresh bundles, the stored content sealed again (a new msg_id, or the
+ * same one under an idempotency key), the stale record dropped. */
+static int
+reseal(struct lsn_client *c, const Liaison__StoredSent *rec,
+       const uint8_t msg_id[16], uint8_t new_id[16])
+{
+    Liaison__Alert *a = NULL;
+    uint8_t *content = NULL, *env = NULL;
+    size_t cl, len = 0;
+    int r;
+
+    for (size_t i = 0; i < rec->n_recipients; i++) {
+        struct lsn_bundle *b = NULL;
+        (void)lsn_client_bundle(c, rec->recipients[i], lsn_now(), 1, &b);
+        lsn_bundle_destroy(&b);
+    }
+    if (rec->sealed_content.len <= LSN_LOCAL_SEAL_OVERHEAD)
+        return LSN_ERR_STALE_KEY;
+    cl = rec->sealed_content.len - LSN_LOCAL_SEAL_OVERHEAD;
+    if ((content = malloc(cl)) == NULL)
+        return LSN_ERR_NOMEM;
+    if ((r = lsn_local_unseal(c->p->store, rec->sealed_content.data,
+                              rec->sealed_content.len, msg_id, 16, content)) != 0 ||
+        (r = lsn_alert_decode(content, cl, &a)) != 0)
+        goto out;
+    if ((r = lsn_local_del_sent(c->p->store, msg_id)) != 0)
+        goto out;
+    r = lsn_client_seal(c, a, (const char *const *)rec->recipients, rec->n_recipients,
+                        lsn_now(), rec->expires - rec->created,
+                        rec->idem[0] ? rec->idem : NULL, new_id, &env, &len);
+out:
+    free(env);
+    lsn_pb_free((ProtobufCMessage *)a);
+    sodium_memzero(content, cl);
+    free(content);
+    return r;
+}
+
+/* One submit of the stored bytes of msg_id. */
+static int
+submit_once(struct lsn_client *c, const Liaison__StoredSent *rec,
+            const uint8_t msg_id[16], int *dup)
+{
+    const uint8_t *envs[1] = { rec->envelope.data };
+    size_t lens[1] = { rec->envelope.len };
+    int result = 0, r;
+
+    if ((r = lsn_client_connect(c)) != 0)
+        return r;
+    if ((r = lsn_relay_client_submit(c->rc, envs, lens, 1, &result, dup)) != 0)
+        return relay_fail(c, r);
+    if (result != 0) {
+        lsn_set_detail("%s", lsn_relay_client_message(c->rc));
+        if (refusal_is_final(result))
+            (void)lsn_local_mark_refused(c->p->store, msg_id, result);
+    }
+    return result;
+}
+
 int
-lsn_client_submit(struct lsn_client *c, const uint8_t msg_id[16])
+lsn_client_submit(struct lsn_client *c, const uint8_t msg_id[16],
+                  uint8_t final_id[16])
 {
     Liaison__StoredSent *rec = NULL;
-    const uint8_t *envs[1];
-    size_t lens[1];
-    int result = 0, dup = 0, r;
+    uint8_t id[16];
+    int dup = 0, r, tries = 0;
     char hex[33];
 
-    lsn_hex(hex, msg_id, 16);
-    if ((r = lsn_local_get_sent(c->p->store, msg_id, &rec)) != 0)
-        return r;
-    if ((r = lsn_client_connect(c)) != 0)
-        goto out;
-    envs[0] = rec->envelope.data;
-    lens[0] = rec->envelope.len;
-    if ((r = lsn_relay_client_submit(c->rc, envs, lens, 1, &result, &dup)) != 0)
-        goto out;
-    if ((r = result) == LSN_ERR_STALE_KEY) {
-        /* The envelope can never be accepted: refresh what was stale and
-         * let the caller seal the content again. */
-        for (size_t i = 0; i < rec->n_recipients; i++) {
-            struct lsn_bundle *b = NULL;
-            (void)lsn_client_bundle(c, rec->recipients[i], lsn_now(), 1, &b);
-            lsn_bundle_destroy(&b);
-        }
-        lsn_local_del_sent(c->p->store, msg_id);
-        lsn_set_detail("%s", lsn_relay_client_message(c->rc));
-        goto out;
+    memcpy(id, msg_id, 16);
+    for (;;) {
+        if ((r = lsn_local_get_sent(c->p->store, id, &rec)) != 0)
+            break;
+        r = submit_once(c, rec, id, &dup);
+        if (r != LSN_ERR_STALE_KEY || tries++ > 0)
+            break;
+        r = reseal(c, rec, id, id);
+        lsn_pb_free((ProtobufCMessage *)rec);
+        rec = NULL;
+        if (r != 0)
+            break;
     }
-    if (r != 0) {
-        lsn_set_detail("%s", lsn_relay_client_message(c->rc));
-        goto out;
-    }
-    if ((r = lsn_local_mark_submitted(c->p->store, msg_id)) == 0)
+    lsn_hex(hex, id, 16);
+    if (r == 0 && (r = lsn_local_mark_submitted(c->p->store, id)) == 0)
         lsn_local_audit(c->p->store, lsn_now(), "send", "msg %s accepted by the "
                         "relay%s", hex, dup ? " (already held)" : "");
-out:
+    else if (r != 0 && refusal_is_final(r) && rec != NULL)
+        lsn_local_audit(c->p->store, lsn_now(), "refused", "msg %s: %s", hex,
+                        lsn_strerror(r));
+    if (final_id != NULL)
+        memcpy(final_id, id, 16);
     lsn_pb_free((ProtobufCMessage *)rec);
     return r;
 }
@@ -384,20 +528,20 @@ int
 lsn_client_resubmit(struct lsn_client *c, size_t *n)
 {
     struct resubmit_ctx x = { 0 };
-    int r;
+    int r, unreachable = 0;
 
     *n = 0;
     r = lsn_local_each_unsubmitted(c->p->store, collect_unsubmitted, &x);
-    for (size_t i = 0; r == 0 && i < x.n; i++) {
-        int e = lsn_client_submit(c, x.ids[i]);
-        if (e == LSN_ERR_STALE_KEY)
-            continue;       /* dropped: its sender re-seals */
-        r = e;
-        if (r == 0)
+    /* Each record on its own: one refusal does not hold back the rest. */
+    for (size_t i = 0; r == 0 && i < x.n && !unreachable; i++) {
+        int e = lsn_client_submit(c, x.ids[i], NULL);
+        if (e == 0)
             (*n)++;
+        else if (!refusal_is_final(e))
+            unreachable = e;
     }
     free(x.ids);
-    return r;
+    return r != 0 ? r : unreachable;
 }
 
 /* ------------------------------------------------------------ receipts */
@@ -429,7 +573,7 @@ send_receipt(struct lsn_client *c, const struct lsn_opened *o, int kind,
     r = lsn_client_seal(c, &a, to, 1, now, LSN_DEFAULT_TTL, NULL, id, &env, &len);
     free(env);
     if (r == 0)
-        r = lsn_client_submit(c, id);
+        r = lsn_client_submit(c, id, NULL);
     return r;
 }
 
@@ -438,14 +582,23 @@ static void
 record_receipt(struct lsn_client *c, const struct lsn_opened *o)
 {
     const Liaison__Alert *a = o->alert;
+    Liaison__StoredSent *sent = NULL;
+    int addressed = 0;
 
     if (a->receipt == NULL || a->in_reply_to == NULL ||
-        strcmp(a->in_reply_to->org, c->p->cred->org) != 0)
+        strcmp(a->in_reply_to->org, c->p->cred->org) != 0 ||
+        lsn_local_get_sent(c->p->store, a->in_reply_to->msg_id.data, &sent) != 0)
         return;
-    (void)lsn_local_put_receipt(c->p->store, a->in_reply_to->msg_id.data,
-                                o->sender_org, a->receipt->device,
-                                a->receipt->kind, a->receipt->at,
-                                a->receipt->reads_off);
+    /* Only an org we sent it to can acknowledge it, and the device named is
+     * the one that signed the receipt, not what its content claims. */
+    for (size_t i = 0; i < sent->n_recipients; i++)
+        addressed |= strcmp(sent->recipients[i], o->sender_org) == 0;
+    if (addressed)
+        (void)lsn_local_put_receipt(c->p->store, a->in_reply_to->msg_id.data,
+                                    o->sender_org, o->sender_device,
+                                    a->receipt->kind, a->receipt->at,
+                                    a->receipt->reads_off);
+    lsn_pb_free((ProtobufCMessage *)sent);
 }
 
 /* ------------------------------------------------------------ opening */
@@ -466,8 +619,14 @@ open_original(struct lsn_client *c, struct lsn_message *m, int64_t now)
         goto out;
     if ((r = lsn_client_bundle(c, info.sender_org, now, 0, &b)) != 0)
         goto out;
+    /* The originator judged by its org's newest bundle, as for a direct
+     * message: present and allowed to send. */
     if ((d = lsn_bundle_find_device(b, info.sender_device)) == NULL) {
         r = LSN_ERR_UNKNOWN_DEVICE;
+        goto out;
+    }
+    if (!d->may_send) {
+        r = LSN_ERR_REVOKED;
         goto out;
     }
     r = lsn_open_with_key(f->envelope.data, f->envelope.len, f->key.data,
@@ -532,9 +691,15 @@ open_fresh(struct lsn_client *c, const uint8_t *env, size_t len, int64_t now,
             return r;
         refreshed = 1;
     }
-    for (;;) {
+    for (int keys_tried = 0;;) {
         r = lsn_open(env, len, c->p->cred, b, now, lsn_local_replay_check,
                      c->p->store, o);
+        if (r == LSN_ERR_UNKNOWN_KEY && !keys_tried++ && c->rc != NULL) {
+            /* Sealed to a key whose delivery has not been applied yet. */
+            size_t n = 0;
+            if (lsn_client_apply_deliveries(c, now, &n) == 0 && n > 0)
+                continue;
+        }
         if ((r != LSN_ERR_UNKNOWN_DEVICE && r != LSN_ERR_REVOKED) || refreshed)
             break;
         lsn_bundle_destroy(&b);
@@ -564,10 +729,22 @@ lsn_client_accept(struct lsn_client *c, const uint8_t *env, size_t len,
     if ((r = lsn_envelope_peek(env, len, 0, &info)) != 0)
         return r;
     lsn_hex(hex, info.msg_id, 16);
-    /* Redelivery is normal: the stored copy answers it. */
-    r = message_from_store(c, info.sender_org, info.msg_id, now, out);
-    if (r != LSN_ERR_NOT_FOUND)
-        return r;
+    /* Redelivery is normal: the stored copy answers it, if it is the same
+     * bytes; other bytes under a known id are not that message. */
+    {
+        struct lsn_local_msg *st = NULL;
+        r = lsn_local_get_received(c->p->store, info.sender_org, info.msg_id, &st);
+        if (r == 0 && (st->len != len || memcmp(st->envelope, env, len) != 0)) {
+            lsn_set_detail("message %s of %s is already held here with other "
+                           "content", hex, info.sender_org);
+            r = LSN_ERR_CONFLICT;
+        }
+        lsn_local_msg_free(&st);
+        if (r == 0)
+            return message_from_store(c, info.sender_org, info.msg_id, now, out);
+        if (r != LSN_ERR_NOT_FOUND)
+            return r;
+    }
     if ((m = calloc(1, sizeof *m)) == NULL)
         return LSN_ERR_NOMEM;
     if ((r = open_fresh(c, env, len, now, &info, &m->o, sign_key)) != 0)
@@ -596,19 +773,40 @@ out:
 /* ------------------------------------------------------------ deliveries */
 
 /* Older keys retire as the org's own bundle says. */
-static void
+/* Older keys retire as the org's own bundle says; a secret past its
+ * retirement is wiped (epoch forward secrecy: messages already received
+ * keep their own content keys in the store).  1 if the credential changed. */
+static int
 sync_retirement(struct lsn_client *c, int64_t now)
 {
+    struct lsn_credential *cred = c->p->cred;
     struct lsn_bundle *own = NULL;
+    size_t keep = 0;
+    int changed = 0;
 
-    if (lsn_client_bundle(c, c->p->cred->org, now, 0, &own) != 0)
-        return;
-    for (size_t i = 0; i < c->p->cred->n_enc; i++) {
-        const Liaison__EncKey *k = lsn_bundle_find_key(own, c->p->cred->enc[i].key_id);
-        if (k != NULL)
-            c->p->cred->enc[i].retire_after = k->retire_after;
+    if (lsn_client_bundle(c, cred->org, now, 0, &own) == 0) {
+        for (size_t i = 0; i < cred->n_enc; i++) {
+            const Liaison__EncKey *k = lsn_bundle_find_key(own, cred->enc[i].key_id);
+            if (k != NULL && cred->enc[i].retire_after != k->retire_after) {
+                cred->enc[i].retire_after = k->retire_after;
+                changed = 1;
+            }
+        }
+        lsn_bundle_destroy(&own);
     }
-    lsn_bundle_destroy(&own);
+    for (size_t i = 0; i < cred->n_enc; i++) {
+        if (cred->enc[i].retire_after != 0 && cred->enc[i].retire_after < now) {
+            changed = 1;
+            continue;
+        }
+        if (keep != i)
+            cred->enc[keep] = cred->enc[i];
+        keep++;
+    }
+    for (size_t i = keep; i < cred->n_enc; i++)
+        sodium_memzero(&cred->enc[i], sizeof cred->enc[i]);
+    cred->n_enc = keep;
+    return changed;
 }
 
 int
@@ -632,7 +830,10 @@ lsn_client_apply_deliveries(struct lsn_client *c, int64_t now, size_t *n)
     for (size_t i = 0; i < rep->n_objects; i++) {
         struct lsn_delivery *d = NULL;
         int e = lsn_delivery_parse(rep->objects[i].data, rep->objects[i].len, &d);
-        if (e == 0 && lsn_credential_find_enc(c->p->cred, d->d->key_id) == NULL &&
+        /* Only keys newer than the newest held: an older one was retired
+         * and wiped here on purpose. */
+        if (e == 0 && (c->p->cred->n_enc == 0 ||
+                       d->d->key_id > c->p->cred->enc[0].key_id) &&
             (e = lsn_delivery_apply(d, ro, c->p->cred)) == 0) {
             (*n)++;
             lsn_local_audit(c->p->store, now, "key", "encryption key %u of %s "
@@ -645,9 +846,9 @@ lsn_client_apply_deliveries(struct lsn_client *c, int64_t now, size_t *n)
         struct lsn_bundle *own = NULL;
         (void)lsn_client_bundle(c, c->p->cred->org, now, 1, &own);
         lsn_bundle_destroy(&own);
-        sync_retirement(c, now);
-        r = lsn_profile_save_credential(c->p);
     }
+    if (sync_retirement(c, now) || *n > 0)
+        r = lsn_profile_save_credential(c->p);
 out:
     lsn_roster_destroy(&ro);
     lsn_pb_free((ProtobufCMessage *)rep);
@@ -668,18 +869,39 @@ ack_one(struct lsn_client *c, const char *org, const uint8_t id[16],
                                 gap_seen, NULL);
 }
 
-/* Handles one queue item: 1 if it was stored (and may be acked), 0 if it
- * failed (reported), or fn's stop value as a negative. */
+/* An envelope that can never open on this device, whatever happens next:
+ * it is refused for good (recorded in the audit log, then acknowledged) so
+ * that it cannot block the queue.  Anything else stays queued. */
+static int
+refusal_is_permanent(int err)
+{
+    switch (err) {
+    case LSN_ERR_BAD_SIGNATURE: case LSN_ERR_REVOKED: case LSN_ERR_UNKNOWN_DEVICE:
+    case LSN_ERR_NOT_RECIPIENT: case LSN_ERR_DECRYPT: case LSN_ERR_COMMIT:
+    case LSN_ERR_MALFORMED: case LSN_ERR_TRUNCATED: case LSN_ERR_SUITE:
+    case LSN_ERR_TTL: case LSN_ERR_EXPIRED: case LSN_ERR_KEY_RETIRED:
+    case LSN_ERR_LIMIT: case LSN_ERR_INVALID: case LSN_ERR_TOO_LARGE:
+    case LSN_ERR_REPLAY: case LSN_ERR_UNKNOWN_ORG: case LSN_ERR_USAGE:
+    case LSN_ERR_CONFLICT:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Handles one queue item: 1 if it may be acked (stored, a relay notice, or
+ * refused for good), 0 to leave it queued.  Sets *stop if fn asks. */
 static int
 take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn fn,
           lsn_client_err_fn on_error, void *ctx, int *stop)
 {
+    struct lsn_envelope_info info;
     struct lsn_message *m = NULL;
+    char hex[33] = "";
     int r;
 
     if (it->notice != NULL) {
         /* The relay's own word: kept in the audit log, then acked. */
-        char hex[33] = "";
         if (it->notice->msg_id.len == 16)
             lsn_hex(hex, it->notice->msg_id.data, 16);
         lsn_local_audit(c->p->store, lsn_now(), "relay-notice", "%s: msg %s",
@@ -688,11 +910,23 @@ take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn 
             on_error(ctx, it->notice->org, it->notice->msg_id.data, LSN_ERR_EXPIRED);
         return 1;
     }
-    r = lsn_client_accept(c, it->envelope.data, it->envelope.len, lsn_now(), &m);
+    /* The ack names what the relay said; it must be what the envelope is. */
+    r = lsn_envelope_peek(it->envelope.data, it->envelope.len, 0, &info);
+    if (r == 0 && (it->msg_id.len != 16 || strcmp(it->org, info.sender_org) != 0 ||
+                   memcmp(it->msg_id.data, info.msg_id, 16) != 0))
+        r = LSN_ERR_PROTOCOL;
+    if (r == 0)
+        r = lsn_client_accept(c, it->envelope.data, it->envelope.len, lsn_now(), &m);
     if (r != 0) {
+        c->refused++;
         if (on_error != NULL && it->msg_id.len == 16)
             on_error(ctx, it->org, it->msg_id.data, r);
-        return 0;
+        if (!refusal_is_permanent(r) || it->msg_id.len != 16)
+            return 0;
+        lsn_hex(hex, it->msg_id.data, 16);
+        lsn_local_audit(c->p->store, lsn_now(), "refused", "msg %s from %s: %s",
+                        hex, it->org, lsn_strerror(r));
+        return 1;
     }
     if (m->fresh && fn != NULL && fn(ctx, m) != 0)
         *stop = 1;
@@ -708,6 +942,7 @@ lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
     int r, stop = 0;
 
     *n = 0;
+    c->refused = 0;
     if ((r = lsn_client_connect(c)) != 0)
         return r;
     /* Keys first: the envelopes fetched next may need them. */
@@ -727,7 +962,7 @@ lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
                             "trimmed by the relay before this device fetched them",
                             (unsigned long long)rep->gap->trimmed);
         }
-        for (size_t i = 0; i < rep->n_items && r == 0; i++) {
+        for (size_t i = 0; i < rep->n_items && r == 0 && !stop; i++) {
             const Liaison__QueueItem *it = rep->items[i];
             int took = take_item(c, it, fn, on_error, ctx, &stop);
             if (took > 0) {
@@ -739,13 +974,15 @@ lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
             }
         }
         /* Done when the queue is empty, or nothing in a batch could be
-         * taken (failing items stay queued until they expire). */
+         * taken (what is left waits for a key or a bundle). */
         if (r != 0 || rep->n_items == 0 || acked == 0 || rep->n_items >= rep->queued) {
             lsn_pb_free((ProtobufCMessage *)rep);
             break;
         }
         lsn_pb_free((ProtobufCMessage *)rep);
     }
+    /* Seen entries past their time are of no more use. */
+    (void)lsn_local_prune(c->p->store, lsn_now());
     return relay_fail(c, r);
 }
 
@@ -755,17 +992,21 @@ lsn_client_watch(struct lsn_client *c, lsn_client_msg_fn fn,
                  int poll_ms)
 {
     size_t n = 0;
-    int r, quit = 0;
+    int r, quit = 0, unacked = 0;
 
     /* What waits already, then what arrives. */
     if ((r = lsn_client_fetch(c, fn, on_error, ctx, &n)) != 0)
         return r;
     if ((r = lsn_relay_client_subscribe(c->rc, 16, NULL)) != 0)
-        return r;
+        return relay_fail(c, r);
     while (!quit && (stop == NULL || !*stop)) {
         Liaison__Response *resp = NULL;
         r = lsn_relay_client_next_push(c->rc, poll_ms, &resp);
         if (r == LSN_ERR_TIMEOUT) {
+            /* Items left queued hold push credit: take them by fetch. */
+            if (unacked > 0 && (r = lsn_client_fetch(c, fn, on_error, ctx, &n)) != 0)
+                break;
+            unacked = 0;
             r = 0;
             continue;
         }
@@ -773,14 +1014,11 @@ lsn_client_watch(struct lsn_client *c, lsn_client_msg_fn fn,
             break;
         if (resp->push != NULL && resp->push->item != NULL) {
             const Liaison__QueueItem *it = resp->push->item;
-            if (it->envelope.len > 0 && it->notice == NULL) {
-                /* Keys may have rotated since the last look. */
-                size_t keys = 0;
-                (void)lsn_client_apply_deliveries(c, lsn_now(), &keys);
-            }
             if (take_item(c, it, fn, on_error, ctx, &quit) > 0)
                 r = ack_one(c, it->org, it->msg_id.data,
                             resp->push->gap ? resp->push->gap->trimmed : 0);
+            else
+                unacked++;
         }
         lsn_pb_free((ProtobufCMessage *)resp);
         if (r != 0)
@@ -790,6 +1028,45 @@ lsn_client_watch(struct lsn_client *c, lsn_client_msg_fn fn,
 }
 
 /* ------------------------------------------------------------ reading */
+
+struct each_ctx {
+    struct lsn_client *c;
+    int unread_only;
+    lsn_client_msg_fn fn;
+    void *ctx;
+};
+
+static int
+each_one(void *ctx, const struct lsn_local_msg *st)
+{
+    struct each_ctx *x = ctx;
+    struct lsn_message m = { 0 };
+    int r;
+
+    if (x->unread_only && st->read)
+        return 0;
+    if ((r = lsn_open_with_key(st->envelope, st->len, st->key, st->sign_key,
+                               &m.o)) != 0)
+        return r;
+    m.received = st->received;
+    m.read = st->read;
+    if (m.o->alert->type != LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT) {
+        open_original(x->c, &m, lsn_now());
+        r = x->fn(x->ctx, &m);
+    }
+    lsn_opened_destroy(&m.o);
+    lsn_opened_destroy(&m.original);
+    return r;
+}
+
+int
+lsn_client_each_received(struct lsn_client *c, int unread_only,
+                         lsn_client_msg_fn fn, void *ctx)
+{
+    struct each_ctx x = { c, unread_only, fn, ctx };
+
+    return lsn_local_each_received(c->p->store, each_one, &x);
+}
 
 int
 lsn_client_read(struct lsn_client *c, const char *prefix, int mark_read,
@@ -861,10 +1138,20 @@ lsn_client_forward(struct lsn_client *c, const char *prefix,
     if ((r = lsn_client_read(c, prefix, 0, &m)) != 0)
         return r;
     /* A forward of a forward carries the forward (which carries the
-     * original) under the same TLP; the TLP of what is passed on binds. */
-    for (size_t i = 0; i < n; i++)
-        if ((r = lsn_client_tlp_allows(m->o->alert->tlp, c->p->cred->org, to[i])) != 0)
+     * original): every layer's TLP binds, and an original that did not
+     * verify is not passed on. */
+    if (m->o->alert->forwarded != NULL && m->original_err != 0) {
+        r = m->original_err;
+        lsn_set_detail("the original inside this forward did not verify");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((r = lsn_client_tlp_allows(m->o->alert->tlp, c->p->cred->org, to[i])) != 0 ||
+            (m->original != NULL &&
+             (r = lsn_client_tlp_allows(m->original->alert->tlp, c->p->cred->org,
+                                        to[i])) != 0))
             goto out;
+    }
     if ((r = lsn_local_get_received(c->p->store, m->o->sender_org, m->o->msg_id,
                                     &st)) != 0)
         goto out;
@@ -890,7 +1177,7 @@ lsn_client_forward(struct lsn_client *c, const char *prefix,
     lsn_hex(hex, m->o->msg_id, 16);
     lsn_local_audit(c->p->store, now, "forward", "msg %s of %s to %zu org(s)", hex,
                     m->o->sender_org, n);
-    r = lsn_client_submit(c, msg_id);
+    r = lsn_client_submit(c, msg_id, msg_id);
 out:
     free(env);
     lsn_local_msg_free(&st);

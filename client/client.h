@@ -19,6 +19,11 @@
 struct lsn_client {
     struct lsn_profile *p;
     struct lsn_relay_client *rc;        /* connected on first need */
+    int offline;                        /* seal/open/import: never connect */
+    char (*fresh)[LSN_ENV_ORG_MAX + 1]; /* orgs whose bundle was refreshed */
+    size_t n_fresh;                     /* from the relay this session */
+    size_t refused;                     /* envelopes refused by the last fetch */
+    int unreachable;                    /* the relay did not answer: fail fast */
 };
 
 /* A message as the user sees it: the opened envelope, and for a forward
@@ -37,13 +42,17 @@ void lsn_message_free(struct lsn_message **m);
 int lsn_client_open(const char *home, const char *pass, struct lsn_client **out);
 void lsn_client_close(struct lsn_client **c);
 
-/* Connects to the home relay if not yet connected.  LSN_ERR_TIMEOUT or
- * LSN_ERR_IO mean the relay is unreachable (exit 3 for the CLI). */
+/* Connects to the home relay if not yet connected, then follows the
+ * relay's roster chain (so removals and new roots are seen).
+ * LSN_ERR_TIMEOUT means the relay is unreachable (exit 3 for the CLI);
+ * LSN_ERR_USAGE if the client is offline. */
 int lsn_client_connect(struct lsn_client *c);
 
 /* The newest verified bundle of org: from the trust store, refreshed from
- * the relay (when connected or connectable) if missing, expired, or
- * `refresh` is set.  Caller destroys *out. */
+ * the relay once per session (a revocation is seen before the first seal
+ * or open that needs that org), and again when `refresh` is set.  Offline,
+ * or with the relay unreachable, the held bundle serves.  Caller destroys
+ * *out. */
 int lsn_client_bundle(struct lsn_client *c, const char *org, int64_t now,
                       int refresh, struct lsn_bundle **out);
 
@@ -57,12 +66,17 @@ int lsn_client_seal(struct lsn_client *c, const Liaison__Alert *a,
                     size_t *len);
 
 /* Submits the stored sent envelope msg_id (its exact bytes) and marks it
- * submitted on the relay's acknowledgement.  A STALE_KEY refusal refreshes
- * the recipients' bundles and is returned for the caller to re-seal. */
-int lsn_client_submit(struct lsn_client *c, const uint8_t msg_id[16]);
+ * submitted on the relay's acknowledgement.  Refused as sealed to a stale
+ * key, the content is sealed again to fresh bundles and submitted once
+ * more: final_id (may be NULL) gets the msg_id that went out.  A refusal
+ * no resend can change (quota, size, unknown org, ...) marks the record
+ * refused: it is never resent.  Unreachable: the record waits. */
+int lsn_client_submit(struct lsn_client *c, const uint8_t msg_id[16],
+                      uint8_t final_id[16]);
 
-/* Resubmits every stored envelope the relay has not acknowledged yet;
- * *n counts them. */
+/* Resubmits every stored envelope neither acknowledged nor refused, each
+ * on its own; *n counts those the relay took.  Returns the transport error
+ * if the relay is unreachable (the rest wait). */
 int lsn_client_resubmit(struct lsn_client *c, size_t *n);
 
 /* Verifies and stores one envelope (a fetched one, or an offline file):
@@ -93,6 +107,12 @@ int lsn_client_watch(struct lsn_client *c, lsn_client_msg_fn fn,
 /* Key deliveries for this device from the relay: verified, applied, saved
  * in the profile's credential.  *n counts new keys. */
 int lsn_client_apply_deliveries(struct lsn_client *c, int64_t now, size_t *n);
+
+/* Calls fn for each received message in the store (only unread ones if
+ * asked), oldest first, each re-opened with its stored key and, for a
+ * forward, its original verified; receipts are skipped. */
+int lsn_client_each_received(struct lsn_client *c, int unread_only,
+                             lsn_client_msg_fn fn, void *ctx);
 
 /* A received message by id prefix; mark_read marks it read and sends a
  * read receipt if asked for and allowed by the profile. */

@@ -6,7 +6,7 @@
  *   sent      msg_id                                 -> StoredSent
  *   receipts  msg_id || org || device (64)           -> StoredReceipt
  *   audit     seq (u64 BE)                           -> AuditEntry
- *   meta      "audit-head"                           -> seq (8) || mac (32)
+ *   meta      "audit-head"                           -> seq (8) || mac (32) || tag (32)
  * Records are protobuf, read back through the strict decoder. */
 #include <errno.h>
 #include <stdarg.h>
@@ -27,15 +27,24 @@
 #define DEV_LEN  LSN_ENV_DEVICE_MAX
 #define MSG_KEY  (ORG_LEN + LSN_MSG_ID_LEN)
 #define RCPT_KEY (LSN_MSG_ID_LEN + ORG_LEN + DEV_LEN)
-#define SEALED_KEY_LEN (24 + 32 + 16)
 #define MAP_SIZE (4ULL << 30)     /* address space only; the file grows as used */
 #define RECORD_MAX (LSN_ENVELOPE_MAX + 4096)
 
 struct lsn_local {
     MDB_env *env;
     MDB_dbi inbox, seen, sent, receipts, audit, meta;
-    uint8_t *key;                 /* sodium_malloc, 32 bytes */
+    uint8_t *key;                 /* sodium_malloc: seal key (32) || audit key (32) */
 };
+
+#define SEAL_KEY(s)  ((s)->key)
+#define AUDIT_KEY(s) ((s)->key + 32)
+
+/* One key per use, both derived from the store key. */
+static void
+subkey(uint8_t out[32], const uint8_t store_key[32], const char *label)
+{
+    crypto_generichash(out, 32, (const uint8_t *)label, strlen(label), store_key, 32);
+}
 
 static int
 mdb_err(int rc)
@@ -70,9 +79,10 @@ lsn_local_open(const char *dir, const uint8_t store_key[32],
     *out = NULL;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return LSN_ERR_IO;
-    if ((s = calloc(1, sizeof *s)) == NULL || (s->key = sodium_malloc(32)) == NULL)
+    if ((s = calloc(1, sizeof *s)) == NULL || (s->key = sodium_malloc(64)) == NULL)
         goto fail;
-    memcpy(s->key, store_key, 32);
+    subkey(SEAL_KEY(s), store_key, "liaison v1 local seal");
+    subkey(AUDIT_KEY(s), store_key, "liaison v1 local audit");
     if ((rc = mdb_env_create(&s->env)) != 0 ||
         (rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
         (rc = mdb_env_set_mapsize(s->env, MAP_SIZE)) != 0 ||
@@ -171,37 +181,32 @@ begin(struct lsn_local *s, unsigned flags, MDB_txn **t)
     return mdb_err(mdb_txn_begin(s->env, NULL, flags, t));
 }
 
-/* The AD of a sealed content key: the message it belongs to. */
-static void
-key_ad(uint8_t ad[MSG_KEY], const char *org, const uint8_t msg_id[16])
-{
-    msg_key(ad, org, msg_id);
-}
-
-static void
-seal_key(const struct lsn_local *s, uint8_t out[SEALED_KEY_LEN],
-         const uint8_t K[32], const char *org, const uint8_t msg_id[16])
-{
-    uint8_t ad[MSG_KEY];
-
-    key_ad(ad, org, msg_id);
-    randombytes_buf(out, 24);
-    crypto_aead_xchacha20poly1305_ietf_encrypt(out + 24, NULL, K, 32, ad,
-                                               sizeof ad, NULL, out, s->key);
-}
-
+/* Seals msg under the seal key, bound to ad: nonce (24) || ciphertext.
+ * *out is malloc'd (len + 40 bytes). */
 static int
-unseal_key(const struct lsn_local *s, const uint8_t *sealed, size_t len,
-           uint8_t K[32], const char *org, const uint8_t msg_id[16])
+seal_blob(const struct lsn_local *s, const uint8_t *msg, size_t len,
+          const uint8_t *ad, size_t ad_len, uint8_t **out, size_t *out_len)
 {
-    uint8_t ad[MSG_KEY];
+    uint8_t *b = malloc(len + 24 + crypto_aead_xchacha20poly1305_ietf_ABYTES);
 
-    if (len != SEALED_KEY_LEN)
-        return LSN_ERR_CORRUPT;
-    key_ad(ad, org, msg_id);
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(K, NULL, NULL, sealed + 24,
-                                                   len - 24, ad, sizeof ad,
-                                                   sealed, s->key) != 0)
+    if (b == NULL)
+        return LSN_ERR_NOMEM;
+    randombytes_buf(b, 24);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(b + 24, NULL, msg, len, ad, ad_len,
+                                               NULL, b, SEAL_KEY(s));
+    *out = b;
+    *out_len = len + 24 + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+    return 0;
+}
+
+/* Opens a blob from seal_blob into out (room for len - 40 bytes). */
+static int
+unseal_blob(const struct lsn_local *s, const uint8_t *b, size_t len,
+            const uint8_t *ad, size_t ad_len, uint8_t *out)
+{
+    if (len < 24 + crypto_aead_xchacha20poly1305_ietf_ABYTES ||
+        crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, b + 24, len - 24,
+                                                   ad, ad_len, b, SEAL_KEY(s)) != 0)
         return LSN_ERR_CORRUPT;
     return 0;
 }
@@ -261,24 +266,29 @@ lsn_local_put_received(struct lsn_local *s, const struct lsn_opened *o,
                        const uint8_t sign_key[32], int64_t now)
 {
     Liaison__StoredReceived rec = LIAISON__STORED_RECEIVED__INIT;
-    uint8_t k[MSG_KEY], sealed[SEALED_KEY_LEN], until[8];
+    uint8_t k[MSG_KEY], *sealed = NULL, until[8];
+    size_t sl = 0;
     MDB_val key = { sizeof k, k }, val = { sizeof until, until };
     MDB_txn *t = NULL;
     int r;
 
     msg_key(k, o->sender_org, o->msg_id);
-    seal_key(s, sealed, o->key, o->sender_org, o->msg_id);
+    /* The content key is bound to its message: it cannot be moved. */
+    if ((r = seal_blob(s, o->key, 32, k, sizeof k, &sealed, &sl)) != 0)
+        return r;
     rec.envelope = (ProtobufCBinaryData){ len, (uint8_t *)env };
-    rec.sealed_key = (ProtobufCBinaryData){ sizeof sealed, sealed };
+    rec.sealed_key = (ProtobufCBinaryData){ sl, sealed };
     rec.sign_key = (ProtobufCBinaryData){ 32, (uint8_t *)sign_key };
     rec.received = now;
     put_be64(until, (uint64_t)o->keep_until);
-    if ((r = begin(s, 0, &t)) != 0)
-        return r;
-    if ((r = seen_in(t, s, o->sender_org, o->msg_id)) == 0 &&
-        (r = put_pb(t, s->inbox, k, sizeof k, &rec.base, 0)) == 0)
-        r = mdb_err(mdb_put(t, s->seen, &key, &val, 0));
-    return commit(t, r);
+    if ((r = begin(s, 0, &t)) == 0) {
+        if ((r = seen_in(t, s, o->sender_org, o->msg_id)) == 0 &&
+            (r = put_pb(t, s->inbox, k, sizeof k, &rec.base, 0)) == 0)
+            r = mdb_err(mdb_put(t, s->seen, &key, &val, 0));
+        r = commit(t, r);
+    }
+    free(sealed);
+    return r;
 }
 
 static int
@@ -298,9 +308,12 @@ stored_from(const struct lsn_local *s, const uint8_t k[MSG_KEY],
         r = LSN_ERR_CORRUPT;
         goto fail;
     }
-    if ((r = unseal_key(s, rec->sealed_key.data, rec->sealed_key.len, m->key,
-                        m->sender_org, m->msg_id)) != 0)
+    if (rec->sealed_key.len != 32 + 24 + crypto_aead_xchacha20poly1305_ietf_ABYTES ||
+        (r = unseal_blob(s, rec->sealed_key.data, rec->sealed_key.len, k, MSG_KEY,
+                         m->key)) != 0) {
+        r = LSN_ERR_CORRUPT;
         goto fail;
+    }
     memcpy(m->sign_key, rec->sign_key.data, 32);
     if ((m->envelope = malloc(rec->envelope.len)) == NULL) {
         r = LSN_ERR_NOMEM;
@@ -386,36 +399,44 @@ prefix_ok(const char *prefix)
 }
 
 /* Visits the records of db in key order, from `from` (NULL: the first) on,
- * in one read-only transaction.  visit returns 0 to go on, > 0 to stop, or a
- * negative error, which scan returns. */
+ * inside transaction t.  visit returns 0 to go on, SCAN_END to stop
+ * quietly, or anything else to stop and have scan return it. */
 typedef int (*visit_fn)(void *ctx, const MDB_val *k, const MDB_val *v);
+#define SCAN_END 0x7fffffff
 
 static int
-scan(struct lsn_local *s, MDB_dbi db, const MDB_val *from, visit_fn visit,
-     void *ctx)
+scan_in(MDB_txn *t, MDB_dbi db, const MDB_val *from, visit_fn visit, void *ctx)
 {
-    MDB_txn *t = NULL;
     MDB_cursor *c = NULL;
     MDB_val k = { 0, NULL }, v;
-    int rc, r;
+    int rc, r = 0;
 
-    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
-        return r;
-    if ((rc = mdb_cursor_open(t, db, &c)) != 0) {
-        mdb_txn_abort(t);
+    if ((rc = mdb_cursor_open(t, db, &c)) != 0)
         return mdb_err(rc);
-    }
     if (from != NULL)
         k = *from;
-    r = 0;
     for (rc = mdb_cursor_get(c, &k, &v, from ? MDB_SET_RANGE : MDB_FIRST);
          rc == 0 && r == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
         r = visit(ctx, &k, &v);
     if (rc != 0 && rc != MDB_NOTFOUND && r == 0)
         r = mdb_err(rc);
     mdb_cursor_close(c);
+    return r == SCAN_END ? 0 : r;
+}
+
+/* scan_in in a read-only transaction of its own. */
+static int
+scan(struct lsn_local *s, MDB_dbi db, const MDB_val *from, visit_fn visit,
+     void *ctx)
+{
+    MDB_txn *t = NULL;
+    int r;
+
+    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
+        return r;
+    r = scan_in(t, db, from, visit, ctx);
     mdb_txn_abort(t);
-    return r < 0 ? r : 0;
+    return r;
 }
 
 struct prefix_hunt {
@@ -592,7 +613,24 @@ lsn_local_del_sent(struct lsn_local *s, const uint8_t msg_id[16])
 }
 
 int
-lsn_local_mark_submitted(struct lsn_local *s, const uint8_t msg_id[16])
+lsn_local_seal(const struct lsn_local *s, const uint8_t *msg, size_t len,
+               const uint8_t *ad, size_t ad_len, uint8_t **out, size_t *out_len)
+{
+    return seal_blob(s, msg, len, ad, ad_len, out, out_len);
+}
+
+int
+lsn_local_unseal(const struct lsn_local *s, const uint8_t *blob, size_t len,
+                 const uint8_t *ad, size_t ad_len, uint8_t *out)
+{
+    return unseal_blob(s, blob, len, ad, ad_len, out);
+}
+
+/* Sets a sent record's outcome: submitted (and its content wiped), or a
+ * permanent refusal. */
+static int
+sent_outcome(struct lsn_local *s, const uint8_t msg_id[16], int submitted,
+             int refused)
 {
     Liaison__StoredSent *rec = NULL;
     MDB_txn *t = NULL;
@@ -602,12 +640,28 @@ lsn_local_mark_submitted(struct lsn_local *s, const uint8_t msg_id[16])
         return r;
     r = get_pb(t, s->sent, msg_id, 16, &liaison__stored_sent__descriptor,
                (ProtobufCMessage **)&rec);
-    if (r == 0 && !rec->submitted) {
-        rec->submitted = 1;
+    if (r == 0) {
+        rec->submitted = submitted;
+        rec->refused = refused;
+        if (rec->sealed_content.len > 0)
+            sodium_memzero(rec->sealed_content.data, rec->sealed_content.len);
+        rec->sealed_content.len = 0;
         r = put_pb(t, s->sent, msg_id, 16, &rec->base, 0);
     }
     lsn_pb_free((ProtobufCMessage *)rec);
     return commit(t, r);
+}
+
+int
+lsn_local_mark_submitted(struct lsn_local *s, const uint8_t msg_id[16])
+{
+    return sent_outcome(s, msg_id, 1, 0);
+}
+
+int
+lsn_local_mark_refused(struct lsn_local *s, const uint8_t msg_id[16], int err)
+{
+    return sent_outcome(s, msg_id, 0, err);
 }
 
 int
@@ -638,7 +692,7 @@ visit_unsubmitted(void *ctx, const MDB_val *k, const MDB_val *v)
     if (k->mv_size != 16)
         return 0;
     r = LSN_PB_DECODE(stored_sent, v->mv_data, v->mv_size, RECORD_MAX * 2, &rec);
-    if (r == 0 && !rec->submitted)
+    if (r == 0 && !rec->submitted && rec->refused == 0)
         r = x->fn(x->ctx, k->mv_data, rec);
     lsn_pb_free((ProtobufCMessage *)rec);
     return r;
@@ -705,7 +759,7 @@ visit_receipt(void *ctx, const MDB_val *k, const MDB_val *v)
     int r;
 
     if (k->mv_size != RCPT_KEY || memcmp(k->mv_data, x->msg_id, 16) != 0)
-        return 1;       /* past this message's receipts */
+        return SCAN_END;    /* past this message's receipts */
     memcpy(org, (uint8_t *)k->mv_data + 16, ORG_LEN);
     org[ORG_LEN] = '\0';
     memcpy(dev, (uint8_t *)k->mv_data + 16 + ORG_LEN, DEV_LEN);
@@ -738,10 +792,26 @@ audit_mac(const struct lsn_local *s, uint8_t mac[32], const uint8_t prev[32],
 {
     crypto_generichash_state st;
 
-    crypto_generichash_init(&st, s->key, 32, 32);
+    crypto_generichash_init(&st, AUDIT_KEY(s), 32, 32);
     crypto_generichash_update(&st, prev, 32);
     crypto_generichash_update(&st, entry, len);
     crypto_generichash_final(&st, mac, 32);
+}
+
+/* The head names the last entry (seq, its mac) under a tag only the store
+ * key can make, so a log cut short cannot be made to look whole. */
+#define HEAD_LEN (8 + 32 + 32)
+
+static void
+head_tag(const struct lsn_local *s, uint8_t tag[32], const uint8_t head[40])
+{
+    static const char label[] = "liaison v1 audit head";
+    crypto_generichash_state st;
+
+    crypto_generichash_init(&st, AUDIT_KEY(s), 32, 32);
+    crypto_generichash_update(&st, (const uint8_t *)label, sizeof label - 1);
+    crypto_generichash_update(&st, head, 40);
+    crypto_generichash_final(&st, tag, 32);
 }
 
 int
@@ -750,7 +820,7 @@ lsn_local_audit(struct lsn_local *s, int64_t now, const char *event,
 {
     static const char head_key[] = "audit-head";
     Liaison__AuditEntry e = LIAISON__AUDIT_ENTRY__INIT;
-    uint8_t prev[32] = { 0 }, mac[32], seqk[8], head[40], *enc = NULL;
+    uint8_t prev[32] = { 0 }, mac[32], seqk[8], head[HEAD_LEN], *enc = NULL;
     char detail[512];
     size_t n = 0;
     uint64_t seq = 1;
@@ -786,6 +856,7 @@ lsn_local_audit(struct lsn_local *s, int64_t now, const char *event,
     }
     put_be64(head, seq);
     memcpy(head + 8, mac, 32);
+    head_tag(s, head + 40, head);
     hv.mv_size = sizeof head;
     hv.mv_data = head;
     if (r == 0)
@@ -855,24 +926,27 @@ lsn_local_audit_verify(struct lsn_local *s, uint64_t *n, uint64_t *bad)
     static const char head_key[] = "audit-head";
     struct chain ch = { .s = s };
     MDB_val hk = { sizeof head_key - 1, (void *)head_key }, hv;
+    uint8_t tag[32];
     MDB_txn *t = NULL;
     int rc, r;
 
-    r = scan(s, s->audit, NULL, visit_link, &ch);
-    *n = ch.n;
-    *bad = ch.bad;
-    if (r != 0)
-        return r;
-    /* The head pins the last entry: a cut-off tail or a forged chain
-     * (without the store key) shows here. */
+    /* One transaction: an entry appended meanwhile is not half seen. */
     if ((r = begin(s, MDB_RDONLY, &t)) != 0)
         return r;
-    rc = mdb_get(t, s->meta, &hk, &hv);
-    if (!(rc == MDB_NOTFOUND && ch.n == 0) &&
-        (rc != 0 || hv.mv_size != 40 || get_be64(hv.mv_data) != ch.n ||
-         sodium_memcmp((uint8_t *)hv.mv_data + 8, ch.prev, 32) != 0)) {
-        *bad = ch.n + (ch.n == 0);
-        r = LSN_ERR_CORRUPT;
+    r = scan_in(t, s->audit, NULL, visit_link, &ch);
+    *n = ch.n;
+    *bad = ch.bad;
+    if (r == 0) {
+        rc = mdb_get(t, s->meta, &hk, &hv);
+        if (rc == MDB_NOTFOUND && ch.n == 0) {
+            r = 0;
+        } else if (rc != 0 || hv.mv_size != HEAD_LEN || get_be64(hv.mv_data) != ch.n ||
+                   sodium_memcmp((uint8_t *)hv.mv_data + 8, ch.prev, 32) != 0 ||
+                   (head_tag(s, tag, hv.mv_data),
+                    sodium_memcmp(tag, (uint8_t *)hv.mv_data + 40, 32) != 0)) {
+            *bad = ch.n + (ch.n == 0);
+            r = LSN_ERR_CORRUPT;
+        }
     }
     mdb_txn_abort(t);
     return r;

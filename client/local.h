@@ -90,13 +90,27 @@ int lsn_local_get_sent(struct lsn_local *s, const uint8_t msg_id[16],
  * stale key, before the content is sealed again). */
 int lsn_local_del_sent(struct lsn_local *s, const uint8_t msg_id[16]);
 
+/* Records a permanent refusal (err) so the envelope is never resent. */
+int lsn_local_mark_refused(struct lsn_local *s, const uint8_t msg_id[16], int err);
+
+/* Seals msg under the store's seal key, bound to ad; *out is malloc'd
+ * (len + LSN_LOCAL_SEAL_OVERHEAD).  unseal writes len - overhead bytes. */
+#define LSN_LOCAL_SEAL_OVERHEAD 40
+int lsn_local_seal(const struct lsn_local *s, const uint8_t *msg, size_t len,
+                   const uint8_t *ad, size_t ad_len, uint8_t **out,
+                   size_t *out_len);
+int lsn_local_unseal(const struct lsn_local *s, const uint8_t *blob, size_t len,
+                     const uint8_t *ad, size_t ad_len, uint8_t *out);
+
+/* Marks a sent record acknowledged by the relay and wipes its sealed
+ * content. */
 int lsn_local_mark_submitted(struct lsn_local *s, const uint8_t msg_id[16]);
 
 /* The one sent msg_id starting with prefix (hex). */
 int lsn_local_find_sent(struct lsn_local *s, const char *prefix,
                         uint8_t msg_id[16]);
 
-/* Calls fn for each sent record not yet submitted. */
+/* Calls fn for each sent record neither submitted nor refused. */
 typedef int (*lsn_local_sent_fn)(void *ctx, const uint8_t msg_id[16],
                                  const Liaison__StoredSent *rec);
 int lsn_local_each_unsubmitted(struct lsn_local *s, lsn_local_sent_fn fn,

@@ -31,6 +31,10 @@ int lsn_trust_put_roster(struct lsn_trust *t, const uint8_t *buf, size_t len,
  * LSN_ERR_NOT_FOUND if none is pinned; LSN_ERR_EXPIRED if it has expired. */
 int lsn_trust_roster(struct lsn_trust *t, int64_t now, struct lsn_roster **out);
 
+/* The held roster even if it has expired: only to find the relay from
+ * which to fetch its successors (a client must not lock itself out). */
+int lsn_trust_roster_held(struct lsn_trust *t, struct lsn_roster **out);
+
 /* Takes a bundle: it must verify against the held roster and replace the
  * held bundle of its org (lsn_bundle_verify_next). */
 int lsn_trust_put_bundle(struct lsn_trust *t, const uint8_t *buf, size_t len,

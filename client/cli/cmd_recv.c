@@ -193,7 +193,7 @@ cmd_fetch(int argc, char **argv)
         goto out;
     }
     if ((r = lsn_client_resubmit(c, &resent)) != 0)
-        rc = cli_fail(r, 0, "resending stored messages");
+        (void)cli_fail(r, 0, "warning: stored messages not resent yet");
     (void)n;
     if (!x.json)
         fprintf(stderr, "%zu new message(s)%s%s\n", x.shown,
@@ -244,38 +244,18 @@ cmd_watch(int argc, char **argv)
 }
 
 struct list_ctx {
-    struct lsn_client *c;
-    int json, unread, n;
+    int json, n;
 };
 
 static int
-list_one(void *ctx, const struct lsn_local_msg *st)
+list_one(void *ctx, const struct lsn_message *m)
 {
     struct list_ctx *x = ctx;
-    struct lsn_message m = { 0 };
-    int r;
 
-    if (x->unread && st->read)
-        return 0;
-    r = lsn_open_with_key(st->envelope, st->len, st->key, st->sign_key, &m.o);
-    if (r != 0) {
-        char hex[33];
-        cli_hex_id(hex, st->msg_id);
-        fprintf(stderr, "liaison: stored message %s does not open: %s\n", hex,
-                lsn_strerror(r));
-        return 0;
-    }
-    m.received = st->received;
-    m.read = st->read;
-    if (is_receipt(m.o)) {
-        lsn_opened_destroy(&m.o);
-        return 0;
-    }
     if (x->json)
-        cli_print_message(stdout, &m, 1);
+        cli_print_message(stdout, m, 1);
     else
-        cli_print_summary(stdout, &m);
-    lsn_opened_destroy(&m.o);
+        cli_print_summary(stdout, m);
     x->n++;
     return 0;
 }
@@ -284,21 +264,22 @@ int
 cmd_inbox(int argc, char **argv)
 {
     struct show_ctx x;
-    struct list_ctx l = { 0 };
-    int rc, r;
+    struct list_ctx l = { 0, 0 };
+    struct lsn_client *c = NULL;
+    int rc, r, unread = 0;
 
     if (cli_help(argc, argv, inbox_usage))
         return 0;
-    if ((rc = parse_recv(argc, argv, inbox_usage, &x, &l.unread, 0, NULL)) != 0)
+    if ((rc = parse_recv(argc, argv, inbox_usage, &x, &unread, 0, NULL)) != 0)
         return rc;
-    if ((rc = cli_open(&l.c)) != 0)
+    if ((rc = cli_open(&c)) != 0)
         return rc;
     l.json = x.json;
-    if ((r = lsn_local_each_received(l.c->p->store, list_one, &l)) != 0)
+    if ((r = lsn_client_each_received(c, unread, list_one, &l)) != 0)
         rc = cli_fail(r, 0, "inbox");
     else if (!l.json && l.n == 0)
-        fprintf(stderr, "no %smessages\n", l.unread ? "unread " : "");
-    lsn_client_close(&l.c);
+        fprintf(stderr, "no %smessages\n", unread ? "unread " : "");
+    lsn_client_close(&c);
     return rc;
 }
 
@@ -345,6 +326,7 @@ cmd_open(int argc, char **argv)
         return cli_fail(r, 0, "cannot read %s", file);
     if ((rc = cli_open(&c)) != 0)
         goto out;
+    c->offline = 1;     /* verified against the bundles held here */
     if ((r = lsn_client_accept(c, env, len, lsn_now(), &m)) != 0)
         rc = cli_fail(r, 1, "%s does not verify", file);
     else

@@ -419,32 +419,29 @@ print_sent(const struct send_opts *o, const uint8_t id[16], const char *const *t
     }
 }
 
-/* Seals (into the store) and submits; on STALE_KEY seals once more. */
+/* Seals (into the store), then submits the stored bytes. */
 static int
 seal_and_submit(struct lsn_client *c, const struct send_opts *o,
                 const Liaison__Alert *a, const char *const *to, size_t n)
 {
     uint8_t id[16], *env = NULL;
     size_t len = 0;
-    int r, tries = 0;
+    char hex[33];
+    int r;
 
-    do {
-        free(env);
-        env = NULL;
-        r = lsn_client_seal(c, a, to, n, lsn_now(), o->ttl, o->idem, id, &env, &len);
-        if (r != 0) {
-            free(env);
-            return cli_fail(r, 0, "cannot seal the alert");
-        }
-        r = lsn_client_submit(c, id);
-    } while (r == LSN_ERR_STALE_KEY && ++tries < 2);
+    r = lsn_client_seal(c, a, to, n, lsn_now(), o->ttl, o->idem, id, &env, &len);
     free(env);
+    if (r != 0)
+        return cli_fail(r, 0, "cannot seal the alert");
+    r = lsn_client_submit(c, id, id);
+    cli_hex_id(hex, id);
     if (r != 0) {
-        char hex[33];
-        cli_hex_id(hex, id);
         if (cli_exit_for(r, 0) == EXIT_UNREACHABLE)
             fprintf(stderr, "liaison: message %s is stored; it is resent by the "
                     "next send, fetch or watch\n", hex);
+        else
+            fprintf(stderr, "liaison: message %s was refused and will not be "
+                    "resent\n", hex);
         return cli_fail(r, 0, "the relay did not accept message %s", hex);
     }
     print_sent(o, id, to, n, "sent");
@@ -535,6 +532,7 @@ cmd_seal(int argc, char **argv)
     }
     if ((rc = cli_open(&c)) != 0 || (rc = build(c, &o, &b, reply_org)) != 0)
         goto out;
+    c->offline = 1;     /* carried by other means: bundles as held here */
     if ((r = lsn_client_seal(c, &b->a, to, n, lsn_now(), o.ttl, o.idem, id, &env,
                              &len)) != 0) {
         rc = cli_fail(r, 0, "cannot seal the alert");

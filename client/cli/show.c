@@ -156,10 +156,12 @@ print_json(FILE *f, const struct lsn_message *m)
     } else {
         int inner = 1;
         fputc('{', f);
+        int verified = m->original != NULL && m->original_err == 0;
         jkey(f, "verified", &inner);
-        fputs(m->original_err == 0 ? "true" : "false", f);
-        if (m->original_err != 0)
-            jstr(f, "error", lsn_strerror(m->original_err), &inner);
+        fputs(verified ? "true" : "false", f);
+        if (!verified)
+            jstr(f, "error", lsn_strerror(m->original_err ? m->original_err
+                                                          : LSN_ERR_NOT_FOUND), &inner);
         if (m->original != NULL) {
             int o = 1;
             jkey(f, "original", &inner);
@@ -172,6 +174,36 @@ print_json(FILE *f, const struct lsn_message *m)
     fputs("}\n", f);
 }
 
+/* Writes sender-controlled text for a terminal: control characters
+ * (escape sequences included) shown as \xNN, so a message cannot redraw
+ * the screen or fake lines of ours; with indent, every line of it is
+ * prefixed so body text cannot pose as a header. */
+static void
+safe_text(FILE *f, const char *s, const char *indent)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    if (indent != NULL)
+        fputs(indent, f);
+    for (; *p != '\0'; p++) {
+        if (*p == '\n' && indent != NULL) {
+            fputc('\n', f);
+            if (p[1] != '\0')
+                fputs(indent, f);
+        } else if (*p == '\t' || (*p >= 0x20 && *p != 0x7f)) {
+            /* C1 controls are two bytes in UTF-8 (0xc2 0x80-0x9f). */
+            if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+                fprintf(f, "\\x%02x", p[1]);
+                p++;
+            } else {
+                fputc(*p, f);
+            }
+        } else {
+            fprintf(f, "\\x%02x", *p);
+        }
+    }
+}
+
 static void
 text_alert(FILE *f, const Liaison__Alert *a)
 {
@@ -182,14 +214,19 @@ text_alert(FILE *f, const Liaison__Alert *a)
     fprintf(f, "TLP:%s", lsn_name_of(lsn_names_tlp, a->tlp));
     if (a->pap != LIAISON__PAP__PAP_UNSET)
         fprintf(f, "  PAP:%s", lsn_name_of(lsn_names_pap, a->pap));
-    if (a->handling != LIAISON__HANDLING_CODE__HANDLING_UNSET)
-        fprintf(f, "  %s%s%s", lsn_name_of(lsn_names_handling, a->handling),
-                a->handling_text[0] ? ": " : "", a->handling_text);
+    if (a->handling != LIAISON__HANDLING_CODE__HANDLING_UNSET) {
+        fprintf(f, "  %s%s", lsn_name_of(lsn_names_handling, a->handling),
+                a->handling_text[0] ? ": " : "");
+        safe_text(f, a->handling_text, NULL);
+    }
     if (a->grading != NULL)
         fprintf(f, "  graded %s%s", a->grading->source, a->grading->information);
     fputc('\n', f);
-    if (a->case_ref[0] != '\0')
-        fprintf(f, "Case:     %s\n", a->case_ref);
+    if (a->case_ref[0] != '\0') {
+        fputs("Case:     ", f);
+        safe_text(f, a->case_ref, NULL);
+        fputc('\n', f);
+    }
     if (a->in_reply_to != NULL) {
         char hex[33];
         cli_hex_id(hex, a->in_reply_to->msg_id.data);
@@ -203,18 +240,33 @@ text_alert(FILE *f, const Liaison__Alert *a)
         fprintf(f, "Receipt:  %s by device %s at %s\n",
                 lsn_name_of(lsn_names_receipt, a->receipt->kind), a->receipt->device,
                 cli_time(a->receipt->at, t));
-    fprintf(f, "Title:    %s\n", a->title);
-    for (size_t i = 0; i < a->n_indicators; i++)
-        fprintf(f, "Indicator: %s = %s\n", a->indicators[i]->type,
-                a->indicators[i]->value);
-    for (size_t i = 0; i < a->n_attachments; i++)
-        fprintf(f, "Attachment: %s (%s, %zu bytes)\n", a->attachments[i]->name,
-                a->attachments[i]->media_type, a->attachments[i]->data.len);
-    for (size_t i = 0; i < a->n_external_refs; i++)
-        fprintf(f, "Reference: %s %s\n", a->external_refs[i]->system,
-                a->external_refs[i]->id);
-    if (a->body[0] != '\0')
-        fprintf(f, "\n%s%s", a->body, a->body[strlen(a->body) - 1] == '\n' ? "" : "\n");
+    fputs("Title:    ", f);
+    safe_text(f, a->title, NULL);
+    fputc('\n', f);
+    for (size_t i = 0; i < a->n_indicators; i++) {
+        fprintf(f, "Indicator: %s = ", a->indicators[i]->type);
+        safe_text(f, a->indicators[i]->value, NULL);
+        fputc('\n', f);
+    }
+    for (size_t i = 0; i < a->n_attachments; i++) {
+        fputs("Attachment: ", f);
+        safe_text(f, a->attachments[i]->name, NULL);
+        fprintf(f, " (%s, %zu bytes)\n", a->attachments[i]->media_type,
+                a->attachments[i]->data.len);
+    }
+    for (size_t i = 0; i < a->n_external_refs; i++) {
+        fputs("Reference: ", f);
+        safe_text(f, a->external_refs[i]->system, NULL);
+        fputc(' ', f);
+        safe_text(f, a->external_refs[i]->id, NULL);
+        fputc('\n', f);
+    }
+    if (a->body[0] != '\0') {
+        fputs("\n", f);
+        safe_text(f, a->body, "| ");
+        if (a->body[strlen(a->body) - 1] != '\n')
+            fputc('\n', f);
+    }
 }
 
 static void
@@ -265,8 +317,10 @@ cli_print_summary(FILE *f, const struct lsn_message *m)
     char hex[33], t[21];
 
     cli_hex_id(hex, m->o->msg_id);
-    fprintf(f, "%c %.12s  %s  %-16s %-8s TLP:%-12s %s\n", m->read ? ' ' : '*', hex,
+    fprintf(f, "%c %.12s  %s  %-16s %-8s TLP:%-12s ", m->read ? ' ' : '*', hex,
             cli_time(m->o->created, t), m->o->sender_org,
             lsn_name_of(lsn_names_priority, a->priority),
-            lsn_name_of(lsn_names_tlp, a->tlp), a->title);
+            lsn_name_of(lsn_names_tlp, a->tlp));
+    safe_text(f, a->title, NULL);
+    fputc('\n', f);
 }

@@ -120,12 +120,17 @@ python3 - <<'PY'
 d = bytearray(open("note.env", "rb").read()); d[len(d) // 2] ^= 1
 open("bad.env", "wb").write(bytes(d))
 PY
-expect 1 "tampered envelope refused" lsn paypal engine open bad.env
+expect 1 "tampered copy of a held message refused" lsn paypal analyst open bad.env
+has "other content" "says the held copy differs"
 expect 2 "missing file" lsn paypal engine open nothing.env
 
-# Bundle import for offline use.
+# Offline: the sender's bundle must be imported first.
+expect 2 "offline open without the sender's bundle" lsn paypal engine open note.env
+has "bundle import" "names the fix"
 "$K" bundle export --org-dir org-europol --out europol.bundle >/dev/null
 expect 0 "bundle import" lsn paypal engine bundle import europol.bundle
+expect 1 "tampered envelope refused" lsn paypal engine open bad.env
+expect 0 "offline open" lsn paypal engine open note.env
 expect 0 "audit verify" lsn mastercard analyst audit verify
 has "intact" "audit intact"
 

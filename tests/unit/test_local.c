@@ -264,7 +264,26 @@ tamper_audit(const char *dir, uint64_t seq, int how)
     assert_int_equal(mdb_dbi_open(t, "audit", 0, &db), 0);
     k.mv_size = 8;
     k.mv_data = key;
-    if (how == 2) {
+    if (how == 3) {
+        /* Cut the last entry and point the head at the one before, with
+         * the link the cut entry showed in clear: what a forger without
+         * the store key can do. */
+        Liaison__AuditEntry *e = NULL;
+        MDB_dbi meta;
+        MDB_val hk = { 10, "audit-head" }, hv;
+        uint8_t head[72] = { 0 };
+        assert_int_equal(mdb_get(t, db, &k, &v), 0);
+        assert_int_equal(LSN_PB_DECODE(audit_entry, v.mv_data, v.mv_size, 4096, &e), 0);
+        memcpy(head, key, 8);
+        head[7]--;
+        memcpy(head + 8, e->prev.data, 32);
+        lsn_pb_free((ProtobufCMessage *)e);
+        assert_int_equal(mdb_del(t, db, &k, NULL), 0);
+        assert_int_equal(mdb_dbi_open(t, "meta", 0, &meta), 0);
+        hv.mv_size = sizeof head;
+        hv.mv_data = head;
+        assert_int_equal(mdb_put(t, meta, &hk, &hv, 0), 0);
+    } else if (how == 2) {
         assert_int_equal(mdb_del(t, db, &k, NULL), 0);
     } else {
         assert_int_equal(mdb_get(t, db, &k, &v), 0);
@@ -333,8 +352,23 @@ test_local_audit_chain_detects_tampering(void **state)
     s = open_store(dir, 1);
     assert_int_equal(lsn_local_audit_verify(s, &n, &bad), LSN_ERR_CORRUPT);
     lsn_local_close(&s);
-    /* And a log keyed by another device's store key does not verify. */
+    kf_rmdir(dir);
+
+    /* Cut the tail and re-point the head without the key: still caught. */
+    dir = kf_tmpdir("cstore");
+    s = open_store(dir, 1);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(lsn_local_audit(s, NOW + i, "read", "msg %d", i), 0);
+    lsn_local_close(&s);
+    s = open_store(dir, 1);
+    assert_int_equal(lsn_local_audit_verify(s, &n, &bad), 0);   /* intact so far */
+    lsn_local_close(&s);
+    /* A log keyed by another device's store key does not verify. */
     s = open_store(dir, 9);
+    assert_int_equal(lsn_local_audit_verify(s, &n, &bad), LSN_ERR_CORRUPT);
+    lsn_local_close(&s);
+    tamper_audit(dir, 3, 3);
+    s = open_store(dir, 1);
     assert_int_equal(lsn_local_audit_verify(s, &n, &bad), LSN_ERR_CORRUPT);
     lsn_local_close(&s);
     kf_rmdir(dir);
