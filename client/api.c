@@ -292,6 +292,12 @@ lsn_session_fetch(lsn_session *s, lsn_received_fn fn, void *ctx, size_t *n)
     return r;
 }
 
+size_t
+lsn_session_refused(const lsn_session *s)
+{
+    return s->c->refused;
+}
+
 int
 lsn_session_watch(lsn_session *s, lsn_received_fn fn, void *ctx,
                   volatile int *stop)

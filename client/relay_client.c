@@ -8,11 +8,11 @@
 #include "client/relay_client.h"
 #include "proto/err.h"
 
-#define TIMEOUT_MS LSN_WIRE_TIMEOUT_MS
-
 struct lsn_relay_client {
     struct lsn_wire *w;
+    int timeout_ms;              /* every request's wait (the profile's setting) */
 };
+
 
 int
 lsn_relay_client_connect(const struct lsn_credential *cred, const char *endpoint,
@@ -25,6 +25,7 @@ lsn_relay_client_connect(const struct lsn_credential *cred, const char *endpoint
     *out = NULL;
     if ((c = calloc(1, sizeof *c)) == NULL)
         return LSN_ERR_NOMEM;
+    c->timeout_ms = timeout_ms > 0 ? timeout_ms : LSN_WIRE_TIMEOUT_MS;
     if ((r = lsn_wire_connect(endpoint, server_pk, cred->keys->curve_pk,
                               cred->keys->curve_sk, &c->w)) != 0 ||
         (r = lsn_wire_handshake(c->w, timeout_ms)) != 0) {
@@ -69,7 +70,7 @@ call(struct lsn_relay_client *c, Liaison__Request *req,
 
     if (out != NULL)
         *out = NULL;
-    if ((r = lsn_wire_call(c->w, req, TIMEOUT_MS, &resp)) != 0)
+    if ((r = lsn_wire_call(c->w, req, c->timeout_ms, &resp)) != 0)
         return r;
     if (resp->body_case != want) {
         lsn_pb_free(&resp->base);
@@ -132,7 +133,7 @@ lsn_relay_client_submit(struct lsn_relay_client *c, const uint8_t *const *envs,
     while (answered < n) {
         Liaison__Response *resp = NULL;
         size_t i;
-        if ((r = lsn_wire_recv(c->w, TIMEOUT_MS, &resp)) != 0)
+        if ((r = lsn_wire_recv(c->w, c->timeout_ms, &resp)) != 0)
             return r;
         i = (size_t)(resp->id - first);
         if (resp->id >= first && i < n && results[i] == LSN_ERR_TIMEOUT) {

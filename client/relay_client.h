@@ -16,8 +16,9 @@
 struct lsn_relay_client;
 
 /* Connects to endpoint as the credential's device, trusting server_pk (the
- * relay's CURVE key from the roster).  Waits for the handshake up to
- * timeout_ms: LSN_ERR_DENIED if the relay refused the key. */
+ * relay's CURVE key from the roster).  Waits for the handshake, and later
+ * for each answer, up to timeout_ms: LSN_ERR_DENIED if the relay refused
+ * the key. */
 int lsn_relay_client_connect(const struct lsn_credential *cred, const char *endpoint,
                              const uint8_t server_pk[32], int timeout_ms,
                              struct lsn_relay_client **out);

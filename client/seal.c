@@ -367,13 +367,15 @@ lsn_seal_with_random(const Liaison__Alert *content,
         (r = recipients_check(recipients, n)) != 0)
         goto out;
     if (p->idem_key != NULL) {
-        /* Keyed with the org's newest encryption secret, so only the
-         * org can predict its msg_ids. */
+        /* Keyed with the org's newest encryption secret, so only the org
+         * can predict its msg_ids; a send-only device holds none and keys
+         * with its own signing seed instead (its retries still agree). */
         r = LSN_ERR_USAGE;
-        if (p->idem_len == 0 || p->idem_len > LSN_IDEM_MAX || sender->n_enc == 0)
+        if (p->idem_len == 0 || p->idem_len > LSN_IDEM_MAX)
             goto out;
-        if ((r = derive_idem_id(msg_id, sender->enc[0].sk, p->idem_key,
-                                p->idem_len)) != 0)
+        if ((r = derive_idem_id(msg_id, sender->n_enc > 0 ? sender->enc[0].sk
+                                                          : sender->keys->sign_sk,
+                                p->idem_key, p->idem_len)) != 0)
             goto out;
     } else {
         memcpy(msg_id, rnd->msg_id, sizeof msg_id);

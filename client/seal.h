@@ -34,8 +34,7 @@ struct lsn_seal_params {
  * Errors: LSN_ERR_INVALID/LIMIT (content, or duplicate or too many
  * recipients), LSN_ERR_TOO_LARGE (content over LSN_CONTENT_MAX),
  * LSN_ERR_TTL, LSN_ERR_REVOKED (device may not send), LSN_ERR_USAGE
- * (bad parameters; an idempotency key on a device without an org
- * encryption secret), LSN_ERR_DECRYPT (a recipient key gives an all-zero
+ * (bad parameters), LSN_ERR_DECRYPT (a recipient key gives an all-zero
  * shared secret). */
 int lsn_seal(const Liaison__Alert *content, const struct lsn_credential *sender,
              const struct lsn_bundle *const *recipients, size_t n,

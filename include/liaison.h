@@ -109,8 +109,14 @@ typedef struct lsn_received lsn_received;
  * lsn_session_status and not passed here. */
 typedef int (*lsn_received_fn)(void *ctx, const lsn_received *m);
 
-/* Takes everything waiting (key deliveries first); *n counts new messages. */
+/* Takes everything waiting (key deliveries first); *n counts new messages.
+ * Envelopes that fail verification are not passed to fn: see
+ * lsn_session_refused. */
 int lsn_session_fetch(lsn_session *s, lsn_received_fn fn, void *ctx, size_t *n);
+
+/* How many envelopes the last fetch refused (forged, revoked sender, not
+ * for us, ...): each is in the profile's audit log (`liaison audit show`). */
+size_t lsn_session_refused(const lsn_session *s);
 
 /* Fetches, then handles messages as they arrive until fn returns non-zero
  * or *stop becomes non-zero (checked every quarter second). */

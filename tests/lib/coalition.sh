@@ -42,7 +42,7 @@ coalition_new() {
         for dev in analyst engine; do
             "$L" --home "home/$org-$dev" init --credential "$org-$dev.cred" >/dev/null
             # Tests want a quick answer when the relay is down.
-            printf 'read-receipts = yes\nrelay-timeout-ms = 2000\n' > "home/$org-$dev/config"
+            printf 'read-receipts = yes\nrelay-timeout-ms = 5000\n' > "home/$org-$dev/config"
         done
     done
 }

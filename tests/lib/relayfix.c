@@ -271,7 +271,7 @@ int
 rf_connect_to(struct rf *f, size_t k, const struct lsn_credential *c,
               struct lsn_relay_client **out)
 {
-    return lsn_relay_client_connect(c, f->relays[k].endpoint, f->relays[k].pk, 5000, out);
+    return lsn_relay_client_connect(c, f->relays[k].endpoint, f->relays[k].pk, 10000, out);
 }
 
 int
@@ -281,7 +281,7 @@ rf_connect(struct rf *f, const struct lsn_credential *c,
     for (size_t i = 0; i < f->n_orgs; i++)
         if (strcmp(f->orgs[i].id, c->org) == 0)
             return rf_connect_to(f, f->home[i], c, out);
-    return lsn_relay_client_connect(c, f->endpoint, f->relay_pk, 5000, out);
+    return lsn_relay_client_connect(c, f->endpoint, f->relay_pk, 10000, out);
 }
 
 int

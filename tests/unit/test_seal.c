@@ -258,6 +258,44 @@ test_seal_idempotency_key_fixes_msg_id(void **state)
 }
 
 static void
+test_seal_idempotency_on_send_only_device(void **state)
+{
+    const struct lsn_bundle *rb[1] = { B->bundle };
+    struct lsn_envelope_info info;
+    struct lsn_seal_params p = params();
+    struct lsn_credential *feed = NULL, *other = NULL;
+    Liaison__Alert a;
+    uint8_t id1[16], id2[16];
+    uint8_t *e;
+    size_t l;
+    (void)state;
+
+    /* A send-only device holds no org secret: its own seed keys the id. */
+    assert_int_equal(lsn_credential_new("org-a", "feed", LIAISON__DEVICE_ROLE__ROLE_SYSTEM,
+                                        1, 0, &feed), 0);
+    assert_int_equal(lsn_credential_new("org-a", "feed2", LIAISON__DEVICE_ROLE__ROLE_SYSTEM,
+                                        1, 0, &other), 0);
+    sf_alert_sample(&a);
+    p.idem_key = (const uint8_t *)"push-1";
+    p.idem_len = 6;
+    assert_int_equal(lsn_seal(&a, feed, rb, 1, &p, &e, &l), 0);
+    assert_int_equal(lsn_envelope_peek(e, l, 0, &info), 0);
+    memcpy(id1, info.msg_id, 16);
+    free(e);
+    assert_int_equal(lsn_seal(&a, feed, rb, 1, &p, &e, &l), 0);
+    assert_int_equal(lsn_envelope_peek(e, l, 0, &info), 0);
+    memcpy(id2, info.msg_id, 16);
+    free(e);
+    assert_memory_equal(id1, id2, 16);          /* a retry agrees */
+    assert_int_equal(lsn_seal(&a, other, rb, 1, &p, &e, &l), 0);
+    assert_int_equal(lsn_envelope_peek(e, l, 0, &info), 0);
+    assert_memory_not_equal(id1, info.msg_id, 16);   /* nobody else can predict it */
+    free(e);
+    lsn_credential_destroy(&feed);
+    lsn_credential_destroy(&other);
+}
+
+static void
 test_seal_refuses_bad_requests(void **state)
 {
     const struct lsn_bundle *rb[LSN_MAX_RECIPIENTS + 1];
@@ -969,6 +1007,7 @@ main(void)
         cmocka_unit_test(test_seal_pads_to_buckets),
         cmocka_unit_test(test_seal_randomness_is_fresh),
         cmocka_unit_test(test_seal_idempotency_key_fixes_msg_id),
+        cmocka_unit_test(test_seal_idempotency_on_send_only_device),
         cmocka_unit_test(test_seal_refuses_bad_requests),
         cmocka_unit_test(test_seal_content_too_large),
         cmocka_unit_test(test_seal_surreptitious_forwarding),
