@@ -131,21 +131,29 @@ lsn_relay_config_set(struct lsn_relay_config *c, const char *key,
 }
 
 int
-lsn_relay_config_load(struct lsn_relay_config *c, const char *path)
+lsn_relay_config_parse(struct lsn_relay_config *c, const char *text, size_t len,
+                       const char *name)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    char *line, *save = NULL;
-    int lineno = 0, r;
+    char *buf, *line, *next;
+    int lineno = 0, r = 0;
 
-    if ((r = lsn_file_read(path, 1024 * 1024, &buf, &len)) != 0) {
-        lsn_set_detail("config %s: cannot read it", path);
-        return r;
+    if (len > LSN_RELAY_CONFIG_MAX) {
+        lsn_set_detail("config %s: larger than %u bytes", name, LSN_RELAY_CONFIG_MAX);
+        return LSN_ERR_INVALID;
     }
-    for (line = strtok_r((char *)buf, "\n", &save); line != NULL;
-         line = strtok_r(NULL, "\n", &save)) {
+    if (memchr(text, '\0', len) != NULL) {
+        lsn_set_detail("config %s: holds a NUL byte (not a text file)", name);
+        return LSN_ERR_INVALID;
+    }
+    if ((buf = malloc(len + 1)) == NULL)
+        return LSN_ERR_NOMEM;
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    for (line = buf; line != NULL && r == 0; line = next) {
         char *k, *v, *end;
-        lineno++;   /* strtok_r skips empty lines: numbers are approximate */
+        if ((next = strchr(line, '\n')) != NULL)
+            *next++ = '\0';
+        lineno++;
         while (*line == ' ' || *line == '\t')
             line++;
         if (*line == '#' || *line == '\0' || *line == '\r')
@@ -163,10 +171,26 @@ lsn_relay_config_load(struct lsn_relay_config *c, const char *path)
         if ((r = lsn_relay_config_set(c, k, v)) != 0) {
             char d[300];
             snprintf(d, sizeof d, "%s", lsn_detail());
-            lsn_set_detail("config %s, setting %d: %s", path, lineno, d);
-            break;
+            lsn_set_detail("config %s, line %d: %s", name, lineno, d);
         }
     }
+    free(buf);
+    return r;
+}
+
+int
+lsn_relay_config_load(struct lsn_relay_config *c, const char *path)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int r;
+
+    if ((r = lsn_file_read(path, LSN_RELAY_CONFIG_MAX, &buf, &len)) != 0) {
+        lsn_set_detail("config %s: cannot read it (or larger than %u bytes)", path,
+                       LSN_RELAY_CONFIG_MAX);
+        return r;
+    }
+    r = lsn_relay_config_parse(c, (const char *)buf, len, path);
     free(buf);
     return r;
 }

@@ -42,9 +42,16 @@ struct lsn_relay_config {
 /* Fills c with every default (and empty paths). */
 void lsn_relay_config_defaults(struct lsn_relay_config *c);
 
+/* Largest config file read. */
+#define LSN_RELAY_CONFIG_MAX (1024u * 1024u)
+
 /* Reads "key value" lines (# comments) from path into c.  Errors name the
  * file, line and key in lsn_detail(): LSN_ERR_INVALID, LSN_ERR_NOT_FOUND. */
 int lsn_relay_config_load(struct lsn_relay_config *c, const char *path);
+
+/* The same from text[0..len) (no NUL byte allowed); name is for errors. */
+int lsn_relay_config_parse(struct lsn_relay_config *c, const char *text, size_t len,
+                           const char *name);
 
 /* Sets one key from text; LSN_ERR_INVALID (unknown key or bad value). */
 int lsn_relay_config_set(struct lsn_relay_config *c, const char *key,

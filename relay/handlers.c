@@ -136,7 +136,7 @@ h_hello(struct lsn_relay *r, struct conn *c, const struct who *w,
     memcpy(id, w->id, sizeof w->id);
     h->relay = r->name;
     h->roster_version = r->roster->r->version;
-    h->server_time = lsn_now();
+    h->server_time = lsn_relay_time(r);
     h->identity = id;
     h->max_envelope = (uint32_t)r->cfg.max_envelope;
     h->max_batch = (uint32_t)r->cfg.fetch_max;
@@ -160,7 +160,7 @@ h_ping(struct lsn_relay *r, struct conn *c, const struct who *w,
         return LSN_ERR_NOMEM;
     liaison__ping_reply__init(p);
     p->data = req->ping->data;   /* borrowed: req outlives the encode */
-    p->server_time = lsn_now();
+    p->server_time = lsn_relay_time(r);
     resp->body_case = LIAISON__RESPONSE__BODY_PING;
     resp->ping = p;
     return 0;
@@ -177,7 +177,7 @@ submit_check(struct lsn_relay *r, const struct who *w,
              const char **names)
 {
     const Liaison__Device *d;
-    int64_t now = lsn_now();
+    int64_t now = lsn_relay_time(r);
     size_t used = 0;
 
     if (strcmp(info->sender_org, w->org) != 0 || strcmp(info->sender_device, w->device) != 0) {
@@ -288,7 +288,7 @@ h_submit(struct lsn_relay *r, struct conn *c, const struct who *w,
         return rc;
     }
     if ((rc = lsn_store_submit(r->store, info, env->data, env->len, fan,
-                               info->n_recipients, lsn_now(), &res)) != 0) {
+                               info->n_recipients, lsn_relay_time(r), &res)) != 0) {
         lsn_relay_msg(r, "message %s not stored: %s", hex,
                       lsn_store_why(r->store)[0] ? lsn_store_why(r->store)
                                                  : lsn_strerror(rc));
@@ -328,7 +328,7 @@ forward_check(struct lsn_relay *r, const struct who *w,
               const struct lsn_envelope_info *info, struct lsn_fanout *fan,
               size_t *n_fan, const char **names)
 {
-    int64_t now = lsn_now();
+    int64_t now = lsn_relay_time(r);
     size_t used = 0;
 
     *n_fan = 0;
@@ -422,7 +422,7 @@ h_forward(struct lsn_relay *r, struct conn *c, const struct who *w,
         return rc;
     }
     if ((rc = lsn_store_submit(r->store, info, env->data, env->len, fan, n_fan,
-                               lsn_now(), &res)) != 0) {
+                               lsn_relay_time(r), &res)) != 0) {
         lsn_relay_msg(r, "message %s not stored: %s", hex,
                       lsn_store_why(r->store)[0] ? lsn_store_why(r->store)
                                                  : lsn_strerror(rc));
@@ -642,7 +642,7 @@ lsn_relay_status_fill(struct lsn_relay *r, Liaison__StatusReply *s, int known,
         x[i].delivered = st[i].delivered;
         x[i].trimmed = st[i].trimmed;
         x[i].dropped = st[i].dropped;
-        x[i].expired = expires < lsn_now();
+        x[i].expired = expires < lsn_relay_time(r);
         x[i].relay = relay;
         x[i].forwarded = st[i].forwarded;
         x[i].relay_answered = answered != NULL && answered[i];
@@ -748,7 +748,7 @@ put_bundle(struct lsn_relay *r, const struct who *w, const ProtobufCBinaryData *
             goto out;
         }
     }
-    if ((rc = lsn_bundle_verify(b, r->roster, lsn_now())) != 0) {
+    if ((rc = lsn_bundle_verify(b, r->roster, lsn_relay_time(r))) != 0) {
         lsn_relay_msg(r, "bundle of `%s` v%llu: %s", b->b->org,
                       (unsigned long long)b->b->version, lsn_strerror(rc));
         goto out;
@@ -816,7 +816,7 @@ put_roster(struct lsn_relay *r, const ProtobufCBinaryData *o,
                       lsn_strerror(rc), (unsigned long long)r->roster->r->version);
         goto out;
     }
-    if ((rc = lsn_roster_verify_next(r->roster, ro, lsn_now(), 1)) != 0) {
+    if ((rc = lsn_roster_verify_next(r->roster, ro, lsn_relay_time(r), 1)) != 0) {
         lsn_relay_msg(r, "roster v%llu does not follow held v%llu: %s",
                       (unsigned long long)version,
                       (unsigned long long)r->roster->r->version, lsn_strerror(rc));

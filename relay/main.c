@@ -35,7 +35,10 @@ static const char usage[] =
     "  --syslog        log to syslog as well as stderr\n"
     "\n"
     "check-config prints the effective settings and exits 0 if they are valid.\n"
-    "SIGTERM or SIGINT: finish the commit in progress and exit 0.\n";
+    "SIGTERM or SIGINT: finish the commit in progress and exit 0.\n"
+    "A failed store commit (disk full, write or fsync error) is answered\n"
+    "UNAVAILABLE and stops the relay with exit status 1: check the disk and\n"
+    "restart it.\n";
 
 static struct lsn_relay *the_relay;
 
@@ -68,6 +71,9 @@ signals_set(void)
     sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+    /* A write past RLIMIT_FSIZE is a failed commit (EFBIG, answered and
+     * then fatal, docs/relay.md "Store"), not a silent kill. */
+    sigaction(SIGXFSZ, &sa, NULL);
 }
 
 /* No core files: the relay's key is in memory. */

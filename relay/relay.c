@@ -26,6 +26,7 @@
 #include "keys/util.h"
 #include "proto/err.h"
 #include "proto/wire.h"
+#include "relay/offline.h"
 #include "relay/relay_int.h"
 
 #define ZAP_ENDPOINT  "inproc://zeromq.zap.01"
@@ -77,6 +78,12 @@ lsn_relay_msg(struct lsn_relay *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(r->msg, sizeof r->msg, fmt, ap);
     va_end(ap);
+}
+
+int64_t
+lsn_relay_time(const struct lsn_relay *r)
+{
+    return r->fixed_now != 0 ? r->fixed_now : lsn_now();
 }
 
 int64_t
@@ -223,6 +230,7 @@ lsn_relay_bundle_replace(struct lsn_relay *r, int i, struct lsn_bundle *b)
     }
     lsn_bundle_destroy(&r->bundles[i]);
     r->bundles[i] = b;
+    r->dir_gen++;
     return lsn_relay_allow_rebuild(r);
 }
 
@@ -248,7 +256,7 @@ bundles_load(struct lsn_relay *r)
         if (lsn_store_dir_get(r->store, name, &buf, &len) != 0)
             continue;
         if ((rc = lsn_bundle_parse(buf, len, &b)) != 0 ||
-            (rc = lsn_bundle_verify(b, r->roster, lsn_now())) != 0) {
+            (rc = lsn_bundle_verify(b, r->roster, lsn_relay_time(r))) != 0) {
             lsn_relay_log("held bundle of org %s no longer verifies (%s): its "
                           "devices are not admitted", ro->orgs[i]->id,
                           lsn_strerror(rc));
@@ -272,6 +280,7 @@ lsn_relay_roster_replace(struct lsn_relay *r, struct lsn_roster *ro)
             lsn_bundle_destroy(&r->bundles[i]);
     lsn_roster_destroy(&r->roster);
     r->roster = ro;
+    r->dir_gen++;
     if ((rc = bundles_load(r)) != 0)
         return rc;
     /* The relays may have changed: forwarders follow (once running). */
@@ -295,7 +304,7 @@ roster_load(struct lsn_relay *r, int startup)
     struct lsn_roster *file = NULL, *held = NULL;
     uint8_t *bin = NULL, *hb = NULL;
     size_t len = 0, hl = 0;
-    int64_t now = lsn_now();
+    int64_t now = lsn_relay_time(r);
     int rc;
 
     if ((rc = lsn_signed_file_read(r->cfg.roster, LSN_TYPE_ROSTER, &bin, &len)) != 0 ||
@@ -441,8 +450,11 @@ name_find(struct lsn_relay *r)
     return LSN_ERR_NOT_FOUND;
 }
 
-int
-lsn_relay_new(const struct lsn_relay_config *cfg, struct lsn_relay **out)
+/* lsn_relay_new, and without sockets or forwarders for relay/offline.h
+ * (online 0), with the clock fixed at now (0: the real clock). */
+static int
+relay_open(const struct lsn_relay_config *cfg, int online, int64_t now,
+           struct lsn_relay **out)
 {
     struct lsn_relay *r;
     struct lsn_store_limits lim;
@@ -454,9 +466,11 @@ lsn_relay_new(const struct lsn_relay_config *cfg, struct lsn_relay **out)
     if ((r = calloc(1, sizeof *r)) == NULL)
         return LSN_ERR_NOMEM;
     r->cfg = *cfg;
+    r->fixed_now = now;
     r->boot_tokens = BOOT_BURST;
     r->boot_req_tokens = BOOT_BURST * 4;
     r->boot_last_ms = lsn_relay_now_ms();
+    r->boot_req_last_ms = r->boot_last_ms;
     if ((rc = key_load(r)) != 0)
         goto out;
     if ((rc = lsn_store_open(cfg->data, cfg->map_size, &r->store)) != 0) {
@@ -469,8 +483,22 @@ lsn_relay_new(const struct lsn_relay_config *cfg, struct lsn_relay **out)
     lim.recipient_bytes = cfg->recipient_bytes;
     lim.device_backlog = cfg->device_backlog;
     lsn_store_set_limits(r->store, &lim);
+    lsn_store_set_log(r->store, lsn_relay_log);
+    {
+        uint64_t q = 0;
+        if (lsn_store_quarantined(r->store, &q) == 0 && q > 0)
+            lsn_relay_log("store %s: %llu envelope(s) failed their checksum and are "
+                          "in quarantine (never served)", cfg->data,
+                          (unsigned long long)q);
+    }
     if ((rc = roster_load(r, 1)) != 0 || (rc = name_find(r)) != 0)
         goto out;
+    if (!online) {
+        if ((rc = lsn_relay_allow_rebuild(r)) != 0)
+            goto out;
+        *out = r;
+        return 0;
+    }
     if ((rc = sockets_open(r)) != 0 || (rc = lsn_relay_allow_rebuild(r)) != 0 ||
         (rc = lsn_peers_rebuild(r)) != 0)
         goto out;
@@ -482,6 +510,12 @@ lsn_relay_new(const struct lsn_relay_config *cfg, struct lsn_relay **out)
 out:
     lsn_relay_destroy(&r);
     return rc;
+}
+
+int
+lsn_relay_new(const struct lsn_relay_config *cfg, struct lsn_relay **out)
+{
+    return relay_open(cfg, 1, 0, out);
 }
 
 void
@@ -805,7 +839,10 @@ out_flush(struct lsn_relay *r, int commit_failed)
             if (lsn_pb_encode(&resp.base, &o->buf, &o->len) != 0)
                 continue;
         }
-        if (send_to(r, o->rid, o->rid_len, o->buf, o->len) != 0 && errno == EHOSTUNREACH) {
+        if (r->sink != NULL)
+            r->sink(r->sink_ctx, o->buf, o->len);
+        else if (send_to(r, o->rid, o->rid_len, o->buf, o->len) != 0 &&
+                 errno == EHOSTUNREACH) {
             struct conn *c = conn_get(r, o->rid, o->rid_len);
             if (c != NULL)
                 c->dev[0] = '\0';
@@ -887,12 +924,11 @@ push_all(struct lsn_relay *r)
 
 /* ---------------------------------------------------------- requests */
 
-/* Reads the identity a request arrived with. */
+/* Reads the identity a request arrived with: the ZAP User-Id and the hex
+ * of the CURVE key (X-Key), either possibly NULL. */
 static int
-who_read(zmq_msg_t *m, struct who *w)
+who_read(const char *user, const char *key, struct who *w)
 {
-    const char *user = zmq_msg_gets(m, "User-Id");
-    const char *key = zmq_msg_gets(m, "X-Key");
     const char *slash;
     size_t ol;
 
@@ -923,15 +959,18 @@ who_read(zmq_msg_t *m, struct who *w)
     return 0;
 }
 
-/* Handles one ROUTER message (routing id frame + request frame). */
+/* Handles one request frame (body, len) from the connection with routing
+ * id rid whose ZAP identity is user and key_hex (docs/wire.md); extra says
+ * the message had more than one frame.  Every path queues exactly one
+ * reply, except a status parked for peer figures (answered later). */
 static void
-request_one(struct lsn_relay *r, zmq_msg_t *ridm, zmq_msg_t *body, int extra)
+request_one(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
+            const char *user, const char *key_hex, const uint8_t *body,
+            size_t len, int extra)
 {
     Liaison__Request *req = NULL;
     Liaison__Response resp = LIAISON__RESPONSE__INIT;
     Liaison__WireError e;
-    const uint8_t *rid = zmq_msg_data(ridm);
-    size_t rid_len = zmq_msg_size(ridm);
     struct conn *c;
     struct who w;
     int needs_commit = 0, rc;
@@ -939,7 +978,7 @@ request_one(struct lsn_relay *r, zmq_msg_t *ridm, zmq_msg_t *body, int extra)
     r->msg[0] = '\0';
     if (rid_len == 0 || rid_len > RID_MAX)
         return;
-    if ((rc = who_read(body, &w)) != 0) {
+    if ((rc = who_read(user, key_hex, &w)) != 0) {
         out_error(r, rid, rid_len, 0, LSN_ERR_DENIED, "not allowed");
         return;
     }
@@ -957,16 +996,15 @@ request_one(struct lsn_relay *r, zmq_msg_t *ridm, zmq_msg_t *body, int extra)
     }
     c->tokens -= 1.0;
     if (w.kind == WHO_UNKNOWN) {
-        static int64_t last;
-        bucket_fill(&r->boot_req_tokens, &last, 1.0, BOOT_BURST * 4);
-        if (r->boot_req_tokens < 1.0 || zmq_msg_size(body) > r->cfg.bootstrap_max_bytes) {
+        bucket_fill(&r->boot_req_tokens, &r->boot_req_last_ms, 1.0, BOOT_BURST * 4);
+        if (r->boot_req_tokens < 1.0 || len > r->cfg.bootstrap_max_bytes) {
             out_error(r, rid, rid_len, 0, LSN_ERR_DENIED,
                       "not allowed: this key is not known to the relay");
             return;
         }
         r->boot_req_tokens -= 1.0;
     }
-    if (extra || LSN_PB_DECODE(request, zmq_msg_data(body), zmq_msg_size(body),
+    if (extra || LSN_PB_DECODE(request, body, len,
                                r->cfg.max_envelope + 64u * 1024u, &req) != 0) {
         out_error(r, rid, rid_len, 0,
                   w.kind == WHO_UNKNOWN ? LSN_ERR_DENIED : LSN_ERR_MALFORMED,
@@ -1023,7 +1061,9 @@ router_recv(struct lsn_relay *r)
         if (!more)
             break;
     }
-    request_one(r, &rid, &body, extra);
+    request_one(r, zmq_msg_data(&rid), zmq_msg_size(&rid),
+                zmq_msg_gets(&body, "User-Id"), zmq_msg_gets(&body, "X-Key"),
+                zmq_msg_data(&body), zmq_msg_size(&body), extra);
     zmq_msg_close(&rid);
     zmq_msg_close(&body);
     return 0;
@@ -1052,7 +1092,7 @@ expire_tick(struct lsn_relay *r)
     size_t n = 0;
     int rc;
 
-    if ((rc = lsn_store_expire(r->store, lsn_now(), 1000, r->name, devices_of, r, &n)) != 0)
+    if ((rc = lsn_store_expire(r->store, lsn_relay_time(r), 1000, r->name, devices_of, r, &n)) != 0)
         return rc;
     if (n > 0) {
         lsn_relay_log("expired %zu message(s); senders notified of undelivered ones", n);
@@ -1083,7 +1123,10 @@ round_run(struct lsn_relay *r, int do_expire)
     lsn_peers_fill(r);
     if (r->dirty) {
         if ((rc = lsn_store_batch_commit(r->store)) != 0) {
-            lsn_relay_log("store commit failed: %s", lsn_store_why(r->store));
+            lsn_relay_log("store commit failed: %s; every request of this batch is "
+                          "answered UNAVAILABLE and the relay stops (a failed write "
+                          "or fsync is not retried): check the disk, then restart it",
+                          lsn_store_why(r->store));
             failed = 1;
         }
     } else {
@@ -1157,12 +1200,81 @@ lsn_relay_run(struct lsn_relay *r)
             last_expire = now;
         if ((n > 0 && (it[1].revents & ZMQ_POLLIN)) || do_expire || peer_in ||
             lsn_peers_due(r, now)) {
-            if ((rc = round_run(r, do_expire)) != 0 && rc != LSN_ERR_IO)
+            if ((rc = round_run(r, do_expire)) != 0)
                 break;
-            rc = 0;
+        }
+        /* Any failed commit (a round's, a roster reload's) is final. */
+        if (lsn_store_failed(r->store)) {
+            rc = LSN_ERR_IO;
+            break;
         }
     }
     free(it);
-    lsn_relay_log("relay %s stopping: last commit finished", r->name);
+    if (rc != 0)
+        lsn_relay_log("relay %s stopping: %s", r->name,
+                      lsn_store_failed(r->store) ? "the store failed a commit"
+                                                 : lsn_strerror(rc));
+    else
+        lsn_relay_log("relay %s stopping: last commit finished", r->name);
     return rc;
+}
+
+/* ---------------------------------------------------------- offline */
+
+int
+lsn_relay_open_offline(const struct lsn_relay_config *cfg, int64_t now,
+                       struct lsn_relay **out)
+{
+    return relay_open(cfg, 0, now, out);
+}
+
+int
+lsn_relay_offline_round(struct lsn_relay *r, const char *user, const char *key_hex,
+                        const uint8_t *const *frames, const size_t *lens, size_t n,
+                        unsigned flags, lsn_relay_reply_fn fn, void *ctx)
+{
+    static const uint8_t rid[] = { 0, 'o', 'f', 'f' };
+    int rc, failed = 0;
+
+    if ((rc = lsn_store_batch_begin(r->store)) != 0)
+        return rc;
+    r->dirty = 0;
+    for (size_t i = 0; i < n; i++)
+        request_one(r, rid, sizeof rid, user, key_hex, frames[i], lens[i],
+                    (flags & LSN_OFFLINE_EXTRA) != 0 && i + 1 == n);
+    if ((rc = push_all(r)) != 0)
+        lsn_relay_log("push failed: %s", lsn_strerror(rc));
+    rc = 0;
+    if ((flags & LSN_OFFLINE_COMMIT) != 0 && r->dirty) {
+        if ((rc = lsn_store_batch_commit(r->store)) != 0)
+            failed = 1;
+    } else {
+        lsn_store_batch_abort(r->store);
+    }
+    r->sink = fn;
+    r->sink_ctx = ctx;
+    out_flush(r, failed);
+    r->sink = NULL;
+    r->sink_ctx = NULL;
+    return rc;
+}
+
+void
+lsn_relay_offline_reset(struct lsn_relay *r)
+{
+    while (r->conns != NULL) {
+        struct conn *c = r->conns;
+        r->conns = c->next;
+        free(c);
+    }
+    r->n_conns = 0;
+    r->boot_tokens = BOOT_BURST;
+    r->boot_req_tokens = BOOT_BURST * 4;
+    r->boot_last_ms = r->boot_req_last_ms = lsn_relay_now_ms();
+}
+
+uint64_t
+lsn_relay_offline_dir_gen(const struct lsn_relay *r)
+{
+    return r->dir_gen;
 }

@@ -149,6 +149,12 @@ struct lsn_relay {
     size_t n_items;
     ProtobufCMessage **pbs;
     size_t n_pbs, cap_pbs;
+    int64_t fixed_now;              /* offline (tests, fuzzing): the clock; 0: real */
+    int64_t boot_req_last_ms;
+    uint64_t dir_gen;               /* counts roster and bundle replacements */
+    /* Offline (relay/offline.h): replies go here instead of the ROUTER. */
+    void (*sink)(void *ctx, const uint8_t *buf, size_t len);
+    void *sink_ctx;
 };
 
 /* Handles one decoded request from who over conn; fills resp.  Returns 0
@@ -190,6 +196,10 @@ const Liaison__Device *lsn_relay_device(const struct lsn_relay *r,
                                         const char *org, const char *device);
 
 int64_t lsn_relay_now_ms(void);
+
+/* Unix seconds for every protocol check: the clock, or the fixed time of an
+ * offline relay (relay/offline.h). */
+int64_t lsn_relay_time(const struct lsn_relay *r);
 
 /* The org's home relay name in the held roster ("" if unknown). */
 const char *lsn_relay_home(const struct lsn_relay *r, const char *org);

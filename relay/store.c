@@ -4,7 +4,9 @@
  * mk = len8 org || msg_id (org "" names a relay notice):
  *   meta   mk -> message record: state, times, size, pending references and
  *                per recipient org the state of each device queue
- *   env    mk -> the envelope bytes, exactly as submitted
+ *   env    mk -> BLAKE2b-256 of the envelope || the envelope bytes, exactly
+ *                as submitted (checked on every read: a mismatch moves the
+ *                value to quar and drops the message, never serves it)
  *   queue  dk || seq64be -> kind || mk [|| notice bytes]
  *   qidx   dk || mk -> seq64be   (ack by msg_id)
  *   dev    dk -> device record: next seq, items queued, trimmed count, refs
@@ -12,6 +14,8 @@
  *   quota  's'|'r' || org -> messages, bytes (stored by / waiting for org)
  *   exp    expires64be || mk -> ""
  *   dir    name -> a signed directory object
+ *   quar   mk -> an env value that failed its check, as it was found
+ *   info   "format" -> STORE_FORMAT; "quarantined" -> u64 count
  * A message record outlives its envelope as a tombstone (state DONE) until
  * its expiry, so a repeated submit is answered, not stored again. */
 #include <errno.h>
@@ -28,6 +32,8 @@
 #include "relay/store.h"
 
 #define META_VERSION 1
+#define STORE_FORMAT "2"        /* 2: env values carry their checksum */
+#define ENV_SUM      32         /* crypto_generichash_BYTES */
 #define ST_LIVE      0
 #define ST_DONE      1
 
@@ -46,9 +52,11 @@
 
 struct lsn_store {
     MDB_env *env;
-    MDB_dbi meta, envs, queue, qidx, dev, gap, quota, exp, dir;
+    MDB_dbi meta, envs, queue, qidx, dev, gap, quota, exp, dir, quar, info;
     MDB_txn *batch;
     struct lsn_store_limits lim;
+    int failed;             /* a commit failed: LMDB's state is in doubt */
+    lsn_store_log_fn log;   /* NULL: silent */
     char why[256];
 };
 
@@ -458,6 +466,36 @@ out:
 
 /* ---------------------------------------------------------- lifecycle */
 
+/* A new store gets the current format; one written before envelope
+ * checksums (no format record, envelopes held) is refused rather than
+ * every envelope in it quarantined. */
+static int
+format_check(MDB_txn *t, struct lsn_store *s, const char *dir)
+{
+    MDB_stat st;
+    MDB_val v;
+    int r;
+
+    if ((r = get(t, s->info, "format", 6, &v)) == 0) {
+        if (v.mv_size == strlen(STORE_FORMAT) &&
+            memcmp(v.mv_data, STORE_FORMAT, v.mv_size) == 0)
+            return 0;
+        snprintf(s->why, sizeof s->why, "store %s has format %.*s; this relay reads "
+                 "format %s", dir, (int)(v.mv_size < 16 ? v.mv_size : 16),
+                 (const char *)v.mv_data, STORE_FORMAT);
+        return LSN_ERR_CORRUPT;
+    }
+    if (r != LSN_ERR_NOT_FOUND || mdb_stat(t, s->envs, &st) != 0)
+        return fail(s, MDB_CORRUPTED, "store format");
+    if (st.ms_entries > 0) {
+        snprintf(s->why, sizeof s->why, "store %s predates envelope checksums "
+                 "(format 1): deliver its queues with the relay that wrote it, "
+                 "then start from an empty folder", dir);
+        return LSN_ERR_CORRUPT;
+    }
+    return put(t, s->info, "format", 6, STORE_FORMAT, strlen(STORE_FORMAT));
+}
+
 int
 lsn_store_open(const char *dir, size_t map_size, struct lsn_store **out)
 {
@@ -487,10 +525,14 @@ lsn_store_open(const char *dir, size_t map_size, struct lsn_store **out)
         (rc = mdb_dbi_open(t, "gap", MDB_CREATE, &s->gap)) != 0 ||
         (rc = mdb_dbi_open(t, "quota", MDB_CREATE, &s->quota)) != 0 ||
         (rc = mdb_dbi_open(t, "exp", MDB_CREATE, &s->exp)) != 0 ||
-        (rc = mdb_dbi_open(t, "dir", MDB_CREATE, &s->dir)) != 0) {
+        (rc = mdb_dbi_open(t, "dir", MDB_CREATE, &s->dir)) != 0 ||
+        (rc = mdb_dbi_open(t, "quar", MDB_CREATE, &s->quar)) != 0 ||
+        (rc = mdb_dbi_open(t, "info", MDB_CREATE, &s->info)) != 0) {
         snprintf(s->why, sizeof s->why, "LMDB store %s: %s", dir, mdb_strerror(rc));
         goto out;
     }
+    if (format_check(t, s, dir) != 0)
+        goto out;
     rc = mdb_txn_commit(t);
     t = NULL;
     if (rc != 0) {
@@ -538,6 +580,32 @@ lsn_store_set_limits(struct lsn_store *s, const struct lsn_store_limits *l)
     s->lim = *l;
 }
 
+void
+lsn_store_set_log(struct lsn_store *s, lsn_store_log_fn log)
+{
+    s->log = log;
+}
+
+int
+lsn_store_quarantined(struct lsn_store *s, uint64_t *n)
+{
+    MDB_txn *t = s->batch;
+    MDB_val v;
+    int own = 0, r;
+
+    *n = 0;
+    if (t == NULL) {
+        if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t) != 0)
+            return LSN_ERR_IO;
+        own = 1;
+    }
+    if ((r = get(t, s->info, "quarantined", 11, &v)) == 0 && v.mv_size == 8)
+        *n = get_be64(v.mv_data);
+    if (own)
+        mdb_txn_abort(t);
+    return r == LSN_ERR_NOT_FOUND ? 0 : r;
+}
+
 int
 lsn_store_batch_begin(struct lsn_store *s)
 {
@@ -545,6 +613,10 @@ lsn_store_batch_begin(struct lsn_store *s)
 
     if (s->batch != NULL)
         return 0;
+    if (s->failed) {
+        /* Keep the reason of the failed commit in why. */
+        return LSN_ERR_IO;
+    }
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &s->batch)) != 0) {
         s->batch = NULL;
         return fail(s, rc, "begin batch");
@@ -561,7 +633,21 @@ lsn_store_batch_commit(struct lsn_store *s)
         return 0;
     rc = mdb_txn_commit(s->batch);   /* fsyncs: the env is not MDB_NOSYNC */
     s->batch = NULL;
-    return rc == 0 ? 0 : fail(s, rc, "commit batch");
+    if (rc == 0)
+        return 0;
+    /* A failed write or fsync may have left pages the kernel reports as
+     * written but that never reached the disk, and a second fsync can
+     * succeed without writing them: never commit through this handle
+     * again (store.h). */
+    s->failed = 1;
+    fail(s, rc, "commit batch");
+    return LSN_ERR_IO;
+}
+
+int
+lsn_store_failed(const struct lsn_store *s)
+{
+    return s->failed;
 }
 
 int
@@ -815,6 +901,21 @@ exp_key(uint8_t *k, int64_t expires, const uint8_t *mk, size_t mkl)
     memcpy(k + 8, mk, mkl);
 }
 
+/* Stores an envelope behind its checksum, written in place. */
+static int
+env_put(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
+        const uint8_t *env, size_t len)
+{
+    MDB_val key = { mkl, (void *)mk }, val = { ENV_SUM + len, NULL };
+    int rc;
+
+    if ((rc = mdb_put(t, s->envs, &key, &val, MDB_RESERVE)) != 0)
+        return fail(s, rc, "store envelope");
+    crypto_generichash(val.mv_data, ENV_SUM, env, len, NULL, 0);
+    memcpy((uint8_t *)val.mv_data + ENV_SUM, env, len);
+    return 0;
+}
+
 static int
 submit_tx(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *info,
           const uint8_t *env, size_t len, const struct lsn_fanout *fan,
@@ -854,7 +955,7 @@ submit_tx(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *info,
     res->accepted = now;
     if (m[1] == ST_DONE)      /* nobody to deliver to: remembered, not kept */
         goto out;
-    if ((r = put(t, s->envs, mk, mkl, env, len)) != 0 ||
+    if ((r = env_put(t, s, mk, mkl, env, len)) != 0 ||
         (r = quota_add(t, s, 's', info->sender_org, 1, (int64_t)len)) != 0)
         goto out;
     for (size_t i = 0; i < n_fan; i++) {
@@ -905,6 +1006,8 @@ lsn_store_submit(struct lsn_store *s, const struct lsn_envelope_info *info,
 
 /* ---------------------------------------------------------- reading queues */
 
+static int quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl);
+
 void
 lsn_store_items_free(struct lsn_store_item *items, size_t n)
 {
@@ -934,13 +1037,20 @@ item_fill(MDB_txn *t, struct lsn_store *s, const MDB_val *v, uint64_t seq,
     if ((r = split_mk(val + 1, mkl, it->org, it->msg_id)) != 0)
         return r;
     if (val[0] == KIND_MSG) {
+        uint8_t sum[ENV_SUM];
         if ((r = get(t, s->envs, val + 1, mkl, &e)) != 0)
             return r;
-        if ((it->envelope = malloc(e.mv_size)) == NULL)
+        if (e.mv_size < ENV_SUM)
+            return LSN_ERR_CORRUPT;
+        crypto_generichash(sum, sizeof sum, (const uint8_t *)e.mv_data + ENV_SUM,
+                           e.mv_size - ENV_SUM, NULL, 0);
+        if (memcmp(sum, e.mv_data, ENV_SUM) != 0)
+            return LSN_ERR_CORRUPT;
+        it->envelope_len = e.mv_size - ENV_SUM;
+        if ((it->envelope = malloc(it->envelope_len + 1)) == NULL)
             return LSN_ERR_NOMEM;
-        memcpy(it->envelope, e.mv_data, e.mv_size);
-        it->envelope_len = e.mv_size;
-        *bytes += e.mv_size;
+        memcpy(it->envelope, (const uint8_t *)e.mv_data + ENV_SUM, it->envelope_len);
+        *bytes += it->envelope_len;
         return 0;
     }
     it->notice_len = v->mv_size - 1 - mkl;
@@ -956,8 +1066,8 @@ lsn_store_fetch(struct lsn_store *s, const char *dev, uint64_t after,
                 size_t max, size_t max_bytes, struct lsn_store_item **items,
                 size_t *n)
 {
-    uint8_t qk[DK_MAX + 8];
-    size_t dkl = make_dk(qk, dev), bytes = 0, cnt = 0;
+    uint8_t qk[DK_MAX + 8], bad[MK_MAX];
+    size_t dkl = make_dk(qk, dev), bytes = 0, cnt = 0, badl = 0;
     struct lsn_store_item *arr = NULL;
     MDB_cursor *c = NULL;
     MDB_val k, v;
@@ -971,30 +1081,49 @@ lsn_store_fetch(struct lsn_store *s, const char *dev, uint64_t after,
         return 0;
     if ((arr = calloc(max, sizeof *arr)) == NULL)
         return LSN_ERR_NOMEM;
-    put_be64(qk + dkl, after + 1);
-    if (mdb_cursor_open(s->batch, s->queue, &c) != 0) {
-        free(arr);
-        return LSN_ERR_IO;
-    }
-    k.mv_size = dkl + 8;
-    k.mv_data = qk;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && cnt < max;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != dkl + 8 || memcmp(k.mv_data, qk, dkl) != 0)
+    /* A corrupted envelope stops the scan: it is quarantined (no cursor may
+     * stay open across that write) and the scan resumes after it. */
+    for (;;) {
+        badl = 0;
+        put_be64(qk + dkl, after + 1);
+        if (mdb_cursor_open(s->batch, s->queue, &c) != 0) {
+            r = LSN_ERR_IO;
             break;
-        if (cnt > 0 && bytes >= max_bytes)
-            break;
-        r = item_fill(s->batch, s, &v, get_be64((const uint8_t *)k.mv_data + dkl),
-                      &arr[cnt], &bytes);
-        if (r == LSN_ERR_NOT_FOUND) {   /* should not happen: skip, keep serving */
-            r = 0;
-            continue;
         }
-        if (r != 0)
+        k.mv_size = dkl + 8;
+        k.mv_data = qk;
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && cnt < max;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            if (k.mv_size != dkl + 8 || memcmp(k.mv_data, qk, dkl) != 0)
+                break;
+            if (cnt > 0 && bytes >= max_bytes)
+                break;
+            after = get_be64((const uint8_t *)k.mv_data + dkl);
+            r = item_fill(s->batch, s, &v, after, &arr[cnt], &bytes);
+            if (r == LSN_ERR_NOT_FOUND) {   /* should not happen: skip, keep serving */
+                r = 0;
+                continue;
+            }
+            if (r == LSN_ERR_CORRUPT && v.mv_size >= 2 && ((const uint8_t *)v.mv_data)[0] == KIND_MSG &&
+                (badl = 1u + ((const uint8_t *)v.mv_data)[1] + LSN_MSG_ID_LEN) + 1 <= v.mv_size &&
+                badl <= sizeof bad) {
+                memcpy(bad, (const uint8_t *)v.mv_data + 1, badl);
+                free(arr[cnt].envelope);
+                memset(&arr[cnt], 0, sizeof arr[cnt]);
+                r = 0;
+                break;
+            }
+            badl = 0;
+            if (r != 0)
+                break;
+            cnt++;
+        }
+        mdb_cursor_close(c);
+        if (r != 0 || badl == 0)
             break;
-        cnt++;
+        if ((r = quarantine(s, bad, badl)) != 0)
+            break;
     }
-    mdb_cursor_close(c);
     if (r != 0) {
         lsn_store_items_free(arr, cnt + 1);
         return r;
@@ -1224,6 +1353,7 @@ struct expire_ctx {
     int cur_pending, cur_incomplete;
     char undelivered[LSN_MAX_RECIPIENTS][LSN_ENV_ORG_MAX + 1];
     size_t n_undelivered;
+    uint8_t mark;           /* nonzero: pending entries get this state */
     int r;
 };
 
@@ -1267,6 +1397,8 @@ expire_cb(void *vctx, const char *org, const char *name, uint8_t *st)
     if (*st != DEV_PENDING)
         return 0;
     c->cur_pending++;
+    if (c->mark != 0)
+        *st = c->mark;
     if (name[0] == '@')     /* a peer relay's queue: one entry for its orgs */
         snprintf(dev, sizeof dev, "%s", name);
     else
@@ -1411,6 +1543,81 @@ lsn_store_expire(struct lsn_store *s, int64_t now, size_t max,
         (*n_expired)++;
     }
     return op_end(s, t, r);
+}
+
+/* ---------------------------------------------------------- quarantine */
+
+/* Moves the envelope of message mk, which failed its checksum, into the
+ * quarantine table and ends every queue reference still waiting for it as
+ * dropped, in one nested transaction: it is never served, its quotas are
+ * released, the sender's status shows the drop, and the record stays as a
+ * tombstone until expiry (a repeated submit is still a duplicate). */
+static int
+quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl)
+{
+    struct expire_ctx *c = NULL;
+    struct meta_cb cb;
+    char sender[LSN_ENV_ORG_MAX + 1], hex[2 * LSN_MSG_ID_LEN + 1];
+    uint8_t id[LSN_MSG_ID_LEN], cnt[8], *m = NULL;
+    uint64_t count = 0;
+    MDB_txn *t;
+    MDB_val v;
+    size_t ml;
+    int r;
+
+    if ((r = split_mk(mk, mkl, sender, id)) != 0 || (r = op_begin(s, &t)) != 0)
+        return r;
+    if ((r = get(t, s->envs, mk, mkl, &v)) == 0 &&
+        ((r = put(t, s->quar, mk, mkl, v.mv_data, v.mv_size)) != 0 ||
+         (r = del(t, s->envs, mk, mkl)) != 0))
+        goto out;
+    if (r != 0 && r != LSN_ERR_NOT_FOUND)
+        goto out;
+    if ((r = get(t, s->meta, mk, mkl, &v)) == 0) {
+        ml = v.mv_size;
+        if (ml < META_HDR || (m = malloc(ml)) == NULL) {
+            r = ml < META_HDR ? LSN_ERR_CORRUPT : LSN_ERR_NOMEM;
+            goto out;
+        }
+        memcpy(m, v.mv_data, ml);
+        if (m[1] == ST_LIVE) {
+            if ((c = calloc(1, sizeof *c)) == NULL) {
+                r = LSN_ERR_NOMEM;
+                goto out;
+            }
+            c->t = t;
+            c->s = s;
+            c->mk = mk;
+            c->mkl = mkl;
+            c->size = meta_u32(m, 18);
+            c->mark = DEV_DROPPED;
+            cb.fn = expire_cb;
+            cb.ctx = c;
+            if ((r = meta_walk(m, ml, &cb)) != 0 || (r = expire_org_done(c)) != 0 ||
+                (r = quota_add(t, s, 's', sender, -1, -(int64_t)c->size)) != 0)
+                goto out;
+            m[1] = ST_DONE;
+            meta_set_u32(m, 22, 0);
+            if ((r = put(t, s->meta, mk, mkl, m, ml)) != 0)
+                goto out;
+        }
+    } else if (r != LSN_ERR_NOT_FOUND) {
+        goto out;
+    }
+    if (get(t, s->info, "quarantined", 11, &v) == 0 && v.mv_size == 8)
+        count = get_be64(v.mv_data);
+    put_be64(cnt, ++count);
+    r = put(t, s->info, "quarantined", 11, cnt, 8);
+out:
+    free(c);
+    free(m);
+    if ((r = op_end(s, t, r)) == 0 && s->log != NULL) {
+        sodium_bin2hex(hex, sizeof hex, id, sizeof id);
+        s->log("envelope %s of org %s failed its checksum: moved to quarantine, never "
+               "served; the devices still waiting for it count it as dropped (%llu "
+               "quarantined in all)", hex, sender, (unsigned long long)count);
+    }
+    return r;
 }
 
 /* ---------------------------------------------------------- status */

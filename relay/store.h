@@ -54,12 +54,30 @@ const char *lsn_store_why(const struct lsn_store *s);
 
 void lsn_store_set_limits(struct lsn_store *s, const struct lsn_store_limits *l);
 
+/* Where the store reports what an operator must hear (a quarantined
+ * envelope); NULL: nowhere. */
+typedef void (*lsn_store_log_fn)(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+void lsn_store_set_log(struct lsn_store *s, lsn_store_log_fn log);
+
+/* How many stored envelopes failed their checksum so far (lsn_store_fetch
+ * moves each to quarantine and never serves it). */
+int lsn_store_quarantined(struct lsn_store *s, uint64_t *n);
+
 /* Opens the batch: every operation below needs one. */
 int lsn_store_batch_begin(struct lsn_store *s);
 
 /* Commits the batch durably (fsync) and returns only then; LSN_ERR_IO if
- * the commit failed, in which case nothing of the batch is stored. */
+ * the commit failed, in which case nothing of the batch may be counted as
+ * stored.  A failed commit is final for this handle: after it every
+ * lsn_store_batch_begin fails (LSN_ERR_IO) and lsn_store_failed says 1,
+ * since a failed write or fsync leaves LMDB's state in doubt and a second
+ * fsync may "succeed" without writing what the first lost.  The owner
+ * stops (the relay exits; docs/relay.md "Store"). */
 int lsn_store_batch_commit(struct lsn_store *s);
+
+/* 1 once a batch commit failed. */
+int lsn_store_failed(const struct lsn_store *s);
 
 /* 1 while a batch is open. */
 int lsn_store_batch_open(const struct lsn_store *s);
@@ -96,7 +114,12 @@ struct lsn_store_item {
 };
 
 /* Up to max items of device dev with seq > after, oldest first, at most
- * max_bytes of payload (at least one item if any).  *n items in *items. */
+ * max_bytes of payload (at least one item if any).  *n items in *items.
+ * Every envelope read is checked against the checksum stored with it; one
+ * that fails (corrupted or truncated on disk) is quarantined inside the
+ * batch (never returned; every queue still waiting for it ends as
+ * dropped; logged; counted by lsn_store_quarantined) and the read goes on
+ * past it. */
 int lsn_store_fetch(struct lsn_store *s, const char *dev, uint64_t after,
                     size_t max, size_t max_bytes, struct lsn_store_item **items,
                     size_t *n);

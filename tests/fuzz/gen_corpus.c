@@ -697,6 +697,292 @@ gen_pb(void)
     put("pb", "empty-alert", PB_ALERT, NULL, 0);
 }
 
+
+/* ---------------------------------------------------------------- relay requests */
+
+/* fuzz_relay_request input: identity byte, flag byte, then frames of a
+ * 2-byte big-endian length and an encoded Request. */
+struct rq {
+    uint8_t buf[65536];
+    size_t n;
+    uint64_t id;
+};
+
+static void
+rq_begin(struct rq *q, int who, int flags)
+{
+    q->buf[0] = (uint8_t)who;
+    q->buf[1] = (uint8_t)flags;
+    q->n = 2;
+    q->id = 0;
+}
+
+static void
+rq_raw(struct rq *q, const uint8_t *b, size_t n)
+{
+    if (n > 0xffff || q->n + 2 + n > sizeof q->buf)
+        fail("relay request seed too long", LSN_ERR_LIMIT);
+    q->buf[q->n] = (uint8_t)(n >> 8);
+    q->buf[q->n + 1] = (uint8_t)n;
+    memcpy(q->buf + q->n + 2, b, n);
+    q->n += 2 + n;
+}
+
+static void
+rq_add(struct rq *q, Liaison__Request *req)
+{
+    uint8_t *b = NULL;
+    size_t n = 0;
+
+    req->id = ++q->id;
+    need(lsn_pb_encode(&req->base, &b, &n), "encode request");
+    rq_raw(q, b, n);
+    free(b);
+}
+
+static void
+rq_put(struct rq *q, const char *name)
+{
+    put("relay_request", name, -1, q->buf, q->n);
+}
+
+static void
+rq_hello(struct rq *q)
+{
+    Liaison__Request r = LIAISON__REQUEST__INIT;
+    Liaison__HelloRequest h = LIAISON__HELLO_REQUEST__INIT;
+
+    h.client = "fuzz";
+    r.body_case = LIAISON__REQUEST__BODY_HELLO;
+    r.hello = &h;
+    rq_add(q, &r);
+}
+
+static void
+rq_env(struct rq *q, int forward, const struct blob *e)
+{
+    Liaison__Request r = LIAISON__REQUEST__INIT;
+    Liaison__SubmitRequest s = LIAISON__SUBMIT_REQUEST__INIT;
+    Liaison__ForwardRequest f = LIAISON__FORWARD_REQUEST__INIT;
+
+    s.envelope = (ProtobufCBinaryData){ e->n, e->p };
+    f.envelope = s.envelope;
+    if (forward) {
+        r.body_case = LIAISON__REQUEST__BODY_FORWARD;
+        r.forward = &f;
+    } else {
+        r.body_case = LIAISON__REQUEST__BODY_SUBMIT;
+        r.submit = &s;
+    }
+    rq_add(q, &r);
+}
+
+static void
+rq_queue(struct rq *q, const uint8_t msg_id[16], const char *org)
+{
+    Liaison__Request r = LIAISON__REQUEST__INIT;
+    Liaison__SubscribeRequest sub = LIAISON__SUBSCRIBE_REQUEST__INIT;
+    Liaison__FetchRequest f = LIAISON__FETCH_REQUEST__INIT;
+    Liaison__AckMessagesRequest a = LIAISON__ACK_MESSAGES_REQUEST__INIT;
+    Liaison__MessageRef ref = LIAISON__MESSAGE_REF__INIT, *refp = &ref;
+    Liaison__StatusRequest st = LIAISON__STATUS_REQUEST__INIT;
+
+    sub.credit = 4;
+    r.body_case = LIAISON__REQUEST__BODY_SUBSCRIBE;
+    r.subscribe = &sub;
+    rq_add(q, &r);
+    f.max = 8;
+    r.body_case = LIAISON__REQUEST__BODY_FETCH;
+    r.fetch = &f;
+    rq_add(q, &r);
+    ref.org = (char *)org;
+    ref.msg_id = (ProtobufCBinaryData){ 16, (uint8_t *)msg_id };
+    a.refs = &refp;
+    a.n_refs = 1;
+    a.gap_seen = 1;
+    r.body_case = LIAISON__REQUEST__BODY_ACK;
+    r.ack = &a;
+    rq_add(q, &r);
+    st.msg_id = ref.msg_id;
+    r.body_case = LIAISON__REQUEST__BODY_STATUS;
+    r.status = &st;
+    rq_add(q, &r);
+}
+
+static void
+rq_dir(struct rq *q, int sync, Liaison__DirKind kind, const uint8_t *obj, size_t n)
+{
+    Liaison__Request r = LIAISON__REQUEST__INIT;
+    Liaison__DirPutRequest p = LIAISON__DIR_PUT_REQUEST__INIT;
+
+    p.kind = kind;
+    p.object = (ProtobufCBinaryData){ n, (uint8_t *)obj };
+    if (sync) {
+        r.body_case = LIAISON__REQUEST__BODY_DIR_SYNC;
+        r.dir_sync = &p;
+    } else {
+        r.body_case = LIAISON__REQUEST__BODY_DIR_PUT;
+        r.dir_put = &p;
+    }
+    rq_add(q, &r);
+}
+
+static void
+rq_dir_get(struct rq *q, Liaison__DirKind kind, const char *org)
+{
+    Liaison__Request r = LIAISON__REQUEST__INIT;
+    Liaison__DirGetRequest g = LIAISON__DIR_GET_REQUEST__INIT;
+
+    g.kind = kind;
+    g.org = (char *)org;
+    r.body_case = LIAISON__REQUEST__BODY_DIR_GET;
+    r.dir_get = &g;
+    rq_add(q, &r);
+}
+
+/* Alpha's v2: v1 plus an admin device whose CURVE key the target admits
+ * as the unknown key "fuzz relay admin curve" (its bootstrap path). */
+static struct lsn_bundle *
+alpha_with_admin(void)
+{
+    const Liaison__Bundle *v1 = w->alpha.bundle->b;
+    Liaison__Bundle b = *v1;
+    Liaison__Device adm = LIAISON__DEVICE__INIT, *devs[2];
+    uint8_t curve[32], sign[32], deliv[32];
+    struct lsn_bundle *bu = NULL;
+
+    ff_derive(curve, "fuzz relay admin curve");
+    ff_derive(sign, "fuzz relay admin sign");
+    ff_derive(deliv, "fuzz relay admin delivery");
+    adm.name = "admin";
+    adm.role = LIAISON__DEVICE_ROLE__ROLE_ADMIN;
+    adm.sign_key = (ProtobufCBinaryData){ 32, sign };
+    adm.curve_key = (ProtobufCBinaryData){ 32, curve };
+    adm.delivery_key = (ProtobufCBinaryData){ 32, deliv };
+    devs[0] = v1->devices[0];
+    devs[1] = &adm;
+    b.devices = devs;
+    b.n_devices = 2;
+    b.version = 2;
+    b.previous = (ProtobufCBinaryData){ 32, (uint8_t *)w->alpha.bundle->hash };
+    need(lsn_bundle_sign(&b, w->alpha.root_sk, &bu), "admin bundle");
+    return bu;
+}
+
+static void
+seal_from(const struct lsn_credential *from, const struct lsn_bundle *const *to,
+          size_t n, struct blob *out)
+{
+    struct lsn_seal_params p;
+    struct lsn_seal_random rnd;
+    Liaison__Alert a;
+
+    memset(&p, 0, sizeof p);
+    p.created = FF_NOW - 60;
+    p.expires = FF_NOW + FF_DAY;
+    p.bundle_version = 1;
+    ff_derive(rnd.key, "relay seed K");
+    ff_derive(rnd.eph_sk, "relay seed ephemeral");
+    memset(rnd.msg_id, 0x7a, sizeof rnd.msg_id);
+    memset(rnd.nonce, 0x24, sizeof rnd.nonce);
+    sf_alert_sample(&a);
+    need(lsn_seal_with_random(&a, from, to, n, &p, &rnd, &out->p, &out->n),
+         "seal");
+}
+
+static void
+gen_relay_request(void)
+{
+    const struct lsn_bundle *alpha[1] = { w->alpha.bundle };
+    const struct lsn_bundle *bravo[1] = { w->bravo.bundle };
+    const struct lsn_bundle *both[2] = { w->alpha.bundle, w->bravo.bundle };
+    struct blob to_self = { NULL, 0 }, to_bravo = { NULL, 0 }, to_both = { NULL, 0 };
+    struct lsn_envelope_info info;
+    struct lsn_bundle *adm;
+    static const uint8_t junk[] = { 0xff, 0x01, 0x02, 0x03 };
+    static struct rq q;
+    Liaison__Request r = LIAISON__REQUEST__INIT;
+    Liaison__PingRequest ping = LIAISON__PING_REQUEST__INIT;
+    Liaison__PeerStatusRequest ps = LIAISON__PEER_STATUS_REQUEST__INIT;
+
+    seal_from(w->alpha.cred, alpha, 1, &to_self);
+    seal_from(w->alpha.cred, bravo, 1, &to_bravo);
+    seal_from(w->alpha.cred, both, 2, &to_both);
+
+    /* Device alpha/d1 (identity 0): the whole queue cycle. */
+    rq_begin(&q, 0, 0);
+    rq_hello(&q);
+    rq_env(&q, 0, &to_self);
+    need(lsn_envelope_peek(to_self.p, to_self.n, 0, &info), "peek");
+    rq_queue(&q, info.msg_id, "alpha");
+    rq_env(&q, 0, &to_self);            /* a repeat: duplicate */
+    rq_put(&q, "device-submit-queue-cycle");
+    rq_begin(&q, 0, 0);
+    rq_env(&q, 0, &to_bravo);           /* to a peer relay's org: @r2 */
+    rq_env(&q, 0, &to_both);
+    rq_put(&q, "device-submit-federated");
+    rq_begin(&q, 0, 0);
+    ping.data = (ProtobufCBinaryData){ 4, (uint8_t *)"ping" };
+    r.body_case = LIAISON__REQUEST__BODY_PING;
+    r.ping = &ping;
+    rq_add(&q, &r);
+    rq_dir_get(&q, LIAISON__DIR_KIND__DIR_ROSTER, "");
+    rq_dir_get(&q, LIAISON__DIR_KIND__DIR_BUNDLE, "bravo");
+    rq_dir_get(&q, LIAISON__DIR_KIND__DIR_DELIVERY, "");
+    rq_dir(&q, 0, LIAISON__DIR_KIND__DIR_BUNDLE, w->alpha.bundle->bytes,
+           w->alpha.bundle->len);
+    rq_dir(&q, 0, LIAISON__DIR_KIND__DIR_ROSTER, w->roster2->bytes, w->roster2->len);
+    rq_put(&q, "device-directory");
+    rq_begin(&q, 0, 0);
+    rq_env(&q, 1, &to_self);            /* relay-only: refused */
+    rq_raw(&q, junk, sizeof junk);
+    rq_put(&q, "device-refusals");
+    rq_begin(&q, 0, 1);
+    rq_hello(&q);
+    rq_put(&q, "device-two-frames");
+    /* Device bravo/d1 (identity 1): to alpha, homed here. */
+    rq_begin(&q, 1, 0);
+    rq_env(&q, 0, &envs[0]);
+    rq_put(&q, "bravo-submit");
+    /* Peer relay r2 (identity 2): forward, peer status, directory sync. */
+    rq_begin(&q, 2, 0);
+    rq_env(&q, 1, &envs[0]);
+    rq_env(&q, 1, &envs[1]);
+    need(lsn_envelope_peek(envs[0].p, envs[0].n, 0, &info), "peek");
+    ps.org = "bravo";
+    ps.msg_id = (ProtobufCBinaryData){ 16, info.msg_id };
+    r.body_case = LIAISON__REQUEST__BODY_PEER_STATUS;
+    r.peer_status = &ps;
+    rq_add(&q, &r);
+    rq_dir(&q, 1, LIAISON__DIR_KIND__DIR_BUNDLE, w->bravo.bundle->bytes,
+           w->bravo.bundle->len);
+    rq_hello(&q);                       /* device-only: refused */
+    rq_put(&q, "peer-forward-status-sync");
+    rq_begin(&q, 3, 0);                 /* this relay's own key */
+    rq_env(&q, 1, &envs[0]);
+    rq_put(&q, "self-relay");
+    /* Unknown keys (4, 5): only a self-admin bundle. */
+    adm = alpha_with_admin();
+    rq_begin(&q, 5, 0);
+    rq_dir(&q, 0, LIAISON__DIR_KIND__DIR_BUNDLE, adm->bytes, adm->len);
+    rq_hello(&q);
+    rq_put(&q, "unknown-bootstrap-bundle");
+    rq_begin(&q, 4, 0);
+    rq_dir(&q, 0, LIAISON__DIR_KIND__DIR_BUNDLE, adm->bytes, adm->len);
+    rq_hello(&q);
+    rq_put(&q, "unknown-refused");
+    lsn_bundle_destroy(&adm);
+    rq_begin(&q, 6, 0);                 /* re-keyed device */
+    rq_hello(&q);
+    rq_put(&q, "rekeyed-device");
+    rq_begin(&q, 7, 0);                 /* no identity */
+    rq_hello(&q);
+    rq_put(&q, "no-identity");
+    free(to_self.p);
+    free(to_bravo.p);
+    free(to_both.p);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -718,6 +1004,7 @@ main(int argc, char **argv)
     gen_delivery();
     gen_files();
     gen_alert();
+    gen_relay_request();
     for (int i = 0; i < N_ENVS; i++)
         free(envs[i].p);
     for (int i = 0; i < N_ALERTS; i++)

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -17,10 +20,13 @@
 #include <zmq.h>
 
 #include "client/relay_client.h"
+#include "client/seal.h"
+#include "keys/util.h"
 #include "proto/envelope.h"
 #include "proto/err.h"
 #include "proto/wire.h"
 #include "tests/lib/relayfix.h"
+#include "tests/lib/sealfix.h"
 
 static struct rf F;
 
@@ -465,6 +471,106 @@ test_relay_garbage_frames_answered(void **state)
 }
 
 
+/* ---------------------------------------------------------- faults */
+
+/* Seals an alert with a body of body_len bytes from org from's d1 to org to. */
+static void
+seal_big(size_t from, size_t to, size_t body_len, uint8_t **env, size_t *len)
+{
+    const struct lsn_bundle *rb[1] = { F.orgs[to].bundle };
+    struct lsn_seal_params p;
+    Liaison__Alert a;
+    char *body = malloc(body_len + 1);
+
+    assert_non_null(body);
+    memset(body, 'x', body_len);
+    body[body_len] = '\0';
+    sf_alert_sample(&a);
+    a.body = body;
+    memset(&p, 0, sizeof p);
+    p.created = lsn_now();
+    p.expires = p.created + 3600;
+    p.bundle_version = F.orgs[from].bundle->b->version;
+    assert_int_equal(lsn_seal(&a, F.orgs[from].dev[0], rb, 1, &p, env, len), 0);
+    free(body);
+}
+
+/* 1 if the relay's log holds needle. */
+static int
+log_has(const char *needle)
+{
+    char path[PATH_MAX + 16], *text;
+    FILE *fp;
+    long n;
+    int found;
+
+    snprintf(path, sizeof path, "%s/relay.log", F.dir);
+    assert_non_null(fp = fopen(path, "rb"));
+    fseek(fp, 0, SEEK_END);
+    n = ftell(fp);
+    rewind(fp);
+    assert_non_null(text = calloc(1, (size_t)n + 1));
+    assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    found = strstr(text, needle) != NULL;
+    free(text);
+    return found;
+}
+
+/* Disk full during a commit (RLIMIT_FSIZE at the store file's size: the
+ * write that would grow it fails with EFBIG): the submit is answered
+ * UNAVAILABLE, never "stored"; the relay does not retry the commit but
+ * exits 1; after a restart the refused message is absent (a resubmit is
+ * new, not a duplicate) and what was acknowledged before is intact. */
+static void
+test_relay_commit_failure_not_acked_and_exits(void **state)
+{
+    struct lsn_relay_client *s, *r;
+    char path[PATH_MAX + 32];
+    uint8_t *small = NULL, *big = NULL;
+    size_t small_len = 0, big_len = 0;
+    size_t to[1] = { 1 };
+    struct rlimit rl;
+    struct stat st;
+    int status = 0, exited = 0, dup = 1;
+
+    (void)state;
+    up("diskfull", 2, 1, NULL);
+    s = conn(0, 0);
+    assert_int_equal(rf_seal(&F, 0, 0, to, 1, NULL, 3600, &small, &small_len), 0);
+    assert_int_equal(submit1(s, small, small_len, NULL), 0);
+    seal_big(0, 1, 600 * 1024, &big, &big_len);
+    snprintf(path, sizeof path, "%s/data/data.mdb", F.dir);
+    assert_int_equal(stat(path, &st), 0);
+    rl.rlim_cur = rl.rlim_max = (rlim_t)st.st_size;
+    assert_int_equal(prlimit(F.pid, RLIMIT_FSIZE, &rl, NULL), 0);
+    assert_int_equal(submit1(s, big, big_len, NULL), LSN_ERR_UNAVAILABLE);
+    for (int i = 0; i < 200 && !exited; i++) {    /* bounded: 20 s */
+        if (waitpid(F.pid, &status, WNOHANG) == F.pid)
+            exited = 1;
+        else
+            usleep(100000);
+    }
+    assert_true(exited);
+    F.pid = -1;
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    assert_true(log_has("store commit failed"));
+    lsn_relay_client_close(&s);
+
+    assert_int_equal(rf_start(&F), 0);
+    r = conn(1, 0);
+    assert_int_equal(drain(r, small, small_len, 1), 1);    /* only the acked one */
+    s = conn(0, 0);
+    assert_int_equal(submit1(s, big, big_len, &dup), 0);
+    assert_int_equal(dup, 0);                              /* nothing was stored */
+    assert_int_equal(drain(r, big, big_len, 1), 1);
+    lsn_relay_client_close(&r);
+    lsn_relay_client_close(&s);
+    free(small);
+    free(big);
+}
+
 /* ---------------------------------------------------------- crash */
 
 #define CRASH_ROUNDS 20
@@ -622,6 +728,7 @@ main(void)
         cmocka_unit_test_teardown(test_relay_restart_keeps_queue, down),
         cmocka_unit_test_teardown(test_relay_garbage_frames_answered, down),
         cmocka_unit_test_teardown(test_relay_crash_kill9_keeps_every_acked_envelope, down),
+        cmocka_unit_test_teardown(test_relay_commit_failure_not_acked_and_exits, down),
     };
 
     if (sodium_init() < 0)

@@ -1,16 +1,24 @@
 /* test_store.c: the relay store (relay/store.h) without a network: batch
  * semantics (nothing survives an aborted batch, a committed one survives a
  * reopen), dedupe by (sender org, msg_id), fan-out, ack-then-delete,
- * quotas that store nothing, and trimming with the exact gap. */
+ * quotas that store nothing, and trimming with the exact gap; faults: a
+ * failed commit is final, a corrupted or truncated envelope is
+ * quarantined and never served. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+#include <lmdb.h>
 
 #include "proto/err.h"
 #include "relay/store.h"
@@ -148,12 +156,200 @@ test_store_quota_stores_nothing_and_trim_gap(void **state)
     free(g);
 }
 
+/* Rewrites the stored value of org's message tag in table "env" (store
+ * closed): cut to keep bytes, or with byte at flipped. */
+static void
+env_tamper(const char *dir, const char *org, uint8_t tag, size_t keep, size_t at)
+{
+    MDB_env *e;
+    MDB_txn *t;
+    MDB_dbi d;
+    MDB_val k, v;
+    uint8_t key[64], *copy;
+    size_t ol = strlen(org);
+
+    key[0] = (uint8_t)ol;
+    memcpy(key + 1, org, ol);
+    memset(key + 1 + ol, tag, 16);
+    k.mv_size = 1 + ol + 16;
+    k.mv_data = key;
+    assert_int_equal(mdb_env_create(&e), 0);
+    assert_int_equal(mdb_env_set_maxdbs(e, 16), 0);
+    assert_int_equal(mdb_env_set_mapsize(e, 64u << 20), 0);
+    assert_int_equal(mdb_env_open(e, dir, MDB_NOTLS, 0600), 0);
+    assert_int_equal(mdb_txn_begin(e, NULL, 0, &t), 0);
+    assert_int_equal(mdb_dbi_open(t, "env", 0, &d), 0);
+    assert_int_equal(mdb_get(t, d, &k, &v), 0);
+    assert_non_null(copy = malloc(v.mv_size));
+    memcpy(copy, v.mv_data, v.mv_size);
+    if (keep < v.mv_size)
+        v.mv_size = keep;
+    else
+        copy[at] ^= 0x20;
+    v.mv_data = copy;
+    assert_int_equal(mdb_put(t, d, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(t), 0);
+    mdb_env_close(e);
+    free(copy);
+}
+
+/* Bit rot and truncation on disk: the envelope whose bytes no longer match
+ * the checksum stored with them is never served; it moves to quarantine,
+ * every device queue waiting for it ends (status: dropped), quotas are
+ * released, the count survives a reopen, and the intact messages beside
+ * it are still delivered byte-identical. */
+static void
+test_store_corrupted_envelope_quarantined(void **state)
+{
+    const char *dir = kf_tmpdir("store3");
+    struct lsn_fanout fan = { "o2", 2, devs2, NULL };
+    struct lsn_submit_result res;
+    struct lsn_store_item *items = NULL;
+    struct lsn_store_rstatus *st = NULL;
+    struct lsn_store *s = open_store(dir);
+    uint8_t env[300];
+    uint64_t q = 0, nq = 0;
+    int64_t acc, exp;
+    size_t n = 0, n_st = 0;
+    int known;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof env; i++)
+        env[i] = (uint8_t)i;
+    assert_int_equal(lsn_store_batch_begin(s), 0);
+    for (uint8_t t = 1; t <= 3; t++) {
+        struct lsn_envelope_info i = info_make("o1", t);
+        assert_int_equal(lsn_store_submit(s, &i, env, sizeof env, &fan, 1, 1000, &res), 0);
+    }
+    assert_int_equal(lsn_store_batch_commit(s), 0);
+    lsn_store_close(&s);
+    env_tamper(dir, "o1", 2, SIZE_MAX, 32 + 150);   /* one bit in the envelope */
+    env_tamper(dir, "o1", 3, 20, 0);                /* cut inside the checksum */
+
+    s = open_store(dir);
+    assert_int_equal(lsn_store_batch_begin(s), 0);
+    assert_int_equal(lsn_store_fetch(s, "o2/d1", 0, 10, 1u << 20, &items, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(items[0].msg_id[0], 1);
+    assert_int_equal(items[0].envelope_len, sizeof env);
+    assert_memory_equal(items[0].envelope, env, sizeof env);
+    lsn_store_items_free(items, n);
+    assert_int_equal(lsn_store_quarantined(s, &nq), 0);
+    assert_int_equal(nq, 2);
+    /* The other device's queue lost them too: never served to anyone. */
+    assert_int_equal(lsn_store_queue_info(s, "o2/d2", &q, NULL), 0);
+    assert_int_equal(q, 1);
+    assert_int_equal(lsn_store_fetch(s, "o2/d2", 0, 10, 1u << 20, &items, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(items[0].msg_id[0], 1);
+    lsn_store_items_free(items, n);
+    {
+        struct lsn_envelope_info i = info_make("o1", 2);
+        assert_int_equal(lsn_store_status(s, "o1", i.msg_id, &known, &acc, &exp, &st,
+                                          &n_st), 0);
+        assert_int_equal(known, 1);
+        assert_int_equal(n_st, 1);
+        assert_int_equal(st[0].devices, 2);
+        assert_int_equal(st[0].dropped, 2);
+        assert_int_equal(st[0].delivered, 0);
+        free(st);
+        /* The tombstone answers a repeat: it is not stored again. */
+        assert_int_equal(lsn_store_submit(s, &i, env, sizeof env, &fan, 1, 1001, &res), 0);
+        assert_int_equal(res.duplicate, 1);
+    }
+    assert_int_equal(lsn_store_batch_commit(s), 0);
+    {
+        uint64_t m = 0, qq = 0;
+        assert_int_equal(lsn_store_counts(s, &m, &qq), 0);
+        assert_int_equal(m, 1);     /* only the intact envelope is held */
+        assert_int_equal(qq, 2);    /* its two queue entries */
+    }
+    lsn_store_close(&s);
+    s = open_store(dir);
+    assert_int_equal(lsn_store_quarantined(s, &nq), 0);
+    assert_int_equal(nq, 2);
+    lsn_store_close(&s);
+}
+
+/* A commit that cannot write (the file may not grow: RLIMIT_FSIZE, as a
+ * full disk) fails, and the handle refuses every later batch instead of
+ * retrying; what that batch held is not in the store after a reopen.  Run
+ * in a child process so the limit stays there. */
+static void
+test_store_failed_commit_is_final(void **state)
+{
+    const char *dir = kf_tmpdir("store4");
+    char path[4200];
+    struct stat st;
+    pid_t pid;
+    int status = -1;
+
+    (void)state;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    assert_true((pid = fork()) >= 0);
+    if (pid == 0) {
+        struct lsn_fanout fan = { "o2", 2, devs2, NULL };
+        struct lsn_envelope_info i = info_make("o1", 1);
+        struct lsn_submit_result res;
+        struct lsn_store *s = NULL;
+        size_t big = 2u << 20;
+        uint8_t *env = calloc(1, big);
+        struct rlimit rl;
+        int step = 1;
+
+        signal(SIGXFSZ, SIG_IGN);
+        if (env == NULL || lsn_store_open(dir, 64u << 20, &s) != 0)
+            _exit(step);
+        step++;
+        if (lsn_store_batch_begin(s) != 0 ||
+            lsn_store_submit(s, &i, env, 100, &fan, 1, 1000, &res) != 0 ||
+            lsn_store_batch_commit(s) != 0 || stat(path, &st) != 0)
+            _exit(step);
+        step++;
+        rl.rlim_cur = rl.rlim_max = (rlim_t)st.st_size;
+        i = info_make("o1", 2);
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0 || lsn_store_batch_begin(s) != 0 ||
+            lsn_store_submit(s, &i, env, big, &fan, 1, 1000, &res) != 0)
+            _exit(step);
+        step++;
+        if (lsn_store_batch_commit(s) != LSN_ERR_IO || !lsn_store_failed(s) ||
+            strstr(lsn_store_why(s), "commit") == NULL)
+            _exit(step);
+        step++;
+        /* No second attempt through this handle. */
+        if (lsn_store_batch_begin(s) != LSN_ERR_IO || lsn_store_batch_open(s))
+            _exit(step);
+        lsn_store_close(&s);
+        free(env);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    {
+        struct lsn_store *s = open_store(dir);
+        struct lsn_envelope_info i = info_make("o1", 2);
+        struct lsn_store_rstatus *rs = NULL;
+        int64_t acc, exp;
+        size_t n = 0;
+        int known = 1;
+        assert_int_equal(queued(s, "o2/d1"), 1);
+        assert_int_equal(lsn_store_batch_begin(s), 0);
+        assert_int_equal(lsn_store_status(s, "o1", i.msg_id, &known, &acc, &exp, &rs, &n), 0);
+        assert_int_equal(known, 0);
+        lsn_store_batch_abort(s);
+        lsn_store_close(&s);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_batch_commit_dedupe_fanout_ack),
         cmocka_unit_test(test_store_quota_stores_nothing_and_trim_gap),
+        cmocka_unit_test(test_store_corrupted_envelope_quarantined),
+        cmocka_unit_test(test_store_failed_commit_is_final),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
