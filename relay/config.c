@@ -42,6 +42,8 @@ static const struct num_key nums[] = {
     { "fetch_max",             F(fetch_max),          256, 1, 65536 },
     { "batch_max",             F(batch_max),          4096, 1, 1000000 },
     { "max_connections",       F(max_connections),    10000, 1, 10000000 },
+    { "max_pending",           F(max_pending),        1000, 16, 100000 },
+    { "batch_max_bytes",       F(batch_max_bytes),    64 * MIB, 1 * MIB, 4 * GIB },
     { "peer_window",           F(peer_window),        256, 1, 65536 },
     { "peer_timeout_ms",       F(peer_timeout_ms),    15000, 100, 3600000 },
     { "peer_backoff_ms",       F(peer_backoff_ms),    200, 10, 600000 },

@@ -30,7 +30,9 @@ struct lsn_relay_config {
     uint64_t handshake_ms;
     uint64_t fetch_max;         /* items per fetch reply */
     uint64_t batch_max;         /* requests per group commit */
-    uint64_t max_connections;
+    uint64_t max_connections;   /* connections tracked (rate buckets, subscriptions) */
+    uint64_t max_pending;       /* frames queued per connection, each way */
+    uint64_t batch_max_bytes;   /* request bytes per group commit */
     /* Federation (docs/relay.md "Federation"). */
     uint64_t peer_window;       /* forwards in flight per peer relay */
     uint64_t peer_timeout_ms;   /* no answer within: resend from the queue */

@@ -468,8 +468,8 @@ h_subscribe(struct lsn_relay *r, struct conn *c, const struct who *w,
     snprintf(c->dev, sizeof c->dev, "%s", w->id);
     c->sub_id = req->id;
     c->credit = req->subscribe->credit == 0 ? 1 : req->subscribe->credit;
-    if (c->credit > 100000)
-        c->credit = 100000;
+    if (c->credit > r->cfg.max_pending)     /* the send queue holds a window */
+        c->credit = (uint32_t)r->cfg.max_pending;
     c->inflight = 0;
     c->pushed_seq = 0;
     c->want = 1;

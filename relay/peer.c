@@ -32,6 +32,10 @@
 #define ID_TAGS      (ID_DIR | ID_STATUS)
 #define SYNC_MAX     4096           /* directory objects of one kind per sync */
 #define PARKED_MAX   1024
+/* A peer answers forwards, syncs and status asks only: a StatusReply of 256
+ * recipient orgs is about 40 KiB. */
+#define PEER_REPLY_MAX (256 * 1024)
+#define PEER_RCVHWM    1024
 
 /* ---------------------------------------------------------- set-up */
 
@@ -61,7 +65,7 @@ peer_close(struct peer *p)
 static int
 peer_open(struct lsn_relay *r, struct peer *p, const Liaison__RosterRelay *rel)
 {
-    int64_t maxmsg = LSN_WIRE_FRAME_MAX;
+    int64_t maxmsg = PEER_REPLY_MAX;
     char mon[96];
 
     memset(p, 0, sizeof *p);
@@ -86,7 +90,8 @@ peer_open(struct lsn_relay *r, struct peer *p, const Liaison__RosterRelay *rel)
         sock_int(p->sock, ZMQ_HEARTBEAT_IVL, (int)r->cfg.heartbeat_ms) != 0 ||
         sock_int(p->sock, ZMQ_HEARTBEAT_TIMEOUT, 3 * (int)r->cfg.heartbeat_ms) != 0 ||
         sock_int(p->sock, ZMQ_SNDHWM, 100000) != 0 ||
-        sock_int(p->sock, ZMQ_RCVHWM, 100000) != 0)
+        /* Answers queued from the peer (ZeroMQ stops reading past it). */
+        sock_int(p->sock, ZMQ_RCVHWM, PEER_RCVHWM) != 0)
         return LSN_ERR_IO;
     snprintf(mon, sizeof mon, "inproc://lsn-peer-%p", (void *)p->sock);
     if (zmq_socket_monitor(p->sock, mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
@@ -548,7 +553,7 @@ lsn_peers_recv(struct lsn_relay *r)
             more = zmq_msg_more(&m);
             if (!more)
                 LSN_PB_DECODE(response, zmq_msg_data(&m), zmq_msg_size(&m),
-                              LSN_WIRE_FRAME_MAX, &resp);
+                              PEER_REPLY_MAX, &resp);
             zmq_msg_close(&m);
             while (more) {      /* a peer sends one frame; drop the rest */
                 zmq_msg_init(&m);

@@ -391,8 +391,11 @@ sockets_open(struct lsn_relay *r)
         (rc = sockopt_int(r->router, ZMQ_HEARTBEAT_TTL, 3 * (int)r->cfg.heartbeat_ms)) != 0 ||
         (rc = sockopt_int(r->router, ZMQ_HANDSHAKE_IVL, (int)r->cfg.handshake_ms)) != 0 ||
         (rc = sockopt_int(r->router, ZMQ_LINGER, 1000)) != 0 ||
-        (rc = sockopt_int(r->router, ZMQ_SNDHWM, 100000)) != 0 ||
-        (rc = sockopt_int(r->router, ZMQ_RCVHWM, 100000)) != 0) {
+        /* Per connection: at most max_pending requests wait in ZeroMQ (then
+         * it stops reading that peer's socket), and room for the replies
+         * to those and a full push window (credit <= max_pending). */
+        (rc = sockopt_int(r->router, ZMQ_SNDHWM, 2 * (int)r->cfg.max_pending + 64)) != 0 ||
+        (rc = sockopt_int(r->router, ZMQ_RCVHWM, (int)r->cfg.max_pending)) != 0) {
         lsn_set_detail("cannot set the ROUTER options: %s", zmq_strerror(errno));
         return LSN_ERR_IO;
     }
@@ -653,6 +656,25 @@ zap_meta(uint8_t *m, const uint8_t key[32])
     return 5 + nl + 64;
 }
 
+/* Logs the refused unknown keys counted so far, at most once a second: a
+ * flood of fresh keys must not flood the log. */
+static void
+refused_log(struct lsn_relay *r)
+{
+    int64_t now = lsn_relay_now_ms();
+
+    if (r->refused_n == 0 || now - r->refused_log_ms < 1000)
+        return;
+    if (r->refused_n == 1)
+        lsn_relay_log("refused key %.16s...: not in the allow-list", r->refused_hex);
+    else
+        lsn_relay_log("refused %llu handshakes from keys not in the allow-list "
+                      "(latest %.16s...)", (unsigned long long)r->refused_n,
+                      r->refused_hex);
+    r->refused_n = 0;
+    r->refused_log_ms = now;
+}
+
 /* Answers one ZAP request: 200 with the identity for an admitted key. */
 static void
 zap_handle(struct lsn_relay *r)
@@ -694,7 +716,9 @@ zap_handle(struct lsn_relay *r)
         zap_reply(r->zap, &f[1], "200", "OK", user, meta, zap_meta(meta, key));
         goto out;
     }
-    lsn_relay_log("refused key %.16s...: not in the allow-list", hex);
+    r->refused_n++;
+    memcpy(r->refused_hex, hex, 16);
+    refused_log(r);
     zap_reply(r->zap, &f[1], "400", "key not admitted", "", NULL, 0);
 out:
     for (int i = 0; i < n; i++)
@@ -717,16 +741,29 @@ conn_get(struct lsn_relay *r, const uint8_t *rid, size_t len)
             r->conns = c;
             return c;
         }
-    /* Forget idle connections without a subscription before adding. */
+    /* Forget idle connections without a subscription before adding; if
+     * none is idle, the least recently active one without a subscription
+     * (the list is most recent first).  ZeroMQ does not say when a peer
+     * left, so entries only go this way; forgetting one only resets its
+     * rate bucket.  Only subscriptions hold a place for good. */
     if (r->n_conns >= r->cfg.max_connections) {
+        struct conn **lru = NULL;
         for (pp = &r->conns; (c = *pp) != NULL;) {
             if (c->dev[0] == '\0' && now - c->last_ms > CONN_IDLE_MS) {
                 *pp = c->next;
                 free(c);
                 r->n_conns--;
             } else {
+                if (c->dev[0] == '\0')
+                    lru = pp;
                 pp = &c->next;
             }
+        }
+        if (r->n_conns >= r->cfg.max_connections && lru != NULL) {
+            c = *lru;
+            *lru = c->next;
+            free(c);
+            r->n_conns--;
         }
     }
     if (r->n_conns >= r->cfg.max_connections || (c = calloc(1, sizeof *c)) == NULL)
@@ -1033,9 +1070,10 @@ request_one(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
     lsn_pb_free(&req->base);
 }
 
-/* Receives one ROUTER message: 0, or LSN_ERR_NOT_FOUND when none waits. */
+/* Receives one ROUTER message (adding its request bytes to *bytes): 0, or
+ * LSN_ERR_NOT_FOUND when none waits. */
 static int
-router_recv(struct lsn_relay *r)
+router_recv(struct lsn_relay *r, uint64_t *bytes)
 {
     zmq_msg_t rid, body;
     int extra = 0;
@@ -1061,6 +1099,7 @@ router_recv(struct lsn_relay *r)
         if (!more)
             break;
     }
+    *bytes += zmq_msg_size(&body);
     request_one(r, zmq_msg_data(&rid), zmq_msg_size(&rid),
                 zmq_msg_gets(&body, "User-Id"), zmq_msg_gets(&body, "X-Key"),
                 zmq_msg_data(&body), zmq_msg_size(&body), extra);
@@ -1106,13 +1145,16 @@ expire_tick(struct lsn_relay *r)
 static int
 round_run(struct lsn_relay *r, int do_expire)
 {
-    uint64_t n = 0;
+    uint64_t n = 0, bytes = 0;
     int rc, failed = 0;
 
     if ((rc = lsn_store_batch_begin(r->store)) != 0)
         return rc;
     r->dirty = 0;
-    while (n < r->cfg.batch_max && router_recv(r) == 0)
+    /* The batch's writes stay in memory until its commit: bound it by
+     * requests and by bytes (at least one request always fits). */
+    while (n < r->cfg.batch_max && bytes < r->cfg.batch_max_bytes &&
+           router_recv(r, &bytes) == 0)
         n++;
     lsn_peers_recv(r);
     lsn_peers_tick(r);
@@ -1196,8 +1238,10 @@ lsn_relay_run(struct lsn_relay *r)
             lsn_peers_events(r);
         now = lsn_relay_now_ms();
         int do_expire = now - last_expire >= 1000;
-        if (do_expire)
+        if (do_expire) {
             last_expire = now;
+            refused_log(r);
+        }
         if ((n > 0 && (it[1].revents & ZMQ_POLLIN)) || do_expire || peer_in ||
             lsn_peers_due(r, now)) {
             if ((rc = round_run(r, do_expire)) != 0)

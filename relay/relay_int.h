@@ -152,6 +152,9 @@ struct lsn_relay {
     int64_t fixed_now;              /* offline (tests, fuzzing): the clock; 0: real */
     int64_t boot_req_last_ms;
     uint64_t dir_gen;               /* counts roster and bundle replacements */
+    uint64_t refused_n;             /* unknown-key refusals not yet logged */
+    int64_t refused_log_ms;
+    char refused_hex[17];           /* the latest refused key, shortened */
     /* Offline (relay/offline.h): replies go here instead of the ROUTER. */
     void (*sink)(void *ctx, const uint8_t *buf, size_t len);
     void *sink_ctx;
