@@ -785,9 +785,14 @@ sync_retirement(struct lsn_client *c, int64_t now)
     int changed = 0;
 
     if (lsn_client_bundle(c, cred->org, now, 0, &own) == 0) {
+        uint32_t newest = lsn_bundle_newest_key(own)->key_id;
         for (size_t i = 0; i < cred->n_enc; i++) {
             const Liaison__EncKey *k = lsn_bundle_find_key(own, cred->enc[i].key_id);
-            if (k != NULL && cred->enc[i].retire_after != k->retire_after) {
+            if (k == NULL && cred->enc[i].key_id < newest) {
+                /* Dropped from the bundle while this device was away. */
+                cred->enc[i].retire_after = 1;
+                changed = 1;
+            } else if (k != NULL && cred->enc[i].retire_after != k->retire_after) {
                 cred->enc[i].retire_after = k->retire_after;
                 changed = 1;
             }
@@ -830,11 +835,8 @@ lsn_client_apply_deliveries(struct lsn_client *c, int64_t now, size_t *n)
     for (size_t i = 0; i < rep->n_objects; i++) {
         struct lsn_delivery *d = NULL;
         int e = lsn_delivery_parse(rep->objects[i].data, rep->objects[i].len, &d);
-        /* Only keys newer than the newest held: an older one was retired
-         * and wiped here on purpose. */
-        if (e == 0 && (c->p->cred->n_enc == 0 ||
-                       d->d->key_id > c->p->cred->enc[0].key_id) &&
-            (e = lsn_delivery_apply(d, ro, c->p->cred)) == 0) {
+        /* An old delivery (ROLLBACK) is simply not news. */
+        if (e == 0 && (e = lsn_delivery_apply(d, ro, c->p->cred)) == 0) {
             (*n)++;
             lsn_local_audit(c->p->store, now, "key", "encryption key %u of %s "
                             "delivered", d->d->key_id, d->d->org);

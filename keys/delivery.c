@@ -94,6 +94,13 @@ lsn_delivery_apply(const struct lsn_delivery *d, const struct lsn_roster *ro,
     }
     if (o == NULL)
         return LSN_ERR_UNKNOWN_ORG;
+    /* Only newer than every key held: an older one was retired (and maybe
+     * wiped) on purpose and must not come back. */
+    if (c->n_enc > 0 && d->d->key_id <= c->enc[0].key_id) {
+        lsn_set_detail("key delivery %u is not newer than key %u held",
+                       d->d->key_id, c->enc[0].key_id);
+        return LSN_ERR_ROLLBACK;
+    }
     if ((r = lsn_signed_verify_by(d->so, o->root_key.data)) != 0) {
         lsn_set_detail("key delivery %u is not signed by the root of `%s`",
                        d->d->key_id, d->d->org);

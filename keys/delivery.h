@@ -37,9 +37,10 @@ int lsn_delivery_make(const char *org, const char *device,
 int lsn_delivery_parse(const uint8_t *buf, size_t len, struct lsn_delivery **out);
 
 /* Verifies the delivery against the roster (signed by the org's root),
- * checks it is addressed to this credential, opens the secret, checks it
- * matches the delivered public key and adds it to the credential.
- * LSN_ERR_UNKNOWN_DEVICE if addressed to another device. */
+ * checks it is addressed to this credential and newer than every key it
+ * holds, opens the secret, checks it matches the delivered public key and
+ * adds it to the credential.  LSN_ERR_UNKNOWN_DEVICE if addressed to
+ * another device, LSN_ERR_ROLLBACK if not newer. */
 int lsn_delivery_apply(const struct lsn_delivery *d, const struct lsn_roster *r,
                        struct lsn_credential *c);
 

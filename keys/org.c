@@ -2,6 +2,7 @@
  * (see org.h).  A change is built in memory, signed, then written: the key
  * ring first (it only ever gains keys a bundle may name), then the bundle,
  * then key deliveries. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,6 +213,25 @@ bundle_save(const struct lsn_org *o)
                                  o->bundle->len, LSN_WRITE_FORCE);
 }
 
+/* Removes the *.signed files of the deliveries folder. */
+static void
+clear_deliveries(const char *dir)
+{
+    char f[PATH_MAX + 300];
+    struct dirent *e;
+    DIR *d = opendir(dir);
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n > 7 && strcmp(e->d_name + n - 7, ".signed") == 0 &&
+            (size_t)snprintf(f, sizeof f, "%s/%s", dir, e->d_name) < sizeof f)
+            unlink(f);
+    }
+    closedir(d);
+}
+
 /* A key delivery of the current key to every may-receive device. */
 static int
 deliveries_save(const struct lsn_org *o, int64_t now)
@@ -224,6 +244,9 @@ deliveries_save(const struct lsn_org *o, int64_t now)
         return r;
     if (mkdir(path, 0700) != 0 && errno != EEXIST)
         return LSN_ERR_IO;
+    /* Only the current key's deliveries are worth publishing; older ones
+     * may name devices that are gone (and would be refused). */
+    clear_deliveries(path);
     for (size_t i = 0; i < b->n_devices; i++) {
         const Liaison__Device *d = b->devices[i];
         struct lsn_delivery *kd = NULL;
@@ -391,7 +414,15 @@ lsn_org_rotate_device(struct lsn_org *o, const char *name,
         return r;
     device_entry(c, &entry);
     e.replace = &entry;
-    if ((r = bundle_next(o, &e, now)) == 0 && (r = bundle_save(o)) == 0)
+    /* The old credential holds the current org secret: a new key, sent to
+     * every receiving device including this one's new keys, leaves it out. */
+    if ((r = rekey(o, &e, now)) != 0) {
+        lsn_credential_destroy(&c);
+        return r;
+    }
+    if (c->may_receive)
+        r = lsn_credential_put_enc(c, &o->ring[0]);
+    if (r == 0)
         *cred = c;
     else
         lsn_credential_destroy(&c);

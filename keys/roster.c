@@ -104,11 +104,18 @@ check_orgs(const Liaison__Roster *r)
                            o->id);
             return LSN_ERR_WRONG_SIGNER;
         }
-        for (size_t j = 0; j < i; j++)
+        for (size_t j = 0; j < i; j++) {
             if (strcmp(r->orgs[j]->id, o->id) == 0) {
                 lsn_set_detail("org `%s` is listed twice", o->id);
                 return LSN_ERR_MALFORMED;
             }
+            /* A shared root would sign for both orgs. */
+            if (memcmp(r->orgs[j]->root_key.data, o->root_key.data, 32) == 0) {
+                lsn_set_detail("orgs `%s` and `%s` have the same root key",
+                               r->orgs[j]->id, o->id);
+                return LSN_ERR_WRONG_SIGNER;
+            }
+        }
     }
     return 0;
 }

@@ -96,8 +96,11 @@ lsn_trust_put_roster(struct lsn_trust *t, const uint8_t *buf, size_t len,
                        (unsigned long long)cand->r->version,
                        (unsigned long long)held->r->version);
         r = LSN_ERR_CONFLICT;
-    } else if (r == 0)
-        r = lsn_roster_verify_next(held, cand, now, 1);
+    } else if (r == 0) {
+        /* One step at a time; a step may have expired (the next one is on
+         * its way): lsn_trust_roster refuses an expired one at use. */
+        r = lsn_roster_verify_next(held, cand, now, 0);
+    }
     if (r == 0) {
         roster_path(t, path, sizeof path);
         r = lsn_signed_file_write(path, LSN_TYPE_ROSTER, cand->bytes, cand->len,
@@ -195,8 +198,9 @@ lsn_trust_bundle(struct lsn_trust *t, const char *org, int64_t now,
         return r;
     if ((r = lsn_trust_roster(t, now, &ro)) != 0)
         return r;
-    if ((r = load_bundle(t, org, &b)) == 0 &&
-        (r = lsn_bundle_verify(b, ro, now)) == 0) {
+    if ((r = load_bundle(t, org, &b)) == 0 && strcmp(b->b->org, org) != 0)
+        r = LSN_ERR_CORRUPT;
+    if (r == 0 && (r = lsn_bundle_verify(b, ro, now)) == 0) {
         *out = b;
         b = NULL;
     }

@@ -21,9 +21,11 @@ struct lsn_trust;
 int lsn_trust_open(const char *dir, struct lsn_trust **out);
 
 /* Takes a roster: with none held yet it is pinned if it verifies on its
- * own; otherwise it must be the held one again (byte-identical) or its
- * direct successor (lsn_roster_verify_next, not expired).  LSN_ERR_ROLLBACK
- * for a lower version, LSN_ERR_CHAIN for a gap. */
+ * own (and has not expired); otherwise it must be the held one again
+ * (byte-identical) or its direct successor (lsn_roster_verify_next), which
+ * may itself have expired if a later one follows: lsn_trust_roster refuses
+ * an expired roster at use (freeze).  LSN_ERR_ROLLBACK for a lower version,
+ * LSN_ERR_CHAIN for a gap. */
 int lsn_trust_put_roster(struct lsn_trust *t, const uint8_t *buf, size_t len,
                          int64_t now);
 

@@ -128,7 +128,10 @@ lsn_pb_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
     msg = NULL;
     r = 0;
 out:
-    free(again);
+    if (again != NULL) {
+        sodium_memzero(again, len);     /* a copy of credentials, content */
+        free(again);
+    }
     if (msg != NULL)
         protobuf_c_message_free_unpacked(msg, &free_allocator);
     return r;

@@ -191,13 +191,18 @@ cmd_publish(int argc, char **argv)
         goto out;
     snprintf(path, sizeof path, "%s/deliveries", o.dir);
     if ((d = opendir(path)) != NULL) {
-        while ((e = readdir(d)) != NULL && rc == 0) {
+        /* Each delivery on its own: one refused does not hold back the
+         * others (the exit status still reports it). */
+        while ((e = readdir(d)) != NULL) {
             size_t n = strlen(e->d_name);
             char f[PATH_MAX + 300];
+            int one;
             if (n < 8 || strcmp(e->d_name + n - 7, ".signed") != 0)
                 continue;
             snprintf(f, sizeof f, "%s/%s", path, e->d_name);
-            rc = put_file(w, f, LSN_TYPE_KEY_DELIVERY, LIAISON__DIR_KIND__DIR_DELIVERY);
+            one = put_file(w, f, LSN_TYPE_KEY_DELIVERY, LIAISON__DIR_KIND__DIR_DELIVERY);
+            if (rc == 0)
+                rc = one;
         }
         closedir(d);
     }

@@ -274,6 +274,55 @@ test_org_passphrase_protects_folder(void **state)
     kf_rmdir(tmp);
 }
 
+static void
+test_org_rotate_device_replaces_the_key_it_held(void **state)
+{
+    const char *tmp = kf_tmpdir("org");
+    char dir[PATH_MAX - 64];
+    struct lsn_org *o = NULL;
+    struct lsn_roster *ro = NULL;
+    struct lsn_credential *old = NULL, *fresh = NULL, *bob = NULL;
+    struct lsn_delivery *d = NULL;
+    uint32_t first, next;
+
+    (void)state;
+    snprintf(dir, sizeof dir, "%s/police", tmp);
+    assert_int_equal(lsn_org_init(dir, "police", NULL, 0, KF_NOW, &o), 0);
+    ro = roster_for(o, 1);
+    assert_int_equal(lsn_org_device_add(o, "alice", LIAISON__DEVICE_ROLE__ROLE_HUMAN,
+                                        1, 1, NULL, 0, KF_NOW, &old), 0);
+    assert_int_equal(lsn_org_device_add(o, "bob", LIAISON__DEVICE_ROLE__ROLE_HUMAN,
+                                        1, 1, NULL, 0, KF_NOW, &bob), 0);
+    first = o->bundle->b->enc_keys[0]->key_id;
+    /* A suspected-stolen credential replaced: its org secret goes too. */
+    assert_int_equal(lsn_org_rotate_device(o, "alice", NULL, 0, KF_NOW, &fresh), 0);
+    next = o->bundle->b->enc_keys[0]->key_id;
+    assert_int_not_equal(next, first);
+    assert_non_null(lsn_credential_find_enc(fresh, next));
+    assert_null(lsn_credential_find_enc(old, next));
+    assert_memory_not_equal(fresh->keys->sign_pk, old->keys->sign_pk, 32);
+    /* The other devices get it by delivery; the old keys cannot open it. */
+    d = read_delivery(dir, "bob", next);
+    assert_non_null(d);
+    assert_int_equal(lsn_delivery_apply(d, ro, bob), 0);
+    assert_int_not_equal(lsn_delivery_apply(d, ro, bob), 0);    /* not news twice */
+    lsn_delivery_destroy(&d);
+
+    /* Revoke after a rotation: only the current key's deliveries remain. */
+    assert_int_equal(lsn_org_device_revoke(o, "alice", KF_NOW + 1), 0);
+    assert_null(read_delivery(dir, "alice", o->bundle->b->enc_keys[0]->key_id));
+    assert_null(read_delivery(dir, "alice", next));   /* stale ones cleared */
+    assert_null(read_delivery(dir, "bob", next));
+    assert_non_null(d = read_delivery(dir, "bob", o->bundle->b->enc_keys[0]->key_id));
+    lsn_delivery_destroy(&d);
+    lsn_credential_destroy(&old);
+    lsn_credential_destroy(&fresh);
+    lsn_credential_destroy(&bob);
+    lsn_roster_destroy(&ro);
+    lsn_org_destroy(&o);
+    kf_rmdir(tmp);
+}
+
 int
 main(void)
 {
@@ -283,6 +332,7 @@ main(void)
         cmocka_unit_test(test_org_delivery_forgery_refused),
         cmocka_unit_test(test_org_root_rotation),
         cmocka_unit_test(test_org_passphrase_protects_folder),
+        cmocka_unit_test(test_org_rotate_device_replaces_the_key_it_held),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -238,6 +238,15 @@ test_roster_structure_checked(void **state)
     o.id = "police";
     o.relay = "elsewhere";                    /* home relay not listed */
     assert_int_equal(lsn_roster_from_body(&body, &bad), LSN_ERR_MALFORMED);
+    {
+        Liaison__RosterOrg o2 = *r->r->orgs[0], *two[2] = { r->r->orgs[0], &o2 };
+        o2.id = "bank";                       /* another org, the same root */
+        body = *r->r;
+        body.orgs = two;
+        body.n_orgs = 2;
+        assert_int_equal(lsn_roster_from_body(&body, &bad), LSN_ERR_WRONG_SIGNER);
+        body.n_orgs = 1;
+    }
     assert_null(bad);
     lsn_roster_destroy(&r);
 }
