@@ -996,6 +996,24 @@ who_read(const char *user, const char *key, struct who *w)
     return 0;
 }
 
+/* The request id of a frame not decoded yet (a refusal before the decode
+ * still names the request it refuses): field 1 comes first in the
+ * canonical encoding; 0 if the frame does not start with it. */
+static uint64_t
+peek_id(const uint8_t *body, size_t len)
+{
+    uint64_t id = 0;
+
+    if (len < 2 || body[0] != 0x08)
+        return 0;
+    for (size_t i = 1; i < len && i <= 10; i++) {
+        id |= (uint64_t)(body[i] & 0x7f) << (7 * (i - 1));
+        if ((body[i] & 0x80) == 0)
+            return id;
+    }
+    return 0;
+}
+
 /* Handles one request frame (body, len) from the connection with routing
  * id rid whose ZAP identity is user and key_hex (docs/wire.md); extra says
  * the message had more than one frame.  Every path queues exactly one
@@ -1020,14 +1038,15 @@ request_one(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
         return;
     }
     if ((c = conn_get(r, rid, rid_len)) == NULL) {
-        out_error(r, rid, rid_len, 0, LSN_ERR_RATE,
+        out_error(r, rid, rid_len, peek_id(body, len), LSN_ERR_RATE,
                   "too many connections: retry later");
         return;
     }
-    /* Rate: per connection, and globally for unknown keys. */
+    /* Rate: per connection, and globally for unknown keys.  These cheap
+     * checks come before the decode (and any signature check). */
     bucket_fill(&c->tokens, &c->last_ms, (double)r->cfg.rate, (double)r->cfg.burst);
     if (c->tokens < 1.0) {
-        out_error(r, rid, rid_len, 0, LSN_ERR_RATE,
+        out_error(r, rid, rid_len, peek_id(body, len), LSN_ERR_RATE,
                   "too many requests on this connection: slow down and retry");
         return;
     }
@@ -1035,7 +1054,7 @@ request_one(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
     if (w.kind == WHO_UNKNOWN) {
         bucket_fill(&r->boot_req_tokens, &r->boot_req_last_ms, 1.0, BOOT_BURST * 4);
         if (r->boot_req_tokens < 1.0 || len > r->cfg.bootstrap_max_bytes) {
-            out_error(r, rid, rid_len, 0, LSN_ERR_DENIED,
+            out_error(r, rid, rid_len, peek_id(body, len), LSN_ERR_DENIED,
                       "not allowed: this key is not known to the relay");
             return;
         }

@@ -14,7 +14,8 @@
  * Invariants: every reply is a well-formed Response (strict decode) that
  * carries either an error (negative code, a sentence) or a body, never
  * both; every frame gets exactly one reply, in order, with the frame's
- * request id (or 0 if the frame is no Request); an unknown key gets DENIED
+ * request id (0 if the frame is no Request, unless refused before the
+ * decode); an unknown key gets DENIED
  * with one sentence or a stored bundle; a device never gets a relay-only
  * answer and a peer relay nothing else; pushes only follow a subscribe. */
 #include <stdio.h>
@@ -247,8 +248,12 @@ check_reply(const struct who_fix *who, const Liaison__Response *resp,
         FF_CHECK(resp->error->code < 0);
         FF_CHECK(resp->error->message != NULL && resp->error->message[0] != '\0');
     }
+    /* An id the frame did not carry only on a refusal before the decode
+     * (rate, connections, the unknown-key budget), which peeks at it. */
     if (req == NULL)
-        FF_CHECK(resp->error != NULL && resp->id == 0);
+        FF_CHECK(resp->error != NULL &&
+                 (resp->id == 0 || resp->error->code == LSN_ERR_RATE ||
+                  resp->error->code == LSN_ERR_DENIED));
     else
         FF_CHECK(resp->id == req->id || (resp->id == 0 && resp->error != NULL));
     switch (who->kind) {

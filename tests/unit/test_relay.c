@@ -476,6 +476,105 @@ test_relay_garbage_frames_answered(void **state)
 }
 
 
+/* A device may submit only envelopes naming itself as the sender: another
+ * device of its org, or a device of another org, presenting them is
+ * refused (DENIED) and nothing is stored. */
+static void
+test_relay_submit_in_another_name_refused(void **state)
+{
+    struct lsn_relay_client *d2, *other, *r;
+    size_t to[1] = { 1 };
+    uint8_t *env = NULL;
+    size_t len = 0;
+
+    (void)state;
+    up("impersonate", 2, 2, NULL);
+    assert_int_equal(rf_seal(&F, 0, 0, to, 1, NULL, 3600, &env, &len), 0);   /* o1/d1's */
+    d2 = conn(0, 1);
+    other = conn(1, 0);
+    assert_int_equal(submit1(d2, env, len, NULL), LSN_ERR_DENIED);
+    assert_int_equal(submit1(other, env, len, NULL), LSN_ERR_DENIED);
+    r = conn(1, 1);
+    assert_int_equal(drain(r, NULL, 0, 0), 0);
+    lsn_relay_client_close(&r);
+    lsn_relay_client_close(&other);
+    lsn_relay_client_close(&d2);
+    free(env);
+}
+
+/* max_connections tracked: a new connection past the cap takes the place
+ * of the least recently active one without a subscription (before, it was
+ * refused for ten minutes); subscriptions keep theirs, and with every
+ * place subscribed a new connection gets RATE. */
+static void
+test_relay_connection_cap_forgets_least_recent(void **state)
+{
+    struct lsn_relay_client *c[5];
+    Liaison__HelloReply *h = NULL;
+
+    (void)state;
+    up("conncap", 1, 2, "max_connections 2");
+    for (int i = 0; i < 3; i++) {
+        c[i] = conn(0, (size_t)(i % 2));
+        assert_int_equal(lsn_relay_client_hello(c[i], &h), 0);
+        lsn_pb_free(&h->base);
+    }
+    /* c[1] (d2) and c[2] (d1) subscribe: both places are held. */
+    assert_int_equal(lsn_relay_client_subscribe(c[1], 4, NULL), 0);
+    assert_int_equal(lsn_relay_client_subscribe(c[2], 4, NULL), 0);
+    c[3] = conn(0, 0);
+    assert_int_equal(lsn_relay_client_hello(c[3], &h), LSN_ERR_RATE);
+    /* Whatever device asks: every place is held by a subscription. */
+    c[4] = conn(0, 1);
+    assert_int_equal(lsn_relay_client_hello(c[4], &h), LSN_ERR_RATE);
+    for (int i = 0; i < 5; i++)
+        if (c[i] != NULL)
+            lsn_relay_client_close(&c[i]);
+}
+
+/* max_pending also caps a subscription's push window: a device asking for
+ * a credit of 1000 from a relay with max_pending 16 has at most 16 pushes
+ * unacknowledged; an ack lets the next one through. */
+static void
+test_relay_push_window_capped_by_max_pending(void **state)
+{
+    struct lsn_relay_client *s, *r;
+    Liaison__Response *p = NULL;
+    size_t to[1] = { 1 }, got = 0;
+    char org[40] = "";
+    uint8_t id[1][16];
+
+    (void)state;
+    up("window", 2, 1, "max_pending 16");
+    s = conn(0, 0);
+    r = conn(1, 0);
+    assert_int_equal(lsn_relay_client_subscribe(r, 1000, NULL), 0);
+    for (int i = 0; i < 24; i++) {
+        uint8_t *env = NULL;
+        size_t len = 0;
+        assert_int_equal(rf_seal(&F, 0, 0, to, 1, NULL, 3600, &env, &len), 0);
+        assert_int_equal(submit1(s, env, len, NULL), 0);
+        free(env);
+    }
+    while (lsn_relay_client_next_push(r, 2000, &p) == 0) {
+        if (got++ == 0) {
+            snprintf(org, sizeof org, "%s", p->push->item->org);
+            memcpy(id[0], p->push->item->msg_id.data, 16);
+        }
+        lsn_pb_free(&p->base);
+    }
+    assert_int_equal(got, 16);
+    {
+        const char *o = org;
+        assert_int_equal(lsn_relay_client_ack(r, &o, (const uint8_t (*)[16])id, 1, 0,
+                                              NULL), 0);
+    }
+    assert_int_equal(lsn_relay_client_next_push(r, 5000, &p), 0);
+    lsn_pb_free(&p->base);
+    lsn_relay_client_close(&r);
+    lsn_relay_client_close(&s);
+}
+
 /* ---------------------------------------------------------- faults */
 
 /* Seals an alert with a body of body_len bytes from org from's d1 to org to. */
@@ -883,6 +982,9 @@ main(void)
         cmocka_unit_test_teardown(test_relay_restart_keeps_queue, down),
         cmocka_unit_test_teardown(test_relay_garbage_frames_answered, down),
         cmocka_unit_test_teardown(test_relay_crash_kill9_keeps_every_acked_envelope, down),
+        cmocka_unit_test_teardown(test_relay_submit_in_another_name_refused, down),
+        cmocka_unit_test_teardown(test_relay_connection_cap_forgets_least_recent, down),
+        cmocka_unit_test_teardown(test_relay_push_window_capped_by_max_pending, down),
         cmocka_unit_test_teardown(test_relay_commit_failure_not_acked_and_exits, down),
         cmocka_unit_test_teardown(test_relay_flood_unknown_keys_and_half_open_still_serves,
                                   down),
