@@ -155,7 +155,7 @@ main(int argc, char **argv)
         return 2;
     }
     for (int i = 0; i < 4; i++)
-        if (over[i] != NULL && (r = lsn_relay_config_set(&cfg, over_keys[i], over[i])) != 0) {
+        if (over[i] != NULL && lsn_relay_config_set(&cfg, over_keys[i], over[i]) != 0) {
             fprintf(stderr, "liaison-relay: --%s: %s\n", over_keys[i], lsn_detail());
             return 2;
         }

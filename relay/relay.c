@@ -369,7 +369,6 @@ sockets_open(struct lsn_relay *r)
 {
     int64_t maxmsg = (int64_t)r->cfg.max_envelope + 4096;
     size_t elen = sizeof r->endpoint;
-    int rc;
 
     if ((r->zctx = zmq_ctx_new()) == NULL)
         return LSN_ERR_IO;
@@ -381,21 +380,21 @@ sockets_open(struct lsn_relay *r)
     }
     if ((r->router = zmq_socket(r->zctx, ZMQ_ROUTER)) == NULL)
         return LSN_ERR_IO;
-    if ((rc = sockopt_int(r->router, ZMQ_CURVE_SERVER, 1)) != 0 ||
+    if (sockopt_int(r->router, ZMQ_CURVE_SERVER, 1) != 0 ||
         zmq_setsockopt(r->router, ZMQ_CURVE_SECRETKEY, r->sk, 32) != 0 ||
         zmq_setsockopt(r->router, ZMQ_ZAP_DOMAIN, "liaison", 7) != 0 ||
-        (rc = sockopt_int(r->router, ZMQ_ROUTER_MANDATORY, 1)) != 0 ||
+        sockopt_int(r->router, ZMQ_ROUTER_MANDATORY, 1) != 0 ||
         zmq_setsockopt(r->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
-        (rc = sockopt_int(r->router, ZMQ_HEARTBEAT_IVL, (int)r->cfg.heartbeat_ms)) != 0 ||
-        (rc = sockopt_int(r->router, ZMQ_HEARTBEAT_TIMEOUT, 3 * (int)r->cfg.heartbeat_ms)) != 0 ||
-        (rc = sockopt_int(r->router, ZMQ_HEARTBEAT_TTL, 3 * (int)r->cfg.heartbeat_ms)) != 0 ||
-        (rc = sockopt_int(r->router, ZMQ_HANDSHAKE_IVL, (int)r->cfg.handshake_ms)) != 0 ||
-        (rc = sockopt_int(r->router, ZMQ_LINGER, 1000)) != 0 ||
+        sockopt_int(r->router, ZMQ_HEARTBEAT_IVL, (int)r->cfg.heartbeat_ms) != 0 ||
+        sockopt_int(r->router, ZMQ_HEARTBEAT_TIMEOUT, 3 * (int)r->cfg.heartbeat_ms) != 0 ||
+        sockopt_int(r->router, ZMQ_HEARTBEAT_TTL, 3 * (int)r->cfg.heartbeat_ms) != 0 ||
+        sockopt_int(r->router, ZMQ_HANDSHAKE_IVL, (int)r->cfg.handshake_ms) != 0 ||
+        sockopt_int(r->router, ZMQ_LINGER, 1000) != 0 ||
         /* Per connection: at most max_pending requests wait in ZeroMQ (then
          * it stops reading that peer's socket), and room for the replies
          * to those and a full push window (credit <= max_pending). */
-        (rc = sockopt_int(r->router, ZMQ_SNDHWM, 2 * (int)r->cfg.max_pending + 64)) != 0 ||
-        (rc = sockopt_int(r->router, ZMQ_RCVHWM, (int)r->cfg.max_pending)) != 0) {
+        sockopt_int(r->router, ZMQ_SNDHWM, 2 * (int)r->cfg.max_pending + 64) != 0 ||
+        sockopt_int(r->router, ZMQ_RCVHWM, (int)r->cfg.max_pending) != 0) {
         lsn_set_detail("cannot set the ROUTER options: %s", zmq_strerror(errno));
         return LSN_ERR_IO;
     }
@@ -1033,7 +1032,7 @@ request_one(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
     r->msg[0] = '\0';
     if (rid_len == 0 || rid_len > RID_MAX)
         return;
-    if ((rc = who_read(user, key_hex, &w)) != 0) {
+    if (who_read(user, key_hex, &w) != 0) {
         out_error(r, rid, rid_len, 0, LSN_ERR_DENIED, "not allowed");
         return;
     }
@@ -1183,7 +1182,7 @@ round_run(struct lsn_relay *r, int do_expire)
         lsn_relay_log("push failed: %s", lsn_strerror(rc));
     lsn_peers_fill(r);
     if (r->dirty) {
-        if ((rc = lsn_store_batch_commit(r->store)) != 0) {
+        if (lsn_store_batch_commit(r->store) != 0) {
             lsn_relay_log("store commit failed: %s; every request of this batch is "
                           "answered UNAVAILABLE and the relay stops (a failed write "
                           "or fsync is not retried): check the disk, then restart it",
@@ -1201,10 +1200,8 @@ round_run(struct lsn_relay *r, int do_expire)
 static void
 reload_roster(struct lsn_relay *r)
 {
-    int rc;
-
     r->reload = 0;
-    if ((rc = roster_load(r, 0)) != 0)
+    if (roster_load(r, 0) != 0)
         lsn_relay_log("SIGHUP: roster not reloaded: %s", lsn_detail());
     else
         lsn_relay_log("SIGHUP: roster v%llu loaded, %zu keys admitted",
@@ -1224,7 +1221,7 @@ lsn_relay_run(struct lsn_relay *r)
         int64_t now;
         int n, peer_in = 0;
         size_t ni;
-        if (cap < 2 + 2 * r->n_peers) {
+        if (it == NULL || cap < 2 + 2 * r->n_peers) {
             zmq_pollitem_t *x = realloc(it, (2 + 2 * r->n_peers) * sizeof *x);
             if (x == NULL) {
                 rc = LSN_ERR_NOMEM;
