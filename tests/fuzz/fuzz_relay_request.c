@@ -184,10 +184,30 @@ bundles_put(void)
     relay_open();
 }
 
+static char tmpdir[] = "/tmp/lsn-fuzz-relay-XXXXXX";
+
+/* At exit: the relay closed, its folder removed. */
+static void
+cleanup(void)
+{
+    static const char *const files[] = {
+        "data/data.mdb", "data/lock.mdb", "data", "roster.signed", "relay.key",
+    };
+    char path[512];
+
+    lsn_relay_destroy(&relay);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmpdir, files[i]);
+        if (unlink(path) != 0)
+            rmdir(path);
+    }
+    rmdir(tmpdir);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    char dir[] = "/tmp/lsn-fuzz-relay-XXXXXX", path[512];
+    char *dir = tmpdir, path[512];
     uint8_t r1_sk[32], r2_sk[32], unknown[32], admin[32], other[32];
     struct lsn_roster *ro;
     int r;
@@ -198,6 +218,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     lsn_relay_log_quiet(1);
     if (mkdtemp(dir) == NULL)
         die("mkdtemp", LSN_ERR_IO);
+    atexit(cleanup);
     ff_derive(r1_sk, "fuzz relay r1 secret");
     ff_derive(r2_sk, "fuzz relay r2 secret");
     crypto_scalarmult_base(r1_pk, r1_sk);
