@@ -125,9 +125,11 @@ read_config(struct lsn_profile *p)
         return r;
     if ((r = lsn_file_read(path, CONFIG_MAX, &text, &n)) != 0)
         return r == LSN_ERR_NOT_FOUND ? 0 : r;
-    for (line = strtok_r((char *)text, "\n", &save); line != NULL;
-         line = strtok_r(NULL, "\n", &save)) {
+    /* Line by line (blank lines count for the numbers in messages). */
+    for (line = (char *)text; line != NULL; line = save) {
         char key[64], val[64];
+        if ((save = strchr(line, '\n')) != NULL)
+            *save++ = '\0';
         lineno++;
         while (*line == ' ' || *line == '\t')
             line++;

@@ -69,13 +69,19 @@ get_u32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* The box key: argon2id of the passphrase, then bound to the header
+ * (magic, kind, KDF and its limits, salt, nonce, length), so a header
+ * edited to relabel the key's kind or weaken its limits no longer opens. */
 static int
-derive_key(uint8_t key[32], const char *pass, const uint8_t salt[16],
-           uint64_t ops, uint64_t mem)
+derive_key(uint8_t key[32], const char *pass, const uint8_t hdr[SECRET_HDR])
 {
-    if (crypto_pwhash(key, 32, pass, strlen(pass), salt, ops, (size_t)mem,
-                      crypto_pwhash_ALG_ARGON2ID13) != 0)
+    uint8_t k[32];
+
+    if (crypto_pwhash(k, 32, pass, strlen(pass), hdr + 24, get_u64(hdr + 8),
+                      (size_t)get_u64(hdr + 16), crypto_pwhash_ALG_ARGON2ID13) != 0)
         return LSN_ERR_NOMEM;
+    crypto_generichash(key, 32, hdr, SECRET_HDR, k, sizeof k);
+    sodium_memzero(k, sizeof k);
     return 0;
 }
 
@@ -107,7 +113,7 @@ lsn_secret_encode(int kind, const char *comment, const uint8_t *payload,
         put_u64(bin + 16, MEMLIMIT);
         randombytes_buf(bin + 24, 16);
         randombytes_buf(bin + 40, 24);
-        if ((r = derive_key(key, pass, bin + 24, OPSLIMIT, MEMLIMIT)) != 0)
+        if ((r = derive_key(key, pass, bin)) != 0)
             goto out;
         crypto_secretbox_easy(bin + SECRET_HDR, payload, len, bin + 40, key);
     } else {
@@ -189,8 +195,7 @@ lsn_secret_decode(const uint8_t *text, size_t text_len, int kind,
             r = LSN_ERR_NEED_PASSPHRASE;
             goto out;
         }
-        r = derive_key(key, pass, bin + 24, get_u64(bin + 8), get_u64(bin + 16));
-        if (r != 0)
+        if ((r = derive_key(key, pass, bin)) != 0)
             goto out;
         /* The checksum passed, so a failing tag means the passphrase. */
         if (crypto_secretbox_open_easy(out, bin + SECRET_HDR,

@@ -484,6 +484,26 @@ lsn_org_root_prepare(struct lsn_org *o)
     return r;
 }
 
+/* root.next.* become root.* (each rename atomic; the old root is gone). */
+static int
+root_promote(const struct lsn_org *o)
+{
+    static const char *const ext[] = { "key", "pub" };
+    char from[PATH_MAX], to[PATH_MAX], a[32], b[32];
+    int r;
+
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(a, sizeof a, "root.next.%s", ext[i]);
+        snprintf(b, sizeof b, "root.%s", ext[i]);
+        if ((r = org_path(o, a, from, sizeof from)) != 0 ||
+            (r = org_path(o, b, to, sizeof to)) != 0)
+            return r;
+        if (rename(from, to) != 0)
+            return LSN_ERR_IO;
+    }
+    return 0;
+}
+
 int
 lsn_org_root_adopt(struct lsn_org *o, const struct lsn_roster *roster,
                    int64_t now)
@@ -491,7 +511,6 @@ lsn_org_root_adopt(struct lsn_org *o, const struct lsn_roster *roster,
     const Liaison__RosterOrg *ro = lsn_roster_find_org(roster, o->id);
     uint8_t *sk = sodium_malloc(64);
     struct device_edit e = { 0 };
-    char from[PATH_MAX], to[PATH_MAX];
     int r;
 
     if (sk == NULL)
@@ -512,22 +531,11 @@ lsn_org_root_adopt(struct lsn_org *o, const struct lsn_roster *roster,
         goto out;
     }
     memcpy(o->root_sk, sk, 64);
-    if ((r = bundle_next(o, &e, now)) != 0)
+    if ((r = bundle_next(o, &e, now)) != 0 || (r = bundle_save(o)) != 0)
         goto out;
-    /* Keep the old root next to the new one until the bundle is out. */
-    if ((r = org_path(o, "root.key", from, sizeof from)) != 0 ||
-        (r = org_path(o, "root.old.key", to, sizeof to)) != 0)
-        goto out;
-    (void)rename(from, to);
-    if ((r = root_save(o, "root", sk, LSN_WRITE_FORCE)) != 0 ||
-        (r = bundle_save(o)) != 0)
-        goto out;
-    if (org_path(o, "root.next.key", from, sizeof from) == 0)
-        unlink(from);
-    if (org_path(o, "root.next.pub", from, sizeof from) == 0)
-        unlink(from);
-    if (org_path(o, "root.old.key", from, sizeof from) == 0)
-        unlink(from);
+    /* The bundle is out, signed by root.next: promote it.  A crash in
+     * between leaves a folder lsn_org_load finishes (root_promote). */
+    r = root_promote(o);
 out:
     sodium_free(sk);
     return r;
@@ -582,8 +590,13 @@ lsn_org_load(const char *dir, const char *pass, struct lsn_org **out)
     strcpy(o->id, o->bundle->b->org);
     if ((r = root_load(o, "root", o->root_sk)) != 0 || (r = ring_load(o)) != 0)
         goto fail;
-    /* The folder must be one piece: its bundle signed by its root. */
-    if ((r = lsn_signed_verify_by(o->bundle->so, o->root_sk + 32)) != 0) {
+    /* The folder must be one piece: its bundle signed by its root.  If
+     * root.next signed it, an adoption stopped before promoting: finish. */
+    if ((r = lsn_signed_verify_by(o->bundle->so, o->root_sk + 32)) != 0 &&
+        root_load(o, "root.next", o->root_sk) == 0 &&
+        lsn_signed_verify_by(o->bundle->so, o->root_sk + 32) == 0)
+        r = root_promote(o);
+    if (r != 0) {
         lsn_set_detail("%s/bundle.signed is not signed by %s/root.key", dir, dir);
         goto fail;
     }
@@ -662,9 +675,12 @@ lsn_org_keep_roster(const struct lsn_org *o, const struct lsn_roster *roster)
 
     if ((r = org_path(o, "roster.signed", path, sizeof path)) != 0)
         return r;
+    /* Kept only if it is the one held or follows it: a roster signed by
+     * some other set of authorities never replaces the folder's. */
     if (lsn_signed_file_read(path, LSN_TYPE_ROSTER, &bin, &n) == 0 &&
         lsn_roster_parse(bin, n, &held) == 0 &&
-        held->r->version > roster->r->version) {
+        (held->r->version >= roster->r->version ||
+         lsn_roster_verify_next(held, roster, lsn_now(), 0) != 0)) {
         free(bin);
         lsn_roster_destroy(&held);
         return 0;

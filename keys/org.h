@@ -80,8 +80,9 @@ int lsn_org_root_prepare(struct lsn_org *o);
 int lsn_org_root_adopt(struct lsn_org *o, const struct lsn_roster *roster,
                        int64_t now);
 
-/* Keeps roster as DIR/roster.signed unless the one kept is newer, so that
- * later commands (publish) know the coalition without --roster. */
+/* Keeps roster as DIR/roster.signed if the folder holds none yet or it is
+ * the held one's direct successor (lsn_roster_verify_next), so that later
+ * commands (publish) know the coalition without --roster. */
 int lsn_org_keep_roster(const struct lsn_org *o, const struct lsn_roster *roster);
 
 void lsn_org_destroy(struct lsn_org **o);

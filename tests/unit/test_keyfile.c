@@ -108,6 +108,32 @@ test_keyfile_passphrase_wrong_and_missing(void **state)
 }
 
 static void
+test_keyfile_header_bound_to_passphrase_key(void **state)
+{
+    uint8_t sk[64], *bin = NULL, *got = NULL;
+    char *text = NULL, *again = NULL;
+    size_t tl = 0, n = 0, al = 0, gl = 0;
+
+    (void)state;
+    randombytes_buf(sk, sizeof sk);
+    assert_int_equal(lsn_secret_encode(LSN_KEY_ORG_ROOT, NULL, sk, 64, "pw", &text,
+                                       &tl), 0);
+    /* Relabel an org root as an authority key and fix the checksum: the
+     * header is part of the key, so it no longer opens. */
+    assert_int_equal(lsn_armor_decode("secret-key", (uint8_t *)text, tl, 1 << 20,
+                                      &bin, &n), 0);
+    bin[5] = LSN_KEY_AUTHORITY;
+    crypto_generichash(bin + n - 32, 32, bin, n - 32, NULL, 0);
+    assert_int_equal(lsn_armor_encode("secret-key", NULL, bin, n, &again, &al), 0);
+    assert_int_equal(lsn_secret_decode((uint8_t *)again, al, LSN_KEY_AUTHORITY, "pw",
+                                       &got, &gl), LSN_ERR_PASSPHRASE);
+    assert_null(got);
+    free(bin);
+    free(text);
+    free(again);
+}
+
+static void
 test_keyfile_truncated_and_corrupt_files_fail_cleanly(void **state)
 {
     uint8_t sk[64], *got = NULL;
@@ -238,6 +264,7 @@ main(void)
         cmocka_unit_test(test_keyfile_secret_roundtrip_mode_and_no_overwrite),
         cmocka_unit_test(test_keyfile_symlink_not_followed),
         cmocka_unit_test(test_keyfile_passphrase_wrong_and_missing),
+        cmocka_unit_test(test_keyfile_header_bound_to_passphrase_key),
         cmocka_unit_test(test_keyfile_truncated_and_corrupt_files_fail_cleanly),
         cmocka_unit_test(test_keyfile_oversized_and_garbage_refused),
         cmocka_unit_test(test_keyfile_public_roundtrip_and_fingerprint),

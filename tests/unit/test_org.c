@@ -323,6 +323,57 @@ test_org_rotate_device_replaces_the_key_it_held(void **state)
     kf_rmdir(tmp);
 }
 
+/* An adoption that stops after the new bundle is written (here: root.key
+ * cannot be replaced) is finished by the next load of the folder. */
+static void
+test_org_root_adoption_recovers_after_a_crash(void **state)
+{
+    const char *tmp = kf_tmpdir("org");
+    char dir[PATH_MAX - 64], path[PATH_MAX], saved[PATH_MAX], inner[PATH_MAX + 16];
+    struct lsn_org *o = NULL;
+    struct lsn_roster *v2 = NULL;
+    struct kf_key next;
+    uint8_t *sk = NULL;
+    size_t n = 0;
+
+    (void)state;
+    snprintf(dir, sizeof dir, "%s/police", tmp);
+    assert_int_equal(lsn_org_init(dir, "police", NULL, 0, KF_NOW, &o), 0);
+    assert_int_equal(lsn_org_root_prepare(o), 0);
+    snprintf(path, sizeof path, "%s/root.next.key", dir);
+    assert_int_equal(lsn_secret_read(path, LSN_KEY_ORG_ROOT, NULL, &sk, &n), 0);
+    memcpy(next.sk, sk, 64);
+    memcpy(next.pk, sk + 32, 32);
+    lsn_secret_free(sk);
+    {
+        const struct kf_key ab[] = { A, B };
+        const struct kf_key *s2[] = { &A, &B };
+        const struct kf_org orgs[] = { { "police", &next } };
+        v2 = kf_roster(2, ab, 2, 2, orgs, 1, s2, 2, 0);
+    }
+    /* root.key becomes a non-empty folder: the promotion's rename fails. */
+    snprintf(path, sizeof path, "%s/root.key", dir);
+    snprintf(saved, sizeof saved, "%s/root.key.saved", dir);
+    assert_int_equal(rename(path, saved), 0);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(inner, sizeof inner, "%s/x", path);
+    assert_int_equal(mkdir(inner, 0700), 0);
+    assert_int_not_equal(lsn_org_root_adopt(o, v2, KF_NOW), 0);
+    lsn_org_destroy(&o);
+    assert_int_equal(rmdir(inner), 0);
+    assert_int_equal(rmdir(path), 0);
+    assert_int_equal(rename(saved, path), 0);
+    /* The old root.key no longer signs bundle.signed: the load finishes. */
+    assert_int_equal(lsn_org_load(dir, NULL, &o), 0);
+    assert_memory_equal(o->root_sk + 32, next.pk, 32);
+    assert_int_equal(lsn_bundle_verify(o->bundle, v2, KF_NOW), 0);
+    lsn_org_destroy(&o);
+    assert_int_equal(lsn_org_load(dir, NULL, &o), 0);        /* and stays whole */
+    lsn_org_destroy(&o);
+    lsn_roster_destroy(&v2);
+    kf_rmdir(tmp);
+}
+
 int
 main(void)
 {
@@ -333,6 +384,7 @@ main(void)
         cmocka_unit_test(test_org_root_rotation),
         cmocka_unit_test(test_org_passphrase_protects_folder),
         cmocka_unit_test(test_org_rotate_device_replaces_the_key_it_held),
+        cmocka_unit_test(test_org_root_adoption_recovers_after_a_crash),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
