@@ -54,6 +54,11 @@ struct lsn_store {
     MDB_env *env;
     MDB_dbi meta, envs, queue, qidx, dev, gap, quota, exp, dir, quar, info;
     MDB_txn *batch;
+    /* Direct writes (see direct_ok): the map's pages, the pages in use and
+     * the deepest tree when the batch began, the batch's page account, and
+     * whether a direct write failed halfway (the batch must not commit). */
+    size_t map_pages, base_pages, depth, psize, charge;
+    int poisoned;
     struct lsn_store_limits lim;
     int failed;             /* a commit failed: LMDB's state is in doubt */
     lsn_store_log_fn log;   /* NULL: silent */
@@ -148,20 +153,33 @@ get(MDB_txn *t, MDB_dbi d, const void *k, size_t kl, MDB_val *v)
     return rc == 0 ? 0 : rc == MDB_NOTFOUND ? LSN_ERR_NOT_FOUND : LSN_ERR_IO;
 }
 
+/* Counts a write of n bytes into the batch: an upper bound of the pages
+ * it can dirty (its path copied on write, and as many pages split, plus
+ * the value's own pages).  See direct_ok. */
+static void
+charge(struct lsn_store *s, size_t n)
+{
+    s->charge += 2 * s->depth + 2 + n / s->psize;
+}
+
 static int
-put(MDB_txn *t, MDB_dbi d, const void *k, size_t kl, const void *v, size_t vl)
+put(struct lsn_store *s, MDB_txn *t, MDB_dbi d, const void *k, size_t kl,
+    const void *v, size_t vl)
 {
     MDB_val key = { kl, (void *)k }, val = { vl, (void *)v };
 
+    charge(s, kl + vl);
     return mdb_put(t, d, &key, &val, 0) == 0 ? 0 : LSN_ERR_IO;
 }
 
 static int
-del(MDB_txn *t, MDB_dbi d, const void *k, size_t kl)
+del(struct lsn_store *s, MDB_txn *t, MDB_dbi d, const void *k, size_t kl)
 {
     MDB_val key = { kl, (void *)k };
-    int rc = mdb_del(t, d, &key, NULL);
+    int rc;
 
+    charge(s, kl);
+    rc = mdb_del(t, d, &key, NULL);
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : LSN_ERR_IO;
 }
 
@@ -187,7 +205,7 @@ static int
 dev_save(MDB_txn *t, struct lsn_store *s, const uint8_t *dk, size_t dkl,
          const struct devrec *d)
 {
-    return put(t, s->dev, dk, dkl, d, sizeof *d);
+    return put(s, t, s->dev, dk, dkl, d, sizeof *d);
 }
 
 static int
@@ -208,7 +226,7 @@ quota_add(MDB_txn *t, struct lsn_store *s, char side, const char *org,
         return r;
     q.msgs = (int64_t)q.msgs + msgs < 0 ? 0 : (uint64_t)((int64_t)q.msgs + msgs);
     q.bytes = (int64_t)q.bytes + bytes < 0 ? 0 : (uint64_t)((int64_t)q.bytes + bytes);
-    return put(t, s->quota, k, 1 + n, &q, sizeof q);
+    return put(s, t, s->quota, k, 1 + n, &q, sizeof q);
 }
 
 static void
@@ -453,11 +471,11 @@ release(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
     if (pending == 0) {
         m[1] = ST_DONE;
         if ((r = split_mk(mk, mkl, sender, id)) != 0 ||
-            (r = del(t, s->envs, mk, mkl)) != 0 ||
+            (r = del(s, t, s->envs, mk, mkl)) != 0 ||
             (r = quota_add(t, s, 's', sender, -1, -(int64_t)size)) != 0)
             goto out;
     }
-    r = put(t, s->meta, mk, mkl, m, v.mv_size);
+    r = put(s, t, s->meta, mk, mkl, m, v.mv_size);
 out:
     free(m);
     free(cp);
@@ -493,7 +511,7 @@ format_check(MDB_txn *t, struct lsn_store *s, const char *dir)
                  "then start from an empty folder", dir);
         return LSN_ERR_CORRUPT;
     }
-    return put(t, s->info, "format", 6, STORE_FORMAT, strlen(STORE_FORMAT));
+    return put(s, t, s->info, "format", 6, STORE_FORMAT, strlen(STORE_FORMAT));
 }
 
 int
@@ -508,6 +526,8 @@ lsn_store_open(const char *dir, size_t map_size, struct lsn_store **out)
         return LSN_ERR_NOMEM;
     s->lim = (struct lsn_store_limits){ UINT64_MAX, UINT64_MAX, UINT64_MAX,
                                         UINT64_MAX, UINT64_MAX };
+    s->psize = 4096;        /* until a batch reads the real ones */
+    s->depth = 8;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         snprintf(s->why, sizeof s->why, "cannot create %s: %s", dir, strerror(errno));
         goto out;
@@ -606,6 +626,38 @@ lsn_store_quarantined(struct lsn_store *s, uint64_t *n)
     return r == LSN_ERR_NOT_FOUND ? 0 : r;
 }
 
+/* Starts the batch's page account: direct writes are allowed only while
+ * the account proves that the batch cannot run out of map or of dirty
+ * pages (direct_ok).  Any failure here just disables them. */
+static void
+batch_account(struct lsn_store *s)
+{
+    MDB_dbi dbs[] = { s->meta, s->envs, s->queue, s->qidx, s->dev, s->gap,
+                      s->quota, s->exp, s->dir, s->quar, s->info };
+    MDB_envinfo ei;
+    MDB_stat st;
+
+    s->charge = 0;
+    s->poisoned = 0;
+    s->map_pages = 0;
+    s->depth = 0;
+    s->psize = 4096;
+    if (mdb_env_info(s->env, &ei) != 0 || mdb_env_stat(s->env, &st) != 0 ||
+        st.ms_psize == 0)
+        return;
+    s->psize = st.ms_psize;
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+        if (mdb_stat(s->batch, dbs[i], &st) != 0)
+            return;
+        if (st.ms_depth > s->depth)
+            s->depth = st.ms_depth;
+    }
+    /* The tree may grow a level or two within one batch. */
+    s->depth += 2;
+    s->base_pages = ei.me_last_pgno + 1;
+    s->map_pages = ei.me_mapsize / s->psize;
+}
+
 int
 lsn_store_batch_begin(struct lsn_store *s)
 {
@@ -621,6 +673,7 @@ lsn_store_batch_begin(struct lsn_store *s)
         s->batch = NULL;
         return fail(s, rc, "begin batch");
     }
+    batch_account(s);
     return 0;
 }
 
@@ -631,6 +684,15 @@ lsn_store_batch_commit(struct lsn_store *s)
 
     if (s->batch == NULL)
         return 0;
+    if (s->poisoned) {
+        /* A direct write failed halfway: the batch holds part of an
+         * operation and must not reach the disk.  Like a failed commit,
+         * this is final (store.h). */
+        mdb_txn_abort(s->batch);
+        s->batch = NULL;
+        s->failed = 1;
+        return LSN_ERR_IO;
+    }
     rc = mdb_txn_commit(s->batch);   /* fsyncs: the env is not MDB_NOSYNC */
     s->batch = NULL;
     if (rc == 0)
@@ -662,6 +724,52 @@ lsn_store_batch_abort(struct lsn_store *s)
     if (s->batch != NULL)
         mdb_txn_abort(s->batch);
     s->batch = NULL;
+}
+
+/* Direct writes.  A nested transaction per operation (op_begin) keeps a
+ * failed one from touching the batch, but LMDB makes it costly: it copies
+ * every batch page the operation touches and merges its dirty list back.
+ * The hot operations (submit, ack) therefore check everything that can
+ * refuse them first, read-only, and then write straight into the batch.
+ * What can still fail after the first write is LMDB itself running out of
+ * room, which direct_ok rules out with a page account (every put or del
+ * counts the pages it can dirty; the map's growth in one transaction is at
+ * most its dirty pages), or a fault (no memory, a damaged tree): then the
+ * batch is poisoned and fails like a failed commit, so a half-done
+ * operation never reaches the disk.  Past the account's limit, or near a
+ * full map, operations take the nested path and its answers (QUOTA for a
+ * full map) as before. */
+
+#define DIRTY_MAX   131071u         /* LMDB's dirty-page limit (MDB_IDL_UM_MAX) */
+#define PAGE_SLACK  4096u           /* freelist and meta pages of the commit */
+
+/* 1 if an operation that may dirty `bound` more pages can write directly. */
+static int
+direct_ok(const struct lsn_store *s, size_t bound)
+{
+    size_t need = s->charge + bound;
+
+    if (s->batch == NULL || s->poisoned || s->map_pages == 0)
+        return 0;
+    need += PAGE_SLACK + need / 8;
+    return need < DIRTY_MAX && s->base_pages < s->map_pages &&
+           need <= s->map_pages - s->base_pages;
+}
+
+/* Ends a direct operation that started with the account at `before`: a
+ * failure after a write poisons the batch. */
+static int
+direct_end(struct lsn_store *s, size_t before, int r)
+{
+    if (r != 0 && s->charge != before) {
+        s->poisoned = 1;
+        snprintf(s->why, sizeof s->why, "a write failed halfway through an "
+                 "operation (%s): the batch was dropped", lsn_strerror(r));
+        if (s->log != NULL)
+            s->log("store: a direct write failed halfway (%s): the batch is "
+                   "dropped and the store stops", lsn_strerror(r));
+    }
+    return r;
 }
 
 /* A nested transaction for one operation, so that a failed one leaves the
@@ -721,8 +829,8 @@ enqueue(MDB_txn *t, struct lsn_store *s, const char *dev, uint8_t kind,
     if (extra_len > 0)
         memcpy(val + 1 + mkl, extra, extra_len);
     d.count++;
-    if ((r = put(t, s->queue, qk, dkl + 8, val, 1 + mkl + extra_len)) == 0 &&
-        (r = put(t, s->qidx, ik, dkl + mkl, seqb, 8)) == 0)
+    if ((r = put(s, t, s->queue, qk, dkl + 8, val, 1 + mkl + extra_len)) == 0 &&
+        (r = put(s, t, s->qidx, ik, dkl + mkl, seqb, 8)) == 0)
         r = dev_save(t, s, dk, dkl, &d);
     free(val);
     return r;
@@ -763,8 +871,8 @@ unqueue(MDB_txn *t, struct lsn_store *s, const char *dev, const uint8_t *dk,
     put_be64(qk + dkl, seq);
     memcpy(ik, dk, dkl);
     memcpy(ik + dkl, mk, mkl);
-    if ((r = del(t, s->queue, qk, dkl + 8)) != 0 ||
-        (r = del(t, s->qidx, ik, dkl + mkl)) != 0)
+    if ((r = del(s, t, s->queue, qk, dkl + 8)) != 0 ||
+        (r = del(s, t, s->qidx, ik, dkl + mkl)) != 0)
         return r;
     if (d->count > 0)
         d->count--;
@@ -816,7 +924,7 @@ trim_oldest(MDB_txn *t, struct lsn_store *s, const char *dev)
         gk[dkl + 1] = (uint8_t)(idx >> 16);
         gk[dkl + 2] = (uint8_t)(idx >> 8);
         gk[dkl + 3] = (uint8_t)idx;
-        if ((r = put(t, s->gap, gk, dkl + 4, val + 1,
+        if ((r = put(s, t, s->gap, gk, dkl + 4, val + 1,
                      1u + val[1] + LSN_MSG_ID_LEN)) != 0)
             goto out;
         d.n_refs++;
@@ -909,6 +1017,7 @@ env_put(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
     MDB_val key = { mkl, (void *)mk }, val = { ENV_SUM + len, NULL };
     int rc;
 
+    charge(s, mkl + ENV_SUM + len);
     if ((rc = mdb_put(t, s->envs, &key, &val, MDB_RESERVE)) != 0)
         return fail(s, rc, "store envelope");
     crypto_generichash(val.mv_data, ENV_SUM, env, len, NULL, 0);
@@ -916,17 +1025,58 @@ env_put(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
     return 0;
 }
 
+/* Read-only: how many items backlog_check would trim from f's queues, or
+ * QUOTA if every device of the org is at its cap. */
 static int
-submit_tx(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *info,
-          const uint8_t *env, size_t len, const struct lsn_fanout *fan,
-          size_t n_fan, int64_t now, struct lsn_submit_result *res)
+backlog_need(MDB_txn *t, struct lsn_store *s, const struct lsn_fanout *f,
+             size_t *trims)
 {
-    uint8_t mk[MK_MAX], ek[8 + MK_MAX], *m = NULL;
-    size_t mkl = make_mk(mk, info->sender_org, info->msg_id), ml = 0;
+    uint8_t dk[DK_MAX];
     char dev[LSN_DEV_ID_MAX + 1];
+    struct devrec d;
+    uint64_t over = 0, full_count = 0;
+    int any_below = 0, r;
+
+    for (size_t j = 0; j < f->n_devices; j++) {
+        snprintf(dev, sizeof dev, "%s/%s", f->org, f->devices[j]);
+        if ((r = dev_load(t, s, dk, make_dk(dk, dev), &d)) != 0)
+            return r;
+        if (d.count < s->lim.device_backlog) {
+            any_below = 1;
+        } else {
+            over += d.count - s->lim.device_backlog + 1;
+            full_count = d.count;
+        }
+    }
+    if (over > 0 && !any_below) {
+        snprintf(s->why, sizeof s->why,
+                 "every device of recipient org `%s` has %llu messages "
+                 "waiting (the per-device limit)", f->org,
+                 (unsigned long long)full_count);
+        return LSN_ERR_QUOTA;
+    }
+    *trims += over;
+    return 0;
+}
+
+/* The checks of a submit, read-only: a duplicate (res->duplicate), the
+ * quotas, the device backlogs (*trims: items to trim first) and the queue
+ * records the writes will update.  Everything that can refuse a submit
+ * for what the store holds is here, before any write. */
+static int
+submit_check(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *info,
+             size_t len, const struct lsn_fanout *fan, size_t n_fan,
+             struct lsn_submit_result *res, size_t *trims, size_t *queues)
+{
+    uint8_t mk[MK_MAX], dk[DK_MAX];
+    size_t mkl = make_mk(mk, info->sender_org, info->msg_id);
+    char dev[LSN_DEV_ID_MAX + 1];
+    struct devrec d;
     MDB_val v;
     int r;
 
+    *trims = 0;
+    *queues = 0;
     if ((r = get(t, s->meta, mk, mkl, &v)) == 0) {
         if (v.mv_size < META_HDR)
             return LSN_ERR_CORRUPT;
@@ -941,16 +1091,41 @@ submit_tx(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *info,
     for (size_t i = 0; i < n_fan; i++) {
         if (fan_count(&fan[i]) > 0 && (r = quota_check(t, s, 'r', fan[i].org, len)) != 0)
             return r;
-        /* A peer's outbound queue is never trimmed: only quotas hold it. */
+        *queues += fan_count(&fan[i]);
+        if (fan[i].relay != NULL) {
+            /* A peer's outbound queue is never trimmed: only quotas hold it. */
+            snprintf(dev, sizeof dev, "@%s", fan[i].relay);
+            if ((r = dev_load(t, s, dk, make_dk(dk, dev), &d)) != 0)
+                return r;
+        } else if (fan[i].n_devices > 0 &&
+                   (r = backlog_need(t, s, &fan[i], trims)) != 0) {
+            return r;
+        }
+    }
+    return 0;
+}
+
+/* The writes of a checked submit (submit_check said 0, not a duplicate);
+ * trim: some device queues are at their cap and lose their oldest. */
+static int
+submit_write(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *info,
+             const uint8_t *env, size_t len, const struct lsn_fanout *fan,
+             size_t n_fan, int64_t now, int trim, struct lsn_submit_result *res)
+{
+    uint8_t mk[MK_MAX], ek[8 + MK_MAX], *m = NULL;
+    size_t mkl = make_mk(mk, info->sender_org, info->msg_id), ml = 0;
+    char dev[LSN_DEV_ID_MAX + 1];
+    int r;
+
+    for (size_t i = 0; trim && i < n_fan; i++)
         if (fan[i].relay == NULL && fan[i].n_devices > 0 &&
             (r = backlog_check(t, s, &fan[i])) != 0)
             return r;
-    }
     if ((r = meta_build(fan, n_fan, now, info->expires, (uint32_t)len, &m, &ml)) != 0)
         return r;
     exp_key(ek, info->expires, mk, mkl);
-    if ((r = put(t, s->meta, mk, mkl, m, ml)) != 0 ||
-        (r = put(t, s->exp, ek, 8 + mkl, "", 0)) != 0)
+    if ((r = put(s, t, s->meta, mk, mkl, m, ml)) != 0 ||
+        (r = put(s, t, s->exp, ek, 8 + mkl, "", 0)) != 0)
         goto out;
     res->accepted = now;
     if (m[1] == ST_DONE)      /* nobody to deliver to: remembered, not kept */
@@ -988,6 +1163,7 @@ lsn_store_submit(struct lsn_store *s, const struct lsn_envelope_info *info,
                  const uint8_t *env, size_t len, const struct lsn_fanout *fan,
                  size_t n_fan, int64_t now, struct lsn_submit_result *res)
 {
+    size_t trims = 0, queues = 0, bound, before;
     MDB_txn *t;
     int r;
 
@@ -998,9 +1174,25 @@ lsn_store_submit(struct lsn_store *s, const struct lsn_envelope_info *info,
     for (size_t i = 0; i < n_fan; i++)
         if (fan[i].n_devices > 0xffff)
             return LSN_ERR_LIMIT;
+    if (s->batch == NULL)
+        return LSN_ERR_INTERNAL;
+    if ((r = submit_check(s->batch, s, info, len, fan, n_fan, res, &trims,
+                          &queues)) != 0 || res->duplicate)
+        return r;
+    /* Pages the writes may dirty: meta, exp, the envelope, the sender's
+     * quota, a quota per recipient org and three records per queue. */
+    bound = (4 + n_fan + 3 * queues) * (2 * s->depth + 2) +
+            (len + 2 * MK_MAX + 64 * (n_fan + queues)) / s->psize + 2;
+    if (trims == 0 && direct_ok(s, bound)) {
+        before = s->charge;
+        return direct_end(s, before, submit_write(s->batch, s, info, env, len, fan,
+                                                  n_fan, now, 0, res));
+    }
+    /* Trimming (it reads and rewrites other messages' records) and a map
+     * near its end take a nested transaction. */
     if ((r = op_begin(s, &t)) != 0)
         return r;
-    r = submit_tx(t, s, info, env, len, fan, n_fan, now, res);
+    r = submit_write(t, s, info, env, len, fan, n_fan, now, trims > 0, res);
     return op_end(s, t, r);
 }
 
@@ -1193,7 +1385,7 @@ ack_tx(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
     memcpy(qk, dk, dkl);
     put_be64(qk + dkl, seq);
     if ((r = get(t, s->queue, qk, dkl + 8, &v)) != 0)
-        return r == LSN_ERR_NOT_FOUND ? del(t, s->qidx, ik, ikl) : r;
+        return r == LSN_ERR_NOT_FOUND ? del(s, t, s->qidx, ik, ikl) : r;
     if ((val = malloc(v.mv_size)) == NULL)
         return LSN_ERR_NOMEM;
     memcpy(val, v.mv_data, v.mv_size);
@@ -1205,14 +1397,73 @@ ack_tx(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
     return r;
 }
 
+/* The reads of ack_tx, without its writes: 0 if every record it will
+ * change is well formed; *bound: the pages its writes may dirty (two
+ * deletes, the device record, a quota per recipient org, the sender's
+ * quota, the envelope and the message record). */
+static int
+ack_check(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
+          const uint8_t id[LSN_MSG_ID_LEN], size_t *bound)
+{
+    uint8_t dk[DK_MAX], ik[DK_MAX + MK_MAX], qk[DK_MAX + 8];
+    size_t dkl = make_dk(dk, dev), ikl, mkl;
+    char o[LSN_ENV_ORG_MAX + 1];
+    const uint8_t *val;
+    const char *name;
+    struct devrec d;
+    MDB_val v;
+    int r;
+
+    *bound = 8 * (2 * s->depth + 2);
+    memcpy(ik, dk, dkl);
+    ikl = dkl + make_mk(ik + dkl, org, id);
+    if ((r = get(t, s->qidx, ik, ikl, &v)) != 0)
+        return r == LSN_ERR_NOT_FOUND ? 0 : r;
+    if (v.mv_size != 8)
+        return LSN_ERR_CORRUPT;
+    memcpy(qk, dk, dkl);
+    memcpy(qk + dkl, v.mv_data, 8);
+    if ((r = get(t, s->queue, qk, dkl + 8, &v)) != 0)
+        return r == LSN_ERR_NOT_FOUND ? 0 : r;
+    val = v.mv_data;
+    if (v.mv_size < 2 || 1u + 1u + val[1] + LSN_MSG_ID_LEN > v.mv_size)
+        return LSN_ERR_CORRUPT;
+    if ((r = dev_load(t, s, dk, dkl, &d)) != 0)
+        return r;
+    if (val[0] != KIND_MSG)
+        return 0;
+    if (dev[0] != '@' && (r = split_dev(dev, o, &name)) != 0)
+        return r;
+    mkl = 1u + val[1] + LSN_MSG_ID_LEN;
+    if ((r = get(t, s->meta, val + 1, mkl, &v)) != 0)
+        return r == LSN_ERR_NOT_FOUND ? 0 : r;
+    /* meta_walk only reads the record when it has no callback. */
+    if ((r = meta_walk(v.mv_data, v.mv_size, NULL)) != 0)
+        return r;
+    *bound += (((size_t)((const uint8_t *)v.mv_data)[26] |
+                (size_t)((const uint8_t *)v.mv_data)[27] << 8)) * (2 * s->depth + 2) +
+              v.mv_size / s->psize + 2;
+    return 0;
+}
+
 int
 lsn_store_ack(struct lsn_store *s, const char *dev, const char *org,
               const uint8_t msg_id[LSN_MSG_ID_LEN], int *found)
 {
+    size_t bound = 0, before;
     MDB_txn *t;
     int r;
 
     *found = 0;
+    if (s->batch == NULL)
+        return LSN_ERR_INTERNAL;
+    /* Direct (see direct_ok) once the reads found nothing to refuse. */
+    if (ack_check(s->batch, s, dev, org, msg_id, &bound) == 0 &&
+        direct_ok(s, bound)) {
+        before = s->charge;
+        return direct_end(s, before, ack_tx(s->batch, s, dev, org, msg_id,
+                                            DEV_ACKED, found));
+    }
     if ((r = op_begin(s, &t)) != 0)
         return r;
     r = ack_tx(t, s, dev, org, msg_id, DEV_ACKED, found);
@@ -1262,7 +1513,7 @@ lsn_store_gap_ack(struct lsn_store *s, const char *dev, uint64_t n)
         gk[dkl + 1] = (uint8_t)(idx >> 16);
         gk[dkl + 2] = (uint8_t)(idx >> 8);
         gk[dkl + 3] = (uint8_t)idx;
-        if ((r = del(t, s->gap, gk, dkl + 4)) != 0)
+        if ((r = del(s, t, s->gap, gk, dkl + 4)) != 0)
             return op_end(s, t, r);
         d.gap_base++;
         d.n_refs--;
@@ -1321,12 +1572,13 @@ drop_tx(MDB_txn *t, struct lsn_store *s, const char *dev)
             mdb_cursor_close(c);
             break;
         }
+        charge(s, k.mv_size);
         r = mdb_cursor_del(c, 0);
         mdb_cursor_close(c);
         if (r != 0)
             return LSN_ERR_IO;
     }
-    return del(t, s->dev, dk, dkl);
+    return del(s, t, s->dev, dk, dkl);
 }
 
 int
@@ -1412,8 +1664,8 @@ expire_cb(void *vctx, const char *org, const char *name, uint8_t *st)
         return r != 0 ? r : LSN_ERR_CORRUPT;
     memcpy(qk, dk, dkl);
     memcpy(qk + dkl, v.mv_data, 8);
-    if ((r = del(c->t, c->s->queue, qk, dkl + 8)) != 0 ||
-        (r = del(c->t, c->s->qidx, ik, dkl + c->mkl)) != 0 ||
+    if ((r = del(c->s, c->t, c->s->queue, qk, dkl + 8)) != 0 ||
+        (r = del(c->s, c->t, c->s->qidx, ik, dkl + c->mkl)) != 0 ||
         (r = dev_load(c->t, c->s, dk, dkl, &d)) != 0)
         return r;
     if (d.count > 0)
@@ -1493,14 +1745,14 @@ expire_one(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
     cb.ctx = c;
     if ((r = meta_walk(m, ml, &cb)) != 0 || (r = expire_org_done(c)) != 0)
         goto out;
-    if ((r = del(t, s->envs, mk, mkl)) != 0 ||
+    if ((r = del(s, t, s->envs, mk, mkl)) != 0 ||
         (r = quota_add(t, s, 's', sender, -1, -(int64_t)c->size)) != 0)
         goto out;
     if (c->n_undelivered > 0 &&
         (r = notice_queue(t, s, sender, id, c, now, relay_name, devices, ctx)) != 0)
         goto out;
 drop:
-    r = del(t, s->meta, mk, mkl);
+    r = del(s, t, s->meta, mk, mkl);
 out:
     free(c);
     free(m);
@@ -1538,7 +1790,7 @@ lsn_store_expire(struct lsn_store *s, int64_t now, size_t max,
         memcpy(ek, k.mv_data, ekl);
         mdb_cursor_close(c);
         if ((r = expire_one(t, s, ek + 8, ekl - 8, now, relay_name, devices, ctx)) != 0 ||
-            (r = del(t, s->exp, ek, ekl)) != 0)
+            (r = del(s, t, s->exp, ek, ekl)) != 0)
             break;
         (*n_expired)++;
     }
@@ -1568,8 +1820,8 @@ quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl)
     if ((r = split_mk(mk, mkl, sender, id)) != 0 || (r = op_begin(s, &t)) != 0)
         return r;
     if ((r = get(t, s->envs, mk, mkl, &v)) == 0 &&
-        ((r = put(t, s->quar, mk, mkl, v.mv_data, v.mv_size)) != 0 ||
-         (r = del(t, s->envs, mk, mkl)) != 0))
+        ((r = put(s, t, s->quar, mk, mkl, v.mv_data, v.mv_size)) != 0 ||
+         (r = del(s, t, s->envs, mk, mkl)) != 0))
         goto out;
     if (r != 0 && r != LSN_ERR_NOT_FOUND)
         goto out;
@@ -1598,7 +1850,7 @@ quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl)
                 goto out;
             m[1] = ST_DONE;
             meta_set_u32(m, 22, 0);
-            if ((r = put(t, s->meta, mk, mkl, m, ml)) != 0)
+            if ((r = put(s, t, s->meta, mk, mkl, m, ml)) != 0)
                 goto out;
         }
     } else if (r != LSN_ERR_NOT_FOUND) {
@@ -1607,7 +1859,7 @@ quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl)
     if (get(t, s->info, "quarantined", 11, &v) == 0 && v.mv_size == 8)
         count = get_be64(v.mv_data);
     put_be64(cnt, ++count);
-    r = put(t, s->info, "quarantined", 11, cnt, 8);
+    r = put(s, t, s->info, "quarantined", 11, cnt, 8);
 out:
     free(c);
     free(m);
@@ -1738,7 +1990,7 @@ lsn_store_dir_put(struct lsn_store *s, const char *name, const uint8_t *buf,
 
     if ((r = op_begin(s, &t)) != 0)
         return r;
-    r = put(t, s->dir, name, strlen(name), buf, len);
+    r = put(s, t, s->dir, name, strlen(name), buf, len);
     return op_end(s, t, r);
 }
 
