@@ -66,7 +66,9 @@ int lsn_envelope_check_ttl(const Liaison__EnvelopeHeader *h);
 
 /* The relay's peek: lsn_envelope_parse plus the TTL rule, then the facts
  * copied into *info (caller-owned, so nothing to free).  Same errors as
- * lsn_envelope_parse, and LSN_ERR_TTL.  *info is zeroed on failure. */
+ * lsn_envelope_parse, and LSN_ERR_TTL.  On failure *info says nothing
+ * (fixed fields zeroed, n_recipients 0); entries past n_recipients are
+ * never cleared. */
 int lsn_envelope_peek(const uint8_t *buf, size_t len, size_t max_len,
                       struct lsn_envelope_info *info);
 

@@ -91,6 +91,29 @@ has_unknown_fields(const ProtobufCMessage *msg)
     return 0;
 }
 
+/* A ProtobufCBuffer that compares what protobuf-c packs with the input
+ * instead of storing it: re-encoding without a copy of the message. */
+struct cmp_buffer {
+    ProtobufCBuffer base;
+    const uint8_t *want;
+    size_t len, off;
+    int differs;
+};
+
+static void
+cmp_append(ProtobufCBuffer *b, size_t n, const uint8_t *data)
+{
+    struct cmp_buffer *c = (struct cmp_buffer *)b;
+
+    if (c->differs)
+        return;
+    if (n > c->len - c->off || memcmp(c->want + c->off, data, n) != 0) {
+        c->differs = 1;
+        return;
+    }
+    c->off += n;
+}
+
 int
 lsn_pb_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
               size_t len, size_t cap, ProtobufCMessage **out)
@@ -99,8 +122,8 @@ lsn_pb_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
     ProtobufCAllocator alloc = {
         .alloc = budget_alloc, .free = budget_free, .allocator_data = &b,
     };
+    struct cmp_buffer cmp = { .base = { .append = cmp_append } };
     ProtobufCMessage *msg = NULL;
-    uint8_t *again = NULL;
     int r = LSN_ERR_MALFORMED;
 
     *out = NULL;
@@ -113,25 +136,17 @@ lsn_pb_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
     }
     if (has_unknown_fields(msg))
         goto out;
-    if (protobuf_c_message_get_packed_size(msg) != len)
+    /* Canonical: packing the decoded message gives back exactly the input
+     * (compared as it is packed, so no copy of it is made). */
+    cmp.want = buf;
+    cmp.len = len;
+    if (protobuf_c_message_pack_to_buffer(msg, &cmp.base) != len ||
+        cmp.differs || cmp.off != len)
         goto out;
-    if (len > 0) {
-        if ((again = malloc(len)) == NULL) {
-            r = LSN_ERR_NOMEM;
-            goto out;
-        }
-        if (protobuf_c_message_pack(msg, again) != len ||
-            memcmp(again, buf, len) != 0)
-            goto out;
-    }
     *out = msg;
     msg = NULL;
     r = 0;
 out:
-    if (again != NULL) {
-        sodium_memzero(again, len);     /* a copy of credentials, content */
-        free(again);
-    }
     if (msg != NULL)
         protobuf_c_message_free_unpacked(msg, &free_allocator);
     return r;

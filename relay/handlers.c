@@ -73,6 +73,36 @@ lsn_relay_response_free(struct lsn_relay *r)
     r->n_items = 0;
 }
 
+/* The info of a submit or forward (the first call) or its fan-out for n
+ * recipients (later calls): memory kept across requests and never zeroed,
+ * since every entry is written before it is read.  The worst case (256
+ * orgs x 512 devices of names) is 1 MiB; zeroing even the 10 KiB info and
+ * 8 KiB of names per submit was a tenth of the relay's work. */
+static int
+submit_scratch(struct lsn_relay *r, size_t n, struct lsn_fanout **fan,
+               const char ***names)
+{
+    if (r->sub_info == NULL && (r->sub_info = malloc(sizeof *r->sub_info)) == NULL)
+        return LSN_ERR_NOMEM;
+    if (fan == NULL)
+        return 0;
+    if (n + 1 > r->sub_cap) {
+        struct lsn_fanout *f = realloc(r->sub_fan, (n + 1) * sizeof *f);
+        if (f == NULL)
+            return LSN_ERR_NOMEM;
+        r->sub_fan = f;
+        const char **nm = realloc(r->sub_names, (n + 1) * LSN_BUNDLE_MAX_DEVICES *
+                                                sizeof *nm);
+        if (nm == NULL)
+            return LSN_ERR_NOMEM;
+        r->sub_names = nm;
+        r->sub_cap = n + 1;
+    }
+    *fan = r->sub_fan;
+    *names = r->sub_names;
+    return 0;
+}
+
 /* ---------------------------------------------------------- shared checks */
 
 /* The device's entry in its org's current bundle, or NULL. */
@@ -270,17 +300,15 @@ h_submit(struct lsn_relay *r, struct conn *c, const struct who *w,
                       env->len, (unsigned long long)r->cfg.max_envelope);
         return LSN_ERR_TOO_LARGE;
     }
-    if ((info = alloc(r, sizeof *info)) == NULL)
+    if (submit_scratch(r, 0, NULL, NULL) != 0)
         return LSN_ERR_NOMEM;
+    info = r->sub_info;
     if ((rc = lsn_envelope_peek(env->data, env->len, r->cfg.max_envelope, info)) != 0) {
         lsn_relay_msg(r, "envelope refused: %s", lsn_strerror(rc));
         return rc;
     }
-    /* Sized by the envelope's recipients: the worst case (256 orgs x 512
-     * devices) is 1 MiB, zeroed on every submit. */
-    if ((fan = alloc(r, (info->n_recipients + 1) * sizeof *fan)) == NULL ||
-        (names = alloc(r, (info->n_recipients + 1) * LSN_BUNDLE_MAX_DEVICES *
-                          sizeof *names)) == NULL)
+    /* Sized by the envelope's recipients. */
+    if (submit_scratch(r, info->n_recipients, &fan, &names) != 0)
         return LSN_ERR_NOMEM;
     lsn_hex(hex, info->msg_id, 16);
     if ((rc = submit_check(r, w, info, fan, names)) != 0) {
@@ -405,16 +433,15 @@ h_forward(struct lsn_relay *r, struct conn *c, const struct who *w,
                       env->len, (unsigned long long)r->cfg.max_envelope);
         return LSN_ERR_TOO_LARGE;
     }
-    if ((info = alloc(r, sizeof *info)) == NULL)
+    if (submit_scratch(r, 0, NULL, NULL) != 0)
         return LSN_ERR_NOMEM;
+    info = r->sub_info;
     if ((rc = lsn_envelope_peek(env->data, env->len, r->cfg.max_envelope, info)) != 0) {
         lsn_relay_msg(r, "forwarded envelope refused: %s", lsn_strerror(rc));
         return rc;
     }
     /* Sized by the envelope's recipients, as for a submit. */
-    if ((fan = alloc(r, (info->n_recipients + 1) * sizeof *fan)) == NULL ||
-        (names = alloc(r, (info->n_recipients + 1) * LSN_BUNDLE_MAX_DEVICES *
-                          sizeof *names)) == NULL)
+    if (submit_scratch(r, info->n_recipients, &fan, &names) != 0)
         return LSN_ERR_NOMEM;
     lsn_hex(hex, info->msg_id, 16);
     if ((rc = forward_check(r, w, info, fan, &n_fan, names)) != 0) {

@@ -553,6 +553,9 @@ lsn_relay_destroy(struct lsn_relay **rp)
     lsn_relay_response_free(r);
     free(r->arena);
     free(r->pbs);
+    free(r->sub_info);
+    free(r->sub_fan);
+    free(r->sub_names);
     if (r->sk != NULL)
         sodium_free(r->sk);
     free(r);

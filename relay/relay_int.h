@@ -147,6 +147,12 @@ struct lsn_relay {
     size_t n_arena, cap_arena;
     struct lsn_store_item *items;
     size_t n_items;
+    /* A submit's or forward's working memory, kept from one to the next
+     * (handlers.c, submit_scratch); never zeroed. */
+    struct lsn_envelope_info *sub_info;
+    struct lsn_fanout *sub_fan;
+    const char **sub_names;
+    size_t sub_cap;                 /* recipients sub_fan and sub_names fit */
     ProtobufCMessage **pbs;
     size_t n_pbs, cap_pbs;
     int64_t fixed_now;              /* offline (tests, fuzzing): the clock; 0: real */
