@@ -122,6 +122,20 @@ lsn_bundle_parse(const uint8_t *buf, size_t len, struct lsn_bundle **out)
 }
 
 int
+lsn_bundle_load(const char *path, struct lsn_bundle **out)
+{
+    uint8_t *bin = NULL;
+    size_t n = 0;
+    int r;
+
+    *out = NULL;
+    if ((r = lsn_signed_file_read(path, LSN_TYPE_BUNDLE, &bin, &n)) == 0)
+        r = lsn_bundle_parse(bin, n, out);
+    free(bin);
+    return r;
+}
+
+int
 lsn_bundle_sign(const Liaison__Bundle *body, const uint8_t root_sk[64],
                 struct lsn_bundle **out)
 {

@@ -31,6 +31,9 @@ struct lsn_bundle {
  * one encryption key).  No signature check. */
 int lsn_bundle_parse(const uint8_t *buf, size_t len, struct lsn_bundle **out);
 
+/* Reads and parses a signed bundle file (no signature check). */
+int lsn_bundle_load(const char *path, struct lsn_bundle **out);
+
 /* Valid for this roster: the org is a member, the bundle is signed by the
  * root key the roster lists for it, and it has not expired. */
 int lsn_bundle_verify(const struct lsn_bundle *b, const struct lsn_roster *r,

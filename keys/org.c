@@ -547,17 +547,10 @@ static int
 load_bundle_file(const char *dir, struct lsn_bundle **out)
 {
     char path[PATH_MAX];
-    uint8_t *bin = NULL;
-    size_t n = 0;
-    int r;
 
     if ((size_t)snprintf(path, sizeof path, "%s/bundle.signed", dir) >= sizeof path)
         return LSN_ERR_TOO_LARGE;
-    if ((r = lsn_signed_file_read(path, LSN_TYPE_BUNDLE, &bin, &n)) != 0)
-        return r;
-    r = lsn_bundle_parse(bin, n, out);
-    free(bin);
-    return r;
+    return lsn_bundle_load(path, out);
 }
 
 int
@@ -669,23 +662,18 @@ lsn_org_keep_roster(const struct lsn_org *o, const struct lsn_roster *roster)
 {
     struct lsn_roster *held = NULL;
     char path[PATH_MAX];
-    uint8_t *bin = NULL;
-    size_t n = 0;
     int r;
 
     if ((r = org_path(o, "roster.signed", path, sizeof path)) != 0)
         return r;
     /* Kept only if it is the one held or follows it: a roster signed by
      * some other set of authorities never replaces the folder's. */
-    if (lsn_signed_file_read(path, LSN_TYPE_ROSTER, &bin, &n) == 0 &&
-        lsn_roster_parse(bin, n, &held) == 0 &&
+    if (lsn_roster_load(path, &held) == 0 &&
         (held->r->version >= roster->r->version ||
          lsn_roster_verify_next(held, roster, lsn_now(), 0) != 0)) {
-        free(bin);
         lsn_roster_destroy(&held);
         return 0;
     }
-    free(bin);
     lsn_roster_destroy(&held);
     return lsn_signed_file_write(path, LSN_TYPE_ROSTER, roster->bytes, roster->len,
                                  LSN_WRITE_FORCE);

@@ -187,6 +187,20 @@ lsn_roster_parse(const uint8_t *buf, size_t len, struct lsn_roster **out)
 }
 
 int
+lsn_roster_load(const char *path, struct lsn_roster **out)
+{
+    uint8_t *bin = NULL;
+    size_t n = 0;
+    int r;
+
+    *out = NULL;
+    if ((r = lsn_signed_file_read(path, LSN_TYPE_ROSTER, &bin, &n)) == 0)
+        r = lsn_roster_parse(bin, n, out);
+    free(bin);
+    return r;
+}
+
+int
 lsn_roster_from_body(const Liaison__Roster *body, struct lsn_roster **out)
 {
     struct lsn_roster *ro;

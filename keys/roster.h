@@ -31,6 +31,9 @@ struct lsn_roster {
  * no authority key doubling as an org root).  No signature check. */
 int lsn_roster_parse(const uint8_t *buf, size_t len, struct lsn_roster **out);
 
+/* Reads and parses a signed roster file (no signature check). */
+int lsn_roster_load(const char *path, struct lsn_roster **out);
+
 /* A roster standing alone (the one a client pins): at least threshold of
  * its own authorities signed it, and it has not expired. */
 int lsn_roster_verify(const struct lsn_roster *r, int64_t now);

@@ -63,16 +63,9 @@ static int
 load_roster(struct lsn_trust *t, struct lsn_roster **out)
 {
     char path[PATH_MAX];
-    uint8_t *bin = NULL;
-    size_t n = 0;
-    int r;
 
     roster_path(t, path, sizeof path);
-    if ((r = lsn_signed_file_read(path, LSN_TYPE_ROSTER, &bin, &n)) != 0)
-        return r;
-    r = lsn_roster_parse(bin, n, out);
-    free(bin);
-    return r;
+    return lsn_roster_load(path, out);
 }
 
 int
@@ -141,16 +134,9 @@ static int
 load_bundle(struct lsn_trust *t, const char *org, struct lsn_bundle **out)
 {
     char path[PATH_MAX];
-    uint8_t *bin = NULL;
-    size_t n = 0;
-    int r;
 
     bundle_path(t, org, path, sizeof path);
-    if ((r = lsn_signed_file_read(path, LSN_TYPE_BUNDLE, &bin, &n)) != 0)
-        return r;
-    r = lsn_bundle_parse(bin, n, out);
-    free(bin);
-    return r;
+    return lsn_bundle_load(path, out);
 }
 
 int

@@ -190,15 +190,9 @@ cli_org_load(const char *dir, const char *pass_file, struct lsn_org **out)
 int
 cli_roster_load(const char *path, struct lsn_roster **out)
 {
-    uint8_t *bin = NULL;
-    size_t n = 0;
     int r;
 
-    *out = NULL;
-    if ((r = lsn_signed_file_read(path, LSN_TYPE_ROSTER, &bin, &n)) == 0)
-        r = lsn_roster_parse(bin, n, out);
-    free(bin);
-    if (r != 0)
+    if ((r = lsn_roster_load(path, out)) != 0)
         return cli_fail(EXIT_USAGE, r, "cannot read roster %s", path);
     if ((r = lsn_roster_verify(*out, lsn_now())) != 0) {
         lsn_roster_destroy(out);

@@ -207,13 +207,8 @@ bundle_export(int argc, char **argv)
 static int
 load_bundle(const char *path, struct lsn_bundle **out)
 {
-    uint8_t *bin = NULL;
-    size_t n = 0;
-    int r;
+    int r = lsn_bundle_load(path, out);
 
-    if ((r = lsn_signed_file_read(path, LSN_TYPE_BUNDLE, &bin, &n)) == 0)
-        r = lsn_bundle_parse(bin, n, out);
-    free(bin);
     if (r != 0)
         return cli_fail(EXIT_USAGE, r, "cannot read bundle %s", path);
     return 0;

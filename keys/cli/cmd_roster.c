@@ -123,13 +123,8 @@ parse(int argc, char **argv, struct ropts *o, int want_file)
 static int
 load(const char *path, struct lsn_roster **out)
 {
-    uint8_t *bin = NULL;
-    size_t n = 0;
-    int r;
+    int r = lsn_roster_load(path, out);
 
-    if ((r = lsn_signed_file_read(path, LSN_TYPE_ROSTER, &bin, &n)) == 0)
-        r = lsn_roster_parse(bin, n, out);
-    free(bin);
     if (r != 0)
         return cli_fail(EXIT_USAGE, r, "cannot read roster %s", path);
     return 0;
