@@ -1,8 +1,10 @@
 /* names.c: enumeration words (see names.h).  TLP names follow TLP 2.0,
  * PAP follows FIRST, handling codes follow Europol. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "client/alert.h"
 #include "client/names.h"
 #include "proto/err.h"
 
@@ -93,4 +95,93 @@ lsn_name_list(const struct lsn_name *t, char *buf, size_t n)
     for (; t->name != NULL && o < n; t++)
         o += (size_t)snprintf(buf + o, n - o, "%s%s", o ? "|" : "", t->name);
     return buf;
+}
+
+int
+lsn_duration_parse(const char *s, int64_t *out)
+{
+    char *end;
+    long long v;
+    int64_t mul = 1;
+
+    if (s[0] < '0' || s[0] > '9')
+        return LSN_ERR_INVALID;
+    v = strtoll(s, &end, 10);
+    if (v <= 0)
+        return LSN_ERR_INVALID;
+    switch (*end) {
+    case 'd': mul = 86400; break;
+    case 'h': mul = 3600; break;
+    case 'm': mul = 60; break;
+    case 's': case '\0': break;
+    default: return LSN_ERR_INVALID;
+    }
+    if (*end != '\0' && end[1] != '\0')
+        return LSN_ERR_INVALID;
+    if (v > 100LL * 365 * 86400 / mul)
+        return LSN_ERR_INVALID;
+    *out = (int64_t)v * mul;
+    return 0;
+}
+
+int
+lsn_handling_parse(const char *s, int *code, const char **text)
+{
+    char w[3];
+    int v;
+
+    if (strlen(s) < 2)
+        return LSN_ERR_INVALID;
+    memcpy(w, s, 2);
+    w[2] = '\0';
+    if (lsn_name_parse(lsn_names_handling, w, &v) != 0 ||
+        v == LIAISON__HANDLING_CODE__HANDLING_UNSET)
+        return LSN_ERR_INVALID;
+    if (v == LIAISON__HANDLING_CODE__HANDLING_H3) {
+        if (s[2] != ':' || s[3] == '\0')
+            return LSN_ERR_INVALID;
+        *text = s + 3;
+    } else {
+        if (s[2] != '\0')
+            return LSN_ERR_INVALID;
+        *text = "";
+    }
+    *code = v;
+    return 0;
+}
+
+int
+lsn_grade_parse(const char *s, int *system, char source[2], char information[2])
+{
+    int europol = strncmp(s, "europol:", 8) == 0;
+    const char *v = europol ? s + 8 : s;
+
+    if (strlen(v) != 2)
+        return LSN_ERR_INVALID;
+    *system = europol ? LIAISON__GRADING_SYSTEM__GRADING_EUROPOL_4X4
+                      : LIAISON__GRADING_SYSTEM__GRADING_ADMIRALTY;
+    source[0] = v[0];
+    source[1] = '\0';
+    information[0] = v[1];
+    information[1] = '\0';
+    return 0;
+}
+
+int
+lsn_indicator_parse(const char *s, char type[LSN_INDICATOR_TYPE_BUF],
+                    const char **value)
+{
+    const char *eq = strchr(s, '=');
+    size_t n;
+
+    if (eq == NULL || eq == s || eq[1] == '\0')
+        return LSN_ERR_INVALID;
+    if ((n = (size_t)(eq - s)) >= LSN_INDICATOR_TYPE_BUF)
+        return LSN_ERR_INVALID;
+    memcpy(type, s, n);
+    type[n] = '\0';
+    if (!lsn_alert_misp_type_known(type))
+        return LSN_ERR_INVALID;
+    *value = eq + 1;
+    return 0;
 }

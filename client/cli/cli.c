@@ -119,31 +119,6 @@ cli_split_orgs(const char *list, char **buf, const char **out, size_t max,
     return 0;
 }
 
-int
-cli_duration(const char *s, int64_t *out)
-{
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    int64_t mul = 1;
-
-    if (end == s || v <= 0)
-        return LSN_ERR_INVALID;
-    if (*end == 'd')
-        mul = 86400;
-    else if (*end == 'h')
-        mul = 3600;
-    else if (*end == 'm')
-        mul = 60;
-    else if (*end != 's' && *end != '\0')
-        return LSN_ERR_INVALID;
-    if (*end != '\0' && end[1] != '\0')
-        return LSN_ERR_INVALID;
-    if (v > 100LL * 365 * 86400 / mul)
-        return LSN_ERR_INVALID;
-    *out = (int64_t)v * mul;
-    return 0;
-}
-
 void
 cli_hex_id(char out[33], const uint8_t id[16])
 {

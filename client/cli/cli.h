@@ -48,9 +48,6 @@ int cli_open(struct lsn_client **c);
 int cli_split_orgs(const char *list, char **buf, const char **out, size_t max,
                    size_t *n);
 
-/* "7d", "12h", "30m", "90s" or plain seconds. */
-int cli_duration(const char *s, int64_t *out);
-
 /* Message output. */
 void cli_print_message(FILE *f, const struct lsn_message *m, int json);
 void cli_print_summary(FILE *f, const struct lsn_message *m);

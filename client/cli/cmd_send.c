@@ -83,8 +83,9 @@ struct built {
     uint8_t sha[MAX_ATTACH][32];
     uint8_t *files[MAX_ATTACH];
     char *body;
-    char *ind_buf[MAX_INDICATORS];
     char handling_text[600];
+    char grade_src[2], grade_info[2];
+    char ind_type[MAX_INDICATORS][LSN_INDICATOR_TYPE_BUF];
 };
 
 static void
@@ -92,8 +93,6 @@ built_free(struct built *b)
 {
     for (size_t i = 0; i < MAX_ATTACH; i++)
         free(b->files[i]);
-    for (size_t i = 0; i < MAX_INDICATORS; i++)
-        free(b->ind_buf[i]);
     free(b->body);
     free(b);
 }
@@ -167,7 +166,7 @@ parse(int argc, char **argv, struct send_opts *o, int want_arg)
             o->attach[o->n_attach++] = optarg;
             break;
         case 'e':
-            if (cli_duration(optarg, &o->ttl) != 0 || o->ttl > LSN_MAX_TTL)
+            if (lsn_duration_parse(optarg, &o->ttl) != 0 || o->ttl > LSN_MAX_TTL)
                 return cli_usage(send_usage, "--expires must be a duration up to "
                                  "30d (like 7d, 12h, 30m), not `%s`", optarg);
             break;
@@ -258,37 +257,27 @@ media_type(const char *name)
 static int
 build_handling(struct built *b, const char *h)
 {
-    char code[4];
+    const char *text;
     int v;
 
-    snprintf(code, sizeof code, "%.2s", h);
-    if (lsn_name_parse(lsn_names_handling, code, &v) != 0 ||
-        (v == LIAISON__HANDLING_CODE__HANDLING_H3) != (h[2] == ':') ||
-        (v != LIAISON__HANDLING_CODE__HANDLING_H3 && h[2] != '\0'))
+    if (lsn_handling_parse(h, &v, &text) != 0)
         return cli_usage(send_usage, "--handling must be H0, H1, H2 or H3:TEXT, not `%s`", h);
     b->a.handling = v;
-    if (v == LIAISON__HANDLING_CODE__HANDLING_H3) {
-        snprintf(b->handling_text, sizeof b->handling_text, "%s", h + 3);
-        b->a.handling_text = b->handling_text;
-    }
+    snprintf(b->handling_text, sizeof b->handling_text, "%s", text);
+    b->a.handling_text = b->handling_text;
     return 0;
 }
 
 static int
 build_grade(struct built *b, const char *g)
 {
-    static char src[2], info[2];
-    int europol = strncmp(g, "europol:", 8) == 0;
-    const char *v = europol ? g + 8 : g;
+    int system;
 
-    if (strlen(v) != 2)
+    if (lsn_grade_parse(g, &system, b->grade_src, b->grade_info) != 0)
         return cli_usage(send_usage, "--grade must be like A1 or europol:B2, not `%s`", g);
-    src[0] = v[0];
-    info[0] = v[1];
-    b->grading.system = europol ? LIAISON__GRADING_SYSTEM__GRADING_EUROPOL_4X4
-                                : LIAISON__GRADING_SYSTEM__GRADING_ADMIRALTY;
-    b->grading.source = src;
-    b->grading.information = info;
+    b->grading.system = system;
+    b->grading.source = b->grade_src;
+    b->grading.information = b->grade_info;
     b->a.grading = &b->grading;
     return 0;
 }
@@ -321,21 +310,15 @@ static int
 build_indicators(struct built *b, const struct send_opts *o)
 {
     for (size_t i = 0; i < o->n_indicators; i++) {
-        char *eq;
-        if ((b->ind_buf[i] = strdup(o->indicators[i])) == NULL)
-            return cli_fail(LSN_ERR_NOMEM, 0, "indicator");
-        if ((eq = strchr(b->ind_buf[i], '=')) == NULL || eq == b->ind_buf[i] ||
-            eq[1] == '\0')
-            return cli_usage(send_usage, "--indicator must be TYPE=VALUE, not `%s`",
+        const char *value;
+        if (lsn_indicator_parse(o->indicators[i], b->ind_type[i], &value) != 0)
+            return cli_usage(send_usage, "--indicator must be TYPE=VALUE with a MISP "
+                             "attribute type liaison knows (e.g. ip-dst, domain, url, "
+                             "email-src, btc, iban, md5, sha256), not `%s`",
                              o->indicators[i]);
-        *eq = '\0';
-        if (!lsn_alert_misp_type_known(b->ind_buf[i]))
-            return cli_usage(send_usage, "--indicator type `%s` is not a MISP "
-                             "attribute type liaison knows (e.g. ip-dst, domain, "
-                             "url, email-src, btc, iban, md5, sha256)", b->ind_buf[i]);
         liaison__indicator__init(&b->ind[i]);
-        b->ind[i].type = b->ind_buf[i];
-        b->ind[i].value = eq + 1;
+        b->ind[i].type = b->ind_type[i];
+        b->ind[i].value = (char *)value;
         b->indp[i] = &b->ind[i];
     }
     b->a.indicators = b->indp;
