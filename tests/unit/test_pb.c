@@ -82,6 +82,24 @@ test_pb_limits_enforced(void **state)
     free(buf);
 }
 
+/* Empty repeated bytes and empty sub-messages are canonical, and the
+ * re-encoding check must take protobuf-c's (0, NULL) appends for them
+ * (found by tests/fuzz/fuzz_pb.c: memcmp with NULL under UBSan). */
+static void
+test_pb_empty_elements_accepted(void **state)
+{
+    /* Roster { authorities: [""], orgs: [{}, {}] } */
+    const uint8_t ok[] = { 0x2a, 0x00, 0x3a, 0x00, 0x3a, 0x00 };
+    Liaison__Roster *m = NULL;
+
+    (void)state;
+    assert_int_equal(LSN_PB_DECODE(roster, ok, sizeof ok, 1024, &m), 0);
+    assert_int_equal(m->n_authorities, 1);
+    assert_int_equal(m->authorities[0].len, 0);
+    assert_int_equal(m->n_orgs, 2);
+    lsn_pb_free(&m->base);
+}
+
 int
 main(void)
 {
@@ -90,6 +108,7 @@ main(void)
         cmocka_unit_test(test_pb_non_canonical_refused),
         cmocka_unit_test(test_pb_unknown_field_in_nested_message_refused),
         cmocka_unit_test(test_pb_limits_enforced),
+        cmocka_unit_test(test_pb_empty_elements_accepted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
