@@ -24,8 +24,8 @@
  * can grow without a format change. */
 #define OPSLIMIT 3ULL
 #define MEMLIMIT (64ULL * 1024 * 1024)
-#define MAX_OPSLIMIT 16ULL
-#define MAX_MEMLIMIT (1024ULL * 1024 * 1024)
+#define MAX_OPSLIMIT 8ULL
+#define MAX_MEMLIMIT (256ULL * 1024 * 1024)
 
 const char *
 lsn_key_kind_name(int kind)

@@ -47,7 +47,7 @@ lsn_pass_read_tty(const char *prompt, char **out)
     struct termios old, quiet;
     char *p = NULL;
     size_t len = 0;
-    int fd, r = LSN_ERR_IO;
+    int fd, r = LSN_ERR_IO, too_long = 0;
 
     *out = NULL;
     if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0) {
@@ -74,21 +74,29 @@ lsn_pass_read_tty(const char *prompt, char **out)
             break;
         if (len < LSN_PASS_MAX)
             p[len++] = c;
+        else
+            too_long = 1;
     }
     p[len] = '\0';
     (void)tcsetattr(fd, TCSAFLUSH, &old);
     (void)!write(fd, "\n", 1);
-    if (len == 0) {
-        lsn_set_detail("empty passphrase");
-        r = LSN_ERR_INVALID;
+    if (len == 0 || too_long) {
+        /* A cut passphrase would silently differ from the one typed. */
+        if (too_long)
+            lsn_set_detail("passphrase longer than %d bytes", LSN_PASS_MAX);
+        else
+            lsn_set_detail("empty passphrase");
+        r = too_long ? LSN_ERR_TOO_LARGE : LSN_ERR_INVALID;
         goto out;
     }
     *out = p;
     p = NULL;
     r = 0;
 out:
-    if (p != NULL)
+    if (p != NULL) {
+        sodium_memzero(p, LSN_PASS_MAX + 1);
         sodium_free(p);
+    }
     close(fd);
     return r;
 }

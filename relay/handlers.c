@@ -198,27 +198,13 @@ h_ping(struct lsn_relay *r, struct conn *c, const struct who *w,
 
 /* ---------------------------------------------------------- submit */
 
-/* The checks of DESIGN.md "Relay": sender is the authenticated device,
- * may send; times and TTL; every recipient org in the roster, known here,
- * wrapped to its newest key.  Fills the fan-out. */
+/* What every stored envelope must meet, submitted or forwarded: TTL,
+ * clock skew, not expired, recipient count. */
 static int
-submit_check(struct lsn_relay *r, const struct who *w,
-             const struct lsn_envelope_info *info, struct lsn_fanout *fan,
-             const char **names)
+envelope_limits(struct lsn_relay *r, const struct lsn_envelope_info *info)
 {
-    const Liaison__Device *d;
     int64_t now = lsn_relay_time(r);
-    size_t used = 0;
 
-    if (strcmp(info->sender_org, w->org) != 0 || strcmp(info->sender_device, w->device) != 0) {
-        lsn_relay_msg(r, "envelope names sender %s/%s but this connection is %s",
-                      info->sender_org, info->sender_device, w->id);
-        return LSN_ERR_DENIED;
-    }
-    if ((d = current_device(r, w)) == NULL || !d->may_send) {
-        lsn_relay_msg(r, "device %s may not send (its bundle says so)", w->id);
-        return LSN_ERR_REVOKED;
-    }
     if ((uint64_t)(info->expires - info->created) > r->cfg.max_ttl) {
         lsn_relay_msg(r, "lifetime %lld s exceeds this relay's max_ttl %llu s",
                       (long long)(info->expires - info->created),
@@ -240,6 +226,48 @@ submit_check(struct lsn_relay *r, const struct who *w,
                       info->n_recipients, (unsigned long long)r->cfg.max_recipients);
         return LSN_ERR_LIMIT;
     }
+    return 0;
+}
+
+/* Fills f with org's may-receive devices from its bundle, their names
+ * written at names[*used...]. */
+static void
+fanout_local(struct lsn_fanout *f, const char *org, const struct lsn_bundle *b,
+             const char **names, size_t *used)
+{
+    f->org = org;
+    f->devices = names + *used;
+    f->n_devices = 0;
+    f->relay = NULL;
+    for (size_t j = 0; j < b->b->n_devices; j++)
+        if (b->b->devices[j]->may_receive)
+            names[*used + f->n_devices++] = b->b->devices[j]->name;
+    *used += f->n_devices;
+}
+
+/* The checks of DESIGN.md "Relay": sender is the authenticated device,
+ * may send; times and TTL; every recipient org in the roster, known here,
+ * wrapped to its newest key.  Fills the fan-out. */
+static int
+submit_check(struct lsn_relay *r, const struct who *w,
+             const struct lsn_envelope_info *info, struct lsn_fanout *fan,
+             const char **names)
+{
+    const Liaison__Device *d;
+    size_t used = 0;
+    int err;
+
+    if (strcmp(info->sender_org, w->org) != 0 || strcmp(info->sender_device, w->device) != 0) {
+        lsn_relay_msg(r, "envelope names sender %s/%s but this connection is %s",
+                      info->sender_org, info->sender_device, w->id);
+        return LSN_ERR_DENIED;
+    }
+    if ((d = current_device(r, w)) == NULL || !d->may_send) {
+        lsn_relay_msg(r, "device %s may not send (its bundle says so)", w->id);
+        return LSN_ERR_REVOKED;
+    }
+    if ((err = envelope_limits(r, info)) != 0)
+        return err;
     for (size_t i = 0; i < info->n_recipients; i++) {
         const struct lsn_envelope_recipient *rc = &info->recipients[i];
         const Liaison__EncKey *k;
@@ -263,19 +291,15 @@ submit_check(struct lsn_relay *r, const struct who *w,
                           (unsigned long long)b->b->version);
             return LSN_ERR_STALE_KEY;
         }
-        fan[i].org = rc->org;
-        fan[i].devices = names + used;
-        fan[i].n_devices = 0;
-        fan[i].relay = NULL;
         if (strcmp(lsn_relay_home(r, rc->org), r->name) != 0) {
             /* Homed on a peer relay: its outbound queue takes the copy. */
+            fan[i].org = rc->org;
+            fan[i].devices = names + used;
+            fan[i].n_devices = 0;
             fan[i].relay = lsn_relay_home(r, rc->org);
             continue;
         }
-        for (size_t j = 0; j < b->b->n_devices; j++)
-            if (b->b->devices[j]->may_receive)
-                names[used + fan[i].n_devices++] = b->b->devices[j]->name;
-        used += fan[i].n_devices;
+        fanout_local(&fan[i], rc->org, b, names, &used);
     }
     return 0;
 }
@@ -356,8 +380,8 @@ forward_check(struct lsn_relay *r, const struct who *w,
               const struct lsn_envelope_info *info, struct lsn_fanout *fan,
               size_t *n_fan, const char **names)
 {
-    int64_t now = lsn_relay_time(r);
     size_t used = 0;
+    int rc;
 
     *n_fan = 0;
     if (strcmp(lsn_relay_home(r, info->sender_org), w->relay) != 0) {
@@ -366,32 +390,12 @@ forward_check(struct lsn_relay *r, const struct who *w,
                       w->relay, (unsigned long long)r->roster->r->version);
         return LSN_ERR_DENIED;
     }
-    if ((uint64_t)(info->expires - info->created) > r->cfg.max_ttl) {
-        lsn_relay_msg(r, "lifetime %lld s exceeds this relay's max_ttl %llu s",
-                      (long long)(info->expires - info->created),
-                      (unsigned long long)r->cfg.max_ttl);
-        return LSN_ERR_TTL;
-    }
-    if (info->created > now + LSN_MAX_SKEW) {
-        lsn_relay_msg(r, "created %lld is in the future (relay time %lld)",
-                      (long long)info->created, (long long)now);
-        return LSN_ERR_FUTURE;
-    }
-    if (info->expires < now) {
-        lsn_relay_msg(r, "already expired at %lld (relay time %lld)",
-                      (long long)info->expires, (long long)now);
-        return LSN_ERR_EXPIRED;
-    }
-    if (info->n_recipients > r->cfg.max_recipients) {
-        lsn_relay_msg(r, "%zu recipients; this relay takes at most %llu",
-                      info->n_recipients, (unsigned long long)r->cfg.max_recipients);
-        return LSN_ERR_LIMIT;
-    }
+    if ((rc = envelope_limits(r, info)) != 0)
+        return rc;
     for (size_t i = 0; i < info->n_recipients; i++) {
         const char *org = info->recipients[i].org;
         int oi = lsn_relay_org_index(r, org);
         const struct lsn_bundle *b;
-        struct lsn_fanout *f;
         if (oi < 0 || strcmp(lsn_relay_home(r, org), r->name) != 0)
             continue;       /* another relay's, or unknown here: not ours */
         if ((b = r->bundles[oi]) == NULL) {
@@ -399,15 +403,7 @@ forward_check(struct lsn_relay *r, const struct who *w,
                           org);
             return LSN_ERR_NOT_FOUND;
         }
-        f = &fan[(*n_fan)++];
-        f->org = org;
-        f->devices = names + used;
-        f->n_devices = 0;
-        f->relay = NULL;
-        for (size_t j = 0; j < b->b->n_devices; j++)
-            if (b->b->devices[j]->may_receive)
-                names[used + f->n_devices++] = b->b->devices[j]->name;
-        used += f->n_devices;
+        fanout_local(&fan[(*n_fan)++], org, b, names, &used);
     }
     return 0;
 }
