@@ -2,12 +2,15 @@
  *
  * Tables (LMDB named databases), with dk = len8 "org/device" and
  * mk = len8 org || msg_id (org "" names a relay notice):
- *   meta   mk -> message record: state, times, size, pending references and
- *                per recipient org the state of each device queue
- *   env    mk -> BLAKE2b-256 of the envelope || the envelope bytes, exactly
- *                as submitted (checked on every read: a mismatch moves the
- *                value to quar and drops the message, never serves it)
- *   queue  dk || seq64be -> kind || mk [|| notice bytes]
+ *   meta   mk -> message record: state, times, size, pending references,
+ *                the envelope's number and per recipient org the state of
+ *                each device queue
+ *   env    num64be -> BLAKE2b-256 of the envelope keyed with its mk || the
+ *                envelope bytes, exactly as submitted (checked on every
+ *                read: a mismatch, or the envelope of another message,
+ *                moves the value to quar and drops the message, never
+ *                serves it)
+ *   queue  dk || seq64be -> kind || mk || (num64be | notice bytes)
  *   qidx   dk || mk -> seq64be   (ack by msg_id)
  *   dev    dk -> device record: next seq, items queued, trimmed count, refs
  *   gap    dk || idx32be -> mk   (the first trimmed refs, for the gap report)
@@ -17,7 +20,14 @@
  *   quar   mk -> an env value that failed its check, as it was found
  *   info   "format" -> STORE_FORMAT; "quarantined" -> u64 count
  * A message record outlives its envelope as a tombstone (state DONE) until
- * its expiry, so a repeated submit is answered, not stored again. */
+ * its expiry, so a repeated submit is answered, not stored again.
+ *
+ * Envelopes are numbered in arrival order and appended (MDB_APPEND): keyed
+ * by the random msg_id, each one landed on a random leaf page, and a batch
+ * copied and rewrote a 4 KiB page per 1 KiB envelope and split pages
+ * holding three envelopes each.  The numbers only grow within a process;
+ * after a restart they continue from the highest held, so a number can
+ * come back only once nothing refers to it (its message is a tombstone). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +41,9 @@
 #include "proto/wire.h"
 #include "relay/store.h"
 
-#define META_VERSION 1
-#define STORE_FORMAT "2"        /* 2: env values carry their checksum */
+#define META_VERSION 2
+#define STORE_FORMAT "3"        /* 2: env values carry their checksum;
+                                   3: envelopes numbered and appended */
 #define ENV_SUM      32         /* crypto_generichash_BYTES */
 #define ST_LIVE      0
 #define ST_DONE      1
@@ -47,13 +58,14 @@
 
 #define MK_MAX  (1 + LSN_ENV_ORG_MAX + LSN_MSG_ID_LEN)
 #define DK_MAX  (1 + LSN_DEV_ID_MAX)
-#define META_HDR 28
+#define META_HDR 36
 #define LSN_GAP_REFS 64
 
 struct lsn_store {
     MDB_env *env;
     MDB_dbi meta, envs, queue, qidx, dev, gap, quota, exp, dir, quar, info;
     MDB_txn *batch;
+    uint64_t env_next;      /* the next envelope's number */
     /* Direct writes (see direct_ok): the map's pages, the pages in use and
      * the deepest tree when the batch began, the batch's page account, and
      * whether a direct write failed halfway (the batch must not commit). */
@@ -244,9 +256,89 @@ quota_get(MDB_txn *t, struct lsn_store *s, char side, const char *org,
         memcpy(q, v.mv_data, sizeof *q);
 }
 
+/* ---------------------------------------------------------- envelopes */
+
+/* The checksum key is the message's mk (17 to 49 bytes). */
+_Static_assert(1 + LSN_MSG_ID_LEN >= crypto_generichash_KEYBYTES_MIN &&
+               MK_MAX <= crypto_generichash_KEYBYTES_MAX, "mk keys the checksum");
+
+/* An envelope's checksum, keyed with its message's mk: it tells bit rot and
+ * an envelope filed under another message's number alike. */
+static void
+env_sum(uint8_t sum[ENV_SUM], const uint8_t *mk, size_t mkl,
+        const uint8_t *env, size_t len)
+{
+    crypto_generichash(sum, ENV_SUM, env, len, mk, mkl);
+}
+
+/* Appends the envelope of message mk as number num (above every number
+ * held), behind its checksum, written in place. */
+static int
+env_put(MDB_txn *t, struct lsn_store *s, uint64_t num, const uint8_t *mk,
+        size_t mkl, const uint8_t *env, size_t len)
+{
+    uint8_t k[8];
+    MDB_val key = { sizeof k, k }, val = { ENV_SUM + len, NULL };
+    int rc;
+
+    put_be64(k, num);
+    charge(s, sizeof k + ENV_SUM + len);
+    if ((rc = mdb_put(t, s->envs, &key, &val, MDB_RESERVE | MDB_APPEND)) != 0)
+        return fail(s, rc, "store envelope");
+    env_sum(val.mv_data, mk, mkl, env, len);
+    memcpy((uint8_t *)val.mv_data + ENV_SUM, env, len);
+    return 0;
+}
+
+/* Reads envelope num of message mk: its raw value (checksum first) in *v;
+ * LSN_ERR_CORRUPT if the checksum does not match. */
+static int
+env_get(MDB_txn *t, struct lsn_store *s, uint64_t num, const uint8_t *mk,
+        size_t mkl, MDB_val *v)
+{
+    uint8_t k[8], sum[ENV_SUM];
+    int r;
+
+    put_be64(k, num);
+    if ((r = get(t, s->envs, k, sizeof k, v)) != 0)
+        return r;
+    if (v->mv_size < ENV_SUM)
+        return LSN_ERR_CORRUPT;
+    env_sum(sum, mk, mkl, (const uint8_t *)v->mv_data + ENV_SUM, v->mv_size - ENV_SUM);
+    return sodium_memcmp(sum, v->mv_data, ENV_SUM) == 0 ? 0 : LSN_ERR_CORRUPT;
+}
+
+static int
+env_del(MDB_txn *t, struct lsn_store *s, uint64_t num)
+{
+    uint8_t k[8];
+
+    put_be64(k, num);
+    return del(s, t, s->envs, k, sizeof k);
+}
+
+/* The number after the highest envelope held (1 for none). */
+static int
+env_next_read(MDB_txn *t, struct lsn_store *s)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc;
+
+    if (mdb_cursor_open(t, s->envs, &c) != 0)
+        return LSN_ERR_IO;
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    s->env_next = 1;
+    if (rc == 0 && k.mv_size == 8)
+        s->env_next = get_be64(k.mv_data) + 1;
+    mdb_cursor_close(c);
+    return rc == 0 ? (k.mv_size == 8 ? 0 : LSN_ERR_CORRUPT)
+                   : rc == MDB_NOTFOUND ? 0 : LSN_ERR_IO;
+}
+
 /* ---------------------------------------------------------- message record
  *
- * ver8 state8 accepted64 expires64 size32 pending32 n_rcpt16, then per
+ * ver8 state8 accepted64 expires64 size32 pending32 n_rcpt16 num64, then per
  * recipient: len8 org, n_dev16, per device: len8 name, state8.  Devices are
  * named without their org.  Only state bytes ever change in place. */
 
@@ -316,6 +408,13 @@ meta_i64(const uint8_t *m, size_t off)
     return v;
 }
 
+/* The number of a record's envelope. */
+static uint64_t
+meta_num(const uint8_t *m)
+{
+    return (uint64_t)meta_i64(m, 28);
+}
+
 /* The queue names of one recipient org: its devices, or "@relay". */
 static size_t
 fan_names(const struct lsn_fanout *f, size_t j, char *buf, size_t size)
@@ -336,7 +435,8 @@ fan_count(const struct lsn_fanout *f)
 /* Builds the record of a new message. */
 static int
 meta_build(const struct lsn_fanout *fan, size_t n_fan, int64_t accepted,
-           int64_t expires, uint32_t size, uint8_t **out, size_t *out_len)
+           int64_t expires, uint32_t size, uint64_t num, uint8_t **out,
+           size_t *out_len)
 {
     size_t len = META_HDR, off = META_HDR;
     char nm[LSN_PEER_QUEUE_MAX + 1];
@@ -357,6 +457,7 @@ meta_build(const struct lsn_fanout *fan, size_t n_fan, int64_t accepted,
     memcpy(m + 18, &size, 4);
     m[26] = (uint8_t)n_fan;
     m[27] = (uint8_t)(n_fan >> 8);
+    memcpy(m + 28, &num, 8);
     for (size_t i = 0; i < n_fan; i++) {
         size_t ol = strlen(fan[i].org);
         m[off] = (uint8_t)ol;
@@ -471,7 +572,7 @@ release(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
     if (pending == 0) {
         m[1] = ST_DONE;
         if ((r = split_mk(mk, mkl, sender, id)) != 0 ||
-            (r = del(s, t, s->envs, mk, mkl)) != 0 ||
+            (r = env_del(t, s, meta_num(m))) != 0 ||
             (r = quota_add(t, s, 's', sender, -1, -(int64_t)size)) != 0)
             goto out;
     }
@@ -499,7 +600,8 @@ format_check(MDB_txn *t, struct lsn_store *s, const char *dir)
             memcmp(v.mv_data, STORE_FORMAT, v.mv_size) == 0)
             return 0;
         snprintf(s->why, sizeof s->why, "store %s has format %.*s; this relay reads "
-                 "format %s", dir, (int)(v.mv_size < 16 ? v.mv_size : 16),
+                 "format %s: deliver its queues with the relay that wrote it, then "
+                 "start from an empty folder", dir, (int)(v.mv_size < 16 ? v.mv_size : 16),
                  (const char *)v.mv_data, STORE_FORMAT);
         return LSN_ERR_CORRUPT;
     }
@@ -553,6 +655,10 @@ lsn_store_open(const char *dir, size_t map_size, struct lsn_store **out)
     }
     if (format_check(t, s, dir) != 0)
         goto out;
+    if (env_next_read(t, s) != 0) {
+        snprintf(s->why, sizeof s->why, "LMDB store %s: envelope table damaged", dir);
+        goto out;
+    }
     rc = mdb_txn_commit(t);
     t = NULL;
     if (rc != 0) {
@@ -1009,22 +1115,6 @@ exp_key(uint8_t *k, int64_t expires, const uint8_t *mk, size_t mkl)
     memcpy(k + 8, mk, mkl);
 }
 
-/* Stores an envelope behind its checksum, written in place. */
-static int
-env_put(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
-        const uint8_t *env, size_t len)
-{
-    MDB_val key = { mkl, (void *)mk }, val = { ENV_SUM + len, NULL };
-    int rc;
-
-    charge(s, mkl + ENV_SUM + len);
-    if ((rc = mdb_put(t, s->envs, &key, &val, MDB_RESERVE)) != 0)
-        return fail(s, rc, "store envelope");
-    crypto_generichash(val.mv_data, ENV_SUM, env, len, NULL, 0);
-    memcpy((uint8_t *)val.mv_data + ENV_SUM, env, len);
-    return 0;
-}
-
 /* Read-only: how many items backlog_check would trim from f's queues, or
  * QUOTA if every device of the org is at its cap. */
 static int
@@ -1121,7 +1211,11 @@ submit_write(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *in
         if (fan[i].relay == NULL && fan[i].n_devices > 0 &&
             (r = backlog_check(t, s, &fan[i])) != 0)
             return r;
-    if ((r = meta_build(fan, n_fan, now, info->expires, (uint32_t)len, &m, &ml)) != 0)
+    uint64_t num = s->env_next++;
+    uint8_t numb[8];
+
+    put_be64(numb, num);
+    if ((r = meta_build(fan, n_fan, now, info->expires, (uint32_t)len, num, &m, &ml)) != 0)
         return r;
     exp_key(ek, info->expires, mk, mkl);
     if ((r = put(s, t, s->meta, mk, mkl, m, ml)) != 0 ||
@@ -1130,7 +1224,7 @@ submit_write(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *in
     res->accepted = now;
     if (m[1] == ST_DONE)      /* nobody to deliver to: remembered, not kept */
         goto out;
-    if ((r = env_put(t, s, mk, mkl, env, len)) != 0 ||
+    if ((r = env_put(t, s, num, mk, mkl, env, len)) != 0 ||
         (r = quota_add(t, s, 's', info->sender_org, 1, (int64_t)len)) != 0)
         goto out;
     for (size_t i = 0; i < n_fan; i++) {
@@ -1143,13 +1237,13 @@ submit_write(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *in
                 if (fan[k].relay != NULL && strcmp(fan[k].relay, fan[i].relay) == 0)
                     first = 0;
             snprintf(dev, sizeof dev, "@%s", fan[i].relay);
-            if (first && (r = enqueue(t, s, dev, KIND_MSG, mk, mkl, NULL, 0)) != 0)
+            if (first && (r = enqueue(t, s, dev, KIND_MSG, mk, mkl, numb, 8)) != 0)
                 goto out;
             continue;
         }
         for (size_t j = 0; j < fan[i].n_devices; j++) {
             snprintf(dev, sizeof dev, "%s/%s", fan[i].org, fan[i].devices[j]);
-            if ((r = enqueue(t, s, dev, KIND_MSG, mk, mkl, NULL, 0)) != 0)
+            if ((r = enqueue(t, s, dev, KIND_MSG, mk, mkl, numb, 8)) != 0)
                 goto out;
         }
     }
@@ -1229,15 +1323,12 @@ item_fill(MDB_txn *t, struct lsn_store *s, const MDB_val *v, uint64_t seq,
     if ((r = split_mk(val + 1, mkl, it->org, it->msg_id)) != 0)
         return r;
     if (val[0] == KIND_MSG) {
-        uint8_t sum[ENV_SUM];
-        if ((r = get(t, s->envs, val + 1, mkl, &e)) != 0)
-            return r;
-        if (e.mv_size < ENV_SUM)
+        if (v->mv_size != 1 + mkl + 8)
             return LSN_ERR_CORRUPT;
-        crypto_generichash(sum, sizeof sum, (const uint8_t *)e.mv_data + ENV_SUM,
-                           e.mv_size - ENV_SUM, NULL, 0);
-        if (memcmp(sum, e.mv_data, ENV_SUM) != 0)
-            return LSN_ERR_CORRUPT;
+        /* Nothing deletes an envelope while a queue refers to it: one
+         * missing is damage, handled as a failed checksum. */
+        if ((r = env_get(t, s, get_be64(val + 1 + mkl), val + 1, mkl, &e)) != 0)
+            return r == LSN_ERR_NOT_FOUND ? LSN_ERR_CORRUPT : r;
         it->envelope_len = e.mv_size - ENV_SUM;
         if ((it->envelope = malloc(it->envelope_len + 1)) == NULL)
             return LSN_ERR_NOMEM;
@@ -1292,10 +1383,6 @@ lsn_store_fetch(struct lsn_store *s, const char *dev, uint64_t after,
                 break;
             after = get_be64((const uint8_t *)k.mv_data + dkl);
             r = item_fill(s->batch, s, &v, after, &arr[cnt], &bytes);
-            if (r == LSN_ERR_NOT_FOUND) {   /* should not happen: skip, keep serving */
-                r = 0;
-                continue;
-            }
             if (r == LSN_ERR_CORRUPT && v.mv_size >= 2 && ((const uint8_t *)v.mv_data)[0] == KIND_MSG &&
                 (badl = 1u + ((const uint8_t *)v.mv_data)[1] + LSN_MSG_ID_LEN) + 1 <= v.mv_size &&
                 badl <= sizeof bad) {
@@ -1745,7 +1832,7 @@ expire_one(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
     cb.ctx = c;
     if ((r = meta_walk(m, ml, &cb)) != 0 || (r = expire_org_done(c)) != 0)
         goto out;
-    if ((r = del(s, t, s->envs, mk, mkl)) != 0 ||
+    if ((r = env_del(t, s, meta_num(m))) != 0 ||
         (r = quota_add(t, s, 's', sender, -1, -(int64_t)c->size)) != 0)
         goto out;
     if (c->n_undelivered > 0 &&
@@ -1799,11 +1886,12 @@ lsn_store_expire(struct lsn_store *s, int64_t now, size_t max,
 
 /* ---------------------------------------------------------- quarantine */
 
-/* Moves the envelope of message mk, which failed its checksum, into the
- * quarantine table and ends every queue reference still waiting for it as
- * dropped, in one nested transaction: it is never served, its quotas are
- * released, the sender's status shows the drop, and the record stays as a
- * tombstone until expiry (a repeated submit is still a duplicate). */
+/* Moves the envelope of message mk, which failed its checksum (or is
+ * missing), into the quarantine table and ends every queue reference still
+ * waiting for it as dropped, in one nested transaction: it is never
+ * served, its quotas are released, the sender's status shows the drop, and
+ * the record stays as a tombstone until expiry (a repeated submit is still
+ * a duplicate). */
 static int
 quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl)
 {
@@ -1819,19 +1907,20 @@ quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl)
 
     if ((r = split_mk(mk, mkl, sender, id)) != 0 || (r = op_begin(s, &t)) != 0)
         return r;
-    if ((r = get(t, s->envs, mk, mkl, &v)) == 0 &&
-        ((r = put(s, t, s->quar, mk, mkl, v.mv_data, v.mv_size)) != 0 ||
-         (r = del(s, t, s->envs, mk, mkl)) != 0))
-        goto out;
-    if (r != 0 && r != LSN_ERR_NOT_FOUND)
-        goto out;
     if ((r = get(t, s->meta, mk, mkl, &v)) == 0) {
+        MDB_val e;
         ml = v.mv_size;
         if (ml < META_HDR || (m = malloc(ml)) == NULL) {
             r = ml < META_HDR ? LSN_ERR_CORRUPT : LSN_ERR_NOMEM;
             goto out;
         }
         memcpy(m, v.mv_data, ml);
+        if (m[1] == ST_LIVE &&
+            (r = env_get(t, s, meta_num(m), mk, mkl, &e)) != LSN_ERR_NOT_FOUND &&
+            (r == LSN_ERR_IO ||
+             (r = put(s, t, s->quar, mk, mkl, e.mv_data, e.mv_size)) != 0 ||
+             (r = env_del(t, s, meta_num(m))) != 0))
+            goto out;
         if (m[1] == ST_LIVE) {
             if ((c = calloc(1, sizeof *c)) == NULL) {
                 r = LSN_ERR_NOMEM;

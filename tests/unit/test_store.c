@@ -156,33 +156,64 @@ test_store_quota_stores_nothing_and_trim_gap(void **state)
     free(g);
 }
 
-/* Rewrites the stored value of org's message tag in table "env" (store
- * closed): cut to keep bytes, or with byte at flipped. */
-static void
-env_tamper(const char *dir, const char *org, uint8_t tag, size_t keep, size_t at)
+/* The key of org's message tag in table "meta" (mk). */
+static size_t
+mk_of(uint8_t key[64], const char *org, uint8_t tag)
 {
-    MDB_env *e;
-    MDB_txn *t;
-    MDB_dbi d;
-    MDB_val k, v;
-    uint8_t key[64], *copy;
     size_t ol = strlen(org);
 
     key[0] = (uint8_t)ol;
     memcpy(key + 1, org, ol);
     memset(key + 1 + ol, tag, 16);
-    k.mv_size = 1 + ol + 16;
-    k.mv_data = key;
+    return 1 + ol + 16;
+}
+
+/* The key of org's message tag in table "env": its number, which the
+ * message record holds at offset 28 (relay/store.c). */
+static void
+env_key_of(MDB_txn *t, const char *org, uint8_t tag, uint8_t num[8])
+{
+    uint8_t key[64];
+    MDB_dbi meta;
+    MDB_val k = { mk_of(key, org, tag), key }, v;
+    uint64_t n;
+
+    assert_int_equal(mdb_dbi_open(t, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_get(t, meta, &k, &v), 0);
+    assert_true(v.mv_size >= 36);
+    memcpy(&n, (const uint8_t *)v.mv_data + 28, 8);
+    for (int i = 7; i >= 0; i--, n >>= 8)
+        num[i] = (uint8_t)n;
+}
+
+/* Rewrites the stored envelope of org's message tag (store closed): cut
+ * to keep bytes, or with byte at flipped, or (from != 0) replaced by the
+ * intact stored value of org's message from. */
+static void
+env_tamper(const char *dir, const char *org, uint8_t tag, size_t keep, size_t at,
+           uint8_t from)
+{
+    MDB_env *e;
+    MDB_txn *t;
+    MDB_dbi d;
+    MDB_val k, v;
+    uint8_t key[8], *copy;
+
     assert_int_equal(mdb_env_create(&e), 0);
     assert_int_equal(mdb_env_set_maxdbs(e, 16), 0);
     assert_int_equal(mdb_env_set_mapsize(e, 64u << 20), 0);
     assert_int_equal(mdb_env_open(e, dir, MDB_NOTLS, 0600), 0);
     assert_int_equal(mdb_txn_begin(e, NULL, 0, &t), 0);
     assert_int_equal(mdb_dbi_open(t, "env", 0, &d), 0);
+    env_key_of(t, org, from != 0 ? from : tag, key);
+    k.mv_size = sizeof key;
+    k.mv_data = key;
     assert_int_equal(mdb_get(t, d, &k, &v), 0);
     assert_non_null(copy = malloc(v.mv_size));
     memcpy(copy, v.mv_data, v.mv_size);
-    if (keep < v.mv_size)
+    if (from != 0)
+        env_key_of(t, org, tag, key);
+    else if (keep < v.mv_size)
         v.mv_size = keep;
     else
         copy[at] ^= 0x20;
@@ -197,7 +228,9 @@ env_tamper(const char *dir, const char *org, uint8_t tag, size_t keep, size_t at
  * the checksum stored with them is never served; it moves to quarantine,
  * every device queue waiting for it ends (status: dropped), quotas are
  * released, the count survives a reopen, and the intact messages beside
- * it are still delivered byte-identical. */
+ * it are still delivered byte-identical.  So is an intact envelope found
+ * under another message's number (the checksum is keyed with the message
+ * it belongs to): it is never served as that message. */
 static void
 test_store_corrupted_envelope_quarantined(void **state)
 {
@@ -217,14 +250,15 @@ test_store_corrupted_envelope_quarantined(void **state)
     for (size_t i = 0; i < sizeof env; i++)
         env[i] = (uint8_t)i;
     assert_int_equal(lsn_store_batch_begin(s), 0);
-    for (uint8_t t = 1; t <= 3; t++) {
+    for (uint8_t t = 1; t <= 4; t++) {
         struct lsn_envelope_info i = info_make("o1", t);
         assert_int_equal(lsn_store_submit(s, &i, env, sizeof env, &fan, 1, 1000, &res), 0);
     }
     assert_int_equal(lsn_store_batch_commit(s), 0);
     lsn_store_close(&s);
-    env_tamper(dir, "o1", 2, SIZE_MAX, 32 + 150);   /* one bit in the envelope */
-    env_tamper(dir, "o1", 3, 20, 0);                /* cut inside the checksum */
+    env_tamper(dir, "o1", 2, SIZE_MAX, 32 + 150, 0);    /* one bit in the envelope */
+    env_tamper(dir, "o1", 3, 20, 0, 0);                 /* cut inside the checksum */
+    env_tamper(dir, "o1", 4, 0, 0, 1);                  /* message 1's, intact */
 
     s = open_store(dir);
     assert_int_equal(lsn_store_batch_begin(s), 0);
@@ -235,7 +269,7 @@ test_store_corrupted_envelope_quarantined(void **state)
     assert_memory_equal(items[0].envelope, env, sizeof env);
     lsn_store_items_free(items, n);
     assert_int_equal(lsn_store_quarantined(s, &nq), 0);
-    assert_int_equal(nq, 2);
+    assert_int_equal(nq, 3);
     /* The other device's queue lost them too: never served to anyone. */
     assert_int_equal(lsn_store_queue_info(s, "o2/d2", &q, NULL), 0);
     assert_int_equal(q, 1);
@@ -267,7 +301,7 @@ test_store_corrupted_envelope_quarantined(void **state)
     lsn_store_close(&s);
     s = open_store(dir);
     assert_int_equal(lsn_store_quarantined(s, &nq), 0);
-    assert_int_equal(nq, 2);
+    assert_int_equal(nq, 3);
     lsn_store_close(&s);
 }
 
