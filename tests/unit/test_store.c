@@ -256,8 +256,8 @@ test_store_corrupted_envelope_quarantined(void **state)
     }
     assert_int_equal(lsn_store_batch_commit(s), 0);
     lsn_store_close(&s);
-    env_tamper(dir, "o1", 2, SIZE_MAX, 32 + 150, 0);    /* one bit in the envelope */
-    env_tamper(dir, "o1", 3, 20, 0, 0);                 /* cut inside the checksum */
+    env_tamper(dir, "o1", 2, SIZE_MAX, 8 + 150, 0);     /* one bit in the envelope */
+    env_tamper(dir, "o1", 3, 5, 0, 0);                  /* cut inside the checksum */
     env_tamper(dir, "o1", 4, 0, 0, 1);                  /* message 1's, intact */
 
     s = open_store(dir);
