@@ -13,8 +13,11 @@
 /* Heap a decoded header may take: far above what LSN_HEADER_MAX bytes of
  * input can need, so an oversized recipient list reports LSN_ERR_LIMIT. */
 #define HEADER_HEAP_CAP LSN_PB_DEFAULT_HEAP_CAP
-/* Slack over the input length for the decoded Envelope's structs. */
-#define ENVELOPE_HEAP_SLACK 4096u
+/* The outer layer (liaison.Envelope): three bytes fields, viewed in place. */
+enum { F_HEADER, F_CIPHERTEXT, F_SIG, N_ENVELOPE_FIELDS };
+static const struct lsn_pb_field envelope_fields[N_ENVELOPE_FIELDS] = {
+    { 1, LSN_PB_BYTES }, { 2, LSN_PB_BYTES }, { 3, LSN_PB_BYTES },
+};
 
 /* [a-z0-9-]{1,32} */
 static int
@@ -89,6 +92,7 @@ int
 lsn_envelope_parse(const uint8_t *buf, size_t len, size_t max_len,
                    struct lsn_envelope **out)
 {
+    struct lsn_pb_value f[N_ENVELOPE_FIELDS];
     struct lsn_envelope *e = NULL;
     size_t clen;
     int r = LSN_ERR_MALFORMED;
@@ -98,25 +102,22 @@ lsn_envelope_parse(const uint8_t *buf, size_t len, size_t max_len,
         max_len = LSN_ENVELOPE_MAX;
     if (len > max_len)
         return LSN_ERR_TOO_LARGE;
-    if ((e = calloc(1, sizeof *e)) == NULL)
-        return LSN_ERR_NOMEM;
-    if ((r = LSN_PB_DECODE(envelope, buf, len, len + ENVELOPE_HEAP_SLACK,
-                           &e->env)) != 0)
-        goto out;
-    r = LSN_ERR_MALFORMED;
-    if (e->env->sig.len != LSN_SIG_LEN)
-        goto out;
+    /* The outer layer is only three byte strings: viewed in place, not
+     * copied (its canonical form is checked all the same). */
+    if (lsn_pb_scan(buf, len, envelope_fields, N_ENVELOPE_FIELDS, f) != 0 ||
+        f[F_SIG].len != LSN_SIG_LEN)
+        return LSN_ERR_MALFORMED;
     /* C is a padded bucket plus the tag: nothing else can be honest. */
-    clen = e->env->ciphertext.len;
+    clen = f[F_CIPHERTEXT].len;
     if (clen < LSN_PAD_MIN + LSN_TAG_LEN ||
         clen > LSN_PAD_MAX + LSN_TAG_LEN || !is_pow2(clen - LSN_TAG_LEN))
-        goto out;
-    if (e->env->header.len > LSN_HEADER_MAX) {
-        r = LSN_ERR_TOO_LARGE;
-        goto out;
-    }
-    if ((r = LSN_PB_DECODE(envelope_header, e->env->header.data,
-                           e->env->header.len, HEADER_HEAP_CAP, &e->h)) != 0)
+        return LSN_ERR_MALFORMED;
+    if (f[F_HEADER].len > LSN_HEADER_MAX)
+        return LSN_ERR_TOO_LARGE;
+    if ((e = calloc(1, sizeof *e)) == NULL)
+        return LSN_ERR_NOMEM;
+    if ((r = LSN_PB_DECODE(envelope_header, f[F_HEADER].data, f[F_HEADER].len,
+                           HEADER_HEAP_CAP, &e->h)) != 0)
         goto out;
     /* Known suite before anything suite-specific: no fallback. */
     if (e->h->suite != LSN_SUITE_1) {
@@ -125,11 +126,11 @@ lsn_envelope_parse(const uint8_t *buf, size_t len, size_t max_len,
     }
     if ((r = header_check(e->h)) != 0)
         goto out;
-    e->header_bytes = e->env->header.data;
-    e->header_len = e->env->header.len;
-    e->ciphertext = e->env->ciphertext.data;
+    e->header_bytes = f[F_HEADER].data;
+    e->header_len = f[F_HEADER].len;
+    e->ciphertext = f[F_CIPHERTEXT].data;
     e->ciphertext_len = clen;
-    e->sig = e->env->sig.data;
+    e->sig = f[F_SIG].data;
     e->size = len;
     *out = e;
     e = NULL;
@@ -147,7 +148,6 @@ lsn_envelope_destroy(struct lsn_envelope **ep)
     if (e == NULL)
         return;
     lsn_pb_free((ProtobufCMessage *)e->h);
-    lsn_pb_free((ProtobufCMessage *)e->env);
     free(e);
     *ep = NULL;
 }

@@ -15,9 +15,9 @@
 #include "proto/limits.h"
 #include "proto/pb.h"
 
-/* A parsed envelope.  header_bytes/ciphertext/sig point into env. */
+/* A parsed envelope.  header_bytes/ciphertext/sig point into the buffer
+ * it was parsed from, which must stay unchanged while it is in use. */
 struct lsn_envelope {
-    Liaison__Envelope *env;
     Liaison__EnvelopeHeader *h;
     const uint8_t *header_bytes;     /* H exactly as carried and signed */
     size_t header_len;

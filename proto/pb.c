@@ -154,6 +154,66 @@ out:
     return r;
 }
 
+/* A minimal varint at buf[*off..len): 0, or -1 if truncated, longer than
+ * ten bytes, over 64 bits, or not minimal (a last byte of zero). */
+static int
+varint_read(const uint8_t *buf, size_t len, size_t *off, uint64_t *v)
+{
+    uint64_t x = 0;
+
+    for (size_t i = 0; i < 10 && *off + i < len; i++) {
+        uint8_t b = buf[*off + i];
+        if (i == 9 && b > 1)
+            return -1;
+        x |= (uint64_t)(b & 0x7f) << (7 * i);
+        if ((b & 0x80) == 0) {
+            if (i > 0 && b == 0)
+                return -1;
+            *off += i + 1;
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int
+lsn_pb_scan(const uint8_t *buf, size_t len, const struct lsn_pb_field *spec,
+            size_t n, struct lsn_pb_value *out)
+{
+    size_t off = 0, next = 0;
+
+    memset(out, 0, n * sizeof *out);
+    while (off < len) {
+        uint64_t tag, v;
+        size_t i;
+        if (varint_read(buf, len, &off, &tag) != 0 || tag > UINT32_MAX)
+            return LSN_ERR_MALFORMED;
+        /* Ascending: only fields after the last one seen may follow. */
+        for (i = next; i < n && spec[i].number != (tag >> 3); i++)
+            ;
+        if (i == n)
+            return LSN_ERR_MALFORMED;
+        next = i + 1;
+        if (varint_read(buf, len, &off, &v) != 0)
+            return LSN_ERR_MALFORMED;
+        if (spec[i].kind == LSN_PB_VARINT) {
+            if ((tag & 7) != 0 || v == 0)
+                return LSN_ERR_MALFORMED;
+            out[i].u = v;
+        } else {
+            if ((tag & 7) != 2 || v > len - off ||
+                (v == 0 && spec[i].kind == LSN_PB_BYTES))
+                return LSN_ERR_MALFORMED;
+            out[i].data = buf + off;
+            out[i].len = (size_t)v;
+            off += (size_t)v;
+        }
+        out[i].present = 1;
+    }
+    return 0;
+}
+
 void
 lsn_pb_free(ProtobufCMessage *msg)
 {

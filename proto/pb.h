@@ -37,6 +37,39 @@ int lsn_pb_encode(const ProtobufCMessage *msg, uint8_t **out, size_t *out_len);
 int lsn_pb_encode_secret(const ProtobufCMessage *msg, uint8_t **out,
                          size_t *out_len);
 
+/* A zero-copy view of a flat message, for the hot paths (the relay's
+ * submit, the envelope's outer layer): fields are varints (uint64) or
+ * length-delimited (bytes, or an embedded message), none repeated.  The
+ * scan accepts exactly the canonical encodings lsn_pb_decode accepts for
+ * such a message: fields in ascending order, each at most once, minimal
+ * varints, no zero varint and no empty bytes (proto3 leaves defaults
+ * out), an empty embedded message only where the spec allows one (a
+ * oneof member), nothing unknown (tests/fuzz/fuzz_pb.c checks the two
+ * agree).  Values point into buf. */
+enum lsn_pb_kind {
+    LSN_PB_VARINT,          /* uint64, non-zero when present */
+    LSN_PB_BYTES,           /* bytes or string, non-empty when present */
+    LSN_PB_MESSAGE,         /* an embedded message, present even if empty */
+};
+
+struct lsn_pb_field {
+    uint32_t number;        /* ascending within a spec */
+    enum lsn_pb_kind kind;
+};
+
+struct lsn_pb_value {
+    int present;
+    uint64_t u;             /* LSN_PB_VARINT */
+    const uint8_t *data;    /* the others: into buf */
+    size_t len;
+};
+
+/* Scans buf[0..len) with spec[0..n) into out[0..n): 0, or
+ * LSN_ERR_MALFORMED if it is not the canonical encoding of a message with
+ * exactly these fields. */
+int lsn_pb_scan(const uint8_t *buf, size_t len, const struct lsn_pb_field *spec,
+                size_t n, struct lsn_pb_value *out);
+
 /* Typed shorthands, so callers need no casts. */
 #define LSN_PB_DECODE(type_lower, buf, len, cap, outp) \
     lsn_pb_decode(&liaison__##type_lower##__descriptor, (buf), (len), (cap), \

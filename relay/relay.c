@@ -998,6 +998,30 @@ who_read(const char *user, const char *key, struct who *w)
     return 0;
 }
 
+/* The identity of a request on connection c: the one its previous
+ * request had when the User-Id and key are the same strings, else read
+ * (and kept). */
+static int
+conn_who(struct conn *c, const char *user, const char *key, struct who *w)
+{
+    int rc;
+
+    if (user != NULL && key != NULL && c->who_user[0] != '\0' &&
+        strcmp(user, c->who_user) == 0 && strcmp(key, c->who_key) == 0) {
+        *w = c->who;
+        return 0;
+    }
+    c->who_user[0] = '\0';
+    if ((rc = who_read(user, key, w)) != 0)
+        return rc;
+    if (strlen(user) < sizeof c->who_user) {
+        c->who = *w;
+        memcpy(c->who_user, user, strlen(user) + 1);
+        memcpy(c->who_key, key, 65);
+    }
+    return 0;
+}
+
 /* The request id of a frame not decoded yet (a refusal before the decode
  * still names the request it refuses): field 1 comes first in the
  * canonical encoding; 0 if the frame does not start with it. */
@@ -1016,6 +1040,32 @@ peek_id(const uint8_t *body, size_t len)
     return 0;
 }
 
+/* A submit, the hot request, viewed in place: its envelope is not copied
+ * out of the frame.  The view accepts only the canonical encoding of a
+ * Request holding a SubmitRequest, which the strict decode would accept
+ * as the same (tests/fuzz/fuzz_pb.c); -1 sends anything else to it. */
+static int
+submit_view(const uint8_t *body, size_t len, Liaison__Request *req,
+            Liaison__SubmitRequest *sub)
+{
+    static const struct lsn_pb_field request_fields[] = {
+        { 1, LSN_PB_VARINT }, { 3, LSN_PB_MESSAGE },
+    };
+    static const struct lsn_pb_field submit_fields[] = { { 1, LSN_PB_BYTES } };
+    struct lsn_pb_value rv[2], sv[1];
+
+    if (lsn_pb_scan(body, len, request_fields, 2, rv) != 0 || !rv[1].present ||
+        lsn_pb_scan(rv[1].data, rv[1].len, submit_fields, 1, sv) != 0)
+        return -1;
+    liaison__request__init(req);
+    liaison__submit_request__init(sub);
+    req->id = rv[0].u;
+    req->body_case = LIAISON__REQUEST__BODY_SUBMIT;
+    req->submit = sub;
+    sub->envelope = (ProtobufCBinaryData){ sv[0].len, (uint8_t *)sv[0].data };
+    return 0;
+}
+
 /* Handles one request frame (body, len) from the connection with routing
  * id rid whose ZAP identity is user and key_hex (docs/wire.md); extra says
  * the message had more than one frame.  Every path queues exactly one
@@ -1025,23 +1075,25 @@ request_one(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
             const char *user, const char *key_hex, const uint8_t *body,
             size_t len, int extra)
 {
-    Liaison__Request *req = NULL;
+    Liaison__Request *req = NULL, view;
+    Liaison__SubmitRequest view_submit;
     Liaison__Response resp = LIAISON__RESPONSE__INIT;
     Liaison__WireError e;
     struct conn *c;
     struct who w;
+    size_t cap = r->cfg.max_envelope + 64u * 1024u;
     int needs_commit = 0, rc;
 
     r->msg[0] = '\0';
     if (rid_len == 0 || rid_len > RID_MAX)
         return;
-    if (who_read(user, key_hex, &w) != 0) {
-        out_error(r, rid, rid_len, 0, LSN_ERR_DENIED, "not allowed");
-        return;
-    }
     if ((c = conn_get(r, rid, rid_len)) == NULL) {
         out_error(r, rid, rid_len, peek_id(body, len), LSN_ERR_RATE,
                   "too many connections: retry later");
+        return;
+    }
+    if (conn_who(c, user, key_hex, &w) != 0) {
+        out_error(r, rid, rid_len, 0, LSN_ERR_DENIED, "not allowed");
         return;
     }
     /* Rate: per connection, and globally for unknown keys.  These cheap
@@ -1062,8 +1114,9 @@ request_one(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
         }
         r->boot_req_tokens -= 1.0;
     }
-    if (extra || LSN_PB_DECODE(request, body, len,
-                               r->cfg.max_envelope + 64u * 1024u, &req) != 0) {
+    if (!extra && len <= cap && submit_view(body, len, &view, &view_submit) == 0)
+        req = &view;
+    else if (extra || LSN_PB_DECODE(request, body, len, cap, &req) != 0) {
         out_error(r, rid, rid_len, 0,
                   w.kind == WHO_UNKNOWN ? LSN_ERR_DENIED : LSN_ERR_MALFORMED,
                   w.kind == WHO_UNKNOWN ? "not allowed: this key is not known to the relay"
@@ -1075,7 +1128,8 @@ request_one(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
     rc = lsn_relay_dispatch(r, c, &w, req, &resp, &needs_commit);
     if (rc == 0 && r->park) {       /* answered later (peer figures) */
         lsn_relay_response_free(r);
-        lsn_pb_free(&req->base);
+        if (req != &view)
+            lsn_pb_free(&req->base);
         return;
     }
     if (rc != 0) {
@@ -1088,7 +1142,8 @@ request_one(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
         lsn_relay_log("cannot queue a reply: out of memory");
     if (rc == 0)
         lsn_relay_response_free(r);
-    lsn_pb_free(&req->base);
+    if (req != &view)
+        lsn_pb_free(&req->base);
 }
 
 /* Receives one ROUTER message (adding its request bytes to *bytes): 0, or

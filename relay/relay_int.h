@@ -94,6 +94,12 @@ struct conn {
     uint32_t credit, inflight;
     uint64_t pushed_seq;            /* last seq pushed */
     int want;                       /* may have something to push */
+    /* The identity its last request arrived with, and the ZAP User-Id and
+     * X-Key it was read from (compared on every request: a match skips
+     * parsing them again). */
+    struct who who;
+    char who_user[LSN_DEV_ID_MAX + 8];
+    char who_key[65];
     struct conn *next;
 };
 

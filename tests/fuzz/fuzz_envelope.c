@@ -38,13 +38,17 @@ says_nothing(const struct lsn_envelope_info *info)
 static void
 check_reencode(const struct lsn_envelope *e, const uint8_t *data, size_t size)
 {
+    Liaison__Envelope outer = LIAISON__ENVELOPE__INIT;
     uint8_t *enc = NULL;
     size_t n = 0;
 
     FF_CHECK(e->size == size);
     FF_CHECK(e->header_len <= LSN_HEADER_MAX);
     FF_CHECK(e->ciphertext_len >= LSN_PAD_MIN + LSN_TAG_LEN);
-    FF_CHECK(lsn_pb_encode(&e->env->base, &enc, &n) == 0);
+    outer.header = (ProtobufCBinaryData){ e->header_len, (uint8_t *)e->header_bytes };
+    outer.ciphertext = (ProtobufCBinaryData){ e->ciphertext_len, (uint8_t *)e->ciphertext };
+    outer.sig = (ProtobufCBinaryData){ LSN_SIG_LEN, (uint8_t *)e->sig };
+    FF_CHECK(lsn_pb_encode(&outer.base, &enc, &n) == 0);
     FF_CHECK(n == size && memcmp(enc, data, n) == 0);
     free(enc);
     FF_CHECK(lsn_pb_encode(&e->h->base, &enc, &n) == 0);
