@@ -58,33 +58,122 @@ is_pow2(size_t n)
     return n != 0 && (n & (n - 1)) == 0;
 }
 
-/* Sizes, names and order of a decoded header of suite 1. */
-static int
-header_check(const Liaison__EnvelopeHeader *h)
-{
-    if (h->msg_id.len != LSN_MSG_ID_LEN ||
-        h->ephemeral_key.len != LSN_KEY_LEN ||
-        h->nonce.len != LSN_NONCE_LEN || h->commit.len != LSN_KEY_LEN)
-        return LSN_ERR_MALFORMED;
-    if (!org_ok(h->sender_org) || !device_ok(h->sender_device))
-        return LSN_ERR_MALFORMED;
-    if (h->created < 0 || h->expires <= h->created ||
-        h->expires > LSN_TIME_MAX)
-        return LSN_ERR_MALFORMED;
-    if (h->n_recipients == 0)
-        return LSN_ERR_MALFORMED;
-    if (h->n_recipients > LSN_MAX_RECIPIENTS)
-        return LSN_ERR_LIMIT;
-    for (size_t i = 0; i < h->n_recipients; i++) {
-        const Liaison__EnvelopeRecipient *rc = h->recipients[i];
+/* The header (liaison.EnvelopeHeader) and its recipients, viewed in
+ * place by the same scan. */
+enum {
+    H_SUITE, H_MSG_ID, H_ORG, H_DEVICE, H_BUNDLE, H_CREATED, H_EXPIRES,
+    H_RECIPIENTS, H_EPK, H_NONCE, H_COMMIT, N_HEADER_FIELDS
+};
+static const struct lsn_pb_field header_fields[N_HEADER_FIELDS] = {
+    { 1, LSN_PB_VARINT32 }, { 2, LSN_PB_BYTES }, { 3, LSN_PB_STRING },
+    { 4, LSN_PB_STRING }, { 5, LSN_PB_VARINT }, { 6, LSN_PB_VARINT },
+    { 7, LSN_PB_VARINT }, { 8, LSN_PB_REPEATED }, { 9, LSN_PB_BYTES },
+    { 10, LSN_PB_BYTES }, { 11, LSN_PB_BYTES },
+};
+enum { R_ORG, R_KEY_ID, R_WRAP, N_RECIPIENT_FIELDS };
+static const struct lsn_pb_field recipient_fields[N_RECIPIENT_FIELDS] = {
+    { 1, LSN_PB_STRING }, { 2, LSN_PB_VARINT32 }, { 3, LSN_PB_BYTES },
+};
 
-        if (!org_ok(rc->org) || rc->wrap.len != LSN_WRAP_LEN)
+/* Copies a viewed string of at most max bytes into dst (max + 1). */
+static int
+text_copy(char *dst, size_t max, const struct lsn_pb_value *v)
+{
+    if (v->len > max)
+        return -1;
+    if (v->len > 0)
+        memcpy(dst, v->data, v->len);
+    dst[v->len] = '\0';
+    return 0;
+}
+
+/* Reads a header: its encoding (every layer canonical), then its suite,
+ * then the sizes, names, times and recipients of suite 1, into *info.
+ * The one place the header's rules live: the relay's peek and the
+ * recipient's parse both come here. */
+static int
+header_read(const uint8_t *buf, size_t len, struct lsn_envelope_info *info)
+{
+    struct lsn_pb_value h[N_HEADER_FIELDS], rv[N_RECIPIENT_FIELDS];
+    const uint8_t *p, *elem;
+    size_t n, elen;
+
+    if (lsn_pb_scan(buf, len, header_fields, N_HEADER_FIELDS, h) != 0)
+        return LSN_ERR_MALFORMED;
+    p = h[H_RECIPIENTS].data;
+    for (size_t i = 0; i < h[H_RECIPIENTS].count; i++) {
+        lsn_pb_next(&p, &elem, &elen);
+        if (lsn_pb_scan(elem, elen, recipient_fields, N_RECIPIENT_FIELDS, rv) != 0)
             return LSN_ERR_MALFORMED;
+    }
+    /* Known suite before anything suite-specific: no fallback. */
+    if (h[H_SUITE].u != LSN_SUITE_1)
+        return LSN_ERR_SUITE;
+    info->suite = (uint32_t)h[H_SUITE].u;
+    if (h[H_MSG_ID].len != LSN_MSG_ID_LEN || h[H_EPK].len != LSN_KEY_LEN ||
+        h[H_NONCE].len != LSN_NONCE_LEN || h[H_COMMIT].len != LSN_KEY_LEN)
+        return LSN_ERR_MALFORMED;
+    memcpy(info->msg_id, h[H_MSG_ID].data, LSN_MSG_ID_LEN);
+    if (text_copy(info->sender_org, LSN_ENV_ORG_MAX, &h[H_ORG]) != 0 ||
+        text_copy(info->sender_device, LSN_ENV_DEVICE_MAX, &h[H_DEVICE]) != 0 ||
+        !org_ok(info->sender_org) || !device_ok(info->sender_device))
+        return LSN_ERR_MALFORMED;
+    info->bundle_version = h[H_BUNDLE].u;
+    info->created = (int64_t)h[H_CREATED].u;
+    info->expires = (int64_t)h[H_EXPIRES].u;
+    if (info->created < 0 || info->expires <= info->created ||
+        info->expires > LSN_TIME_MAX)
+        return LSN_ERR_MALFORMED;
+    if ((n = h[H_RECIPIENTS].count) == 0)
+        return LSN_ERR_MALFORMED;
+    if (n > LSN_MAX_RECIPIENTS)
+        return LSN_ERR_LIMIT;
+    p = h[H_RECIPIENTS].data;
+    for (size_t i = 0; i < n; i++) {
+        struct lsn_envelope_recipient *rc = &info->recipients[i];
+        lsn_pb_next(&p, &elem, &elen);
+        (void)lsn_pb_scan(elem, elen, recipient_fields, N_RECIPIENT_FIELDS, rv);
+        if (text_copy(rc->org, LSN_ENV_ORG_MAX, &rv[R_ORG]) != 0 || !org_ok(rc->org) ||
+            rv[R_WRAP].len != LSN_WRAP_LEN)
+            return LSN_ERR_MALFORMED;
+        rc->key_id = (uint32_t)rv[R_KEY_ID].u;
         /* Quadratic, but n <= LSN_MAX_RECIPIENTS and the names are short. */
         for (size_t j = 0; j < i; j++)
-            if (strcmp(h->recipients[j]->org, rc->org) == 0)
+            if (strcmp(info->recipients[j].org, rc->org) == 0)
                 return LSN_ERR_MALFORMED;
     }
+    info->n_recipients = n;
+    return 0;
+}
+
+/* The outer layer and the header, read without copying either: the
+ * parse's and the peek's common part.  *view gets the three byte strings
+ * (pointing into buf), *info the header's facts. */
+static int
+envelope_read(const uint8_t *buf, size_t len, size_t max_len,
+              struct lsn_pb_value view[N_ENVELOPE_FIELDS],
+              struct lsn_envelope_info *info)
+{
+    size_t clen;
+    int r;
+
+    if (max_len == 0 || max_len > LSN_ENVELOPE_MAX)
+        max_len = LSN_ENVELOPE_MAX;
+    if (len > max_len)
+        return LSN_ERR_TOO_LARGE;
+    if (lsn_pb_scan(buf, len, envelope_fields, N_ENVELOPE_FIELDS, view) != 0 ||
+        view[F_SIG].len != LSN_SIG_LEN)
+        return LSN_ERR_MALFORMED;
+    /* C is a padded bucket plus the tag: nothing else can be honest. */
+    clen = view[F_CIPHERTEXT].len;
+    if (clen < LSN_PAD_MIN + LSN_TAG_LEN ||
+        clen > LSN_PAD_MAX + LSN_TAG_LEN || !is_pow2(clen - LSN_TAG_LEN))
+        return LSN_ERR_MALFORMED;
+    if (view[F_HEADER].len > LSN_HEADER_MAX)
+        return LSN_ERR_TOO_LARGE;
+    if ((r = header_read(view[F_HEADER].data, view[F_HEADER].len, info)) != 0)
+        return r;
+    info->size = len;
     return 0;
 }
 
@@ -92,45 +181,28 @@ int
 lsn_envelope_parse(const uint8_t *buf, size_t len, size_t max_len,
                    struct lsn_envelope **out)
 {
-    struct lsn_pb_value f[N_ENVELOPE_FIELDS];
+    struct lsn_pb_value view[N_ENVELOPE_FIELDS];
     struct lsn_envelope *e = NULL;
-    size_t clen;
-    int r = LSN_ERR_MALFORMED;
+    int r;
 
     *out = NULL;
-    if (max_len == 0 || max_len > LSN_ENVELOPE_MAX)
-        max_len = LSN_ENVELOPE_MAX;
-    if (len > max_len)
-        return LSN_ERR_TOO_LARGE;
-    /* The outer layer is only three byte strings: viewed in place, not
-     * copied (its canonical form is checked all the same). */
-    if (lsn_pb_scan(buf, len, envelope_fields, N_ENVELOPE_FIELDS, f) != 0 ||
-        f[F_SIG].len != LSN_SIG_LEN)
-        return LSN_ERR_MALFORMED;
-    /* C is a padded bucket plus the tag: nothing else can be honest. */
-    clen = f[F_CIPHERTEXT].len;
-    if (clen < LSN_PAD_MIN + LSN_TAG_LEN ||
-        clen > LSN_PAD_MAX + LSN_TAG_LEN || !is_pow2(clen - LSN_TAG_LEN))
-        return LSN_ERR_MALFORMED;
-    if (f[F_HEADER].len > LSN_HEADER_MAX)
-        return LSN_ERR_TOO_LARGE;
     if ((e = calloc(1, sizeof *e)) == NULL)
         return LSN_ERR_NOMEM;
-    if ((r = LSN_PB_DECODE(envelope_header, f[F_HEADER].data, f[F_HEADER].len,
-                           HEADER_HEAP_CAP, &e->h)) != 0)
+    if ((r = envelope_read(buf, len, max_len, view, &e->info)) != 0)
         goto out;
-    /* Known suite before anything suite-specific: no fallback. */
-    if (e->h->suite != LSN_SUITE_1) {
-        r = LSN_ERR_SUITE;
+    /* The decoded header for the recipient's checks.  The read above
+     * accepted the same bytes, so this cannot refuse them; if it did, the
+     * two readers would disagree, and the envelope is refused. */
+    if (LSN_PB_DECODE(envelope_header, view[F_HEADER].data, view[F_HEADER].len,
+                      HEADER_HEAP_CAP, &e->h) != 0) {
+        r = LSN_ERR_MALFORMED;
         goto out;
     }
-    if ((r = header_check(e->h)) != 0)
-        goto out;
-    e->header_bytes = f[F_HEADER].data;
-    e->header_len = f[F_HEADER].len;
-    e->ciphertext = f[F_CIPHERTEXT].data;
-    e->ciphertext_len = clen;
-    e->sig = f[F_SIG].data;
+    e->header_bytes = view[F_HEADER].data;
+    e->header_len = view[F_HEADER].len;
+    e->ciphertext = view[F_CIPHERTEXT].data;
+    e->ciphertext_len = view[F_CIPHERTEXT].len;
+    e->sig = view[F_SIG].data;
     e->size = len;
     *out = e;
     e = NULL;
@@ -183,36 +255,14 @@ int
 lsn_envelope_peek(const uint8_t *buf, size_t len, size_t max_len,
                   struct lsn_envelope_info *info)
 {
-    struct lsn_envelope *e = NULL;
-    const Liaison__EnvelopeHeader *h;
+    struct lsn_pb_value view[N_ENVELOPE_FIELDS];
     int r;
 
     info_clear(info);
-    if ((r = lsn_envelope_parse(buf, len, max_len, &e)) != 0)
-        goto out;
-    h = e->h;
-    if ((r = lsn_envelope_check_ttl(h)) != 0)
-        goto out;
-    /* Lengths were checked by the parse, so these copies fit. */
-    info->suite = h->suite;
-    memcpy(info->msg_id, h->msg_id.data, LSN_MSG_ID_LEN);
-    memcpy(info->sender_org, h->sender_org, strlen(h->sender_org) + 1);
-    memcpy(info->sender_device, h->sender_device,
-           strlen(h->sender_device) + 1);
-    info->bundle_version = h->sender_bundle_version;
-    info->created = h->created;
-    info->expires = h->expires;
-    info->n_recipients = h->n_recipients;
-    for (size_t i = 0; i < h->n_recipients; i++) {
-        const char *org = h->recipients[i]->org;
-        memcpy(info->recipients[i].org, org, strlen(org) + 1);
-        info->recipients[i].key_id = h->recipients[i]->key_id;
-    }
-    info->size = len;
-    r = 0;
-out:
+    if ((r = envelope_read(buf, len, max_len, view, info)) == 0 &&
+        info->expires - info->created > LSN_MAX_TTL)
+        r = LSN_ERR_TTL;
     if (r != 0)
         info_clear(info);
-    lsn_envelope_destroy(&e);
     return r;
 }

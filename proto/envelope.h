@@ -15,18 +15,6 @@
 #include "proto/limits.h"
 #include "proto/pb.h"
 
-/* A parsed envelope.  header_bytes/ciphertext/sig point into the buffer
- * it was parsed from, which must stay unchanged while it is in use. */
-struct lsn_envelope {
-    Liaison__EnvelopeHeader *h;
-    const uint8_t *header_bytes;     /* H exactly as carried and signed */
-    size_t header_len;
-    const uint8_t *ciphertext;       /* C */
-    size_t ciphertext_len;
-    const uint8_t *sig;              /* LSN_SIG_LEN bytes */
-    size_t size;                     /* the whole encoded envelope */
-};
-
 struct lsn_envelope_recipient {
     char org[LSN_ENV_ORG_MAX + 1];
     uint32_t key_id;
@@ -44,6 +32,19 @@ struct lsn_envelope_info {
     size_t n_recipients;
     struct lsn_envelope_recipient recipients[LSN_MAX_RECIPIENTS];
     size_t size;                     /* bytes of the whole envelope */
+};
+
+/* A parsed envelope.  header_bytes/ciphertext/sig point into the buffer
+ * it was parsed from, which must stay unchanged while it is in use. */
+struct lsn_envelope {
+    Liaison__EnvelopeHeader *h;
+    const uint8_t *header_bytes;     /* H exactly as carried and signed */
+    size_t header_len;
+    const uint8_t *ciphertext;       /* C */
+    size_t ciphertext_len;
+    const uint8_t *sig;              /* LSN_SIG_LEN bytes */
+    size_t size;                     /* the whole encoded envelope */
+    struct lsn_envelope_info info;   /* what the header says, as the relay reads it */
 };
 
 /* Strictly parses buf[0..len) into a new *out (free: lsn_envelope_destroy).
@@ -64,11 +65,12 @@ lsn_envelope_find_recipient(const struct lsn_envelope *e, const char *org);
 /* 0 if expires - created <= LSN_MAX_TTL, else LSN_ERR_TTL. */
 int lsn_envelope_check_ttl(const Liaison__EnvelopeHeader *h);
 
-/* The relay's peek: lsn_envelope_parse plus the TTL rule, then the facts
- * copied into *info (caller-owned, so nothing to free).  Same errors as
- * lsn_envelope_parse, and LSN_ERR_TTL.  On failure *info says nothing
- * (fixed fields zeroed, n_recipients 0); entries past n_recipients are
- * never cleared. */
+/* The relay's peek: the reading lsn_envelope_parse does (the same rules,
+ * in place, without decoding the header into a struct) plus the TTL rule,
+ * the facts copied into *info (caller-owned, so nothing to free).  Same
+ * errors as lsn_envelope_parse, and LSN_ERR_TTL.  On failure *info says
+ * nothing (fixed fields zeroed, n_recipients 0); entries past
+ * n_recipients are never cleared. */
 int lsn_envelope_peek(const uint8_t *buf, size_t len, size_t max_len,
                       struct lsn_envelope_info *info);
 

@@ -177,41 +177,84 @@ varint_read(const uint8_t *buf, size_t len, size_t *off, uint64_t *v)
     return -1;
 }
 
+/* One field's value at buf[*off..len) (its tag read): the checks of its
+ * kind, then out filled.  0 or -1. */
+static int
+scan_value(const uint8_t *buf, size_t len, size_t *off, uint64_t tag,
+           enum lsn_pb_kind kind, struct lsn_pb_value *out)
+{
+    uint64_t v;
+
+    if (varint_read(buf, len, off, &v) != 0)
+        return -1;
+    if (kind == LSN_PB_VARINT || kind == LSN_PB_VARINT32) {
+        if ((tag & 7) != 0 || v == 0 || (kind == LSN_PB_VARINT32 && v > UINT32_MAX))
+            return -1;
+        out->u = v;
+        return 0;
+    }
+    if ((tag & 7) != 2 || v > len - *off)
+        return -1;
+    if (v == 0 && (kind == LSN_PB_BYTES || kind == LSN_PB_STRING))
+        return -1;
+    if (kind == LSN_PB_STRING && memchr(buf + *off, 0, (size_t)v) != NULL)
+        return -1;
+    if (kind != LSN_PB_REPEATED)
+        out->data = buf + *off;
+    out->len = (size_t)v;
+    *off += (size_t)v;
+    return 0;
+}
+
 int
 lsn_pb_scan(const uint8_t *buf, size_t len, const struct lsn_pb_field *spec,
             size_t n, struct lsn_pb_value *out)
 {
-    size_t off = 0, next = 0;
+    size_t off = 0, next = 0, start;
 
     memset(out, 0, n * sizeof *out);
     while (off < len) {
-        uint64_t tag, v;
+        uint64_t tag;
         size_t i;
+        start = off;
         if (varint_read(buf, len, &off, &tag) != 0 || tag > UINT32_MAX)
             return LSN_ERR_MALFORMED;
-        /* Ascending: only fields after the last one seen may follow. */
-        for (i = next; i < n && spec[i].number != (tag >> 3); i++)
-            ;
-        if (i == n)
-            return LSN_ERR_MALFORMED;
-        next = i + 1;
-        if (varint_read(buf, len, &off, &v) != 0)
-            return LSN_ERR_MALFORMED;
-        if (spec[i].kind == LSN_PB_VARINT) {
-            if ((tag & 7) != 0 || v == 0)
-                return LSN_ERR_MALFORMED;
-            out[i].u = v;
+        /* Ascending: only fields after the last one seen may follow, or
+         * the next element of the repeated field just seen. */
+        if (next > 0 && spec[next - 1].kind == LSN_PB_REPEATED &&
+            spec[next - 1].number == (tag >> 3)) {
+            i = next - 1;
         } else {
-            if ((tag & 7) != 2 || v > len - off ||
-                (v == 0 && spec[i].kind == LSN_PB_BYTES))
+            for (i = next; i < n && spec[i].number != (tag >> 3); i++)
+                ;
+            if (i == n)
                 return LSN_ERR_MALFORMED;
-            out[i].data = buf + off;
-            out[i].len = (size_t)v;
-            off += (size_t)v;
+            next = i + 1;
+        }
+        if (scan_value(buf, len, &off, tag, spec[i].kind, &out[i]) != 0)
+            return LSN_ERR_MALFORMED;
+        if (spec[i].kind == LSN_PB_REPEATED) {
+            if (out[i].count++ == 0)
+                out[i].data = buf + start;
+            out[i].len = (size_t)(buf + off - out[i].data);
         }
         out[i].present = 1;
     }
     return 0;
+}
+
+void
+lsn_pb_next(const uint8_t **p, const uint8_t **elem, size_t *elem_len)
+{
+    size_t off = 0;
+    uint64_t tag = 0, v = 0;
+
+    /* The run was checked by lsn_pb_scan: these reads cannot fail. */
+    (void)varint_read(*p, 10, &off, &tag);
+    (void)varint_read(*p, off + 10, &off, &v);
+    *elem = *p + off;
+    *elem_len = (size_t)v;
+    *p += off + (size_t)v;
 }
 
 void

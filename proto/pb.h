@@ -37,19 +37,23 @@ int lsn_pb_encode(const ProtobufCMessage *msg, uint8_t **out, size_t *out_len);
 int lsn_pb_encode_secret(const ProtobufCMessage *msg, uint8_t **out,
                          size_t *out_len);
 
-/* A zero-copy view of a flat message, for the hot paths (the relay's
- * submit, the envelope's outer layer): fields are varints (uint64) or
- * length-delimited (bytes, or an embedded message), none repeated.  The
- * scan accepts exactly the canonical encodings lsn_pb_decode accepts for
- * such a message: fields in ascending order, each at most once, minimal
- * varints, no zero varint and no empty bytes (proto3 leaves defaults
- * out), an empty embedded message only where the spec allows one (a
- * oneof member), nothing unknown (tests/fuzz/fuzz_pb.c checks the two
- * agree).  Values point into buf. */
+/* A zero-copy view of a message, for the hot paths (the relay's submit,
+ * the envelope and its header): fields are varints, byte strings, text
+ * or embedded messages, and only embedded messages may repeat.  The scan
+ * accepts exactly the canonical encodings lsn_pb_decode accepts for such
+ * a message: fields in ascending order, each at most once (a repeated one
+ * in one run), minimal varints, no zero varint and no empty string
+ * (proto3 leaves defaults out), an empty embedded message only where the
+ * spec allows one (a oneof member, a repeated element), no NUL in text,
+ * nothing unknown (tests/fuzz/fuzz_pb.c checks the two agree on every
+ * message read this way).  Values point into buf. */
 enum lsn_pb_kind {
-    LSN_PB_VARINT,          /* uint64, non-zero when present */
-    LSN_PB_BYTES,           /* bytes or string, non-empty when present */
+    LSN_PB_VARINT,          /* uint64 or int64 (as uint64), non-zero */
+    LSN_PB_VARINT32,        /* uint32, non-zero */
+    LSN_PB_BYTES,           /* bytes, non-empty */
+    LSN_PB_STRING,          /* string: non-empty, no NUL */
     LSN_PB_MESSAGE,         /* an embedded message, present even if empty */
+    LSN_PB_REPEATED,        /* repeated embedded messages: see below */
 };
 
 struct lsn_pb_field {
@@ -57,11 +61,14 @@ struct lsn_pb_field {
     enum lsn_pb_kind kind;
 };
 
+/* A field's value.  For LSN_PB_REPEATED, count elements and data/len the
+ * run holding them (tags included), read with lsn_pb_next. */
 struct lsn_pb_value {
     int present;
-    uint64_t u;             /* LSN_PB_VARINT */
+    uint64_t u;             /* the varints */
     const uint8_t *data;    /* the others: into buf */
     size_t len;
+    size_t count;
 };
 
 /* Scans buf[0..len) with spec[0..n) into out[0..n): 0, or
@@ -69,6 +76,10 @@ struct lsn_pb_value {
  * exactly these fields. */
 int lsn_pb_scan(const uint8_t *buf, size_t len, const struct lsn_pb_field *spec,
                 size_t n, struct lsn_pb_value *out);
+
+/* The next element of a LSN_PB_REPEATED run (*p moves past it; start with
+ * *p = data, stop when *p == data + len): its payload. */
+void lsn_pb_next(const uint8_t **p, const uint8_t **elem, size_t *elem_len);
 
 /* Typed shorthands, so callers need no casts. */
 #define LSN_PB_DECODE(type_lower, buf, len, cap, outp) \

@@ -61,11 +61,32 @@
 #define META_HDR 36
 #define LSN_GAP_REFS 64
 
+/* Hot records: the quota and device records that every submit and ack
+ * reads and rewrites, held for the batch in a small table and written
+ * once, at its commit.  Only the batch's own transaction uses the table:
+ * it is written out and emptied before a nested operation begins (which
+ * then reads LMDB), and emptied when the batch ends.  A full table writes
+ * through. */
+#define HOT_SLOTS   256             /* a power of two */
+#define HOT_KEY_MAX (1 + LSN_DEV_ID_MAX)
+#define HOT_VAL_MAX 32
+
+struct hot {
+    uint8_t used, dirty, found;     /* found: the record exists (val is it) */
+    uint8_t kl, vl;
+    MDB_dbi dbi;
+    uint8_t key[HOT_KEY_MAX];
+    uint8_t val[HOT_VAL_MAX];
+};
+
 struct lsn_store {
     MDB_env *env;
     MDB_dbi meta, envs, queue, qidx, dev, gap, quota, exp, dir, quar, info;
     MDB_txn *batch;
     uint64_t env_next;      /* the next envelope's number */
+    struct hot hot[HOT_SLOTS];
+    uint16_t hot_used[HOT_SLOTS];   /* the slots in use, to empty them */
+    size_t n_hot;
     /* Direct writes (see direct_ok): the map's pages, the pages in use and
      * the deepest tree when the batch began, the batch's page account, and
      * whether a direct write failed halfway (the batch must not commit). */
@@ -195,6 +216,128 @@ del(struct lsn_store *s, MDB_txn *t, MDB_dbi d, const void *k, size_t kl)
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : LSN_ERR_IO;
 }
 
+/* ---------------------------------------------------------- hot records */
+
+_Static_assert(HOT_KEY_MAX <= 255 && sizeof(struct devrec) <= HOT_VAL_MAX &&
+               sizeof(struct quota) <= HOT_VAL_MAX, "hot records fit their slots");
+
+/* The slot of (dbi, key) in the table, or the free slot where it goes;
+ * NULL when the table is full and it is not there. */
+static struct hot *
+hot_slot(struct lsn_store *s, MDB_dbi dbi, const uint8_t *k, size_t kl)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)dbi;
+
+    if (kl > HOT_KEY_MAX)
+        return NULL;
+    for (size_t i = 0; i < kl; i++)
+        h = (h ^ k[i]) * 16777619u;
+    for (size_t i = 0; i < HOT_SLOTS; i++) {
+        struct hot *x = &s->hot[(h + i) & (HOT_SLOTS - 1)];
+        if (!x->used || (x->dbi == dbi && x->kl == kl && memcmp(x->key, k, kl) == 0))
+            return x;
+    }
+    return NULL;
+}
+
+/* get() for a hot record: from the table when t is the batch. */
+static int
+hot_get(MDB_txn *t, struct lsn_store *s, MDB_dbi dbi, const uint8_t *k,
+        size_t kl, MDB_val *v)
+{
+    struct hot *x;
+    int r;
+
+    if (t != s->batch || (x = hot_slot(s, dbi, k, kl)) == NULL)
+        return get(t, dbi, k, kl, v);
+    if (!x->used) {
+        if ((r = get(t, dbi, k, kl, v)) != 0 && r != LSN_ERR_NOT_FOUND)
+            return r;
+        if (r == 0 && v->mv_size > HOT_VAL_MAX)
+            return 0;       /* not a record this table holds: served as is */
+        x->used = 1;
+        x->dirty = 0;
+        x->found = r == 0;
+        x->dbi = dbi;
+        x->kl = (uint8_t)kl;
+        memcpy(x->key, k, kl);
+        x->vl = (uint8_t)(r == 0 ? v->mv_size : 0);
+        if (r == 0)
+            memcpy(x->val, v->mv_data, v->mv_size);
+        s->hot_used[s->n_hot++] = (uint16_t)(x - s->hot);
+    }
+    if (!x->found)
+        return LSN_ERR_NOT_FOUND;
+    v->mv_size = x->vl;
+    v->mv_data = x->val;
+    return 0;
+}
+
+/* put() for a hot record: into the table when t is the batch (counted
+ * in the page account as the write it will be). */
+static int
+hot_put(struct lsn_store *s, MDB_txn *t, MDB_dbi dbi, const uint8_t *k,
+        size_t kl, const void *v, size_t vl)
+{
+    struct hot *x;
+
+    if (t != s->batch || vl > HOT_VAL_MAX || (x = hot_slot(s, dbi, k, kl)) == NULL)
+        return put(s, t, dbi, k, kl, v, vl);
+    charge(s, kl + vl);
+    if (!x->used) {
+        x->used = 1;
+        x->dbi = dbi;
+        x->kl = (uint8_t)kl;
+        memcpy(x->key, k, kl);
+        s->hot_used[s->n_hot++] = (uint16_t)(x - s->hot);
+    }
+    x->dirty = 1;
+    x->found = 1;
+    x->vl = (uint8_t)vl;
+    memcpy(x->val, v, vl);
+    return 0;
+}
+
+/* del() for a hot record: forgotten by the table, deleted in LMDB. */
+static int
+hot_del(struct lsn_store *s, MDB_txn *t, MDB_dbi dbi, const uint8_t *k, size_t kl)
+{
+    struct hot *x;
+
+    if (t == s->batch && (x = hot_slot(s, dbi, k, kl)) != NULL && x->used) {
+        x->dirty = 0;
+        x->found = 0;
+    }
+    return del(s, t, dbi, k, kl);
+}
+
+/* Writes the table's changed records into the batch and empties it. */
+static int
+hot_flush(struct lsn_store *s)
+{
+    int r = 0;
+
+    for (size_t i = 0; i < s->n_hot; i++) {
+        struct hot *x = &s->hot[s->hot_used[i]];
+        MDB_val key = { x->kl, x->key }, val = { x->vl, x->val };
+        if (r == 0 && x->dirty && mdb_put(s->batch, x->dbi, &key, &val, 0) != 0)
+            r = LSN_ERR_IO;
+        x->used = 0;
+    }
+    s->n_hot = 0;
+    return r;
+}
+
+static void
+hot_clear(struct lsn_store *s)
+{
+    for (size_t i = 0; i < s->n_hot; i++)
+        s->hot[s->hot_used[i]].used = 0;
+    s->n_hot = 0;
+}
+
+/* ---------------------------------------------------------- records */
+
 static int
 dev_load(MDB_txn *t, struct lsn_store *s, const uint8_t *dk, size_t dkl,
          struct devrec *d)
@@ -203,7 +346,7 @@ dev_load(MDB_txn *t, struct lsn_store *s, const uint8_t *dk, size_t dkl,
     int r;
 
     memset(d, 0, sizeof *d);
-    if ((r = get(t, s->dev, dk, dkl, &v)) == LSN_ERR_NOT_FOUND)
+    if ((r = hot_get(t, s, s->dev, dk, dkl, &v)) == LSN_ERR_NOT_FOUND)
         return 0;
     if (r != 0)
         return r;
@@ -217,7 +360,7 @@ static int
 dev_save(MDB_txn *t, struct lsn_store *s, const uint8_t *dk, size_t dkl,
          const struct devrec *d)
 {
-    return put(s, t, s->dev, dk, dkl, d, sizeof *d);
+    return hot_put(s, t, s->dev, dk, dkl, d, sizeof *d);
 }
 
 static int
@@ -232,13 +375,13 @@ quota_add(MDB_txn *t, struct lsn_store *s, char side, const char *org,
 
     k[0] = (uint8_t)side;
     memcpy(k + 1, org, n);
-    if ((r = get(t, s->quota, k, 1 + n, &v)) == 0 && v.mv_size == sizeof q)
+    if ((r = hot_get(t, s, s->quota, k, 1 + n, &v)) == 0 && v.mv_size == sizeof q)
         memcpy(&q, v.mv_data, sizeof q);
     else if (r != 0 && r != LSN_ERR_NOT_FOUND)
         return r;
     q.msgs = (int64_t)q.msgs + msgs < 0 ? 0 : (uint64_t)((int64_t)q.msgs + msgs);
     q.bytes = (int64_t)q.bytes + bytes < 0 ? 0 : (uint64_t)((int64_t)q.bytes + bytes);
-    return put(s, t, s->quota, k, 1 + n, &q, sizeof q);
+    return hot_put(s, t, s->quota, k, 1 + n, &q, sizeof q);
 }
 
 static void
@@ -252,7 +395,7 @@ quota_get(MDB_txn *t, struct lsn_store *s, char side, const char *org,
     memset(q, 0, sizeof *q);
     k[0] = (uint8_t)side;
     memcpy(k + 1, org, n);
-    if (get(t, s->quota, k, 1 + n, &v) == 0 && v.mv_size == sizeof *q)
+    if (hot_get(t, s, s->quota, k, 1 + n, &v) == 0 && v.mv_size == sizeof *q)
         memcpy(q, v.mv_data, sizeof *q);
 }
 
@@ -799,6 +942,11 @@ lsn_store_batch_commit(struct lsn_store *s)
 
     if (s->batch == NULL)
         return 0;
+    if (hot_flush(s) != 0 && !s->poisoned) {
+        s->poisoned = 1;
+        snprintf(s->why, sizeof s->why, "writing the batch's quota and device "
+                 "records failed: the batch was dropped");
+    }
     if (s->poisoned) {
         /* A direct write failed halfway: the batch holds part of an
          * operation and must not reach the disk.  Like a failed commit,
@@ -836,6 +984,7 @@ lsn_store_batch_open(const struct lsn_store *s)
 void
 lsn_store_batch_abort(struct lsn_store *s)
 {
+    hot_clear(s);
     if (s->batch != NULL)
         mdb_txn_abort(s->batch);
     s->batch = NULL;
@@ -897,6 +1046,13 @@ op_begin(struct lsn_store *s, MDB_txn **t)
     *t = NULL;
     if (s->batch == NULL)
         return LSN_ERR_INTERNAL;
+    /* The operation reads and writes its records in LMDB. */
+    if (hot_flush(s) != 0) {
+        s->poisoned = 1;
+        snprintf(s->why, sizeof s->why, "writing the batch's quota and device "
+                 "records failed: the batch was dropped");
+        return LSN_ERR_IO;
+    }
     if ((rc = mdb_txn_begin(s->env, s->batch, 0, t)) != 0)
         return fail(s, rc, "begin operation");
     return 0;
@@ -1674,7 +1830,7 @@ drop_tx(MDB_txn *t, struct lsn_store *s, const char *dev)
         if (r != 0)
             return LSN_ERR_IO;
     }
-    return del(s, t, s->dev, dk, dkl);
+    return hot_del(s, t, s->dev, dk, dkl);
 }
 
 int

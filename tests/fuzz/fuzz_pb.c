@@ -7,10 +7,10 @@
  * Invariants: a success re-encodes to exactly the input (the decoder's
  * one-meaning promise), a failure leaves *out NULL with one of the
  * documented errors.  And on every input, the zero-copy view
- * (lsn_pb_scan) of the flat messages the hot paths read with it (the
- * envelope's outer layer in proto/envelope.c, a Request holding a
- * SubmitRequest in relay/relay.c) accepts exactly what the strict decode
- * accepts, with the same values. */
+ * (lsn_pb_scan) of the messages the hot paths read with it (the
+ * envelope's outer layer and its header in proto/envelope.c, a Request
+ * holding a SubmitRequest in relay/relay.c) accepts exactly what the
+ * strict decode accepts, with the same values. */
 #include <string.h>
 
 #include "proto/err.h"
@@ -86,6 +86,58 @@ check_scan_submit(const uint8_t *p, size_t n)
     lsn_pb_free(m ? &m->base : NULL);
 }
 
+static int
+same_text(const struct lsn_pb_value *v, const char *t)
+{
+    return v->len == strlen(t) && (v->len == 0 || memcmp(v->data, t, v->len) == 0);
+}
+
+/* The header as proto/envelope.c views it: every field, the recipients
+ * one by one. */
+static void
+check_scan_header(const uint8_t *p, size_t n)
+{
+    static const struct lsn_pb_field spec[] = {
+        { 1, LSN_PB_VARINT32 }, { 2, LSN_PB_BYTES }, { 3, LSN_PB_STRING },
+        { 4, LSN_PB_STRING }, { 5, LSN_PB_VARINT }, { 6, LSN_PB_VARINT },
+        { 7, LSN_PB_VARINT }, { 8, LSN_PB_REPEATED }, { 9, LSN_PB_BYTES },
+        { 10, LSN_PB_BYTES }, { 11, LSN_PB_BYTES },
+    };
+    static const struct lsn_pb_field rspec[] = {
+        { 1, LSN_PB_STRING }, { 2, LSN_PB_VARINT32 }, { 3, LSN_PB_BYTES },
+    };
+    struct lsn_pb_value v[11], rv[3];
+    Liaison__EnvelopeHeader *m = NULL;
+    const uint8_t *it, *elem;
+    size_t elen;
+    int d = LSN_PB_DECODE(envelope_header, p, n, LSN_PB_DEFAULT_HEAP_CAP, &m);
+    int sc = lsn_pb_scan(p, n, spec, 11, v);
+
+    it = v[7].data;
+    for (size_t i = 0; sc == 0 && i < v[7].count; i++) {
+        lsn_pb_next(&it, &elem, &elen);
+        sc = lsn_pb_scan(elem, elen, rspec, 3, rv);
+        if (sc == 0 && d == 0) {
+            FF_CHECK(i < m->n_recipients);
+            FF_CHECK(same_text(&rv[0], m->recipients[i]->org));
+            FF_CHECK(rv[1].u == m->recipients[i]->key_id);
+            FF_CHECK(same_bytes(&rv[2], &m->recipients[i]->wrap));
+        }
+    }
+    FF_CHECK(sc != 0 || v[7].count == 0 || it == v[7].data + v[7].len);
+    FF_CHECK((d == 0) == (sc == 0));
+    if (d == 0) {
+        FF_CHECK(v[0].u == m->suite && same_bytes(&v[1], &m->msg_id));
+        FF_CHECK(same_text(&v[2], m->sender_org) && same_text(&v[3], m->sender_device));
+        FF_CHECK(v[4].u == m->sender_bundle_version);
+        FF_CHECK((int64_t)v[5].u == m->created && (int64_t)v[6].u == m->expires);
+        FF_CHECK(v[7].count == m->n_recipients);
+        FF_CHECK(same_bytes(&v[8], &m->ephemeral_key) && same_bytes(&v[9], &m->nonce) &&
+                 same_bytes(&v[10], &m->commit));
+    }
+    lsn_pb_free(m ? &m->base : NULL);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -99,6 +151,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     check_scan_envelope(data + 1, size - 1);
     check_scan_submit(data + 1, size - 1);
+    check_scan_header(data + 1, size - 1);
     desc = types[(data[0] & 0x7f) % N_TYPES];
     cap = (data[0] & 0x80) ? size - 1 + 256 : LSN_PB_DEFAULT_HEAP_CAP;
     r = lsn_pb_decode(desc, data + 1, size - 1, cap, &msg);

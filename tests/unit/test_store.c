@@ -309,6 +309,161 @@ test_store_corrupted_envelope_quarantined(void **state)
  * full disk) fails, and the handle refuses every later batch instead of
  * retrying; what that batch held is not in the store after a reopen.  Run
  * in a child process so the limit stays there. */
+/* ---------------------------------------------------------- one batch */
+
+static const char *const batch_devs[] = { "o2/d1", "o2/d2", "o4/d1", "o1/d1", "o3/d1" };
+#define N_BATCH_DEVS (sizeof batch_devs / sizeof batch_devs[0])
+
+static size_t
+one_device(void *ctx, const char *org, const char **names, size_t max)
+{
+    (void)ctx;
+    (void)org;
+    if (max == 0)
+        return 0;
+    names[0] = "d1";
+    return 1;
+}
+
+/* Operation k of a fixed pseudo-random script, applied to s; returns its
+ * outcome (the result code and what it reported) as one number. */
+static int64_t
+script_op(struct lsn_store *s, uint32_t *rng, int64_t *now)
+{
+    static const char *const o2devs[] = { "d1", "d2" }, *const o4devs[] = { "d1" };
+    struct lsn_fanout fan[2] = { { "o2", 2, o2devs, NULL }, { "o4", 1, o4devs, NULL } };
+    struct lsn_submit_result res;
+    uint32_t x, op;
+    uint8_t env[64];
+    int found = 0, r;
+    size_t n = 0;
+
+    *rng = *rng * 1103515245u + 12345u;
+    x = *rng >> 8;
+    op = x % 16;
+    if (op < 8) {           /* submit, sometimes a repeat */
+        struct lsn_envelope_info i = info_make(x & 0x100 ? "o3" : "o1", (uint8_t)(1 + x % 12));
+        i.expires = 1000 + 50 * (int64_t)(1 + (x >> 4) % 8);
+        memset(env, (int)(x & 0xff), sizeof env);
+        r = lsn_store_submit(s, &i, env, sizeof env - (x % 7), fan, 1 + (x >> 3) % 2,
+                             *now, &res);
+        return r * 1000 + res.duplicate * 10 + (res.accepted != 0);
+    }
+    if (op < 14) {          /* an ack by o2/d1 or o4/d1: o2/d2 lags */
+        struct lsn_envelope_info i = info_make(x & 0x100 ? "o3" : "o1", (uint8_t)(1 + x % 12));
+        r = lsn_store_ack(s, batch_devs[(x >> 9) % 2 ? 2 : 0], i.sender_org, i.msg_id,
+                          &found);
+        return r * 1000 + found;
+    }
+    if (op == 14) {         /* a device sees its gap */
+        r = lsn_store_gap_ack(s, batch_devs[(x >> 9) % 3], 1 + (x >> 11) % 3);
+        return r * 1000;
+    }
+    *now += 40;             /* time passes: expiry and its notices */
+    r = lsn_store_expire(s, *now, 1000, "r1", one_device, NULL, &n);
+    return r * 1000 + (int64_t)n;
+}
+
+/* What a store holds, for comparing two: every queue (items and gap) and
+ * the status of every message of the script. */
+static void
+store_same(struct lsn_store *a, struct lsn_store *b)
+{
+    struct lsn_store_gap *ga = calloc(1, sizeof *ga), *gb = calloc(1, sizeof *gb);
+
+    assert_non_null(ga);
+    assert_non_null(gb);
+    assert_int_equal(lsn_store_batch_begin(a), 0);
+    assert_int_equal(lsn_store_batch_begin(b), 0);
+    for (size_t d = 0; d < N_BATCH_DEVS; d++) {
+        uint64_t qa = 0, qb = 0;
+        assert_int_equal(lsn_store_queue_info(a, batch_devs[d], &qa, ga), 0);
+        assert_int_equal(lsn_store_queue_info(b, batch_devs[d], &qb, gb), 0);
+        assert_int_equal(qa, qb);
+        assert_int_equal(ga->trimmed, gb->trimmed);
+        assert_int_equal(ga->n_refs, gb->n_refs);
+    }
+    for (int o = 0; o < 2; o++)
+        for (uint8_t t = 1; t <= 12; t++) {
+            struct lsn_envelope_info i = info_make(o ? "o3" : "o1", t);
+            struct lsn_store_rstatus *ra = NULL, *rb = NULL;
+            size_t na = 0, nb = 0;
+            int64_t acc_a, acc_b, exp_a, exp_b;
+            int ka, kb;
+            assert_int_equal(lsn_store_status(a, i.sender_org, i.msg_id, &ka, &acc_a, &exp_a,
+                                              &ra, &na), 0);
+            assert_int_equal(lsn_store_status(b, i.sender_org, i.msg_id, &kb, &acc_b, &exp_b,
+                                              &rb, &nb), 0);
+            assert_int_equal(ka, kb);
+            assert_int_equal(na, nb);
+            for (size_t j = 0; j < na; j++) {
+                assert_int_equal(ra[j].delivered, rb[j].delivered);
+                assert_int_equal(ra[j].trimmed, rb[j].trimmed);
+                assert_int_equal(ra[j].dropped, rb[j].dropped);
+            }
+            free(ra);
+            free(rb);
+        }
+    lsn_store_batch_abort(a);
+    lsn_store_batch_abort(b);
+    free(ga);
+    free(gb);
+}
+
+/* A batch is only a way of committing: the same operations (submits
+ * under tight quotas and a device backlog that trims, repeats, acks, gap
+ * acks, expiry with notices) give the same answers and the same store
+ * whether all of them share one batch, as the relay's group commit does,
+ * or each one commits alone.  Within a batch the store keeps the quota
+ * and device records in memory and may take a nested transaction for an
+ * operation: neither may change what any operation sees. */
+static void
+test_store_one_batch_same_as_one_by_one(void **state)
+{
+    struct lsn_store_limits lim = { 6, 1u << 20, 9, 1u << 20, 3 };
+    char dir_a[600];
+    struct lsn_store *a, *b;
+    uint32_t ra = 7, rb = 7;
+    int64_t now_a = 1000, now_b = 1000;
+    int refused = 0, trimmed_any = 0;
+
+    (void)state;
+    snprintf(dir_a, sizeof dir_a, "%s", kf_tmpdir("store5a"));
+    a = open_store(dir_a);
+    b = open_store(kf_tmpdir("store5b"));
+    lsn_store_set_limits(a, &lim);
+    lsn_store_set_limits(b, &lim);
+    assert_int_equal(lsn_store_batch_begin(a), 0);
+    for (int k = 0; k < 600; k++) {
+        int64_t oa = script_op(a, &ra, &now_a), ob;
+        assert_int_equal(lsn_store_batch_begin(b), 0);
+        ob = script_op(b, &rb, &now_b);
+        assert_int_equal(lsn_store_batch_commit(b), 0);
+        assert_int_equal(oa, ob);
+        refused += oa / 1000 == LSN_ERR_QUOTA;
+    }
+    assert_int_equal(lsn_store_batch_commit(a), 0);
+    /* The script did reach the limits it is about. */
+    assert_true(refused > 0);
+    assert_int_equal(lsn_store_batch_begin(a), 0);
+    for (size_t d = 0; d < 3; d++) {
+        struct lsn_store_gap *g = calloc(1, sizeof *g);
+        uint64_t q;
+        assert_non_null(g);
+        assert_int_equal(lsn_store_queue_info(a, batch_devs[d], &q, g), 0);
+        trimmed_any |= g->trimmed > 0 || g->n_refs > 0;
+        free(g);
+    }
+    lsn_store_batch_abort(a);
+    assert_true(trimmed_any);
+    store_same(a, b);
+    lsn_store_close(&a);
+    a = open_store(dir_a);
+    store_same(a, b);
+    lsn_store_close(&a);
+    lsn_store_close(&b);
+}
+
 static void
 test_store_failed_commit_is_final(void **state)
 {
@@ -383,6 +538,7 @@ main(void)
         cmocka_unit_test(test_store_batch_commit_dedupe_fanout_ack),
         cmocka_unit_test(test_store_quota_stores_nothing_and_trim_gap),
         cmocka_unit_test(test_store_corrupted_envelope_quarantined),
+        cmocka_unit_test(test_store_one_batch_same_as_one_by_one),
         cmocka_unit_test(test_store_failed_commit_is_final),
     };
 
