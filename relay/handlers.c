@@ -334,13 +334,14 @@ h_submit(struct lsn_relay *r, struct conn *c, const struct who *w,
     /* Sized by the envelope's recipients. */
     if (submit_scratch(r, info->n_recipients, &fan, &names) != 0)
         return LSN_ERR_NOMEM;
-    lsn_hex(hex, info->msg_id, 16);
     if ((rc = submit_check(r, w, info, fan, names)) != 0) {
+        lsn_hex(hex, info->msg_id, 16);
         lsn_relay_log("submit %s from %s refused: %s", hex, w->id, r->msg);
         return rc;
     }
     if ((rc = lsn_store_submit(r->store, info, env->data, env->len, fan,
                                info->n_recipients, lsn_relay_time(r), &res)) != 0) {
+        lsn_hex(hex, info->msg_id, 16);
         lsn_relay_msg(r, "message %s not stored: %s", hex,
                       lsn_store_why(r->store)[0] ? lsn_store_why(r->store)
                                                  : lsn_strerror(rc));

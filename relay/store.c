@@ -170,6 +170,32 @@ split_mk(const uint8_t *k, size_t len, char org[LSN_ENV_ORG_MAX + 1],
     return 0;
 }
 
+/* dst = a || b, cut to size - 1 bytes as snprintf would (without its
+ * cost: queue names are built several times per message). */
+static size_t
+join(char *dst, size_t size, const char *a, const char *b)
+{
+    size_t al = strlen(a), bl = strlen(b);
+
+    if (al > size - 1)
+        al = size - 1;
+    if (bl > size - 1 - al)
+        bl = size - 1 - al;
+    memcpy(dst, a, al);
+    memcpy(dst + al, b, bl);
+    dst[al + bl] = '\0';
+    return al + bl;
+}
+
+/* dst = org/name, cut like join. */
+static size_t
+dev_join(char *dst, size_t size, const char *org, const char *name)
+{
+    size_t ol = join(dst, size, org, "/");
+
+    return ol + join(dst + ol, size - ol, "", name);
+}
+
 static int
 fail(struct lsn_store *s, int rc, const char *what)
 {
@@ -572,10 +598,8 @@ static size_t
 fan_names(const struct lsn_fanout *f, size_t j, char *buf, size_t size)
 {
     if (f->relay != NULL)
-        snprintf(buf, size, "@%s", f->relay);
-    else
-        snprintf(buf, size, "%s", f->devices[j]);
-    return strlen(buf);
+        return join(buf, size, "@", f->relay);
+    return join(buf, size, "", f->devices[j]);
 }
 
 static size_t
@@ -652,7 +676,7 @@ static void
 release_org_end(struct release_ctx *c)
 {
     if (c->cur_changed && c->cur_pending == 0 && c->n_done < LSN_MAX_RECIPIENTS)
-        snprintf(c->done[c->n_done++], sizeof c->done[0], "%s", c->cur);
+        join(c->done[c->n_done++], sizeof c->done[0], "", c->cur);
     c->cur_changed = c->cur_pending = 0;
 }
 
@@ -663,7 +687,7 @@ release_cb(void *vctx, const char *org, const char *name, uint8_t *st)
 
     if (name == NULL) {
         release_org_end(c);
-        snprintf(c->cur, sizeof c->cur, "%s", org);
+        join(c->cur, sizeof c->cur, "", org);
         return 0;
     }
     if (c->org != NULL && strcmp(org, c->org) != 0)
@@ -686,7 +710,8 @@ static int
 release(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
         const char *org, const char *name, uint8_t newst)
 {
-    struct release_ctx *cp = calloc(1, sizeof *cp);
+    /* Not calloc: done[] (8 KiB) is written before it is read. */
+    struct release_ctx *cp = malloc(sizeof *cp);
     struct meta_cb cb = { release_cb, cp };
     char sender[LSN_ENV_ORG_MAX + 1];
     uint8_t id[LSN_MSG_ID_LEN];
@@ -700,6 +725,9 @@ release(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
     cp->org = org;
     cp->name = name;
     cp->newst = newst;
+    cp->found = cp->cur_changed = cp->cur_pending = 0;
+    cp->cur[0] = '\0';
+    cp->n_done = 0;
     if ((r = get(t, s->meta, mk, mkl, &v)) != 0) {
         r = r == LSN_ERR_NOT_FOUND ? 0 : r;
         goto out;
@@ -1242,14 +1270,14 @@ backlog_check(MDB_txn *t, struct lsn_store *s, const struct lsn_fanout *f)
     int any_below = 0, r;
 
     for (size_t j = 0; j < f->n_devices; j++) {
-        snprintf(dev, sizeof dev, "%s/%s", f->org, f->devices[j]);
+        dev_join(dev, sizeof dev, f->org, f->devices[j]);
         if ((r = dev_load(t, s, dk, make_dk(dk, dev), &d)) != 0)
             return r;
         if (d.count < s->lim.device_backlog)
             any_below = 1;
     }
     for (size_t j = 0; j < f->n_devices; j++) {
-        snprintf(dev, sizeof dev, "%s/%s", f->org, f->devices[j]);
+        dev_join(dev, sizeof dev, f->org, f->devices[j]);
         if ((r = dev_load(t, s, dk, make_dk(dk, dev), &d)) != 0)
             return r;
         if (d.count < s->lim.device_backlog)
@@ -1293,7 +1321,7 @@ backlog_need(MDB_txn *t, struct lsn_store *s, const struct lsn_fanout *f,
     int any_below = 0, r;
 
     for (size_t j = 0; j < f->n_devices; j++) {
-        snprintf(dev, sizeof dev, "%s/%s", f->org, f->devices[j]);
+        dev_join(dev, sizeof dev, f->org, f->devices[j]);
         if ((r = dev_load(t, s, dk, make_dk(dk, dev), &d)) != 0)
             return r;
         if (d.count < s->lim.device_backlog) {
@@ -1349,7 +1377,7 @@ submit_check(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *in
         *queues += fan_count(&fan[i]);
         if (fan[i].relay != NULL) {
             /* A peer's outbound queue is never trimmed: only quotas hold it. */
-            snprintf(dev, sizeof dev, "@%s", fan[i].relay);
+            join(dev, sizeof dev, "@", fan[i].relay);
             if ((r = dev_load(t, s, dk, make_dk(dk, dev), &d)) != 0)
                 return r;
         } else if (fan[i].n_devices > 0 &&
@@ -1401,13 +1429,13 @@ submit_write(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *in
             for (size_t k = 0; k < i; k++)
                 if (fan[k].relay != NULL && strcmp(fan[k].relay, fan[i].relay) == 0)
                     first = 0;
-            snprintf(dev, sizeof dev, "@%s", fan[i].relay);
+            join(dev, sizeof dev, "@", fan[i].relay);
             if (first && (r = enqueue(t, s, dev, KIND_MSG, mk, mkl, numb, 8)) != 0)
                 goto out;
             continue;
         }
         for (size_t j = 0; j < fan[i].n_devices; j++) {
-            snprintf(dev, sizeof dev, "%s/%s", fan[i].org, fan[i].devices[j]);
+            dev_join(dev, sizeof dev, fan[i].org, fan[i].devices[j]);
             if ((r = enqueue(t, s, dev, KIND_MSG, mk, mkl, numb, 8)) != 0)
                 goto out;
         }
@@ -1527,7 +1555,9 @@ lsn_store_fetch(struct lsn_store *s, const char *dev, uint64_t after,
         return LSN_ERR_INTERNAL;
     if (max == 0)
         return 0;
-    if ((arr = calloc(max, sizeof *arr)) == NULL)
+    /* Not calloc: item_fill clears each item it fills, and only filled
+     * items are ever freed. */
+    if (max > SIZE_MAX / sizeof *arr || (arr = malloc(max * sizeof *arr)) == NULL)
         return LSN_ERR_NOMEM;
     /* A corrupted envelope stops the scan: it is quarantined (no cursor may
      * stay open across that write) and the scan resumes after it. */
@@ -1569,7 +1599,8 @@ lsn_store_fetch(struct lsn_store *s, const char *dev, uint64_t after,
             break;
     }
     if (r != 0) {
-        lsn_store_items_free(arr, cnt + 1);
+        /* A failed item_fill allocated nothing. */
+        lsn_store_items_free(arr, cnt);
         return r;
     }
     *items = arr;
@@ -1734,7 +1765,7 @@ lsn_store_forward_done(struct lsn_store *s, const char *peer, const char *org,
     *found = 0;
     if (strlen(peer) + 1 > LSN_PEER_QUEUE_MAX)
         return LSN_ERR_INVALID;
-    snprintf(dev, sizeof dev, "@%s", peer);
+    join(dev, sizeof dev, "@", peer);
     if ((r = op_begin(s, &t)) != 0)
         return r;
     r = ack_tx(t, s, dev, org, msg_id, refused ? DEV_DROPPED : DEV_ACKED, found);
@@ -1893,7 +1924,7 @@ expire_cb(void *vctx, const char *org, const char *name, uint8_t *st)
     if (name == NULL) {
         if ((r = expire_org_done(c)) != 0)
             return r;
-        snprintf(c->cur_org, sizeof c->cur_org, "%s", org);
+        join(c->cur_org, sizeof c->cur_org, "", org);
         return 0;
     }
     if (*st != DEV_ACKED)
@@ -1904,9 +1935,9 @@ expire_cb(void *vctx, const char *org, const char *name, uint8_t *st)
     if (c->mark != 0)
         *st = c->mark;
     if (name[0] == '@')     /* a peer relay's queue: one entry for its orgs */
-        snprintf(dev, sizeof dev, "%s", name);
+        join(dev, sizeof dev, "", name);
     else
-        snprintf(dev, sizeof dev, "%s/%s", org, name);
+        dev_join(dev, sizeof dev, org, name);
     dkl = make_dk(dk, dev);
     memcpy(ik, dk, dkl);
     memcpy(ik + dkl, c->mk, c->mkl);
@@ -1954,7 +1985,7 @@ notice_queue(MDB_txn *t, struct lsn_store *s, const char *sender,
     mkl = make_mk(mk, "", nid);
     nn = devices != NULL ? devices(ctx, sender, names, 512) : 0;
     for (size_t i = 0; i < nn && r == 0; i++) {
-        snprintf(dev, sizeof dev, "%s/%s", sender, names[i]);
+        dev_join(dev, sizeof dev, sender, names[i]);
         r = enqueue(t, s, dev, KIND_NOTICE, mk, mkl, buf, len);
     }
     free(buf);
