@@ -190,6 +190,10 @@ int lsn_store_dir_put(struct lsn_store *s, const char *name, const uint8_t *buf,
 int lsn_store_dir_list(struct lsn_store *s, const char *prefix, uint8_t ***bufs,
                        size_t **lens, size_t *n, size_t max);
 
+/* The store's 64-bit checksum of p[0..n) (relay/store.c says what it is
+ * for and how it mixes); exposed for its test. */
+uint64_t lsn_store_checksum(const uint8_t *p, size_t n, uint64_t seed);
+
 /* Counters for logs and the bench: live messages, queue entries. */
 int lsn_store_counts(struct lsn_store *s, uint64_t *messages, uint64_t *queued);
 
