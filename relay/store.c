@@ -11,11 +11,12 @@
  *                moves the value to quar and drops the message, never
  *                serves it)
  *   queue  dk || seq64be -> kind || mk || (num64be | notice bytes)
- *   qidx   dk || mk -> seq64be   (ack by msg_id)
+ *   qidx   dk || mk -> seq64be   (a notice's queue entry, to ack it by id;
+ *                a message's entries are in its record)
  *   dev    dk -> device record: next seq, items queued, trimmed count, refs
  *   gap    dk || idx32be -> mk   (the first trimmed refs, for the gap report)
  *   quota  's'|'r' || org -> messages, bytes (stored by / waiting for org)
- *   exp    expires64be || mk -> ""
+ *   exp    expires64be || num64be -> mk
  *   dir    name -> a signed directory object
  *   quar   mk -> an env value that failed its check, as it was found
  *   info   "format" -> STORE_FORMAT; "quarantined" -> u64 count
@@ -582,8 +583,10 @@ env_next_read(MDB_txn *t, struct lsn_store *s)
 /* ---------------------------------------------------------- message record
  *
  * ver8 state8 accepted64 expires64 size32 pending32 n_rcpt16 num64, then per
- * recipient: len8 org, n_dev16, per device: len8 name, state8.  Devices are
- * named without their org.  Only state bytes ever change in place. */
+ * recipient: len8 org, n_dev16, per device: len8 name, state8, seq64 (its
+ * queue entry's seq: the record is how an ack finds it, so no index keyed
+ * by the random msg_id is written per device).  Devices are named without
+ * their org.  Only state bytes ever change in place. */
 
 struct meta_cb {
     /* Called per recipient (name NULL) and per device (st points into the
@@ -615,13 +618,14 @@ meta_walk(uint8_t *m, size_t len, const struct meta_cb *cb)
             return r;
         for (size_t j = 0; j < nd; j++) {
             size_t nl;
-            if (off + 1 > len || (nl = m[off]) > LSN_PEER_QUEUE_MAX || off + 2 + nl > len)
+            if (off + 1 > len || (nl = m[off]) > LSN_PEER_QUEUE_MAX ||
+                off + 2 + nl + 8 > len)
                 return LSN_ERR_CORRUPT;
             memcpy(name, m + off + 1, nl);
             name[nl] = '\0';
             if (cb != NULL && (r = cb->fn(cb->ctx, org, name, m + off + 1 + nl)) != 0)
                 return r;
-            off += 2 + nl;
+            off += 2 + nl + 8;
         }
     }
     return off == len ? 0 : LSN_ERR_CORRUPT;
@@ -687,7 +691,7 @@ meta_build(const struct lsn_fanout *fan, size_t n_fan, int64_t accepted,
     for (size_t i = 0; i < n_fan; i++) {
         len += 1 + strlen(fan[i].org) + 2;
         for (size_t j = 0; j < fan_count(&fan[i]); j++)
-            len += 2 + fan_names(&fan[i], j, nm, sizeof nm);
+            len += 2 + fan_names(&fan[i], j, nm, sizeof nm) + 8;
     }
     if ((m = calloc(1, len)) == NULL)
         return LSN_ERR_NOMEM;
@@ -711,8 +715,8 @@ meta_build(const struct lsn_fanout *fan, size_t n_fan, int64_t accepted,
             size_t nl = fan_names(&fan[i], j, nm, sizeof nm);
             m[off] = (uint8_t)nl;
             memcpy(m + off + 1, nm, nl);
-            m[off + 1 + nl] = DEV_PENDING;
-            off += 2 + nl;
+            m[off + 1 + nl] = DEV_PENDING;     /* seq: set by meta_set_seqs */
+            off += 2 + nl + 8;
             pending++;
         }
     }
@@ -722,6 +726,34 @@ meta_build(const struct lsn_fanout *fan, size_t n_fan, int64_t accepted,
     *out = m;
     *out_len = len;
     return 0;
+}
+
+/* The queue seq after an entry's state byte. */
+static uint64_t
+entry_seq(const uint8_t *st)
+{
+    uint64_t v;
+
+    memcpy(&v, st + 1, 8);
+    return v;
+}
+
+/* Writes seqs[k] into the k-th device entry of a record from meta_build. */
+static void
+meta_set_seqs(uint8_t *m, const uint64_t *seqs)
+{
+    size_t off = META_HDR, n_rcpt = (size_t)m[26] | (size_t)m[27] << 8, k = 0;
+
+    for (size_t i = 0; i < n_rcpt; i++) {
+        size_t nd;
+        off += 1 + m[off];
+        nd = (size_t)m[off] | (size_t)m[off + 1] << 8;
+        off += 2;
+        for (size_t j = 0; j < nd; j++) {
+            memcpy(m + off + 2 + m[off], &seqs[k++], 8);
+            off += 2 + m[off] + 8;
+        }
+    }
 }
 
 /* Finds org/name in a record (org NULL: name in every org, a peer relay's
@@ -1170,7 +1202,8 @@ op_end(struct lsn_store *s, MDB_txn *t, int r)
 /* Appends an item to dev's queue. */
 static int
 enqueue(MDB_txn *t, struct lsn_store *s, const char *dev, uint8_t kind,
-        const uint8_t *mk, size_t mkl, const uint8_t *extra, size_t extra_len)
+        const uint8_t *mk, size_t mkl, const uint8_t *extra, size_t extra_len,
+        uint64_t *seq)
 {
     uint8_t dk[DK_MAX], qk[DK_MAX + 8], ik[DK_MAX + MK_MAX], seqb[8];
     uint8_t *val = NULL;
@@ -1193,8 +1226,10 @@ enqueue(MDB_txn *t, struct lsn_store *s, const char *dev, uint8_t kind,
     if (extra_len > 0)
         memcpy(val + 1 + mkl, extra, extra_len);
     d.count++;
+    *seq = d.next_seq;
+    /* A message's record holds its entries' seqs; a notice has no record. */
     if ((r = put(s, t, s->queue, qk, dkl + 8, val, 1 + mkl + extra_len)) == 0 &&
-        (r = put(s, t, s->qidx, ik, dkl + mkl, seqb, 8)) == 0)
+        (kind == KIND_MSG || (r = put(s, t, s->qidx, ik, dkl + mkl, seqb, 8)) == 0))
         r = dev_save(t, s, dk, dkl, &d);
     free(val);
     return r;
@@ -1236,7 +1271,7 @@ unqueue(MDB_txn *t, struct lsn_store *s, const char *dev, const uint8_t *dk,
     memcpy(ik, dk, dkl);
     memcpy(ik + dkl, mk, mkl);
     if ((r = del(s, t, s->queue, qk, dkl + 8)) != 0 ||
-        (r = del(s, t, s->qidx, ik, dkl + mkl)) != 0)
+        (val[0] != KIND_MSG && (r = del(s, t, s->qidx, ik, dkl + mkl)) != 0))
         return r;
     if (d->count > 0)
         d->count--;
@@ -1366,11 +1401,15 @@ backlog_check(MDB_txn *t, struct lsn_store *s, const struct lsn_fanout *f)
     return 0;
 }
 
+/* An expiry key: the time, then the message's envelope number, so that
+ * keys arrive in order (TTLs are alike, numbers grow) and a burst of
+ * messages expiring in the same second appends rather than landing on
+ * random pages, as keys ordered by msg_id did. */
 static void
-exp_key(uint8_t *k, int64_t expires, const uint8_t *mk, size_t mkl)
+exp_key(uint8_t k[16], int64_t expires, uint64_t num)
 {
     put_be64(k, (uint64_t)(expires < 0 ? 0 : expires));
-    memcpy(k + 8, mk, mkl);
+    put_be64(k + 8, num);
 }
 
 /* Read-only: how many items backlog_check would trim from f's queues, or
@@ -1460,8 +1499,9 @@ submit_write(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *in
              const uint8_t *env, size_t len, const struct lsn_fanout *fan,
              size_t n_fan, int64_t now, int trim, struct lsn_submit_result *res)
 {
-    uint8_t mk[MK_MAX], ek[8 + MK_MAX], *m = NULL;
-    size_t mkl = make_mk(mk, info->sender_org, info->msg_id), ml = 0;
+    uint8_t mk[MK_MAX], ek[16], numb[8], *m = NULL;
+    size_t mkl = make_mk(mk, info->sender_org, info->msg_id), ml = 0, n_seq = 0;
+    uint64_t num = s->env_next++, *seqs = NULL, *relay_seq = NULL;
     char dev[LSN_DEV_ID_MAX + 1];
     int r;
 
@@ -1469,19 +1509,21 @@ submit_write(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *in
         if (fan[i].relay == NULL && fan[i].n_devices > 0 &&
             (r = backlog_check(t, s, &fan[i])) != 0)
             return r;
-    uint64_t num = s->env_next++;
-    uint8_t numb[8];
-
     put_be64(numb, num);
     if ((r = meta_build(fan, n_fan, now, info->expires, (uint32_t)len, num, &m, &ml)) != 0)
         return r;
-    exp_key(ek, info->expires, mk, mkl);
-    if ((r = put(s, t, s->meta, mk, mkl, m, ml)) != 0 ||
-        (r = put(s, t, s->exp, ek, 8 + mkl, "", 0)) != 0)
-        goto out;
+    exp_key(ek, info->expires, num);
     res->accepted = now;
     if (m[1] == ST_DONE)      /* nobody to deliver to: remembered, not kept */
+        goto record;
+    for (size_t i = 0; i < n_fan; i++)
+        n_seq += fan_count(&fan[i]);
+    if ((seqs = malloc(n_seq * sizeof *seqs)) == NULL ||
+        (relay_seq = malloc(n_fan * sizeof *relay_seq)) == NULL) {
+        r = LSN_ERR_NOMEM;
         goto out;
+    }
+    n_seq = 0;
     if ((r = env_put(t, s, num, mk, mkl, env, len)) != 0 ||
         (r = quota_add(t, s, 's', info->sender_org, 1, (int64_t)len)) != 0)
         goto out;
@@ -1490,22 +1532,34 @@ submit_write(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *in
             (r = quota_add(t, s, 'r', fan[i].org, 1, (int64_t)len)) != 0)
             goto out;
         if (fan[i].relay != NULL) {
-            int first = 1;
-            for (size_t k = 0; k < i; k++)
+            /* One entry per peer relay, whichever of its orgs comes first. */
+            size_t k;
+            for (k = 0; k < i; k++)
                 if (fan[k].relay != NULL && strcmp(fan[k].relay, fan[i].relay) == 0)
-                    first = 0;
+                    break;
             join(dev, sizeof dev, "@", fan[i].relay);
-            if (first && (r = enqueue(t, s, dev, KIND_MSG, mk, mkl, numb, 8)) != 0)
+            if (k < i)
+                relay_seq[i] = relay_seq[k];
+            else if ((r = enqueue(t, s, dev, KIND_MSG, mk, mkl, numb, 8,
+                                  &relay_seq[i])) != 0)
                 goto out;
+            seqs[n_seq++] = relay_seq[i];
             continue;
         }
         for (size_t j = 0; j < fan[i].n_devices; j++) {
             dev_join(dev, sizeof dev, fan[i].org, fan[i].devices[j]);
-            if ((r = enqueue(t, s, dev, KIND_MSG, mk, mkl, numb, 8)) != 0)
+            if ((r = enqueue(t, s, dev, KIND_MSG, mk, mkl, numb, 8, &seqs[n_seq++])) != 0)
                 goto out;
         }
     }
+    meta_set_seqs(m, seqs);
+record:
+    if ((r = put(s, t, s->meta, mk, mkl, m, ml)) != 0 ||
+        (r = put(s, t, s->exp, ek, sizeof ek, mk, mkl)) != 0)
+        goto out;
 out:
+    free(relay_seq);
+    free(seqs);
     free(m);
     return r;
 }
@@ -1708,32 +1762,95 @@ lsn_store_queue_info(struct lsn_store *s, const char *dev, uint64_t *queued,
     return 0;
 }
 
+/* 1 if queue value val (vlen bytes) is an entry for message mk. */
+static int
+entry_is(const uint8_t *val, size_t vlen, const uint8_t *mk, size_t mkl)
+{
+    return vlen >= 1 + mkl && memcmp(val + 1, mk, mkl) == 0;
+}
+
+/* Finds a pending entry of a record: the device org/name, or (org NULL)
+ * the peer queue name in any org. */
+struct seq_find {
+    const char *org, *name;
+    uint64_t seq;
+    int found;
+};
+
+static int
+seq_find_cb(void *vctx, const char *org, const char *name, uint8_t *st)
+{
+    struct seq_find *f = vctx;
+
+    if (name != NULL && !f->found && *st == DEV_PENDING &&
+        (f->org == NULL || strcmp(org, f->org) == 0) && strcmp(name, f->name) == 0) {
+        f->seq = entry_seq(st);
+        f->found = 1;
+    }
+    return 0;
+}
+
+/* The seq of message mk's entry in dev's queue: a message's record holds
+ * it for each device (or peer queue) still waiting; a notice has qidx.
+ * LSN_ERR_NOT_FOUND if dev does not wait for it. */
+static int
+queue_seq(MDB_txn *t, struct lsn_store *s, const char *dev, const uint8_t *dk,
+          size_t dkl, const uint8_t *mk, size_t mkl, uint64_t *seq)
+{
+    uint8_t ik[DK_MAX + MK_MAX];
+    char org[LSN_ENV_ORG_MAX + 1];
+    struct seq_find f = { NULL, dev, 0, 0 };
+    struct meta_cb cb = { seq_find_cb, &f };
+    MDB_val v;
+    int r;
+
+    if (mk[0] == 0) {       /* org "": a notice */
+        memcpy(ik, dk, dkl);
+        memcpy(ik + dkl, mk, mkl);
+        if ((r = get(t, s->qidx, ik, dkl + mkl, &v)) != 0)
+            return r;
+        if (v.mv_size != 8)
+            return LSN_ERR_CORRUPT;
+        *seq = get_be64(v.mv_data);
+        return 0;
+    }
+    if (dev[0] != '@') {
+        if ((r = split_dev(dev, org, &f.name)) != 0)
+            return r;
+        f.org = org;
+    }
+    if ((r = get(t, s->meta, mk, mkl, &v)) != 0)
+        return r;
+    /* meta_walk changes nothing through this callback. */
+    if ((r = meta_walk(v.mv_data, v.mv_size, &cb)) != 0)
+        return r;
+    if (!f.found)
+        return LSN_ERR_NOT_FOUND;
+    *seq = f.seq;
+    return 0;
+}
+
 /* ---------------------------------------------------------- ack and drop */
 
 static int
 ack_tx(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
        const uint8_t id[LSN_MSG_ID_LEN], uint8_t newst, int *found)
 {
-    uint8_t dk[DK_MAX], ik[DK_MAX + MK_MAX], qk[DK_MAX + 8], *val = NULL;
-    size_t dkl = make_dk(dk, dev), ikl;
+    uint8_t dk[DK_MAX], mk[MK_MAX], qk[DK_MAX + 8], *val = NULL;
+    size_t dkl = make_dk(dk, dev), mkl = make_mk(mk, org, id);
     struct devrec d;
     uint64_t seq;
     MDB_val v;
     int r;
 
-    memcpy(ik, dk, dkl);
-    ikl = dkl + make_mk(ik + dkl, org, id);
-    if ((r = get(t, s->qidx, ik, ikl, &v)) == LSN_ERR_NOT_FOUND)
-        return 0;
-    if (r != 0)
-        return r;
-    if (v.mv_size != 8)
-        return LSN_ERR_CORRUPT;
-    seq = get_be64(v.mv_data);
+    if ((r = queue_seq(t, s, dev, dk, dkl, mk, mkl, &seq)) != 0)
+        return r == LSN_ERR_NOT_FOUND ? 0 : r;
     memcpy(qk, dk, dkl);
     put_be64(qk + dkl, seq);
     if ((r = get(t, s->queue, qk, dkl + 8, &v)) != 0)
-        return r == LSN_ERR_NOT_FOUND ? del(s, t, s->qidx, ik, ikl) : r;
+        return r == LSN_ERR_NOT_FOUND ? 0 : r;
+    if (!entry_is(v.mv_data, v.mv_size, mk, mkl))
+        return LSN_ERR_CORRUPT;
     if ((val = malloc(v.mv_size)) == NULL)
         return LSN_ERR_NOMEM;
     memcpy(val, v.mv_data, v.mv_size);
@@ -1753,26 +1870,25 @@ static int
 ack_check(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
           const uint8_t id[LSN_MSG_ID_LEN], size_t *bound)
 {
-    uint8_t dk[DK_MAX], ik[DK_MAX + MK_MAX], qk[DK_MAX + 8];
-    size_t dkl = make_dk(dk, dev), ikl, mkl;
+    uint8_t dk[DK_MAX], mk0[MK_MAX], qk[DK_MAX + 8];
+    size_t dkl = make_dk(dk, dev), mkl = make_mk(mk0, org, id);
     char o[LSN_ENV_ORG_MAX + 1];
     const uint8_t *val;
     const char *name;
     struct devrec d;
+    uint64_t seq;
     MDB_val v;
     int r;
 
     *bound = 8 * (2 * s->depth + 2);
-    memcpy(ik, dk, dkl);
-    ikl = dkl + make_mk(ik + dkl, org, id);
-    if ((r = get(t, s->qidx, ik, ikl, &v)) != 0)
+    if ((r = queue_seq(t, s, dev, dk, dkl, mk0, mkl, &seq)) != 0)
         return r == LSN_ERR_NOT_FOUND ? 0 : r;
-    if (v.mv_size != 8)
-        return LSN_ERR_CORRUPT;
     memcpy(qk, dk, dkl);
-    memcpy(qk + dkl, v.mv_data, 8);
+    put_be64(qk + dkl, seq);
     if ((r = get(t, s->queue, qk, dkl + 8, &v)) != 0)
         return r == LSN_ERR_NOT_FOUND ? 0 : r;
+    if (!entry_is(v.mv_data, v.mv_size, mk0, mkl))
+        return LSN_ERR_CORRUPT;
     val = v.mv_data;
     if (v.mv_size < 2 || 1u + 1u + val[1] + LSN_MSG_ID_LEN > v.mv_size)
         return LSN_ERR_CORRUPT;
@@ -1979,7 +2095,7 @@ static int
 expire_cb(void *vctx, const char *org, const char *name, uint8_t *st)
 {
     struct expire_ctx *c = vctx;
-    uint8_t dk[DK_MAX], ik[DK_MAX + MK_MAX], qk[DK_MAX + 8];
+    uint8_t dk[DK_MAX], qk[DK_MAX + 8];
     char dev[LSN_DEV_ID_MAX + 1];
     struct devrec d;
     size_t dkl;
@@ -2003,17 +2119,17 @@ expire_cb(void *vctx, const char *org, const char *name, uint8_t *st)
         join(dev, sizeof dev, "", name);
     else
         dev_join(dev, sizeof dev, org, name);
+    /* The entry's seq is in the record; a peer queue's single entry, named
+     * by several orgs, goes with the first. */
     dkl = make_dk(dk, dev);
-    memcpy(ik, dk, dkl);
-    memcpy(ik + dkl, c->mk, c->mkl);
-    if ((r = get(c->t, c->s->qidx, ik, dkl + c->mkl, &v)) == LSN_ERR_NOT_FOUND)
-        return 0;
-    if (r != 0 || v.mv_size != 8)
-        return r != 0 ? r : LSN_ERR_CORRUPT;
     memcpy(qk, dk, dkl);
-    memcpy(qk + dkl, v.mv_data, 8);
-    if ((r = del(c->s, c->t, c->s->queue, qk, dkl + 8)) != 0 ||
-        (r = del(c->s, c->t, c->s->qidx, ik, dkl + c->mkl)) != 0 ||
+    put_be64(qk + dkl, entry_seq(st));
+    if ((r = get(c->t, c->s->queue, qk, dkl + 8, &v)) == LSN_ERR_NOT_FOUND)
+        return 0;
+    if (r == 0 && !entry_is(v.mv_data, v.mv_size, c->mk, c->mkl))
+        r = LSN_ERR_CORRUPT;
+    if (r != 0 ||
+        (r = del(c->s, c->t, c->s->queue, qk, dkl + 8)) != 0 ||
         (r = dev_load(c->t, c->s, dk, dkl, &d)) != 0)
         return r;
     if (d.count > 0)
@@ -2051,7 +2167,8 @@ notice_queue(MDB_txn *t, struct lsn_store *s, const char *sender,
     nn = devices != NULL ? devices(ctx, sender, names, 512) : 0;
     for (size_t i = 0; i < nn && r == 0; i++) {
         dev_join(dev, sizeof dev, sender, names[i]);
-        r = enqueue(t, s, dev, KIND_NOTICE, mk, mkl, buf, len);
+        uint64_t seq;
+        r = enqueue(t, s, dev, KIND_NOTICE, mk, mkl, buf, len, &seq);
     }
     free(buf);
     return r;
@@ -2112,8 +2229,8 @@ lsn_store_expire(struct lsn_store *s, int64_t now, size_t max,
                  const char *relay_name, lsn_store_devices_fn devices,
                  void *ctx, size_t *n_expired)
 {
-    uint8_t ek[8 + MK_MAX];
-    size_t ekl;
+    uint8_t ek[16], mk[MK_MAX];
+    size_t mkl;
     MDB_txn *t;
     int r = 0;
 
@@ -2129,16 +2246,21 @@ lsn_store_expire(struct lsn_store *s, int64_t now, size_t max,
             break;
         }
         rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-        if (rc != 0 || k.mv_size < 8 + 1 + LSN_MSG_ID_LEN || k.mv_size > sizeof ek ||
-            (int64_t)get_be64(k.mv_data) >= now) {
+        if (rc != 0 || k.mv_size != sizeof ek || (int64_t)get_be64(k.mv_data) >= now) {
             mdb_cursor_close(c);
             break;
         }
-        ekl = k.mv_size;
-        memcpy(ek, k.mv_data, ekl);
+        memcpy(ek, k.mv_data, sizeof ek);
+        mkl = v.mv_size;
+        if (mkl < 1 + LSN_MSG_ID_LEN || mkl > sizeof mk) {
+            mdb_cursor_close(c);
+            r = LSN_ERR_CORRUPT;
+            break;
+        }
+        memcpy(mk, v.mv_data, mkl);
         mdb_cursor_close(c);
-        if ((r = expire_one(t, s, ek + 8, ekl - 8, now, relay_name, devices, ctx)) != 0 ||
-            (r = del(s, t, s->exp, ek, ekl)) != 0)
+        if ((r = expire_one(t, s, mk, mkl, now, relay_name, devices, ctx)) != 0 ||
+            (r = del(s, t, s->exp, ek, sizeof ek)) != 0)
             break;
         (*n_expired)++;
     }

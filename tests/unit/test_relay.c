@@ -401,6 +401,19 @@ test_relay_expiry_notice_to_sender(void **state)
     assert_memory_equal(f->items[0]->notice->msg_id.data, id, 16);
     assert_int_equal(f->items[0]->notice->n_undelivered, 1);
     assert_string_equal(f->items[0]->notice->undelivered[0], "o2");
+    {
+        /* A notice is acked by its own id (org ""), like a message. */
+        const char *org = "";
+        uint8_t nid[16];
+        uint32_t acked = 0;
+        memcpy(nid, f->items[0]->msg_id.data, 16);
+        assert_int_equal(lsn_relay_client_ack(s, &org, (const uint8_t (*)[16])nid, 1, 0,
+                                              &acked), 0);
+        assert_int_equal(acked, 1);
+    }
+    lsn_pb_free(&f->base);
+    assert_int_equal(lsn_relay_client_fetch(s, 0, &f), 0);
+    assert_int_equal(f->n_items, 0);
     lsn_pb_free(&f->base);
     lsn_relay_client_close(&r);
     lsn_relay_client_close(&s);
