@@ -1792,10 +1792,11 @@ seq_find_cb(void *vctx, const char *org, const char *name, uint8_t *st)
 
 /* The seq of message mk's entry in dev's queue: a message's record holds
  * it for each device (or peer queue) still waiting; a notice has qidx.
- * LSN_ERR_NOT_FOUND if dev does not wait for it. */
+ * LSN_ERR_NOT_FOUND if dev does not wait for it.  *rec (may be NULL) gets
+ * the message's record (valid until the next write). */
 static int
 queue_seq(MDB_txn *t, struct lsn_store *s, const char *dev, const uint8_t *dk,
-          size_t dkl, const uint8_t *mk, size_t mkl, uint64_t *seq)
+          size_t dkl, const uint8_t *mk, size_t mkl, uint64_t *seq, MDB_val *rec)
 {
     uint8_t ik[DK_MAX + MK_MAX];
     char org[LSN_ENV_ORG_MAX + 1];
@@ -1827,6 +1828,8 @@ queue_seq(MDB_txn *t, struct lsn_store *s, const char *dev, const uint8_t *dk,
     if (!f.found)
         return LSN_ERR_NOT_FOUND;
     *seq = f.seq;
+    if (rec != NULL)
+        *rec = v;
     return 0;
 }
 
@@ -1834,7 +1837,8 @@ queue_seq(MDB_txn *t, struct lsn_store *s, const char *dev, const uint8_t *dk,
 
 static int
 ack_tx(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
-       const uint8_t id[LSN_MSG_ID_LEN], uint8_t newst, int *found)
+       const uint8_t id[LSN_MSG_ID_LEN], const uint64_t *known, uint8_t newst,
+       int *found)
 {
     uint8_t dk[DK_MAX], mk[MK_MAX], qk[DK_MAX + 8], *val = NULL;
     size_t dkl = make_dk(dk, dev), mkl = make_mk(mk, org, id);
@@ -1843,7 +1847,9 @@ ack_tx(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
     MDB_val v;
     int r;
 
-    if ((r = queue_seq(t, s, dev, dk, dkl, mk, mkl, &seq)) != 0)
+    if (known != NULL)
+        seq = *known;
+    else if ((r = queue_seq(t, s, dev, dk, dkl, mk, mkl, &seq, NULL)) != 0)
         return r == LSN_ERR_NOT_FOUND ? 0 : r;
     memcpy(qk, dk, dkl);
     put_be64(qk + dkl, seq);
@@ -1868,7 +1874,7 @@ ack_tx(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
  * quota, the envelope and the message record). */
 static int
 ack_check(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
-          const uint8_t id[LSN_MSG_ID_LEN], size_t *bound)
+          const uint8_t id[LSN_MSG_ID_LEN], size_t *bound, uint64_t *seq, int *queued)
 {
     uint8_t dk[DK_MAX], mk0[MK_MAX], qk[DK_MAX + 8];
     size_t dkl = make_dk(dk, dev), mkl = make_mk(mk0, org, id);
@@ -1876,15 +1882,15 @@ ack_check(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
     const uint8_t *val;
     const char *name;
     struct devrec d;
-    uint64_t seq;
-    MDB_val v;
+    MDB_val v, rec = { 0, NULL };
     int r;
 
     *bound = 8 * (2 * s->depth + 2);
-    if ((r = queue_seq(t, s, dev, dk, dkl, mk0, mkl, &seq)) != 0)
+    *queued = 0;
+    if ((r = queue_seq(t, s, dev, dk, dkl, mk0, mkl, seq, &rec)) != 0)
         return r == LSN_ERR_NOT_FOUND ? 0 : r;
     memcpy(qk, dk, dkl);
-    put_be64(qk + dkl, seq);
+    put_be64(qk + dkl, *seq);
     if ((r = get(t, s->queue, qk, dkl + 8, &v)) != 0)
         return r == LSN_ERR_NOT_FOUND ? 0 : r;
     if (!entry_is(v.mv_data, v.mv_size, mk0, mkl))
@@ -1894,19 +1900,17 @@ ack_check(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
         return LSN_ERR_CORRUPT;
     if ((r = dev_load(t, s, dk, dkl, &d)) != 0)
         return r;
+    *queued = 1;
     if (val[0] != KIND_MSG)
         return 0;
     if (dev[0] != '@' && (r = split_dev(dev, o, &name)) != 0)
         return r;
-    mkl = 1u + val[1] + LSN_MSG_ID_LEN;
-    if ((r = get(t, s->meta, val + 1, mkl, &v)) != 0)
-        return r == LSN_ERR_NOT_FOUND ? 0 : r;
-    /* meta_walk only reads the record when it has no callback. */
-    if ((r = meta_walk(v.mv_data, v.mv_size, NULL)) != 0)
-        return r;
-    *bound += (((size_t)((const uint8_t *)v.mv_data)[26] |
-                (size_t)((const uint8_t *)v.mv_data)[27] << 8)) * (2 * s->depth + 2) +
-              v.mv_size / s->psize + 2;
+    /* The message's record, as queue_seq read (and walked) it. */
+    if (rec.mv_data == NULL)
+        return LSN_ERR_CORRUPT;
+    *bound += (((size_t)((const uint8_t *)rec.mv_data)[26] |
+                (size_t)((const uint8_t *)rec.mv_data)[27] << 8)) * (2 * s->depth + 2) +
+              rec.mv_size / s->psize + 2;
     return 0;
 }
 
@@ -1915,22 +1919,27 @@ lsn_store_ack(struct lsn_store *s, const char *dev, const char *org,
               const uint8_t msg_id[LSN_MSG_ID_LEN], int *found)
 {
     size_t bound = 0, before;
+    uint64_t seq = 0;
+    int queued = 0;
     MDB_txn *t;
     int r;
 
     *found = 0;
     if (s->batch == NULL)
         return LSN_ERR_INTERNAL;
-    /* Direct (see direct_ok) once the reads found nothing to refuse. */
-    if (ack_check(s->batch, s, dev, org, msg_id, &bound) == 0 &&
-        direct_ok(s, bound)) {
+    /* Direct (see direct_ok) once the reads found nothing to refuse; an
+     * item not queued (a repeated ack) needs no write at all. */
+    if ((r = ack_check(s->batch, s, dev, org, msg_id, &bound, &seq, &queued)) == 0 &&
+        !queued)
+        return 0;
+    if (r == 0 && direct_ok(s, bound)) {
         before = s->charge;
-        return direct_end(s, before, ack_tx(s->batch, s, dev, org, msg_id,
+        return direct_end(s, before, ack_tx(s->batch, s, dev, org, msg_id, &seq,
                                             DEV_ACKED, found));
     }
     if ((r = op_begin(s, &t)) != 0)
         return r;
-    r = ack_tx(t, s, dev, org, msg_id, DEV_ACKED, found);
+    r = ack_tx(t, s, dev, org, msg_id, NULL, DEV_ACKED, found);
     return op_end(s, t, r);
 }
 
@@ -1949,7 +1958,7 @@ lsn_store_forward_done(struct lsn_store *s, const char *peer, const char *org,
     join(dev, sizeof dev, "@", peer);
     if ((r = op_begin(s, &t)) != 0)
         return r;
-    r = ack_tx(t, s, dev, org, msg_id, refused ? DEV_DROPPED : DEV_ACKED, found);
+    r = ack_tx(t, s, dev, org, msg_id, NULL, refused ? DEV_DROPPED : DEV_ACKED, found);
     return op_end(s, t, r);
 }
 
