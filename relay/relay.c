@@ -729,11 +729,11 @@ out:
 
 /* ---------------------------------------------------------- connections */
 
+/* The connection with routing id rid, or NULL. */
 static struct conn *
-conn_get(struct lsn_relay *r, const uint8_t *rid, size_t len)
+conn_find(struct lsn_relay *r, const uint8_t *rid, size_t len)
 {
     struct conn *c, **pp;
-    int64_t now = lsn_relay_now_ms();
 
     for (pp = &r->conns; (c = *pp) != NULL; pp = &c->next)
         if (c->rid_len == len && memcmp(c->rid, rid, len) == 0) {
@@ -743,6 +743,19 @@ conn_get(struct lsn_relay *r, const uint8_t *rid, size_t len)
             r->conns = c;
             return c;
         }
+    return NULL;
+}
+
+/* The connection with routing id rid, added if new; NULL if the table is
+ * full. */
+static struct conn *
+conn_get(struct lsn_relay *r, const uint8_t *rid, size_t len)
+{
+    struct conn *c, **pp;
+    int64_t now = lsn_relay_now_ms();
+
+    if ((c = conn_find(r, rid, len)) != NULL)
+        return c;
     /* Forget idle connections without a subscription before adding; if
      * none is idle, the least recently active one without a subscription
      * (the list is most recent first).  ZeroMQ does not say when a peer
@@ -998,28 +1011,28 @@ who_read(const char *user, const char *key, struct who *w)
     return 0;
 }
 
-/* The identity of a request on connection c: the one its previous
- * request had when the User-Id and key are the same strings, else read
- * (and kept). */
+/* 1 if connection c's previous request came with the same User-Id and key
+ * strings (*w is then its identity): they are parsed once per connection. */
 static int
-conn_who(struct conn *c, const char *user, const char *key, struct who *w)
+conn_who_cached(const struct conn *c, const char *user, const char *key,
+                struct who *w)
 {
-    int rc;
-
-    if (user != NULL && key != NULL && c->who_user[0] != '\0' &&
-        strcmp(user, c->who_user) == 0 && strcmp(key, c->who_key) == 0) {
-        *w = c->who;
+    if (c == NULL || user == NULL || key == NULL || c->who_user[0] == '\0' ||
+        strcmp(user, c->who_user) != 0 || strcmp(key, c->who_key) != 0)
         return 0;
-    }
+    *w = c->who;
+    return 1;
+}
+
+static void
+conn_who_keep(struct conn *c, const char *user, const char *key, const struct who *w)
+{
     c->who_user[0] = '\0';
-    if ((rc = who_read(user, key, w)) != 0)
-        return rc;
-    if (strlen(user) < sizeof c->who_user) {
+    if (strlen(user) < sizeof c->who_user && strlen(key) < sizeof c->who_key) {
         c->who = *w;
         memcpy(c->who_user, user, strlen(user) + 1);
-        memcpy(c->who_key, key, 65);
+        memcpy(c->who_key, key, strlen(key) + 1);
     }
-    return 0;
 }
 
 /* The request id of a frame not decoded yet (a refusal before the decode
@@ -1087,14 +1100,19 @@ request_one(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
     r->msg[0] = '\0';
     if (rid_len == 0 || rid_len > RID_MAX)
         return;
-    if ((c = conn_get(r, rid, rid_len)) == NULL) {
-        out_error(r, rid, rid_len, peek_id(body, len), LSN_ERR_RATE,
-                  "too many connections: retry later");
-        return;
-    }
-    if (conn_who(c, user, key_hex, &w) != 0) {
-        out_error(r, rid, rid_len, 0, LSN_ERR_DENIED, "not allowed");
-        return;
+    c = conn_find(r, rid, rid_len);
+    if (!conn_who_cached(c, user, key_hex, &w)) {
+        /* Refused before it takes a connection slot. */
+        if (who_read(user, key_hex, &w) != 0) {
+            out_error(r, rid, rid_len, 0, LSN_ERR_DENIED, "not allowed");
+            return;
+        }
+        if (c == NULL && (c = conn_get(r, rid, rid_len)) == NULL) {
+            out_error(r, rid, rid_len, peek_id(body, len), LSN_ERR_RATE,
+                      "too many connections: retry later");
+            return;
+        }
+        conn_who_keep(c, user, key_hex, &w);
     }
     /* Rate: per connection, and globally for unknown keys.  These cheap
      * checks come before the decode (and any signature check). */

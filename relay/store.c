@@ -19,16 +19,18 @@
  *   exp    expires64be || num64be -> mk
  *   dir    name -> a signed directory object
  *   quar   mk -> an env value that failed its check, as it was found
- *   info   "format" -> STORE_FORMAT; "quarantined" -> u64 count
+ *   info   "format" -> STORE_FORMAT; "quarantined" -> u64 count;
+ *          "env_next" -> u64 the next envelope number
  * A message record outlives its envelope as a tombstone (state DONE) until
  * its expiry, so a repeated submit is answered, not stored again.
  *
  * Envelopes are numbered in arrival order and appended (MDB_APPEND): keyed
  * by the random msg_id, each one landed on a random leaf page, and a batch
  * copied and rewrote a 4 KiB page per 1 KiB envelope and split pages
- * holding three envelopes each.  The numbers only grow within a process;
- * after a restart they continue from the highest held, so a number can
- * come back only once nothing refers to it (its message is a tombstone). */
+ * holding three envelopes each.  Numbers are never reused: a message's
+ * record and its expiry key keep its number after its envelope is gone,
+ * so every batch that takes numbers records the next one (info
+ * "env_next") with its commit, and a restart continues from there. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +87,7 @@ struct lsn_store {
     MDB_dbi meta, envs, queue, qidx, dev, gap, quota, exp, dir, quar, info;
     MDB_txn *batch;
     uint64_t env_next;      /* the next envelope's number */
+    uint64_t env_saved;     /* env_next as the store last recorded it */
     struct hot hot[HOT_SLOTS];
     uint16_t hot_used[HOT_SLOTS];   /* the slots in use, to empty them */
     size_t n_hot;
@@ -561,7 +564,8 @@ env_del(MDB_txn *t, struct lsn_store *s, uint64_t num)
     return del(s, t, s->envs, k, sizeof k);
 }
 
-/* The number after the highest envelope held (1 for none). */
+/* The next envelope number: the one recorded, and in any case above the
+ * highest envelope held (1 for none). */
 static int
 env_next_read(MDB_txn *t, struct lsn_store *s)
 {
@@ -569,15 +573,54 @@ env_next_read(MDB_txn *t, struct lsn_store *s)
     MDB_val k, v;
     int rc;
 
+    s->env_next = 1;
+    if (get(t, s->info, "env_next", 8, &v) == 0 && v.mv_size == 8)
+        s->env_next = get_be64(v.mv_data);
     if (mdb_cursor_open(t, s->envs, &c) != 0)
         return LSN_ERR_IO;
     rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-    s->env_next = 1;
-    if (rc == 0 && k.mv_size == 8)
+    if (rc == 0 && k.mv_size == 8 && get_be64(k.mv_data) >= s->env_next)
         s->env_next = get_be64(k.mv_data) + 1;
     mdb_cursor_close(c);
+    if (s->env_next == 0)
+        return LSN_ERR_CORRUPT;
+    s->env_saved = s->env_next;
     return rc == 0 ? (k.mv_size == 8 ? 0 : LSN_ERR_CORRUPT)
                    : rc == MDB_NOTFOUND ? 0 : LSN_ERR_IO;
+}
+
+/* Records env_next in the batch if it took numbers. */
+static int
+env_next_save(struct lsn_store *s)
+{
+    uint8_t b[8];
+    MDB_val key = { 8, "env_next" }, val = { 8, b };
+
+    if (s->env_next == s->env_saved)
+        return 0;
+    put_be64(b, s->env_next);
+    return mdb_put(s->batch, s->info, &key, &val, 0) == 0 ? 0 : LSN_ERR_IO;
+}
+
+/* Deletes envelope num if it is message mk's: one that fails the check is
+ * left where it is (a damaged record may name another message's number;
+ * deleting that would lose the other message). */
+static int
+env_drop(MDB_txn *t, struct lsn_store *s, uint64_t num, const uint8_t *mk,
+         size_t mkl)
+{
+    MDB_val v;
+    int r = env_get(t, s, num, mk, mkl, &v);
+
+    if (r == LSN_ERR_NOT_FOUND)
+        return 0;
+    if (r == LSN_ERR_CORRUPT) {
+        if (s->log != NULL)
+            s->log("store: envelope %llu does not match the message that names it: "
+                   "left in place", (unsigned long long)num);
+        return 0;
+    }
+    return r != 0 ? r : env_del(t, s, num);
 }
 
 /* ---------------------------------------------------------- message record
@@ -849,7 +892,7 @@ release(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
     if (pending == 0) {
         m[1] = ST_DONE;
         if ((r = split_mk(mk, mkl, sender, id)) != 0 ||
-            (r = env_del(t, s, meta_num(m))) != 0 ||
+            (r = env_drop(t, s, meta_num(m), mk, mkl)) != 0 ||
             (r = quota_add(t, s, 's', sender, -1, -(int64_t)size)) != 0)
             goto out;
     }
@@ -1067,7 +1110,7 @@ lsn_store_batch_commit(struct lsn_store *s)
 
     if (s->batch == NULL)
         return 0;
-    if (hot_flush(s) != 0 && !s->poisoned) {
+    if ((hot_flush(s) != 0 || env_next_save(s) != 0) && !s->poisoned) {
         s->poisoned = 1;
         snprintf(s->why, sizeof s->why, "writing the batch's quota and device "
                  "records failed: the batch was dropped");
@@ -1083,8 +1126,10 @@ lsn_store_batch_commit(struct lsn_store *s)
     }
     rc = mdb_txn_commit(s->batch);   /* fsyncs: the env is not MDB_NOSYNC */
     s->batch = NULL;
-    if (rc == 0)
+    if (rc == 0) {
+        s->env_saved = s->env_next;
         return 0;
+    }
     /* A failed write or fsync may have left pages the kernel reports as
      * written but that never reached the disk, and a second fsync can
      * succeed without writing them: never commit through this handle
@@ -1604,7 +1649,8 @@ lsn_store_submit(struct lsn_store *s, const struct lsn_envelope_info *info,
 
 /* ---------------------------------------------------------- reading queues */
 
-static int quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl);
+static int quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl,
+                      const char *dev, uint64_t seq);
 
 void
 lsn_store_items_free(struct lsn_store_item *items, size_t n)
@@ -1714,7 +1760,7 @@ lsn_store_fetch(struct lsn_store *s, const char *dev, uint64_t after,
         mdb_cursor_close(c);
         if (r != 0 || badl == 0)
             break;
-        if ((r = quarantine(s, bad, badl)) != 0)
+        if ((r = quarantine(s, bad, badl, dev, after)) != 0)
             break;
     }
     if (r != 0) {
@@ -1856,7 +1902,7 @@ ack_tx(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
     if ((r = get(t, s->queue, qk, dkl + 8, &v)) != 0)
         return r == LSN_ERR_NOT_FOUND ? 0 : r;
     if (!entry_is(v.mv_data, v.mv_size, mk, mkl))
-        return LSN_ERR_CORRUPT;
+        return 0;           /* damage: another message's entry, not ours */
     if ((val = malloc(v.mv_size)) == NULL)
         return LSN_ERR_NOMEM;
     memcpy(val, v.mv_data, v.mv_size);
@@ -1894,7 +1940,7 @@ ack_check(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
     if ((r = get(t, s->queue, qk, dkl + 8, &v)) != 0)
         return r == LSN_ERR_NOT_FOUND ? 0 : r;
     if (!entry_is(v.mv_data, v.mv_size, mk0, mkl))
-        return LSN_ERR_CORRUPT;
+        return 0;           /* damage: another message's entry, not ours */
     val = v.mv_data;
     if (v.mv_size < 2 || 1u + 1u + val[1] + LSN_MSG_ID_LEN > v.mv_size)
         return LSN_ERR_CORRUPT;
@@ -2135,8 +2181,10 @@ expire_cb(void *vctx, const char *org, const char *name, uint8_t *st)
     put_be64(qk + dkl, entry_seq(st));
     if ((r = get(c->t, c->s->queue, qk, dkl + 8, &v)) == LSN_ERR_NOT_FOUND)
         return 0;
+    /* Damage (the record names another message's entry): leave that
+     * entry alone and go on, so one damaged record cannot stop expiry. */
     if (r == 0 && !entry_is(v.mv_data, v.mv_size, c->mk, c->mkl))
-        r = LSN_ERR_CORRUPT;
+        return 0;
     if (r != 0 ||
         (r = del(c->s, c->t, c->s->queue, qk, dkl + 8)) != 0 ||
         (r = dev_load(c->t, c->s, dk, dkl, &d)) != 0)
@@ -2219,7 +2267,7 @@ expire_one(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
     cb.ctx = c;
     if ((r = meta_walk(m, ml, &cb)) != 0 || (r = expire_org_done(c)) != 0)
         goto out;
-    if ((r = env_del(t, s, meta_num(m))) != 0 ||
+    if ((r = env_drop(t, s, meta_num(m), mk, mkl)) != 0 ||
         (r = quota_add(t, s, 's', sender, -1, -(int64_t)c->size)) != 0)
         goto out;
     if (c->n_undelivered > 0 &&
@@ -2283,15 +2331,20 @@ lsn_store_expire(struct lsn_store *s, int64_t now, size_t max,
  * waiting for it as dropped, in one nested transaction: it is never
  * served, its quotas are released, the sender's status shows the drop, and
  * the record stays as a tombstone until expiry (a repeated submit is still
- * a duplicate). */
+ * a duplicate).  The entry of dev's queue (seq) that led here goes too,
+ * even when the message was no longer live (an orphan entry would be
+ * found again by every fetch). */
 static int
-quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl)
+quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl, const char *dev,
+           uint64_t seq)
 {
     struct expire_ctx *c = NULL;
     struct meta_cb cb;
     char sender[LSN_ENV_ORG_MAX + 1], hex[2 * LSN_MSG_ID_LEN + 1];
-    uint8_t id[LSN_MSG_ID_LEN], cnt[8], *m = NULL;
+    uint8_t id[LSN_MSG_ID_LEN], cnt[8], dk[DK_MAX], qk[DK_MAX + 8], *m = NULL;
+    size_t dkl = make_dk(dk, dev);
     uint64_t count = 0;
+    int live = 0;
     MDB_txn *t;
     MDB_val v;
     size_t ml;
@@ -2314,6 +2367,7 @@ quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl)
              (r = env_del(t, s, meta_num(m))) != 0))
             goto out;
         if (m[1] == ST_LIVE) {
+            live = 1;
             if ((c = calloc(1, sizeof *c)) == NULL) {
                 r = LSN_ERR_NOMEM;
                 goto out;
@@ -2337,18 +2391,40 @@ quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl)
     } else if (r != LSN_ERR_NOT_FOUND) {
         goto out;
     }
-    if (get(t, s->info, "quarantined", 11, &v) == 0 && v.mv_size == 8)
-        count = get_be64(v.mv_data);
-    put_be64(cnt, ++count);
-    r = put(s, t, s->info, "quarantined", 11, cnt, 8);
+    /* The entry that led here, if the drop above did not end it. */
+    memcpy(qk, dk, dkl);
+    put_be64(qk + dkl, seq);
+    if ((r = get(t, s->queue, qk, dkl + 8, &v)) == 0 && entry_is(v.mv_data, v.mv_size, mk, mkl)) {
+        struct devrec d;
+        if ((r = del(s, t, s->queue, qk, dkl + 8)) != 0 ||
+            (r = dev_load(t, s, dk, dkl, &d)) != 0)
+            goto out;
+        if (d.count > 0)
+            d.count--;
+        if ((r = dev_save(t, s, dk, dkl, &d)) != 0)
+            goto out;
+    } else if (r != 0 && r != LSN_ERR_NOT_FOUND) {
+        goto out;
+    }
+    r = 0;
+    if (live) {
+        if (get(t, s->info, "quarantined", 11, &v) == 0 && v.mv_size == 8)
+            count = get_be64(v.mv_data);
+        put_be64(cnt, ++count);
+        r = put(s, t, s->info, "quarantined", 11, cnt, 8);
+    }
 out:
     free(c);
     free(m);
     if ((r = op_end(s, t, r)) == 0 && s->log != NULL) {
         sodium_bin2hex(hex, sizeof hex, id, sizeof id);
-        s->log("envelope %s of org %s failed its checksum: moved to quarantine, never "
-               "served; the devices still waiting for it count it as dropped (%llu "
-               "quarantined in all)", hex, sender, (unsigned long long)count);
+        if (live)
+            s->log("envelope %s of org %s failed its checksum: moved to quarantine, "
+                   "never served; the devices still waiting for it count it as dropped "
+                   "(%llu quarantined in all)", hex, sender, (unsigned long long)count);
+        else
+            s->log("queue %s held message %s of org %s, which is no longer stored: "
+                   "entry removed", dev, hex, sender);
     }
     return r;
 }

@@ -309,6 +309,50 @@ test_store_corrupted_envelope_quarantined(void **state)
  * full disk) fails, and the handle refuses every later batch instead of
  * retrying; what that batch held is not in the store after a reopen.  Run
  * in a child process so the limit stays there. */
+static size_t one_device(void *ctx, const char *org, const char **names, size_t max);
+
+/* Envelope numbers are never reused, even when the newest messages were
+ * delivered before a restart (their records and expiry keys keep their
+ * numbers): a message stored after the restart has its own expiry entry,
+ * and every record expires. */
+static void
+test_store_numbers_never_reused(void **state)
+{
+    static const char *const one[] = { "d1" };
+    struct lsn_fanout fan = { "o2", 1, one, NULL };
+    struct lsn_submit_result res;
+    struct lsn_store_rstatus *st = NULL;
+    struct lsn_envelope_info a = info_make("o1", 1), b = info_make("o1", 2),
+                             c = info_make("o1", 3);
+    char dir[600];
+    struct lsn_store *s;
+    uint8_t env[40] = { 3 };
+    int64_t acc, exp;
+    size_t n = 0, n_st = 0;
+    int found, known;
+
+    (void)state;
+    snprintf(dir, sizeof dir, "%s", kf_tmpdir("store6"));
+    s = open_store(dir);
+    assert_int_equal(lsn_store_batch_begin(s), 0);
+    assert_int_equal(lsn_store_submit(s, &a, env, sizeof env, &fan, 1, 1000, &res), 0);
+    assert_int_equal(lsn_store_submit(s, &b, env, sizeof env, &fan, 1, 1000, &res), 0);
+    assert_int_equal(lsn_store_ack(s, "o2/d1", "o1", b.msg_id, &found), 0);
+    assert_int_equal(found, 1);
+    assert_int_equal(lsn_store_batch_commit(s), 0);
+    lsn_store_close(&s);
+    s = open_store(dir);
+    assert_int_equal(lsn_store_batch_begin(s), 0);
+    assert_int_equal(lsn_store_submit(s, &c, env, sizeof env, &fan, 1, 1000, &res), 0);
+    assert_int_equal(lsn_store_expire(s, 6000, 100, "r1", one_device, NULL, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(lsn_store_status(s, "o1", b.msg_id, &known, &acc, &exp, &st, &n_st), 0);
+    assert_int_equal(known, 0);
+    free(st);
+    assert_int_equal(lsn_store_batch_commit(s), 0);
+    lsn_store_close(&s);
+}
+
 /* ---------------------------------------------------------- checksum */
 
 /* The checksum written again with 32-bit multiplies only, as a machine
@@ -609,6 +653,7 @@ main(void)
         cmocka_unit_test(test_store_corrupted_envelope_quarantined),
         cmocka_unit_test(test_store_one_batch_same_as_one_by_one),
         cmocka_unit_test(test_store_checksum),
+        cmocka_unit_test(test_store_numbers_never_reused),
         cmocka_unit_test(test_store_failed_commit_is_final),
     };
 
