@@ -161,6 +161,11 @@ varint_read(const uint8_t *buf, size_t len, size_t *off, uint64_t *v)
 {
     uint64_t x = 0;
 
+    if (*off < len && buf[*off] < 0x80) {   /* one byte: most tags and lengths */
+        *v = buf[(*off)++];
+        return 0;
+    }
+
     for (size_t i = 0; i < 10 && *off + i < len; i++) {
         uint8_t b = buf[*off + i];
         if (i == 9 && b > 1)
