@@ -311,6 +311,85 @@ test_store_corrupted_envelope_quarantined(void **state)
  * in a child process so the limit stays there. */
 static size_t one_device(void *ctx, const char *org, const char **names, size_t max);
 
+/* Deletes org's message tag and its envelope from the store (closed),
+ * leaving its queue entries behind: damage a store should survive. */
+static void
+record_remove(const char *dir, const char *org, uint8_t tag)
+{
+    uint8_t key[64], num[8];
+    MDB_env *e;
+    MDB_txn *t;
+    MDB_dbi meta, env;
+    MDB_val k;
+
+    assert_int_equal(mdb_env_create(&e), 0);
+    assert_int_equal(mdb_env_set_maxdbs(e, 16), 0);
+    assert_int_equal(mdb_env_set_mapsize(e, 64u << 20), 0);
+    assert_int_equal(mdb_env_open(e, dir, MDB_NOTLS, 0600), 0);
+    assert_int_equal(mdb_txn_begin(e, NULL, 0, &t), 0);
+    assert_int_equal(mdb_dbi_open(t, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_dbi_open(t, "env", 0, &env), 0);
+    env_key_of(t, org, tag, num);
+    k.mv_size = sizeof num;
+    k.mv_data = num;
+    assert_int_equal(mdb_del(t, env, &k, NULL), 0);
+    k.mv_size = mk_of(key, org, tag);
+    k.mv_data = key;
+    assert_int_equal(mdb_del(t, meta, &k, NULL), 0);
+    assert_int_equal(mdb_txn_commit(t), 0);
+    mdb_env_close(e);
+}
+
+/* A queue entry whose message is gone (record and envelope) is removed
+ * the first time a fetch meets it: the messages after it are served, the
+ * device's count drops, and it is not counted as a quarantined envelope
+ * (there was no message left to drop). */
+static void
+test_store_orphan_queue_entry_removed(void **state)
+{
+    static const char *const one[] = { "d1" };
+    struct lsn_fanout fan = { "o2", 1, one, NULL };
+    struct lsn_submit_result res;
+    struct lsn_store_item *items = NULL;
+    char dir[600];
+    struct lsn_store *s;
+    uint8_t env[50] = { 9 };
+    uint64_t q = 0, nq = 0;
+    size_t n = 0;
+
+    (void)state;
+    snprintf(dir, sizeof dir, "%s", kf_tmpdir("store7"));
+    s = open_store(dir);
+    assert_int_equal(lsn_store_batch_begin(s), 0);
+    for (uint8_t t = 1; t <= 2; t++) {
+        struct lsn_envelope_info i = info_make("o1", t);
+        assert_int_equal(lsn_store_submit(s, &i, env, sizeof env, &fan, 1, 1000, &res), 0);
+    }
+    assert_int_equal(lsn_store_batch_commit(s), 0);
+    lsn_store_close(&s);
+    record_remove(dir, "o1", 1);
+
+    s = open_store(dir);
+    assert_int_equal(lsn_store_batch_begin(s), 0);
+    assert_int_equal(lsn_store_fetch(s, "o2/d1", 0, 10, 1u << 20, &items, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(items[0].msg_id[0], 2);
+    lsn_store_items_free(items, n);
+    assert_int_equal(lsn_store_queue_info(s, "o2/d1", &q, NULL), 0);
+    assert_int_equal(q, 1);
+    assert_int_equal(lsn_store_quarantined(s, &nq), 0);
+    assert_int_equal(nq, 0);
+    assert_int_equal(lsn_store_batch_commit(s), 0);
+    /* Gone for good: the next fetch from the start does not meet it. */
+    assert_int_equal(lsn_store_batch_begin(s), 0);
+    assert_int_equal(lsn_store_fetch(s, "o2/d1", 0, 10, 1u << 20, &items, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(items[0].msg_id[0], 2);
+    lsn_store_items_free(items, n);
+    lsn_store_batch_abort(s);
+    lsn_store_close(&s);
+}
+
 /* Envelope numbers are never reused, even when the newest messages were
  * delivered before a restart (their records and expiry keys keep their
  * numbers): a message stored after the restart has its own expiry entry,
@@ -654,6 +733,7 @@ main(void)
         cmocka_unit_test(test_store_one_batch_same_as_one_by_one),
         cmocka_unit_test(test_store_checksum),
         cmocka_unit_test(test_store_numbers_never_reused),
+        cmocka_unit_test(test_store_orphan_queue_entry_removed),
         cmocka_unit_test(test_store_failed_commit_is_final),
     };
 
