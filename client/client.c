@@ -1014,11 +1014,13 @@ lsn_client_watch(struct lsn_client *c, lsn_client_msg_fn fn,
         }
         if (r != 0)
             break;
-        if (resp->push != NULL && resp->push->item != NULL) {
-            const Liaison__QueueItem *it = resp->push->item;
+        for (size_t i = 0; resp->push != NULL && i < resp->push->n_items && r == 0 && !quit;
+             i++) {
+            const Liaison__QueueItem *it = resp->push->items[i];
+            /* A push's gap is acknowledged once, with its first item. */
             if (take_item(c, it, fn, on_error, ctx, &quit) > 0)
                 r = ack_one(c, it->org, it->msg_id.data,
-                            resp->push->gap ? resp->push->gap->trimmed : 0);
+                            i == 0 && resp->push->gap ? resp->push->gap->trimmed : 0);
             else
                 unacked++;
         }

@@ -223,7 +223,7 @@ lsn_relay_client_next_push(struct lsn_relay_client *c, int timeout_ms,
     for (;;) {
         if ((r = lsn_wire_recv(c->w, timeout_ms, &resp)) != 0)
             return r;
-        if (resp->body_case == LIAISON__RESPONSE__BODY_PUSH && resp->push->item != NULL) {
+        if (resp->body_case == LIAISON__RESPONSE__BODY_PUSH && resp->push->n_items > 0) {
             *out = resp;
             return 0;
         }

@@ -57,8 +57,9 @@ int lsn_relay_client_ack(struct lsn_relay_client *c, const char *const *orgs,
 int lsn_relay_client_subscribe(struct lsn_relay_client *c, uint32_t credit,
                                Liaison__SubscribeReply **out);
 
-/* Waits up to timeout_ms for the next pushed item: *out is the Response
- * holding it (resp->push; free with lsn_pb_free).  LSN_ERR_TIMEOUT. */
+/* Waits up to timeout_ms for the next push: *out is the Response holding
+ * its items (resp->push->items, one or more; free with lsn_pb_free).
+ * LSN_ERR_TIMEOUT. */
 int lsn_relay_client_next_push(struct lsn_relay_client *c, int timeout_ms,
                                Liaison__Response **out);
 

@@ -926,39 +926,51 @@ item_to_pb(const struct lsn_store_item *it, Liaison__QueueItem *q,
     return 0;
 }
 
-/* Queues pushes for one subscription within its credit (read from the
- * batch, sent after its commit). */
+/* Queues one push for a subscription, holding every item ready within its
+ * credit (read from the batch, sent after its commit). */
 static int
 push_conn(struct lsn_relay *r, struct conn *c)
 {
+    Liaison__Response resp = LIAISON__RESPONSE__INIT;
+    Liaison__Push p = LIAISON__PUSH__INIT;
+    Liaison__QueueItem *q = NULL, **qp = NULL;
+    Liaison__RelayNotice **notices = NULL;
     struct lsn_store_item *items = NULL;
-    size_t n = 0;
+    size_t n = 0, k = 0;
     int rc;
 
     c->want = 0;
     if (c->inflight >= c->credit)
         return 0;
     if ((rc = lsn_store_fetch(r->store, c->dev, c->pushed_seq, c->credit - c->inflight,
-                              LSN_WIRE_REPLY_MAX, &items, &n)) != 0)
+                              LSN_WIRE_REPLY_MAX, &items, &n)) != 0 || n == 0)
         return rc;
-    for (size_t i = 0; i < n; i++) {
-        Liaison__Response resp = LIAISON__RESPONSE__INIT;
-        Liaison__Push p = LIAISON__PUSH__INIT;
-        Liaison__QueueItem q;
-        Liaison__RelayNotice *notice = NULL;
-        if (item_to_pb(&items[i], &q, &notice) != 0)
-            continue;
-        p.item = &q;
-        resp.id = c->sub_id;
-        resp.body_case = LIAISON__RESPONSE__BODY_PUSH;
-        resp.push = &p;
-        rc = out_add(r, c->rid, c->rid_len, &resp, 1);
-        lsn_pb_free(notice ? &notice->base : NULL);
-        if (rc != 0)
-            break;
-        c->pushed_seq = items[i].seq;
-        c->inflight++;
+    if ((q = malloc(n * sizeof *q)) == NULL || (qp = malloc(n * sizeof *qp)) == NULL ||
+        (notices = calloc(n, sizeof *notices)) == NULL) {
+        rc = LSN_ERR_NOMEM;
+        goto out;
     }
+    for (size_t i = 0; i < n; i++)
+        if (item_to_pb(&items[i], &q[k], &notices[k]) == 0) {
+            qp[k] = &q[k];
+            k++;
+        }
+    p.items = qp;
+    p.n_items = k;
+    resp.id = c->sub_id;
+    resp.body_case = LIAISON__RESPONSE__BODY_PUSH;
+    resp.push = &p;
+    if (k > 0 && (rc = out_add(r, c->rid, c->rid_len, &resp, 1)) != 0)
+        goto out;
+    /* Items that could not be sent (a damaged notice) are passed over. */
+    c->pushed_seq = items[n - 1].seq;
+    c->inflight += (uint32_t)k;
+out:
+    for (size_t i = 0; notices != NULL && i < n; i++)
+        lsn_pb_free(notices[i] ? &notices[i]->base : NULL);
+    free(notices);
+    free(qp);
+    free(q);
     lsn_store_items_free(items, n);
     return rc;
 }

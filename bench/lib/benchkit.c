@@ -751,23 +751,24 @@ bk_receiver_run(void *arg)
             r->t_last = idle0;
             q_head = (q_head + 1) % ACKS_INFLIGHT;
             q_len--;
-        } else if (resp->body_case == LIAISON__RESPONSE__BODY_PUSH &&
-                   resp->push->item != NULL) {
-            const Liaison__QueueItem *it = resp->push->item;
-            if (n == ACK_MAX && q_len < ACKS_INFLIGHT &&
-                (r->err = ack_flush(w, org, ids, &n, q_id, q_n, q_head, &q_len)) != 0) {
-                lsn_pb_free(&resp->base);
-                return NULL;
+        } else if (resp->body_case == LIAISON__RESPONSE__BODY_PUSH) {
+            for (size_t i = 0; i < resp->push->n_items; i++) {
+                const Liaison__QueueItem *it = resp->push->items[i];
+                if (n == ACK_MAX && q_len < ACKS_INFLIGHT &&
+                    (r->err = ack_flush(w, org, ids, &n, q_id, q_n, q_head, &q_len)) != 0) {
+                    lsn_pb_free(&resp->base);
+                    return NULL;
+                }
+                if (n == ACK_MAX || it->msg_id.len != 16 || strlen(it->org) >= sizeof org[n] ||
+                    (r->fn != NULL && (e = r->fn(r->ctx, it)) != 0)) {
+                    r->err = e != 0 ? e : LSN_ERR_PROTOCOL;
+                    lsn_pb_free(&resp->base);
+                    return NULL;
+                }
+                memcpy(ids[n], it->msg_id.data, 16);
+                snprintf(org[n], sizeof org[n], "%s", it->org);
+                n++;
             }
-            if (n == ACK_MAX || it->msg_id.len != 16 || strlen(it->org) >= sizeof org[n] ||
-                (r->fn != NULL && (e = r->fn(r->ctx, it)) != 0)) {
-                r->err = e != 0 ? e : LSN_ERR_PROTOCOL;
-                lsn_pb_free(&resp->base);
-                return NULL;
-            }
-            memcpy(ids[n], it->msg_id.data, 16);
-            snprintf(org[n], sizeof org[n], "%s", it->org);
-            n++;
         }
         lsn_pb_free(&resp->base);
     }

@@ -180,8 +180,9 @@ test_relay_push_subscription(void **state)
     assert_int_equal(rf_seal(&F, 0, 0, to, 1, NULL, 3600, &env, &len), 0);
     assert_int_equal(submit1(s, env, len, NULL), 0);
     assert_int_equal(lsn_relay_client_next_push(r, 5000, &p), 0);
-    assert_int_equal(p->push->item->envelope.len, len);
-    assert_memory_equal(p->push->item->envelope.data, env, len);
+    assert_int_equal(p->push->n_items, 1);
+    assert_int_equal(p->push->items[0]->envelope.len, len);
+    assert_memory_equal(p->push->items[0]->envelope.data, env, len);
     lsn_pb_free(&p->base);
     lsn_relay_client_close(&r);
     lsn_relay_client_close(&s);
@@ -569,11 +570,13 @@ test_relay_push_window_capped_by_max_pending(void **state)
         assert_int_equal(submit1(s, env, len, NULL), 0);
         free(env);
     }
+    /* Pushes may carry several items each: count items, not frames. */
     while (lsn_relay_client_next_push(r, 2000, &p) == 0) {
-        if (got++ == 0) {
-            snprintf(org, sizeof org, "%s", p->push->item->org);
-            memcpy(id[0], p->push->item->msg_id.data, 16);
+        if (got == 0) {
+            snprintf(org, sizeof org, "%s", p->push->items[0]->org);
+            memcpy(id[0], p->push->items[0]->msg_id.data, 16);
         }
+        got += p->push->n_items;
         lsn_pb_free(&p->base);
     }
     assert_int_equal(got, 16);
@@ -583,6 +586,7 @@ test_relay_push_window_capped_by_max_pending(void **state)
                                               NULL), 0);
     }
     assert_int_equal(lsn_relay_client_next_push(r, 5000, &p), 0);
+    assert_int_equal(p->push->n_items, 1);
     lsn_pb_free(&p->base);
     lsn_relay_client_close(&r);
     lsn_relay_client_close(&s);
