@@ -943,8 +943,10 @@ push_conn(struct lsn_relay *r, struct conn *c)
     if (c->inflight >= c->credit)
         return 0;
     if ((rc = lsn_store_fetch(r->store, c->dev, c->pushed_seq, c->credit - c->inflight,
-                              LSN_WIRE_REPLY_MAX, &items, &n)) != 0 || n == 0)
+                              LSN_WIRE_REPLY_MAX, &items, &n)) != 0)
         return rc;
+    if (n == 0)
+        goto out;
     if ((q = malloc(n * sizeof *q)) == NULL || (qp = malloc(n * sizeof *qp)) == NULL ||
         (notices = calloc(n, sizeof *notices)) == NULL) {
         rc = LSN_ERR_NOMEM;
