@@ -93,10 +93,8 @@ lsn_pass_read_tty(const char *prompt, char **out)
     p = NULL;
     r = 0;
 out:
-    if (p != NULL) {
-        sodium_memzero(p, LSN_PASS_MAX + 1);
-        sodium_free(p);
-    }
+    if (p != NULL)
+        sodium_free(p);     /* which wipes it */
     close(fd);
     return r;
 }

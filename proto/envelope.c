@@ -95,16 +95,25 @@ static int
 header_read(const uint8_t *buf, size_t len, struct lsn_envelope_info *info)
 {
     struct lsn_pb_value h[N_HEADER_FIELDS], rv[N_RECIPIENT_FIELDS];
+    uint8_t ok[LSN_MAX_RECIPIENTS];     /* recipient i's name and wrap fit */
     const uint8_t *p, *elem;
     size_t n, elen;
 
     if (lsn_pb_scan(buf, len, header_fields, N_HEADER_FIELDS, h) != 0)
         return LSN_ERR_MALFORMED;
+    /* Every layer's encoding first; the recipients are read once, their
+     * rules applied below, after the suite. */
     p = h[H_RECIPIENTS].data;
     for (size_t i = 0; i < h[H_RECIPIENTS].count; i++) {
         lsn_pb_next(&p, &elem, &elen);
         if (lsn_pb_scan(elem, elen, recipient_fields, N_RECIPIENT_FIELDS, rv) != 0)
             return LSN_ERR_MALFORMED;
+        if (i < LSN_MAX_RECIPIENTS) {
+            struct lsn_envelope_recipient *rc = &info->recipients[i];
+            ok[i] = text_copy(rc->org, LSN_ENV_ORG_MAX, &rv[R_ORG]) == 0 &&
+                    rv[R_WRAP].len == LSN_WRAP_LEN;
+            rc->key_id = (uint32_t)rv[R_KEY_ID].u;
+        }
     }
     /* Known suite before anything suite-specific: no fallback. */
     if (h[H_SUITE].u != LSN_SUITE_1)
@@ -128,15 +137,10 @@ header_read(const uint8_t *buf, size_t len, struct lsn_envelope_info *info)
         return LSN_ERR_MALFORMED;
     if (n > LSN_MAX_RECIPIENTS)
         return LSN_ERR_LIMIT;
-    p = h[H_RECIPIENTS].data;
     for (size_t i = 0; i < n; i++) {
-        struct lsn_envelope_recipient *rc = &info->recipients[i];
-        lsn_pb_next(&p, &elem, &elen);
-        (void)lsn_pb_scan(elem, elen, recipient_fields, N_RECIPIENT_FIELDS, rv);
-        if (text_copy(rc->org, LSN_ENV_ORG_MAX, &rv[R_ORG]) != 0 || !org_ok(rc->org) ||
-            rv[R_WRAP].len != LSN_WRAP_LEN)
+        const struct lsn_envelope_recipient *rc = &info->recipients[i];
+        if (!ok[i] || !org_ok(rc->org))
             return LSN_ERR_MALFORMED;
-        rc->key_id = (uint32_t)rv[R_KEY_ID].u;
         /* Quadratic, but n <= LSN_MAX_RECIPIENTS and the names are short. */
         for (size_t j = 0; j < i; j++)
             if (strcmp(info->recipients[j].org, rc->org) == 0)
@@ -233,13 +237,18 @@ lsn_envelope_find_recipient(const struct lsn_envelope *e, const char *org)
     return NULL;
 }
 
+/* The TTL rule, for the relay's peek and the recipient alike.  The read
+ * guarantees 0 <= created < expires <= LSN_TIME_MAX. */
+static int
+ttl_check(int64_t created, int64_t expires)
+{
+    return expires - created > LSN_MAX_TTL ? LSN_ERR_TTL : 0;
+}
+
 int
 lsn_envelope_check_ttl(const Liaison__EnvelopeHeader *h)
 {
-    /* The parse guarantees 0 <= created < expires <= LSN_TIME_MAX. */
-    if (h->expires - h->created > LSN_MAX_TTL)
-        return LSN_ERR_TTL;
-    return 0;
+    return ttl_check(h->created, h->expires);
 }
 
 /* Zeroes everything but the recipient entries (10 KiB, on every submit):
@@ -259,9 +268,8 @@ lsn_envelope_peek(const uint8_t *buf, size_t len, size_t max_len,
     int r;
 
     info_clear(info);
-    if ((r = envelope_read(buf, len, max_len, view, info)) == 0 &&
-        info->expires - info->created > LSN_MAX_TTL)
-        r = LSN_ERR_TTL;
+    if ((r = envelope_read(buf, len, max_len, view, info)) == 0)
+        r = ttl_check(info->created, info->expires);
     if (r != 0)
         info_clear(info);
     return r;

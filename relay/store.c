@@ -1815,6 +1815,46 @@ entry_is(const uint8_t *val, size_t vlen, const uint8_t *mk, size_t mkl)
     return vlen >= 1 + mkl && memcmp(val + 1, mk, mkl) == 0;
 }
 
+/* dev's queue entry seq if it holds message mk: *v (valid until the next
+ * write).  LSN_ERR_NOT_FOUND if there is none, or if it holds another
+ * message (damage: that entry is not this message's to touch). */
+static int
+queue_entry_get(MDB_txn *t, struct lsn_store *s, const uint8_t *dk, size_t dkl,
+                uint64_t seq, const uint8_t *mk, size_t mkl, MDB_val *v)
+{
+    uint8_t qk[DK_MAX + 8];
+    int r;
+
+    memcpy(qk, dk, dkl);
+    put_be64(qk + dkl, seq);
+    if ((r = get(t, s->queue, qk, dkl + 8, v)) != 0)
+        return r;
+    return entry_is(v->mv_data, v->mv_size, mk, mkl) ? 0 : LSN_ERR_NOT_FOUND;
+}
+
+/* Deletes dev's queue entry seq if it holds message mk, and counts it out
+ * of the device's record; nothing if it does not (see queue_entry_get). */
+static int
+queue_entry_drop(MDB_txn *t, struct lsn_store *s, const uint8_t *dk, size_t dkl,
+                 uint64_t seq, const uint8_t *mk, size_t mkl)
+{
+    uint8_t qk[DK_MAX + 8];
+    struct devrec d;
+    MDB_val v;
+    int r;
+
+    if ((r = queue_entry_get(t, s, dk, dkl, seq, mk, mkl, &v)) != 0)
+        return r == LSN_ERR_NOT_FOUND ? 0 : r;
+    memcpy(qk, dk, dkl);
+    put_be64(qk + dkl, seq);
+    if ((r = del(s, t, s->queue, qk, dkl + 8)) != 0 ||
+        (r = dev_load(t, s, dk, dkl, &d)) != 0)
+        return r;
+    if (d.count > 0)
+        d.count--;
+    return dev_save(t, s, dk, dkl, &d);
+}
+
 /* Finds a pending entry of a record: the device org/name, or (org NULL)
  * the peer queue name in any org. */
 struct seq_find {
@@ -1886,7 +1926,7 @@ ack_tx(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
        const uint8_t id[LSN_MSG_ID_LEN], const uint64_t *known, uint8_t newst,
        int *found)
 {
-    uint8_t dk[DK_MAX], mk[MK_MAX], qk[DK_MAX + 8], *val = NULL;
+    uint8_t dk[DK_MAX], mk[MK_MAX], *val = NULL;
     size_t dkl = make_dk(dk, dev), mkl = make_mk(mk, org, id);
     struct devrec d;
     uint64_t seq;
@@ -1897,12 +1937,8 @@ ack_tx(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
         seq = *known;
     else if ((r = queue_seq(t, s, dev, dk, dkl, mk, mkl, &seq, NULL)) != 0)
         return r == LSN_ERR_NOT_FOUND ? 0 : r;
-    memcpy(qk, dk, dkl);
-    put_be64(qk + dkl, seq);
-    if ((r = get(t, s->queue, qk, dkl + 8, &v)) != 0)
+    if ((r = queue_entry_get(t, s, dk, dkl, seq, mk, mkl, &v)) != 0)
         return r == LSN_ERR_NOT_FOUND ? 0 : r;
-    if (!entry_is(v.mv_data, v.mv_size, mk, mkl))
-        return 0;           /* damage: another message's entry, not ours */
     if ((val = malloc(v.mv_size)) == NULL)
         return LSN_ERR_NOMEM;
     memcpy(val, v.mv_data, v.mv_size);
@@ -1922,7 +1958,7 @@ static int
 ack_check(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
           const uint8_t id[LSN_MSG_ID_LEN], size_t *bound, uint64_t *seq, int *queued)
 {
-    uint8_t dk[DK_MAX], mk0[MK_MAX], qk[DK_MAX + 8];
+    uint8_t dk[DK_MAX], mk0[MK_MAX];
     size_t dkl = make_dk(dk, dev), mkl = make_mk(mk0, org, id);
     char o[LSN_ENV_ORG_MAX + 1];
     const uint8_t *val;
@@ -1935,12 +1971,8 @@ ack_check(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
     *queued = 0;
     if ((r = queue_seq(t, s, dev, dk, dkl, mk0, mkl, seq, &rec)) != 0)
         return r == LSN_ERR_NOT_FOUND ? 0 : r;
-    memcpy(qk, dk, dkl);
-    put_be64(qk + dkl, *seq);
-    if ((r = get(t, s->queue, qk, dkl + 8, &v)) != 0)
+    if ((r = queue_entry_get(t, s, dk, dkl, *seq, mk0, mkl, &v)) != 0)
         return r == LSN_ERR_NOT_FOUND ? 0 : r;
-    if (!entry_is(v.mv_data, v.mv_size, mk0, mkl))
-        return 0;           /* damage: another message's entry, not ours */
     val = v.mv_data;
     if (v.mv_size < 2 || 1u + 1u + val[1] + LSN_MSG_ID_LEN > v.mv_size)
         return LSN_ERR_CORRUPT;
@@ -2150,11 +2182,9 @@ static int
 expire_cb(void *vctx, const char *org, const char *name, uint8_t *st)
 {
     struct expire_ctx *c = vctx;
-    uint8_t dk[DK_MAX], qk[DK_MAX + 8];
+    uint8_t dk[DK_MAX];
     char dev[LSN_DEV_ID_MAX + 1];
-    struct devrec d;
     size_t dkl;
-    MDB_val v;
     int r;
 
     if (name == NULL) {
@@ -2175,23 +2205,10 @@ expire_cb(void *vctx, const char *org, const char *name, uint8_t *st)
     else
         dev_join(dev, sizeof dev, org, name);
     /* The entry's seq is in the record; a peer queue's single entry, named
-     * by several orgs, goes with the first. */
+     * by several orgs, goes with the first.  An entry of another message
+     * (damage) is left alone, so one damaged record cannot stop expiry. */
     dkl = make_dk(dk, dev);
-    memcpy(qk, dk, dkl);
-    put_be64(qk + dkl, entry_seq(st));
-    if ((r = get(c->t, c->s->queue, qk, dkl + 8, &v)) == LSN_ERR_NOT_FOUND)
-        return 0;
-    /* Damage (the record names another message's entry): leave that
-     * entry alone and go on, so one damaged record cannot stop expiry. */
-    if (r == 0 && !entry_is(v.mv_data, v.mv_size, c->mk, c->mkl))
-        return 0;
-    if (r != 0 ||
-        (r = del(c->s, c->t, c->s->queue, qk, dkl + 8)) != 0 ||
-        (r = dev_load(c->t, c->s, dk, dkl, &d)) != 0)
-        return r;
-    if (d.count > 0)
-        d.count--;
-    return dev_save(c->t, c->s, dk, dkl, &d);
+    return queue_entry_drop(c->t, c->s, dk, dkl, entry_seq(st), c->mk, c->mkl);
 }
 
 static int
@@ -2341,7 +2358,7 @@ quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl, const char *dev,
     struct expire_ctx *c = NULL;
     struct meta_cb cb;
     char sender[LSN_ENV_ORG_MAX + 1], hex[2 * LSN_MSG_ID_LEN + 1];
-    uint8_t id[LSN_MSG_ID_LEN], cnt[8], dk[DK_MAX], qk[DK_MAX + 8], *m = NULL;
+    uint8_t id[LSN_MSG_ID_LEN], cnt[8], dk[DK_MAX], *m = NULL;
     size_t dkl = make_dk(dk, dev);
     uint64_t count = 0;
     int live = 0;
@@ -2392,21 +2409,8 @@ quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl, const char *dev,
         goto out;
     }
     /* The entry that led here, if the drop above did not end it. */
-    memcpy(qk, dk, dkl);
-    put_be64(qk + dkl, seq);
-    if ((r = get(t, s->queue, qk, dkl + 8, &v)) == 0 && entry_is(v.mv_data, v.mv_size, mk, mkl)) {
-        struct devrec d;
-        if ((r = del(s, t, s->queue, qk, dkl + 8)) != 0 ||
-            (r = dev_load(t, s, dk, dkl, &d)) != 0)
-            goto out;
-        if (d.count > 0)
-            d.count--;
-        if ((r = dev_save(t, s, dk, dkl, &d)) != 0)
-            goto out;
-    } else if (r != 0 && r != LSN_ERR_NOT_FOUND) {
+    if ((r = queue_entry_drop(t, s, dk, dkl, seq, mk, mkl)) != 0)
         goto out;
-    }
-    r = 0;
     if (live) {
         if (get(t, s->info, "quarantined", 11, &v) == 0 && v.mv_size == 8)
             count = get_be64(v.mv_data);

@@ -48,6 +48,27 @@ roster_for(const struct lsn_org *o, uint64_t v)
     return kf_roster(v, ab, 2, 2, orgs, 1, s, 2, 0);
 }
 
+/* A roster version v listing org `police` with the root key prepared in
+ * folder dir (root.next.key), which *next gets: what the steering group
+ * signs to let the org adopt it. */
+static struct lsn_roster *
+roster_for_next(const char *dir, uint64_t v, struct kf_key *next)
+{
+    char path[PATH_MAX + 32];
+    const struct kf_key ab[] = { A, B };
+    const struct kf_key *s[] = { &A, &B };
+    const struct kf_org orgs[] = { { "police", next } };
+    uint8_t *sk = NULL;
+    size_t n = 0;
+
+    snprintf(path, sizeof path, "%s/root.next.key", dir);
+    assert_int_equal(lsn_secret_read(path, LSN_KEY_ORG_ROOT, NULL, &sk, &n), 0);
+    memcpy(next->sk, sk, 64);
+    memcpy(next->pk, sk + 32, 32);
+    lsn_secret_free(sk);
+    return kf_roster(v, ab, 2, 2, orgs, 1, s, 2, 0);
+}
+
 static struct lsn_delivery *
 read_delivery(const char *dir, const char *device, uint32_t key_id)
 {
@@ -217,22 +238,7 @@ test_org_root_rotation(void **state)
     assert_int_equal(lsn_org_root_adopt(o, v1, KF_NOW), LSN_ERR_CHAIN);
     lsn_org_destroy(&o);
     /* The steering group lists root.next.pub in v2. */
-    {
-        char path[PATH_MAX + 32];
-        uint8_t *sk = NULL;
-        size_t n = 0;
-        snprintf(path, sizeof path, "%s/root.next.key", dir);
-        assert_int_equal(lsn_secret_read(path, LSN_KEY_ORG_ROOT, NULL, &sk, &n), 0);
-        memcpy(next.sk, sk, 64);
-        memcpy(next.pk, sk + 32, 32);
-        lsn_secret_free(sk);
-    }
-    {
-        const struct kf_key ab[] = { A, B };
-        const struct kf_key *s[] = { &A, &B };
-        const struct kf_org orgs[] = { { "police", &next } };
-        v2 = kf_roster(2, ab, 2, 2, orgs, 1, s, 2, 0);
-    }
+    v2 = roster_for_next(dir, 2, &next);
     assert_int_equal(lsn_org_load(dir, NULL, &o), 0);
     assert_int_equal(lsn_org_root_adopt(o, v2, KF_NOW), 0);
     assert_memory_not_equal(o->root_sk + 32, old_pk, 32);
@@ -333,24 +339,12 @@ test_org_root_adoption_recovers_after_a_crash(void **state)
     struct lsn_org *o = NULL;
     struct lsn_roster *v2 = NULL;
     struct kf_key next;
-    uint8_t *sk = NULL;
-    size_t n = 0;
 
     (void)state;
     snprintf(dir, sizeof dir, "%s/police", tmp);
     assert_int_equal(lsn_org_init(dir, "police", NULL, 0, KF_NOW, &o), 0);
     assert_int_equal(lsn_org_root_prepare(o), 0);
-    snprintf(path, sizeof path, "%s/root.next.key", dir);
-    assert_int_equal(lsn_secret_read(path, LSN_KEY_ORG_ROOT, NULL, &sk, &n), 0);
-    memcpy(next.sk, sk, 64);
-    memcpy(next.pk, sk + 32, 32);
-    lsn_secret_free(sk);
-    {
-        const struct kf_key ab[] = { A, B };
-        const struct kf_key *s2[] = { &A, &B };
-        const struct kf_org orgs[] = { { "police", &next } };
-        v2 = kf_roster(2, ab, 2, 2, orgs, 1, s2, 2, 0);
-    }
+    v2 = roster_for_next(dir, 2, &next);
     /* root.key becomes a non-empty folder: the promotion's rename fails. */
     snprintf(path, sizeof path, "%s/root.key", dir);
     snprintf(saved, sizeof saved, "%s/root.key.saved", dir);

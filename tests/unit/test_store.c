@@ -38,7 +38,7 @@ info_make(const char *org, uint8_t tag)
     return i;
 }
 
-static const char *const devs2[] = { "d1", "d2" };
+static const char *const devs1[] = { "d1" }, *const devs2[] = { "d1", "d2" };
 
 static struct lsn_store *
 open_store(const char *dir)
@@ -156,6 +156,25 @@ test_store_quota_stores_nothing_and_trim_gap(void **state)
     free(g);
 }
 
+/* A write transaction on a store folder with the LMDB API itself, as
+ * damage would come: the store must be closed. */
+static void
+raw_begin(const char *dir, MDB_env **e, MDB_txn **t)
+{
+    assert_int_equal(mdb_env_create(e), 0);
+    assert_int_equal(mdb_env_set_maxdbs(*e, 16), 0);
+    assert_int_equal(mdb_env_set_mapsize(*e, 64u << 20), 0);
+    assert_int_equal(mdb_env_open(*e, dir, MDB_NOTLS, 0600), 0);
+    assert_int_equal(mdb_txn_begin(*e, NULL, 0, t), 0);
+}
+
+static void
+raw_commit(MDB_env *e, MDB_txn *t)
+{
+    assert_int_equal(mdb_txn_commit(t), 0);
+    mdb_env_close(e);
+}
+
 /* The key of org's message tag in table "meta" (mk). */
 static size_t
 mk_of(uint8_t key[64], const char *org, uint8_t tag)
@@ -199,11 +218,7 @@ env_tamper(const char *dir, const char *org, uint8_t tag, size_t keep, size_t at
     MDB_val k, v;
     uint8_t key[8], *copy;
 
-    assert_int_equal(mdb_env_create(&e), 0);
-    assert_int_equal(mdb_env_set_maxdbs(e, 16), 0);
-    assert_int_equal(mdb_env_set_mapsize(e, 64u << 20), 0);
-    assert_int_equal(mdb_env_open(e, dir, MDB_NOTLS, 0600), 0);
-    assert_int_equal(mdb_txn_begin(e, NULL, 0, &t), 0);
+    raw_begin(dir, &e, &t);
     assert_int_equal(mdb_dbi_open(t, "env", 0, &d), 0);
     env_key_of(t, org, from != 0 ? from : tag, key);
     k.mv_size = sizeof key;
@@ -219,8 +234,7 @@ env_tamper(const char *dir, const char *org, uint8_t tag, size_t keep, size_t at
         copy[at] ^= 0x20;
     v.mv_data = copy;
     assert_int_equal(mdb_put(t, d, &k, &v, 0), 0);
-    assert_int_equal(mdb_txn_commit(t), 0);
-    mdb_env_close(e);
+    raw_commit(e, t);
     free(copy);
 }
 
@@ -309,7 +323,17 @@ test_store_corrupted_envelope_quarantined(void **state)
  * full disk) fails, and the handle refuses every later batch instead of
  * retrying; what that batch held is not in the store after a reopen.  Run
  * in a child process so the limit stays there. */
-static size_t one_device(void *ctx, const char *org, const char **names, size_t max);
+/* The devices a notice goes to (expiry): d1 of any org. */
+static size_t
+one_device(void *ctx, const char *org, const char **names, size_t max)
+{
+    (void)ctx;
+    (void)org;
+    if (max == 0)
+        return 0;
+    names[0] = "d1";
+    return 1;
+}
 
 /* Deletes org's message tag and its envelope from the store (closed),
  * leaving its queue entries behind: damage a store should survive. */
@@ -322,11 +346,7 @@ record_remove(const char *dir, const char *org, uint8_t tag)
     MDB_dbi meta, env;
     MDB_val k;
 
-    assert_int_equal(mdb_env_create(&e), 0);
-    assert_int_equal(mdb_env_set_maxdbs(e, 16), 0);
-    assert_int_equal(mdb_env_set_mapsize(e, 64u << 20), 0);
-    assert_int_equal(mdb_env_open(e, dir, MDB_NOTLS, 0600), 0);
-    assert_int_equal(mdb_txn_begin(e, NULL, 0, &t), 0);
+    raw_begin(dir, &e, &t);
     assert_int_equal(mdb_dbi_open(t, "meta", 0, &meta), 0);
     assert_int_equal(mdb_dbi_open(t, "env", 0, &env), 0);
     env_key_of(t, org, tag, num);
@@ -336,8 +356,7 @@ record_remove(const char *dir, const char *org, uint8_t tag)
     k.mv_size = mk_of(key, org, tag);
     k.mv_data = key;
     assert_int_equal(mdb_del(t, meta, &k, NULL), 0);
-    assert_int_equal(mdb_txn_commit(t), 0);
-    mdb_env_close(e);
+    raw_commit(e, t);
 }
 
 /* A queue entry whose message is gone (record and envelope) is removed
@@ -347,8 +366,7 @@ record_remove(const char *dir, const char *org, uint8_t tag)
 static void
 test_store_orphan_queue_entry_removed(void **state)
 {
-    static const char *const one[] = { "d1" };
-    struct lsn_fanout fan = { "o2", 1, one, NULL };
+    struct lsn_fanout fan = { "o2", 1, devs1, NULL };
     struct lsn_submit_result res;
     struct lsn_store_item *items = NULL;
     char dir[600];
@@ -397,8 +415,7 @@ test_store_orphan_queue_entry_removed(void **state)
 static void
 test_store_numbers_never_reused(void **state)
 {
-    static const char *const one[] = { "d1" };
-    struct lsn_fanout fan = { "o2", 1, one, NULL };
+    struct lsn_fanout fan = { "o2", 1, devs1, NULL };
     struct lsn_submit_result res;
     struct lsn_store_rstatus *st = NULL;
     struct lsn_envelope_info a = info_make("o1", 1), b = info_make("o1", 2),
@@ -506,16 +523,6 @@ test_store_checksum(void **state)
 static const char *const batch_devs[] = { "o2/d1", "o2/d2", "o4/d1", "o1/d1", "o3/d1" };
 #define N_BATCH_DEVS (sizeof batch_devs / sizeof batch_devs[0])
 
-static size_t
-one_device(void *ctx, const char *org, const char **names, size_t max)
-{
-    (void)ctx;
-    (void)org;
-    if (max == 0)
-        return 0;
-    names[0] = "d1";
-    return 1;
-}
 
 /* Operation k of a fixed pseudo-random script, applied to s; returns its
  * outcome (the result code and what it reported) as one number. */
