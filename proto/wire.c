@@ -178,59 +178,114 @@ lsn_wire_send(struct lsn_wire *w, const Liaison__Request *req)
     return r;
 }
 
-/* Receives one frame from the socket and decodes it. */
-static int
-recv_frame(struct lsn_wire *w, int timeout_ms, Liaison__Response **out)
+/* Writes v as a varint at p; returns the bytes written. */
+static size_t
+varint_put(uint8_t *p, uint64_t v)
 {
-    zmq_pollitem_t it = { w->sock, 0, ZMQ_POLLIN, 0 };
-    zmq_msg_t m;
-    int n, r;
+    size_t n = 0;
+
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+static size_t
+varint_len(uint64_t v)
+{
+    size_t n = 1;
+
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* Response field 16 (batch), length-delimited; ResponseBatch field 1. */
+static const uint8_t BATCH_TAG[2] = { 0x82, 0x01 };
+#define RESPONSES_TAG 0x0a
+
+int
+lsn_wire_batch(const struct lsn_wire_part *parts, size_t n, uint8_t **out,
+               size_t *out_len)
+{
+    size_t inner = 0, at;
+    uint8_t *buf;
 
     *out = NULL;
-    do {
-        n = zmq_poll(&it, 1, timeout_ms);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return LSN_ERR_IO;
-    if (n == 0)
-        return LSN_ERR_TIMEOUT;
-    zmq_msg_init(&m);
-    if (zmq_msg_recv(&m, w->sock, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&m);
-        return errno == EAGAIN ? LSN_ERR_TIMEOUT : LSN_ERR_IO;
+    *out_len = 0;
+    for (size_t i = 0; i < n; i++)
+        inner += 1 + varint_len(parts[i].len) + parts[i].len;
+    if ((buf = malloc(sizeof BATCH_TAG + varint_len(inner) + inner)) == NULL)
+        return LSN_ERR_NOMEM;
+    memcpy(buf, BATCH_TAG, sizeof BATCH_TAG);
+    at = sizeof BATCH_TAG + varint_put(buf + sizeof BATCH_TAG, inner);
+    for (size_t i = 0; i < n; i++) {
+        buf[at++] = RESPONSES_TAG;
+        at += varint_put(buf + at, parts[i].len);
+        memcpy(buf + at, parts[i].buf, parts[i].len);
+        at += parts[i].len;
     }
-    r = zmq_msg_more(&m) ? LSN_ERR_PROTOCOL
-        : LSN_PB_DECODE(response, zmq_msg_data(&m), zmq_msg_size(&m),
-                        LSN_WIRE_FRAME_MAX, out);
-    if (zmq_msg_more(&m)) {  /* drain a multi-frame message: not ours */
-        zmq_msg_t x;
-        zmq_msg_init(&x);
-        while (zmq_msg_recv(&x, w->sock, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&x))
-            ;
-        zmq_msg_close(&x);
+    *out = buf;
+    *out_len = at;
+    return 0;
+}
+
+/* Decodes one Response that must not be a batch. */
+static int
+response_decode(const uint8_t *buf, size_t len, size_t cap, Liaison__Response **out)
+{
+    int r = LSN_PB_DECODE(response, buf, len, cap, out);
+
+    if (r == 0 && (*out)->body_case == LIAISON__RESPONSE__BODY_BATCH) {
+        lsn_pb_free(&(*out)->base);
+        *out = NULL;
+        return LSN_ERR_MALFORMED;
     }
-    zmq_msg_close(&m);
-    return r == 0 ? 0 : LSN_ERR_PROTOCOL;
+    return r;
 }
 
 int
-lsn_wire_recv(struct lsn_wire *w, int timeout_ms, Liaison__Response **out)
+lsn_wire_frame_each(const uint8_t *buf, size_t len, size_t cap,
+                    lsn_wire_response_fn fn, void *ctx)
 {
-    if (w->head != NULL) {
-        struct held *h = w->head;
-        w->head = h->next;
-        if (w->head == NULL)
-            w->tail = NULL;
-        *out = h->resp;
-        free(h);
-        return 0;
+    static const struct lsn_pb_field frame_fields[] = { { 16, LSN_PB_MESSAGE } };
+    static const struct lsn_pb_field batch_fields[] = { { 1, LSN_PB_REPEATED } };
+    struct lsn_pb_value fv[1], bv[1];
+    Liaison__Response *resp = NULL;
+    const uint8_t *p, *elem;
+    size_t elen;
+    int r;
+
+    if (len > cap)
+        return LSN_ERR_TOO_LARGE;
+    /* Anything but a canonical batch is one Response (and a batch that
+     * is not canonical fails its strict decode there). */
+    if (len < sizeof BATCH_TAG || memcmp(buf, BATCH_TAG, sizeof BATCH_TAG) != 0 ||
+        lsn_pb_scan(buf, len, frame_fields, 1, fv) != 0) {
+        if ((r = response_decode(buf, len, cap, &resp)) != 0)
+            return r;
+        return fn(ctx, resp);
     }
-    return recv_frame(w, timeout_ms, out);
+    if (lsn_pb_scan(fv[0].data, fv[0].len, batch_fields, 1, bv) != 0 ||
+        bv[0].count == 0)
+        return LSN_ERR_MALFORMED;
+    for (p = bv[0].data; p < bv[0].data + bv[0].len;) {
+        lsn_pb_next(&p, &elem, &elen);
+        if ((r = response_decode(elem, elen, cap, &resp)) != 0 ||
+            (r = fn(ctx, resp)) != 0)
+            return r;
+    }
+    return 0;
 }
 
 static int
-hold(struct lsn_wire *w, Liaison__Response *resp)
+hold(void *ctx, Liaison__Response *resp)
 {
+    struct lsn_wire *w = ctx;
     struct held *h = malloc(sizeof *h);
 
     if (h == NULL) {
@@ -244,6 +299,79 @@ hold(struct lsn_wire *w, Liaison__Response *resp)
     else
         w->head = h;
     w->tail = h;
+    return 0;
+}
+
+/* Takes the held Response with request id `id` (any, if id is 0) out of
+ * the FIFO: NULL if none is held. */
+static Liaison__Response *
+take(struct lsn_wire *w, uint64_t id)
+{
+    struct held **pp = &w->head, *h, *prev = NULL;
+    Liaison__Response *resp;
+
+    while (*pp != NULL && id != 0 && (*pp)->resp->id != id) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if ((h = *pp) == NULL)
+        return NULL;
+    *pp = h->next;
+    if (w->tail == h)
+        w->tail = prev;
+    resp = h->resp;
+    free(h);
+    return resp;
+}
+
+/* Receives one frame from the socket and holds every Response it carries. */
+static int
+recv_frame(struct lsn_wire *w, int timeout_ms)
+{
+    zmq_pollitem_t it = { w->sock, 0, ZMQ_POLLIN, 0 };
+    zmq_msg_t m;
+    int n, r;
+
+    do {
+        n = zmq_poll(&it, 1, timeout_ms);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return LSN_ERR_IO;
+    if (n == 0)
+        return LSN_ERR_TIMEOUT;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, w->sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        return errno == EAGAIN ? LSN_ERR_TIMEOUT : LSN_ERR_IO;
+    }
+    r = zmq_msg_more(&m) ? LSN_ERR_PROTOCOL
+        : lsn_wire_frame_each(zmq_msg_data(&m), zmq_msg_size(&m),
+                              LSN_WIRE_FRAME_MAX, hold, w);
+    if (zmq_msg_more(&m)) {  /* drain a multi-frame message: not ours */
+        zmq_msg_t x;
+        zmq_msg_init(&x);
+        while (zmq_msg_recv(&x, w->sock, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&x))
+            ;
+        zmq_msg_close(&x);
+    }
+    zmq_msg_close(&m);
+    if (r == LSN_ERR_NOMEM)
+        return r;
+    return r == 0 ? 0 : LSN_ERR_PROTOCOL;
+}
+
+int
+lsn_wire_recv(struct lsn_wire *w, int timeout_ms, Liaison__Response **out)
+{
+    int r;
+
+    if ((*out = take(w, 0)) != NULL)
+        return 0;
+    /* A batch that breaks part way is an error now; the Responses before
+     * the break are held for the next calls. */
+    if ((r = recv_frame(w, timeout_ms)) != 0)
+        return r;
+    *out = take(w, 0);
     return 0;
 }
 
@@ -275,19 +403,16 @@ lsn_wire_call(struct lsn_wire *w, Liaison__Request *req, int timeout_ms,
     req->id = lsn_wire_next_id(w);
     if ((r = lsn_wire_send(w, req)) != 0)
         return r;
-    for (;;) {
+    while ((resp = take(w, req->id)) == NULL) {
         /* Waits in slices so the overall timeout holds even while other
          * responses keep arriving. */
         void *watch = zmq_stopwatch_start();
-        r = recv_frame(w, timeout_ms, &resp);
+        r = recv_frame(w, timeout_ms);
         unsigned long spent = zmq_stopwatch_stop(watch) / 1000;
-        if (r != 0)
+        if (r != 0 && (resp = take(w, req->id)) == NULL)
             return r;
-        if (resp->id == req->id)
+        if (resp != NULL)
             break;
-        if ((r = hold(w, resp)) != 0)
-            return r;
-        resp = NULL;
         if (timeout_ms >= 0) {
             if ((unsigned long)timeout_ms <= spent)
                 return LSN_ERR_TIMEOUT;

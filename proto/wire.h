@@ -45,8 +45,8 @@ uint64_t lsn_wire_next_id(struct lsn_wire *w);
  * LSN_ERR_TIMEOUT if the socket cannot take it within the send timeout. */
 int lsn_wire_send(struct lsn_wire *w, const Liaison__Request *req);
 
-/* Receives the next Response (one that lsn_wire_call set aside first),
- * strictly decoded; caller frees with lsn_pb_free.  timeout_ms < 0 waits
+/* Receives the next Response (one that lsn_wire_call set aside, or one
+ * that came in the same batch as an earlier one, first), strictly decoded; caller frees with lsn_pb_free.  timeout_ms < 0 waits
  * forever.  LSN_ERR_TIMEOUT, LSN_ERR_PROTOCOL (undecodable frame). */
 int lsn_wire_recv(struct lsn_wire *w, int timeout_ms, Liaison__Response **out);
 
@@ -64,6 +64,33 @@ const char *lsn_wire_message(const struct lsn_wire *w);
 /* Records resp's error (if any) as the last message and returns its code,
  * or 0 when resp carries no error. */
 int lsn_wire_check(struct lsn_wire *w, const Liaison__Response *resp);
+
+/* A relay answers in batches: every Response it has ready for one
+ * connection after a group commit travels in one frame, a Response whose
+ * body is a ResponseBatch (docs/wire.md "Batched responses"). */
+
+/* One encoded Response. */
+struct lsn_wire_part {
+    const uint8_t *buf;
+    size_t len;
+};
+
+/* Encodes the n >= 1 encoded Responses parts[0..n) as one batch frame, in a
+ * new malloc'd buffer *out of *out_len bytes.  LSN_ERR_NOMEM. */
+int lsn_wire_batch(const struct lsn_wire_part *parts, size_t n, uint8_t **out,
+                   size_t *out_len);
+
+/* Takes one Response (the caller's from then on: free with lsn_pb_free);
+ * a non-zero return stops lsn_wire_frame_each. */
+typedef int (*lsn_wire_response_fn)(void *ctx, Liaison__Response *resp);
+
+/* Strictly decodes one frame from a relay (at most cap bytes) and hands
+ * fn each Response it holds, in order: the frame's own, or each of its
+ * batch.  LSN_ERR_MALFORMED if the frame, or any Response of a batch,
+ * does not decode, or the batch is empty or nested (Responses before the
+ * bad one were handed over); LSN_ERR_TOO_LARGE; or fn's error. */
+int lsn_wire_frame_each(const uint8_t *buf, size_t len, size_t cap,
+                        lsn_wire_response_fn fn, void *ctx);
 
 /* The ZeroMQ socket, for zmq_poll by a caller that multiplexes. */
 void *lsn_wire_socket(struct lsn_wire *w);

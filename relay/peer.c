@@ -536,42 +536,53 @@ forward_answer(struct lsn_relay *r, struct peer *p, const Liaison__Response *res
 static void status_answer(struct lsn_relay *r, struct peer *p,
                           const Liaison__Response *resp);
 
+struct answer_ctx {
+    struct lsn_relay *r;
+    struct peer *p;
+};
+
+/* Acts on one answer of peer relay p (lsn_wire_response_fn). */
+static int
+peer_answer(void *ctx, Liaison__Response *resp)
+{
+    struct answer_ctx *a = ctx;
+
+    if ((resp->id & ID_TAGS) == 0)
+        forward_answer(a->r, a->p, resp);
+    else if (resp->id & ID_STATUS)
+        status_answer(a->r, a->p, resp);
+    else if (resp->error != NULL && resp->error->code != LSN_ERR_ROLLBACK)
+        lsn_relay_log("peer relay %s did not take a directory object: %.200s",
+                      a->p->name, resp->error->message);
+    lsn_pb_free(&resp->base);
+    return 0;
+}
+
 void
 lsn_peers_recv(struct lsn_relay *r)
 {
     for (size_t i = 0; i < r->n_peers; i++) {
-        struct peer *p = &r->peers[i];
+        struct answer_ctx a = { r, &r->peers[i] };
         for (int k = 0; k < 100000; k++) {
-            Liaison__Response *resp = NULL;
             zmq_msg_t m;
-            int more;
+            int more, rc = LSN_ERR_MALFORMED;
             zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, p->sock, ZMQ_DONTWAIT) < 0) {
+            if (zmq_msg_recv(&m, a.p->sock, ZMQ_DONTWAIT) < 0) {
                 zmq_msg_close(&m);
                 break;
             }
             more = zmq_msg_more(&m);
             if (!more)
-                LSN_PB_DECODE(response, zmq_msg_data(&m), zmq_msg_size(&m),
-                              PEER_REPLY_MAX, &resp);
+                rc = lsn_wire_frame_each(zmq_msg_data(&m), zmq_msg_size(&m),
+                                         PEER_REPLY_MAX, peer_answer, &a);
             zmq_msg_close(&m);
             while (more) {      /* a peer sends one frame; drop the rest */
                 zmq_msg_init(&m);
-                more = zmq_msg_recv(&m, p->sock, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&m);
+                more = zmq_msg_recv(&m, a.p->sock, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&m);
                 zmq_msg_close(&m);
             }
-            if (resp == NULL) {
-                lsn_relay_log("peer relay %s sent an undecodable answer", p->name);
-                continue;
-            }
-            if ((resp->id & ID_TAGS) == 0)
-                forward_answer(r, p, resp);
-            else if (resp->id & ID_STATUS)
-                status_answer(r, p, resp);
-            else if (resp->error != NULL && resp->error->code != LSN_ERR_ROLLBACK)
-                lsn_relay_log("peer relay %s did not take a directory object: %.200s",
-                              p->name, resp->error->message);
-            lsn_pb_free(&resp->base);
+            if (rc != 0)
+                lsn_relay_log("peer relay %s sent an undecodable answer", a.p->name);
         }
     }
 }

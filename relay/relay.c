@@ -862,45 +862,132 @@ out_error(struct lsn_relay *r, const uint8_t *rid, size_t rid_len, uint64_t id,
     return out_add(r, rid, rid_len, &resp, 0);
 }
 
-/* Sends one frame pair; returns 0, or -1 if the peer is gone. */
-static int
-send_to(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
-        const uint8_t *buf, size_t len)
+/* Sends one frame to the connection rid (or to the test sink); a
+ * connection found gone stops being pushed to. */
+static void
+send_frame(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
+           const uint8_t *buf, size_t len)
 {
-    if (zmq_send(r->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-        return -1;
-    if (zmq_send(r->router, buf, len, ZMQ_DONTWAIT) < 0)
-        return -1;
-    return 0;
+    struct conn *c;
+
+    if (r->sink != NULL) {
+        r->sink(r->sink_ctx, buf, len);
+        return;
+    }
+    if ((zmq_send(r->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+         zmq_send(r->router, buf, len, ZMQ_DONTWAIT) < 0) &&
+        errno == EHOSTUNREACH && (c = conn_get(r, rid, rid_len)) != NULL)
+        c->dev[0] = '\0';
 }
 
+/* A batch stops growing at BATCH_MAX bytes, and a larger reply goes alone:
+ * beyond it the frame's cost is amortised already, and it stays far below
+ * what any receiver accepts (a peer relay takes 256 KiB frames). */
+#define BATCH_MAX (64u * 1024u)
+
+/* Sends parts[0..n) to rid: one alone, several as one batch frame. */
+static void
+send_parts(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
+           const struct lsn_wire_part *parts, size_t n)
+{
+    uint8_t *buf;
+    size_t len;
+
+    if (n == 1) {
+        send_frame(r, rid, rid_len, parts[0].buf, parts[0].len);
+    } else if (lsn_wire_batch(parts, n, &buf, &len) == 0) {
+        send_frame(r, rid, rid_len, buf, len);
+        free(buf);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            send_frame(r, rid, rid_len, parts[i].buf, parts[i].len);
+    }
+}
+
+/* Orders replies by connection, then as they were queued. */
+static int
+outmsg_cmp(const void *a, const void *b)
+{
+    const struct outmsg *x = *(const struct outmsg *const *)a;
+    const struct outmsg *y = *(const struct outmsg *const *)b;
+    int c;
+
+    if (x->rid_len != y->rid_len)
+        return x->rid_len < y->rid_len ? -1 : 1;
+    if ((c = memcmp(x->rid, y->rid, x->rid_len)) != 0)
+        return c;
+    return x < y ? -1 : x > y;
+}
+
+static int
+same_conn(const struct outmsg *x, const struct outmsg *y)
+{
+    return x->rid_len == y->rid_len && memcmp(x->rid, y->rid, x->rid_len) == 0;
+}
+
+/* Replaces the reply of a request whose commit failed. */
+static void
+out_commit_failed(struct outmsg *o)
+{
+    Liaison__Response resp = LIAISON__RESPONSE__INIT;
+    Liaison__WireError e;
+
+    free(o->buf);
+    o->buf = NULL;
+    o->len = 0;
+    resp.id = o->req_id;
+    error_fill(&resp, &e, LSN_ERR_UNAVAILABLE,
+               "the relay could not store this durably: nothing was "
+               "stored; retry later");
+    (void)lsn_pb_encode(&resp.base, &o->buf, &o->len);
+}
+
+/* Sends every queued reply: each connection's in one frame (in the order
+ * they were queued), so a group commit's answers cost one CURVE frame
+ * per connection, not one per request (docs/wire.md). */
 static void
 out_flush(struct lsn_relay *r, int commit_failed)
 {
-    for (size_t i = 0; i < r->n_out; i++) {
-        struct outmsg *o = &r->out[i];
-        if (commit_failed && o->needs_commit) {
-            Liaison__Response resp = LIAISON__RESPONSE__INIT;
-            Liaison__WireError e;
-            free(o->buf);
-            o->buf = NULL;
-            resp.id = o->req_id;
-            error_fill(&resp, &e, LSN_ERR_UNAVAILABLE,
-                       "the relay could not store this durably: nothing was "
-                       "stored; retry later");
-            if (lsn_pb_encode(&resp.base, &o->buf, &o->len) != 0)
-                continue;
-        }
-        if (r->sink != NULL)
-            r->sink(r->sink_ctx, o->buf, o->len);
-        else if (send_to(r, o->rid, o->rid_len, o->buf, o->len) != 0 &&
-                 errno == EHOSTUNREACH) {
-            struct conn *c = conn_get(r, o->rid, o->rid_len);
-            if (c != NULL)
-                c->dev[0] = '\0';
-        }
-        free(o->buf);
+    struct outmsg **ord = NULL, *head = NULL;
+    struct lsn_wire_part *parts = NULL;
+    size_t n = 0, bytes = 0;
+
+    if (r->n_out == 0)
+        return;
+    for (size_t i = 0; commit_failed && i < r->n_out; i++)
+        if (r->out[i].needs_commit)
+            out_commit_failed(&r->out[i]);
+    if ((ord = malloc(r->n_out * sizeof *ord + 1)) == NULL ||
+        (parts = malloc(r->n_out * sizeof *parts + 1)) == NULL) {
+        for (size_t i = 0; i < r->n_out; i++)    /* unbatched, then */
+            if (r->out[i].buf != NULL)
+                send_frame(r, r->out[i].rid, r->out[i].rid_len, r->out[i].buf,
+                           r->out[i].len);
+        goto done;
     }
+    for (size_t i = 0; i < r->n_out; i++)
+        ord[i] = &r->out[i];
+    qsort(ord, r->n_out, sizeof *ord, outmsg_cmp);
+    for (size_t i = 0; i < r->n_out; i++) {
+        struct outmsg *o = ord[i];
+        if (o->buf == NULL)         /* its error could not be encoded */
+            continue;
+        if (n > 0 && (!same_conn(head, o) || bytes + o->len > BATCH_MAX)) {
+            send_parts(r, head->rid, head->rid_len, parts, n);
+            n = bytes = 0;
+        }
+        if (n == 0)
+            head = o;
+        parts[n++] = (struct lsn_wire_part){ o->buf, o->len };
+        bytes += o->len;
+    }
+    if (n > 0)
+        send_parts(r, head->rid, head->rid_len, parts, n);
+done:
+    for (size_t i = 0; i < r->n_out; i++)
+        free(r->out[i].buf);
+    free(parts);
+    free(ord);
     r->n_out = 0;
 }
 

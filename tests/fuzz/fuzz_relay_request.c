@@ -57,20 +57,26 @@ struct got {
     int overflow;
 };
 
-static void
-sink(void *ctx, const uint8_t *buf, size_t len)
+static int
+got_one(void *ctx, Liaison__Response *resp)
 {
     struct got *g = ctx;
-    Liaison__Response *resp = NULL;
 
-    /* Well-formed: the strict decoder a client uses takes it. */
-    FF_CHECK(LSN_PB_DECODE(response, buf, len, LSN_WIRE_FRAME_MAX, &resp) == 0);
     if (g->n == sizeof g->resp / sizeof g->resp[0]) {
         g->overflow = 1;
         lsn_pb_free(&resp->base);
-        return;
+        return 0;
     }
     g->resp[g->n++] = resp;
+    return 0;
+}
+
+static void
+sink(void *ctx, const uint8_t *buf, size_t len)
+{
+    /* Well-formed: the strict decoder a client uses takes the frame and
+     * every Response a batch of it holds. */
+    FF_CHECK(lsn_wire_frame_each(buf, len, LSN_WIRE_FRAME_MAX, got_one, ctx) == 0);
 }
 
 static void

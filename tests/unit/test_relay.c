@@ -490,6 +490,74 @@ test_relay_garbage_frames_answered(void **state)
 }
 
 
+/* Pipelined requests come back answered once each and in the order they
+ * were sent, however the relay groups the answers into frames (a frame
+ * holds every answer a connection has ready after a commit), with a
+ * malformed frame among them answered in its place. */
+#define PIPELINED 300
+struct answers {
+    uint64_t ids[PIPELINED + 1];
+    size_t n;
+};
+
+static int
+answer_take(void *ctx, Liaison__Response *resp)
+{
+    struct answers *a = ctx;
+
+    assert_true(a->n < PIPELINED + 1);
+    assert_true(resp->error != NULL || resp->body_case == LIAISON__RESPONSE__BODY_PING);
+    a->ids[a->n++] = resp->id;
+    lsn_pb_free(&resp->base);
+    return 0;
+}
+
+static void
+test_relay_pipelined_answers_in_order(void **state)
+{
+    const struct lsn_credential *c;
+    struct lsn_wire *w = NULL;
+    struct answers got = { .n = 0 };
+    uint64_t want[PIPELINED + 1];
+    size_t n = 0;
+    void *sock;
+
+    (void)state;
+    up("pipelined", 1, 1, "rate 100000\nburst 100000");
+    c = F.orgs[0].dev[0];
+    assert_int_equal(lsn_wire_connect(F.endpoint, F.relay_pk, c->keys->curve_pk,
+                                      c->keys->curve_sk, &w), 0);
+    assert_int_equal(lsn_wire_handshake(w, 5000), 0);
+    sock = lsn_wire_socket(w);
+    for (uint64_t i = 1; i <= PIPELINED; i++) {
+        Liaison__Request req = LIAISON__REQUEST__INIT;
+        Liaison__PingRequest p = LIAISON__PING_REQUEST__INIT;
+        if (i == PIPELINED / 2) {       /* answered MALFORMED, id 0 */
+            assert_int_equal(zmq_send(sock, "\xff", 1, 0), 1);
+            want[n++] = 0;
+        }
+        p.data = (ProtobufCBinaryData){ sizeof i, (uint8_t *)&i };
+        req.id = i;
+        req.body_case = LIAISON__REQUEST__BODY_PING;
+        req.ping = &p;
+        assert_int_equal(lsn_wire_send(w, &req), 0);
+        want[n++] = i;
+    }
+    while (got.n < n) {
+        zmq_msg_t m;
+        zmq_pollitem_t it = { sock, 0, ZMQ_POLLIN, 0 };
+        assert_int_equal(zmq_poll(&it, 1, 5000), 1);
+        zmq_msg_init(&m);
+        assert_true(zmq_msg_recv(&m, sock, 0) >= 0);
+        assert_int_equal(lsn_wire_frame_each(zmq_msg_data(&m), zmq_msg_size(&m),
+                                             LSN_WIRE_FRAME_MAX, answer_take, &got), 0);
+        zmq_msg_close(&m);
+    }
+    assert_int_equal(got.n, n);
+    assert_memory_equal(got.ids, want, n * sizeof want[0]);
+    lsn_wire_close(&w);
+}
+
 /* A device may submit only envelopes naming itself as the sender: another
  * device of its org, or a device of another org, presenting them is
  * refused (DENIED) and nothing is stored. */
@@ -998,6 +1066,7 @@ main(void)
         cmocka_unit_test_teardown(test_relay_expiry_notice_to_sender, down),
         cmocka_unit_test_teardown(test_relay_restart_keeps_queue, down),
         cmocka_unit_test_teardown(test_relay_garbage_frames_answered, down),
+        cmocka_unit_test_teardown(test_relay_pipelined_answers_in_order, down),
         cmocka_unit_test_teardown(test_relay_crash_kill9_keeps_every_acked_envelope, down),
         cmocka_unit_test_teardown(test_relay_submit_in_another_name_refused, down),
         cmocka_unit_test_teardown(test_relay_connection_cap_forgets_least_recent, down),
