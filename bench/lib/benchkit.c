@@ -558,10 +558,17 @@ bk_tpl_free(struct bk_tpl *t)
 void
 bk_tpl_next(struct bk_tpl *t, uint64_t *seq)
 {
-    uint64_t v = t->next++;
+    uint64_t v = t->next++, h = v * 0x9e3779b97f4a7c15ull;
 
-    for (int i = 0; i < 8; i++)
+    /* The first half looks random (a bijective mix of the counter), as a
+     * sealed msg_id is: a counter alone would arrive in key order. */
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 32;
+    for (int i = 0; i < 8; i++) {
         t->env[t->id_off + 15 - i] = (uint8_t)(v >> (8 * i));
+        t->env[t->id_off + 7 - i] = (uint8_t)(h >> (8 * i));
+    }
     if (seq != NULL)
         *seq = v;
 }

@@ -109,8 +109,10 @@ double bk_proc_cpu(pid_t pid);
 
 /* An envelope from orgs[from]/d1 to orgs[to] with content padded to
  * content_len bytes, sealed once; bk_tpl_next rewrites its msg_id in
- * place (8 random bytes, then a big-endian counter), so each variant is a
- * new message to the relay.  The relay never opens or verifies what it
+ * place (8 bytes mixed from the counter, then the big-endian counter), so
+ * each variant is a new message to the relay, and its msg_id is as
+ * scattered as a sealed one's (random): a relay keyed by msg_id sees each
+ * variant land anywhere in its key space, as it would in real use.  The relay never opens or verifies what it
  * stores, so the variants cost it exactly what sealed ones would; they do
  * not open for the recipient (the end-to-end benchmark seals for real). */
 struct bk_tpl {
