@@ -2,9 +2,11 @@
  *
  * Tables (LMDB named databases), with dk = len8 "org/device" and
  * mk = len8 org || msg_id (org "" names a relay notice):
- *   meta   mk -> message record: state, times, size, pending references,
- *                the envelope's number and per recipient org the state of
- *                each device queue
+ *   meta   num64be -> message record: state, times, size, pending
+ *                references, the envelope's number, its mk and per
+ *                recipient org the state of each device queue; found by
+ *                mk through the in-memory index (relay/msgidx.h), rebuilt
+ *                from these records when the store opens
  *   env    num64be -> checksum64 seeded with the mk (env_sum) || the
  *                envelope bytes, exactly as submitted (checked on every
  *                read: a mismatch, or the envelope of another message,
@@ -42,11 +44,13 @@
 
 #include "proto/err.h"
 #include "proto/wire.h"
+#include "relay/msgidx.h"
 #include "relay/store.h"
 
-#define META_VERSION 2
-#define STORE_FORMAT "3"        /* 2: env values carry their checksum;
-                                   3: envelopes numbered and appended */
+#define META_VERSION 3
+#define STORE_FORMAT "4"        /* 2: env values carry their checksum;
+                                   3: envelopes numbered and appended;
+                                   4: records keyed by number, hold mk */
 #define ENV_SUM      8          /* lsn_store_checksum, little-endian */
 #define ST_LIVE      0
 #define ST_DONE      1
@@ -86,6 +90,8 @@ struct lsn_store {
     MDB_env *env;
     MDB_dbi meta, envs, queue, qidx, dev, gap, quota, exp, dir, quar, info;
     MDB_txn *batch;
+    struct lsn_msgidx *idx; /* mk -> record number (msgidx.h) */
+    size_t op_mark;         /* the index's log when the operation began */
     uint64_t env_next;      /* the next envelope's number */
     uint64_t env_saved;     /* env_next as the store last recorded it */
     struct hot hot[HOT_SLOTS];
@@ -625,8 +631,9 @@ env_drop(MDB_txn *t, struct lsn_store *s, uint64_t num, const uint8_t *mk,
 
 /* ---------------------------------------------------------- message record
  *
- * ver8 state8 accepted64 expires64 size32 pending32 n_rcpt16 num64, then per
- * recipient: len8 org, n_dev16, per device: len8 name, state8, seq64 (its
+ * ver8 state8 accepted64 expires64 size32 pending32 n_rcpt16 num64, then
+ * the message's mk (len8 org || msg_id: the index is rebuilt from it), then
+ * per recipient: len8 org, n_dev16, per device: len8 name, state8, seq64 (its
  * queue entry's seq: the record is how an ack finds it, so no index keyed
  * by the random msg_id is written per device).  Devices are named without
  * their org.  Only state bytes ever change in place. */
@@ -638,15 +645,36 @@ struct meta_cb {
     void *ctx;
 };
 
+/* The length of a record's mk, or 0 if the record is too short for one. */
+static size_t
+meta_mk_len(const uint8_t *m, size_t len)
+{
+    size_t mkl;
+
+    if (len < META_HDR + 1 || m[META_HDR] > LSN_ENV_ORG_MAX)
+        return 0;
+    mkl = 1 + (size_t)m[META_HDR] + LSN_MSG_ID_LEN;
+    return len >= META_HDR + mkl ? mkl : 0;
+}
+
+/* 1 if the record is message mk's. */
+static int
+meta_is(const uint8_t *m, size_t len, const uint8_t *mk, size_t mkl)
+{
+    return m[0] == META_VERSION && meta_mk_len(m, len) == mkl &&
+           memcmp(m + META_HDR, mk, mkl) == 0;
+}
+
 static int
 meta_walk(uint8_t *m, size_t len, const struct meta_cb *cb)
 {
-    size_t off = META_HDR, n_rcpt;
+    size_t off, n_rcpt;
     char org[LSN_ENV_ORG_MAX + 1], name[LSN_PEER_QUEUE_MAX + 1];
     int r;
 
-    if (len < META_HDR || m[0] != META_VERSION)
+    if (len < META_HDR || m[0] != META_VERSION || meta_mk_len(m, len) == 0)
         return LSN_ERR_CORRUPT;
+    off = META_HDR + meta_mk_len(m, len);
     n_rcpt = (size_t)m[26] | (size_t)m[27] << 8;
     for (size_t i = 0; i < n_rcpt; i++) {
         size_t ol, nd;
@@ -723,10 +751,10 @@ fan_count(const struct lsn_fanout *f)
 /* Builds the record of a new message. */
 static int
 meta_build(const struct lsn_fanout *fan, size_t n_fan, int64_t accepted,
-           int64_t expires, uint32_t size, uint64_t num, uint8_t **out,
-           size_t *out_len)
+           int64_t expires, uint32_t size, uint64_t num, const uint8_t *mk,
+           size_t mkl, uint8_t **out, size_t *out_len)
 {
-    size_t len = META_HDR, off = META_HDR;
+    size_t len = META_HDR + mkl, off = META_HDR + mkl;
     char nm[LSN_PEER_QUEUE_MAX + 1];
     uint32_t pending = 0;
     uint8_t *m;
@@ -746,6 +774,7 @@ meta_build(const struct lsn_fanout *fan, size_t n_fan, int64_t accepted,
     m[26] = (uint8_t)n_fan;
     m[27] = (uint8_t)(n_fan >> 8);
     memcpy(m + 28, &num, 8);
+    memcpy(m + META_HDR, mk, mkl);
     for (size_t i = 0; i < n_fan; i++) {
         size_t ol = strlen(fan[i].org);
         m[off] = (uint8_t)ol;
@@ -771,6 +800,83 @@ meta_build(const struct lsn_fanout *fan, size_t n_fan, int64_t accepted,
     return 0;
 }
 
+/* The record of message mk, found through the index: *v gets it and key
+ * its table key (the envelope number).  LSN_ERR_NOT_FOUND. */
+static int
+meta_find(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
+          uint8_t key[8], MDB_val *v)
+{
+    uint64_t h = lsn_msgidx_hash(s->idx, mk, mkl), num;
+    size_t pos = 0;
+    int r;
+
+    while (lsn_msgidx_next(s->idx, h, &pos, &num)) {
+        put_be64(key, num);
+        if ((r = get(t, s->meta, key, 8, v)) == LSN_ERR_NOT_FOUND)
+            continue;       /* a record lost to damage: not this message */
+        if (r != 0)
+            return r;
+        if (meta_is(v->mv_data, v->mv_size, mk, mkl))
+            return 0;
+    }
+    return LSN_ERR_NOT_FOUND;
+}
+
+/* Files a new record (key: its number) for message mk. */
+static int
+meta_add(MDB_txn *t, struct lsn_store *s, uint64_t num, const uint8_t *mk,
+         size_t mkl, const uint8_t *m, size_t ml)
+{
+    uint8_t key[8];
+    int r;
+
+    put_be64(key, num);
+    if ((r = put(s, t, s->meta, key, 8, m, ml)) != 0)
+        return r;
+    return lsn_msgidx_add(s->idx, lsn_msgidx_hash(s->idx, mk, mkl), num);
+}
+
+/* Removes message mk's record (key: its number). */
+static int
+meta_remove(MDB_txn *t, struct lsn_store *s, const uint8_t key[8],
+            const uint8_t *mk, size_t mkl)
+{
+    int r;
+
+    if ((r = lsn_msgidx_del(s->idx, lsn_msgidx_hash(s->idx, mk, mkl),
+                            get_be64(key))) != 0)
+        return r;
+    return del(s, t, s->meta, key, 8);
+}
+
+/* Fills the index from the records (the store just opened). */
+static int
+index_build(MDB_txn *t, struct lsn_store *s)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    size_t mkl;
+    int rc, r = 0;
+
+    if (mdb_cursor_open(t, s->meta, &c) != 0)
+        return LSN_ERR_IO;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        /* A damaged record is met, and handled, where it is used. */
+        if (k.mv_size != 8 || ((const uint8_t *)v.mv_data)[0] != META_VERSION ||
+            (mkl = meta_mk_len(v.mv_data, v.mv_size)) == 0)
+            continue;
+        r = lsn_msgidx_add(s->idx, lsn_msgidx_hash(s->idx, (const uint8_t *)v.mv_data +
+                                                   META_HDR, mkl),
+                           get_be64(k.mv_data));
+    }
+    mdb_cursor_close(c);
+    lsn_msgidx_keep(s->idx);
+    if (r != 0)
+        return r;
+    return rc == MDB_NOTFOUND ? 0 : LSN_ERR_IO;
+}
+
 /* The queue seq after an entry's state byte. */
 static uint64_t
 entry_seq(const uint8_t *st)
@@ -785,7 +891,8 @@ entry_seq(const uint8_t *st)
 static void
 meta_set_seqs(uint8_t *m, const uint64_t *seqs)
 {
-    size_t off = META_HDR, n_rcpt = (size_t)m[26] | (size_t)m[27] << 8, k = 0;
+    size_t off = META_HDR + 1 + m[META_HDR] + LSN_MSG_ID_LEN, k = 0;
+    size_t n_rcpt = (size_t)m[26] | (size_t)m[27] << 8;
 
     for (size_t i = 0; i < n_rcpt; i++) {
         size_t nd;
@@ -854,7 +961,7 @@ release(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
     struct release_ctx *cp = malloc(sizeof *cp);
     struct meta_cb cb = { release_cb, cp };
     char sender[LSN_ENV_ORG_MAX + 1];
-    uint8_t id[LSN_MSG_ID_LEN];
+    uint8_t id[LSN_MSG_ID_LEN], key[8];
     uint8_t *m = NULL;
     uint32_t pending, size;
     MDB_val v;
@@ -868,7 +975,7 @@ release(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
     cp->found = cp->cur_changed = cp->cur_pending = 0;
     cp->cur[0] = '\0';
     cp->n_done = 0;
-    if ((r = get(t, s->meta, mk, mkl, &v)) != 0) {
+    if ((r = meta_find(t, s, mk, mkl, key, &v)) != 0) {
         r = r == LSN_ERR_NOT_FOUND ? 0 : r;
         goto out;
     }
@@ -896,7 +1003,7 @@ release(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
             (r = quota_add(t, s, 's', sender, -1, -(int64_t)size)) != 0)
             goto out;
     }
-    r = put(s, t, s->meta, mk, mkl, m, v.mv_size);
+    r = put(s, t, s->meta, key, 8, m, v.mv_size);
 out:
     free(m);
     free(cp);
@@ -975,6 +1082,11 @@ lsn_store_open(const char *dir, size_t map_size, struct lsn_store **out)
     }
     if (format_check(t, s, dir) != 0)
         goto out;
+    if (lsn_msgidx_new(&s->idx) != 0 || index_build(t, s) != 0) {
+        snprintf(s->why, sizeof s->why, "LMDB store %s: cannot index its messages "
+                 "(out of memory, or the message table is damaged)", dir);
+        goto out;
+    }
     if (env_next_read(t, s) != 0) {
         snprintf(s->why, sizeof s->why, "LMDB store %s: envelope table damaged", dir);
         goto out;
@@ -1008,6 +1120,7 @@ lsn_store_close(struct lsn_store **sp)
     if (s == NULL)
         return;
     lsn_store_batch_abort(s);
+    lsn_msgidx_free(&s->idx);
     if (s->env != NULL)
         mdb_env_close(s->env);
     free(s);
@@ -1120,6 +1233,7 @@ lsn_store_batch_commit(struct lsn_store *s)
          * operation and must not reach the disk.  Like a failed commit,
          * this is final (store.h). */
         mdb_txn_abort(s->batch);
+        lsn_msgidx_undo(s->idx, 0);
         s->batch = NULL;
         s->failed = 1;
         return LSN_ERR_IO;
@@ -1128,8 +1242,10 @@ lsn_store_batch_commit(struct lsn_store *s)
     s->batch = NULL;
     if (rc == 0) {
         s->env_saved = s->env_next;
+        lsn_msgidx_keep(s->idx);
         return 0;
     }
+    lsn_msgidx_undo(s->idx, 0);
     /* A failed write or fsync may have left pages the kernel reports as
      * written but that never reached the disk, and a second fsync can
      * succeed without writing them: never commit through this handle
@@ -1158,6 +1274,9 @@ lsn_store_batch_abort(struct lsn_store *s)
     if (s->batch != NULL)
         mdb_txn_abort(s->batch);
     s->batch = NULL;
+    /* What the batch filed in the index goes with it. */
+    if (s->idx != NULL)
+        lsn_msgidx_undo(s->idx, 0);
 }
 
 /* Direct writes.  A nested transaction per operation (op_begin) keeps a
@@ -1225,6 +1344,7 @@ op_begin(struct lsn_store *s, MDB_txn **t)
     }
     if ((rc = mdb_txn_begin(s->env, s->batch, 0, t)) != 0)
         return fail(s, rc, "begin operation");
+    s->op_mark = lsn_msgidx_mark(s->idx);
     return 0;
 }
 
@@ -1235,10 +1355,13 @@ op_end(struct lsn_store *s, MDB_txn *t, int r)
 
     if (r != 0) {
         mdb_txn_abort(t);
+        lsn_msgidx_undo(s->idx, s->op_mark);
         return r;
     }
-    if ((rc = mdb_txn_commit(t)) != 0)
+    if ((rc = mdb_txn_commit(t)) != 0) {
+        lsn_msgidx_undo(s->idx, s->op_mark);
         return fail(s, rc, "operation");
+    }
     return 0;
 }
 
@@ -1500,7 +1623,7 @@ submit_check(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *in
              size_t len, const struct lsn_fanout *fan, size_t n_fan,
              struct lsn_submit_result *res, size_t *trims, size_t *queues)
 {
-    uint8_t mk[MK_MAX], dk[DK_MAX];
+    uint8_t mk[MK_MAX], dk[DK_MAX], key[8];
     size_t mkl = make_mk(mk, info->sender_org, info->msg_id);
     char dev[LSN_DEV_ID_MAX + 1];
     struct devrec d;
@@ -1509,7 +1632,7 @@ submit_check(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *in
 
     *trims = 0;
     *queues = 0;
-    if ((r = get(t, s->meta, mk, mkl, &v)) == 0) {
+    if ((r = meta_find(t, s, mk, mkl, key, &v)) == 0) {
         if (v.mv_size < META_HDR)
             return LSN_ERR_CORRUPT;
         res->duplicate = 1;
@@ -1555,7 +1678,8 @@ submit_write(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *in
             (r = backlog_check(t, s, &fan[i])) != 0)
             return r;
     put_be64(numb, num);
-    if ((r = meta_build(fan, n_fan, now, info->expires, (uint32_t)len, num, &m, &ml)) != 0)
+    if ((r = meta_build(fan, n_fan, now, info->expires, (uint32_t)len, num, mk, mkl,
+                        &m, &ml)) != 0)
         return r;
     exp_key(ek, info->expires, num);
     res->accepted = now;
@@ -1599,8 +1723,9 @@ submit_write(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *in
     }
     meta_set_seqs(m, seqs);
 record:
-    if ((r = put(s, t, s->meta, mk, mkl, m, ml)) != 0 ||
-        (r = put(s, t, s->exp, ek, sizeof ek, mk, mkl)) != 0)
+    /* The index entry last: nothing after it can fail. */
+    if ((r = put(s, t, s->exp, ek, sizeof ek, mk, mkl)) != 0 ||
+        (r = meta_add(t, s, num, mk, mkl, m, ml)) != 0)
         goto out;
 out:
     free(relay_seq);
@@ -1888,6 +2013,7 @@ queue_seq(MDB_txn *t, struct lsn_store *s, const char *dev, const uint8_t *dk,
     char org[LSN_ENV_ORG_MAX + 1];
     struct seq_find f = { NULL, dev, 0, 0 };
     struct meta_cb cb = { seq_find_cb, &f };
+    uint8_t key[8];
     MDB_val v;
     int r;
 
@@ -1906,7 +2032,7 @@ queue_seq(MDB_txn *t, struct lsn_store *s, const char *dev, const uint8_t *dk,
             return r;
         f.org = org;
     }
-    if ((r = get(t, s->meta, mk, mkl, &v)) != 0)
+    if ((r = meta_find(t, s, mk, mkl, key, &v)) != 0)
         return r;
     /* meta_walk changes nothing through this callback. */
     if ((r = meta_walk(v.mv_data, v.mv_size, &cb)) != 0)
@@ -2256,14 +2382,14 @@ expire_one(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
     struct expire_ctx *c = NULL;
     struct meta_cb cb;
     char sender[LSN_ENV_ORG_MAX + 1];
-    uint8_t id[LSN_MSG_ID_LEN], *m = NULL;
+    uint8_t id[LSN_MSG_ID_LEN], key[8], *m = NULL;
     MDB_val v;
     size_t ml;
     int r;
 
     if ((r = split_mk(mk, mkl, sender, id)) != 0)
         return r;
-    if ((r = get(t, s->meta, mk, mkl, &v)) != 0)
+    if ((r = meta_find(t, s, mk, mkl, key, &v)) != 0)
         return r == LSN_ERR_NOT_FOUND ? 0 : r;
     ml = v.mv_size;
     if ((m = malloc(ml)) == NULL)
@@ -2291,7 +2417,7 @@ expire_one(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
         (r = notice_queue(t, s, sender, id, c, now, relay_name, devices, ctx)) != 0)
         goto out;
 drop:
-    r = del(s, t, s->meta, mk, mkl);
+    r = meta_remove(t, s, key, mk, mkl);
 out:
     free(c);
     free(m);
@@ -2358,7 +2484,7 @@ quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl, const char *dev,
     struct expire_ctx *c = NULL;
     struct meta_cb cb;
     char sender[LSN_ENV_ORG_MAX + 1], hex[2 * LSN_MSG_ID_LEN + 1];
-    uint8_t id[LSN_MSG_ID_LEN], cnt[8], dk[DK_MAX], *m = NULL;
+    uint8_t id[LSN_MSG_ID_LEN], cnt[8], dk[DK_MAX], key[8], *m = NULL;
     size_t dkl = make_dk(dk, dev);
     uint64_t count = 0;
     int live = 0;
@@ -2369,7 +2495,7 @@ quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl, const char *dev,
 
     if ((r = split_mk(mk, mkl, sender, id)) != 0 || (r = op_begin(s, &t)) != 0)
         return r;
-    if ((r = get(t, s->meta, mk, mkl, &v)) == 0) {
+    if ((r = meta_find(t, s, mk, mkl, key, &v)) == 0) {
         MDB_val e;
         ml = v.mv_size;
         if (ml < META_HDR || (m = malloc(ml)) == NULL) {
@@ -2402,7 +2528,7 @@ quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl, const char *dev,
                 goto out;
             m[1] = ST_DONE;
             meta_set_u32(m, 22, 0);
-            if ((r = put(s, t, s->meta, mk, mkl, m, ml)) != 0)
+            if ((r = put(s, t, s->meta, key, 8, m, ml)) != 0)
                 goto out;
         }
     } else if (r != LSN_ERR_NOT_FOUND) {
@@ -2480,7 +2606,7 @@ lsn_store_status(struct lsn_store *s, const char *org,
                  int64_t *accepted, int64_t *expires,
                  struct lsn_store_rstatus **rcpt, size_t *n_rcpt)
 {
-    uint8_t mk[MK_MAX], *m = NULL;
+    uint8_t mk[MK_MAX], key[8], *m = NULL;
     size_t mkl = make_mk(mk, org, msg_id);
     struct status_ctx c = { NULL, 0, 0 };
     struct meta_cb cb = { status_cb, &c };
@@ -2492,7 +2618,7 @@ lsn_store_status(struct lsn_store *s, const char *org,
     *n_rcpt = 0;
     if (s->batch == NULL)
         return LSN_ERR_INTERNAL;
-    if ((r = get(s->batch, s->meta, mk, mkl, &v)) == LSN_ERR_NOT_FOUND)
+    if ((r = meta_find(s->batch, s, mk, mkl, key, &v)) == LSN_ERR_NOT_FOUND)
         return 0;
     if (r != 0)
         return r;

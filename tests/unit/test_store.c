@@ -187,22 +187,31 @@ mk_of(uint8_t key[64], const char *org, uint8_t tag)
     return 1 + ol + 16;
 }
 
-/* The key of org's message tag in table "env": its number, which the
- * message record holds at offset 28 (relay/store.c). */
+/* The key of org's message tag in tables "env" and "meta": its number.
+ * Records are keyed by it and hold their mk after a 36-byte header
+ * (relay/store.c), so the test looks through them, as the store's index
+ * does when it is rebuilt. */
 static void
 env_key_of(MDB_txn *t, const char *org, uint8_t tag, uint8_t num[8])
 {
-    uint8_t key[64];
+    uint8_t mk[64];
+    size_t mkl = mk_of(mk, org, tag);
     MDB_dbi meta;
-    MDB_val k = { mk_of(key, org, tag), key }, v;
-    uint64_t n;
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc, found = 0;
 
     assert_int_equal(mdb_dbi_open(t, "meta", 0, &meta), 0);
-    assert_int_equal(mdb_get(t, meta, &k, &v), 0);
-    assert_true(v.mv_size >= 36);
-    memcpy(&n, (const uint8_t *)v.mv_data + 28, 8);
-    for (int i = 7; i >= 0; i--, n >>= 8)
-        num[i] = (uint8_t)n;
+    assert_int_equal(mdb_cursor_open(t, meta, &c), 0);
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !found;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        if (v.mv_size >= 36 + mkl && memcmp((const uint8_t *)v.mv_data + 36, mk, mkl) == 0) {
+            assert_int_equal(k.mv_size, 8);
+            memcpy(num, k.mv_data, 8);
+            found = 1;
+        }
+    mdb_cursor_close(c);
+    assert_true(found);
 }
 
 /* Rewrites the stored envelope of org's message tag (store closed): cut
@@ -340,7 +349,7 @@ one_device(void *ctx, const char *org, const char **names, size_t max)
 static void
 record_remove(const char *dir, const char *org, uint8_t tag)
 {
-    uint8_t key[64], num[8];
+    uint8_t num[8];
     MDB_env *e;
     MDB_txn *t;
     MDB_dbi meta, env;
@@ -353,8 +362,6 @@ record_remove(const char *dir, const char *org, uint8_t tag)
     k.mv_size = sizeof num;
     k.mv_data = num;
     assert_int_equal(mdb_del(t, env, &k, NULL), 0);
-    k.mv_size = mk_of(key, org, tag);
-    k.mv_data = key;
     assert_int_equal(mdb_del(t, meta, &k, NULL), 0);
     raw_commit(e, t);
 }
@@ -445,6 +452,89 @@ test_store_numbers_never_reused(void **state)
     assert_int_equal(lsn_store_status(s, "o1", b.msg_id, &known, &acc, &exp, &st, &n_st), 0);
     assert_int_equal(known, 0);
     free(st);
+    assert_int_equal(lsn_store_batch_commit(s), 0);
+    lsn_store_close(&s);
+}
+
+/* Message records are found by msg_id through an index held in memory
+ * (relay/msgidx.h): it must follow the store exactly, through commits,
+ * aborted batches, expiry and a restart that rebuilds it. */
+static int
+is_dup(struct lsn_store *s, const struct lsn_envelope_info *i)
+{
+    struct lsn_fanout fan = { "o2", 1, devs1, NULL };
+    struct lsn_submit_result res;
+    uint8_t env[40] = { 4 };
+
+    assert_int_equal(lsn_store_submit(s, i, env, sizeof env, &fan, 1, 1000, &res), 0);
+    return res.duplicate;
+}
+
+static int
+known(struct lsn_store *s, const struct lsn_envelope_info *i)
+{
+    struct lsn_store_rstatus *st = NULL;
+    int64_t acc, exp;
+    size_t n = 0;
+    int k = -1;
+
+    assert_int_equal(lsn_store_status(s, i->sender_org, i->msg_id, &k, &acc, &exp,
+                                      &st, &n), 0);
+    free(st);
+    return k;
+}
+
+static void
+test_store_index_follows_the_store(void **state)
+{
+    struct lsn_envelope_info a = info_make("o1", 1), b = info_make("o1", 2),
+                             c = info_make("o1", 3), a3 = info_make("o3", 1);
+    char dir[600];
+    struct lsn_store *s;
+    size_t n = 0;
+
+    (void)state;
+    snprintf(dir, sizeof dir, "%s", kf_tmpdir("store8"));
+    s = open_store(dir);
+    assert_int_equal(lsn_store_batch_begin(s), 0);
+    assert_false(is_dup(s, &a));
+    assert_false(is_dup(s, &b));
+    assert_true(is_dup(s, &a));
+    assert_false(is_dup(s, &a3));           /* same msg_id, another org */
+    assert_int_equal(lsn_store_batch_commit(s), 0);
+    /* An aborted batch takes its messages out of the index too. */
+    assert_int_equal(lsn_store_batch_begin(s), 0);
+    assert_false(is_dup(s, &c));
+    assert_int_equal(known(s, &c), 1);
+    lsn_store_batch_abort(s);
+    assert_int_equal(lsn_store_batch_begin(s), 0);
+    assert_int_equal(known(s, &c), 0);
+    assert_false(is_dup(s, &c));
+    assert_true(is_dup(s, &b));
+    assert_int_equal(lsn_store_batch_commit(s), 0);
+    /* A restart rebuilds it from the records. */
+    lsn_store_close(&s);
+    s = open_store(dir);
+    assert_int_equal(lsn_store_batch_begin(s), 0);
+    assert_true(is_dup(s, &a));
+    assert_true(is_dup(s, &b));
+    assert_true(is_dup(s, &c));
+    assert_true(is_dup(s, &a3));
+    /* Expiry forgets the records; aborted, it forgets nothing. */
+    assert_int_equal(lsn_store_expire(s, 6000, 100, "r1", one_device, NULL, &n), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(known(s, &a), 0);
+    lsn_store_batch_abort(s);
+    assert_int_equal(lsn_store_batch_begin(s), 0);
+    assert_int_equal(known(s, &a), 1);
+    assert_int_equal(lsn_store_expire(s, 6000, 100, "r1", one_device, NULL, &n), 0);
+    assert_int_equal(lsn_store_batch_commit(s), 0);
+    lsn_store_close(&s);
+    s = open_store(dir);
+    assert_int_equal(lsn_store_batch_begin(s), 0);
+    assert_int_equal(known(s, &a), 0);
+    assert_int_equal(known(s, &c), 0);
+    assert_false(is_dup(s, &a));            /* a new message now */
     assert_int_equal(lsn_store_batch_commit(s), 0);
     lsn_store_close(&s);
 }
@@ -740,6 +830,7 @@ main(void)
         cmocka_unit_test(test_store_one_batch_same_as_one_by_one),
         cmocka_unit_test(test_store_checksum),
         cmocka_unit_test(test_store_numbers_never_reused),
+        cmocka_unit_test(test_store_index_follows_the_store),
         cmocka_unit_test(test_store_orphan_queue_entry_removed),
         cmocka_unit_test(test_store_failed_commit_is_final),
     };
