@@ -273,6 +273,10 @@ lsn_wire_frame_each(const uint8_t *buf, size_t len, size_t cap,
     if (lsn_pb_scan(fv[0].data, fv[0].len, batch_fields, 1, bv) != 0 ||
         bv[0].count == 0)
         return LSN_ERR_MALFORMED;
+    /* Each Response of a batch takes at most 4 bytes of framing. */
+    if (bv[0].count > LSN_WIRE_BATCH_ITEMS ||
+        bv[0].len > LSN_WIRE_BATCH_MAX + 4 * bv[0].count)
+        return LSN_ERR_TOO_LARGE;
     for (p = bv[0].data; p < bv[0].data + bv[0].len;) {
         lsn_pb_next(&p, &elem, &elen);
         if ((r = response_decode(elem, elen, cap, &resp)) != 0 ||
@@ -282,13 +286,20 @@ lsn_wire_frame_each(const uint8_t *buf, size_t len, size_t cap,
     return 0;
 }
 
+/* Keeps a Response for lsn_wire_recv / lsn_wire_call; one answering a
+ * request id never sent is dropped (a relay cannot fill the FIFO with
+ * answers nobody asked for). */
 static int
 hold(void *ctx, Liaison__Response *resp)
 {
     struct lsn_wire *w = ctx;
-    struct held *h = malloc(sizeof *h);
+    struct held *h;
 
-    if (h == NULL) {
+    if (resp->id >= w->next_id) {
+        lsn_pb_free(&resp->base);
+        return 0;
+    }
+    if ((h = malloc(sizeof *h)) == NULL) {
         lsn_pb_free(&resp->base);
         return LSN_ERR_NOMEM;
     }

@@ -69,6 +69,12 @@ int lsn_wire_check(struct lsn_wire *w, const Liaison__Response *resp);
  * connection after a group commit travels in one frame, a Response whose
  * body is a ResponseBatch (docs/wire.md "Batched responses"). */
 
+/* A batch holds at most LSN_WIRE_BATCH_ITEMS Responses of at most
+ * LSN_WIRE_BATCH_MAX bytes together (a larger answer travels alone), so
+ * what one frame makes a client allocate stays bounded. */
+#define LSN_WIRE_BATCH_MAX   (64u * 1024u)
+#define LSN_WIRE_BATCH_ITEMS 4096u
+
 /* One encoded Response. */
 struct lsn_wire_part {
     const uint8_t *buf;
@@ -88,7 +94,8 @@ typedef int (*lsn_wire_response_fn)(void *ctx, Liaison__Response *resp);
  * fn each Response it holds, in order: the frame's own, or each of its
  * batch.  LSN_ERR_MALFORMED if the frame, or any Response of a batch,
  * does not decode, or the batch is empty or nested (Responses before the
- * bad one were handed over); LSN_ERR_TOO_LARGE; or fn's error. */
+ * bad one were handed over); LSN_ERR_TOO_LARGE (also a batch above the
+ * limits above, refused before any is decoded); or fn's error. */
 int lsn_wire_frame_each(const uint8_t *buf, size_t len, size_t cap,
                         lsn_wire_response_fn fn, void *ctx);
 

@@ -147,9 +147,17 @@ log_reserve(struct lsn_msgidx *x)
 }
 
 int
-lsn_msgidx_add(struct lsn_msgidx *x, uint64_t h, uint64_t num)
+lsn_msgidx_reserve(struct lsn_msgidx *x)
 {
     if (log_reserve(x) != 0 || (2 * (x->n + 1) > x->mask + 1 && grow(x) != 0))
+        return LSN_ERR_NOMEM;
+    return 0;
+}
+
+int
+lsn_msgidx_add(struct lsn_msgidx *x, uint64_t h, uint64_t num)
+{
+    if (lsn_msgidx_reserve(x) != 0)
         return LSN_ERR_NOMEM;
     place(x, h, num);
     x->log[x->n_log++] = (struct change){ h, num, 1 };

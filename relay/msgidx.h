@@ -30,6 +30,10 @@ void lsn_msgidx_free(struct lsn_msgidx **x);
 /* The index's hash of a record key (never 0). */
 uint64_t lsn_msgidx_hash(const struct lsn_msgidx *x, const uint8_t *key, size_t len);
 
+/* Makes sure the next add or removal needs no memory: 0 or
+ * LSN_ERR_NOMEM (call it before the writes that the change goes with). */
+int lsn_msgidx_reserve(struct lsn_msgidx *x);
+
 /* Adds (h, num), logged: 0 or LSN_ERR_NOMEM (nothing changed). */
 int lsn_msgidx_add(struct lsn_msgidx *x, uint64_t h, uint64_t num);
 

@@ -539,6 +539,7 @@ static void status_answer(struct lsn_relay *r, struct peer *p,
 struct answer_ctx {
     struct lsn_relay *r;
     struct peer *p;
+    size_t n;               /* answers taken this round */
 };
 
 /* Acts on one answer of peer relay p (lsn_wire_response_fn). */
@@ -547,6 +548,7 @@ peer_answer(void *ctx, Liaison__Response *resp)
 {
     struct answer_ctx *a = ctx;
 
+    a->n++;
     if ((resp->id & ID_TAGS) == 0)
         forward_answer(a->r, a->p, resp);
     else if (resp->id & ID_STATUS)
@@ -562,8 +564,9 @@ void
 lsn_peers_recv(struct lsn_relay *r)
 {
     for (size_t i = 0; i < r->n_peers; i++) {
-        struct answer_ctx a = { r, &r->peers[i] };
-        for (int k = 0; k < 100000; k++) {
+        struct answer_ctx a = { r, &r->peers[i], 0 };
+        /* A round takes a bounded number of answers from each peer. */
+        while (a.n < 100000) {
             zmq_msg_t m;
             int more, rc = LSN_ERR_MALFORMED;
             zmq_msg_init(&m);

@@ -880,11 +880,6 @@ send_frame(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
         c->dev[0] = '\0';
 }
 
-/* A batch stops growing at BATCH_MAX bytes, and a larger reply goes alone:
- * beyond it the frame's cost is amortised already, and it stays far below
- * what any receiver accepts (a peer relay takes 256 KiB frames). */
-#define BATCH_MAX (64u * 1024u)
-
 /* Sends parts[0..n) to rid: one alone, several as one batch frame. */
 static void
 send_parts(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
@@ -972,7 +967,11 @@ out_flush(struct lsn_relay *r, int commit_failed)
         struct outmsg *o = ord[i];
         if (o->buf == NULL)         /* its error could not be encoded */
             continue;
-        if (n > 0 && (!same_conn(head, o) || bytes + o->len > BATCH_MAX)) {
+        /* Within the limits every receiver holds a batch to (wire.h);
+         * a larger reply goes alone.  Beyond them a frame's cost is
+         * amortised already. */
+        if (n > 0 && (!same_conn(head, o) || n == LSN_WIRE_BATCH_ITEMS ||
+                      bytes + o->len > LSN_WIRE_BATCH_MAX)) {
             send_parts(r, head->rid, head->rid_len, parts, n);
             n = bytes = 0;
         }

@@ -588,6 +588,14 @@ env_next_read(MDB_txn *t, struct lsn_store *s)
     if (rc == 0 && k.mv_size == 8 && get_be64(k.mv_data) >= s->env_next)
         s->env_next = get_be64(k.mv_data) + 1;
     mdb_cursor_close(c);
+    /* Records outlive their envelopes: their numbers are taken too. */
+    if ((rc == 0 || rc == MDB_NOTFOUND) && mdb_cursor_open(t, s->meta, &c) == 0) {
+        MDB_val mk, mv;
+        if (mdb_cursor_get(c, &mk, &mv, MDB_LAST) == 0 && mk.mv_size == 8 &&
+            get_be64(mk.mv_data) >= s->env_next)
+            s->env_next = get_be64(mk.mv_data) + 1;
+        mdb_cursor_close(c);
+    }
     if (s->env_next == 0)
         return LSN_ERR_CORRUPT;
     s->env_saved = s->env_next;
@@ -822,17 +830,20 @@ meta_find(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
     return LSN_ERR_NOT_FOUND;
 }
 
-/* Files a new record (key: its number) for message mk. */
+/* Files a new record (key: its number) for message mk; a number already
+ * taken (a damaged store) is refused rather than another record lost. */
 static int
 meta_add(MDB_txn *t, struct lsn_store *s, uint64_t num, const uint8_t *mk,
          size_t mkl, const uint8_t *m, size_t ml)
 {
     uint8_t key[8];
-    int r;
+    MDB_val k = { 8, key }, v = { ml, (void *)m };
+    int rc;
 
     put_be64(key, num);
-    if ((r = put(s, t, s->meta, key, 8, m, ml)) != 0)
-        return r;
+    charge(s, 8 + ml);
+    if ((rc = mdb_put(t, s->meta, &k, &v, MDB_NOOVERWRITE)) != 0)
+        return rc == MDB_KEYEXIST ? LSN_ERR_CORRUPT : LSN_ERR_IO;
     return lsn_msgidx_add(s->idx, lsn_msgidx_hash(s->idx, mk, mkl), num);
 }
 
@@ -862,9 +873,9 @@ index_build(MDB_txn *t, struct lsn_store *s)
         return LSN_ERR_IO;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        /* A damaged record is met, and handled, where it is used. */
-        if (k.mv_size != 8 || ((const uint8_t *)v.mv_data)[0] != META_VERSION ||
-            (mkl = meta_mk_len(v.mv_data, v.mv_size)) == 0)
+        /* A damaged record is left to expiry (meta_drop_damaged). */
+        if (k.mv_size != 8 || (mkl = meta_mk_len(v.mv_data, v.mv_size)) == 0 ||
+            ((const uint8_t *)v.mv_data)[0] != META_VERSION)
             continue;
         r = lsn_msgidx_add(s->idx, lsn_msgidx_hash(s->idx, (const uint8_t *)v.mv_data +
                                                    META_HDR, mkl),
@@ -1723,7 +1734,7 @@ submit_write(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *in
     }
     meta_set_seqs(m, seqs);
 record:
-    /* The index entry last: nothing after it can fail. */
+    /* The index entry last (lsn_store_submit reserved room for it). */
     if ((r = put(s, t, s->exp, ek, sizeof ek, mk, mkl)) != 0 ||
         (r = meta_add(t, s, num, mk, mkl, m, ml)) != 0)
         goto out;
@@ -1755,6 +1766,9 @@ lsn_store_submit(struct lsn_store *s, const struct lsn_envelope_info *info,
     if ((r = submit_check(s->batch, s, info, len, fan, n_fan, res, &trims,
                           &queues)) != 0 || res->duplicate)
         return r;
+    /* The index entry must not fail after the writes. */
+    if (lsn_msgidx_reserve(s->idx) != 0)
+        return LSN_ERR_NOMEM;
     /* Pages the writes may dirty: meta, exp, the envelope, the sender's
      * quota, a quota per recipient org and three records per queue. */
     bound = (4 + n_fan + 3 * queues) * (2 * s->depth + 2) +
@@ -2374,10 +2388,28 @@ notice_queue(MDB_txn *t, struct lsn_store *s, const char *sender,
     return r;
 }
 
+/* Deletes the record filed under number `key` if it is damaged past
+ * reading (the index cannot hold it, so nothing else would ever remove
+ * it); an intact record, another message's, is left alone. */
+static int
+meta_drop_damaged(MDB_txn *t, struct lsn_store *s, const uint8_t key[8])
+{
+    MDB_val v;
+    int r;
+
+    if ((r = get(t, s->meta, key, 8, &v)) != 0)
+        return r == LSN_ERR_NOT_FOUND ? 0 : r;
+    if (meta_mk_len(v.mv_data, v.mv_size) != 0 &&
+        ((const uint8_t *)v.mv_data)[0] == META_VERSION)
+        return 0;
+    return del(s, t, s->meta, key, 8);
+}
+
+/* Expires message mk, whose expiry key names record number num. */
 static int
 expire_one(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
-           int64_t now, const char *relay_name, lsn_store_devices_fn devices,
-           void *ctx)
+           const uint8_t num[8], int64_t now, const char *relay_name,
+           lsn_store_devices_fn devices, void *ctx)
 {
     struct expire_ctx *c = NULL;
     struct meta_cb cb;
@@ -2390,7 +2422,7 @@ expire_one(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
     if ((r = split_mk(mk, mkl, sender, id)) != 0)
         return r;
     if ((r = meta_find(t, s, mk, mkl, key, &v)) != 0)
-        return r == LSN_ERR_NOT_FOUND ? 0 : r;
+        return r == LSN_ERR_NOT_FOUND ? meta_drop_damaged(t, s, num) : r;
     ml = v.mv_size;
     if ((m = malloc(ml)) == NULL)
         return LSN_ERR_NOMEM;
@@ -2459,7 +2491,7 @@ lsn_store_expire(struct lsn_store *s, int64_t now, size_t max,
         }
         memcpy(mk, v.mv_data, mkl);
         mdb_cursor_close(c);
-        if ((r = expire_one(t, s, mk, mkl, now, relay_name, devices, ctx)) != 0 ||
+        if ((r = expire_one(t, s, mk, mkl, ek + 8, now, relay_name, devices, ctx)) != 0 ||
             (r = del(s, t, s->exp, ek, sizeof ek)) != 0)
             break;
         (*n_expired)++;

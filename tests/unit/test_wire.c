@@ -108,6 +108,14 @@ test_wire_batch_round_trip(void **state)
         free(one[i]);
 }
 
+static int
+count_and_free(void *ctx, Liaison__Response *resp)
+{
+    (*(size_t *)ctx)++;
+    lsn_pb_free(&resp->base);
+    return 0;
+}
+
 static void
 test_wire_bad_batches_refused(void **state)
 {
@@ -144,6 +152,35 @@ test_wire_bad_batches_refused(void **state)
                      LSN_ERR_MALFORMED);
     assert_int_equal(g.n, 1);
     got_free(&g);
+
+    /* More Responses than a batch may hold: refused before any is
+     * decoded (each "0a 00" is one empty Response). */
+    {
+        size_t items = LSN_WIRE_BATCH_ITEMS + 1, inner_len = 2 * items;
+        uint8_t *f = malloc(3 + inner_len);
+        assert_non_null(f);
+        f[0] = 0x82;
+        f[1] = 0x01;
+        f[2] = (uint8_t)(0x80 | (inner_len & 0x7f));
+        f[3] = (uint8_t)(inner_len >> 7);
+        for (size_t i = 0; i < items; i++) {
+            f[4 + 2 * i] = 0x0a;
+            f[5 + 2 * i] = 0x00;
+        }
+        assert_int_equal(lsn_wire_frame_each(f, 4 + inner_len, LSN_WIRE_FRAME_MAX,
+                                             take, &g), LSN_ERR_TOO_LARGE);
+        assert_int_equal(g.n, 0);
+        /* One fewer is a batch like any other. */
+        f[2] = (uint8_t)(0x80 | ((inner_len - 2) & 0x7f));
+        f[3] = (uint8_t)((inner_len - 2) >> 7);
+        {
+            size_t got = 0;
+            assert_int_equal(lsn_wire_frame_each(f, 4 + inner_len - 2, LSN_WIRE_FRAME_MAX,
+                                                 count_and_free, &got), 0);
+            assert_int_equal(got, LSN_WIRE_BATCH_ITEMS);
+        }
+        free(f);
+    }
 
     /* Every truncation of a good batch is refused, never read past. */
     for (size_t cut = 1; cut < innerl; cut++) {
