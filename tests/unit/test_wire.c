@@ -157,7 +157,7 @@ test_wire_bad_batches_refused(void **state)
      * decoded (each "0a 00" is one empty Response). */
     {
         size_t items = LSN_WIRE_BATCH_ITEMS + 1, inner_len = 2 * items;
-        uint8_t *f = malloc(3 + inner_len);
+        uint8_t *f = malloc(4 + inner_len);
         assert_non_null(f);
         f[0] = 0x82;
         f[1] = 0x01;
