@@ -415,16 +415,15 @@ lsn_wire_call(struct lsn_wire *w, Liaison__Request *req, int timeout_ms,
     if ((r = lsn_wire_send(w, req)) != 0)
         return r;
     while ((resp = take(w, req->id)) == NULL) {
+        /* A frame that broke after holding the answer still gave it. */
+        if (r != 0)
+            return r;
         /* Waits in slices so the overall timeout holds even while other
          * responses keep arriving. */
         void *watch = zmq_stopwatch_start();
         r = recv_frame(w, timeout_ms);
         unsigned long spent = zmq_stopwatch_stop(watch) / 1000;
-        if (r != 0 && (resp = take(w, req->id)) == NULL)
-            return r;
-        if (resp != NULL)
-            break;
-        if (timeout_ms >= 0) {
+        if (r == 0 && timeout_ms >= 0) {
             if ((unsigned long)timeout_ms <= spent)
                 return LSN_ERR_TIMEOUT;
             timeout_ms -= (int)spent;

@@ -952,8 +952,8 @@ out_flush(struct lsn_relay *r, int commit_failed)
     for (size_t i = 0; commit_failed && i < r->n_out; i++)
         if (r->out[i].needs_commit)
             out_commit_failed(&r->out[i]);
-    if ((ord = malloc(r->n_out * sizeof *ord + 1)) == NULL ||
-        (parts = malloc(r->n_out * sizeof *parts + 1)) == NULL) {
+    if ((ord = malloc(r->n_out * sizeof *ord)) == NULL ||
+        (parts = malloc(r->n_out * sizeof *parts)) == NULL) {
         for (size_t i = 0; i < r->n_out; i++)    /* unbatched, then */
             if (r->out[i].buf != NULL)
                 send_frame(r, r->out[i].rid, r->out[i].rid_len, r->out[i].buf,

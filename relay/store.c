@@ -570,37 +570,52 @@ env_del(MDB_txn *t, struct lsn_store *s, uint64_t num)
     return del(s, t, s->envs, k, sizeof k);
 }
 
-/* The next envelope number: the one recorded, and in any case above the
- * highest envelope held (1 for none). */
+/* Moves s->env_next past the last key of table d (an 8-byte number):
+ * 0, LSN_ERR_CORRUPT (a key of another size) or LSN_ERR_IO. */
 static int
-env_next_read(MDB_txn *t, struct lsn_store *s)
+env_next_past(MDB_txn *t, struct lsn_store *s, MDB_dbi d)
 {
     MDB_cursor *c;
     MDB_val k, v;
+    uint64_t last = 0;
     int rc;
+
+    if (mdb_cursor_open(t, d, &c) != 0)
+        return LSN_ERR_IO;
+    if ((rc = mdb_cursor_get(c, &k, &v, MDB_LAST)) == 0 && k.mv_size == 8)
+        last = get_be64(k.mv_data);
+    mdb_cursor_close(c);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return LSN_ERR_IO;
+    if (k.mv_size != 8)
+        return LSN_ERR_CORRUPT;
+    if (last >= s->env_next)
+        s->env_next = last + 1;
+    return 0;
+}
+
+/* The next envelope number: the one recorded, and in any case above the
+ * highest number held (1 for none). */
+static int
+env_next_read(MDB_txn *t, struct lsn_store *s)
+{
+    MDB_val v;
+    int r;
 
     s->env_next = 1;
     if (get(t, s->info, "env_next", 8, &v) == 0 && v.mv_size == 8)
         s->env_next = get_be64(v.mv_data);
-    if (mdb_cursor_open(t, s->envs, &c) != 0)
-        return LSN_ERR_IO;
-    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-    if (rc == 0 && k.mv_size == 8 && get_be64(k.mv_data) >= s->env_next)
-        s->env_next = get_be64(k.mv_data) + 1;
-    mdb_cursor_close(c);
-    /* Records outlive their envelopes: their numbers are taken too. */
-    if ((rc == 0 || rc == MDB_NOTFOUND) && mdb_cursor_open(t, s->meta, &c) == 0) {
-        MDB_val mk, mv;
-        if (mdb_cursor_get(c, &mk, &mv, MDB_LAST) == 0 && mk.mv_size == 8 &&
-            get_be64(mk.mv_data) >= s->env_next)
-            s->env_next = get_be64(mk.mv_data) + 1;
-        mdb_cursor_close(c);
-    }
+    /* Records outlive their envelopes: their numbers are taken too (a
+     * damaged record key is met, and handled, where it is used). */
+    if ((r = env_next_past(t, s, s->envs)) != 0 ||
+        (r = env_next_past(t, s, s->meta)) == LSN_ERR_IO)
+        return r;
     if (s->env_next == 0)
         return LSN_ERR_CORRUPT;
     s->env_saved = s->env_next;
-    return rc == 0 ? (k.mv_size == 8 ? 0 : LSN_ERR_CORRUPT)
-                   : rc == MDB_NOTFOUND ? 0 : LSN_ERR_IO;
+    return 0;
 }
 
 /* Records env_next in the batch if it took numbers. */
@@ -653,13 +668,14 @@ struct meta_cb {
     void *ctx;
 };
 
-/* The length of a record's mk, or 0 if the record is too short for one. */
+/* The length of the mk in a record of this version (at META_HDR), or 0
+ * if the record is damaged past reading: another version, or too short. */
 static size_t
 meta_mk_len(const uint8_t *m, size_t len)
 {
     size_t mkl;
 
-    if (len < META_HDR + 1 || m[META_HDR] > LSN_ENV_ORG_MAX)
+    if (len < META_HDR + 1 || m[0] != META_VERSION || m[META_HDR] > LSN_ENV_ORG_MAX)
         return 0;
     mkl = 1 + (size_t)m[META_HDR] + LSN_MSG_ID_LEN;
     return len >= META_HDR + mkl ? mkl : 0;
@@ -669,20 +685,19 @@ meta_mk_len(const uint8_t *m, size_t len)
 static int
 meta_is(const uint8_t *m, size_t len, const uint8_t *mk, size_t mkl)
 {
-    return m[0] == META_VERSION && meta_mk_len(m, len) == mkl &&
-           memcmp(m + META_HDR, mk, mkl) == 0;
+    return meta_mk_len(m, len) == mkl && memcmp(m + META_HDR, mk, mkl) == 0;
 }
 
 static int
 meta_walk(uint8_t *m, size_t len, const struct meta_cb *cb)
 {
-    size_t off, n_rcpt;
+    size_t off = meta_mk_len(m, len), n_rcpt;
     char org[LSN_ENV_ORG_MAX + 1], name[LSN_PEER_QUEUE_MAX + 1];
     int r;
 
-    if (len < META_HDR || m[0] != META_VERSION || meta_mk_len(m, len) == 0)
+    if (off == 0)
         return LSN_ERR_CORRUPT;
-    off = META_HDR + meta_mk_len(m, len);
+    off += META_HDR;
     n_rcpt = (size_t)m[26] | (size_t)m[27] << 8;
     for (size_t i = 0; i < n_rcpt; i++) {
         size_t ol, nd;
@@ -874,8 +889,7 @@ index_build(MDB_txn *t, struct lsn_store *s)
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         /* A damaged record is left to expiry (meta_drop_damaged). */
-        if (k.mv_size != 8 || (mkl = meta_mk_len(v.mv_data, v.mv_size)) == 0 ||
-            ((const uint8_t *)v.mv_data)[0] != META_VERSION)
+        if (k.mv_size != 8 || (mkl = meta_mk_len(v.mv_data, v.mv_size)) == 0)
             continue;
         r = lsn_msgidx_add(s->idx, lsn_msgidx_hash(s->idx, (const uint8_t *)v.mv_data +
                                                    META_HDR, mkl),
@@ -898,11 +912,12 @@ entry_seq(const uint8_t *st)
     return v;
 }
 
-/* Writes seqs[k] into the k-th device entry of a record from meta_build. */
+/* Writes seqs[k] into the k-th device entry of record m (ml bytes) from
+ * meta_build. */
 static void
-meta_set_seqs(uint8_t *m, const uint64_t *seqs)
+meta_set_seqs(uint8_t *m, size_t ml, const uint64_t *seqs)
 {
-    size_t off = META_HDR + 1 + m[META_HDR] + LSN_MSG_ID_LEN, k = 0;
+    size_t off = META_HDR + meta_mk_len(m, ml), k = 0;
     size_t n_rcpt = (size_t)m[26] | (size_t)m[27] << 8;
 
     for (size_t i = 0; i < n_rcpt; i++) {
@@ -1644,8 +1659,6 @@ submit_check(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *in
     *trims = 0;
     *queues = 0;
     if ((r = meta_find(t, s, mk, mkl, key, &v)) == 0) {
-        if (v.mv_size < META_HDR)
-            return LSN_ERR_CORRUPT;
         res->duplicate = 1;
         res->accepted = meta_i64(v.mv_data, 2);
         return 0;
@@ -1732,7 +1745,7 @@ submit_write(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *in
                 goto out;
         }
     }
-    meta_set_seqs(m, seqs);
+    meta_set_seqs(m, ml, seqs);
 record:
     /* The index entry last (lsn_store_submit reserved room for it). */
     if ((r = put(s, t, s->exp, ek, sizeof ek, mk, mkl)) != 0 ||
@@ -2399,8 +2412,7 @@ meta_drop_damaged(MDB_txn *t, struct lsn_store *s, const uint8_t key[8])
 
     if ((r = get(t, s->meta, key, 8, &v)) != 0)
         return r == LSN_ERR_NOT_FOUND ? 0 : r;
-    if (meta_mk_len(v.mv_data, v.mv_size) != 0 &&
-        ((const uint8_t *)v.mv_data)[0] == META_VERSION)
+    if (meta_mk_len(v.mv_data, v.mv_size) != 0)
         return 0;
     return del(s, t, s->meta, key, 8);
 }
@@ -2427,7 +2439,7 @@ expire_one(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
     if ((m = malloc(ml)) == NULL)
         return LSN_ERR_NOMEM;
     memcpy(m, v.mv_data, ml);
-    if (ml < META_HDR || m[1] != ST_LIVE)
+    if (m[1] != ST_LIVE)
         goto drop;
     if ((c = calloc(1, sizeof *c)) == NULL) {
         r = LSN_ERR_NOMEM;
@@ -2530,8 +2542,8 @@ quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl, const char *dev,
     if ((r = meta_find(t, s, mk, mkl, key, &v)) == 0) {
         MDB_val e;
         ml = v.mv_size;
-        if (ml < META_HDR || (m = malloc(ml)) == NULL) {
-            r = ml < META_HDR ? LSN_ERR_CORRUPT : LSN_ERR_NOMEM;
+        if ((m = malloc(ml)) == NULL) {
+            r = LSN_ERR_NOMEM;
             goto out;
         }
         memcpy(m, v.mv_data, ml);
@@ -2654,8 +2666,6 @@ lsn_store_status(struct lsn_store *s, const char *org,
         return 0;
     if (r != 0)
         return r;
-    if (v.mv_size < META_HDR)
-        return LSN_ERR_CORRUPT;
     if ((m = malloc(v.mv_size)) == NULL)
         return LSN_ERR_NOMEM;
     memcpy(m, v.mv_data, v.mv_size);

@@ -61,6 +61,19 @@ conn(size_t org, size_t dev)
     return c;
 }
 
+/* A raw wire connection as org's device dev, handshake done. */
+static struct lsn_wire *
+wire_open(size_t org, size_t dev)
+{
+    const struct lsn_credential *c = F.orgs[org].dev[dev];
+    struct lsn_wire *w = NULL;
+
+    assert_int_equal(lsn_wire_connect(F.endpoint, F.relay_pk, c->keys->curve_pk,
+                                      c->keys->curve_sk, &w), 0);
+    assert_int_equal(lsn_wire_handshake(w, 5000), 0);
+    return w;
+}
+
 /* Submits one envelope; returns the result code. */
 static int
 submit1(struct lsn_relay_client *c, const uint8_t *env, size_t len, int *dup)
@@ -450,16 +463,12 @@ test_relay_garbage_frames_answered(void **state)
     struct lsn_relay_client *ok;
     Liaison__Response *resp = NULL;
     Liaison__HelloReply *h = NULL;
-    const struct lsn_credential *c;
     uint8_t junk[300];
     void *sock;
 
     (void)state;
     up("garbage", 1, 1, "max_envelope 65536");
-    c = F.orgs[0].dev[0];
-    assert_int_equal(lsn_wire_connect(F.endpoint, F.relay_pk, c->keys->curve_pk,
-                                      c->keys->curve_sk, &w), 0);
-    assert_int_equal(lsn_wire_handshake(w, 5000), 0);
+    w = wire_open(0, 0);
     sock = lsn_wire_socket(w);
     randombytes_buf(junk, sizeof junk);
     junk[0] = 0xff;
@@ -515,7 +524,6 @@ answer_take(void *ctx, Liaison__Response *resp)
 static void
 test_relay_pipelined_answers_in_order(void **state)
 {
-    const struct lsn_credential *c;
     struct lsn_wire *w = NULL;
     struct answers got = { .n = 0 };
     uint64_t want[PIPELINED + 1];
@@ -524,10 +532,7 @@ test_relay_pipelined_answers_in_order(void **state)
 
     (void)state;
     up("pipelined", 1, 1, "rate 100000\nburst 100000");
-    c = F.orgs[0].dev[0];
-    assert_int_equal(lsn_wire_connect(F.endpoint, F.relay_pk, c->keys->curve_pk,
-                                      c->keys->curve_sk, &w), 0);
-    assert_int_equal(lsn_wire_handshake(w, 5000), 0);
+    w = wire_open(0, 0);
     sock = lsn_wire_socket(w);
     for (uint64_t i = 1; i <= PIPELINED; i++) {
         Liaison__Request req = LIAISON__REQUEST__INIT;

@@ -415,6 +415,27 @@ test_store_orphan_queue_entry_removed(void **state)
     lsn_store_close(&s);
 }
 
+/* Stores a and b (one device each) in a new store in dir and delivers b:
+ * b's record then outlives its envelope. */
+static void
+store_a_and_delivered_b(const char *dir, const struct lsn_envelope_info *a,
+                        const struct lsn_envelope_info *b)
+{
+    struct lsn_fanout fan = { "o2", 1, devs1, NULL };
+    struct lsn_submit_result res;
+    struct lsn_store *s = open_store(dir);
+    uint8_t env[40] = { 3 };
+    int found = 0;
+
+    assert_int_equal(lsn_store_batch_begin(s), 0);
+    assert_int_equal(lsn_store_submit(s, a, env, sizeof env, &fan, 1, 1000, &res), 0);
+    assert_int_equal(lsn_store_submit(s, b, env, sizeof env, &fan, 1, 1000, &res), 0);
+    assert_int_equal(lsn_store_ack(s, "o2/d1", b->sender_org, b->msg_id, &found), 0);
+    assert_int_equal(found, 1);
+    assert_int_equal(lsn_store_batch_commit(s), 0);
+    lsn_store_close(&s);
+}
+
 /* Envelope numbers are never reused, even when the newest messages were
  * delivered before a restart (their records and expiry keys keep their
  * numbers): a message stored after the restart has its own expiry entry,
@@ -432,18 +453,11 @@ test_store_numbers_never_reused(void **state)
     uint8_t env[40] = { 3 };
     int64_t acc, exp;
     size_t n = 0, n_st = 0;
-    int found, known;
+    int known;
 
     (void)state;
     snprintf(dir, sizeof dir, "%s", kf_tmpdir("store6"));
-    s = open_store(dir);
-    assert_int_equal(lsn_store_batch_begin(s), 0);
-    assert_int_equal(lsn_store_submit(s, &a, env, sizeof env, &fan, 1, 1000, &res), 0);
-    assert_int_equal(lsn_store_submit(s, &b, env, sizeof env, &fan, 1, 1000, &res), 0);
-    assert_int_equal(lsn_store_ack(s, "o2/d1", "o1", b.msg_id, &found), 0);
-    assert_int_equal(found, 1);
-    assert_int_equal(lsn_store_batch_commit(s), 0);
-    lsn_store_close(&s);
+    store_a_and_delivered_b(dir, &a, &b);
     s = open_store(dir);
     assert_int_equal(lsn_store_batch_begin(s), 0);
     assert_int_equal(lsn_store_submit(s, &c, env, sizeof env, &fan, 1, 1000, &res), 0);
@@ -559,18 +573,10 @@ test_store_damaged_records(void **state)
     MDB_val k = { 8, (void *)"env_next" }, v;
     MDB_stat st;
     size_t n = 0;
-    int found;
 
     (void)state;
     snprintf(dir, sizeof dir, "%s", kf_tmpdir("store9"));
-    s = open_store(dir);
-    assert_int_equal(lsn_store_batch_begin(s), 0);
-    assert_int_equal(lsn_store_submit(s, &a, env, sizeof env, &fan, 1, 1000, &res), 0);
-    assert_int_equal(lsn_store_submit(s, &b, env, sizeof env, &fan, 1, 1000, &res), 0);
-    assert_int_equal(lsn_store_ack(s, "o2/d1", "o1", b.msg_id, &found), 0);
-    assert_int_equal(found, 1);     /* b: a record, no envelope any more */
-    assert_int_equal(lsn_store_batch_commit(s), 0);
-    lsn_store_close(&s);
+    store_a_and_delivered_b(dir, &a, &b);
     raw_begin(dir, &e, &t);
     assert_int_equal(mdb_dbi_open(t, "info", 0, &info), 0);
     assert_int_equal(mdb_del(t, info, &k, NULL), 0);
