@@ -127,7 +127,7 @@ lsn_relay_client_submit(struct lsn_relay_client *c, const uint8_t *const *envs,
         req.id = lsn_wire_next_id(c->w);
         if (i == 0)
             first = req.id;
-        if ((r = lsn_wire_send(c->w, &req)) != 0)
+        if ((r = lsn_wire_queue(c->w, &req)) != 0)
             return r;
     }
     while (answered < n) {

@@ -26,8 +26,12 @@ struct lsn_wire {
     void *mon;
     uint64_t next_id;
     struct held *head, *tail;
+    struct lsn_wire_part *out;      /* queued requests (owned buffers) */
+    size_t n_out, cap_out, out_bytes;
     char message[512];
 };
+
+static void out_clear(struct lsn_wire *w);
 
 static int
 set_opt(void *s, int opt, const void *v, size_t n)
@@ -147,9 +151,12 @@ lsn_wire_close(struct lsn_wire **wp)
     if (w->mon != NULL)
         zmq_close(w->mon);
     if (w->sock != NULL) {
+        (void)lsn_wire_flush(w);    /* queued means sent, as for a send */
         zmq_socket_monitor(w->sock, NULL, 0);
         zmq_close(w->sock);
     }
+    out_clear(w);                   /* what the flush could not send */
+    free(w->out);
     if (w->ctx != NULL)
         zmq_ctx_term(w->ctx);
     sodium_memzero(w, sizeof *w);
@@ -163,8 +170,55 @@ lsn_wire_next_id(struct lsn_wire *w)
     return w->next_id++;
 }
 
+static int
+frame_send(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct lsn_wire *w = ctx;
+
+    if (zmq_send(w->sock, buf, len, 0) < 0)
+        return errno == EAGAIN ? LSN_ERR_TIMEOUT : LSN_ERR_IO;
+    return 0;
+}
+
+static void
+out_clear(struct lsn_wire *w)
+{
+    for (size_t i = 0; i < w->n_out; i++)
+        free((void *)w->out[i].buf);
+    w->n_out = 0;
+    w->out_bytes = 0;
+}
+
 int
-lsn_wire_send(struct lsn_wire *w, const Liaison__Request *req)
+lsn_wire_flush(struct lsn_wire *w)
+{
+    int r = lsn_wire_send_parts(LSN_WIRE_REQUESTS, w->out, w->n_out, frame_send, w);
+
+    out_clear(w);
+    return r;
+}
+
+/* Appends an encoded request (taking buf) to the queue, which has room. */
+static int
+out_push(struct lsn_wire *w, uint8_t *buf, size_t len)
+{
+    if (w->n_out == w->cap_out) {
+        size_t cap = w->cap_out ? 2 * w->cap_out : 64;
+        struct lsn_wire_part *n = realloc(w->out, cap * sizeof *n);
+        if (n == NULL) {
+            free(buf);
+            return LSN_ERR_NOMEM;
+        }
+        w->out = n;
+        w->cap_out = cap;
+    }
+    w->out[w->n_out++] = (struct lsn_wire_part){ buf, len };
+    w->out_bytes += len;
+    return 0;
+}
+
+int
+lsn_wire_queue(struct lsn_wire *w, const Liaison__Request *req)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -172,10 +226,26 @@ lsn_wire_send(struct lsn_wire *w, const Liaison__Request *req)
 
     if ((r = lsn_pb_encode(&req->base, &buf, &len)) != 0)
         return r;
-    if (zmq_send(w->sock, buf, len, 0) < 0)
-        r = errno == EAGAIN ? LSN_ERR_TIMEOUT : LSN_ERR_IO;
-    free(buf);
-    return r;
+    if (w->n_out == LSN_WIRE_BATCH_ITEMS || w->out_bytes + len > LSN_WIRE_BATCH_MAX) {
+        if ((r = lsn_wire_flush(w)) != 0) {
+            free(buf);
+            return r;
+        }
+    }
+    if (len > LSN_WIRE_BATCH_MAX) {
+        r = frame_send(w, buf, len);
+        free(buf);
+        return r;
+    }
+    return out_push(w, buf, len);
+}
+
+int
+lsn_wire_send(struct lsn_wire *w, const Liaison__Request *req)
+{
+    int r = lsn_wire_queue(w, req);
+
+    return r != 0 ? r : lsn_wire_flush(w);
 }
 
 /* Writes v as a varint at p; returns the bytes written. */
@@ -204,33 +274,117 @@ varint_len(uint64_t v)
     return n;
 }
 
-/* Response field 16 (batch), length-delimited; ResponseBatch field 1. */
-static const uint8_t BATCH_TAG[2] = { 0x82, 0x01 };
-#define RESPONSES_TAG 0x0a
+/* The batch field of each kind, length-delimited: Request field 14,
+ * Response field 16; inside, the repeated field 1. */
+static const struct {
+    uint8_t tag[2];
+    size_t tag_len;
+    uint32_t field;
+} batch_kinds[2] = {
+    [LSN_WIRE_REQUESTS] = { { 0x72 }, 1, 14 },
+    [LSN_WIRE_RESPONSES] = { { 0x82, 0x01 }, 2, 16 },
+};
+#define ITEMS_TAG 0x0a
 
 int
-lsn_wire_batch(const struct lsn_wire_part *parts, size_t n, uint8_t **out,
-               size_t *out_len)
+lsn_wire_batch(enum lsn_wire_kind kind, const struct lsn_wire_part *parts,
+               size_t n, uint8_t **out, size_t *out_len)
 {
-    size_t inner = 0, at;
+    size_t inner = 0, at, tl = batch_kinds[kind].tag_len;
     uint8_t *buf;
 
     *out = NULL;
     *out_len = 0;
     for (size_t i = 0; i < n; i++)
         inner += 1 + varint_len(parts[i].len) + parts[i].len;
-    if ((buf = malloc(sizeof BATCH_TAG + varint_len(inner) + inner)) == NULL)
+    if ((buf = malloc(tl + varint_len(inner) + inner)) == NULL)
         return LSN_ERR_NOMEM;
-    memcpy(buf, BATCH_TAG, sizeof BATCH_TAG);
-    at = sizeof BATCH_TAG + varint_put(buf + sizeof BATCH_TAG, inner);
+    memcpy(buf, batch_kinds[kind].tag, tl);
+    at = tl + varint_put(buf + tl, inner);
     for (size_t i = 0; i < n; i++) {
-        buf[at++] = RESPONSES_TAG;
+        buf[at++] = ITEMS_TAG;
         at += varint_put(buf + at, parts[i].len);
         memcpy(buf + at, parts[i].buf, parts[i].len);
         at += parts[i].len;
     }
     *out = buf;
     *out_len = at;
+    return 0;
+}
+
+/* Sends parts[0..n) as one frame: alone, or as a batch of kind. */
+static int
+frame_of(enum lsn_wire_kind kind, const struct lsn_wire_part *parts, size_t n,
+         lsn_wire_frame_fn send, void *ctx)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int r = 0;
+
+    if (n == 1)
+        return send(ctx, parts[0].buf, parts[0].len);
+    if (lsn_wire_batch(kind, parts, n, &buf, &len) != 0) {
+        for (size_t i = 0; i < n && r == 0; i++)
+            r = send(ctx, parts[i].buf, parts[i].len);
+        return r;
+    }
+    r = send(ctx, buf, len);
+    free(buf);
+    return r;
+}
+
+int
+lsn_wire_send_parts(enum lsn_wire_kind kind, const struct lsn_wire_part *parts,
+                    size_t n, lsn_wire_frame_fn send, void *ctx)
+{
+    size_t first = 0, bytes = 0;
+    int r;
+
+    for (size_t i = 0; i < n; i++) {
+        /* Within the limits every receiver holds a batch to; a larger
+         * message goes alone (its frame's cost is amortised already). */
+        if (i > first && (i - first == LSN_WIRE_BATCH_ITEMS ||
+                          bytes + parts[i].len > LSN_WIRE_BATCH_MAX)) {
+            if ((r = frame_of(kind, parts + first, i - first, send, ctx)) != 0)
+                return r;
+            first = i;
+            bytes = 0;
+        }
+        bytes += parts[i].len;
+    }
+    return n > first ? frame_of(kind, parts + first, n - first, send, ctx) : 0;
+}
+
+int
+lsn_wire_batch_each(enum lsn_wire_kind kind, const uint8_t *buf, size_t len,
+                    lsn_wire_part_fn fn, void *ctx)
+{
+    const struct lsn_pb_field frame_fields[] = {
+        { batch_kinds[kind].field, LSN_PB_MESSAGE },
+    };
+    static const struct lsn_pb_field batch_fields[] = { { 1, LSN_PB_REPEATED } };
+    size_t tl = batch_kinds[kind].tag_len;
+    struct lsn_pb_value fv[1], bv[1];
+    const uint8_t *p, *elem;
+    size_t elen;
+    int r;
+
+    /* Anything but a canonical batch is one message. */
+    if (len < tl || memcmp(buf, batch_kinds[kind].tag, tl) != 0 ||
+        lsn_pb_scan(buf, len, frame_fields, 1, fv) != 0)
+        return LSN_ERR_NOT_FOUND;
+    if (lsn_pb_scan(fv[0].data, fv[0].len, batch_fields, 1, bv) != 0 ||
+        bv[0].count == 0)
+        return LSN_ERR_MALFORMED;
+    /* Each message of a batch takes at most 4 bytes of framing. */
+    if (bv[0].count > LSN_WIRE_BATCH_ITEMS ||
+        bv[0].len > LSN_WIRE_BATCH_MAX + 4 * bv[0].count)
+        return LSN_ERR_TOO_LARGE;
+    for (p = bv[0].data; p < bv[0].data + bv[0].len;) {
+        lsn_pb_next(&p, &elem, &elen);
+        if ((r = fn(ctx, elem, elen)) != 0)
+            return r;
+    }
     return 0;
 }
 
@@ -248,42 +402,35 @@ response_decode(const uint8_t *buf, size_t len, size_t cap, Liaison__Response **
     return r;
 }
 
+struct each {
+    size_t cap;
+    lsn_wire_response_fn fn;
+    void *ctx;
+};
+
+static int
+each_response(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct each *e = ctx;
+    Liaison__Response *resp = NULL;
+    int r;
+
+    if ((r = response_decode(buf, len, e->cap, &resp)) != 0)
+        return r;
+    return e->fn(e->ctx, resp);
+}
+
 int
 lsn_wire_frame_each(const uint8_t *buf, size_t len, size_t cap,
                     lsn_wire_response_fn fn, void *ctx)
 {
-    static const struct lsn_pb_field frame_fields[] = { { 16, LSN_PB_MESSAGE } };
-    static const struct lsn_pb_field batch_fields[] = { { 1, LSN_PB_REPEATED } };
-    struct lsn_pb_value fv[1], bv[1];
-    Liaison__Response *resp = NULL;
-    const uint8_t *p, *elem;
-    size_t elen;
+    struct each e = { cap, fn, ctx };
     int r;
 
     if (len > cap)
         return LSN_ERR_TOO_LARGE;
-    /* Anything but a canonical batch is one Response (and a batch that
-     * is not canonical fails its strict decode there). */
-    if (len < sizeof BATCH_TAG || memcmp(buf, BATCH_TAG, sizeof BATCH_TAG) != 0 ||
-        lsn_pb_scan(buf, len, frame_fields, 1, fv) != 0) {
-        if ((r = response_decode(buf, len, cap, &resp)) != 0)
-            return r;
-        return fn(ctx, resp);
-    }
-    if (lsn_pb_scan(fv[0].data, fv[0].len, batch_fields, 1, bv) != 0 ||
-        bv[0].count == 0)
-        return LSN_ERR_MALFORMED;
-    /* Each Response of a batch takes at most 4 bytes of framing. */
-    if (bv[0].count > LSN_WIRE_BATCH_ITEMS ||
-        bv[0].len > LSN_WIRE_BATCH_MAX + 4 * bv[0].count)
-        return LSN_ERR_TOO_LARGE;
-    for (p = bv[0].data; p < bv[0].data + bv[0].len;) {
-        lsn_pb_next(&p, &elem, &elen);
-        if ((r = response_decode(elem, elen, cap, &resp)) != 0 ||
-            (r = fn(ctx, resp)) != 0)
-            return r;
-    }
-    return 0;
+    r = lsn_wire_batch_each(LSN_WIRE_RESPONSES, buf, len, each_response, &e);
+    return r == LSN_ERR_NOT_FOUND ? each_response(&e, buf, len) : r;
 }
 
 /* Keeps a Response for lsn_wire_recv / lsn_wire_call; one answering a
@@ -343,6 +490,9 @@ recv_frame(struct lsn_wire *w, int timeout_ms)
     zmq_msg_t m;
     int n, r;
 
+    /* Nothing queued may wait for an answer it will never get. */
+    if ((r = lsn_wire_flush(w)) != 0)
+        return r;
     do {
         n = zmq_poll(&it, 1, timeout_ms);
     } while (n < 0 && errno == EINTR);

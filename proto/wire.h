@@ -41,7 +41,8 @@ void lsn_wire_close(struct lsn_wire **w);
 /* A fresh request id (never 0). */
 uint64_t lsn_wire_next_id(struct lsn_wire *w);
 
-/* Sends req as one frame (req->id must be set); never blocks for long:
+/* Sends req now (req->id must be set), after any queued requests
+ * (lsn_wire_queue) and in one frame with them; never blocks for long:
  * LSN_ERR_TIMEOUT if the socket cannot take it within the send timeout. */
 int lsn_wire_send(struct lsn_wire *w, const Liaison__Request *req);
 
@@ -65,26 +66,69 @@ const char *lsn_wire_message(const struct lsn_wire *w);
  * or 0 when resp carries no error. */
 int lsn_wire_check(struct lsn_wire *w, const Liaison__Response *resp);
 
-/* A relay answers in batches: every Response it has ready for one
- * connection after a group commit travels in one frame, a Response whose
- * body is a ResponseBatch (docs/wire.md "Batched responses"). */
+/* Batches (docs/wire.md "Batched requests", "Batched responses"): a
+ * client sends the requests it pipelines together, and a relay sends every
+ * answer it has ready for one connection after a group commit together,
+ * each as one frame: a Request (or Response) whose only field is its
+ * batch, holding the encoded messages in order.  A lone message travels
+ * as itself.  Each CURVE frame costs both ends a box, a ZeroMQ message and
+ * a wake-up, so one frame per batch instead of one per message is most of
+ * the transport's cost for small messages. */
 
-/* A batch holds at most LSN_WIRE_BATCH_ITEMS Responses of at most
- * LSN_WIRE_BATCH_MAX bytes together (a larger answer travels alone), so
- * what one frame makes a client allocate stays bounded. */
+/* A batch holds at most LSN_WIRE_BATCH_ITEMS messages of at most
+ * LSN_WIRE_BATCH_MAX bytes together (a larger one travels alone), so
+ * what one frame makes a receiver allocate or answer stays bounded. */
 #define LSN_WIRE_BATCH_MAX   (64u * 1024u)
 #define LSN_WIRE_BATCH_ITEMS 4096u
 
-/* One encoded Response. */
+/* Which message a batch wraps: Request field 14, Response field 16. */
+enum lsn_wire_kind { LSN_WIRE_REQUESTS, LSN_WIRE_RESPONSES };
+
+/* One encoded Request or Response. */
 struct lsn_wire_part {
     const uint8_t *buf;
     size_t len;
 };
 
-/* Encodes the n >= 1 encoded Responses parts[0..n) as one batch frame, in a
- * new malloc'd buffer *out of *out_len bytes.  LSN_ERR_NOMEM. */
-int lsn_wire_batch(const struct lsn_wire_part *parts, size_t n, uint8_t **out,
-                   size_t *out_len);
+/* Encodes the n >= 1 encoded messages parts[0..n) as one batch frame of
+ * kind, in a new malloc'd buffer *out of *out_len bytes.  LSN_ERR_NOMEM. */
+int lsn_wire_batch(enum lsn_wire_kind kind, const struct lsn_wire_part *parts,
+                   size_t n, uint8_t **out, size_t *out_len);
+
+/* Sends one frame; a non-zero return stops lsn_wire_send_parts. */
+typedef int (*lsn_wire_frame_fn)(void *ctx, const uint8_t *buf, size_t len);
+
+/* Sends the n encoded messages parts[0..n), in order, in as few frames as
+ * the limits allow: a batch of kind while they fit, a message alone when
+ * it is the only one or larger than a batch may be.  Returns 0 or send's
+ * error.  Without memory for a batch it sends them one by one. */
+int lsn_wire_send_parts(enum lsn_wire_kind kind, const struct lsn_wire_part *parts,
+                        size_t n, lsn_wire_frame_fn send, void *ctx);
+
+/* Takes one encoded message of a batch (borrowed from the frame); a
+ * non-zero return stops lsn_wire_batch_each. */
+typedef int (*lsn_wire_part_fn)(void *ctx, const uint8_t *buf, size_t len);
+
+/* If the frame (buf, len) is a canonical batch of kind, hands fn each
+ * message it holds, in order, and returns 0 or fn's error.
+ * LSN_ERR_NOT_FOUND: the frame is not a batch (decode it as one message;
+ * a batch that is not canonical then fails as a nested one would);
+ * LSN_ERR_MALFORMED: an empty batch or one that does not parse;
+ * LSN_ERR_TOO_LARGE: above the limits, refused before fn sees any. */
+int lsn_wire_batch_each(enum lsn_wire_kind kind, const uint8_t *buf,
+                        size_t len, lsn_wire_part_fn fn, void *ctx);
+
+/* Queues req (req->id set) to go out with the requests queued after it in
+ * one batch frame: sent when the batch is full, by lsn_wire_flush, or
+ * before any wait for an answer on the socket (lsn_wire_recv, lsn_wire_call).
+ * A request above LSN_WIRE_BATCH_MAX goes alone, after the queued ones.
+ * Errors as lsn_wire_send (from a send this call made; the requests of a
+ * batch that could not be sent are lost, as an unsent frame is). */
+int lsn_wire_queue(struct lsn_wire *w, const Liaison__Request *req);
+
+/* Sends the queued requests now.  A caller that zmq_polls
+ * lsn_wire_socket itself flushes first. */
+int lsn_wire_flush(struct lsn_wire *w);
 
 /* Takes one Response (the caller's from then on: free with lsn_pb_free);
  * a non-zero return stops lsn_wire_frame_each. */

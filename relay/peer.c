@@ -46,6 +46,14 @@ sock_int(void *s, int opt, int v)
 }
 
 static void
+frames_clear(struct peer *p)
+{
+    for (size_t i = 0; i < p->n_frames; i++)
+        free((void *)p->frames[i].buf);
+    p->n_frames = 0;
+}
+
+static void
 peer_close(struct peer *p)
 {
     if (p->mon != NULL)
@@ -54,8 +62,7 @@ peer_close(struct peer *p)
         zmq_socket_monitor(p->sock, NULL, 0);
         zmq_close(p->sock);
     }
-    for (size_t i = 0; i < p->n_frames; i++)
-        free(p->frames[i].buf);
+    frames_clear(p);
     free(p->frames);
     free(p->fl);
     memset(p, 0, sizeof *p);
@@ -292,24 +299,34 @@ lsn_peers_due(struct lsn_relay *r, int64_t now)
 
 /* ---------------------------------------------------------- frames */
 
+/* Frames go to a peer in request batches (docs/wire.md), as a client's
+ * pipelined requests do. */
+static int
+peer_send(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct peer *p = ctx;
+
+    return zmq_send(p->sock, buf, len, ZMQ_DONTWAIT) < 0 ? LSN_ERR_IO : 0;
+}
+
 static int
 frame_add(struct peer *p, const Liaison__Request *req)
 {
-    struct peer_frame *f;
+    uint8_t *buf = NULL;
+    size_t len = 0;
     int rc;
 
     if (p->n_frames == p->cap_frames) {
         size_t cap = p->cap_frames ? 2 * p->cap_frames : 64;
-        struct peer_frame *n = realloc(p->frames, cap * sizeof *n);
+        struct lsn_wire_part *n = realloc(p->frames, cap * sizeof *n);
         if (n == NULL)
             return LSN_ERR_NOMEM;
         p->frames = n;
         p->cap_frames = cap;
     }
-    f = &p->frames[p->n_frames];
-    if ((rc = lsn_pb_encode(&req->base, &f->buf, &f->len)) != 0)
+    if ((rc = lsn_pb_encode(&req->base, &buf, &len)) != 0)
         return rc;
-    p->n_frames++;
+    p->frames[p->n_frames++] = (struct lsn_wire_part){ buf, len };
     return 0;
 }
 
@@ -456,13 +473,10 @@ lsn_peers_flush(struct lsn_relay *r, int commit_failed)
 {
     for (size_t i = 0; i < r->n_peers; i++) {
         struct peer *p = &r->peers[i];
-        size_t k = 0;
         if (commit_failed)
             session_reset(p);
-        for (; k < p->n_frames && !commit_failed; k++)
-            if (zmq_send(p->sock, p->frames[k].buf, p->frames[k].len, ZMQ_DONTWAIT) < 0)
-                break;
-        if (k < p->n_frames && !commit_failed) {
+        else if (lsn_wire_send_parts(LSN_WIRE_REQUESTS, p->frames, p->n_frames,
+                                     peer_send, p) != 0) {
             /* No session (IMMEDIATE) or a full pipe: try again later. */
             lsn_relay_log("peer relay %s unreachable: %s; retrying", p->name,
                           zmq_strerror(errno));
@@ -470,9 +484,7 @@ lsn_peers_flush(struct lsn_relay *r, int commit_failed)
             p->sync = 1;
             back_off(r, p);
         }
-        for (size_t j = 0; j < p->n_frames; j++)
-            free(p->frames[j].buf);
-        p->n_frames = 0;
+        frames_clear(p);
     }
 }
 

@@ -880,23 +880,30 @@ send_frame(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
         c->dev[0] = '\0';
 }
 
-/* Sends parts[0..n) to rid: one alone, several as one batch frame. */
-static void
-send_parts(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
-           const struct lsn_wire_part *parts, size_t n)
-{
-    uint8_t *buf;
-    size_t len;
+/* The connection lsn_wire_send_parts sends a frame to. */
+struct to {
+    struct lsn_relay *r;
+    const uint8_t *rid;
+    size_t rid_len;
+};
 
-    if (n == 1) {
-        send_frame(r, rid, rid_len, parts[0].buf, parts[0].len);
-    } else if (lsn_wire_batch(parts, n, &buf, &len) == 0) {
-        send_frame(r, rid, rid_len, buf, len);
-        free(buf);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            send_frame(r, rid, rid_len, parts[i].buf, parts[i].len);
-    }
+static int
+to_send(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct to *t = ctx;
+
+    send_frame(t->r, t->rid, t->rid_len, buf, len);
+    return 0;
+}
+
+/* Sends the n replies parts[0..n) to o's connection, batched. */
+static void
+send_replies(struct lsn_relay *r, const struct outmsg *o,
+             const struct lsn_wire_part *parts, size_t n)
+{
+    struct to t = { r, o->rid, o->rid_len };
+
+    (void)lsn_wire_send_parts(LSN_WIRE_RESPONSES, parts, n, to_send, &t);
 }
 
 /* Orders replies by connection, then as they were queued. */
@@ -945,7 +952,7 @@ out_flush(struct lsn_relay *r, int commit_failed)
 {
     struct outmsg **ord = NULL, *head = NULL;
     struct lsn_wire_part *parts = NULL;
-    size_t n = 0, bytes = 0;
+    size_t n = 0;
 
     if (r->n_out == 0)
         return;
@@ -967,21 +974,16 @@ out_flush(struct lsn_relay *r, int commit_failed)
         struct outmsg *o = ord[i];
         if (o->buf == NULL)         /* its error could not be encoded */
             continue;
-        /* Within the limits every receiver holds a batch to (wire.h);
-         * a larger reply goes alone.  Beyond them a frame's cost is
-         * amortised already. */
-        if (n > 0 && (!same_conn(head, o) || n == LSN_WIRE_BATCH_ITEMS ||
-                      bytes + o->len > LSN_WIRE_BATCH_MAX)) {
-            send_parts(r, head->rid, head->rid_len, parts, n);
-            n = bytes = 0;
+        if (n > 0 && !same_conn(head, o)) {
+            send_replies(r, head, parts, n);
+            n = 0;
         }
         if (n == 0)
             head = o;
         parts[n++] = (struct lsn_wire_part){ o->buf, o->len };
-        bytes += o->len;
     }
     if (n > 0)
-        send_parts(r, head->rid, head->rid_len, parts, n);
+        send_replies(r, head, parts, n);
 done:
     for (size_t i = 0; i < r->n_out; i++)
         free(r->out[i].buf);
@@ -1179,14 +1181,18 @@ submit_view(const uint8_t *body, size_t len, Liaison__Request *req,
     return 0;
 }
 
-/* Handles one request frame (body, len) from the connection with routing
- * id rid whose ZAP identity is user and key_hex (docs/wire.md); extra says
- * the message had more than one frame.  Every path queues exactly one
- * reply, except a status parked for peer figures (answered later). */
+#define WANT_ONE_REQUEST "malformed request: want one frame holding a liaison.Request"
+
+/* Handles one request (body, len) from the connection with routing id rid
+ * whose ZAP identity is user and key_hex (docs/wire.md); a non-NULL
+ * malformed refuses it with that sentence once identity and rate allow an
+ * answer (a message of several frames, a broken batch).  Every path
+ * queues exactly one reply, except a status parked for peer figures
+ * (answered later). */
 static void
 request_one(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
             const char *user, const char *key_hex, const uint8_t *body,
-            size_t len, int extra)
+            size_t len, const char *malformed)
 {
     Liaison__Request *req = NULL, view;
     Liaison__SubmitRequest view_submit;
@@ -1232,13 +1238,14 @@ request_one(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
         }
         r->boot_req_tokens -= 1.0;
     }
-    if (!extra && len <= cap && submit_view(body, len, &view, &view_submit) == 0)
+    if (malformed == NULL && len <= cap &&
+        submit_view(body, len, &view, &view_submit) == 0)
         req = &view;
-    else if (extra || LSN_PB_DECODE(request, body, len, cap, &req) != 0) {
+    else if (malformed != NULL || LSN_PB_DECODE(request, body, len, cap, &req) != 0) {
         out_error(r, rid, rid_len, 0,
                   w.kind == WHO_UNKNOWN ? LSN_ERR_DENIED : LSN_ERR_MALFORMED,
                   w.kind == WHO_UNKNOWN ? "not allowed: this key is not known to the relay"
-                  : "malformed request: want one frame holding a liaison.Request");
+                  : malformed != NULL ? malformed : WANT_ONE_REQUEST);
         return;
     }
     resp.id = req->id;
@@ -1264,10 +1271,56 @@ request_one(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
         lsn_pb_free(&req->base);
 }
 
-/* Receives one ROUTER message (adding its request bytes to *bytes): 0, or
- * LSN_ERR_NOT_FOUND when none waits. */
+/* One request of a batch frame, from the connection in ctx. */
+struct from {
+    struct lsn_relay *r;
+    const uint8_t *rid;
+    size_t rid_len;
+    const char *user, *key_hex;
+    uint64_t n;
+};
+
 static int
-router_recv(struct lsn_relay *r, uint64_t *bytes)
+batch_one(void *ctx, const uint8_t *body, size_t len)
+{
+    struct from *f = ctx;
+
+    request_one(f->r, f->rid, f->rid_len, f->user, f->key_hex, body, len, NULL);
+    f->n++;
+    return 0;
+}
+
+/* Handles a request frame: a batch's requests each as if it had come
+ * alone, in order (docs/wire.md "Batched requests"), or the frame as one
+ * request; extra says the message had more than one frame.  Returns the
+ * requests it held. */
+static uint64_t
+frame_handle(struct lsn_relay *r, struct from *f, const uint8_t *body,
+             size_t len, int extra)
+{
+    const char *malformed = extra ? WANT_ONE_REQUEST : NULL;
+    int rc;
+
+    /* A key the relay does not know may put its bundle, one request at a
+     * time: its frame is never taken for a batch. */
+    if (!extra && f->user != NULL && f->user[0] != '~') {
+        rc = lsn_wire_batch_each(LSN_WIRE_REQUESTS, body, len, batch_one, f);
+        if (rc == 0)
+            return f->n;
+        /* Refused whole, before any of it was handled: no id is known. */
+        if (rc != LSN_ERR_NOT_FOUND)
+            malformed = rc == LSN_ERR_TOO_LARGE
+                ? "malformed request: a batch holds at most 4096 requests of 64 KiB"
+                : "malformed request: an empty or broken batch of requests";
+    }
+    request_one(r, f->rid, f->rid_len, f->user, f->key_hex, body, len, malformed);
+    return 1;
+}
+
+/* Receives one ROUTER message: 0 (adding its request bytes to *bytes and
+ * the requests it held to *n), or LSN_ERR_NOT_FOUND when none waits. */
+static int
+router_recv(struct lsn_relay *r, uint64_t *bytes, uint64_t *n)
 {
     zmq_msg_t rid, body;
     int extra = 0;
@@ -1281,6 +1334,7 @@ router_recv(struct lsn_relay *r, uint64_t *bytes)
     if (!zmq_msg_more(&rid) || zmq_msg_recv(&body, r->router, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&rid);
         zmq_msg_close(&body);
+        (*n)++;                     /* counts toward the batch all the same */
         return 0;
     }
     /* Further frames make the request malformed; drain them. */
@@ -1294,9 +1348,11 @@ router_recv(struct lsn_relay *r, uint64_t *bytes)
             break;
     }
     *bytes += zmq_msg_size(&body);
-    request_one(r, zmq_msg_data(&rid), zmq_msg_size(&rid),
-                zmq_msg_gets(&body, "User-Id"), zmq_msg_gets(&body, "X-Key"),
-                zmq_msg_data(&body), zmq_msg_size(&body), extra);
+    struct from f = {
+        r, zmq_msg_data(&rid), zmq_msg_size(&rid), zmq_msg_gets(&body, "User-Id"),
+        zmq_msg_gets(&body, "X-Key"), 0,
+    };
+    *n += frame_handle(r, &f, zmq_msg_data(&body), zmq_msg_size(&body), extra);
     zmq_msg_close(&rid);
     zmq_msg_close(&body);
     return 0;
@@ -1348,8 +1404,8 @@ round_run(struct lsn_relay *r, int do_expire)
     /* The batch's writes stay in memory until its commit: bound it by
      * requests and by bytes (at least one request always fits). */
     while (n < r->cfg.batch_max && bytes < r->cfg.batch_max_bytes &&
-           router_recv(r, &bytes) == 0)
-        n++;
+           router_recv(r, &bytes, &n) == 0)
+        ;
     lsn_peers_recv(r);
     lsn_peers_tick(r);
     if (do_expire && (rc = expire_tick(r)) != 0)
@@ -1475,9 +1531,11 @@ lsn_relay_offline_round(struct lsn_relay *r, const char *user, const char *key_h
     if ((rc = lsn_store_batch_begin(r->store)) != 0)
         return rc;
     r->dirty = 0;
-    for (size_t i = 0; i < n; i++)
-        request_one(r, rid, sizeof rid, user, key_hex, frames[i], lens[i],
-                    (flags & LSN_OFFLINE_EXTRA) != 0 && i + 1 == n);
+    for (size_t i = 0; i < n; i++) {
+        struct from f = { r, rid, sizeof rid, user, key_hex, 0 };
+        frame_handle(r, &f, frames[i], lens[i],
+                     (flags & LSN_OFFLINE_EXTRA) != 0 && i + 1 == n);
+    }
     if ((rc = push_all(r)) != 0)
         lsn_relay_log("push failed: %s", lsn_strerror(rc));
     rc = 0;

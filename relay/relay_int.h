@@ -13,6 +13,7 @@
 #include "keys/bundle.h"
 #include "keys/roster.h"
 #include "proto/pb.h"
+#include "proto/wire.h"
 #include "relay/config.h"
 #include "relay/relay.h"
 #include "relay/store.h"
@@ -32,11 +33,6 @@ struct who {
 };
 
 /* A frame for a peer relay, sent after the batch commit. */
-struct peer_frame {
-    uint8_t *buf;
-    size_t len;
-};
-
 /* A forward in flight: Request.id is the outbound queue seq. */
 struct flight {
     uint64_t seq;
@@ -62,7 +58,7 @@ struct peer {
     size_t n_fl;
     int64_t next_ms;                /* back-off: no sends before */
     int64_t backoff_ms;
-    struct peer_frame *frames;      /* to send after the commit */
+    struct lsn_wire_part *frames;   /* to send after the commit (owned) */
     size_t n_frames, cap_frames;
 };
 

@@ -639,7 +639,7 @@ bk_submit_pipelined(struct lsn_relay_client *c, bk_next_fn next, void *ctx,
             req.body_case = LIAISON__REQUEST__BODY_SUBMIT;
             req.submit = &s;
             req.id = lsn_wire_next_id(w);
-            r = lsn_wire_send(w, &req);
+            r = lsn_wire_queue(w, &req);
             if (owned)
                 free((void *)env);
             if (r != 0)

@@ -13,9 +13,10 @@
  *
  * Invariants: every reply is a well-formed Response (strict decode) that
  * carries either an error (negative code, a sentence) or a body, never
- * both; every frame gets exactly one reply, in order, with the frame's
- * request id (0 if the frame is no Request, unless refused before the
- * decode); an unknown key gets DENIED
+ * both; every request gets exactly one reply, in order, with its request
+ * id (0 if it is no Request, unless refused before the decode), where a
+ * frame is one request or, from a known key, each request of its batch
+ * (docs/wire.md "Batched requests"); an unknown key gets DENIED
  * with one sentence or a stored bundle; a device never gets a relay-only
  * answer and a peer relay nothing else; pushes only follow a subscribe. */
 #include <stdio.h>
@@ -34,6 +35,8 @@
 #include "tests/fuzz/fuzzfix.h"
 
 #define RQ_MAX_FRAMES 16
+/* Requests of one input: each frame a batch at its largest. */
+#define RQ_MAX_REQUESTS (RQ_MAX_FRAMES * LSN_WIRE_BATCH_ITEMS)
 #define UNKNOWN_SENTENCE "not allowed: this key is not known to the relay"
 
 struct who_fix {
@@ -52,7 +55,7 @@ static uint8_t r1_pk[32], r2_pk[32];
 
 /* What the replies of one input were. */
 struct got {
-    Liaison__Response *resp[4 * RQ_MAX_FRAMES + 64];
+    Liaison__Response *resp[4 * RQ_MAX_REQUESTS + 64];
     size_t n;
     int overflow;
 };
@@ -311,14 +314,53 @@ check_reply(const struct who_fix *who, const Liaison__Response *resp,
     }
 }
 
+/* The requests one input's frames hold, as the relay takes them apart
+ * (relay/relay.c frame_handle); decode 0 marks one the relay refuses
+ * without decoding (a message of several frames, a broken batch). */
+struct requests {
+    const uint8_t *buf[RQ_MAX_REQUESTS];
+    size_t len[RQ_MAX_REQUESTS];
+    int decode[RQ_MAX_REQUESTS];
+    size_t n;
+};
+
+static void
+request_add(struct requests *q, const uint8_t *buf, size_t len, int decode)
+{
+    FF_CHECK(q->n < RQ_MAX_REQUESTS);
+    q->buf[q->n] = buf;
+    q->len[q->n] = len;
+    q->decode[q->n++] = decode;
+}
+
+static int
+request_of_batch(void *ctx, const uint8_t *buf, size_t len)
+{
+    request_add(ctx, buf, len, 1);
+    return 0;
+}
+
+static void
+requests_of_frame(struct requests *q, const struct who_fix *who,
+                  const uint8_t *buf, size_t len, int extra)
+{
+    int r = LSN_ERR_NOT_FOUND;
+
+    if (!extra && who->kind != K_UNKNOWN &&
+        (r = lsn_wire_batch_each(LSN_WIRE_REQUESTS, buf, len, request_of_batch, q)) == 0)
+        return;
+    request_add(q, buf, len, !extra && r == LSN_ERR_NOT_FOUND);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const uint8_t *fr[RQ_MAX_FRAMES];
     size_t len[RQ_MAX_FRAMES], n = 0, at = 2, k = 0;
-    Liaison__Request *req[RQ_MAX_FRAMES];
+    static Liaison__Request *req[RQ_MAX_REQUESTS];
+    static struct requests q;
+    static struct got g;
     const struct who_fix *who;
-    struct got g;
     uint64_t sub_id = 0;
     int subscribed = 0;
 
@@ -342,10 +384,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                      sink, &g) == 0);
     FF_CHECK(!g.overflow);
     /* What the relay decodes, the test decodes the same way. */
-    for (size_t i = 0; i < n; i++) {
+    q.n = 0;
+    for (size_t i = 0; i < n; i++)
+        requests_of_frame(&q, who, fr[i], len[i], (data[1] & 1) && i + 1 == n);
+    for (size_t i = 0; i < q.n; i++) {
         req[i] = NULL;
-        if (!((data[1] & 1) && i + 1 == n))
-            LSN_PB_DECODE(request, fr[i], len[i], cfg.max_envelope + 64u * 1024u,
+        if (q.decode[i])
+            LSN_PB_DECODE(request, q.buf[i], q.len[i], cfg.max_envelope + 64u * 1024u,
                           &req[i]);
     }
     for (size_t i = 0; i < g.n; i++) {
@@ -360,7 +405,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FF_CHECK(resp->push->n_items > 0);
             continue;
         }
-        FF_CHECK(k < n);
+        FF_CHECK(k < q.n);
         check_reply(who, resp, req[k]);
         if (req[k] != NULL && req[k]->body_case == LIAISON__REQUEST__BODY_SUBSCRIBE &&
             resp->body_case == LIAISON__RESPONSE__BODY_SUBSCRIBE) {
@@ -369,8 +414,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         k++;
     }
-    FF_CHECK(k == n);
-    for (size_t i = 0; i < n; i++)
+    FF_CHECK(k == q.n);
+    for (size_t i = 0; i < q.n; i++)
         lsn_pb_free(req[i] != NULL ? &req[i]->base : NULL);
     for (size_t i = 0; i < g.n; i++)
         lsn_pb_free(&g.resp[i]->base);

@@ -23,6 +23,7 @@
 #include "keys/keyfile.h"
 #include "keys/signed.h"
 #include "proto/err.h"
+#include "proto/wire.h"
 #include "tests/fuzz/fuzzfix.h"
 #include "tests/lib/sealfix.h"
 
@@ -740,6 +741,28 @@ rq_add(struct rq *q, Liaison__Request *req)
     free(b);
 }
 
+/* Turns the frames added since rq_begin into one batch frame of them
+ * (docs/wire.md "Batched requests"). */
+static void
+rq_as_batch(struct rq *q)
+{
+    struct lsn_wire_part parts[64];
+    size_t n = 0, len = 0;
+    uint8_t *frame = NULL;
+
+    for (size_t at = 2; at < q->n; n++) {
+        size_t fl = (size_t)q->buf[at] << 8 | q->buf[at + 1];
+        if (n == 64)
+            fail("relay request batch seed too long", LSN_ERR_LIMIT);
+        parts[n] = (struct lsn_wire_part){ q->buf + at + 2, fl };
+        at += 2 + fl;
+    }
+    need(lsn_wire_batch(LSN_WIRE_REQUESTS, parts, n, &frame, &len), "batch");
+    q->n = 2;
+    rq_raw(q, frame, len);
+    free(frame);
+}
+
 static void
 rq_put(struct rq *q, const char *name)
 {
@@ -940,6 +963,13 @@ gen_relay_request(void)
     rq_begin(&q, 0, 1);
     rq_hello(&q);
     rq_put(&q, "device-two-frames");
+    rq_begin(&q, 0, 0);                 /* the same requests in one frame */
+    rq_hello(&q);
+    rq_env(&q, 0, &to_self);
+    rq_add(&q, &r);                     /* the ping */
+    rq_raw(&q, junk, sizeof junk);
+    rq_as_batch(&q);
+    rq_put(&q, "device-batch");
     /* Device bravo/d1 (identity 1): to alpha, homed here. */
     rq_begin(&q, 1, 0);
     rq_env(&q, 0, &envs[0]);

@@ -240,6 +240,26 @@ test_relay_unknown_key_only_bootstrap(void **state)
                                               F.orgs[1].bundle->bytes,
                                               F.orgs[1].bundle->len, NULL), LSN_ERR_DENIED);
     assert_string_equal(m1, lsn_relay_client_message(c));
+    /* Its requests are taken one per frame: a batch of two is refused
+     * once, as one request (id 0), not answered item by item. */
+    {
+        struct lsn_wire *w = lsn_relay_client_wire(c);
+        Liaison__Request req = LIAISON__REQUEST__INIT;
+        Liaison__HelloRequest hr = LIAISON__HELLO_REQUEST__INIT;
+        Liaison__Response *resp = NULL;
+        req.body_case = LIAISON__REQUEST__BODY_HELLO;
+        req.hello = &hr;
+        for (int i = 0; i < 2; i++) {
+            req.id = lsn_wire_next_id(w);
+            assert_int_equal(lsn_wire_queue(w, &req), 0);
+        }
+        assert_int_equal(lsn_wire_recv(w, 5000, &resp), 0);
+        assert_int_equal(resp->id, 0);
+        assert_int_equal(lsn_wire_check(w, resp), LSN_ERR_DENIED);
+        assert_string_equal(m1, lsn_wire_message(w));
+        lsn_pb_free(&resp->base);
+        assert_int_equal(lsn_wire_recv(w, 300, &resp), LSN_ERR_TIMEOUT);
+    }
     lsn_relay_client_close(&c);
     lsn_credential_destroy(&x);
 }
@@ -560,6 +580,76 @@ test_relay_pipelined_answers_in_order(void **state)
     }
     assert_int_equal(got.n, n);
     assert_memory_equal(got.ids, want, n * sizeof want[0]);
+    lsn_wire_close(&w);
+}
+
+/* Requests in batch frames are each answered as if they had come alone,
+ * in order: a batch nested in a batch is refused with its own id, an
+ * empty batch frame and one above the limits as a whole (id 0), and the
+ * requests around them are served. */
+static void
+test_relay_batched_requests_answered_in_order(void **state)
+{
+    /* Request{id: 3, batch{requests: [Request{id: 4, ping{}}]}} */
+    static const uint8_t nested[] = { 0x08, 0x03, 0x72, 0x06, 0x0a, 0x04, 0x08, 0x04,
+                                      0x52, 0x00 };
+    static const uint8_t empty[] = { 0x72, 0x00 };
+    struct lsn_wire *w = NULL;
+    struct answers got = { .n = 0 };
+    uint64_t want[PIPELINED + 1];
+    int codes[PIPELINED + 1];
+    uint8_t *ping[3], *frame;
+    size_t len[3], frame_len, n = 0;
+    struct lsn_wire_part parts[4];
+    void *sock;
+
+    (void)state;
+    up("batched", 1, 1, "rate 100000\nburst 100000");
+    w = wire_open(0, 0);
+    sock = lsn_wire_socket(w);
+    for (uint64_t i = 0; i < 3; i++) {
+        Liaison__Request req = LIAISON__REQUEST__INIT;
+        Liaison__PingRequest p = LIAISON__PING_REQUEST__INIT;
+        req.id = i == 2 ? 5 : i + 1;
+        req.body_case = LIAISON__REQUEST__BODY_PING;
+        req.ping = &p;
+        assert_int_equal(lsn_pb_encode(&req.base, &ping[i], &len[i]), 0);
+    }
+    parts[0] = (struct lsn_wire_part){ ping[0], len[0] };
+    parts[1] = (struct lsn_wire_part){ ping[1], len[1] };
+    parts[2] = (struct lsn_wire_part){ nested, sizeof nested };
+    parts[3] = (struct lsn_wire_part){ ping[2], len[2] };
+    assert_int_equal(lsn_wire_batch(LSN_WIRE_REQUESTS, parts, 4, &frame, &frame_len), 0);
+    assert_int_equal(zmq_send(sock, frame, frame_len, 0), (int)frame_len);
+    assert_int_equal(zmq_send(sock, empty, sizeof empty, 0), (int)sizeof empty);
+    free(frame);
+    for (int i = 0; i < 3; i++)
+        free(ping[i]);
+    want[n] = 1, codes[n++] = 0;
+    want[n] = 2, codes[n++] = 0;
+    want[n] = 3, codes[n++] = LSN_ERR_MALFORMED;
+    want[n] = 5, codes[n++] = 0;
+    want[n] = 0, codes[n++] = LSN_ERR_MALFORMED;
+    /* The client library's own batches. */
+    for (uint64_t i = 6; i < 6 + 200; i++) {
+        Liaison__Request req = LIAISON__REQUEST__INIT;
+        Liaison__PingRequest p = LIAISON__PING_REQUEST__INIT;
+        req.id = i;
+        req.body_case = LIAISON__REQUEST__BODY_PING;
+        req.ping = &p;
+        assert_int_equal(lsn_wire_queue(w, &req), 0);
+        want[n] = i, codes[n++] = 0;
+    }
+    assert_int_equal(lsn_wire_flush(w), 0);
+    while (got.n < n) {
+        Liaison__Response *resp = NULL;
+        assert_int_equal(lsn_wire_recv(w, 5000, &resp), 0);
+        assert_true(resp->error != NULL || resp->body_case == LIAISON__RESPONSE__BODY_PING);
+        assert_int_equal(resp->id, want[got.n]);
+        assert_int_equal(lsn_wire_check(w, resp), codes[got.n]);
+        got.n++;
+        lsn_pb_free(&resp->base);
+    }
     lsn_wire_close(&w);
 }
 
@@ -1072,6 +1162,7 @@ main(void)
         cmocka_unit_test_teardown(test_relay_restart_keeps_queue, down),
         cmocka_unit_test_teardown(test_relay_garbage_frames_answered, down),
         cmocka_unit_test_teardown(test_relay_pipelined_answers_in_order, down),
+        cmocka_unit_test_teardown(test_relay_batched_requests_answered_in_order, down),
         cmocka_unit_test_teardown(test_relay_crash_kill9_keeps_every_acked_envelope, down),
         cmocka_unit_test_teardown(test_relay_submit_in_another_name_refused, down),
         cmocka_unit_test_teardown(test_relay_connection_cap_forgets_least_recent, down),

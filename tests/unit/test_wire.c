@@ -1,7 +1,7 @@
-/* test_wire.c: batched responses (proto/wire.h): the relay sends every
- * answer a connection has ready after a commit in one frame, and a client
- * takes each of them out, strictly decoded, in order, or refuses the
- * frame. */
+/* test_wire.c: batches (proto/wire.h): the relay sends every answer a
+ * connection has ready after a commit in one frame, and a client takes
+ * each of them out, strictly decoded, in order, or refuses the frame; a
+ * client sends the requests it queues in batch frames, in order. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sodium.h>
+#include <zmq.h>
 
 #include "proto/err.h"
 #include "proto/pb.h"
@@ -73,7 +75,7 @@ test_wire_batch_round_trip(void **state)
         ping_answer(10 + i, data[i] != NULL ? data[i] : big, &one[i], &one_len[i]);
         parts[i] = (struct lsn_wire_part){ one[i], one_len[i] };
     }
-    assert_int_equal(lsn_wire_batch(parts, 3, &frame, &frame_len), 0);
+    assert_int_equal(lsn_wire_batch(LSN_WIRE_RESPONSES, parts, 3, &frame, &frame_len), 0);
     assert_int_equal(lsn_wire_frame_each(frame, frame_len, LSN_WIRE_FRAME_MAX, take, &g), 0);
     assert_int_equal(g.n, 3);
     for (size_t i = 0; i < 3; i++) {
@@ -145,9 +147,9 @@ test_wire_bad_batches_refused(void **state)
     ping_answer(2, "y", &b, &bl);
     parts[0] = (struct lsn_wire_part){ a, al };
     parts[1] = (struct lsn_wire_part){ b, bl };
-    assert_int_equal(lsn_wire_batch(parts, 2, &inner, &innerl), 0);
+    assert_int_equal(lsn_wire_batch(LSN_WIRE_RESPONSES, parts, 2, &inner, &innerl), 0);
     parts[1] = (struct lsn_wire_part){ inner, innerl };
-    assert_int_equal(lsn_wire_batch(parts, 2, &outer, &outerl), 0);
+    assert_int_equal(lsn_wire_batch(LSN_WIRE_RESPONSES, parts, 2, &outer, &outerl), 0);
     assert_int_equal(lsn_wire_frame_each(outer, outerl, LSN_WIRE_FRAME_MAX, take, &g),
                      LSN_ERR_MALFORMED);
     assert_int_equal(g.n, 1);
@@ -219,13 +221,216 @@ test_wire_callback_stops_the_walk(void **state)
     ping_answer(2, "y", &b, &bl);
     parts[0] = (struct lsn_wire_part){ a, al };
     parts[1] = (struct lsn_wire_part){ b, bl };
-    assert_int_equal(lsn_wire_batch(parts, 2, &frame, &frame_len), 0);
+    assert_int_equal(lsn_wire_batch(LSN_WIRE_RESPONSES, parts, 2, &frame, &frame_len), 0);
     assert_int_equal(lsn_wire_frame_each(frame, frame_len, LSN_WIRE_FRAME_MAX,
                                          stop_after_one, &n), LSN_ERR_NOMEM);
     assert_int_equal(n, 1);
     free(frame);
     free(a);
     free(b);
+}
+
+/* A CURVE ROUTER on 127.0.0.1 standing in for a relay: what a client's
+ * queued requests look like on the wire. */
+struct fake_relay {
+    void *ctx, *sock;
+    uint8_t pk[32];
+    char endpoint[64];
+};
+
+static void
+fake_relay_up(struct fake_relay *f)
+{
+    uint8_t sk[32];
+    size_t n = sizeof f->endpoint;
+    int one = 1;
+
+    crypto_box_keypair(f->pk, sk);
+    assert_non_null(f->ctx = zmq_ctx_new());
+    assert_non_null(f->sock = zmq_socket(f->ctx, ZMQ_ROUTER));
+    assert_int_equal(zmq_setsockopt(f->sock, ZMQ_CURVE_SERVER, &one, sizeof one), 0);
+    assert_int_equal(zmq_setsockopt(f->sock, ZMQ_CURVE_SECRETKEY, sk, 32), 0);
+    sodium_memzero(sk, sizeof sk);
+    assert_int_equal(zmq_bind(f->sock, "tcp://127.0.0.1:*"), 0);
+    assert_int_equal(zmq_getsockopt(f->sock, ZMQ_LAST_ENDPOINT, f->endpoint, &n), 0);
+}
+
+static void
+fake_relay_down(struct fake_relay *f)
+{
+    int zero = 0;
+
+    zmq_setsockopt(f->sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close(f->sock);
+    zmq_ctx_term(f->ctx);
+}
+
+/* What arrived: request ids in order, frames, and the size of the
+ * largest request that came alone. */
+struct arrived {
+    uint64_t ids[512];
+    size_t n, frames, alone_max;
+};
+
+static int
+arrived_take(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct arrived *a = ctx;
+    Liaison__Request *req = NULL;
+
+    assert_int_equal(LSN_PB_DECODE(request, buf, len, LSN_WIRE_FRAME_MAX, &req), 0);
+    assert_int_not_equal(req->body_case, LIAISON__REQUEST__BODY_BATCH);
+    assert_true(a->n < 512);
+    a->ids[a->n++] = req->id;
+    lsn_pb_free(&req->base);
+    return 0;
+}
+
+/* Receives one [routing id, body] message within 5 s. */
+static void
+arrived_frame(struct fake_relay *f, struct arrived *a)
+{
+    zmq_pollitem_t it = { f->sock, 0, ZMQ_POLLIN, 0 };
+    zmq_msg_t rid, body;
+    int r;
+
+    assert_int_equal(zmq_poll(&it, 1, 5000), 1);
+    zmq_msg_init(&rid);
+    zmq_msg_init(&body);
+    assert_true(zmq_msg_recv(&rid, f->sock, 0) >= 0);
+    assert_true(zmq_msg_recv(&body, f->sock, 0) >= 0);
+    size_t before = a->n;
+    r = lsn_wire_batch_each(LSN_WIRE_REQUESTS, zmq_msg_data(&body), zmq_msg_size(&body),
+                            arrived_take, a);
+    if (r == LSN_ERR_NOT_FOUND) {
+        arrived_take(a, zmq_msg_data(&body), zmq_msg_size(&body));
+        if (zmq_msg_size(&body) > a->alone_max)
+            a->alone_max = zmq_msg_size(&body);
+    } else {
+        assert_int_equal(r, 0);
+        /* Within the limits every relay holds a batch to. */
+        assert_true(zmq_msg_size(&body) <= LSN_WIRE_BATCH_MAX + 4 * (a->n - before) + 4);
+    }
+    a->frames++;
+    zmq_msg_close(&rid);
+    zmq_msg_close(&body);
+}
+
+static void
+queue_ping(struct lsn_wire *w, uint64_t id, size_t data_len)
+{
+    Liaison__Request req = LIAISON__REQUEST__INIT;
+    Liaison__PingRequest p = LIAISON__PING_REQUEST__INIT;
+    uint8_t *data = calloc(1, data_len + 1);
+
+    assert_non_null(data);
+    p.data = (ProtobufCBinaryData){ data_len, data };
+    req.id = id;
+    req.body_case = LIAISON__REQUEST__BODY_PING;
+    req.ping = &p;
+    assert_int_equal(lsn_wire_queue(w, &req), 0);
+    free(data);
+}
+
+/* Queued requests leave in batch frames of at most 64 KiB, in the order
+ * queued; one too large for a batch goes alone in its place; a wait for
+ * an answer sends what is queued. */
+static void
+test_wire_queued_requests_travel_in_batches(void **state)
+{
+    struct fake_relay f;
+    struct lsn_wire *w = NULL;
+    struct arrived a = { .n = 0 };
+    Liaison__Response *resp = NULL;
+    uint8_t cpk[32], csk[32];
+    uint64_t id = 1;
+
+    (void)state;
+    fake_relay_up(&f);
+    crypto_box_keypair(cpk, csk);
+    assert_int_equal(lsn_wire_connect(f.endpoint, f.pk, cpk, csk, &w), 0);
+    /* 300 requests of about 310 bytes: more than one batch holds. */
+    for (; id <= 300; id++)
+        queue_ping(w, id, 300);
+    queue_ping(w, id++, LSN_WIRE_BATCH_MAX);       /* alone */
+    for (int i = 0; i < 5; i++)
+        queue_ping(w, id++, 10);
+    /* Nothing of the last five left yet: the wait sends them. */
+    assert_int_equal(lsn_wire_recv(w, 0, &resp), LSN_ERR_TIMEOUT);
+    while (a.n < id - 1)
+        arrived_frame(&f, &a);
+    for (size_t i = 0; i < a.n; i++)
+        assert_int_equal(a.ids[i], i + 1);
+    /* Two batches for the 300, the large one, one batch for the five. */
+    assert_int_equal(a.frames, 4);
+    assert_true(a.alone_max > LSN_WIRE_BATCH_MAX);
+
+    /* A lone queued request travels as itself, sent by lsn_wire_flush. */
+    a.alone_max = 0;
+    queue_ping(w, id, 1);
+    assert_int_equal(lsn_wire_flush(w), 0);
+    arrived_frame(&f, &a);
+    assert_int_equal(a.ids[a.n - 1], id);
+    assert_true(a.alone_max > 0);
+    lsn_wire_close(&w);
+    fake_relay_down(&f);
+    sodium_memzero(csk, sizeof csk);
+}
+
+/* A request batch is read back as it was built; a single Request is not
+ * a batch; an empty batch and one above the limits are refused. */
+static int
+count_request(void *ctx, const uint8_t *buf, size_t len)
+{
+    size_t *n = ctx;
+
+    (void)buf;
+    (void)len;
+    ++*n;
+    return 0;
+}
+
+static void
+test_wire_request_batches_read_strictly(void **state)
+{
+    static const uint8_t one[] = { 0x08, 0x07 };              /* Request{id: 7} */
+    static const uint8_t empty[] = { 0x72, 0x00 };            /* Request{batch{}} */
+    struct lsn_wire_part parts[3] = {
+        { one, sizeof one }, { one, sizeof one }, { one, sizeof one },
+    };
+    uint8_t *frame = NULL;
+    size_t len = 0, n = 0;
+
+    (void)state;
+    assert_int_equal(lsn_wire_batch(LSN_WIRE_REQUESTS, parts, 3, &frame, &len), 0);
+    assert_int_equal(frame[0], 0x72);
+    assert_int_equal(lsn_wire_batch_each(LSN_WIRE_REQUESTS, frame, len, count_request, &n), 0);
+    assert_int_equal(n, 3);
+    /* The same bytes are not a batch of Responses. */
+    assert_int_equal(lsn_wire_batch_each(LSN_WIRE_RESPONSES, frame, len, count_request, &n),
+                     LSN_ERR_NOT_FOUND);
+    free(frame);
+    assert_int_equal(lsn_wire_batch_each(LSN_WIRE_REQUESTS, one, sizeof one, count_request,
+                                         &n), LSN_ERR_NOT_FOUND);
+    assert_int_equal(lsn_wire_batch_each(LSN_WIRE_REQUESTS, empty, sizeof empty,
+                                         count_request, &n), LSN_ERR_MALFORMED);
+    {
+        size_t items = LSN_WIRE_BATCH_ITEMS + 1, inner_len = 2 * items;
+        uint8_t *f = malloc(3 + inner_len);
+        assert_non_null(f);
+        f[0] = 0x72;
+        f[1] = (uint8_t)(0x80 | (inner_len & 0x7f));
+        f[2] = (uint8_t)(inner_len >> 7);
+        for (size_t i = 0; i < items; i++) {
+            f[3 + 2 * i] = 0x0a;
+            f[4 + 2 * i] = 0x00;
+        }
+        n = 0;
+        assert_int_equal(lsn_wire_batch_each(LSN_WIRE_REQUESTS, f, 3 + inner_len,
+                                             count_request, &n), LSN_ERR_TOO_LARGE);
+        assert_int_equal(n, 0);
+        free(f);
+    }
 }
 
 int
@@ -235,6 +440,11 @@ main(void)
         cmocka_unit_test(test_wire_batch_round_trip),
         cmocka_unit_test(test_wire_bad_batches_refused),
         cmocka_unit_test(test_wire_callback_stops_the_walk),
+        cmocka_unit_test(test_wire_queued_requests_travel_in_batches),
+        cmocka_unit_test(test_wire_request_batches_read_strictly),
     };
+
+    if (sodium_init() < 0)
+        return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
