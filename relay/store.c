@@ -37,7 +37,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 #include <sodium.h>
@@ -88,6 +91,7 @@ struct hot {
 
 struct lsn_store {
     MDB_env *env;
+    int lock_fd;            /* DIR/relay.lock, held for the store's life */
     MDB_dbi meta, envs, queue, qidx, dev, gap, quota, exp, dir, quar, info;
     MDB_txn *batch;
     struct lsn_msgidx *idx; /* mk -> record number (msgidx.h) */
@@ -1069,6 +1073,37 @@ format_check(MDB_txn *t, struct lsn_store *s, const char *dir)
     return put(s, t, s->info, "format", 6, STORE_FORMAT, strlen(STORE_FORMAT));
 }
 
+/* Why the last lsn_store_open failed. */
+static char open_why[sizeof ((struct lsn_store *)0)->why];
+
+/* One relay per store: the message index lives in the relay's memory, so
+ * a second process writing the same LMDB files would leave it stale (and
+ * answer duplicates as new).  An flock on DIR/relay.lock, dropped by the
+ * kernel when the process ends however it ends. */
+static int
+store_lock(struct lsn_store *s, const char *dir)
+{
+    char path[4096];
+
+    if ((size_t)snprintf(path, sizeof path, "%s/relay.lock", dir) >= sizeof path) {
+        snprintf(s->why, sizeof s->why, "data folder path too long");
+        return LSN_ERR_INVALID;
+    }
+    if ((s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+        snprintf(s->why, sizeof s->why, "cannot open %.160s: %s", path, strerror(errno));
+        return LSN_ERR_IO;
+    }
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            snprintf(s->why, sizeof s->why, "%s is in use by another relay "
+                     "(one relay per data folder)", dir);
+        else
+            snprintf(s->why, sizeof s->why, "cannot lock %.160s: %s", path, strerror(errno));
+        return LSN_ERR_IO;
+    }
+    return 0;
+}
+
 int
 lsn_store_open(const char *dir, size_t map_size, struct lsn_store **out)
 {
@@ -1083,10 +1118,13 @@ lsn_store_open(const char *dir, size_t map_size, struct lsn_store **out)
                                         UINT64_MAX, UINT64_MAX };
     s->psize = 4096;        /* until a batch reads the real ones */
     s->depth = 8;
+    s->lock_fd = -1;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         snprintf(s->why, sizeof s->why, "cannot create %s: %s", dir, strerror(errno));
         goto out;
     }
+    if (store_lock(s, dir) != 0)
+        goto out;
     if ((rc = mdb_env_create(&s->env)) != 0 ||
         (rc = mdb_env_set_maxdbs(s->env, 16)) != 0 ||
         (rc = mdb_env_set_mapsize(s->env, map_size)) != 0 ||
@@ -1130,9 +1168,8 @@ out:
     if (t != NULL)
         mdb_txn_abort(t);
     if (s != NULL) {
-        /* The caller may still want the reason. */
-        static char why[256];
-        snprintf(why, sizeof why, "%s", s->why);
+        /* The caller still wants the reason (lsn_store_why(NULL)). */
+        snprintf(open_why, sizeof open_why, "%s", s->why);
         lsn_store_close(&s);
     }
     return r;
@@ -1149,6 +1186,8 @@ lsn_store_close(struct lsn_store **sp)
     lsn_msgidx_free(&s->idx);
     if (s->env != NULL)
         mdb_env_close(s->env);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);          /* after LMDB: the lock guards its files */
     free(s);
     *sp = NULL;
 }
@@ -1156,7 +1195,7 @@ lsn_store_close(struct lsn_store **sp)
 const char *
 lsn_store_why(const struct lsn_store *s)
 {
-    return s != NULL ? s->why : "";
+    return s != NULL ? s->why : open_why;
 }
 
 void

@@ -43,13 +43,16 @@ struct lsn_fanout {
 struct lsn_store;
 
 /* Opens (creating, mode 0700) the store in dir with a map of map_size
- * bytes.  LSN_ERR_IO with the LMDB reason in lsn_store_why(). */
+ * bytes, and holds it against every other process (DIR/relay.lock) until
+ * it is closed.  LSN_ERR_IO with the reason in lsn_store_why(NULL): the
+ * LMDB sentence, an older format, or "in use by another relay". */
 int lsn_store_open(const char *dir, size_t map_size, struct lsn_store **out);
 
 /* Closes the store (aborting an open batch) and sets *s to NULL. */
 void lsn_store_close(struct lsn_store **s);
 
-/* The LMDB sentence behind the last LSN_ERR_IO (never secrets). */
+/* The LMDB sentence behind the last LSN_ERR_IO (never secrets); for a NULL
+ * store, why the last lsn_store_open failed. */
 const char *lsn_store_why(const struct lsn_store *s);
 
 void lsn_store_set_limits(struct lsn_store *s, const struct lsn_store_limits *l);

@@ -825,6 +825,34 @@ test_store_one_batch_same_as_one_by_one(void **state)
     lsn_store_close(&b);
 }
 
+/* One relay per data folder: a second open of a store in use is refused
+ * with a reason that says so (the message index lives in the first
+ * one's memory), and the store opens again once the first is closed.  A
+ * store that cannot open says why through lsn_store_why(NULL). */
+static void
+test_store_in_use_refused(void **state)
+{
+    char dir[4096], file[4200];
+    struct lsn_store *a, *b = NULL;
+    FILE *fp;
+
+    (void)state;
+    snprintf(dir, sizeof dir, "%s", kf_tmpdir("store10"));
+    a = open_store(dir);
+    assert_int_equal(lsn_store_open(dir, 64u << 20, &b), LSN_ERR_IO);
+    assert_null(b);
+    assert_non_null(strstr(lsn_store_why(NULL), "in use by another relay"));
+    lsn_store_close(&a);
+    b = open_store(dir);
+    lsn_store_close(&b);
+    /* A data folder that is a file. */
+    snprintf(file, sizeof file, "%s/not-a-folder", dir);
+    assert_non_null(fp = fopen(file, "w"));
+    fclose(fp);
+    assert_int_equal(lsn_store_open(file, 64u << 20, &b), LSN_ERR_IO);
+    assert_non_null(strstr(lsn_store_why(NULL), "not-a-folder"));
+}
+
 static void
 test_store_failed_commit_is_final(void **state)
 {
@@ -897,6 +925,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_batch_commit_dedupe_fanout_ack),
+        cmocka_unit_test(test_store_in_use_refused),
         cmocka_unit_test(test_store_quota_stores_nothing_and_trim_gap),
         cmocka_unit_test(test_store_corrupted_envelope_quarantined),
         cmocka_unit_test(test_store_one_batch_same_as_one_by_one),
