@@ -295,7 +295,6 @@ rf_start_relay(struct rf *f, size_t k)
 {
     char conf[PATH_MAX + 32], log[PATH_MAX + 32];
     const char *ep = f->relays[k].endpoint;
-    struct lsn_relay_client *c = NULL;
     pid_t pid;
 
     snprintf(conf, sizeof conf, "%s/relay.conf", f->relays[k].dir);
@@ -312,10 +311,12 @@ rf_start_relay(struct rf *f, size_t k)
         _exit(127);
     }
     *pid_of(f, k) = pid;
-    /* Ready once a known key gets a hello through: the roster's relay key
-     * is not a device, so use the first org's d1 if its bundle is held,
-     * else just wait for the port. */
-    for (int i = 0; i < 100; i++) {
+    /* Ready once its port answers: the relay opens its store (and builds
+     * its message index) before it binds.  Polled often at first (a start
+     * takes milliseconds, and relay_bench times it), then every 50 ms, for
+     * about 5 s in all. */
+    for (useconds_t nap = 1000, waited = 0; waited < 5000000; waited += nap,
+         nap = nap < 50000 ? 2 * nap : 50000) {
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
             *pid_of(f, k) = -1;
@@ -331,9 +332,8 @@ rf_start_relay(struct rf *f, size_t k)
         close(s);
         if (ok)
             return 0;
-        usleep(50000);
+        usleep(nap);
     }
-    (void)c;
     return LSN_ERR_TIMEOUT;
 }
 
