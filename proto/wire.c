@@ -151,11 +151,10 @@ lsn_wire_close(struct lsn_wire **wp)
     if (w->mon != NULL)
         zmq_close(w->mon);
     if (w->sock != NULL) {
-        (void)lsn_wire_flush(w);    /* queued means sent, as for a send */
         zmq_socket_monitor(w->sock, NULL, 0);
         zmq_close(w->sock);
     }
-    out_clear(w);                   /* what the flush could not send */
+    out_clear(w);                   /* queued, never sent: dropped */
     free(w->out);
     if (w->ctx != NULL)
         zmq_ctx_term(w->ctx);
@@ -433,13 +432,11 @@ lsn_wire_frame_each(const uint8_t *buf, size_t len, size_t cap,
     return r == LSN_ERR_NOT_FOUND ? each_response(&e, buf, len) : r;
 }
 
-/* Keeps a Response for lsn_wire_recv / lsn_wire_call; one answering a
- * request id never sent is dropped (a relay cannot fill the FIFO with
- * answers nobody asked for). */
+/* Appends resp to the FIFO (or frees it: an answer to a request id never
+ * sent, or no memory). */
 static int
-hold(void *ctx, Liaison__Response *resp)
+held_push(struct lsn_wire *w, Liaison__Response *resp)
 {
-    struct lsn_wire *w = ctx;
     struct held *h;
 
     if (resp->id >= w->next_id) {
@@ -458,6 +455,64 @@ hold(void *ctx, Liaison__Response *resp)
         w->head = h;
     w->tail = h;
     return 0;
+}
+
+/* The answer to request id that an error refusing several requests at once
+ * (WireError.also) stands for: the same code and sentence. */
+static int
+error_for(const Liaison__WireError *e, uint64_t id, Liaison__Response **out)
+{
+    Liaison__Response resp = LIAISON__RESPONSE__INIT;
+    Liaison__WireError one = LIAISON__WIRE_ERROR__INIT;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int r;
+
+    one.code = e->code;
+    one.message = e->message;
+    resp.id = id;
+    resp.error = &one;
+    if ((r = lsn_pb_encode(&resp.base, &buf, &len)) == 0)
+        r = LSN_PB_DECODE(response, buf, len, LSN_PB_DEFAULT_HEAP_CAP, out);
+    free(buf);
+    return r;
+}
+
+/* Keeps a Response for lsn_wire_recv / lsn_wire_call, and an error that
+ * refused several requests at once (WireError.also) as one answer per
+ * request; one answering a request id never sent is dropped (a relay
+ * cannot fill the FIFO with answers nobody asked for). */
+static int
+hold(void *ctx, Liaison__Response *resp)
+{
+    struct lsn_wire *w = ctx;
+    Liaison__WireError *e = resp->error;
+    Liaison__Response **also = NULL;
+    size_t n = 0, n_also = e != NULL ? e->n_also : 0;
+    int r = 0;
+
+    /* At most a batch's worth: what one answer makes a client hold stays
+     * bounded, whatever a relay sends. */
+    if (n_also > LSN_WIRE_BATCH_ITEMS - 1)
+        n_also = LSN_WIRE_BATCH_ITEMS - 1;
+    if (n_also > 0 && (also = calloc(n_also, sizeof *also)) == NULL)
+        r = LSN_ERR_NOMEM;
+    for (size_t i = 0; r == 0 && i < n_also; i++)
+        if (e->also[i] != 0 && e->also[i] < w->next_id &&
+            (r = error_for(e, e->also[i], &also[n])) == 0)
+            n++;
+    if (r == 0)
+        r = held_push(w, resp);
+    else
+        lsn_pb_free(&resp->base);
+    for (size_t i = 0; i < n; i++) {
+        if (r == 0)
+            r = held_push(w, also[i]);      /* frees it if it cannot */
+        else
+            lsn_pb_free(&also[i]->base);
+    }
+    free(also);
+    return r;
 }
 
 /* Takes the held Response with request id `id` (any, if id is 0) out of

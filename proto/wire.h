@@ -35,15 +35,17 @@ int lsn_wire_connect(const char *endpoint, const uint8_t server_pk[32],
  * LSN_ERR_DENIED if the relay refused the key, LSN_ERR_TIMEOUT. */
 int lsn_wire_handshake(struct lsn_wire *w, int timeout_ms);
 
-/* Closes the connection, wipes the keys and sets *w to NULL. */
+/* Closes the connection, wipes the keys and sets *w to NULL.  Requests
+ * still queued (lsn_wire_queue) are dropped, as are frames ZeroMQ has not
+ * sent yet (no linger): wait for the answers that matter first. */
 void lsn_wire_close(struct lsn_wire **w);
 
 /* A fresh request id (never 0). */
 uint64_t lsn_wire_next_id(struct lsn_wire *w);
 
 /* Sends req now (req->id must be set), after any queued requests
- * (lsn_wire_queue) and in one frame with them; never blocks for long:
- * LSN_ERR_TIMEOUT if the socket cannot take it within the send timeout. */
+ * (lsn_wire_queue) and in one frame with them: LSN_ERR_TIMEOUT if the
+ * socket cannot take a frame within the send timeout (5 s each). */
 int lsn_wire_send(struct lsn_wire *w, const Liaison__Request *req);
 
 /* Receives the next Response (one that lsn_wire_call set aside, or one
@@ -80,6 +82,9 @@ int lsn_wire_check(struct lsn_wire *w, const Liaison__Response *resp);
  * what one frame makes a receiver allocate or answer stays bounded. */
 #define LSN_WIRE_BATCH_MAX   (64u * 1024u)
 #define LSN_WIRE_BATCH_ITEMS 4096u
+/* The largest batch frame: the messages, at most 4 bytes of framing each
+ * (tag and length), and the batch's own tag and length. */
+#define LSN_WIRE_BATCH_FRAME_MAX (LSN_WIRE_BATCH_MAX + 4u * LSN_WIRE_BATCH_ITEMS + 8u)
 
 /* Which message a batch wraps: Request field 14, Response field 16. */
 enum lsn_wire_kind { LSN_WIRE_REQUESTS, LSN_WIRE_RESPONSES };
@@ -143,7 +148,9 @@ typedef int (*lsn_wire_response_fn)(void *ctx, Liaison__Response *resp);
 int lsn_wire_frame_each(const uint8_t *buf, size_t len, size_t cap,
                         lsn_wire_response_fn fn, void *ctx);
 
-/* The ZeroMQ socket, for zmq_poll by a caller that multiplexes. */
+/* The ZeroMQ socket, for zmq_poll by a caller that multiplexes; such a
+ * caller calls lsn_wire_flush before it waits, or what it queued waits
+ * with it. */
 void *lsn_wire_socket(struct lsn_wire *w);
 
 #endif

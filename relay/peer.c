@@ -306,7 +306,11 @@ peer_send(void *ctx, const uint8_t *buf, size_t len)
 {
     struct peer *p = ctx;
 
-    return zmq_send(p->sock, buf, len, ZMQ_DONTWAIT) < 0 ? LSN_ERR_IO : 0;
+    if (zmq_send(p->sock, buf, len, ZMQ_DONTWAIT) < 0) {
+        p->send_errno = errno;
+        return LSN_ERR_IO;
+    }
+    return 0;
 }
 
 static int
@@ -479,7 +483,7 @@ lsn_peers_flush(struct lsn_relay *r, int commit_failed)
                                      peer_send, p) != 0) {
             /* No session (IMMEDIATE) or a full pipe: try again later. */
             lsn_relay_log("peer relay %s unreachable: %s; retrying", p->name,
-                          zmq_strerror(errno));
+                          zmq_strerror(p->send_errno));
             session_reset(p);
             p->sync = 1;
             back_off(r, p);

@@ -367,7 +367,9 @@ sockopt_int(void *s, int opt, int v)
 static int
 sockets_open(struct lsn_relay *r)
 {
-    int64_t maxmsg = (int64_t)r->cfg.max_envelope + 4096;
+    /* The largest request: an envelope or a batch of small ones. */
+    int64_t maxmsg = (int64_t)(r->cfg.max_envelope > LSN_WIRE_BATCH_FRAME_MAX
+                               ? r->cfg.max_envelope : LSN_WIRE_BATCH_FRAME_MAX) + 4096;
     size_t elen = sizeof r->endpoint;
 
     if ((r->zctx = zmq_ctx_new()) == NULL)
@@ -1182,75 +1184,98 @@ submit_view(const uint8_t *body, size_t len, Liaison__Request *req,
 }
 
 #define WANT_ONE_REQUEST "malformed request: want one frame holding a liaison.Request"
+#define NOT_KNOWN "not allowed: this key is not known to the relay"
 
-/* Handles one request (body, len) from the connection with routing id rid
- * whose ZAP identity is user and key_hex (docs/wire.md); a non-NULL
- * malformed refuses it with that sentence once identity and rate allow an
- * answer (a message of several frames, a broken batch).  Every path
- * queues exactly one reply, except a status parked for peer figures
- * (answered later). */
+/* The sender of a frame (its routing id and ZAP identity) and, once
+ * admitted, its connection: every request of a batch shares them. */
+struct from {
+    const uint8_t *rid;
+    size_t rid_len;
+    const char *user, *key_hex;
+    struct conn *c;
+    struct who w;
+};
+
+/* Finds (or takes) the frame's connection and reads its identity: 0, or an
+ * error code with its sentence in *why (refused before the request is
+ * decoded, and before it takes a connection slot when the identity is
+ * bad). */
+static int
+admit(struct lsn_relay *r, struct from *f, const char **why)
+{
+    if (f->rid_len == 0 || f->rid_len > RID_MAX) {
+        *why = NULL;            /* nowhere to answer */
+        return LSN_ERR_INTERNAL;
+    }
+    f->c = conn_find(r, f->rid, f->rid_len);
+    if (conn_who_cached(f->c, f->user, f->key_hex, &f->w))
+        return 0;
+    if (who_read(f->user, f->key_hex, &f->w) != 0) {
+        *why = "not allowed";
+        return LSN_ERR_DENIED;
+    }
+    if (f->c == NULL && (f->c = conn_get(r, f->rid, f->rid_len)) == NULL) {
+        *why = "too many connections: retry later";
+        return LSN_ERR_RATE;
+    }
+    conn_who_keep(f->c, f->user, f->key_hex, &f->w);
+    return 0;
+}
+
+/* Takes one request's token: per connection, and globally for unknown
+ * keys.  These cheap checks come before the decode (and any signature
+ * check).  0, or an error code with its sentence in *why. */
+static int
+take_token(struct lsn_relay *r, struct from *f, size_t len, const char **why)
+{
+    struct conn *c = f->c;
+
+    bucket_fill(&c->tokens, &c->last_ms, (double)r->cfg.rate, (double)r->cfg.burst);
+    if (c->tokens < 1.0) {
+        *why = "too many requests on this connection: slow down and retry";
+        return LSN_ERR_RATE;
+    }
+    c->tokens -= 1.0;
+    if (f->w.kind == WHO_UNKNOWN) {
+        bucket_fill(&r->boot_req_tokens, &r->boot_req_last_ms, 1.0, BOOT_BURST * 4);
+        if (r->boot_req_tokens < 1.0 || len > r->cfg.bootstrap_max_bytes) {
+            *why = NOT_KNOWN;
+            return LSN_ERR_DENIED;
+        }
+        r->boot_req_tokens -= 1.0;
+    }
+    return 0;
+}
+
+/* Decodes and handles one admitted request (body, len); a non-NULL
+ * malformed refuses it with that sentence instead (a message of several
+ * frames, a broken batch).  Queues exactly one reply, except for a status
+ * parked for peer figures (answered later). */
 static void
-request_one(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
-            const char *user, const char *key_hex, const uint8_t *body,
-            size_t len, const char *malformed)
+serve(struct lsn_relay *r, struct from *f, const uint8_t *body, size_t len,
+      const char *malformed)
 {
     Liaison__Request *req = NULL, view;
     Liaison__SubmitRequest view_submit;
     Liaison__Response resp = LIAISON__RESPONSE__INIT;
     Liaison__WireError e;
-    struct conn *c;
-    struct who w;
     size_t cap = r->cfg.max_envelope + 64u * 1024u;
     int needs_commit = 0, rc;
 
     r->msg[0] = '\0';
-    if (rid_len == 0 || rid_len > RID_MAX)
-        return;
-    c = conn_find(r, rid, rid_len);
-    if (!conn_who_cached(c, user, key_hex, &w)) {
-        /* Refused before it takes a connection slot. */
-        if (who_read(user, key_hex, &w) != 0) {
-            out_error(r, rid, rid_len, 0, LSN_ERR_DENIED, "not allowed");
-            return;
-        }
-        if (c == NULL && (c = conn_get(r, rid, rid_len)) == NULL) {
-            out_error(r, rid, rid_len, peek_id(body, len), LSN_ERR_RATE,
-                      "too many connections: retry later");
-            return;
-        }
-        conn_who_keep(c, user, key_hex, &w);
-    }
-    /* Rate: per connection, and globally for unknown keys.  These cheap
-     * checks come before the decode (and any signature check). */
-    bucket_fill(&c->tokens, &c->last_ms, (double)r->cfg.rate, (double)r->cfg.burst);
-    if (c->tokens < 1.0) {
-        out_error(r, rid, rid_len, peek_id(body, len), LSN_ERR_RATE,
-                  "too many requests on this connection: slow down and retry");
-        return;
-    }
-    c->tokens -= 1.0;
-    if (w.kind == WHO_UNKNOWN) {
-        bucket_fill(&r->boot_req_tokens, &r->boot_req_last_ms, 1.0, BOOT_BURST * 4);
-        if (r->boot_req_tokens < 1.0 || len > r->cfg.bootstrap_max_bytes) {
-            out_error(r, rid, rid_len, peek_id(body, len), LSN_ERR_DENIED,
-                      "not allowed: this key is not known to the relay");
-            return;
-        }
-        r->boot_req_tokens -= 1.0;
-    }
     if (malformed == NULL && len <= cap &&
         submit_view(body, len, &view, &view_submit) == 0)
         req = &view;
     else if (malformed != NULL || LSN_PB_DECODE(request, body, len, cap, &req) != 0) {
-        out_error(r, rid, rid_len, 0,
-                  w.kind == WHO_UNKNOWN ? LSN_ERR_DENIED : LSN_ERR_MALFORMED,
-                  w.kind == WHO_UNKNOWN ? "not allowed: this key is not known to the relay"
+        out_error(r, f->rid, f->rid_len, 0,
+                  f->w.kind == WHO_UNKNOWN ? LSN_ERR_DENIED : LSN_ERR_MALFORMED,
+                  f->w.kind == WHO_UNKNOWN ? NOT_KNOWN
                   : malformed != NULL ? malformed : WANT_ONE_REQUEST);
         return;
     }
     resp.id = req->id;
     r->park = 0;
-    rc = lsn_relay_dispatch(r, c, &w, req, &resp, &needs_commit);
+    rc = lsn_relay_dispatch(r, f->c, &f->w, req, &resp, &needs_commit);
     if (rc == 0 && r->park) {       /* answered later (peer figures) */
         lsn_relay_response_free(r);
         if (req != &view)
@@ -1263,7 +1288,7 @@ request_one(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
         error_fill(&resp, &e, rc, r->msg);
         needs_commit = 0;
     }
-    if (out_add(r, rid, rid_len, &resp, needs_commit) != 0)
+    if (out_add(r, f->rid, f->rid_len, &resp, needs_commit) != 0)
         lsn_relay_log("cannot queue a reply: out of memory");
     if (rc == 0)
         lsn_relay_response_free(r);
@@ -1271,49 +1296,119 @@ request_one(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
         lsn_pb_free(&req->base);
 }
 
-/* One request of a batch frame, from the connection in ctx. */
-struct from {
-    struct lsn_relay *r;
-    const uint8_t *rid;
-    size_t rid_len;
-    const char *user, *key_hex;
-    uint64_t n;
-};
+/* Handles one request that came as a frame of its own (docs/wire.md). */
+static void
+request_one(struct lsn_relay *r, struct from *f, const uint8_t *body, size_t len,
+            const char *malformed)
+{
+    const char *why;
+    int rc;
+
+    if ((rc = admit(r, f, &why)) != 0) {
+        /* An identity the relay cannot read gets nothing of its own back. */
+        if (why != NULL)
+            out_error(r, f->rid, f->rid_len, rc == LSN_ERR_RATE ? peek_id(body, len) : 0,
+                      rc, why);
+        return;
+    }
+    if ((rc = take_token(r, f, len, &why)) != 0) {
+        out_error(r, f->rid, f->rid_len, peek_id(body, len), rc, why);
+        return;
+    }
+    serve(r, f, body, len, malformed);
+}
+
+/* Refuses the requests parts[0..n) of a batch with one answer: code and
+ * sentence, the first one's id, the others' ids in error.also. */
+static void
+refuse_parts(struct lsn_relay *r, const struct from *f, const struct lsn_wire_part *parts,
+             size_t n, int code, const char *why)
+{
+    Liaison__Response resp = LIAISON__RESPONSE__INIT;
+    Liaison__WireError e;
+
+    if (n == 0 || why == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        r->batch_ids[i] = peek_id(parts[i].buf, parts[i].len);
+    resp.id = r->batch_ids[0];
+    error_fill(&resp, &e, code, why);
+    e.also = r->batch_ids + 1;
+    e.n_also = n - 1;
+    if (out_add(r, f->rid, f->rid_len, &resp, 0) != 0)
+        lsn_relay_log("cannot queue a reply: out of memory");
+}
 
 static int
-batch_one(void *ctx, const uint8_t *body, size_t len)
+part_keep(void *ctx, const uint8_t *buf, size_t len)
 {
-    struct from *f = ctx;
+    struct lsn_relay *r = ctx;
 
-    request_one(f->r, f->rid, f->rid_len, f->user, f->key_hex, body, len, NULL);
-    f->n++;
+    r->batch_parts[r->n_batch_parts++] = (struct lsn_wire_part){ buf, len };
     return 0;
 }
 
-/* Handles a request frame: a batch's requests each as if it had come
- * alone, in order (docs/wire.md "Batched requests"), or the frame as one
- * request; extra says the message had more than one frame.  Returns the
- * requests it held. */
+/* Handles a batch frame's requests in order, each as if it had come alone
+ * (docs/wire.md "Batched requests"), except that the frame's sender is
+ * admitted once, and a refusal of the sender, or of the requests left
+ * when the connection's tokens run out, is one answer for all of them
+ * (error.also): one small frame never costs the relay thousands of
+ * answers.  LSN_ERR_NOT_FOUND if the frame is not a batch; returns the
+ * requests it held, or 1 for a batch refused whole. */
+static int
+batch_handle(struct lsn_relay *r, struct from *f, const uint8_t *body, size_t len,
+             uint64_t *held)
+{
+    const char *why;
+    size_t i = 0;
+    int rc;
+
+    r->n_batch_parts = 0;
+    if ((rc = lsn_wire_batch_each(LSN_WIRE_REQUESTS, body, len, part_keep, r)) != 0) {
+        if (rc == LSN_ERR_NOT_FOUND)
+            return rc;
+        /* Refused whole, nothing of it read: no id is known. */
+        *held = 1;
+        request_one(r, f, body, len, rc == LSN_ERR_TOO_LARGE
+                    ? "malformed request: a batch holds at most 4096 requests of 64 KiB"
+                    : "malformed request: an empty or broken batch of requests");
+        return 0;
+    }
+    *held = r->n_batch_parts;
+    if ((rc = admit(r, f, &why)) != 0) {
+        /* An identity the relay cannot read gets nothing of its own back. */
+        if (rc == LSN_ERR_DENIED)
+            out_error(r, f->rid, f->rid_len, 0, rc, why);
+        else
+            refuse_parts(r, f, r->batch_parts, r->n_batch_parts, rc, why);
+        return 0;
+    }
+    if (f->w.kind == WHO_UNKNOWN) {     /* it may only put its bundle, alone */
+        refuse_parts(r, f, r->batch_parts, r->n_batch_parts, LSN_ERR_DENIED, NOT_KNOWN);
+        return 0;
+    }
+    for (; i < r->n_batch_parts; i++) {
+        if ((rc = take_token(r, f, r->batch_parts[i].len, &why)) != 0)
+            break;
+        serve(r, f, r->batch_parts[i].buf, r->batch_parts[i].len, NULL);
+    }
+    if (i < r->n_batch_parts)
+        refuse_parts(r, f, r->batch_parts + i, r->n_batch_parts - i, rc, why);
+    return 0;
+}
+
+/* Handles a request frame (body, len): a batch, or one request; extra
+ * says the message had more than one frame.  Returns the requests it
+ * held. */
 static uint64_t
 frame_handle(struct lsn_relay *r, struct from *f, const uint8_t *body,
              size_t len, int extra)
 {
-    const char *malformed = extra ? WANT_ONE_REQUEST : NULL;
-    int rc;
+    uint64_t held = 1;
 
-    /* A key the relay does not know may put its bundle, one request at a
-     * time: its frame is never taken for a batch. */
-    if (!extra && f->user != NULL && f->user[0] != '~') {
-        rc = lsn_wire_batch_each(LSN_WIRE_REQUESTS, body, len, batch_one, f);
-        if (rc == 0)
-            return f->n;
-        /* Refused whole, before any of it was handled: no id is known. */
-        if (rc != LSN_ERR_NOT_FOUND)
-            malformed = rc == LSN_ERR_TOO_LARGE
-                ? "malformed request: a batch holds at most 4096 requests of 64 KiB"
-                : "malformed request: an empty or broken batch of requests";
-    }
-    request_one(r, f->rid, f->rid_len, f->user, f->key_hex, body, len, malformed);
+    if (!extra && batch_handle(r, f, body, len, &held) == 0)
+        return held;
+    request_one(r, f, body, len, extra ? WANT_ONE_REQUEST : NULL);
     return 1;
 }
 
@@ -1349,8 +1444,8 @@ router_recv(struct lsn_relay *r, uint64_t *bytes, uint64_t *n)
     }
     *bytes += zmq_msg_size(&body);
     struct from f = {
-        r, zmq_msg_data(&rid), zmq_msg_size(&rid), zmq_msg_gets(&body, "User-Id"),
-        zmq_msg_gets(&body, "X-Key"), 0,
+        .rid = zmq_msg_data(&rid), .rid_len = zmq_msg_size(&rid),
+        .user = zmq_msg_gets(&body, "User-Id"), .key_hex = zmq_msg_gets(&body, "X-Key"),
     };
     *n += frame_handle(r, &f, zmq_msg_data(&body), zmq_msg_size(&body), extra);
     zmq_msg_close(&rid);
@@ -1532,7 +1627,8 @@ lsn_relay_offline_round(struct lsn_relay *r, const char *user, const char *key_h
         return rc;
     r->dirty = 0;
     for (size_t i = 0; i < n; i++) {
-        struct from f = { r, rid, sizeof rid, user, key_hex, 0 };
+        struct from f = { .rid = rid, .rid_len = sizeof rid, .user = user,
+                          .key_hex = key_hex };
         frame_handle(r, &f, frames[i], lens[i],
                      (flags & LSN_OFFLINE_EXTRA) != 0 && i + 1 == n);
     }

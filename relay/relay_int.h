@@ -32,7 +32,6 @@ struct who {
     uint8_t key[32];                /* the connection's CURVE key */
 };
 
-/* A frame for a peer relay, sent after the batch commit. */
 /* A forward in flight: Request.id is the outbound queue seq. */
 struct flight {
     uint64_t seq;
@@ -59,6 +58,7 @@ struct peer {
     int64_t next_ms;                /* back-off: no sends before */
     int64_t backoff_ms;
     struct lsn_wire_part *frames;   /* to send after the commit (owned) */
+    int send_errno;                 /* why the last send failed */
     size_t n_frames, cap_frames;
 };
 
@@ -138,6 +138,11 @@ struct lsn_relay {
     int subs_all_want;
     volatile sig_atomic_t stop, reload;
     char msg[512];                  /* the sentence for the current error */
+    /* The requests of the batch frame in hand, and their ids for a
+     * refusal of several at once (relay.c batch_handle). */
+    struct lsn_wire_part batch_parts[LSN_WIRE_BATCH_ITEMS];
+    uint64_t batch_ids[LSN_WIRE_BATCH_ITEMS];
+    size_t n_batch_parts;
     struct peer *peers;             /* every other relay of the roster */
     size_t n_peers;
     uint64_t peer_ids;              /* ids of dir-sync and status asks */

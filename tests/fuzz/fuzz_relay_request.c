@@ -15,8 +15,9 @@
  * carries either an error (negative code, a sentence) or a body, never
  * both; every request gets exactly one reply, in order, with its request
  * id (0 if it is no Request, unless refused before the decode), where a
- * frame is one request or, from a known key, each request of its batch
- * (docs/wire.md "Batched requests"); an unknown key gets DENIED
+ * frame is one request or each request of its batch (docs/wire.md
+ * "Batched requests"), and one refusal may answer several requests of a
+ * batch by their ids (WireError.also); an unknown key gets DENIED
  * with one sentence or a stored bundle; a device never gets a relay-only
  * answer and a peer relay nothing else; pushes only follow a subscribe. */
 #include <stdio.h>
@@ -344,11 +345,15 @@ static void
 requests_of_frame(struct requests *q, const struct who_fix *who,
                   const uint8_t *buf, size_t len, int extra)
 {
+    size_t before = q->n;
     int r = LSN_ERR_NOT_FOUND;
 
-    if (!extra && who->kind != K_UNKNOWN &&
-        (r = lsn_wire_batch_each(LSN_WIRE_REQUESTS, buf, len, request_of_batch, q)) == 0)
-        return;
+    if (!extra &&
+        (r = lsn_wire_batch_each(LSN_WIRE_REQUESTS, buf, len, request_of_batch, q)) == 0) {
+        if (who->kind != K_BAD)
+            return;
+        q->n = before;          /* an unreadable identity: one refusal */
+    }
     request_add(q, buf, len, !extra && r == LSN_ERR_NOT_FOUND);
 }
 
@@ -378,7 +383,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         len[n++] = l;
         at += 2 + l;
     }
-    memset(&g, 0, sizeof g);
+    g.n = 0;                    /* not a memset: g is megabytes */
+    g.overflow = 0;
     FF_CHECK(lsn_relay_offline_round(relay, who->user, who->null_key ? NULL : who->key,
                                      fr, len, n, (data[1] & 1) ? LSN_OFFLINE_EXTRA : 0,
                                      sink, &g) == 0);
@@ -407,6 +413,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         FF_CHECK(k < q.n);
         check_reply(who, resp, req[k]);
+        /* One refusal may answer the requests after it too (a batch's
+         * sender refused, or its tokens spent): their ids, in order. */
+        if (resp->error != NULL && resp->error->n_also > 0) {
+            FF_CHECK(resp->error->n_also < q.n - k);
+            for (size_t j = 0; j < resp->error->n_also; j++)
+                FF_CHECK(req[k + 1 + j] == NULL ||
+                         resp->error->also[j] == req[k + 1 + j]->id);
+            k += resp->error->n_also;
+        }
         if (req[k] != NULL && req[k]->body_case == LIAISON__REQUEST__BODY_SUBSCRIBE &&
             resp->body_case == LIAISON__RESPONSE__BODY_SUBSCRIBE) {
             subscribed = 1;

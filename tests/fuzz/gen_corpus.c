@@ -970,6 +970,16 @@ gen_relay_request(void)
     rq_raw(&q, junk, sizeof junk);
     rq_as_batch(&q);
     rq_put(&q, "device-batch");
+    rq_begin(&q, 0, 0);                 /* a batch in a batch, 400 deep */
+    rq_hello(&q);
+    for (int d = 0; d < 400; d++)
+        rq_as_batch(&q);
+    rq_put(&q, "device-batch-nested");
+    rq_begin(&q, 4, 0);                 /* an unknown key's batch */
+    rq_hello(&q);
+    rq_hello(&q);
+    rq_as_batch(&q);
+    rq_put(&q, "unknown-batch");
     /* Device bravo/d1 (identity 1): to alpha, homed here. */
     rq_begin(&q, 1, 0);
     rq_env(&q, 0, &envs[0]);

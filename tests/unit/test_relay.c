@@ -240,24 +240,27 @@ test_relay_unknown_key_only_bootstrap(void **state)
                                               F.orgs[1].bundle->bytes,
                                               F.orgs[1].bundle->len, NULL), LSN_ERR_DENIED);
     assert_string_equal(m1, lsn_relay_client_message(c));
-    /* Its requests are taken one per frame: a batch of two is refused
-     * once, as one request (id 0), not answered item by item. */
+    /* A batch is not for it: refused with one answer, which the client
+     * library takes as the same refusal for each request in it. */
     {
         struct lsn_wire *w = lsn_relay_client_wire(c);
         Liaison__Request req = LIAISON__REQUEST__INIT;
         Liaison__HelloRequest hr = LIAISON__HELLO_REQUEST__INIT;
         Liaison__Response *resp = NULL;
+        uint64_t ids[2];
         req.body_case = LIAISON__REQUEST__BODY_HELLO;
         req.hello = &hr;
         for (int i = 0; i < 2; i++) {
-            req.id = lsn_wire_next_id(w);
+            req.id = ids[i] = lsn_wire_next_id(w);
             assert_int_equal(lsn_wire_queue(w, &req), 0);
         }
-        assert_int_equal(lsn_wire_recv(w, 5000, &resp), 0);
-        assert_int_equal(resp->id, 0);
-        assert_int_equal(lsn_wire_check(w, resp), LSN_ERR_DENIED);
-        assert_string_equal(m1, lsn_wire_message(w));
-        lsn_pb_free(&resp->base);
+        for (int i = 0; i < 2; i++) {
+            assert_int_equal(lsn_wire_recv(w, 5000, &resp), 0);
+            assert_int_equal(resp->id, ids[i]);
+            assert_int_equal(lsn_wire_check(w, resp), LSN_ERR_DENIED);
+            assert_string_equal(m1, lsn_wire_message(w));
+            lsn_pb_free(&resp->base);
+        }
         assert_int_equal(lsn_wire_recv(w, 300, &resp), LSN_ERR_TIMEOUT);
     }
     lsn_relay_client_close(&c);
@@ -527,6 +530,8 @@ test_relay_garbage_frames_answered(void **state)
 struct answers {
     uint64_t ids[PIPELINED + 1];
     size_t n;
+    int last_code;              /* the last answer's error code, or 0 */
+    size_t last_also;           /* and how many more ids it answered */
 };
 
 static int
@@ -537,6 +542,8 @@ answer_take(void *ctx, Liaison__Response *resp)
     assert_true(a->n < PIPELINED + 1);
     assert_true(resp->error != NULL || resp->body_case == LIAISON__RESPONSE__BODY_PING);
     a->ids[a->n++] = resp->id;
+    a->last_code = resp->error != NULL ? resp->error->code : 0;
+    a->last_also = resp->error != NULL ? resp->error->n_also : 0;
     lsn_pb_free(&resp->base);
     return 0;
 }
@@ -583,10 +590,64 @@ test_relay_pipelined_answers_in_order(void **state)
     lsn_wire_close(&w);
 }
 
+/* A request batch frame of `items` empty Requests ("0a 00" each). */
+static uint8_t *
+batch_of_empties(size_t items, size_t *len)
+{
+    size_t inner = 2 * items;
+    uint8_t *f = malloc(4 + inner);
+
+    assert_non_null(f);
+    assert_true(inner < (1u << 14));
+    f[0] = 0x72;
+    f[1] = (uint8_t)(0x80 | (inner & 0x7f));
+    f[2] = (uint8_t)(inner >> 7);
+    for (size_t i = 0; i < items; i++) {
+        f[3 + 2 * i] = 0x0a;
+        f[4 + 2 * i] = 0x00;
+    }
+    *len = 3 + inner;
+    return f;
+}
+
+/* A batch holding a batch holding a batch ... `depth` deep (each level
+ * "72 L 0a L'"): about 7 bytes a level. */
+static uint8_t *
+batch_nested(size_t depth, size_t *len)
+{
+    size_t cap = 16 * depth + 16, n = 0;
+    uint8_t *buf = malloc(cap), *tmp = malloc(cap);
+
+    assert_non_null(buf);
+    assert_non_null(tmp);
+    for (size_t d = 0; d < depth; d++) {
+        /* tmp = 0x72 varint(1 + varint(n) + n) 0x0a varint(n) buf[0..n) */
+        uint8_t lb[2][10];
+        size_t l1 = 0, l2 = 0, inner;
+        uint64_t v = n;
+        do { lb[1][l2++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0)); v >>= 7; } while (v);
+        inner = 1 + l2 + n;
+        v = inner;
+        do { lb[0][l1++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0)); v >>= 7; } while (v);
+        tmp[0] = 0x72;
+        memcpy(tmp + 1, lb[0], l1);
+        tmp[1 + l1] = 0x0a;
+        memcpy(tmp + 2 + l1, lb[1], l2);
+        memcpy(tmp + 2 + l1 + l2, buf, n);
+        n = 2 + l1 + l2 + n;
+        assert_true(n <= cap);
+        memcpy(buf, tmp, n);
+    }
+    free(tmp);
+    *len = n;
+    return buf;
+}
+
 /* Requests in batch frames are each answered as if they had come alone,
  * in order: a batch nested in a batch is refused with its own id, an
- * empty batch frame and one above the limits as a whole (id 0), and the
- * requests around them are served. */
+ * empty batch frame, one above the limits and one nested thousands deep
+ * as a whole (id 0, and the relay lives), and the requests around them
+ * are served. */
 static void
 test_relay_batched_requests_answered_in_order(void **state)
 {
@@ -623,13 +684,24 @@ test_relay_batched_requests_answered_in_order(void **state)
     assert_int_equal(zmq_send(sock, frame, frame_len, 0), (int)frame_len);
     assert_int_equal(zmq_send(sock, empty, sizeof empty, 0), (int)sizeof empty);
     free(frame);
+    frame = batch_of_empties(LSN_WIRE_BATCH_ITEMS + 1, &frame_len);
+    assert_int_equal(zmq_send(sock, frame, frame_len, 0), (int)frame_len);
+    free(frame);
+    /* A batch whose one request nests 6 000 deep (42 KB): protobuf-c
+     * descended into each level when the batch held Requests, not bytes,
+     * and overflowed its stack. */
+    frame = batch_nested(6000, &frame_len);
+    assert_int_equal(zmq_send(sock, frame, frame_len, 0), (int)frame_len);
+    free(frame);
     for (int i = 0; i < 3; i++)
         free(ping[i]);
     want[n] = 1, codes[n++] = 0;
     want[n] = 2, codes[n++] = 0;
     want[n] = 3, codes[n++] = LSN_ERR_MALFORMED;
     want[n] = 5, codes[n++] = 0;
-    want[n] = 0, codes[n++] = LSN_ERR_MALFORMED;
+    want[n] = 0, codes[n++] = LSN_ERR_MALFORMED;    /* empty */
+    want[n] = 0, codes[n++] = LSN_ERR_MALFORMED;    /* too many */
+    want[n] = 0, codes[n++] = LSN_ERR_MALFORMED;    /* the deep one */
     /* The client library's own batches. */
     for (uint64_t i = 6; i < 6 + 200; i++) {
         Liaison__Request req = LIAISON__REQUEST__INIT;
@@ -650,6 +722,75 @@ test_relay_batched_requests_answered_in_order(void **state)
         got.n++;
         lsn_pb_free(&resp->base);
     }
+    lsn_wire_close(&w);
+}
+
+/* A batch frame takes one token per request: past the connection's
+ * tokens the rest of it is refused with ONE answer (WireError.also holds
+ * the other ids), which the client library hands out as one RATE per
+ * request; what came before is served. */
+static void
+test_relay_batch_past_its_tokens_refused_in_one_answer(void **state)
+{
+    struct lsn_wire *w = NULL;
+    struct answers got = { .n = 0 };
+    Liaison__Response *resp = NULL;
+    uint64_t ids[20];
+    void *sock;
+
+    (void)state;
+    up("batchrate", 1, 1, "rate 1\nburst 3");
+    w = wire_open(0, 0);
+    sock = lsn_wire_socket(w);
+    for (size_t i = 0; i < 10; i++) {
+        Liaison__Request req = LIAISON__REQUEST__INIT;
+        Liaison__PingRequest p = LIAISON__PING_REQUEST__INIT;
+        req.id = ids[i] = lsn_wire_next_id(w);
+        req.body_case = LIAISON__REQUEST__BODY_PING;
+        req.ping = &p;
+        assert_int_equal(lsn_wire_queue(w, &req), 0);
+    }
+    assert_int_equal(lsn_wire_flush(w), 0);
+    /* On the wire: three pings answered, then one refusal for seven. */
+    while (got.n < 4) {
+        zmq_msg_t m;
+        zmq_pollitem_t it = { sock, 0, ZMQ_POLLIN, 0 };
+        assert_int_equal(zmq_poll(&it, 1, 5000), 1);
+        zmq_msg_init(&m);
+        assert_true(zmq_msg_recv(&m, sock, 0) >= 0);
+        assert_int_equal(lsn_wire_frame_each(zmq_msg_data(&m), zmq_msg_size(&m),
+                                             LSN_WIRE_FRAME_MAX, answer_take, &got), 0);
+        zmq_msg_close(&m);
+    }
+    assert_int_equal(got.n, 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(got.ids[i], ids[i]);
+    assert_int_equal(got.last_code, LSN_ERR_RATE);
+    assert_int_equal(got.last_also, 6);
+    /* Through the client library, which hands out one RATE per id (the
+     * tokens are spent: every one of these ten, but for one token that a
+     * slow machine may have earned back meanwhile). */
+    for (size_t i = 10; i < 20; i++) {
+        Liaison__Request req = LIAISON__REQUEST__INIT;
+        Liaison__PingRequest p = LIAISON__PING_REQUEST__INIT;
+        req.id = ids[i] = lsn_wire_next_id(w);
+        req.body_case = LIAISON__REQUEST__BODY_PING;
+        req.ping = &p;
+        assert_int_equal(lsn_wire_queue(w, &req), 0);
+    }
+    assert_int_equal(lsn_wire_flush(w), 0);
+    size_t refused = 0;
+    for (size_t i = 10; i < 20; i++) {
+        assert_int_equal(lsn_wire_recv(w, 5000, &resp), 0);
+        assert_int_equal(resp->id, ids[i]);
+        if (lsn_wire_check(w, resp) == LSN_ERR_RATE)
+            refused++;
+        else
+            assert_int_equal(resp->body_case, LIAISON__RESPONSE__BODY_PING);
+        lsn_pb_free(&resp->base);
+    }
+    assert_true(refused >= 9);
+    assert_int_equal(lsn_wire_recv(w, 300, &resp), LSN_ERR_TIMEOUT);
     lsn_wire_close(&w);
 }
 
@@ -1163,6 +1304,8 @@ main(void)
         cmocka_unit_test_teardown(test_relay_garbage_frames_answered, down),
         cmocka_unit_test_teardown(test_relay_pipelined_answers_in_order, down),
         cmocka_unit_test_teardown(test_relay_batched_requests_answered_in_order, down),
+        cmocka_unit_test_teardown(test_relay_batch_past_its_tokens_refused_in_one_answer,
+                                  down),
         cmocka_unit_test_teardown(test_relay_crash_kill9_keeps_every_acked_envelope, down),
         cmocka_unit_test_teardown(test_relay_submit_in_another_name_refused, down),
         cmocka_unit_test_teardown(test_relay_connection_cap_forgets_least_recent, down),

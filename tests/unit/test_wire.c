@@ -433,6 +433,72 @@ test_wire_request_batches_read_strictly(void **state)
     }
 }
 
+/* `depth` levels of a batch holding one batch (tag, then "0a L" around
+ * the level below): what a hostile peer could send. */
+static uint8_t *
+nested(const uint8_t *tag, size_t tag_len, size_t depth, size_t *len)
+{
+    size_t cap = (tag_len + 12) * depth + 16, n = 0;
+    uint8_t *buf = calloc(1, cap), *tmp = malloc(cap);
+
+    assert_non_null(buf);
+    assert_non_null(tmp);
+    for (size_t d = 0; d < depth; d++) {
+        uint8_t l1[10], l2[10];
+        size_t k1 = 0, k2 = 0;
+        uint64_t v = n;
+        do { l2[k2++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0)); v >>= 7; } while (v);
+        v = 1 + k2 + n;
+        do { l1[k1++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0)); v >>= 7; } while (v);
+        memcpy(tmp, tag, tag_len);
+        memcpy(tmp + tag_len, l1, k1);
+        tmp[tag_len + k1] = 0x0a;
+        memcpy(tmp + tag_len + k1 + 1, l2, k2);
+        memcpy(tmp + tag_len + k1 + 1 + k2, buf, n);
+        n += tag_len + k1 + 1 + k2;
+        memcpy(buf, tmp, n);
+    }
+    free(tmp);
+    *len = n;
+    return buf;
+}
+
+/* A batch nested 20 000 deep decodes one level and no more: its items are
+ * bytes, so no decoder recurses into them (with "repeated Request" a
+ * 34 KB frame overflowed protobuf-c's stack). */
+static void
+test_wire_deep_batches_do_not_recurse(void **state)
+{
+    static const uint8_t rq_tag[] = { 0x72 }, rs_tag[] = { 0x82, 0x01 };
+    Liaison__Request *req = NULL;
+    Liaison__Response *resp = NULL;
+    struct got g = { .n = 0 };
+    uint8_t *f;
+    size_t len;
+
+    (void)state;
+    f = nested(rq_tag, sizeof rq_tag, 20000, &len);
+    assert_int_equal(LSN_PB_DECODE(request, f, len, LSN_WIRE_FRAME_MAX, &req), 0);
+    assert_int_equal(req->body_case, LIAISON__REQUEST__BODY_BATCH);
+    assert_int_equal(req->batch->n_requests, 1);
+    lsn_pb_free(&req->base);
+    free(f);
+    f = nested(rs_tag, sizeof rs_tag, 20000, &len);
+    assert_int_equal(LSN_PB_DECODE(response, f, len, LSN_WIRE_FRAME_MAX, &resp), 0);
+    assert_int_equal(resp->batch->n_responses, 1);
+    lsn_pb_free(&resp->base);
+    /* A client refuses it: above a batch's bytes, or, smaller, a batch
+     * in a batch. */
+    assert_int_equal(lsn_wire_frame_each(f, len, LSN_WIRE_FRAME_MAX, take, &g),
+                     LSN_ERR_TOO_LARGE);
+    free(f);
+    f = nested(rs_tag, sizeof rs_tag, 1000, &len);
+    assert_int_equal(lsn_wire_frame_each(f, len, LSN_WIRE_FRAME_MAX, take, &g),
+                     LSN_ERR_MALFORMED);
+    assert_int_equal(g.n, 0);
+    free(f);
+}
+
 int
 main(void)
 {
@@ -442,6 +508,7 @@ main(void)
         cmocka_unit_test(test_wire_callback_stops_the_walk),
         cmocka_unit_test(test_wire_queued_requests_travel_in_batches),
         cmocka_unit_test(test_wire_request_batches_read_strictly),
+        cmocka_unit_test(test_wire_deep_batches_do_not_recurse),
     };
 
     if (sodium_init() < 0)
