@@ -1353,8 +1353,8 @@ part_keep(void *ctx, const uint8_t *buf, size_t len)
  * admitted once, and a refusal of the sender, or of the requests left
  * when the connection's tokens run out, is one answer for all of them
  * (error.also): one small frame never costs the relay thousands of
- * answers.  LSN_ERR_NOT_FOUND if the frame is not a batch; returns the
- * requests it held, or 1 for a batch refused whole. */
+ * answers.  0 with the requests it held in *held (1 for a batch refused
+ * whole), or LSN_ERR_NOT_FOUND if the frame is not a batch. */
 static int
 batch_handle(struct lsn_relay *r, struct from *f, const uint8_t *body, size_t len,
              uint64_t *held)
