@@ -15,9 +15,16 @@
 #define SEND_TIMEOUT_MS 5000
 #define HEARTBEAT_MS    5000
 
+/* A Response kept for a later take.  An error that answers several
+ * requests at once (WireError.also) is kept once, as it came, and handed
+ * out one id at a time: `pending` counts the ids still to hand out (its
+ * own id while `own` is set, and the non-zero entries of also), so what a
+ * relay's frame makes a client hold is never more than the frame. */
 struct held {
     Liaison__Response *resp;
     struct held *next;
+    size_t pending;
+    int own;
 };
 
 struct lsn_wire {
@@ -432,14 +439,57 @@ lsn_wire_frame_each(const uint8_t *buf, size_t len, size_t cap,
     return r == LSN_ERR_NOT_FOUND ? each_response(&e, buf, len) : r;
 }
 
-/* Appends resp to the FIFO (or frees it: an answer to a request id never
- * sent, or no memory). */
+/* The answer to request id that an error answering several requests at
+ * once stands for: the same code and sentence (cut as w->message would
+ * cut it). */
 static int
-held_push(struct lsn_wire *w, Liaison__Response *resp)
+error_for(const Liaison__WireError *e, uint64_t id, Liaison__Response **out)
 {
-    struct held *h;
+    Liaison__Response resp = LIAISON__RESPONSE__INIT;
+    Liaison__WireError one = LIAISON__WIRE_ERROR__INIT;
+    char msg[sizeof ((struct lsn_wire *)0)->message];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int r;
 
-    if (resp->id >= w->next_id) {
+    snprintf(msg, sizeof msg, "%s", e->message != NULL ? e->message : "");
+    one.code = e->code;
+    one.message = msg;
+    resp.id = id;
+    resp.error = &one;
+    if ((r = lsn_pb_encode(&resp.base, &buf, &len)) == 0)
+        r = LSN_PB_DECODE(response, buf, len, LSN_PB_DEFAULT_HEAP_CAP, out);
+    free(buf);
+    return r;
+}
+
+/* Whether resp is an error answering several requests at once. */
+static int
+is_several(const Liaison__Response *resp)
+{
+    return resp->error != NULL && resp->error->n_also > 0;
+}
+
+/* Keeps a Response for lsn_wire_recv / lsn_wire_call.  Only ids this
+ * connection issued count: one answering a request id never sent is
+ * dropped, and so are such ids in also (a relay cannot fill the FIFO
+ * with answers nobody asked for). */
+static int
+hold(void *ctx, Liaison__Response *resp)
+{
+    struct lsn_wire *w = ctx;
+    Liaison__WireError *e = resp->error;
+    struct held *h;
+    size_t pending = resp->id < w->next_id;
+
+    if (e != NULL && e->n_also > LSN_WIRE_BATCH_ITEMS - 1)
+        e->n_also = LSN_WIRE_BATCH_ITEMS - 1;       /* what a relay may send */
+    for (size_t i = 0; e != NULL && i < e->n_also; i++) {
+        if (e->also[i] >= w->next_id)
+            e->also[i] = 0;
+        pending += e->also[i] != 0;
+    }
+    if (pending == 0) {
         lsn_pb_free(&resp->base);
         return 0;
     }
@@ -449,6 +499,8 @@ held_push(struct lsn_wire *w, Liaison__Response *resp)
     }
     h->resp = resp;
     h->next = NULL;
+    h->pending = pending;
+    h->own = resp->id < w->next_id;
     if (w->tail != NULL)
         w->tail->next = h;
     else
@@ -457,82 +509,57 @@ held_push(struct lsn_wire *w, Liaison__Response *resp)
     return 0;
 }
 
-/* The answer to request id that an error refusing several requests at once
- * (WireError.also) stands for: the same code and sentence. */
+/* Hands out id (the first pending one if id is 0) from a held error that
+ * answers several requests: 1 with *got set, or 0 if it holds no such id. */
 static int
-error_for(const Liaison__WireError *e, uint64_t id, Liaison__Response **out)
+held_take_id(struct held *h, uint64_t id, uint64_t *got)
 {
-    Liaison__Response resp = LIAISON__RESPONSE__INIT;
-    Liaison__WireError one = LIAISON__WIRE_ERROR__INIT;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int r;
+    Liaison__WireError *e = h->resp->error;
 
-    one.code = e->code;
-    one.message = e->message;
-    resp.id = id;
-    resp.error = &one;
-    if ((r = lsn_pb_encode(&resp.base, &buf, &len)) == 0)
-        r = LSN_PB_DECODE(response, buf, len, LSN_PB_DEFAULT_HEAP_CAP, out);
-    free(buf);
-    return r;
-}
-
-/* Keeps a Response for lsn_wire_recv / lsn_wire_call, and an error that
- * refused several requests at once (WireError.also) as one answer per
- * request; one answering a request id never sent is dropped (a relay
- * cannot fill the FIFO with answers nobody asked for). */
-static int
-hold(void *ctx, Liaison__Response *resp)
-{
-    struct lsn_wire *w = ctx;
-    Liaison__WireError *e = resp->error;
-    Liaison__Response **also = NULL;
-    size_t n = 0, n_also = e != NULL ? e->n_also : 0;
-    int r = 0;
-
-    /* At most a batch's worth: what one answer makes a client hold stays
-     * bounded, whatever a relay sends. */
-    if (n_also > LSN_WIRE_BATCH_ITEMS - 1)
-        n_also = LSN_WIRE_BATCH_ITEMS - 1;
-    if (n_also > 0 && (also = calloc(n_also, sizeof *also)) == NULL)
-        r = LSN_ERR_NOMEM;
-    for (size_t i = 0; r == 0 && i < n_also; i++)
-        if (e->also[i] != 0 && e->also[i] < w->next_id &&
-            (r = error_for(e, e->also[i], &also[n])) == 0)
-            n++;
-    if (r == 0)
-        r = held_push(w, resp);
-    else
-        lsn_pb_free(&resp->base);
-    for (size_t i = 0; i < n; i++) {
-        if (r == 0)
-            r = held_push(w, also[i]);      /* frees it if it cannot */
-        else
-            lsn_pb_free(&also[i]->base);
+    if (h->own && (id == 0 || h->resp->id == id)) {
+        h->own = 0;
+        *got = h->resp->id;
+        h->pending--;
+        return 1;
     }
-    free(also);
-    return r;
+    for (size_t i = 0; i < e->n_also; i++)
+        if (e->also[i] != 0 && (id == 0 || e->also[i] == id)) {
+            *got = e->also[i];
+            e->also[i] = 0;
+            h->pending--;
+            return 1;
+        }
+    return 0;
 }
 
 /* Takes the held Response with request id `id` (any, if id is 0) out of
- * the FIFO: NULL if none is held. */
+ * the FIFO: NULL if none is held (or no memory for the answer an error
+ * of several stands for). */
 static Liaison__Response *
 take(struct lsn_wire *w, uint64_t id)
 {
     struct held **pp = &w->head, *h, *prev = NULL;
-    Liaison__Response *resp;
+    Liaison__Response *resp = NULL;
+    uint64_t got = 0;
 
-    while (*pp != NULL && id != 0 && (*pp)->resp->id != id) {
-        prev = *pp;
-        pp = &(*pp)->next;
-    }
-    if ((h = *pp) == NULL)
+    for (; (h = *pp) != NULL; prev = h, pp = &h->next)
+        if (is_several(h->resp) ? held_take_id(h, id, &got)
+                                : id == 0 || h->resp->id == id)
+            break;
+    if (h == NULL)
         return NULL;
+    if (is_several(h->resp)) {
+        if (error_for(h->resp->error, got, &resp) != 0)
+            resp = NULL;
+        if (h->pending > 0)
+            return resp;
+        lsn_pb_free(&h->resp->base);
+    } else {
+        resp = h->resp;
+    }
     *pp = h->next;
     if (w->tail == h)
         w->tail = prev;
-    resp = h->resp;
     free(h);
     return resp;
 }

@@ -559,12 +559,9 @@ struct answer_ctx {
 };
 
 /* Acts on one answer of peer relay p (lsn_wire_response_fn). */
-static int
-peer_answer(void *ctx, Liaison__Response *resp)
+static void
+peer_answer_one(struct answer_ctx *a, Liaison__Response *resp)
 {
-    struct answer_ctx *a = ctx;
-
-    a->n++;
     if ((resp->id & ID_TAGS) == 0)
         forward_answer(a->r, a->p, resp);
     else if (resp->id & ID_STATUS)
@@ -572,6 +569,27 @@ peer_answer(void *ctx, Liaison__Response *resp)
     else if (resp->error != NULL && resp->error->code != LSN_ERR_ROLLBACK)
         lsn_relay_log("peer relay %s did not take a directory object: %.200s",
                       a->p->name, resp->error->message);
+}
+
+static int
+peer_answer(void *ctx, Liaison__Response *resp)
+{
+    struct answer_ctx *a = ctx;
+    size_t n_also = resp->error != NULL ? resp->error->n_also : 0;
+
+    a->n++;
+    peer_answer_one(a, resp);
+    /* An error answering several requests at once (docs/wire.md "Batched
+     * requests"): the same answer to each forward or status ask it lists
+     * (a directory object's refusal is logged once). */
+    if (n_also > LSN_WIRE_BATCH_ITEMS - 1)
+        n_also = LSN_WIRE_BATCH_ITEMS - 1;
+    for (size_t i = 0; i < n_also; i++) {
+        resp->id = resp->error->also[i];
+        a->n++;
+        if ((resp->id & ID_TAGS) == 0 || (resp->id & ID_STATUS))
+            peer_answer_one(a, resp);
+    }
     lsn_pb_free(&resp->base);
     return 0;
 }

@@ -322,7 +322,8 @@ struct requests {
     const uint8_t *buf[RQ_MAX_REQUESTS];
     size_t len[RQ_MAX_REQUESTS];
     int decode[RQ_MAX_REQUESTS];
-    size_t n;
+    size_t frame[RQ_MAX_REQUESTS];  /* which frame it came in */
+    size_t n, frames;
 };
 
 static void
@@ -331,6 +332,7 @@ request_add(struct requests *q, const uint8_t *buf, size_t len, int decode)
     FF_CHECK(q->n < RQ_MAX_REQUESTS);
     q->buf[q->n] = buf;
     q->len[q->n] = len;
+    q->frame[q->n] = q->frames;
     q->decode[q->n++] = decode;
 }
 
@@ -348,6 +350,7 @@ requests_of_frame(struct requests *q, const struct who_fix *who,
     size_t before = q->n;
     int r = LSN_ERR_NOT_FOUND;
 
+    q->frames++;
     if (!extra &&
         (r = lsn_wire_batch_each(LSN_WIRE_REQUESTS, buf, len, request_of_batch, q)) == 0) {
         if (who->kind != K_BAD)
@@ -390,7 +393,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                      sink, &g) == 0);
     FF_CHECK(!g.overflow);
     /* What the relay decodes, the test decodes the same way. */
-    q.n = 0;
+    q.n = q.frames = 0;
     for (size_t i = 0; i < n; i++)
         requests_of_frame(&q, who, fr[i], len[i], (data[1] & 1) && i + 1 == n);
     for (size_t i = 0; i < q.n; i++) {
@@ -413,10 +416,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         FF_CHECK(k < q.n);
         check_reply(who, resp, req[k]);
-        /* One refusal may answer the requests after it too (a batch's
-         * sender refused, or its tokens spent): their ids, in order. */
+        /* One refusal may answer the requests after it too, of the same
+         * frame: the rest of a batch once the connection's tokens are
+         * spent (each input starts with a full bucket, cfg.burst), or an
+         * unknown key's batch; their ids, in order. */
         if (resp->error != NULL && resp->error->n_also > 0) {
             FF_CHECK(resp->error->n_also < q.n - k);
+            FF_CHECK(q.frame[k + resp->error->n_also] == q.frame[k]);
+            FF_CHECK((resp->error->code == LSN_ERR_RATE && k >= cfg.burst) ||
+                     (resp->error->code == LSN_ERR_DENIED && who->kind == K_UNKNOWN));
             for (size_t j = 0; j < resp->error->n_also; j++)
                 FF_CHECK(req[k + 1 + j] == NULL ||
                          resp->error->also[j] == req[k + 1 + j]->id);

@@ -385,6 +385,44 @@ test_federation_partition_kill9_delays_only(void **state)
     lsn_relay_client_close(&s3);
 }
 
+/* A relay refuses a peer's forwards past the peer connection's tokens
+ * with one answer for all of them (WireError.also, docs/wire.md): the
+ * forwarding relay takes it as a refusal of each and sends them again at
+ * once, not after peer_timeout_ms (a minute here) when only the first was
+ * taken. */
+static void
+test_federation_rate_limited_forwards_sent_again(void **state)
+{
+    enum { N = 40 };
+    struct lsn_relay_client *s1;
+    size_t to[1] = { 1 };
+    uint8_t ids[N][16];
+    struct seen seen;
+
+    (void)state;
+    memset(&seen, 0, sizeof seen);
+    up3("fed-rate", "rate 100\nburst 10\npeer_timeout_ms 60000");
+    wait_directory(1);
+    rf_stop_relay(&F, 1, SIGTERM);
+    s1 = conn(0, 0);
+    for (int i = 0; i < N; i++) {
+        uint8_t *e = NULL;
+        size_t l;
+        int rc;
+        assert_int_equal(rf_seal(&F, 0, 0, to, 1, NULL, 3600, &e, &l), 0);
+        while ((rc = submit1(s1, e, l)) == LSN_ERR_RATE)
+            usleep(20 * 1000);
+        assert_int_equal(rc, 0);
+        msg_id_of(e, l, ids[i]);
+        free(e);
+    }
+    /* r2 comes back to forty forwards in one go, past its ten tokens. */
+    assert_int_equal(rf_start_relay(&F, 1), 0);
+    wait_all(1, 0, &seen, ids, N);
+    only_these(&seen, ids, N);
+    lsn_relay_client_close(&s1);
+}
+
 /* Sends one relay-to-relay request over a raw connection with key pair
  * (pk, sk) to relay k; returns the answer's code (0: served). */
 static int
@@ -471,6 +509,7 @@ main(void)
         cmocka_unit_test_teardown(test_federation_messages_cross_relays_both_ways, down),
         cmocka_unit_test_teardown(test_federation_key_rotation_reaches_other_relays, down),
         cmocka_unit_test_teardown(test_federation_partition_kill9_delays_only, down),
+        cmocka_unit_test_teardown(test_federation_rate_limited_forwards_sent_again, down),
         cmocka_unit_test_teardown(test_federation_impostors_refused, down),
     };
 

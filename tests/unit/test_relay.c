@@ -645,9 +645,9 @@ batch_nested(size_t depth, size_t *len)
 
 /* Requests in batch frames are each answered as if they had come alone,
  * in order: a batch nested in a batch is refused with its own id, an
- * empty batch frame, one above the limits and one nested thousands deep
- * as a whole (id 0, and the relay lives), and the requests around them
- * are served. */
+ * empty batch frame and one above the limits as a whole (id 0), one
+ * whose request nests thousands deep as a request of no known kind (id
+ * 0, and the relay lives), and the requests around them are served. */
 static void
 test_relay_batched_requests_answered_in_order(void **state)
 {
@@ -665,7 +665,9 @@ test_relay_batched_requests_answered_in_order(void **state)
     void *sock;
 
     (void)state;
-    up("batched", 1, 1, "rate 100000\nburst 100000");
+    /* The smallest max_envelope: the relay still takes full batch frames
+     * (its frame limit is at least one). */
+    up("batched", 1, 1, "rate 100000\nburst 100000\nmax_envelope 1024");
     w = wire_open(0, 0);
     sock = lsn_wire_socket(w);
     for (uint64_t i = 0; i < 3; i++) {
@@ -702,10 +704,13 @@ test_relay_batched_requests_answered_in_order(void **state)
     want[n] = 0, codes[n++] = LSN_ERR_MALFORMED;    /* empty */
     want[n] = 0, codes[n++] = LSN_ERR_MALFORMED;    /* too many */
     want[n] = 0, codes[n++] = LSN_ERR_MALFORMED;    /* the deep one */
-    /* The client library's own batches. */
+    /* The client library's own batches, full ones: 200 pings of 300
+     * bytes fill one to 64 KiB. */
+    static uint8_t data[300];
     for (uint64_t i = 6; i < 6 + 200; i++) {
         Liaison__Request req = LIAISON__REQUEST__INIT;
         Liaison__PingRequest p = LIAISON__PING_REQUEST__INIT;
+        p.data = (ProtobufCBinaryData){ sizeof data, data };
         req.id = i;
         req.body_case = LIAISON__REQUEST__BODY_PING;
         req.ping = &p;

@@ -377,6 +377,84 @@ test_wire_queued_requests_travel_in_batches(void **state)
     sodium_memzero(csk, sizeof csk);
 }
 
+/* An error that answers several requests at once (WireError.also) is
+ * handed out once per id the client issued, in order, with its sentence
+ * cut to what a client keeps; ids never issued and 0 are dropped; and the
+ * client holds the one answer, not a copy per id (a 94 KB frame listing
+ * one id 4 095 times with a 64 KiB sentence once cost 270 MB). */
+static void
+test_wire_one_error_for_several_requests(void **state)
+{
+    struct fake_relay f;
+    struct lsn_wire *w = NULL;
+    Liaison__Response resp = LIAISON__RESPONSE__INIT, *got = NULL;
+    Liaison__WireError e = LIAISON__WIRE_ERROR__INIT;
+    uint8_t cpk[32], csk[32], *buf = NULL;
+    uint64_t ids[3], also[LSN_WIRE_BATCH_ITEMS + 10];
+    size_t len = 0, n_also = 0;
+    char *msg = malloc(65537);
+    zmq_msg_t rid, body;
+
+    (void)state;
+    assert_non_null(msg);
+    memset(msg, 'x', 65536);
+    msg[65536] = '\0';
+    fake_relay_up(&f);
+    crypto_box_keypair(cpk, csk);
+    assert_int_equal(lsn_wire_connect(f.endpoint, f.pk, cpk, csk, &w), 0);
+    for (int i = 0; i < 3; i++) {
+        ids[i] = lsn_wire_next_id(w);
+        queue_ping(w, ids[i], 1);
+    }
+    assert_int_equal(lsn_wire_flush(w), 0);
+    zmq_msg_init(&rid);
+    zmq_msg_init(&body);
+    assert_true(zmq_msg_recv(&rid, f.sock, 0) >= 0);
+    assert_true(zmq_msg_recv(&body, f.sock, 0) >= 0);
+    /* ids[1] twice, 0, one never issued, then ids[2] past the cap. */
+    also[n_also++] = ids[1];
+    also[n_also++] = ids[1];
+    also[n_also++] = 0;
+    also[n_also++] = ids[2] + 1000;
+    for (; n_also < LSN_WIRE_BATCH_ITEMS + 5; n_also++)
+        also[n_also] = n_also == LSN_WIRE_BATCH_ITEMS + 2 ? ids[2] : ids[0];
+    e.code = LSN_ERR_RATE;
+    e.message = msg;
+    e.also = also;
+    e.n_also = n_also;
+    resp.id = ids[0];
+    resp.error = &e;
+    assert_int_equal(lsn_pb_encode(&resp.base, &buf, &len), 0);
+    assert_true(zmq_send(f.sock, zmq_msg_data(&rid), zmq_msg_size(&rid), ZMQ_SNDMORE) >= 0);
+    assert_int_equal(zmq_send(f.sock, buf, len, 0), (int)len);
+    free(buf);
+    zmq_msg_close(&rid);
+    zmq_msg_close(&body);
+    /* Taken by id, out of order, then the rest in order. */
+    assert_int_equal(lsn_wire_recv(w, 5000, &got), 0);     /* reads the frame */
+    assert_int_equal(got->id, ids[0]);
+    assert_int_equal(lsn_wire_check(w, got), LSN_ERR_RATE);
+    assert_true(strlen(got->error->message) < 512);
+    lsn_pb_free(&got->base);
+    assert_int_equal(lsn_wire_recv(w, 0, &got), 0);
+    assert_int_equal(got->id, ids[1]);
+    lsn_pb_free(&got->base);
+    assert_int_equal(lsn_wire_recv(w, 0, &got), 0);
+    assert_int_equal(got->id, ids[1]);                      /* listed twice */
+    lsn_pb_free(&got->base);
+    /* The cap: the 4 095 ids after the first; ids[2] came after it. */
+    for (size_t i = 4; i < LSN_WIRE_BATCH_ITEMS - 1; i++) {
+        assert_int_equal(lsn_wire_recv(w, 0, &got), 0);
+        assert_int_equal(got->id, ids[0]);
+        lsn_pb_free(&got->base);
+    }
+    assert_int_equal(lsn_wire_recv(w, 0, &got), LSN_ERR_TIMEOUT);
+    lsn_wire_close(&w);
+    fake_relay_down(&f);
+    sodium_memzero(csk, sizeof csk);
+    free(msg);
+}
+
 /* A request batch is read back as it was built; a single Request is not
  * a batch; an empty batch and one above the limits are refused. */
 static int
@@ -509,6 +587,7 @@ main(void)
         cmocka_unit_test(test_wire_queued_requests_travel_in_batches),
         cmocka_unit_test(test_wire_request_batches_read_strictly),
         cmocka_unit_test(test_wire_deep_batches_do_not_recurse),
+        cmocka_unit_test(test_wire_one_error_for_several_requests),
     };
 
     if (sodium_init() < 0)
