@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,8 +34,8 @@ static const char fetch_usage[] =
 
 static const char inbox_usage[] =
     "usage: liaison inbox [--unread] [--json]\n"
-    "       liaison read MSGID [--json]\n"
-    "       liaison open FILE [--json]\n"
+    "       liaison read MSGID [--json] [--save-attachments DIR]\n"
+    "       liaison open FILE [--json] [--save-attachments DIR]\n"
     "\n"
     "inbox lists received messages, oldest first (* marks unread).\n"
     "read shows one message (a unique prefix of its id is enough), marks it\n"
@@ -43,11 +45,18 @@ static const char inbox_usage[] =
     "a relay (import the sender's bundle first with `liaison bundle import`),\n"
     "and stores it like a fetched message.\n"
     "\n"
+    "  --save-attachments DIR   also write each attachment into DIR (made,\n"
+    "                           mode 0700, if missing) under the file name its\n"
+    "                           sender gave it (checked when the message was\n"
+    "                           opened: never a path), mode 0600; an existing\n"
+    "                           file is never replaced (exit 2)\n"
+    "\n"
     "Exit status: 0 success, 1 verification failed, 2 usage or input error.\n";
 
 struct show_ctx {
     int json;
     const char *exec;
+    const char *save;               /* --save-attachments DIR */
     int failures;
     size_t shown, receipts;
 };
@@ -149,6 +158,7 @@ parse_recv(int argc, char **argv, const char *usage, struct show_ctx *x,
         { "json", no_argument, NULL, 'j' },
         { "exec", required_argument, NULL, 'x' },
         { "unread", no_argument, NULL, 'u' },
+        { "save-attachments", required_argument, NULL, 's' },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -159,6 +169,11 @@ parse_recv(int argc, char **argv, const char *usage, struct show_ctx *x,
         switch (c) {
         case 'j': x->json = 1; break;
         case 'x': x->exec = optarg; break;
+        case 's':
+            if (!want_arg)          /* read and open: one message */
+                return cli_usage(usage, "--save-attachments belongs to read and open");
+            x->save = optarg;
+            break;
         case 'u': if (unread) { *unread = 1; break; } /* fall through */
         default: return cli_usage(usage, "invalid option");
         }
@@ -283,6 +298,38 @@ cmd_inbox(int argc, char **argv)
     return rc;
 }
 
+/* Writes each attachment of m into dir (made 0700 if missing) under the
+ * name its sender gave it, a file name that lsn_open checked (never a
+ * path, ".", ".." or control characters), mode 0600, durably, never over
+ * an existing file. */
+static int
+save_attachments(const struct lsn_message *m, const char *dir)
+{
+    const Liaison__Alert *a = m->o->alert;
+    char path[PATH_MAX];
+    int r;
+
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return cli_fail(LSN_ERR_IO, 0, "cannot create %s: %s", dir, strerror(errno));
+    for (size_t i = 0; i < a->n_attachments; i++) {
+        const Liaison__Attachment *at = a->attachments[i];
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, at->name) >= sizeof path)
+            return cli_fail(LSN_ERR_TOO_LARGE, 0, "%s/%s: path too long", dir, at->name);
+        r = lsn_file_write(path, at->data.data, at->data.len, LSN_WRITE_SECRET);
+        if (r == LSN_ERR_EXISTS) {
+            (void)cli_fail(0, 0, "%s exists: attachment not saved (choose another "
+                           "folder, or move that file away)", path);
+            return EXIT_USAGE;
+        }
+        if (r != 0)
+            return cli_fail(r, 0, "attachment not saved to %s", path);
+        fprintf(stderr, "saved %s (%zu bytes)\n", path, at->data.len);
+    }
+    if (a->n_attachments == 0)
+        fprintf(stderr, "no attachments to save\n");
+    return 0;
+}
+
 int
 cmd_read(int argc, char **argv)
 {
@@ -298,10 +345,13 @@ cmd_read(int argc, char **argv)
         return rc;
     if ((rc = cli_open(&c)) != 0)
         return rc;
-    if ((r = lsn_client_read(c, id, 1, &m)) != 0)
+    if ((r = lsn_client_read(c, id, 1, &m)) != 0) {
         rc = cli_fail(r, 0, "cannot read %s", id);
-    else
+    } else {
         cli_print_message(stdout, m, x.json);
+        if (x.save != NULL)
+            rc = save_attachments(m, x.save);
+    }
     lsn_message_free(&m);
     lsn_client_close(&c);
     return rc;
@@ -327,10 +377,13 @@ cmd_open(int argc, char **argv)
     if ((rc = cli_open(&c)) != 0)
         goto out;
     c->offline = 1;     /* verified against the bundles held here */
-    if ((r = lsn_client_accept(c, env, len, lsn_now(), &m)) != 0)
+    if ((r = lsn_client_accept(c, env, len, lsn_now(), &m)) != 0) {
         rc = cli_fail(r, 1, "%s does not verify", file);
-    else
+    } else {
         cli_print_message(stdout, m, x.json);
+        if (x.save != NULL)
+            rc = save_attachments(m, x.save);
+    }
 out:
     lsn_message_free(&m);
     free(env);

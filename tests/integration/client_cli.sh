@@ -75,6 +75,22 @@ has "192.0.2.7" "indicator shown"
 expect 0 "paypal read" lsn paypal analyst read "$SHORT" --json
 has '"tlp":"amber"' "json read"
 expect 2 "read of an unknown id" lsn paypal analyst read 0000ffff
+# Attachments: the reader saves them as files, as sent, never over one.
+printf 'ip,seen\n192.0.2.9,2026-12-01\n' > rows.csv
+expect 0 "send with an attachment" lsn europol analyst send --to paypal --title "Mule list" \
+    --attach rows.csv --json
+AID=$(json_field msg_id)
+expect 0 "paypal fetches it" lsn paypal analyst fetch
+expect 0 "read --save-attachments" lsn paypal analyst read "$AID" --save-attachments saved
+has "saved saved/rows.csv" "the saved file is named"
+cmp -s rows.csv saved/rows.csv || bad "the saved attachment differs from the one sent"
+[ "$(stat -c %a saved/rows.csv)" = 600 ] || bad "the saved attachment is not mode 0600"
+expect 2 "an existing file is never replaced" lsn paypal analyst read "$AID" \
+    --save-attachments saved
+has "exists" "the refusal names the existing file"
+cmp -s rows.csv saved/rows.csv || bad "the existing file was changed"
+expect 2 "--save-attachments is for read and open" lsn paypal analyst inbox \
+    --save-attachments saved
 # Plaintext never reaches the profile: neither body nor indicator is on disk.
 if grep -rqa "Card testing from this range\|192.0.2.7" home/; then
     bad "plaintext found in a profile folder"
