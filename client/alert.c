@@ -6,6 +6,7 @@
  * alert before it leaves and a recipient never trusts the sender's code. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sodium.h>
 
@@ -381,4 +382,21 @@ lsn_alert_encode(const Liaison__Alert *a, uint8_t **out, size_t *out_len)
     if (protobuf_c_message_get_packed_size(&a->base) > LSN_CONTENT_MAX)
         return LSN_ERR_TOO_LARGE;
     return lsn_pb_encode(&a->base, out, out_len);
+}
+
+const char *
+lsn_alert_media_type_of(const char *name)
+{
+    static const struct { const char *ext, *type; } types[] = {
+        { ".txt", "text/plain" }, { ".csv", "text/csv" }, { ".json", "application/json" },
+        { ".pdf", "application/pdf" }, { ".png", "image/png" }, { ".jpg", "image/jpeg" },
+        { ".jpeg", "image/jpeg" }, { ".zip", "application/zip" },
+        { ".eml", "message/rfc822" }, { ".xml", "application/xml" },
+    };
+    const char *dot = strrchr(name, '.');
+
+    for (size_t i = 0; dot != NULL && i < sizeof types / sizeof types[0]; i++)
+        if (strcasecmp(dot, types[i].ext) == 0)
+            return types[i].type;
+    return "application/octet-stream";
 }

@@ -51,4 +51,8 @@ int lsn_utf8_check(const char *s, size_t len);
 /* 1 if name is a MISP attribute type liaison accepts as an indicator. */
 int lsn_alert_misp_type_known(const char *name);
 
+/* The media type a file name's extension suggests (".csv": "text/csv",
+ * ...), else "application/octet-stream". */
+const char *lsn_alert_media_type_of(const char *name);
+
 #endif

@@ -35,6 +35,8 @@ struct lsn_alert {
     char *title, *body, *case_ref;
     Liaison__Indicator **ind;        /* each with its own strings */
     size_t n_ind;
+    Liaison__Attachment **att;       /* each with its own name, type, data */
+    size_t n_att;
 };
 
 struct lsn_received {
@@ -105,6 +107,18 @@ lsn_alert_new(lsn_alert **out)
     return 0;
 }
 
+static void
+attachment_free(Liaison__Attachment *at)
+{
+    if (at == NULL)
+        return;
+    free(at->name);
+    free(at->media_type);
+    free(at->data.data);
+    free(at->sha256.data);
+    free(at);
+}
+
 void
 lsn_alert_destroy(lsn_alert **ap)
 {
@@ -118,6 +132,9 @@ lsn_alert_destroy(lsn_alert **ap)
         free(a->ind[i]);
     }
     free(a->ind);
+    for (size_t i = 0; i < a->n_att; i++)
+        attachment_free(a->att[i]);
+    free(a->att);
     free(a->title);
     free(a->body);
     free(a->case_ref);
@@ -227,6 +244,43 @@ lsn_alert_add_indicator(lsn_alert *a, const char *type, const char *value)
     a->ind[a->n_ind++] = in;
     a->a.indicators = a->ind;
     a->a.n_indicators = a->n_ind;
+    return 0;
+}
+
+int
+lsn_alert_add_attachment(lsn_alert *a, const char *name, const char *media_type,
+                         const void *data, size_t len)
+{
+    Liaison__Attachment *at, **grown;
+
+    if (name == NULL || (data == NULL && len > 0))
+        return LSN_ERR_INVALID;
+    if (len > LSN_CONTENT_MAX)
+        return LSN_ERR_TOO_LARGE;
+    if (a->n_att == LSN_ALERT_MAX_ATTACHMENTS)
+        return LSN_ERR_LIMIT;
+    if ((grown = realloc(a->att, (a->n_att + 1) * sizeof *grown)) == NULL)
+        return LSN_ERR_NOMEM;
+    a->att = grown;
+    if ((at = calloc(1, sizeof *at)) == NULL)
+        return LSN_ERR_NOMEM;
+    liaison__attachment__init(at);
+    at->name = strdup(name);
+    at->media_type = strdup(media_type != NULL ? media_type : lsn_alert_media_type_of(name));
+    at->data = (ProtobufCBinaryData){ len, malloc(len > 0 ? len : 1) };
+    at->sha256 = (ProtobufCBinaryData){ crypto_hash_sha256_BYTES,
+                                        malloc(crypto_hash_sha256_BYTES) };
+    if (at->name == NULL || at->media_type == NULL || at->data.data == NULL ||
+        at->sha256.data == NULL) {
+        attachment_free(at);
+        return LSN_ERR_NOMEM;
+    }
+    if (len > 0)
+        memcpy(at->data.data, data, len);
+    crypto_hash_sha256(at->sha256.data, at->data.data, len);
+    a->att[a->n_att++] = at;
+    a->a.attachments = a->att;
+    a->a.n_attachments = a->n_att;
     return 0;
 }
 
@@ -365,6 +419,28 @@ size_t
 lsn_received_indicator_count(const lsn_received *m)
 {
     return m->m->o->alert->n_indicators;
+}
+
+size_t
+lsn_received_attachment_count(const lsn_received *m)
+{
+    return m->m->o->alert->n_attachments;
+}
+
+int
+lsn_received_attachment(const lsn_received *m, size_t i, const char **name,
+                        const char **media_type, const uint8_t **data, size_t *len)
+{
+    const Liaison__Attachment *at;
+
+    if (i >= m->m->o->alert->n_attachments)
+        return LSN_ERR_NOT_FOUND;
+    at = m->m->o->alert->attachments[i];
+    *name = at->name;
+    *media_type = at->media_type;
+    *data = at->data.data;
+    *len = at->data.len;
+    return 0;
 }
 
 int

@@ -1,12 +1,13 @@
 /* example.c: an automated system using the liaison C library.
  *
  *   cc example.c $(pkg-config --cflags --libs liaison) -o example
- *   ./example PROFILE send ORG TITLE [INDICATOR-TYPE VALUE]
+ *   ./example PROFILE send ORG TITLE [INDICATOR-TYPE VALUE [FILE]]
  *   ./example PROFILE fetch
  *
  * PROFILE is a folder set up with `liaison init --credential CRED`.
  * Exit status: 0 success, 1 failure, 3 relay unreachable (retry later). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <liaison.h>
@@ -21,8 +22,35 @@ print_message(void *ctx, const lsn_received *m)
            lsn_received_sender_device(m), lsn_received_title(m));
     for (size_t i = 0; lsn_received_indicator(m, i, &type, &value) == 0; i++)
         printf("  indicator %s = %s\n", type, value);
+    for (size_t i = 0; i < lsn_received_attachment_count(m); i++) {
+        const char *name, *media;
+        const uint8_t *data;
+        size_t len;
+        if (lsn_received_attachment(m, i, &name, &media, &data, &len) == 0)
+            printf("  attachment %s (%s, %zu bytes)\n", name, media, len);
+    }
     (*count)++;
     return 0;
+}
+
+/* Attaches the file at path to a under its base name. */
+static int
+attach_file(lsn_alert *a, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    const char *base = strrchr(path, '/');
+    char *buf = NULL;
+    long len;
+    int r = LSN_ERR_IO;
+
+    if (f == NULL)
+        return LSN_ERR_NOT_FOUND;
+    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)len + 1)) != NULL && fread(buf, 1, (size_t)len, f) == (size_t)len)
+        r = lsn_alert_add_attachment(a, base != NULL ? base + 1 : path, NULL, buf, (size_t)len);
+    free(buf);
+    fclose(f);
+    return r;
 }
 
 static int
@@ -42,8 +70,8 @@ main(int argc, char **argv)
     size_t n = 0, seen = 0;
     int r, rc = 0;
 
-    if (argc < 3 || (strcmp(argv[2], "send") == 0 && argc != 5 && argc != 7)) {
-        fprintf(stderr, "usage: example PROFILE send ORG TITLE [TYPE VALUE]\n"
+    if (argc < 3 || (strcmp(argv[2], "send") == 0 && argc != 5 && argc != 7 && argc != 8)) {
+        fprintf(stderr, "usage: example PROFILE send ORG TITLE [TYPE VALUE [FILE]]\n"
                         "       example PROFILE fetch\n");
         return 2;
     }
@@ -54,7 +82,8 @@ main(int argc, char **argv)
         if ((r = lsn_alert_new(&a)) != 0 || (r = lsn_alert_set_title(a, argv[4])) != 0 ||
             (r = lsn_alert_set_type(a, LSN_TYPE_NOTICE)) != 0 ||
             (r = lsn_alert_set_tlp(a, LSN_TLP_GREEN)) != 0 ||
-            (argc == 7 && (r = lsn_alert_add_indicator(a, argv[5], argv[6])) != 0) ||
+            (argc >= 7 && (r = lsn_alert_add_indicator(a, argv[5], argv[6])) != 0) ||
+            (argc == 8 && (r = attach_file(a, argv[7])) != 0) ||
             (r = lsn_session_send(s, a, to, 1, 0, NULL, id)) != 0)
             rc = fail("send", r);
         else

@@ -237,23 +237,6 @@ read_body(const char *file, char **out)
     return 0;
 }
 
-static const char *
-media_type(const char *name)
-{
-    static const struct { const char *ext, *type; } types[] = {
-        { ".txt", "text/plain" }, { ".csv", "text/csv" }, { ".json", "application/json" },
-        { ".pdf", "application/pdf" }, { ".png", "image/png" }, { ".jpg", "image/jpeg" },
-        { ".jpeg", "image/jpeg" }, { ".zip", "application/zip" },
-        { ".eml", "message/rfc822" }, { ".xml", "application/xml" },
-    };
-    const char *dot = strrchr(name, '.');
-
-    for (size_t i = 0; dot != NULL && i < sizeof types / sizeof types[0]; i++)
-        if (strcasecmp(dot, types[i].ext) == 0)
-            return types[i].type;
-    return "application/octet-stream";
-}
-
 static int
 build_handling(struct built *b, const char *h)
 {
@@ -295,7 +278,7 @@ build_attachments(struct built *b, const struct send_opts *o)
             return cli_fail(r, 0, "cannot attach %s", o->attach[i]);
         liaison__attachment__init(at);
         at->name = (char *)(base ? base + 1 : o->attach[i]);
-        at->media_type = (char *)media_type(at->name);
+        at->media_type = (char *)lsn_alert_media_type_of(at->name);
         crypto_hash_sha256(b->sha[i], b->files[i], n);
         at->sha256 = (ProtobufCBinaryData){ 32, b->sha[i] };
         at->data = (ProtobufCBinaryData){ n, b->files[i] };

@@ -41,6 +41,17 @@ grep -q "Crawler hit" out.txt || bad "example received the alert"
 grep -q "indicator url = http://bad.example/x" out.txt || bad "indicator through the API"
 grep -q "1 new message" out.txt || bad "one message"
 "$L" --home home/bank-analyst inbox | grep -q "Crawler hit" || bad "the CLI sees what the library stored"
+# An attachment through the library, both ways, and out through the CLI.
+printf 'host,first_seen\nbad.example,2026-12-01\n' > hosts.csv
+"$T/example" home/hotline-engine send bank "Hosts list" url "http://bad.example/y" hosts.csv \
+    >out.txt 2>&1 || { cat out.txt; bad "example send with an attachment"; }
+AID=$(sed -n 's/^sent //p' out.txt)
+"$T/example" home/bank-analyst fetch >out.txt 2>&1 || { cat out.txt; bad "example fetch"; }
+grep -q "attachment hosts.csv (text/csv, 39 bytes)" out.txt ||
+    { cat out.txt; bad "attachment through the API"; }
+"$L" --home home/bank-analyst read "$AID" --save-attachments saved >/dev/null 2>&1 ||
+    bad "the CLI saves what the library received"
+cmp -s hosts.csv saved/hosts.csv || bad "the attachment arrived as sent"
 "$T/example" home/hotline-engine send nosuch "x" >out.txt 2>&1
 [ $? = 1 ] && grep -q "not in roster" out.txt || bad "unknown org refused by the library"
 relay_stop
