@@ -172,8 +172,8 @@ h_hello(struct lsn_relay *r, struct conn *c, const struct who *w,
     h->max_batch = (uint32_t)r->cfg.fetch_max;
     resp->body_case = LIAISON__RESPONSE__BODY_HELLO;
     resp->hello = h;
-    lsn_relay_log("hello from %s (%.40s)", w->id,
-                  req->hello->client != NULL ? req->hello->client : "");
+    lsn_relay_log_req(r, "hello from %s (%.40s)", w->id,
+                      req->hello->client != NULL ? req->hello->client : "");
     return 0;
 }
 
@@ -336,7 +336,7 @@ h_submit(struct lsn_relay *r, struct conn *c, const struct who *w,
         return LSN_ERR_NOMEM;
     if ((rc = submit_check(r, w, info, fan, names)) != 0) {
         lsn_hex(hex, info->msg_id, 16);
-        lsn_relay_log("submit %s from %s refused: %s", hex, w->id, r->msg);
+        lsn_relay_log_req(r, "submit %s from %s refused: %s", hex, w->id, r->msg);
         return rc;
     }
     if ((rc = lsn_store_submit(r->store, info, env->data, env->len, fan,
@@ -345,7 +345,7 @@ h_submit(struct lsn_relay *r, struct conn *c, const struct who *w,
         lsn_relay_msg(r, "message %s not stored: %s", hex,
                       lsn_store_why(r->store)[0] ? lsn_store_why(r->store)
                                                  : lsn_strerror(rc));
-        lsn_relay_log("submit %s from %s refused: %s", hex, w->id, r->msg);
+        lsn_relay_log_req(r, "submit %s from %s refused: %s", hex, w->id, r->msg);
         return rc;
     }
     if ((s = alloc(r, sizeof *s)) == NULL || (id = alloc(r, 16)) == NULL)
@@ -442,7 +442,7 @@ h_forward(struct lsn_relay *r, struct conn *c, const struct who *w,
         return LSN_ERR_NOMEM;
     lsn_hex(hex, info->msg_id, 16);
     if ((rc = forward_check(r, w, info, fan, &n_fan, names)) != 0) {
-        lsn_relay_log("forward %s from %s refused: %s", hex, w->id, r->msg);
+        lsn_relay_log_req(r, "forward %s from %s refused: %s", hex, w->id, r->msg);
         return rc;
     }
     if ((rc = lsn_store_submit(r->store, info, env->data, env->len, fan, n_fan,
@@ -450,7 +450,7 @@ h_forward(struct lsn_relay *r, struct conn *c, const struct who *w,
         lsn_relay_msg(r, "message %s not stored: %s", hex,
                       lsn_store_why(r->store)[0] ? lsn_store_why(r->store)
                                                  : lsn_strerror(rc));
-        lsn_relay_log("forward %s from %s refused: %s", hex, w->id, r->msg);
+        lsn_relay_log_req(r, "forward %s from %s refused: %s", hex, w->id, r->msg);
         return rc;
     }
     if ((f = alloc(r, sizeof *f)) == NULL || (id = alloc(r, 16)) == NULL)
@@ -503,8 +503,8 @@ h_subscribe(struct lsn_relay *r, struct conn *c, const struct who *w,
     resp->body_case = LIAISON__RESPONSE__BODY_SUBSCRIBE;
     resp->subscribe = s;
     *commit = 1;    /* so that the first pushes follow this reply */
-    lsn_relay_log("%s subscribed (credit %u, %llu queued)", w->id, c->credit,
-                  (unsigned long long)queued);
+    lsn_relay_log_req(r, "%s subscribed (credit %u, %llu queued)", w->id, c->credit,
+                      (unsigned long long)queued);
     return 0;
 }
 
@@ -1076,7 +1076,8 @@ dispatch_relay(struct lsn_relay *r, struct conn *c, const struct who *w,
             return relay_handlers[i].fn(r, c, w, req, resp, needs_commit);
     lsn_relay_msg(r, "a peer relay may only forward, sync the directory or ask "
                   "the status of what it forwarded");
-    lsn_relay_log("refused a request of kind %d from %s", (int)req->body_case, w->id);
+    lsn_relay_log_req(r, "refused a request of kind %d from %s", (int)req->body_case,
+                      w->id);
     return LSN_ERR_DENIED;
 }
 
@@ -1109,15 +1110,15 @@ lsn_relay_dispatch(struct lsn_relay *r, struct conn *c, const struct who *w,
             c->dev[0] = '\0';
         lsn_relay_msg(r, "device %s is no longer in its organisation's current "
                       "bundle (revoked or re-keyed)", w->id);
-        lsn_relay_log("refused %s: not in its org's current bundle", w->id);
+        lsn_relay_log_req(r, "refused %s: not in its org's current bundle", w->id);
         return LSN_ERR_REVOKED;
     }
     for (size_t i = 0; i < sizeof relay_handlers / sizeof relay_handlers[0]; i++)
         if (relay_handlers[i].body == req->body_case) {
             lsn_relay_msg(r, "only a peer relay may %s; %s is a device",
                           relay_handlers[i].name, w->id);
-            lsn_relay_log("refused %s from device %s: a relay-only request",
-                          relay_handlers[i].name, w->id);
+            lsn_relay_log_req(r, "refused %s from device %s: a relay-only request",
+                              relay_handlers[i].name, w->id);
             return LSN_ERR_DENIED;
         }
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)

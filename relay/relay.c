@@ -50,24 +50,73 @@ lsn_relay_log_quiet(int on)
     log_quiet = on;
 }
 
-void
-lsn_relay_log(const char *fmt, ...)
+static void req_log_tick(struct lsn_relay *r);
+
+static void
+log_v(const char *fmt, va_list ap)
 {
     char line[1024], ts[32];
     struct tm tm;
     time_t now = time(NULL);
-    va_list ap;
 
     if (log_quiet)
         return;
-    va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
     gmtime_r(&now, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
     fprintf(stderr, "%s liaison-relay: %s\n", ts, line);
     if (log_syslog)
         syslog(LOG_INFO, "%s", line);
+}
+
+void
+lsn_relay_log(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_v(fmt, ap);
+    va_end(ap);
+}
+
+/* Lines that requests cause (a hello, a refusal) are one per request, and
+ * one frame can hold 4096 requests: at most REQ_LOG_PER_S of them a
+ * second reach the log, and the rest are counted (req_log_tick says how
+ * many), so no client can flood the log or the disk under it. */
+#define REQ_LOG_PER_S 100
+
+void
+lsn_relay_log_req(struct lsn_relay *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    req_log_tick(r);
+    if (r->req_log_n >= REQ_LOG_PER_S) {
+        r->req_log_dropped++;
+        return;
+    }
+    r->req_log_n++;
+    va_start(ap, fmt);
+    log_v(fmt, ap);
+    va_end(ap);
+}
+
+/* Starts a new second of request log lines, saying how many of the last
+ * one's were not written. */
+static void
+req_log_tick(struct lsn_relay *r)
+{
+    int64_t now = lsn_relay_now_ms();
+
+    if (now - r->req_log_ms < 1000)
+        return;
+    if (r->req_log_dropped > 0)
+        lsn_relay_log("%llu more log lines about requests not written (at most %d a "
+                      "second): a client is sending many refused or repeated requests",
+                      (unsigned long long)r->req_log_dropped, REQ_LOG_PER_S);
+    r->req_log_ms = now;
+    r->req_log_n = 0;
+    r->req_log_dropped = 0;
 }
 
 void
@@ -1584,6 +1633,7 @@ lsn_relay_run(struct lsn_relay *r)
         if (do_expire) {
             last_expire = now;
             refused_log(r);
+            req_log_tick(r);
         }
         if ((n > 0 && (it[1].revents & ZMQ_POLLIN)) || do_expire || peer_in ||
             lsn_peers_due(r, now)) {

@@ -166,6 +166,9 @@ struct lsn_relay {
     int64_t boot_req_last_ms;
     uint64_t dir_gen;               /* counts roster and bundle replacements */
     uint64_t refused_n;             /* unknown-key refusals not yet logged */
+    int64_t req_log_ms;             /* this second of request log lines */
+    unsigned req_log_n;             /* lines written in it */
+    uint64_t req_log_dropped;       /* and not written */
     int64_t refused_log_ms;
     char refused_hex[17];           /* the latest refused key, shortened */
     /* Offline (relay/offline.h): replies go here instead of the ROUTER. */
@@ -185,6 +188,10 @@ int lsn_relay_dispatch(struct lsn_relay *r, struct conn *c, const struct who *w,
 void lsn_relay_response_free(struct lsn_relay *r);
 
 /* Sets the error sentence for the current request. */
+/* A log line a request causes (a hello, a refusal): at most 100 a second
+ * are written, the rest counted and reported (relay.c). */
+void lsn_relay_log_req(struct lsn_relay *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void lsn_relay_msg(struct lsn_relay *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -799,6 +799,70 @@ test_relay_batch_past_its_tokens_refused_in_one_answer(void **state)
     lsn_wire_close(&w);
 }
 
+/* Lines of the relay's log that contain `what`, and the sum of the
+ * numbers that start the lines that contain `counted` (0: none). */
+static long
+log_lines(const char *what, const char *counted, unsigned long long *sum)
+{
+    char path[PATH_MAX + 16], line[2048];
+    FILE *fp;
+    long n = 0;
+
+    *sum = 0;
+    snprintf(path, sizeof path, "%s/relay.log", F.dir);
+    assert_non_null(fp = fopen(path, "r"));
+    while (fgets(line, sizeof line, fp) != NULL) {
+        const char *p = strstr(line, "liaison-relay: ");
+        unsigned long long k;
+        n += strstr(line, what) != NULL;
+        if (p != NULL && strstr(line, counted) != NULL &&
+            sscanf(p + strlen("liaison-relay: "), "%llu", &k) == 1)
+            *sum += k;
+    }
+    fclose(fp);
+    return n;
+}
+
+/* One frame can hold 4096 requests, each of which may log a line (a
+ * hello, a refusal): at most 100 such lines a second reach the log, and
+ * the relay says how many it left out. */
+static void
+test_relay_request_log_lines_bounded(void **state)
+{
+    struct lsn_wire *w = NULL;
+    Liaison__Response *resp = NULL;
+    unsigned long long dropped = 0;
+    long hellos;
+
+    (void)state;
+    up("reqlog", 1, 1, "rate 100000\nburst 100000");
+    w = wire_open(0, 0);
+    for (int i = 0; i < 1000; i++) {
+        Liaison__Request req = LIAISON__REQUEST__INIT;
+        Liaison__HelloRequest h = LIAISON__HELLO_REQUEST__INIT;
+        h.client = "test";
+        req.id = lsn_wire_next_id(w);
+        req.body_case = LIAISON__REQUEST__BODY_HELLO;
+        req.hello = &h;
+        assert_int_equal(lsn_wire_queue(w, &req), 0);
+    }
+    for (int i = 0; i < 1000; i++) {       /* every hello answered */
+        assert_int_equal(lsn_wire_recv(w, 5000, &resp), 0);
+        assert_int_equal(resp->body_case, LIAISON__RESPONSE__BODY_HELLO);
+        lsn_pb_free(&resp->base);
+    }
+    /* The count comes with the next second's tick. */
+    for (int waited = 0;; waited += 100) {
+        hellos = log_lines("hello from o1/d1", "more log lines about requests", &dropped);
+        if (dropped > 0 || waited >= 5000)
+            break;
+        usleep(100 * 1000);
+    }
+    assert_true(hellos <= 2 * 100);         /* the 1000 spread over two seconds at most */
+    assert_true(hellos + (long)dropped >= 1000);
+    lsn_wire_close(&w);
+}
+
 /* A device may submit only envelopes naming itself as the sender: another
  * device of its org, or a device of another org, presenting them is
  * refused (DENIED) and nothing is stored. */
@@ -1311,6 +1375,7 @@ main(void)
         cmocka_unit_test_teardown(test_relay_batched_requests_answered_in_order, down),
         cmocka_unit_test_teardown(test_relay_batch_past_its_tokens_refused_in_one_answer,
                                   down),
+        cmocka_unit_test_teardown(test_relay_request_log_lines_bounded, down),
         cmocka_unit_test_teardown(test_relay_crash_kill9_keeps_every_acked_envelope, down),
         cmocka_unit_test_teardown(test_relay_submit_in_another_name_refused, down),
         cmocka_unit_test_teardown(test_relay_connection_cap_forgets_least_recent, down),
