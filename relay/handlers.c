@@ -151,10 +151,31 @@ gap_pb(struct lsn_relay *r, const struct lsn_store_gap *g)
 
 /* ---------------------------------------------------------- hello, ping */
 
+/* The first size - 1 bytes of a client's free text, for a log line:
+ * control bytes (C0, DEL, C1 as UTF-8) become '?', so a client cannot
+ * forge log lines or drive the operator's terminal. */
+static void
+log_text(char *out, size_t size, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+    size_t n = 0;
+
+    for (; *p != '\0' && n + 1 < size; p++) {
+        if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            out[n++] = '?';
+            p++;
+        } else {
+            out[n++] = *p < 0x20 || *p == 0x7f ? '?' : (char)*p;
+        }
+    }
+    out[n] = '\0';
+}
+
 static int
 h_hello(struct lsn_relay *r, struct conn *c, const struct who *w,
         const Liaison__Request *req, Liaison__Response *resp, int *commit)
 {
+    char client[41];
     Liaison__HelloReply *h = alloc(r, sizeof *h);
     char *id = alloc(r, sizeof w->id);
 
@@ -172,8 +193,8 @@ h_hello(struct lsn_relay *r, struct conn *c, const struct who *w,
     h->max_batch = (uint32_t)r->cfg.fetch_max;
     resp->body_case = LIAISON__RESPONSE__BODY_HELLO;
     resp->hello = h;
-    lsn_relay_log_req(r, "hello from %s (%.40s)", w->id,
-                      req->hello->client != NULL ? req->hello->client : "");
+    log_text(client, sizeof client, req->hello->client);
+    lsn_relay_log_req(r, "hello from %s (%s)", w->id, client);
     return 0;
 }
 
@@ -336,7 +357,7 @@ h_submit(struct lsn_relay *r, struct conn *c, const struct who *w,
         return LSN_ERR_NOMEM;
     if ((rc = submit_check(r, w, info, fan, names)) != 0) {
         lsn_hex(hex, info->msg_id, 16);
-        lsn_relay_log_req(r, "submit %s from %s refused: %s", hex, w->id, r->msg);
+        lsn_relay_log_refusal(r, c, "submit %s from %s refused: %s", hex, w->id, r->msg);
         return rc;
     }
     if ((rc = lsn_store_submit(r->store, info, env->data, env->len, fan,
@@ -345,7 +366,7 @@ h_submit(struct lsn_relay *r, struct conn *c, const struct who *w,
         lsn_relay_msg(r, "message %s not stored: %s", hex,
                       lsn_store_why(r->store)[0] ? lsn_store_why(r->store)
                                                  : lsn_strerror(rc));
-        lsn_relay_log_req(r, "submit %s from %s refused: %s", hex, w->id, r->msg);
+        lsn_relay_log_refusal(r, c, "submit %s from %s refused: %s", hex, w->id, r->msg);
         return rc;
     }
     if ((s = alloc(r, sizeof *s)) == NULL || (id = alloc(r, 16)) == NULL)
@@ -442,7 +463,7 @@ h_forward(struct lsn_relay *r, struct conn *c, const struct who *w,
         return LSN_ERR_NOMEM;
     lsn_hex(hex, info->msg_id, 16);
     if ((rc = forward_check(r, w, info, fan, &n_fan, names)) != 0) {
-        lsn_relay_log_req(r, "forward %s from %s refused: %s", hex, w->id, r->msg);
+        lsn_relay_log_refusal(r, c, "forward %s from %s refused: %s", hex, w->id, r->msg);
         return rc;
     }
     if ((rc = lsn_store_submit(r->store, info, env->data, env->len, fan, n_fan,
@@ -450,7 +471,7 @@ h_forward(struct lsn_relay *r, struct conn *c, const struct who *w,
         lsn_relay_msg(r, "message %s not stored: %s", hex,
                       lsn_store_why(r->store)[0] ? lsn_store_why(r->store)
                                                  : lsn_strerror(rc));
-        lsn_relay_log_req(r, "forward %s from %s refused: %s", hex, w->id, r->msg);
+        lsn_relay_log_refusal(r, c, "forward %s from %s refused: %s", hex, w->id, r->msg);
         return rc;
     }
     if ((f = alloc(r, sizeof *f)) == NULL || (id = alloc(r, 16)) == NULL)
@@ -1076,8 +1097,8 @@ dispatch_relay(struct lsn_relay *r, struct conn *c, const struct who *w,
             return relay_handlers[i].fn(r, c, w, req, resp, needs_commit);
     lsn_relay_msg(r, "a peer relay may only forward, sync the directory or ask "
                   "the status of what it forwarded");
-    lsn_relay_log_req(r, "refused a request of kind %d from %s", (int)req->body_case,
-                      w->id);
+    lsn_relay_log_refusal(r, c, "refused a request of kind %d from %s",
+                          (int)req->body_case, w->id);
     return LSN_ERR_DENIED;
 }
 
@@ -1110,15 +1131,15 @@ lsn_relay_dispatch(struct lsn_relay *r, struct conn *c, const struct who *w,
             c->dev[0] = '\0';
         lsn_relay_msg(r, "device %s is no longer in its organisation's current "
                       "bundle (revoked or re-keyed)", w->id);
-        lsn_relay_log_req(r, "refused %s: not in its org's current bundle", w->id);
+        lsn_relay_log_refusal(r, c, "refused %s: not in its org's current bundle", w->id);
         return LSN_ERR_REVOKED;
     }
     for (size_t i = 0; i < sizeof relay_handlers / sizeof relay_handlers[0]; i++)
         if (relay_handlers[i].body == req->body_case) {
             lsn_relay_msg(r, "only a peer relay may %s; %s is a device",
                           relay_handlers[i].name, w->id);
-            lsn_relay_log_req(r, "refused %s from device %s: a relay-only request",
-                              relay_handlers[i].name, w->id);
+            lsn_relay_log_refusal(r, c, "refused %s from device %s: a relay-only request",
+                                  relay_handlers[i].name, w->id);
             return LSN_ERR_DENIED;
         }
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)

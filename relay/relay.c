@@ -79,11 +79,14 @@ lsn_relay_log(const char *fmt, ...)
     va_end(ap);
 }
 
-/* Lines that requests cause (a hello, a refusal) are one per request, and
- * one frame can hold 4096 requests: at most REQ_LOG_PER_S of them a
- * second reach the log, and the rest are counted (req_log_tick says how
- * many), so no client can flood the log or the disk under it. */
+/* Lines that requests cause are one per request, and one frame can hold
+ * 4096 requests.  Routine ones (a hello, a subscription) share a budget
+ * of REQ_LOG_PER_S a second; refusals, which an operator must see, have a
+ * budget per connection, so one client can flood neither the log nor the
+ * disk under it, nor hide another client's refusals.  What is not
+ * written is counted and reported once a second. */
 #define REQ_LOG_PER_S 100
+#define REFUSALS_PER_S 20
 
 void
 lsn_relay_log_req(struct lsn_relay *r, const char *fmt, ...)
@@ -101,8 +104,43 @@ lsn_relay_log_req(struct lsn_relay *r, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Starts a new second of request log lines, saying how many of the last
+/* Starts a new second of c's refusal lines, saying how many of the last
  * one's were not written. */
+static void
+conn_log_tick(struct conn *c, int64_t now)
+{
+    if (now - c->log_ms < 1000)
+        return;
+    if (c->log_dropped > 0)
+        lsn_relay_log("%llu more refusals of requests from %.80s not written (at most "
+                      "%d a second per connection)", (unsigned long long)c->log_dropped,
+                      c->who_user[0] != '\0' ? c->who_user : "an unidentified connection",
+                      REFUSALS_PER_S);
+    c->log_ms = now;
+    c->log_n = 0;
+    c->log_dropped = 0;
+}
+
+void
+lsn_relay_log_refusal(struct lsn_relay *r, struct conn *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    (void)r;
+    conn_log_tick(c, lsn_relay_now_ms());
+    if (c->log_n >= REFUSALS_PER_S) {
+        c->log_dropped++;
+        return;
+    }
+    c->log_n++;
+    va_start(ap, fmt);
+    log_v(fmt, ap);
+    va_end(ap);
+}
+
+/* Starts a new second of request log lines, saying how many of the last
+ * one's were not written (the routine ones, and each connection's
+ * refusals). */
 static void
 req_log_tick(struct lsn_relay *r)
 {
@@ -110,9 +148,12 @@ req_log_tick(struct lsn_relay *r)
 
     if (now - r->req_log_ms < 1000)
         return;
+    for (struct conn *c = r->conns; c != NULL; c = c->next)
+        if (c->log_dropped > 0)
+            conn_log_tick(c, now);
     if (r->req_log_dropped > 0)
-        lsn_relay_log("%llu more log lines about requests not written (at most %d a "
-                      "second): a client is sending many refused or repeated requests",
+        lsn_relay_log("%llu more routine log lines about requests (hellos, "
+                      "subscriptions) not written (at most %d a second)",
                       (unsigned long long)r->req_log_dropped, REQ_LOG_PER_S);
     r->req_log_ms = now;
     r->req_log_n = 0;
@@ -817,6 +858,7 @@ conn_get(struct lsn_relay *r, const uint8_t *rid, size_t len)
         for (pp = &r->conns; (c = *pp) != NULL;) {
             if (c->dev[0] == '\0' && now - c->last_ms > CONN_IDLE_MS) {
                 *pp = c->next;
+                conn_log_tick(c, INT64_MAX);
                 free(c);
                 r->n_conns--;
             } else {
@@ -828,6 +870,7 @@ conn_get(struct lsn_relay *r, const uint8_t *rid, size_t len)
         if (r->n_conns >= r->cfg.max_connections && lru != NULL) {
             c = *lru;
             *lru = c->next;
+            conn_log_tick(c, INT64_MAX);
             free(c);
             r->n_conns--;
         }

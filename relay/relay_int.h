@@ -96,6 +96,10 @@ struct conn {
     struct who who;
     char who_user[LSN_DEV_ID_MAX + 8];
     char who_key[65];
+    /* Its refusals' log lines this second, and those not written. */
+    int64_t log_ms;
+    unsigned log_n;
+    uint64_t log_dropped;
     struct conn *next;
 };
 
@@ -187,11 +191,17 @@ int lsn_relay_dispatch(struct lsn_relay *r, struct conn *c, const struct who *w,
 /* Frees what the handlers allocated for the last response (handlers.c). */
 void lsn_relay_response_free(struct lsn_relay *r);
 
-/* Sets the error sentence for the current request. */
-/* A log line a request causes (a hello, a refusal): at most 100 a second
- * are written, the rest counted and reported (relay.c). */
+/* A routine log line a request causes (a hello, a subscription): at most
+ * 100 a second from all clients are written, the rest counted and
+ * reported (relay.c). */
 void lsn_relay_log_req(struct lsn_relay *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The log line of a refused request from connection c: at most 20 a
+ * second per connection are written, the rest counted and reported with
+ * its identity, so no client can hide another's refusals. */
+void lsn_relay_log_refusal(struct lsn_relay *r, struct conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Sets the error sentence for the current request. */
 void lsn_relay_msg(struct lsn_relay *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

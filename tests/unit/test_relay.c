@@ -801,6 +801,16 @@ test_relay_batch_past_its_tokens_refused_in_one_answer(void **state)
 
 /* Lines of the relay's log that contain `what`, and the sum of the
  * numbers that start the lines that contain `counted` (0: none). */
+/* Seconds on a monotonic clock. */
+static double
+bk_now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static long
 log_lines(const char *what, const char *counted, unsigned long long *sum)
 {
@@ -823,44 +833,79 @@ log_lines(const char *what, const char *counted, unsigned long long *sum)
     return n;
 }
 
-/* One frame can hold 4096 requests, each of which may log a line (a
- * hello, a refusal): at most 100 such lines a second reach the log, and
- * the relay says how many it left out. */
+/* Queues n requests of one kind (a hello, or a forward a device may not
+ * send) on w and waits for every answer: the seconds it took. */
+static double
+flood(struct lsn_wire *w, int n, int forward)
+{
+    Liaison__Response *resp = NULL;
+    double t0 = bk_now_s();
+
+    for (int i = 0; i < n; i++) {
+        Liaison__Request req = LIAISON__REQUEST__INIT;
+        Liaison__HelloRequest h = LIAISON__HELLO_REQUEST__INIT;
+        Liaison__ForwardRequest f = LIAISON__FORWARD_REQUEST__INIT;
+        h.client = "test\nforged line";
+        req.id = lsn_wire_next_id(w);
+        if (forward) {
+            req.body_case = LIAISON__REQUEST__BODY_FORWARD;
+            req.forward = &f;
+        } else {
+            req.body_case = LIAISON__REQUEST__BODY_HELLO;
+            req.hello = &h;
+        }
+        assert_int_equal(lsn_wire_queue(w, &req), 0);
+    }
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(lsn_wire_recv(w, 5000, &resp), 0);
+        assert_true(forward ? resp->error != NULL
+                            : resp->body_case == LIAISON__RESPONSE__BODY_HELLO);
+        lsn_pb_free(&resp->base);
+    }
+    return bk_now_s() - t0;
+}
+
+/* One frame can hold 4096 requests, each of which may log a line.  Routine
+ * lines (hellos) are at most 100 a second from all clients; refusals at
+ * most 20 a second per connection, each connection's excess counted under
+ * its name, so a flood neither fills the log nor hides another device's
+ * refusal; and a client's free text cannot forge a line. */
 static void
 test_relay_request_log_lines_bounded(void **state)
 {
-    struct lsn_wire *w = NULL;
-    Liaison__Response *resp = NULL;
-    unsigned long long dropped = 0;
-    long hellos;
+    struct lsn_wire *w = NULL, *w2 = NULL;
+    unsigned long long dropped = 0, refusals_dropped = 0;
+    long hellos, refusals, windows;
+    double took;
 
     (void)state;
-    up("reqlog", 1, 1, "rate 100000\nburst 100000");
+    up("reqlog", 1, 2, "rate 100000\nburst 100000");
     w = wire_open(0, 0);
-    for (int i = 0; i < 1000; i++) {
-        Liaison__Request req = LIAISON__REQUEST__INIT;
-        Liaison__HelloRequest h = LIAISON__HELLO_REQUEST__INIT;
-        h.client = "test";
-        req.id = lsn_wire_next_id(w);
-        req.body_case = LIAISON__REQUEST__BODY_HELLO;
-        req.hello = &h;
-        assert_int_equal(lsn_wire_queue(w, &req), 0);
-    }
-    for (int i = 0; i < 1000; i++) {       /* every hello answered */
-        assert_int_equal(lsn_wire_recv(w, 5000, &resp), 0);
-        assert_int_equal(resp->body_case, LIAISON__RESPONSE__BODY_HELLO);
-        lsn_pb_free(&resp->base);
-    }
-    /* The count comes with the next second's tick. */
+    w2 = wire_open(0, 1);
+    took = flood(w, 1000, 0);
+    took += flood(w, 200, 1);
+    (void)flood(w2, 1, 1);          /* another device's one refusal */
+    /* The counts come with the next seconds' ticks. */
     for (int waited = 0;; waited += 100) {
-        hellos = log_lines("hello from o1/d1", "more log lines about requests", &dropped);
-        if (dropped > 0 || waited >= 5000)
+        hellos = log_lines("hello from o1/d1", "more routine log lines", &dropped);
+        refusals = log_lines("refused forward from device o1/d1",
+                             "more refusals of requests from o1/d1", &refusals_dropped);
+        if ((hellos + (long)dropped >= 1000 && refusals + (long)refusals_dropped >= 200) ||
+            waited >= 10000)
             break;
         usleep(100 * 1000);
     }
-    assert_true(hellos <= 2 * 100);         /* the 1000 spread over two seconds at most */
+    windows = (long)took + 2;       /* the budgets' seconds the floods spanned */
     assert_true(hellos + (long)dropped >= 1000);
+    assert_true(hellos >= 100 && hellos <= 100 * windows);
+    assert_true(refusals + (long)refusals_dropped >= 200);
+    assert_true(refusals >= 20 && refusals <= 20 * windows);
+    assert_int_equal(log_lines("refused forward from device o1/d2", "\x01", &dropped), 1);
+    /* The newline in the client's text did not start a line of its own. */
+    assert_int_equal(log_lines("forged line", "\x01", &dropped),
+                     log_lines("(test?forged line)", "\x01", &dropped));
     lsn_wire_close(&w);
+    lsn_wire_close(&w2);
 }
 
 /* A device may submit only envelopes naming itself as the sender: another
