@@ -199,19 +199,29 @@ media_type_check(const char *s)
     return 0;
 }
 
+int
+lsn_alert_attachment_meta_check(const char *name, const char *media_type)
+{
+    int r;
+
+    /* A file name, not a path: receivers may save it as given. */
+    if (name == NULL || media_type == NULL)
+        return LSN_ERR_INVALID;
+    if ((r = text_check(name, 1, LSN_ALERT_ATTACH_NAME_MAX, 1)) != 0)
+        return r;
+    if (strchr(name, '/') != NULL || strchr(name, '\\') != NULL ||
+        strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return LSN_ERR_INVALID;
+    return media_type_check(media_type);
+}
+
 static int
 attachment_check(const Liaison__Attachment *at)
 {
     uint8_t h[crypto_hash_sha256_BYTES];
     int r;
 
-    /* A file name, not a path: receivers may save it as given. */
-    if ((r = text_check(at->name, 1, LSN_ALERT_ATTACH_NAME_MAX, 1)) != 0)
-        return r;
-    if (strchr(at->name, '/') != NULL || strchr(at->name, '\\') != NULL ||
-        strcmp(at->name, ".") == 0 || strcmp(at->name, "..") == 0)
-        return LSN_ERR_INVALID;
-    if ((r = media_type_check(at->media_type)) != 0)
+    if ((r = lsn_alert_attachment_meta_check(at->name, at->media_type)) != 0)
         return r;
     if (at->sha256.len != sizeof h)
         return LSN_ERR_INVALID;
@@ -399,4 +409,22 @@ lsn_alert_media_type_of(const char *name)
         if (strcasecmp(dot, types[i].ext) == 0)
             return types[i].type;
     return "application/octet-stream";
+}
+
+size_t
+lsn_text_hidden_len(const unsigned char *p)
+{
+    if (p[0] == 0xc2 && (p[1] >= 0x80 && p[1] <= 0x9f))
+        return 2;                               /* C1 controls */
+    if (p[0] == 0xc2 && p[1] == 0xad)
+        return 2;                               /* soft hyphen */
+    if (p[0] == 0xe2 && p[1] == 0x80 &&
+        ((p[2] >= 0x8b && p[2] <= 0x8f) || (p[2] >= 0xa8 && p[2] <= 0xae)))
+        return 3;                               /* U+200B-200F, U+2028-202E */
+    if (p[0] == 0xe2 && p[1] == 0x81 &&
+        (p[2] == 0xa0 || (p[2] >= 0xa6 && p[2] <= 0xa9)))
+        return 3;                               /* U+2060, U+2066-2069 */
+    if (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf)
+        return 3;                               /* U+FEFF */
+    return 0;
 }

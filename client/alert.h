@@ -51,6 +51,18 @@ int lsn_utf8_check(const char *s, size_t len);
 /* 1 if name is a MISP attribute type liaison accepts as an indicator. */
 int lsn_alert_misp_type_known(const char *name);
 
+/* Whether an attachment's name (a file name: valid UTF-8 on one line, 1 to
+ * 255 bytes, no '/', '\\', "." or "..") and media type ("type/subtype")
+ * are acceptable: 0, LSN_ERR_INVALID or LSN_ERR_LIMIT. */
+int lsn_alert_attachment_meta_check(const char *name, const char *media_type);
+
+/* The length of a character at p (valid UTF-8) that a reader cannot see or
+ * that reorders what follows: a C1 control, a soft hyphen, a zero-width
+ * space or joiner, a bidirectional mark, embedding, override or isolate, a
+ * line or paragraph separator, a word joiner, a byte order mark; else 0.
+ * Shown escaped, and never in a file name liaison saves. */
+size_t lsn_text_hidden_len(const unsigned char *p);
+
 /* The media type a file name's extension suggests (".csv": "text/csv",
  * ...), else "application/octet-stream". */
 const char *lsn_alert_media_type_of(const char *name);

@@ -229,7 +229,7 @@ lsn_alert_add_indicator(lsn_alert *a, const char *type, const char *value)
         return LSN_ERR_LIMIT;
     if ((grown = realloc(a->ind, (a->n_ind + 1) * sizeof *grown)) == NULL)
         return LSN_ERR_NOMEM;
-    a->ind = grown;
+    a->ind = a->a.indicators = grown;      /* the alert never points at freed memory */
     if ((in = calloc(1, sizeof *in)) == NULL)
         return LSN_ERR_NOMEM;
     liaison__indicator__init(in);
@@ -252,21 +252,29 @@ lsn_alert_add_attachment(lsn_alert *a, const char *name, const char *media_type,
                          const void *data, size_t len)
 {
     Liaison__Attachment *at, **grown;
+    int r;
 
-    if (name == NULL || (data == NULL && len > 0))
+    if (name != NULL && media_type == NULL)
+        media_type = lsn_alert_media_type_of(name);
+    if ((data == NULL && len > 0) ||
+        (r = lsn_alert_attachment_meta_check(name, media_type)) != 0) {
+        lsn_set_detail("attachment `%.64s` (%.64s): want a file name of 1 to 255 bytes "
+                       "on one line, no '/', '\\', \".\" or \"..\", and a type/subtype",
+                       name != NULL ? name : "(null)", media_type != NULL ? media_type : "");
         return LSN_ERR_INVALID;
+    }
     if (len > LSN_CONTENT_MAX)
         return LSN_ERR_TOO_LARGE;
     if (a->n_att == LSN_ALERT_MAX_ATTACHMENTS)
         return LSN_ERR_LIMIT;
     if ((grown = realloc(a->att, (a->n_att + 1) * sizeof *grown)) == NULL)
         return LSN_ERR_NOMEM;
-    a->att = grown;
+    a->att = a->a.attachments = grown;     /* the alert never points at freed memory */
     if ((at = calloc(1, sizeof *at)) == NULL)
         return LSN_ERR_NOMEM;
     liaison__attachment__init(at);
     at->name = strdup(name);
-    at->media_type = strdup(media_type != NULL ? media_type : lsn_alert_media_type_of(name));
+    at->media_type = strdup(media_type);
     at->data = (ProtobufCBinaryData){ len, malloc(len > 0 ? len : 1) };
     at->sha256 = (ProtobufCBinaryData){ crypto_hash_sha256_BYTES,
                                         malloc(crypto_hash_sha256_BYTES) };

@@ -81,10 +81,12 @@ int lsn_alert_set_priority(lsn_alert *a, enum lsn_priority p);
 int lsn_alert_set_ack(lsn_alert *a, enum lsn_ack ack);
 int lsn_alert_set_case(lsn_alert *a, const char *case_ref);
 int lsn_alert_add_indicator(lsn_alert *a, const char *type, const char *value);
-/* Attaches a file: name is a file name (no path; 1 to 255 bytes, as the
- * receiver may save it under it), media_type "type/subtype" (NULL: from
- * the name's extension, else application/octet-stream), data copied and
- * hashed (SHA-256) here.  At most 32 attachments; the whole alert is at
+/* Attaches a file: name is a file name (1 to 255 bytes of UTF-8 on one
+ * line, no '/', '\\', "." or "..", as the receiver may save it under it),
+ * media_type "type/subtype" (NULL: from the name's extension, else
+ * application/octet-stream), data copied and hashed (SHA-256) here.
+ * LSN_ERR_INVALID (with lsn_session_detail) for a name or type that
+ * sending would refuse.  At most 32 attachments; the whole alert is at
  * most 8 MiB, checked when it is sent (LSN_ERR_TOO_LARGE). */
 int lsn_alert_add_attachment(lsn_alert *a, const char *name, const char *media_type,
                              const void *data, size_t len);
@@ -145,9 +147,11 @@ size_t lsn_received_indicator_count(const lsn_received *m);
 int lsn_received_indicator(const lsn_received *m, size_t i, const char **type,
                           const char **value);
 size_t lsn_received_attachment_count(const lsn_received *m);
-/* 0 and *name (a file name, checked: no path, "." or ".."), *media_type,
- * *data and *len for i < count (its SHA-256 was checked when the message
- * was opened), else LSN_ERR_NOT_FOUND.  Borrowed, like every accessor. */
+/* 0 and *name (a file name, checked: no path, "." or ".."; it may still
+ * start with '.' or '-' or hold characters a reader cannot see: take care
+ * before saving under it), *media_type, *data and *len for i < count (its
+ * SHA-256 was checked when the message was opened; *data may be NULL when
+ * *len is 0), else LSN_ERR_NOT_FOUND.  Borrowed, like every accessor. */
 int lsn_received_attachment(const lsn_received *m, size_t i, const char **name,
                             const char **media_type, const uint8_t **data, size_t *len);
 

@@ -50,6 +50,15 @@ int cli_split_orgs(const char *list, char **buf, const char **out, size_t max,
 
 /* Message output. */
 void cli_print_message(FILE *f, const struct lsn_message *m, int json);
+
+/* Writes sender-controlled text (valid UTF-8) for a terminal: control
+ * characters (escape sequences included) as \xNN, and characters a
+ * reader cannot see or that reorder text (C1 controls, bidi overrides,
+ * zero-width characters: lsn_text_hidden_len) as \u{XXXX}, so a message
+ * cannot redraw the screen, fake lines of ours or disguise a name; with
+ * indent, every line of it is prefixed so body text cannot pose as a
+ * header. */
+void cli_safe_text(FILE *f, const char *s, const char *indent);
 void cli_print_summary(FILE *f, const struct lsn_message *m);
 void cli_hex_id(char out[33], const uint8_t id[16]);
 const char *cli_time(int64_t t, char buf[21]);

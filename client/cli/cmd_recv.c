@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "client/alert.h"
 #include "client/cli/cli.h"
 #include "keys/util.h"
 #include "proto/err.h"
@@ -45,11 +46,14 @@ static const char inbox_usage[] =
     "a relay (import the sender's bundle first with `liaison bundle import`),\n"
     "and stores it like a fetched message.\n"
     "\n"
-    "  --save-attachments DIR   also write each attachment into DIR (made,\n"
-    "                           mode 0700, if missing) under the file name its\n"
-    "                           sender gave it (checked when the message was\n"
-    "                           opened: never a path), mode 0600; an existing\n"
-    "                           file is never replaced (exit 2)\n"
+    "  --save-attachments DIR   also write each attachment (and those of a\n"
+    "                           forwarded original that verified) into DIR\n"
+    "                           (made, mode 0700, if missing), mode 0600, under\n"
+    "                           the file name its sender gave it (never a path);\n"
+    "                           a name that is hidden, starts with '-' or holds\n"
+    "                           invisible or reordering characters is saved as\n"
+    "                           attachment-N; a file is never replaced: a taken\n"
+    "                           name becomes NAME-2, NAME-3, ...\n"
     "\n"
     "Exit status: 0 success, 1 verification failed, 2 usage or input error.\n";
 
@@ -298,34 +302,101 @@ cmd_inbox(int argc, char **argv)
     return rc;
 }
 
-/* Writes each attachment of m into dir (made 0700 if missing) under the
- * name its sender gave it, a file name that lsn_open checked (never a
- * path, ".", ".." or control characters), mode 0600, durably, never over
- * an existing file. */
+/* Whether a sender's file name is one to save under as it is: not hidden
+ * (a leading '.') or read as an option (a leading '-'), no leading or
+ * trailing space, nothing a reader cannot see or that reorders it
+ * (lsn_text_hidden_len).  lsn_open already refused paths, "." and "..",
+ * control characters and invalid UTF-8. */
+static int
+name_safe(const char *name)
+{
+    const unsigned char *p = (const unsigned char *)name;
+    size_t n = strlen(name);
+
+    if (n == 0 || name[0] == '.' || name[0] == '-' || name[0] == ' ' || name[n - 1] == ' ')
+        return 0;
+    for (; *p != '\0'; p++)
+        if (lsn_text_hidden_len(p) > 0)
+            return 0;
+    return 1;
+}
+
+/* Writes one attachment into dir as name, or, if a file of that name
+ * exists, as name-2, name-3, ... (before the extension): never over a
+ * file.  0 with the path written in path. */
+static int
+save_one(const char *dir, const char *name, const Liaison__Attachment *at,
+         char *path, size_t size)
+{
+    const char *dot = strrchr(name, '.');
+    int stem = dot != NULL && dot != name ? (int)(dot - name) : (int)strlen(name);
+    int r = LSN_ERR_EXISTS;
+
+    for (int k = 1; k <= 100 && r == LSN_ERR_EXISTS; k++) {
+        int n = k == 1 ? snprintf(path, size, "%s/%s", dir, name)
+                       : snprintf(path, size, "%s/%.*s-%d%s", dir, stem, name, k,
+                                  name + stem);
+        if (n < 0 || (size_t)n >= size)
+            return LSN_ERR_TOO_LARGE;
+        r = lsn_file_write(path, at->data.data, at->data.len, LSN_WRITE_SECRET);
+    }
+    return r;
+}
+
+/* Saves the attachments of alert a into dir; *n counts them.  of, when
+ * not NULL, says whose they are (a forwarded original's). */
+static int
+save_alert(const Liaison__Alert *a, const char *dir, const char *of, size_t *n)
+{
+    char path[PATH_MAX], fallback[32];
+    int r;
+
+    for (size_t i = 0; i < a->n_attachments; i++, (*n)++) {
+        const Liaison__Attachment *at = a->attachments[i];
+        const char *name = at->name;
+        if (!name_safe(name)) {
+            snprintf(fallback, sizeof fallback, "attachment-%zu", *n + 1);
+            name = fallback;
+        }
+        if ((r = save_one(dir, name, at, path, sizeof path)) != 0) {
+            if (r == LSN_ERR_TOO_LARGE || r == LSN_ERR_EXISTS) {
+                (void)cli_fail(0, 0, "attachment not saved in %s: %s", dir,
+                               r == LSN_ERR_EXISTS ? "100 files of its name exist"
+                                                   : "path too long");
+                return EXIT_USAGE;
+            }
+            return cli_fail(r, 0, "attachment not saved in %s", dir);
+        }
+        fprintf(stderr, "saved %s (%zu bytes%s%s", path, at->data.len,
+                of != NULL ? ", " : "", of != NULL ? of : "");
+        if (name == fallback) {
+            fputs("; sent as `", stderr);
+            cli_safe_text(stderr, at->name, NULL);
+            fputs("`, not a name to save under", stderr);
+        }
+        fputs(")\n", stderr);
+    }
+    return 0;
+}
+
+/* Writes each attachment of m, and of the original it forwards when that
+ * verified, into dir (made 0700 if missing), mode 0600, durably, never
+ * over a file: under the name its sender gave it when that is safe
+ * (name_safe), else attachment-N; a taken name gets -2, -3, .... */
 static int
 save_attachments(const struct lsn_message *m, const char *dir)
 {
-    const Liaison__Alert *a = m->o->alert;
-    char path[PATH_MAX];
-    int r;
+    size_t n = 0;
+    int rc;
 
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return cli_fail(LSN_ERR_IO, 0, "cannot create %s: %s", dir, strerror(errno));
-    for (size_t i = 0; i < a->n_attachments; i++) {
-        const Liaison__Attachment *at = a->attachments[i];
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, at->name) >= sizeof path)
-            return cli_fail(LSN_ERR_TOO_LARGE, 0, "%s/%s: path too long", dir, at->name);
-        r = lsn_file_write(path, at->data.data, at->data.len, LSN_WRITE_SECRET);
-        if (r == LSN_ERR_EXISTS) {
-            (void)cli_fail(0, 0, "%s exists: attachment not saved (choose another "
-                           "folder, or move that file away)", path);
-            return EXIT_USAGE;
-        }
-        if (r != 0)
-            return cli_fail(r, 0, "attachment not saved to %s", path);
-        fprintf(stderr, "saved %s (%zu bytes)\n", path, at->data.len);
-    }
-    if (a->n_attachments == 0)
+    if ((rc = save_alert(m->o->alert, dir, NULL, &n)) != 0)
+        return rc;
+    if (m->original != NULL && m->original_err == 0 &&
+        (rc = save_alert(m->original->alert, dir, "of the forwarded original", &n)) != 0)
+        return rc;
+    if (n == 0)
         fprintf(stderr, "no attachments to save\n");
     return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <sodium.h>
 
+#include "client/alert.h"
 #include "client/cli/cli.h"
 #include "client/names.h"
 #include "keys/json.h"
@@ -174,14 +175,11 @@ print_json(FILE *f, const struct lsn_message *m)
     fputs("}\n", f);
 }
 
-/* Writes sender-controlled text for a terminal: control characters
- * (escape sequences included) shown as \xNN, so a message cannot redraw
- * the screen or fake lines of ours; with indent, every line of it is
- * prefixed so body text cannot pose as a header. */
-static void
-safe_text(FILE *f, const char *s, const char *indent)
+void
+cli_safe_text(FILE *f, const char *s, const char *indent)
 {
     const unsigned char *p = (const unsigned char *)s;
+    size_t hidden;
 
     if (indent != NULL)
         fputs(indent, f);
@@ -190,14 +188,15 @@ safe_text(FILE *f, const char *s, const char *indent)
             fputc('\n', f);
             if (p[1] != '\0')
                 fputs(indent, f);
+        } else if ((hidden = lsn_text_hidden_len(p)) > 0) {
+            /* Shown as its code point: a sender cannot hide text from the
+             * reader or reorder it (C1 controls, bidi overrides, ...). */
+            unsigned cp = hidden == 2 ? (p[0] & 0x1fu) << 6 | (p[1] & 0x3fu)
+                          : (p[0] & 0x0fu) << 12 | (p[1] & 0x3fu) << 6 | (p[2] & 0x3fu);
+            fprintf(f, "\\u{%04x}", cp);
+            p += hidden - 1;
         } else if (*p == '\t' || (*p >= 0x20 && *p != 0x7f)) {
-            /* C1 controls are two bytes in UTF-8 (0xc2 0x80-0x9f). */
-            if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-                fprintf(f, "\\x%02x", p[1]);
-                p++;
-            } else {
-                fputc(*p, f);
-            }
+            fputc(*p, f);
         } else {
             fprintf(f, "\\x%02x", *p);
         }
@@ -217,14 +216,14 @@ text_alert(FILE *f, const Liaison__Alert *a)
     if (a->handling != LIAISON__HANDLING_CODE__HANDLING_UNSET) {
         fprintf(f, "  %s%s", lsn_name_of(lsn_names_handling, a->handling),
                 a->handling_text[0] ? ": " : "");
-        safe_text(f, a->handling_text, NULL);
+        cli_safe_text(f, a->handling_text, NULL);
     }
     if (a->grading != NULL)
         fprintf(f, "  graded %s%s", a->grading->source, a->grading->information);
     fputc('\n', f);
     if (a->case_ref[0] != '\0') {
         fputs("Case:     ", f);
-        safe_text(f, a->case_ref, NULL);
+        cli_safe_text(f, a->case_ref, NULL);
         fputc('\n', f);
     }
     if (a->in_reply_to != NULL) {
@@ -241,29 +240,29 @@ text_alert(FILE *f, const Liaison__Alert *a)
                 lsn_name_of(lsn_names_receipt, a->receipt->kind), a->receipt->device,
                 cli_time(a->receipt->at, t));
     fputs("Title:    ", f);
-    safe_text(f, a->title, NULL);
+    cli_safe_text(f, a->title, NULL);
     fputc('\n', f);
     for (size_t i = 0; i < a->n_indicators; i++) {
         fprintf(f, "Indicator: %s = ", a->indicators[i]->type);
-        safe_text(f, a->indicators[i]->value, NULL);
+        cli_safe_text(f, a->indicators[i]->value, NULL);
         fputc('\n', f);
     }
     for (size_t i = 0; i < a->n_attachments; i++) {
         fputs("Attachment: ", f);
-        safe_text(f, a->attachments[i]->name, NULL);
+        cli_safe_text(f, a->attachments[i]->name, NULL);
         fprintf(f, " (%s, %zu bytes)\n", a->attachments[i]->media_type,
                 a->attachments[i]->data.len);
     }
     for (size_t i = 0; i < a->n_external_refs; i++) {
         fputs("Reference: ", f);
-        safe_text(f, a->external_refs[i]->system, NULL);
+        cli_safe_text(f, a->external_refs[i]->system, NULL);
         fputc(' ', f);
-        safe_text(f, a->external_refs[i]->id, NULL);
+        cli_safe_text(f, a->external_refs[i]->id, NULL);
         fputc('\n', f);
     }
     if (a->body[0] != '\0') {
         fputs("\n", f);
-        safe_text(f, a->body, "| ");
+        cli_safe_text(f, a->body, "| ");
         if (a->body[strlen(a->body) - 1] != '\n')
             fputc('\n', f);
     }
@@ -321,6 +320,6 @@ cli_print_summary(FILE *f, const struct lsn_message *m)
             cli_time(m->o->created, t), m->o->sender_org,
             lsn_name_of(lsn_names_priority, a->priority),
             lsn_name_of(lsn_names_tlp, a->tlp));
-    safe_text(f, a->title, NULL);
+    cli_safe_text(f, a->title, NULL);
     fputc('\n', f);
 }

@@ -77,18 +77,32 @@ has '"tlp":"amber"' "json read"
 expect 2 "read of an unknown id" lsn paypal analyst read 0000ffff
 # Attachments: the reader saves them as files, as sent, never over one.
 printf 'ip,seen\n192.0.2.9,2026-12-01\n' > rows.csv
-expect 0 "send with an attachment" lsn europol analyst send --to paypal --title "Mule list" \
-    --attach rows.csv --json
+mkdir -p a b
+printf 'one\n' > a/dup.txt; printf 'two\n' > b/dup.txt; printf 'export X=1\n' > .bashrc
+expect 0 "send with attachments" lsn europol analyst send --to paypal --title "Mule list" \
+    --tlp green --attach rows.csv --attach a/dup.txt --attach b/dup.txt --attach .bashrc --json
 AID=$(json_field msg_id)
 expect 0 "paypal fetches it" lsn paypal analyst fetch
 expect 0 "read --save-attachments" lsn paypal analyst read "$AID" --save-attachments saved
 has "saved saved/rows.csv" "the saved file is named"
 cmp -s rows.csv saved/rows.csv || bad "the saved attachment differs from the one sent"
 [ "$(stat -c %a saved/rows.csv)" = 600 ] || bad "the saved attachment is not mode 0600"
-expect 2 "an existing file is never replaced" lsn paypal analyst read "$AID" \
+cmp -s a/dup.txt saved/dup.txt && cmp -s b/dup.txt saved/dup-2.txt ||
+    bad "two attachments of one name are both saved"
+[ -e saved/.bashrc ] && bad "a hidden name was saved as it was"
+cmp -s .bashrc saved/attachment-4 || bad "a hidden name is saved as attachment-N"
+has "not a name to save under" "the renaming is said"
+expect 0 "saving again never replaces a file" lsn paypal analyst read "$AID" \
     --save-attachments saved
-has "exists" "the refusal names the existing file"
+cmp -s rows.csv saved/rows-2.csv || bad "a taken name gets -2"
 cmp -s rows.csv saved/rows.csv || bad "the existing file was changed"
+# A forward's reader saves the attachments of the original it verified.
+expect 0 "paypal forwards the list" lsn paypal analyst forward "$AID" --to mastercard --json
+XID=$(json_field msg_id)
+expect 0 "mastercard fetches the forward" lsn mastercard analyst fetch
+expect 0 "the forward's attachments" lsn mastercard analyst read "$XID" --save-attachments fwd
+has "of the forwarded original" "they are said to be the original's"
+cmp -s rows.csv fwd/rows.csv || bad "the forwarded original's attachment saved"
 expect 2 "--save-attachments is for read and open" lsn paypal analyst inbox \
     --save-attachments saved
 # Plaintext never reaches the profile: neither body nor indicator is on disk.
