@@ -17,7 +17,7 @@ test_api_attachment_names_checked_when_added(void **state)
 {
     static const char *const bad_names[] = { "../x", "a/b", "a\\b", ".", "..", "", "a\nb" };
     lsn_alert *a = NULL;
-    char name[16];
+    char name[32];
 
     (void)state;
     assert_int_equal(lsn_alert_new(&a), 0);
