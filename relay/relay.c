@@ -52,6 +52,8 @@ lsn_relay_log_quiet(int on)
 
 static void req_log_tick(struct lsn_relay *r);
 
+static void log_v(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 static void
 log_v(const char *fmt, va_list ap)
 {
