@@ -357,7 +357,7 @@ h_submit(struct lsn_relay *r, struct conn *c, const struct who *w,
         return LSN_ERR_NOMEM;
     if ((rc = submit_check(r, w, info, fan, names)) != 0) {
         lsn_hex(hex, info->msg_id, 16);
-        lsn_relay_log_refusal(r, c, "submit %s from %s refused: %s", hex, w->id, r->msg);
+        lsn_relay_log_refusal(c, "submit %s from %s refused: %s", hex, w->id, r->msg);
         return rc;
     }
     if ((rc = lsn_store_submit(r->store, info, env->data, env->len, fan,
@@ -366,7 +366,7 @@ h_submit(struct lsn_relay *r, struct conn *c, const struct who *w,
         lsn_relay_msg(r, "message %s not stored: %s", hex,
                       lsn_store_why(r->store)[0] ? lsn_store_why(r->store)
                                                  : lsn_strerror(rc));
-        lsn_relay_log_refusal(r, c, "submit %s from %s refused: %s", hex, w->id, r->msg);
+        lsn_relay_log_refusal(c, "submit %s from %s refused: %s", hex, w->id, r->msg);
         return rc;
     }
     if ((s = alloc(r, sizeof *s)) == NULL || (id = alloc(r, 16)) == NULL)
@@ -463,7 +463,7 @@ h_forward(struct lsn_relay *r, struct conn *c, const struct who *w,
         return LSN_ERR_NOMEM;
     lsn_hex(hex, info->msg_id, 16);
     if ((rc = forward_check(r, w, info, fan, &n_fan, names)) != 0) {
-        lsn_relay_log_refusal(r, c, "forward %s from %s refused: %s", hex, w->id, r->msg);
+        lsn_relay_log_refusal(c, "forward %s from %s refused: %s", hex, w->id, r->msg);
         return rc;
     }
     if ((rc = lsn_store_submit(r->store, info, env->data, env->len, fan, n_fan,
@@ -471,7 +471,7 @@ h_forward(struct lsn_relay *r, struct conn *c, const struct who *w,
         lsn_relay_msg(r, "message %s not stored: %s", hex,
                       lsn_store_why(r->store)[0] ? lsn_store_why(r->store)
                                                  : lsn_strerror(rc));
-        lsn_relay_log_refusal(r, c, "forward %s from %s refused: %s", hex, w->id, r->msg);
+        lsn_relay_log_refusal(c, "forward %s from %s refused: %s", hex, w->id, r->msg);
         return rc;
     }
     if ((f = alloc(r, sizeof *f)) == NULL || (id = alloc(r, 16)) == NULL)
@@ -1097,8 +1097,8 @@ dispatch_relay(struct lsn_relay *r, struct conn *c, const struct who *w,
             return relay_handlers[i].fn(r, c, w, req, resp, needs_commit);
     lsn_relay_msg(r, "a peer relay may only forward, sync the directory or ask "
                   "the status of what it forwarded");
-    lsn_relay_log_refusal(r, c, "refused a request of kind %d from %s",
-                          (int)req->body_case, w->id);
+    lsn_relay_log_refusal(c, "refused a request of kind %d from %s", (int)req->body_case,
+                          w->id);
     return LSN_ERR_DENIED;
 }
 
@@ -1131,14 +1131,14 @@ lsn_relay_dispatch(struct lsn_relay *r, struct conn *c, const struct who *w,
             c->dev[0] = '\0';
         lsn_relay_msg(r, "device %s is no longer in its organisation's current "
                       "bundle (revoked or re-keyed)", w->id);
-        lsn_relay_log_refusal(r, c, "refused %s: not in its org's current bundle", w->id);
+        lsn_relay_log_refusal(c, "refused %s: not in its org's current bundle", w->id);
         return LSN_ERR_REVOKED;
     }
     for (size_t i = 0; i < sizeof relay_handlers / sizeof relay_handlers[0]; i++)
         if (relay_handlers[i].body == req->body_case) {
             lsn_relay_msg(r, "only a peer relay may %s; %s is a device",
                           relay_handlers[i].name, w->id);
-            lsn_relay_log_refusal(r, c, "refused %s from device %s: a relay-only request",
+            lsn_relay_log_refusal(c, "refused %s from device %s: a relay-only request",
                                   relay_handlers[i].name, w->id);
             return LSN_ERR_DENIED;
         }

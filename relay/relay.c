@@ -50,8 +50,6 @@ lsn_relay_log_quiet(int on)
     log_quiet = on;
 }
 
-static void req_log_tick(struct lsn_relay *r);
-
 static void log_v(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 static void
@@ -90,20 +88,34 @@ lsn_relay_log(const char *fmt, ...)
 #define REQ_LOG_PER_S 100
 #define REFUSALS_PER_S 20
 
-void
-lsn_relay_log_req(struct lsn_relay *r, const char *fmt, ...)
+/* Starts a new second of budget b once one has passed: the lines of the
+ * last one not written (0 if none, or still the same second). */
+static uint64_t
+budget_tick(struct log_budget *b, int64_t now)
 {
-    va_list ap;
+    uint64_t dropped = b->dropped;
 
-    req_log_tick(r);
-    if (r->req_log_n >= REQ_LOG_PER_S) {
-        r->req_log_dropped++;
+    if (now - b->ms < 1000)
+        return 0;
+    b->ms = now;
+    b->n = 0;
+    b->dropped = 0;
+    return dropped;
+}
+
+/* Writes one line if budget b has room for it this second, else counts it. */
+static void budget_log(struct log_budget *b, unsigned per_s, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void
+budget_log(struct log_budget *b, unsigned per_s, const char *fmt, va_list ap)
+{
+    if (b->n >= per_s) {
+        b->dropped++;
         return;
     }
-    r->req_log_n++;
-    va_start(ap, fmt);
+    b->n++;
     log_v(fmt, ap);
-    va_end(ap);
 }
 
 /* Starts a new second of c's refusal lines, saying how many of the last
@@ -111,33 +123,13 @@ lsn_relay_log_req(struct lsn_relay *r, const char *fmt, ...)
 static void
 conn_log_tick(struct conn *c, int64_t now)
 {
-    if (now - c->log_ms < 1000)
-        return;
-    if (c->log_dropped > 0)
+    uint64_t dropped = budget_tick(&c->log, now);
+
+    if (dropped > 0)
         lsn_relay_log("%llu more refusals of requests from %.80s not written (at most "
-                      "%d a second per connection)", (unsigned long long)c->log_dropped,
+                      "%d a second per connection)", (unsigned long long)dropped,
                       c->who_user[0] != '\0' ? c->who_user : "an unidentified connection",
                       REFUSALS_PER_S);
-    c->log_ms = now;
-    c->log_n = 0;
-    c->log_dropped = 0;
-}
-
-void
-lsn_relay_log_refusal(struct lsn_relay *r, struct conn *c, const char *fmt, ...)
-{
-    va_list ap;
-
-    (void)r;
-    conn_log_tick(c, lsn_relay_now_ms());
-    if (c->log_n >= REFUSALS_PER_S) {
-        c->log_dropped++;
-        return;
-    }
-    c->log_n++;
-    va_start(ap, fmt);
-    log_v(fmt, ap);
-    va_end(ap);
 }
 
 /* Starts a new second of request log lines, saying how many of the last
@@ -147,19 +139,39 @@ static void
 req_log_tick(struct lsn_relay *r)
 {
     int64_t now = lsn_relay_now_ms();
+    uint64_t dropped;
 
-    if (now - r->req_log_ms < 1000)
+    if (now - r->req_log.ms < 1000)
         return;
     for (struct conn *c = r->conns; c != NULL; c = c->next)
-        if (c->log_dropped > 0)
+        if (c->log.dropped > 0)
             conn_log_tick(c, now);
-    if (r->req_log_dropped > 0)
+    if ((dropped = budget_tick(&r->req_log, now)) > 0)
         lsn_relay_log("%llu more routine log lines about requests (hellos, "
                       "subscriptions) not written (at most %d a second)",
-                      (unsigned long long)r->req_log_dropped, REQ_LOG_PER_S);
-    r->req_log_ms = now;
-    r->req_log_n = 0;
-    r->req_log_dropped = 0;
+                      (unsigned long long)dropped, REQ_LOG_PER_S);
+}
+
+void
+lsn_relay_log_req(struct lsn_relay *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    req_log_tick(r);
+    va_start(ap, fmt);
+    budget_log(&r->req_log, REQ_LOG_PER_S, fmt, ap);
+    va_end(ap);
+}
+
+void
+lsn_relay_log_refusal(struct conn *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    conn_log_tick(c, lsn_relay_now_ms());
+    va_start(ap, fmt);
+    budget_log(&c->log, REFUSALS_PER_S, fmt, ap);
+    va_end(ap);
 }
 
 void

@@ -80,6 +80,13 @@ struct parked {
 };
 
 /* One connection (by routing id): rate limit and subscription. */
+/* Log lines of one kind in the current second: written, and not. */
+struct log_budget {
+    int64_t ms;                     /* when the second began */
+    unsigned n;
+    uint64_t dropped;
+};
+
 struct conn {
     uint8_t rid[RID_MAX];
     size_t rid_len;
@@ -96,10 +103,7 @@ struct conn {
     struct who who;
     char who_user[LSN_DEV_ID_MAX + 8];
     char who_key[65];
-    /* Its refusals' log lines this second, and those not written. */
-    int64_t log_ms;
-    unsigned log_n;
-    uint64_t log_dropped;
+    struct log_budget log;          /* its refusals' log lines */
     struct conn *next;
 };
 
@@ -170,9 +174,7 @@ struct lsn_relay {
     int64_t boot_req_last_ms;
     uint64_t dir_gen;               /* counts roster and bundle replacements */
     uint64_t refused_n;             /* unknown-key refusals not yet logged */
-    int64_t req_log_ms;             /* this second of request log lines */
-    unsigned req_log_n;             /* lines written in it */
-    uint64_t req_log_dropped;       /* and not written */
+    struct log_budget req_log;      /* routine lines requests cause */
     int64_t refused_log_ms;
     char refused_hex[17];           /* the latest refused key, shortened */
     /* Offline (relay/offline.h): replies go here instead of the ROUTER. */
@@ -199,8 +201,8 @@ void lsn_relay_log_req(struct lsn_relay *r, const char *fmt, ...)
 /* The log line of a refused request from connection c: at most 20 a
  * second per connection are written, the rest counted and reported with
  * its identity, so no client can hide another's refusals. */
-void lsn_relay_log_refusal(struct lsn_relay *r, struct conn *c, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void lsn_relay_log_refusal(struct conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Sets the error sentence for the current request. */
 void lsn_relay_msg(struct lsn_relay *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -16,6 +16,7 @@
 #include "proto/err.h"
 #include "proto/pb.h"
 #include "proto/wire.h"
+#include "tests/lib/wirefix.h"
 
 #define MAX_GOT 8
 
@@ -156,31 +157,20 @@ test_wire_bad_batches_refused(void **state)
     got_free(&g);
 
     /* More Responses than a batch may hold: refused before any is
-     * decoded (each "0a 00" is one empty Response). */
+     * decoded. */
     {
-        size_t items = LSN_WIRE_BATCH_ITEMS + 1, inner_len = 2 * items;
-        uint8_t *f = malloc(4 + inner_len);
+        size_t fl, got = 0;
+        uint8_t *f = wf_batch_of_empties(LSN_WIRE_RESPONSES, LSN_WIRE_BATCH_ITEMS + 1, &fl);
         assert_non_null(f);
-        f[0] = 0x82;
-        f[1] = 0x01;
-        f[2] = (uint8_t)(0x80 | (inner_len & 0x7f));
-        f[3] = (uint8_t)(inner_len >> 7);
-        for (size_t i = 0; i < items; i++) {
-            f[4 + 2 * i] = 0x0a;
-            f[5 + 2 * i] = 0x00;
-        }
-        assert_int_equal(lsn_wire_frame_each(f, 4 + inner_len, LSN_WIRE_FRAME_MAX,
-                                             take, &g), LSN_ERR_TOO_LARGE);
+        assert_int_equal(lsn_wire_frame_each(f, fl, LSN_WIRE_FRAME_MAX, take, &g),
+                         LSN_ERR_TOO_LARGE);
         assert_int_equal(g.n, 0);
+        free(f);
         /* One fewer is a batch like any other. */
-        f[2] = (uint8_t)(0x80 | ((inner_len - 2) & 0x7f));
-        f[3] = (uint8_t)((inner_len - 2) >> 7);
-        {
-            size_t got = 0;
-            assert_int_equal(lsn_wire_frame_each(f, 4 + inner_len - 2, LSN_WIRE_FRAME_MAX,
-                                                 count_and_free, &got), 0);
-            assert_int_equal(got, LSN_WIRE_BATCH_ITEMS);
-        }
+        assert_non_null(f = wf_batch_of_empties(LSN_WIRE_RESPONSES, LSN_WIRE_BATCH_ITEMS, &fl));
+        assert_int_equal(lsn_wire_frame_each(f, fl, LSN_WIRE_FRAME_MAX, count_and_free, &got),
+                         0);
+        assert_int_equal(got, LSN_WIRE_BATCH_ITEMS);
         free(f);
     }
 
@@ -316,22 +306,6 @@ arrived_frame(struct fake_relay *f, struct arrived *a)
     zmq_msg_close(&body);
 }
 
-static void
-queue_ping(struct lsn_wire *w, uint64_t id, size_t data_len)
-{
-    Liaison__Request req = LIAISON__REQUEST__INIT;
-    Liaison__PingRequest p = LIAISON__PING_REQUEST__INIT;
-    uint8_t *data = calloc(1, data_len + 1);
-
-    assert_non_null(data);
-    p.data = (ProtobufCBinaryData){ data_len, data };
-    req.id = id;
-    req.body_case = LIAISON__REQUEST__BODY_PING;
-    req.ping = &p;
-    assert_int_equal(lsn_wire_queue(w, &req), 0);
-    free(data);
-}
-
 /* Queued requests leave in batch frames of at most 64 KiB, in the order
  * queued; one too large for a batch goes alone in its place; a wait for
  * an answer sends what is queued. */
@@ -351,10 +325,10 @@ test_wire_queued_requests_travel_in_batches(void **state)
     assert_int_equal(lsn_wire_connect(f.endpoint, f.pk, cpk, csk, &w), 0);
     /* 300 requests of about 310 bytes: more than one batch holds. */
     for (; id <= 300; id++)
-        queue_ping(w, id, 300);
-    queue_ping(w, id++, LSN_WIRE_BATCH_MAX);       /* alone */
+        assert_int_equal(wf_ping_queue(w, id, 300), 0);
+    assert_int_equal(wf_ping_queue(w, id++, LSN_WIRE_BATCH_MAX), 0);       /* alone */
     for (int i = 0; i < 5; i++)
-        queue_ping(w, id++, 10);
+        assert_int_equal(wf_ping_queue(w, id++, 10), 0);
     /* Nothing of the last five left yet: the wait sends them. */
     assert_int_equal(lsn_wire_recv(w, 0, &resp), LSN_ERR_TIMEOUT);
     while (a.n < id - 1)
@@ -367,7 +341,7 @@ test_wire_queued_requests_travel_in_batches(void **state)
 
     /* A lone queued request travels as itself, sent by lsn_wire_flush. */
     a.alone_max = 0;
-    queue_ping(w, id, 1);
+    assert_int_equal(wf_ping_queue(w, id, 1), 0);
     assert_int_equal(lsn_wire_flush(w), 0);
     arrived_frame(&f, &a);
     assert_int_equal(a.ids[a.n - 1], id);
@@ -404,7 +378,7 @@ test_wire_one_error_for_several_requests(void **state)
     assert_int_equal(lsn_wire_connect(f.endpoint, f.pk, cpk, csk, &w), 0);
     for (int i = 0; i < 3; i++) {
         ids[i] = lsn_wire_next_id(w);
-        queue_ping(w, ids[i], 1);
+        assert_int_equal(wf_ping_queue(w, ids[i], 1), 0);
     }
     assert_int_equal(lsn_wire_flush(w), 0);
     zmq_msg_init(&rid);
@@ -493,52 +467,15 @@ test_wire_request_batches_read_strictly(void **state)
     assert_int_equal(lsn_wire_batch_each(LSN_WIRE_REQUESTS, empty, sizeof empty,
                                          count_request, &n), LSN_ERR_MALFORMED);
     {
-        size_t items = LSN_WIRE_BATCH_ITEMS + 1, inner_len = 2 * items;
-        uint8_t *f = malloc(3 + inner_len);
+        size_t fl;
+        uint8_t *f = wf_batch_of_empties(LSN_WIRE_REQUESTS, LSN_WIRE_BATCH_ITEMS + 1, &fl);
         assert_non_null(f);
-        f[0] = 0x72;
-        f[1] = (uint8_t)(0x80 | (inner_len & 0x7f));
-        f[2] = (uint8_t)(inner_len >> 7);
-        for (size_t i = 0; i < items; i++) {
-            f[3 + 2 * i] = 0x0a;
-            f[4 + 2 * i] = 0x00;
-        }
         n = 0;
-        assert_int_equal(lsn_wire_batch_each(LSN_WIRE_REQUESTS, f, 3 + inner_len,
-                                             count_request, &n), LSN_ERR_TOO_LARGE);
+        assert_int_equal(lsn_wire_batch_each(LSN_WIRE_REQUESTS, f, fl, count_request, &n),
+                         LSN_ERR_TOO_LARGE);
         assert_int_equal(n, 0);
         free(f);
     }
-}
-
-/* `depth` levels of a batch holding one batch (tag, then "0a L" around
- * the level below): what a hostile peer could send. */
-static uint8_t *
-nested(const uint8_t *tag, size_t tag_len, size_t depth, size_t *len)
-{
-    size_t cap = (tag_len + 12) * depth + 16, n = 0;
-    uint8_t *buf = calloc(1, cap), *tmp = malloc(cap);
-
-    assert_non_null(buf);
-    assert_non_null(tmp);
-    for (size_t d = 0; d < depth; d++) {
-        uint8_t l1[10], l2[10];
-        size_t k1 = 0, k2 = 0;
-        uint64_t v = n;
-        do { l2[k2++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0)); v >>= 7; } while (v);
-        v = 1 + k2 + n;
-        do { l1[k1++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0)); v >>= 7; } while (v);
-        memcpy(tmp, tag, tag_len);
-        memcpy(tmp + tag_len, l1, k1);
-        tmp[tag_len + k1] = 0x0a;
-        memcpy(tmp + tag_len + k1 + 1, l2, k2);
-        memcpy(tmp + tag_len + k1 + 1 + k2, buf, n);
-        n += tag_len + k1 + 1 + k2;
-        memcpy(buf, tmp, n);
-    }
-    free(tmp);
-    *len = n;
-    return buf;
 }
 
 /* A batch nested 20 000 deep decodes one level and no more: its items are
@@ -547,7 +484,6 @@ nested(const uint8_t *tag, size_t tag_len, size_t depth, size_t *len)
 static void
 test_wire_deep_batches_do_not_recurse(void **state)
 {
-    static const uint8_t rq_tag[] = { 0x72 }, rs_tag[] = { 0x82, 0x01 };
     Liaison__Request *req = NULL;
     Liaison__Response *resp = NULL;
     struct got g = { .n = 0 };
@@ -555,13 +491,13 @@ test_wire_deep_batches_do_not_recurse(void **state)
     size_t len;
 
     (void)state;
-    f = nested(rq_tag, sizeof rq_tag, 20000, &len);
+    assert_non_null(f = wf_batch_nested(LSN_WIRE_REQUESTS, 20000, &len));
     assert_int_equal(LSN_PB_DECODE(request, f, len, LSN_WIRE_FRAME_MAX, &req), 0);
     assert_int_equal(req->body_case, LIAISON__REQUEST__BODY_BATCH);
     assert_int_equal(req->batch->n_requests, 1);
     lsn_pb_free(&req->base);
     free(f);
-    f = nested(rs_tag, sizeof rs_tag, 20000, &len);
+    assert_non_null(f = wf_batch_nested(LSN_WIRE_RESPONSES, 20000, &len));
     assert_int_equal(LSN_PB_DECODE(response, f, len, LSN_WIRE_FRAME_MAX, &resp), 0);
     assert_int_equal(resp->batch->n_responses, 1);
     lsn_pb_free(&resp->base);
@@ -570,7 +506,7 @@ test_wire_deep_batches_do_not_recurse(void **state)
     assert_int_equal(lsn_wire_frame_each(f, len, LSN_WIRE_FRAME_MAX, take, &g),
                      LSN_ERR_TOO_LARGE);
     free(f);
-    f = nested(rs_tag, sizeof rs_tag, 1000, &len);
+    assert_non_null(f = wf_batch_nested(LSN_WIRE_RESPONSES, 1000, &len));
     assert_int_equal(lsn_wire_frame_each(f, len, LSN_WIRE_FRAME_MAX, take, &g),
                      LSN_ERR_MALFORMED);
     assert_int_equal(g.n, 0);
