@@ -7,6 +7,8 @@
 #   make fuzz       build every tests/fuzz/fuzz_*.c with clang+libFuzzer into
 #                   build-fuzz/ and run each FUZZ_SECONDS (60) over its corpus
 #   make bench      benchmarks (figure/ratio lines)
+#   make soak       the delivery invariant under chaos for SOAK_SECONDS (60):
+#                   three relays, a hostile peer, a full store, kill -9
 #   make install    PREFIX=/usr/local
 #   make deps       check the libraries; install them with apt-get as root
 #
@@ -90,7 +92,7 @@ ALL_LIBS_LINK = $(LIB_RELAY) $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO)
 LIB_LIAISON := $(BUILD)/lib/libliaison.a
 PUB_ERR_H   := $(BUILD)/gen/liaison/err.h
 
-.PHONY: all deps test unit integration asan demo bench install clean distclean \
+.PHONY: all deps test unit integration asan demo bench soak install clean distclean \
         fuzz fuzz-build fuzz-run fuzz-corpus fuzz-gen
 .DEFAULT_GOAL := all
 # Keep every object: test objects are otherwise deleted as intermediates.
@@ -187,6 +189,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_TEST) $(ALL_LIBS_LINK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB_TEST) $(ALL_LIBS_LINK) $(PKG_LIBS) $(CMOCKA_LIBS)
 
+# The soak test's hostile peer relay (tests/soak/junk_peer.c).
+SOAK_PEER := $(BUILD)/soak/junk_peer
+$(SOAK_PEER): $(BUILD)/obj/tests/soak/junk_peer.o $(LIB_TEST) $(ALL_LIBS_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB_TEST) $(ALL_LIBS_LINK) $(PKG_LIBS)
+
 # ------------------------------------------------------------------ fuzzing
 #
 # Every tests/fuzz/fuzz_<name>.c is a libFuzzer target with its seed corpus
@@ -273,6 +281,12 @@ asan:
 
 demo: all
 	@sh tests/demo.sh $(abspath $(BUILD)/bin)
+
+SOAK_SECONDS ?= 60
+soak: all $(SOAK_PEER)
+	@mkdir -p $(BUILD)/tmp
+	$(TEST_ENV) LSN_SOAK_PEER=$(abspath $(SOAK_PEER)) SOAK_SECONDS=$(SOAK_SECONDS) \
+	    sh tests/soak/soak.sh
 
 bench: all
 	@if [ -x $(BUILD)/bin/lsn-bench ]; then $(BUILD)/bin/lsn-bench; else sh bench/run.sh $(abspath $(BUILD)); fi
