@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -115,6 +116,57 @@ current_device(struct lsn_relay *r, const struct who *w)
         sodium_memcmp(d->curve_key.data, w->key, 32) != 0)
         return NULL;
     return d;
+}
+
+/* The sender of an envelope, judged by the bundle of its org this relay
+ * holds: the org has one, it has not expired, it lists the device and
+ * lets it send.  Recipients judge the sender by the same bundle (they
+ * fetch it from this relay), so an envelope that fails here could only
+ * ever be refused by every recipient, or wait at the head of their queues
+ * for a bundle that never comes: it is refused at once.  The codes
+ * (LSN_ERR_UNKNOWN_DEVICE, LSN_ERR_EXPIRED, LSN_ERR_REVOKED) are final for
+ * a forwarding relay (relay/peer.c final_refusal). */
+static int
+sender_check(struct lsn_relay *r, const char *org, const char *device)
+{
+    int oi = lsn_relay_org_index(r, org);
+    const struct lsn_bundle *b = oi < 0 ? NULL : r->bundles[oi];
+    const Liaison__Device *d;
+    char when[32];
+    struct tm tm;
+    time_t t;
+
+    if (b == NULL) {
+        lsn_relay_msg(r, "sender org `%s` has no bundle at relay %s, so device %s/%s "
+                      "is not known here: its administrator must run "
+                      "`liaison-keys publish` before it sends", org, r->name, org,
+                      device);
+        return LSN_ERR_UNKNOWN_DEVICE;
+    }
+    if (b->b->expires <= lsn_relay_time(r)) {
+        t = (time_t)b->b->expires;
+        if (gmtime_r(&t, &tm) == NULL ||
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+            snprintf(when, sizeof when, "%lld", (long long)b->b->expires);
+        lsn_relay_msg(r, "the bundle of `%s` (v%llu) expired on %s, so its devices may "
+                      "not send: the organisation's administrator must sign a new "
+                      "bundle (for example `liaison-keys rotate --enc`) and run "
+                      "`liaison-keys publish`", org,
+                      (unsigned long long)b->b->version, when);
+        return LSN_ERR_EXPIRED;
+    }
+    if ((d = lsn_bundle_find_device(b, device)) == NULL) {
+        lsn_relay_msg(r, "sender device %s/%s is not in bundle v%llu of `%s` held "
+                      "at relay %s", org, device, (unsigned long long)b->b->version,
+                      org, r->name);
+        return LSN_ERR_UNKNOWN_DEVICE;
+    }
+    if (!d->may_send) {
+        lsn_relay_msg(r, "sender device %s/%s may not send (bundle v%llu)", org, device,
+                      (unsigned long long)b->b->version);
+        return LSN_ERR_REVOKED;
+    }
+    return 0;
 }
 
 /* Fills a gap report from the store's. */
@@ -267,7 +319,7 @@ fanout_local(struct lsn_fanout *f, const char *org, const struct lsn_bundle *b,
 }
 
 /* The checks of DESIGN.md "Relay": sender is the authenticated device,
- * may send; times and TTL; every recipient org in the roster, known here,
+ * may send, its org's bundle has not expired; times and TTL; every recipient org in the roster, known here,
  * wrapped to its newest key.  Fills the fan-out. */
 static int
 submit_check(struct lsn_relay *r, const struct who *w,
@@ -287,6 +339,8 @@ submit_check(struct lsn_relay *r, const struct who *w,
         lsn_relay_msg(r, "device %s may not send (its bundle says so)", w->id);
         return LSN_ERR_REVOKED;
     }
+    if ((err = sender_check(r, w->org, w->device)) != 0)
+        return err;
     if ((err = envelope_limits(r, info)) != 0)
         return err;
     for (size_t i = 0; i < info->n_recipients; i++) {
@@ -393,7 +447,8 @@ h_submit(struct lsn_relay *r, struct conn *c, const struct who *w,
 /* ---------------------------------------------------------- relay to relay */
 
 /* The checks a forwarded envelope passes (DESIGN.md "Federation"): the
- * sender org is homed on the forwarding relay; times, TTL and recipient
+ * sender org is homed on the forwarding relay; its held bundle lists the
+ * sender device (sender_check); times, TTL and recipient
  * count as for a submit.  The fan-out covers the recipient orgs homed
  * here; the key-id check was the home relay's (its bundle may be a step
  * ahead of or behind ours), so none here. */
@@ -412,6 +467,8 @@ forward_check(struct lsn_relay *r, const struct who *w,
                       w->relay, (unsigned long long)r->roster->r->version);
         return LSN_ERR_DENIED;
     }
+    if ((rc = sender_check(r, info->sender_org, info->sender_device)) != 0)
+        return rc;
     if ((rc = envelope_limits(r, info)) != 0)
         return rc;
     for (size_t i = 0; i < info->n_recipients; i++) {

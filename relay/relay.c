@@ -338,7 +338,10 @@ lsn_relay_bundle_replace(struct lsn_relay *r, int i, struct lsn_bundle *b)
     return lsn_relay_allow_rebuild(r);
 }
 
-/* Loads the stored bundle of every roster org that still verifies. */
+/* Loads the stored bundle of every roster org that still verifies.  An
+ * expired one is held all the same: its devices are admitted so that its
+ * administrator can publish the next bundle along the bundle chain, and
+ * they hear why they may not send (handlers.c sender_check). */
 static int
 bundles_load(struct lsn_relay *r)
 {
@@ -359,8 +362,14 @@ bundles_load(struct lsn_relay *r)
         snprintf(name, sizeof name, "bundle/%s", ro->orgs[i]->id);
         if (lsn_store_dir_get(r->store, name, &buf, &len) != 0)
             continue;
-        if ((rc = lsn_bundle_parse(buf, len, &b)) != 0 ||
-            (rc = lsn_bundle_verify(b, r->roster, lsn_relay_time(r))) != 0) {
+        if ((rc = lsn_bundle_parse(buf, len, &b)) == 0 &&
+            (rc = lsn_bundle_verify(b, r->roster, lsn_relay_time(r))) == LSN_ERR_EXPIRED) {
+            lsn_relay_log("held bundle of org %s (v%llu) has expired: its devices "
+                          "may publish a new one but not send", ro->orgs[i]->id,
+                          (unsigned long long)b->b->version);
+            rc = 0;
+        }
+        if (rc != 0) {
             lsn_relay_log("held bundle of org %s no longer verifies (%s): its "
                           "devices are not admitted", ro->orgs[i]->id,
                           lsn_strerror(rc));

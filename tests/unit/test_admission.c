@@ -1,0 +1,223 @@
+/* test_admission.c: what a relay admits, judged at the relay (docs/relay.md
+ * "Admission"): forwards and submits whose sender its held bundles do not
+ * vouch for, and an org whose bundle has expired.  Real liaison-relay processes on loopback
+ * ports; a hostile peer relay played by tests/lib/peerfix.  Every wait is
+ * a bounded poll; nothing asserts on speed. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "client/relay_client.h"
+#include "keys/bundle.h"
+#include "keys/util.h"
+#include "proto/envelope.h"
+#include "proto/err.h"
+#include "proto/wire.h"
+#include "tests/lib/peerfix.h"
+#include "tests/lib/relayfix.h"
+
+#define JUNK 64
+
+static struct rf F;
+
+static int
+down(void **state)
+{
+    (void)state;
+    rf_teardown(&F);
+    return 0;
+}
+
+static void
+msg_id_of(const uint8_t *env, size_t len, uint8_t id[16])
+{
+    struct lsn_envelope_info info;
+
+    assert_int_equal(lsn_envelope_peek(env, len, 0, &info), 0);
+    memcpy(id, info.msg_id, 16);
+}
+
+/* Submits env as credential c over a raw connection to relay k: the
+ * answer's code, the relay's sentence in msg. */
+static int
+submit_raw(size_t k, const struct lsn_credential *c, const uint8_t *env, size_t len,
+           char *msg, size_t msg_size)
+{
+    Liaison__Request req = LIAISON__REQUEST__INIT;
+    Liaison__SubmitRequest sub = LIAISON__SUBMIT_REQUEST__INIT;
+    Liaison__Response *resp = NULL;
+    struct lsn_wire *w = NULL;
+    int rc;
+
+    assert_int_equal(lsn_wire_connect(F.relays[k].endpoint, F.relays[k].pk,
+                                      c->keys->curve_pk, c->keys->curve_sk, &w), 0);
+    sub.envelope = (ProtobufCBinaryData){ len, (uint8_t *)env };
+    req.body_case = LIAISON__REQUEST__BODY_SUBMIT;
+    req.submit = &sub;
+    if ((rc = lsn_wire_handshake(w, 10000)) == 0)
+        rc = lsn_wire_call(w, &req, 10000, &resp);
+    snprintf(msg, msg_size, "%s", lsn_wire_message(w));
+    if (resp != NULL)
+        lsn_pb_free(&resp->base);
+    lsn_wire_close(&w);
+    return rc;
+}
+
+/* ---------------------------------------------------------- case 1 */
+
+/* A peer relay in the roster forwards 64 envelopes "from" o2, homed on it,
+ * which never published a bundle, to o1; and one from o4/d2, a device
+ * that o4's bundle does not list.  The receiving relay refuses each for
+ * good, so nothing of it waits in o1's queue: an alert o3 sends next is
+ * the first thing o1/d1 fetches. */
+static void
+test_admission_junk_forward_refused(void **state)
+{
+    size_t home[4] = { 0, 1, 0, 1 }, to[1] = { 0 };
+    struct lsn_relay_client *c = NULL;
+    struct lsn_wire *w = NULL;
+    Liaison__FetchReply *fr = NULL;
+    uint8_t *e = NULL, real_id[16], fwd_id[16];
+    size_t l;
+    int found_real = 0, found_fwd = 0, res = 0;
+
+    (void)state;
+    /* o1, o3 on r1 (running); o2, o4 on r2 (never started: the test is r2). */
+    assert_int_equal(rf_setup_fed(&F, "adm-junk", 2, home, 4, 2, NULL), 0);
+    assert_int_equal(rf_start_relay(&F, 0), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    assert_int_equal(rf_publish(&F, 2), 0);
+    assert_int_equal(pf_connect(&F, 1, 0, &w), 0);
+    for (int i = 0; i < JUNK; i++) {
+        assert_int_equal(rf_seal(&F, 1, 0, to, 1, NULL, 3600, &e, &l), 0);
+        assert_int_equal(pf_forward(w, e, l), LSN_ERR_UNKNOWN_DEVICE);
+        free(e);
+        e = NULL;
+    }
+    assert_non_null(strstr(lsn_wire_message(w), "no bundle"));
+    /* o4's bundle without d2, synced as its home relay would. */
+    assert_int_equal(rf_next_bundle(&F, 3, "d2", 0), 0);
+    assert_int_equal(pf_dir_sync(w, LIAISON__DIR_KIND__DIR_BUNDLE, F.orgs[3].bundle->bytes,
+                                 F.orgs[3].bundle->len), 0);
+    assert_int_equal(rf_seal(&F, 3, 1, to, 1, NULL, 3600, &e, &l), 0);
+    assert_int_equal(pf_forward(w, e, l), LSN_ERR_UNKNOWN_DEVICE);
+    assert_non_null(strstr(lsn_wire_message(w), "o4/d2"));
+    free(e);
+    /* ... while o4/d1, which it lists, is forwarded as ever. */
+    assert_int_equal(rf_seal(&F, 3, 0, to, 1, NULL, 3600, &e, &l), 0);
+    msg_id_of(e, l, fwd_id);
+    assert_int_equal(pf_forward(w, e, l), 0);
+    free(e);
+    lsn_wire_close(&w);
+    /* o3's real alert. */
+    assert_int_equal(rf_connect(&F, F.orgs[2].dev[0], &c), 0);
+    assert_int_equal(rf_seal(&F, 2, 0, to, 1, NULL, 3600, &e, &l), 0);
+    msg_id_of(e, l, real_id);
+    assert_int_equal(lsn_relay_client_submit(c, (const uint8_t *const *)&e, &l, 1, &res,
+                                             NULL), 0);
+    assert_int_equal(res, 0);
+    free(e);
+    lsn_relay_client_close(&c);
+    /* One fetch of at most 2 items holds both: nothing waits before them. */
+    assert_int_equal(rf_connect(&F, F.orgs[0].dev[0], &c), 0);
+    assert_int_equal(lsn_relay_client_fetch(c, 2, &fr), 0);
+    assert_int_equal(fr->queued, 2);
+    for (size_t i = 0; i < fr->n_items; i++) {
+        found_real |= fr->items[i]->msg_id.len == 16 &&
+                      memcmp(fr->items[i]->msg_id.data, real_id, 16) == 0;
+        found_fwd |= fr->items[i]->msg_id.len == 16 &&
+                     memcmp(fr->items[i]->msg_id.data, fwd_id, 16) == 0;
+    }
+    assert_true(found_real);
+    assert_true(found_fwd);
+    lsn_pb_free(&fr->base);
+    lsn_relay_client_close(&c);
+}
+
+/* ---------------------------------------------------------- case 4 */
+
+/* o1's bundle expires: the relay refuses its devices' submits with a
+ * sentence naming the expiry and the fix, also after a restart, while its
+ * admin may still publish the next bundle, after which o1 sends again. */
+static void
+test_admission_expired_bundle_refused(void **state)
+{
+    size_t to[1] = { 1 };
+    struct lsn_relay_client *c = NULL;
+    uint8_t *e = NULL;
+    size_t l;
+    char msg[512];
+    int64_t until = lsn_now() + 2;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "adm-expired", 2, 1, NULL), 0);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(rf_publish(&F, 1), 0);
+    assert_int_equal(rf_next_bundle_until(&F, 0, until), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    assert_int_equal(rf_seal(&F, 0, 0, to, 1, NULL, 3600, &e, &l), 0);
+    assert_int_equal(submit_raw(0, F.orgs[0].dev[0], e, l, msg, sizeof msg), 0);
+    free(e);
+    while (lsn_now() <= until)
+        usleep(100 * 1000);
+    assert_int_equal(rf_seal(&F, 0, 0, to, 1, NULL, 3600, &e, &l), 0);
+    assert_int_equal(submit_raw(0, F.orgs[0].dev[0], e, l, msg, sizeof msg),
+                     LSN_ERR_EXPIRED);
+    assert_non_null(strstr(msg, "expired on"));
+    assert_non_null(strstr(msg, "liaison-keys publish"));
+    /* The relay restarted still knows the devices, and why they may not send. */
+    rf_stop(&F, SIGTERM);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(submit_raw(0, F.orgs[0].dev[0], e, l, msg, sizeof msg),
+                     LSN_ERR_EXPIRED);
+    assert_non_null(strstr(msg, "expired on"));
+    free(e);
+    /* The admin publishes the next bundle along the chain; o1 sends. */
+    assert_int_equal(rf_next_bundle(&F, 0, NULL, 0), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    assert_int_equal(rf_seal(&F, 0, 0, to, 1, NULL, 3600, &e, &l), 0);
+    assert_int_equal(submit_raw(0, F.orgs[0].dev[0], e, l, msg, sizeof msg), 0);
+    free(e);
+    (void)c;
+}
+
+/* liaison-keys warns from 30 days before a bundle's expiry. */
+static void
+test_admission_bundle_expiry_warning(void **state)
+{
+    int64_t now = lsn_now();
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "adm-warn", 1, 1, NULL), 0);
+    assert_int_equal(lsn_bundle_expires_soon(F.orgs[0].bundle, now), 0);
+    assert_int_equal(rf_next_bundle_until(&F, 0, now + 30 * 86400 + 60), 0);
+    assert_int_equal(lsn_bundle_expires_soon(F.orgs[0].bundle, now), 0);
+    assert_int_equal(rf_next_bundle_until(&F, 0, now + 30 * 86400), 0);
+    assert_int_equal(lsn_bundle_expires_soon(F.orgs[0].bundle, now), 1);
+    assert_int_equal(rf_next_bundle_until(&F, 0, now - 1), 0);
+    assert_int_equal(lsn_bundle_expires_soon(F.orgs[0].bundle, now), 1);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_admission_junk_forward_refused, down),
+        cmocka_unit_test_teardown(test_admission_expired_bundle_refused, down),
+        cmocka_unit_test_teardown(test_admission_bundle_expiry_warning, down),
+    };
+
+    signal(SIGPIPE, SIG_IGN);
+    if (sodium_init() < 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
