@@ -20,6 +20,7 @@
 
 #define UNKNOWN_KEY_MSG "not allowed: this key is not known to the relay"
 #define DIR_LIST_MAX    64
+#define DIR_PRUNE_MAX   256
 
 /* ---------------------------------------------------------- arena */
 
@@ -941,6 +942,54 @@ out:
     return rc;
 }
 
+/* Deletes the key deliveries of org/device that a newer one supersedes
+ * and the org's held bundle no longer lists.  Those that it lists are
+ * kept: a device that missed several rotations still opens mail sealed to
+ * keys within their grace period.  Looks at the last DIR_PRUNE_MAX
+ * deliveries (each put prunes, so that is all of them but in a store
+ * written before); names end in the zero-padded key id, so they come in
+ * key order and the last is the newest. */
+static int
+prune_deliveries(struct lsn_relay *r, const char *org, const char *device)
+{
+    int oi = lsn_relay_org_index(r, org);
+    const struct lsn_bundle *b = oi < 0 ? NULL : r->bundles[oi];
+    struct lsn_delivery *last = NULL;
+    char prefix[128], name[160];
+    uint8_t **bufs = NULL;
+    size_t *lens = NULL, n = 0;
+    int rc;
+
+    if (b == NULL)
+        return 0;
+    snprintf(prefix, sizeof prefix, "delivery/%s/%s/", org, device);
+    if ((rc = lsn_store_dir_list_last(r->store, prefix, &bufs, &lens, &n,
+                                      DIR_PRUNE_MAX)) != 0)
+        return rc;
+    /* A newest that does not parse: leave them all. */
+    if (n > 0 && lsn_delivery_parse(bufs[n - 1], lens[n - 1], &last) != 0)
+        last = NULL;
+    for (size_t i = 0; last != NULL && i + 1 < n && rc == 0; i++) {
+        struct lsn_delivery *d = NULL;
+        if (lsn_delivery_parse(bufs[i], lens[i], &d) == 0 &&
+            d->d->key_id < last->d->key_id && lsn_bundle_find_key(b, d->d->key_id) == NULL) {
+            snprintf(name, sizeof name, "%s%010u", prefix, d->d->key_id);
+            if ((rc = lsn_store_dir_del(r->store, name)) == 0)
+                lsn_relay_log("key delivery %s/%s key %u dropped: key %u supersedes "
+                              "it and bundle v%llu no longer lists it", org, device,
+                              d->d->key_id, last->d->key_id,
+                              (unsigned long long)b->b->version);
+        }
+        lsn_delivery_destroy(&d);
+    }
+    lsn_delivery_destroy(&last);
+    for (size_t i = 0; i < n; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(lens);
+    return rc;
+}
+
 static int
 put_delivery(struct lsn_relay *r, const ProtobufCBinaryData *o,
              Liaison__Response *resp, int *commit)
@@ -981,6 +1030,9 @@ put_delivery(struct lsn_relay *r, const ProtobufCBinaryData *o,
     } else if ((rc = lsn_store_dir_put(r->store, name, d->bytes, d->len)) != 0) {
         goto out;
     } else {
+        /* Pruning is housekeeping: the delivery stands if it fails. */
+        if (prune_deliveries(r, d->d->org, d->d->device) != 0)
+            lsn_relay_log("key deliveries of %s/%s not pruned", d->d->org, d->d->device);
         r->dirty = 1;
         lsn_relay_log("key delivery %s/%s key %u stored", d->d->org, d->d->device,
                       d->d->key_id);
@@ -1085,7 +1137,10 @@ h_dir_get(struct lsn_relay *r, struct conn *c, const struct who *w,
             return LSN_ERR_MALFORMED;
         snprintf(prefix, sizeof prefix, "delivery/%s/%s/", w->org,
                  g->device[0] != '\0' ? g->device : w->device);
-        if ((rc = lsn_store_dir_list(r->store, prefix, &bufs, &lens, &n, DIR_LIST_MAX)) != 0)
+        /* The newest (by key id), oldest first: a device takes a key only
+         * if it is newer than every key it holds. */
+        if ((rc = lsn_store_dir_list_last(r->store, prefix, &bufs, &lens, &n,
+                                          DIR_LIST_MAX)) != 0)
             return rc;
         for (size_t i = 0; i < n; i++) {
             uint8_t *copy = alloc(r, lens[i]);

@@ -1,6 +1,8 @@
 /* test_admission.c: what a relay admits, judged at the relay (docs/relay.md
  * "Admission"): forwards and submits whose sender its held bundles do not
- * vouch for, and an org whose bundle has expired.  Real liaison-relay processes on loopback
+ * vouch for, an org whose bundle has expired, key deliveries past the
+ * 64 a directory get returns, and the bootstrap budget for unknown keys
+ * shared by source address.  Real liaison-relay processes on loopback
  * ports; a hostile peer relay played by tests/lib/peerfix.  Every wait is
  * a bounded poll; nothing asserts on speed. */
 #include <setjmp.h>
@@ -18,6 +20,7 @@
 
 #include "client/relay_client.h"
 #include "keys/bundle.h"
+#include "keys/delivery.h"
 #include "keys/util.h"
 #include "proto/envelope.h"
 #include "proto/err.h"
@@ -152,7 +155,6 @@ static void
 test_admission_expired_bundle_refused(void **state)
 {
     size_t to[1] = { 1 };
-    struct lsn_relay_client *c = NULL;
     uint8_t *e = NULL;
     size_t l;
     char msg[512];
@@ -187,7 +189,6 @@ test_admission_expired_bundle_refused(void **state)
     assert_int_equal(rf_seal(&F, 0, 0, to, 1, NULL, 3600, &e, &l), 0);
     assert_int_equal(submit_raw(0, F.orgs[0].dev[0], e, l, msg, sizeof msg), 0);
     free(e);
-    (void)c;
 }
 
 /* liaison-keys warns from 30 days before a bundle's expiry. */
@@ -207,6 +208,63 @@ test_admission_bundle_expiry_warning(void **state)
     assert_int_equal(lsn_bundle_expires_soon(F.orgs[0].bundle, now), 1);
 }
 
+/* ---------------------------------------------------------- case 5 */
+
+/* 70 key deliveries for o1/d1 (keys 1..70; the bundle lists key 1): a
+ * directory get returns the newest, oldest first, and the relay has
+ * dropped those superseded that the bundle no longer lists. */
+static void
+test_admission_newest_key_deliveries(void **state)
+{
+    struct lsn_relay_client *admin = NULL, *dev = NULL;
+    Liaison__DirGetReply *g = NULL;
+    const struct lsn_credential *d1;
+    uint32_t last = 0;
+    int has1 = 0, has69 = 0, has70 = 0;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "adm-deliv", 1, 1, NULL), 0);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    d1 = F.orgs[0].dev[0];
+    assert_int_equal(rf_connect(&F, F.orgs[0].admin, &admin), 0);
+    for (uint32_t k = 1; k <= 70; k++) {
+        struct lsn_enc_secret s;
+        struct lsn_delivery *dl = NULL;
+        memset(&s, 0, sizeof s);
+        s.key_id = k;
+        s.created = lsn_now();
+        crypto_box_keypair(s.pk, s.sk);
+        assert_int_equal(lsn_delivery_make(F.orgs[0].id, d1->device, d1->keys->delivery_pk,
+                                           &s, 1, F.orgs[0].root_sk, lsn_now(), &dl), 0);
+        assert_int_equal(lsn_relay_client_dir_put(admin, LIAISON__DIR_KIND__DIR_DELIVERY,
+                                                  dl->bytes, dl->len, NULL), 0);
+        lsn_delivery_destroy(&dl);
+        sodium_memzero(&s, sizeof s);
+    }
+    lsn_relay_client_close(&admin);
+    assert_int_equal(rf_connect(&F, d1, &dev), 0);
+    assert_int_equal(lsn_relay_client_dir_get(dev, LIAISON__DIR_KIND__DIR_DELIVERY,
+                                              F.orgs[0].id, d1->device, &g), 0);
+    assert_true(g->n_objects >= 1 && g->n_objects <= 64);
+    for (size_t i = 0; i < g->n_objects; i++) {
+        struct lsn_delivery *dl = NULL;
+        assert_int_equal(lsn_delivery_parse(g->objects[i].data, g->objects[i].len, &dl), 0);
+        assert_true(dl->d->key_id > last);     /* oldest first */
+        last = dl->d->key_id;
+        has1 |= last == 1;
+        has69 |= last == 69;
+        has70 |= last == 70;
+        lsn_delivery_destroy(&dl);
+    }
+    assert_true(has70);
+    assert_true(has1);      /* listed in the bundle: kept */
+    assert_false(has69);    /* superseded and not listed: dropped */
+    assert_int_equal(g->n_objects, 2);
+    lsn_pb_free(&g->base);
+    lsn_relay_client_close(&dev);
+}
+
 int
 main(void)
 {
@@ -214,6 +272,7 @@ main(void)
         cmocka_unit_test_teardown(test_admission_junk_forward_refused, down),
         cmocka_unit_test_teardown(test_admission_expired_bundle_refused, down),
         cmocka_unit_test_teardown(test_admission_bundle_expiry_warning, down),
+        cmocka_unit_test_teardown(test_admission_newest_key_deliveries, down),
     };
 
     signal(SIGPIPE, SIG_IGN);
