@@ -895,6 +895,23 @@ out:
     return rc;
 }
 
+int
+lsn_relay_import_bundle(struct lsn_relay *r, const uint8_t *buf, size_t len)
+{
+    struct who w;
+    Liaison__Response resp = LIAISON__RESPONSE__INIT;
+    ProtobufCBinaryData o = { len, (uint8_t *)buf };
+    int commit = 0, rc;
+
+    memset(&w, 0, sizeof w);
+    w.kind = WHO_NONE;
+    snprintf(w.id, sizeof w.id, "the operator's import");
+    r->msg[0] = '\0';
+    rc = put_bundle(r, &w, &o, &resp, &commit);
+    lsn_relay_response_free(r);
+    return rc;
+}
+
 static int
 put_roster(struct lsn_relay *r, const ProtobufCBinaryData *o,
            Liaison__Response *resp, int *commit)

@@ -6,6 +6,7 @@
  * ports; a hostile peer relay played by tests/lib/peerfix.  Every wait is
  * a bounded poll; nothing asserts on speed. */
 #include <setjmp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -21,6 +24,8 @@
 #include "client/relay_client.h"
 #include "keys/bundle.h"
 #include "keys/delivery.h"
+#include "keys/keyfile.h"
+#include "keys/signed.h"
 #include "keys/util.h"
 #include "proto/envelope.h"
 #include "proto/err.h"
@@ -265,6 +270,140 @@ test_admission_newest_key_deliveries(void **state)
     lsn_relay_client_close(&dev);
 }
 
+/* ---------------------------------------------------------- case 9 */
+
+/* An outsider at 127.0.0.1 cycles fresh keys until the relay refuses
+ * them; a new member's admin at 127.0.0.2 still publishes its first
+ * bundle (Linux routes all of 127/8 to lo; the connect names the
+ * source). */
+static void
+test_admission_bootstrap_per_address(void **state)
+{
+    char other[64];
+    struct lsn_relay_client *c = NULL;
+    int refused = 0;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "adm-boot", 1, 1, "bootstrap_per_minute 10"), 0);
+    assert_int_equal(rf_start(&F), 0);
+    for (int i = 0; i < 50 && !refused; i++) {
+        struct lsn_wire *w = NULL;
+        uint8_t pk[32], sk[32];
+        int rc;
+        crypto_box_keypair(pk, sk);
+        assert_int_equal(lsn_wire_connect(F.endpoint, F.relay_pk, pk, sk, &w), 0);
+        rc = lsn_wire_handshake(w, 10000);
+        assert_true(rc == 0 || rc == LSN_ERR_DENIED);
+        refused = rc == LSN_ERR_DENIED;
+        lsn_wire_close(&w);
+        sodium_memzero(sk, sizeof sk);
+    }
+    assert_true(refused);
+    snprintf(other, sizeof other, "tcp://127.0.0.2:0;127.0.0.1:%d",
+             atoi(strrchr(F.endpoint, ':') + 1));
+    assert_int_equal(lsn_relay_client_connect(F.orgs[0].admin, other, F.relay_pk, 10000,
+                                              &c), 0);
+    assert_int_equal(lsn_relay_client_dir_put(c, LIAISON__DIR_KIND__DIR_BUNDLE,
+                                              F.orgs[0].bundle->bytes,
+                                              F.orgs[0].bundle->len, NULL), 0);
+    lsn_relay_client_close(&c);
+}
+
+/* Runs liaison-relay import --config (relay 0's) path: its exit status,
+ * its stderr in DIR/import.err. */
+static int
+relay_import(const char *path)
+{
+    char cmd[3 * PATH_MAX + 128];
+    int st;
+
+    snprintf(cmd, sizeof cmd, "'%s' import --config '%s/relay.conf' '%s' >/dev/null "
+             "2>'%s/import.err'", F.bin, F.dir, path, F.dir);
+    st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int
+file_has(const char *path, const char *text)
+{
+    char buf[4096];
+    size_t n;
+    FILE *fp = fopen(path, "r");
+
+    if (fp == NULL)
+        return 0;
+    n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    return strstr(buf, text) != NULL;
+}
+
+/* With no bootstrap budget at all (bootstrap_per_minute 0), the operator
+ * imports o1's first bundle into the stopped relay, and o2's through the
+ * drop-in folder of the running one (SIGHUP); a file that is no bundle is
+ * refused and set aside. */
+static void
+test_admission_operator_import(void **state)
+{
+    char path[PATH_MAX + 64], drop[PATH_MAX + 64], err[PATH_MAX + 64];
+    struct lsn_relay_client *c = NULL;
+    FILE *fp;
+    int ok = 0;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "adm-import", 2, 1, "bootstrap_per_minute 0"), 0);
+    snprintf(path, sizeof path, "%s/o1.signed", F.dir);
+    assert_int_equal(lsn_signed_file_write(path, LSN_TYPE_BUNDLE, F.orgs[0].bundle->bytes,
+                                           F.orgs[0].bundle->len, LSN_WRITE_FORCE), 0);
+    assert_int_equal(relay_import(path), 0);
+    assert_int_equal(relay_import(path), 0);       /* already held */
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(rf_publish(&F, 1), LSN_ERR_DENIED);   /* no budget */
+    assert_int_equal(rf_connect(&F, F.orgs[0].dev[0], &c), 0);
+    {
+        Liaison__DirGetReply *g = NULL;
+        assert_int_equal(lsn_relay_client_dir_get(c, LIAISON__DIR_KIND__DIR_BUNDLE,
+                                                  F.orgs[0].id, NULL, &g), 0);
+        assert_int_equal(g->n_objects, 1);
+        lsn_pb_free(&g->base);
+    }
+    lsn_relay_client_close(&c);
+    /* Running: import refuses and names the drop-in folder. */
+    snprintf(path, sizeof path, "%s/o2.signed", F.dir);
+    assert_int_equal(lsn_signed_file_write(path, LSN_TYPE_BUNDLE, F.orgs[1].bundle->bytes,
+                                           F.orgs[1].bundle->len, LSN_WRITE_FORCE), 0);
+    assert_int_equal(relay_import(path), 2);
+    snprintf(err, sizeof err, "%s/import.err", F.dir);
+    assert_true(file_has(err, "/import/"));
+    assert_true(file_has(err, "SIGHUP"));
+    snprintf(drop, sizeof drop, "%s/data/import", F.dir);
+    assert_int_equal(mkdir(drop, 0700), 0);
+    snprintf(drop, sizeof drop, "%s/data/import/o2.signed", F.dir);
+    assert_int_equal(rename(path, drop), 0);
+    snprintf(drop, sizeof drop, "%s/data/import/junk.signed", F.dir);
+    assert_non_null(fp = fopen(drop, "w"));
+    fputs("not a bundle\n", fp);
+    fclose(fp);
+    assert_int_equal(kill(F.pid, SIGHUP), 0);
+    for (int waited = 0; !ok; waited += 100) {
+        snprintf(drop, sizeof drop, "%s/data/import/o2.signed.imported", F.dir);
+        ok = access(drop, F_OK) == 0;
+        snprintf(drop, sizeof drop, "%s/data/import/junk.signed.refused", F.dir);
+        ok &= access(drop, F_OK) == 0;
+        assert_true(waited < 30000);
+        if (!ok)
+            usleep(100 * 1000);
+    }
+    assert_int_equal(rf_connect(&F, F.orgs[1].dev[0], &c), 0);
+    {
+        Liaison__DirGetReply *g = NULL;
+        assert_int_equal(lsn_relay_client_dir_get(c, LIAISON__DIR_KIND__DIR_BUNDLE,
+                                                  F.orgs[1].id, NULL, &g), 0);
+        lsn_pb_free(&g->base);
+    }
+    lsn_relay_client_close(&c);
+}
+
 int
 main(void)
 {
@@ -273,6 +412,8 @@ main(void)
         cmocka_unit_test_teardown(test_admission_expired_bundle_refused, down),
         cmocka_unit_test_teardown(test_admission_bundle_expiry_warning, down),
         cmocka_unit_test_teardown(test_admission_newest_key_deliveries, down),
+        cmocka_unit_test_teardown(test_admission_bootstrap_per_address, down),
+        cmocka_unit_test_teardown(test_admission_operator_import, down),
     };
 
     signal(SIGPIPE, SIG_IGN);
