@@ -80,6 +80,21 @@ submit_raw(size_t k, const struct lsn_credential *c, const uint8_t *env, size_t 
     return rc;
 }
 
+static int
+file_has(const char *path, const char *text)
+{
+    char buf[4096];
+    size_t n;
+    FILE *fp = fopen(path, "r");
+
+    if (fp == NULL)
+        return 0;
+    n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    return strstr(buf, text) != NULL;
+}
+
 /* ---------------------------------------------------------- case 1 */
 
 /* A peer relay in the roster forwards 64 envelopes "from" o2, homed on it,
@@ -196,21 +211,52 @@ test_admission_expired_bundle_refused(void **state)
     free(e);
 }
 
-/* liaison-keys warns from 30 days before a bundle's expiry. */
+/* Runs liaison-keys bundle show --org-dir DIR/org with bundle b as the
+ * folder's bundle.signed: its exit status, its stderr in DIR/show.err. */
+static int
+keys_show(const struct lsn_bundle *b)
+{
+    char dir[PATH_MAX + 16], path[PATH_MAX + 64], cmd[3 * PATH_MAX + 128];
+    const char *bin = getenv("LSN_BIN");
+    int st;
+
+    snprintf(dir, sizeof dir, "%s/org", F.dir);
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/bundle.signed", dir);
+    assert_int_equal(lsn_signed_file_write(path, LSN_TYPE_BUNDLE, b->bytes, b->len,
+                                           LSN_WRITE_FORCE), 0);
+    snprintf(cmd, sizeof cmd, "'%s/liaison-keys' bundle show --org-dir '%s' >/dev/null "
+             "2>'%s/show.err'", bin != NULL ? bin : "build/bin", dir, F.dir);
+    st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* liaison-keys warns from 30 days before a bundle's expiry, on stderr
+ * (bundle show here; publish and every command that signs share it). */
 static void
 test_admission_bundle_expiry_warning(void **state)
 {
     int64_t now = lsn_now();
+    char err[PATH_MAX + 16];
 
     (void)state;
     assert_int_equal(rf_setup(&F, "adm-warn", 1, 1, NULL), 0);
+    snprintf(err, sizeof err, "%s/show.err", F.dir);
     assert_int_equal(lsn_bundle_expires_soon(F.orgs[0].bundle, now), 0);
-    assert_int_equal(rf_next_bundle_until(&F, 0, now + 30 * 86400 + 60), 0);
+    assert_int_equal(keys_show(F.orgs[0].bundle), 0);
+    assert_false(file_has(err, "warning"));
+    assert_int_equal(rf_next_bundle_until(&F, 0, now + 30 * 86400 + 600), 0);
     assert_int_equal(lsn_bundle_expires_soon(F.orgs[0].bundle, now), 0);
     assert_int_equal(rf_next_bundle_until(&F, 0, now + 30 * 86400), 0);
     assert_int_equal(lsn_bundle_expires_soon(F.orgs[0].bundle, now), 1);
+    assert_int_equal(rf_next_bundle_until(&F, 0, now + 12 * 86400), 0);
+    assert_int_equal(keys_show(F.orgs[0].bundle), 0);
+    assert_true(file_has(err, "warning: bundle v4 of `o1` expires on"));
+    assert_true(file_has(err, "liaison-keys publish"));
     assert_int_equal(rf_next_bundle_until(&F, 0, now - 1), 0);
     assert_int_equal(lsn_bundle_expires_soon(F.orgs[0].bundle, now), 1);
+    assert_int_equal(keys_show(F.orgs[0].bundle), 0);
+    assert_true(file_has(err, "expired on"));
 }
 
 /* ---------------------------------------------------------- case 5 */
@@ -321,21 +367,6 @@ relay_import(const char *path)
              "2>'%s/import.err'", F.bin, F.dir, path, F.dir);
     st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int
-file_has(const char *path, const char *text)
-{
-    char buf[4096];
-    size_t n;
-    FILE *fp = fopen(path, "r");
-
-    if (fp == NULL)
-        return 0;
-    n = fread(buf, 1, sizeof buf - 1, fp);
-    fclose(fp);
-    buf[n] = '\0';
-    return strstr(buf, text) != NULL;
 }
 
 /* With no bootstrap budget at all (bootstrap_per_minute 0), the operator
