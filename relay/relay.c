@@ -892,15 +892,15 @@ zap_handle(struct lsn_relay *r)
     }
     /* The budget of its source address, and the global one: a key cycling
      * outsider spends its own address's budget, not a new member's. */
-    ba = boot_addr(r, zmq_msg_data(&f[3]), zmq_msg_size(&f[3]));
+    ba = r->cfg.bootstrap_per_minute == 0 ? NULL
+         : boot_addr(r, zmq_msg_data(&f[3]), zmq_msg_size(&f[3]));
     bucket_fill(&r->boot_tokens, &r->boot_last_ms,
                 boot_total_rate(&r->cfg) / 60.0,
                 boot_total_burst(&r->cfg));
     if (ba != NULL)
         bucket_fill(&ba->hs, &ba->hs_ms, (double)r->cfg.bootstrap_per_minute / 60.0,
                     BOOT_BURST);
-    if (r->cfg.bootstrap_per_minute > 0 && ba != NULL && ba->hs >= 1.0 &&
-        r->boot_tokens >= 1.0) {
+    if (ba != NULL && ba->hs >= 1.0 && r->boot_tokens >= 1.0) {
         ba->hs -= 1.0;
         r->boot_tokens -= 1.0;
         snprintf(user, sizeof user, "~%s", hex);
