@@ -166,6 +166,68 @@ test_admission_junk_forward_refused(void **state)
     lsn_relay_client_close(&c);
 }
 
+/* The honest side: o1/d1's message to o2 waits at r1 while r2 is down;
+ * meanwhile o1's bundle drops d1.  When r2 returns, r1 syncs the
+ * directory and forwards; r2 refuses the sender device for good, and r1
+ * marks the copy dropped (the sender's status says so) instead of
+ * resending it for ever. */
+static void
+test_admission_forward_refusal_is_final(void **state)
+{
+    size_t home[2] = { 0, 1 }, to[1] = { 1 };
+    struct lsn_relay_client *c = NULL;
+    Liaison__StatusReply *st = NULL;
+    uint8_t *e = NULL, id[16];
+    size_t l;
+    int res = 0, dropped = 0;
+
+    (void)state;
+    assert_int_equal(rf_setup_fed(&F, "adm-final", 2, home, 2, 2,
+                                  "peer_backoff_ms 50\npeer_backoff_max_ms 400\n"
+                                  "peer_timeout_ms 3000\npeer_status_wait_ms 1000"), 0);
+    assert_int_equal(rf_start_relay(&F, 0), 0);
+    assert_int_equal(rf_start_relay(&F, 1), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    assert_int_equal(rf_publish(&F, 1), 0);
+    assert_int_equal(rf_connect(&F, F.orgs[0].dev[0], &c), 0);
+    for (int waited = 0;; waited += 100) {      /* r1 holds o2's bundle */
+        Liaison__DirGetReply *g = NULL;
+        if (lsn_relay_client_dir_get(c, LIAISON__DIR_KIND__DIR_BUNDLE, F.orgs[1].id, NULL,
+                                     &g) == 0) {
+            lsn_pb_free(&g->base);
+            break;
+        }
+        assert_true(waited < 30000);
+        usleep(100 * 1000);
+    }
+    rf_stop_relay(&F, 1, SIGTERM);
+    assert_int_equal(rf_seal(&F, 0, 0, to, 1, NULL, 3600, &e, &l), 0);
+    msg_id_of(e, l, id);
+    assert_int_equal(lsn_relay_client_submit(c, (const uint8_t *const *)&e, &l, 1, &res,
+                                             NULL), 0);
+    assert_int_equal(res, 0);
+    free(e);
+    lsn_relay_client_close(&c);
+    assert_int_equal(rf_next_bundle(&F, 0, "d1", 0), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    assert_int_equal(rf_start_relay(&F, 1), 0);
+    assert_int_equal(rf_connect(&F, F.orgs[0].dev[1], &c), 0);
+    for (int waited = 0; !dropped; waited += 100) {
+        assert_int_equal(lsn_relay_client_status(c, id, &st), 0);
+        for (size_t i = 0; i < st->n_recipients; i++)
+            if (strcmp(st->recipients[i]->org, F.orgs[1].id) == 0) {
+                assert_false(st->recipients[i]->forwarded);
+                dropped = st->recipients[i]->dropped > 0;
+            }
+        lsn_pb_free(&st->base);
+        if (!dropped) {
+            assert_true(waited < 30000);
+            usleep(100 * 1000);
+        }
+    }
+    lsn_relay_client_close(&c);
+}
+
 /* ---------------------------------------------------------- case 4 */
 
 /* o1's bundle expires: the relay refuses its devices' submits with a
@@ -440,6 +502,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_admission_junk_forward_refused, down),
+        cmocka_unit_test_teardown(test_admission_forward_refusal_is_final, down),
         cmocka_unit_test_teardown(test_admission_expired_bundle_refused, down),
         cmocka_unit_test_teardown(test_admission_bundle_expiry_warning, down),
         cmocka_unit_test_teardown(test_admission_newest_key_deliveries, down),
