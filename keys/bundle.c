@@ -185,6 +185,12 @@ lsn_bundle_verify(const struct lsn_bundle *b, const struct lsn_roster *ro,
 }
 
 int
+lsn_bundle_expires_soon(const struct lsn_bundle *b, int64_t now)
+{
+    return b->b->expires - now <= LSN_BUNDLE_WARN_DAYS * 86400LL;
+}
+
+int
 lsn_bundle_verify_next(const struct lsn_bundle *prev,
                        const struct lsn_bundle *next)
 {

@@ -58,6 +58,14 @@ const Liaison__EncKey *lsn_bundle_newest_key(const struct lsn_bundle *b);
 int lsn_bundle_sign(const Liaison__Bundle *body, const uint8_t root_sk[64],
                     struct lsn_bundle **out);
 
+/* Days before its expiry from which a bundle is reported as expiring. */
+#define LSN_BUNDLE_WARN_DAYS 30
+
+/* 1 if b has expired at now or expires within LSN_BUNDLE_WARN_DAYS days
+ * of it, else 0: the administrator must sign and publish the next bundle
+ * before devices of the org may no longer send. */
+int lsn_bundle_expires_soon(const struct lsn_bundle *b, int64_t now);
+
 void lsn_bundle_destroy(struct lsn_bundle **b);
 
 #endif

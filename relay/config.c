@@ -35,6 +35,7 @@ static const struct num_key nums[] = {
     { "recipient_quota_bytes", F(recipient_bytes),    4 * GIB, 1024, UINT64_MAX / 2 },
     { "device_backlog",        F(device_backlog),     200000, 1, UINT64_MAX / 2 },
     { "bootstrap_per_minute",  F(bootstrap_per_minute), 10, 0, 100000 },
+    { "bootstrap_total_per_minute", F(bootstrap_total_per_minute), 120, 1, 1000000 },
     { "bootstrap_max_bytes",   F(bootstrap_max_bytes), 64 * KIB, 1024, 4 * MIB },
     { "map_size",              F(map_size),           16 * GIB, 16 * MIB, 1024 * GIB },
     { "heartbeat_ms",          F(heartbeat_ms),       10000, 100, 3600000 },

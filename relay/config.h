@@ -23,7 +23,8 @@ struct lsn_relay_config {
     uint64_t sender_msgs, sender_bytes;
     uint64_t recipient_msgs, recipient_bytes;
     uint64_t device_backlog;
-    uint64_t bootstrap_per_minute;  /* unknown-key connections; 0: none */
+    uint64_t bootstrap_per_minute;  /* unknown-key connections per source address; 0: none */
+    uint64_t bootstrap_total_per_minute; /* ... from all addresses together */
     uint64_t bootstrap_max_bytes;
     uint64_t map_size;          /* LMDB map, bytes */
     uint64_t heartbeat_ms;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -19,6 +20,7 @@
 
 #define UNKNOWN_KEY_MSG "not allowed: this key is not known to the relay"
 #define DIR_LIST_MAX    64
+#define DIR_PRUNE_MAX   256
 
 /* ---------------------------------------------------------- arena */
 
@@ -115,6 +117,57 @@ current_device(struct lsn_relay *r, const struct who *w)
         sodium_memcmp(d->curve_key.data, w->key, 32) != 0)
         return NULL;
     return d;
+}
+
+/* The sender of an envelope, judged by the bundle of its org this relay
+ * holds: the org has one, it has not expired, it lists the device and
+ * lets it send.  Recipients judge the sender by the same bundle (they
+ * fetch it from this relay), so an envelope that fails here could only
+ * ever be refused by every recipient, or wait at the head of their queues
+ * for a bundle that never comes: it is refused at once.  The codes
+ * (LSN_ERR_UNKNOWN_DEVICE, LSN_ERR_EXPIRED, LSN_ERR_REVOKED) are final for
+ * a forwarding relay (relay/peer.c final_refusal). */
+static int
+sender_check(struct lsn_relay *r, const char *org, const char *device)
+{
+    int oi = lsn_relay_org_index(r, org);
+    const struct lsn_bundle *b = oi < 0 ? NULL : r->bundles[oi];
+    const Liaison__Device *d;
+    char when[32];
+    struct tm tm;
+    time_t t;
+
+    if (b == NULL) {
+        lsn_relay_msg(r, "sender org `%s` has no bundle at relay %s, so device %s/%s "
+                      "is not known here: its administrator must run "
+                      "`liaison-keys publish` before it sends", org, r->name, org,
+                      device);
+        return LSN_ERR_UNKNOWN_DEVICE;
+    }
+    if (b->b->expires <= lsn_relay_time(r)) {
+        t = (time_t)b->b->expires;
+        if (gmtime_r(&t, &tm) == NULL ||
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+            snprintf(when, sizeof when, "%lld", (long long)b->b->expires);
+        lsn_relay_msg(r, "the bundle of `%s` (v%llu) expired on %s, so its devices may "
+                      "not send: the organisation's administrator must sign a new "
+                      "bundle (for example `liaison-keys rotate --enc`) and run "
+                      "`liaison-keys publish`", org,
+                      (unsigned long long)b->b->version, when);
+        return LSN_ERR_EXPIRED;
+    }
+    if ((d = lsn_bundle_find_device(b, device)) == NULL) {
+        lsn_relay_msg(r, "sender device %s/%s is not in bundle v%llu of `%s` held "
+                      "at relay %s", org, device, (unsigned long long)b->b->version,
+                      org, r->name);
+        return LSN_ERR_UNKNOWN_DEVICE;
+    }
+    if (!d->may_send) {
+        lsn_relay_msg(r, "sender device %s/%s may not send (bundle v%llu)", org, device,
+                      (unsigned long long)b->b->version);
+        return LSN_ERR_REVOKED;
+    }
+    return 0;
 }
 
 /* Fills a gap report from the store's. */
@@ -267,7 +320,7 @@ fanout_local(struct lsn_fanout *f, const char *org, const struct lsn_bundle *b,
 }
 
 /* The checks of DESIGN.md "Relay": sender is the authenticated device,
- * may send; times and TTL; every recipient org in the roster, known here,
+ * may send, its org's bundle has not expired; times and TTL; every recipient org in the roster, known here,
  * wrapped to its newest key.  Fills the fan-out. */
 static int
 submit_check(struct lsn_relay *r, const struct who *w,
@@ -287,6 +340,8 @@ submit_check(struct lsn_relay *r, const struct who *w,
         lsn_relay_msg(r, "device %s may not send (its bundle says so)", w->id);
         return LSN_ERR_REVOKED;
     }
+    if ((err = sender_check(r, w->org, w->device)) != 0)
+        return err;
     if ((err = envelope_limits(r, info)) != 0)
         return err;
     for (size_t i = 0; i < info->n_recipients; i++) {
@@ -393,7 +448,8 @@ h_submit(struct lsn_relay *r, struct conn *c, const struct who *w,
 /* ---------------------------------------------------------- relay to relay */
 
 /* The checks a forwarded envelope passes (DESIGN.md "Federation"): the
- * sender org is homed on the forwarding relay; times, TTL and recipient
+ * sender org is homed on the forwarding relay; its held bundle lists the
+ * sender device (sender_check); times, TTL and recipient
  * count as for a submit.  The fan-out covers the recipient orgs homed
  * here; the key-id check was the home relay's (its bundle may be a step
  * ahead of or behind ours), so none here. */
@@ -412,6 +468,8 @@ forward_check(struct lsn_relay *r, const struct who *w,
                       w->relay, (unsigned long long)r->roster->r->version);
         return LSN_ERR_DENIED;
     }
+    if ((rc = sender_check(r, info->sender_org, info->sender_device)) != 0)
+        return rc;
     if ((rc = envelope_limits(r, info)) != 0)
         return rc;
     for (size_t i = 0; i < info->n_recipients; i++) {
@@ -837,6 +895,23 @@ out:
     return rc;
 }
 
+int
+lsn_relay_import_bundle(struct lsn_relay *r, const uint8_t *buf, size_t len)
+{
+    struct who w;
+    Liaison__Response resp = LIAISON__RESPONSE__INIT;
+    ProtobufCBinaryData o = { len, (uint8_t *)buf };
+    int commit = 0, rc;
+
+    memset(&w, 0, sizeof w);
+    w.kind = WHO_NONE;
+    snprintf(w.id, sizeof w.id, "the operator's import");
+    r->msg[0] = '\0';
+    rc = put_bundle(r, &w, &o, &resp, &commit);
+    lsn_relay_response_free(r);
+    return rc;
+}
+
 static int
 put_roster(struct lsn_relay *r, const ProtobufCBinaryData *o,
            Liaison__Response *resp, int *commit)
@@ -884,6 +959,54 @@ out:
     return rc;
 }
 
+/* Deletes the key deliveries of org/device that a newer one supersedes
+ * and the org's held bundle no longer lists.  Those that it lists are
+ * kept: a device that missed several rotations still opens mail sealed to
+ * keys within their grace period.  Looks at the last DIR_PRUNE_MAX
+ * deliveries (each put prunes, so that is all of them but in a store
+ * written before); names end in the zero-padded key id, so they come in
+ * key order and the last is the newest. */
+static int
+prune_deliveries(struct lsn_relay *r, const char *org, const char *device)
+{
+    int oi = lsn_relay_org_index(r, org);
+    const struct lsn_bundle *b = oi < 0 ? NULL : r->bundles[oi];
+    struct lsn_delivery *last = NULL;
+    char prefix[128], name[160];
+    uint8_t **bufs = NULL;
+    size_t *lens = NULL, n = 0;
+    int rc;
+
+    if (b == NULL)
+        return 0;
+    snprintf(prefix, sizeof prefix, "delivery/%s/%s/", org, device);
+    if ((rc = lsn_store_dir_list_last(r->store, prefix, &bufs, &lens, &n,
+                                      DIR_PRUNE_MAX)) != 0)
+        return rc;
+    /* A newest that does not parse: leave them all. */
+    if (n > 0 && lsn_delivery_parse(bufs[n - 1], lens[n - 1], &last) != 0)
+        last = NULL;
+    for (size_t i = 0; last != NULL && i + 1 < n && rc == 0; i++) {
+        struct lsn_delivery *d = NULL;
+        if (lsn_delivery_parse(bufs[i], lens[i], &d) == 0 &&
+            d->d->key_id < last->d->key_id && lsn_bundle_find_key(b, d->d->key_id) == NULL) {
+            snprintf(name, sizeof name, "%s%010u", prefix, d->d->key_id);
+            if ((rc = lsn_store_dir_del(r->store, name)) == 0)
+                lsn_relay_log("key delivery %s/%s key %u dropped: key %u supersedes "
+                              "it and bundle v%llu no longer lists it", org, device,
+                              d->d->key_id, last->d->key_id,
+                              (unsigned long long)b->b->version);
+        }
+        lsn_delivery_destroy(&d);
+    }
+    lsn_delivery_destroy(&last);
+    for (size_t i = 0; i < n; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(lens);
+    return rc;
+}
+
 static int
 put_delivery(struct lsn_relay *r, const ProtobufCBinaryData *o,
              Liaison__Response *resp, int *commit)
@@ -924,6 +1047,9 @@ put_delivery(struct lsn_relay *r, const ProtobufCBinaryData *o,
     } else if ((rc = lsn_store_dir_put(r->store, name, d->bytes, d->len)) != 0) {
         goto out;
     } else {
+        /* Pruning is housekeeping: the delivery stands if it fails. */
+        if (prune_deliveries(r, d->d->org, d->d->device) != 0)
+            lsn_relay_log("key deliveries of %s/%s not pruned", d->d->org, d->d->device);
         r->dirty = 1;
         lsn_relay_log("key delivery %s/%s key %u stored", d->d->org, d->d->device,
                       d->d->key_id);
@@ -1028,7 +1154,10 @@ h_dir_get(struct lsn_relay *r, struct conn *c, const struct who *w,
             return LSN_ERR_MALFORMED;
         snprintf(prefix, sizeof prefix, "delivery/%s/%s/", w->org,
                  g->device[0] != '\0' ? g->device : w->device);
-        if ((rc = lsn_store_dir_list(r->store, prefix, &bufs, &lens, &n, DIR_LIST_MAX)) != 0)
+        /* The newest (by key id), oldest first: a device takes a key only
+         * if it is newer than every key it holds. */
+        if ((rc = lsn_store_dir_list_last(r->store, prefix, &bufs, &lens, &n,
+                                          DIR_LIST_MAX)) != 0)
             return rc;
         for (size_t i = 0; i < n; i++) {
             uint8_t *copy = alloc(r, lens[i]);

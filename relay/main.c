@@ -20,6 +20,8 @@ static const char usage[] =
     "usage: liaison-relay [--config FILE] [--listen tcp://HOST:PORT] [--data DIR]\n"
     "                     [--roster FILE] [--key FILE] [--syslog]\n"
     "       liaison-relay check-config FILE\n"
+    "       liaison-relay import [--config FILE] [--data DIR] [--roster FILE]\n"
+    "                            [--key FILE] BUNDLE\n"
     "\n"
     "Runs a liaison relay: authenticated CURVE connections from the devices\n"
     "and relays the roster and the bundles admit, durable store-and-forward of\n"
@@ -35,6 +37,12 @@ static const char usage[] =
     "  --syslog        log to syslog as well as stderr\n"
     "\n"
     "check-config prints the effective settings and exits 0 if they are valid.\n"
+    "import stores the signed BUNDLE (liaison-keys bundle export) in the data\n"
+    "folder of a stopped relay, verified against its roster like an admin's\n"
+    "publish, using no bootstrap budget.  A running relay holds the folder:\n"
+    "copy BUNDLE to DATA/import/NAME.signed and send it SIGHUP; it imports\n"
+    "each such file, logs the outcome and renames it NAME.signed.imported or\n"
+    "NAME.signed.refused.\n"
     "SIGTERM or SIGINT: finish the commit in progress and exit 0.\n"
     "A failed store commit (disk full, write or fsync error) is answered\n"
     "UNAVAILABLE and stops the relay with exit status 1: check the disk and\n"
@@ -103,6 +111,28 @@ check_config(const char *path)
     return 0;
 }
 
+/* liaison-relay import: exit 0 stored (or already held), 1 refused, 2 the
+ * relay or its files cannot be used. */
+static int
+import(const struct lsn_relay_config *cfg, const char *path)
+{
+    int in_use = 0, r = lsn_relay_import(cfg, path, &in_use);
+
+    if (r == 0) {
+        printf("%s: imported into %s\n", path, cfg->data);
+        return 0;
+    }
+    if (in_use) {
+        fprintf(stderr, "liaison-relay: %s is held by the running relay: copy %s to "
+                "%s/%s/ (its name ending in .signed) and send the relay SIGHUP; it "
+                "imports the file and logs the outcome\n", cfg->data, path, cfg->data,
+                LSN_RELAY_IMPORT_DIR);
+        return 2;
+    }
+    fprintf(stderr, "liaison-relay: import: %s: %s\n", lsn_strerror(r), lsn_detail());
+    return r == LSN_ERR_IO || r == LSN_ERR_NOT_FOUND || r == LSN_ERR_NOMEM ? 2 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -119,14 +149,18 @@ main(int argc, char **argv)
     struct lsn_relay_config cfg;
     const char *config = NULL, *over[4] = { NULL, NULL, NULL, NULL };
     static const char *const over_keys[4] = { "listen", "data", "roster", "key" };
-    int c, r, use_syslog = 0;
+    int c, r, use_syslog = 0, importing = 0;
 
     core_off();
     if (sodium_init() < 0) {
         fputs("liaison-relay: libsodium failed to initialise\n", stderr);
         return 2;
     }
-    if (argc >= 2 && strcmp(argv[1], "check-config") == 0) {
+    if (argc >= 2 && strcmp(argv[1], "import") == 0) {
+        importing = 1;
+        argc--;
+        argv++;
+    } else if (argc >= 2 && strcmp(argv[1], "check-config") == 0) {
         if (argc != 3) {
             fputs(usage, stderr);
             return 2;
@@ -145,7 +179,11 @@ main(int argc, char **argv)
         default: fputs(usage, stderr); return 2;
         }
     }
-    if (optind != argc) {
+    if (importing && optind + 1 != argc) {
+        fprintf(stderr, "liaison-relay: import wants one BUNDLE file\n\n%s", usage);
+        return 2;
+    }
+    if (!importing && optind != argc) {
         fprintf(stderr, "liaison-relay: unexpected argument `%s`\n\n%s", argv[optind], usage);
         return 2;
     }
@@ -159,6 +197,8 @@ main(int argc, char **argv)
             fprintf(stderr, "liaison-relay: --%s: %s\n", over_keys[i], lsn_detail());
             return 2;
         }
+    if (importing)
+        return import(&cfg, argv[optind]);
     if (use_syslog)
         cfg.use_syslog = 1;
     if (cfg.use_syslog) {

@@ -495,13 +495,18 @@ lsn_peers_flush(struct lsn_relay *r, int commit_failed)
 /* ---------------------------------------------------------- answers */
 
 /* Refusals that no retry can change: the entry goes (its orgs marked
- * dropped); every other refusal waits and is tried again. */
+ * dropped); every other refusal waits and is tried again.  A sender
+ * device that the peer's held bundle does not list, or lists as not
+ * sending, is final: a session syncs the directory before any forward,
+ * and the peer's recipients judge the sender by the bundle the peer
+ * holds, so they could only refuse it too. */
 static int
 final_refusal(int code)
 {
     return code == LSN_ERR_MALFORMED || code == LSN_ERR_TOO_LARGE ||
            code == LSN_ERR_LIMIT || code == LSN_ERR_TTL || code == LSN_ERR_EXPIRED ||
-           code == LSN_ERR_SUITE;
+           code == LSN_ERR_SUITE || code == LSN_ERR_UNKNOWN_DEVICE ||
+           code == LSN_ERR_REVOKED;
 }
 
 static void

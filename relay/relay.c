@@ -9,7 +9,9 @@
  * store batch, commits it durably, and only then sends the replies and
  * pushes, so everything that arrived while a commit ran goes into the next
  * one and no client hears "stored" before the fsync. */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +35,37 @@
 #define TICK_MS       200
 #define BOOT_BURST    3.0
 #define CONN_IDLE_MS  (10 * 60 * 1000)
+/* Unknown-key requests: one a second per source address (burst 12), ten
+ * a second from all together (burst 120). */
+#define BOOT_REQ_PER_S      1.0
+#define BOOT_REQ_BURST      (BOOT_BURST * 4)
+#define BOOT_REQ_ALL_PER_S  10.0
+#define BOOT_REQ_ALL_BURST  (BOOT_REQ_BURST * 10)
+/* Source addresses whose unknown-key budgets are kept: one address with
+ * its own budget cannot take the others', and a table full of flooding
+ * addresses gives its least recently used slot to the next one (which
+ * starts with a full budget, so an evicted honest address loses
+ * nothing). */
+#define BOOT_ADDRS    1024
+
+/* The global unknown-key handshake budget a minute: never below one
+ * address's. */
+static double
+boot_total_rate(const struct lsn_relay_config *cfg)
+{
+    return (double)(cfg->bootstrap_total_per_minute > cfg->bootstrap_per_minute
+                    ? cfg->bootstrap_total_per_minute : cfg->bootstrap_per_minute);
+}
+
+/* Its burst: a quarter of a minute's worth, between one and ten
+ * addresses' bursts. */
+static double
+boot_total_burst(const struct lsn_relay_config *cfg)
+{
+    double b = boot_total_rate(cfg) / 4.0;
+
+    return b < BOOT_BURST ? BOOT_BURST : b > 10 * BOOT_BURST ? 10 * BOOT_BURST : b;
+}
 
 /* ---------------------------------------------------------- logging */
 
@@ -338,7 +371,10 @@ lsn_relay_bundle_replace(struct lsn_relay *r, int i, struct lsn_bundle *b)
     return lsn_relay_allow_rebuild(r);
 }
 
-/* Loads the stored bundle of every roster org that still verifies. */
+/* Loads the stored bundle of every roster org that still verifies.  An
+ * expired one is held all the same: its devices are admitted so that its
+ * administrator can publish the next bundle along the bundle chain, and
+ * they hear why they may not send (handlers.c sender_check). */
 static int
 bundles_load(struct lsn_relay *r)
 {
@@ -359,8 +395,14 @@ bundles_load(struct lsn_relay *r)
         snprintf(name, sizeof name, "bundle/%s", ro->orgs[i]->id);
         if (lsn_store_dir_get(r->store, name, &buf, &len) != 0)
             continue;
-        if ((rc = lsn_bundle_parse(buf, len, &b)) != 0 ||
-            (rc = lsn_bundle_verify(b, r->roster, lsn_relay_time(r))) != 0) {
+        if ((rc = lsn_bundle_parse(buf, len, &b)) == 0 &&
+            (rc = lsn_bundle_verify(b, r->roster, lsn_relay_time(r))) == LSN_ERR_EXPIRED) {
+            lsn_relay_log("held bundle of org %s (v%llu) has expired: its devices "
+                          "may publish a new one but not send", ro->orgs[i]->id,
+                          (unsigned long long)b->b->version);
+            rc = 0;
+        }
+        if (rc != 0) {
             lsn_relay_log("held bundle of org %s no longer verifies (%s): its "
                           "devices are not admitted", ro->orgs[i]->id,
                           lsn_strerror(rc));
@@ -575,8 +617,8 @@ relay_open(const struct lsn_relay_config *cfg, int online, int64_t now,
         return LSN_ERR_NOMEM;
     r->cfg = *cfg;
     r->fixed_now = now;
-    r->boot_tokens = BOOT_BURST;
-    r->boot_req_tokens = BOOT_BURST * 4;
+    r->boot_tokens = boot_total_burst(cfg);
+    r->boot_req_tokens = BOOT_REQ_ALL_BURST;
     r->boot_last_ms = lsn_relay_now_ms();
     r->boot_req_last_ms = r->boot_last_ms;
     if ((rc = key_load(r)) != 0)
@@ -656,6 +698,7 @@ lsn_relay_destroy(struct lsn_relay **rp)
         free(r->out[i].buf);
     free(r->out);
     free(r->allow);
+    free(r->boot_addrs);
     lsn_relay_response_free(r);
     free(r->arena);
     free(r->pbs);
@@ -710,6 +753,37 @@ bucket_fill(double *tokens, int64_t *last_ms, double per_s, double burst)
     if (*tokens > burst)
         *tokens = burst;
     *last_ms = now;
+}
+
+/* The budgets of source address addr (len bytes, cut to fit), made with
+ * full buckets if new; the least recently used slot is reused when the
+ * table is full.  NULL without memory. */
+static struct boot_addr *
+boot_addr(struct lsn_relay *r, const char *addr, size_t len)
+{
+    struct boot_addr *a, *lru = NULL;
+    int64_t now = lsn_relay_now_ms();
+
+    if (len >= sizeof a->addr)
+        len = sizeof a->addr - 1;
+    if (r->boot_addrs == NULL &&
+        (r->boot_addrs = calloc(BOOT_ADDRS, sizeof *r->boot_addrs)) == NULL)
+        return NULL;
+    for (size_t i = 0; i < r->n_boot_addrs; i++) {
+        a = &r->boot_addrs[i];
+        if (strlen(a->addr) == len && memcmp(a->addr, addr, len) == 0)
+            return a;
+        if (lru == NULL || (a->hs_ms > a->req_ms ? a->hs_ms : a->req_ms) <
+                           (lru->hs_ms > lru->req_ms ? lru->hs_ms : lru->req_ms))
+            lru = a;
+    }
+    a = r->n_boot_addrs < BOOT_ADDRS ? &r->boot_addrs[r->n_boot_addrs++] : lru;
+    memcpy(a->addr, addr, len);
+    a->addr[len] = '\0';
+    a->hs = BOOT_BURST;
+    a->req = BOOT_REQ_BURST;
+    a->hs_ms = a->req_ms = now;
+    return a;
 }
 
 static int
@@ -790,6 +864,7 @@ zap_handle(struct lsn_relay *r)
     zmq_msg_t f[8];
     int n = 0;
     const struct allow_entry *a;
+    struct boot_addr *ba;
     uint8_t key[32], meta[128];
     char user[80], hex[65];
 
@@ -815,9 +890,18 @@ zap_handle(struct lsn_relay *r)
         zap_reply(r->zap, &f[1], "200", "OK", a->id, meta, zap_meta(meta, key));
         goto out;
     }
+    /* The budget of its source address, and the global one: a key cycling
+     * outsider spends its own address's budget, not a new member's. */
+    ba = r->cfg.bootstrap_per_minute == 0 ? NULL
+         : boot_addr(r, zmq_msg_data(&f[3]), zmq_msg_size(&f[3]));
     bucket_fill(&r->boot_tokens, &r->boot_last_ms,
-                (double)r->cfg.bootstrap_per_minute / 60.0, BOOT_BURST);
-    if (r->cfg.bootstrap_per_minute > 0 && r->boot_tokens >= 1.0) {
+                boot_total_rate(&r->cfg) / 60.0,
+                boot_total_burst(&r->cfg));
+    if (ba != NULL)
+        bucket_fill(&ba->hs, &ba->hs_ms, (double)r->cfg.bootstrap_per_minute / 60.0,
+                    BOOT_BURST);
+    if (ba != NULL && ba->hs >= 1.0 && r->boot_tokens >= 1.0) {
+        ba->hs -= 1.0;
         r->boot_tokens -= 1.0;
         snprintf(user, sizeof user, "~%s", hex);
         lsn_relay_log("unknown key %.16s... admitted for a first bundle only", hex);
@@ -1298,6 +1382,7 @@ struct from {
     const uint8_t *rid;
     size_t rid_len;
     const char *user, *key_hex;
+    zmq_msg_t *msg;             /* its frame, for the source address; NULL offline */
     struct conn *c;
     struct who w;
 };
@@ -1343,11 +1428,19 @@ take_token(struct lsn_relay *r, struct from *f, size_t len, const char **why)
     }
     c->tokens -= 1.0;
     if (f->w.kind == WHO_UNKNOWN) {
-        bucket_fill(&r->boot_req_tokens, &r->boot_req_last_ms, 1.0, BOOT_BURST * 4);
-        if (r->boot_req_tokens < 1.0 || len > r->cfg.bootstrap_max_bytes) {
+        const char *addr = f->msg != NULL ? zmq_msg_gets(f->msg, "Peer-Address") : NULL;
+        struct boot_addr *ba = boot_addr(r, addr != NULL ? addr : "",
+                                         addr != NULL ? strlen(addr) : 0);
+        bucket_fill(&r->boot_req_tokens, &r->boot_req_last_ms, BOOT_REQ_ALL_PER_S,
+                    BOOT_REQ_ALL_BURST);
+        if (ba != NULL)
+            bucket_fill(&ba->req, &ba->req_ms, BOOT_REQ_PER_S, BOOT_REQ_BURST);
+        if (ba == NULL || ba->req < 1.0 || r->boot_req_tokens < 1.0 ||
+            len > r->cfg.bootstrap_max_bytes) {
             *why = NOT_KNOWN;
             return LSN_ERR_DENIED;
         }
+        ba->req -= 1.0;
         r->boot_req_tokens -= 1.0;
     }
     return 0;
@@ -1552,6 +1645,7 @@ router_recv(struct lsn_relay *r, uint64_t *bytes, uint64_t *n)
     struct from f = {
         .rid = zmq_msg_data(&rid), .rid_len = zmq_msg_size(&rid),
         .user = zmq_msg_gets(&body, "User-Id"), .key_hex = zmq_msg_gets(&body, "X-Key"),
+        .msg = &body,
     };
     *n += frame_handle(r, &f, zmq_msg_data(&body), zmq_msg_size(&body), extra);
     zmq_msg_close(&rid);
@@ -1630,6 +1724,87 @@ round_run(struct lsn_relay *r, int do_expire)
     return failed ? LSN_ERR_IO : 0;
 }
 
+/* Imports the bundle file at path in a batch of its own, committed
+ * durably, then sent on to the peers.  0 or an error, its sentence in
+ * lsn_detail(). */
+static int
+import_file(struct lsn_relay *r, const char *path)
+{
+    uint8_t *bin = NULL;
+    size_t len = 0;
+    int rc, failed = 0;
+
+    if ((rc = lsn_signed_file_read(path, LSN_TYPE_BUNDLE, &bin, &len)) != 0) {
+        lsn_set_detail("%s: %s", path, lsn_strerror(rc));
+        return rc;
+    }
+    if ((rc = lsn_store_batch_begin(r->store)) != 0) {
+        lsn_set_detail("%s: %s", path, lsn_store_why(r->store));
+        free(bin);
+        return rc;
+    }
+    r->dirty = 0;
+    rc = lsn_relay_import_bundle(r, bin, len);
+    free(bin);
+    if (rc != 0) {
+        lsn_set_detail("%s: %s", path, r->msg[0] ? r->msg : lsn_strerror(rc));
+        lsn_store_batch_abort(r->store);
+    } else if (r->dirty && (rc = lsn_store_batch_commit(r->store)) != 0) {
+        lsn_set_detail("%s: not stored: %s", path, lsn_store_why(r->store));
+        failed = 1;
+    } else if (!r->dirty) {
+        lsn_store_batch_abort(r->store);
+    }
+    lsn_peers_flush(r, failed);
+    return rc;
+}
+
+/* SIGHUP: imports every DATA/import/NAME.signed, each renamed to
+ * NAME.signed.imported or NAME.signed.refused, the outcome logged. */
+static void
+import_dropins(struct lsn_relay *r)
+{
+    char dir[PATH_MAX], from[PATH_MAX + 256], to[PATH_MAX + 272];
+    struct dirent *e;
+    DIR *d;
+
+    if ((size_t)snprintf(dir, sizeof dir, "%s/%s", r->cfg.data, LSN_RELAY_IMPORT_DIR) >=
+        sizeof dir || (d = opendir(dir)) == NULL)
+        return;
+    while ((e = readdir(d)) != NULL && !lsn_store_failed(r->store)) {
+        size_t n = strlen(e->d_name);
+        int rc;
+        if (n < 8 || strcmp(e->d_name + n - 7, ".signed") != 0 || e->d_name[0] == '.')
+            continue;
+        snprintf(from, sizeof from, "%s/%s", dir, e->d_name);
+        rc = import_file(r, from);
+        if (rc == 0)
+            lsn_relay_log("SIGHUP: imported %s", from);
+        else
+            lsn_relay_log("SIGHUP: import refused: %s", lsn_detail());
+        snprintf(to, sizeof to, "%s.%s", from, rc == 0 ? "imported" : "refused");
+        if (rename(from, to) != 0)
+            lsn_relay_log("SIGHUP: cannot rename %s: %s", from, strerror(errno));
+    }
+    closedir(d);
+}
+
+int
+lsn_relay_import(const struct lsn_relay_config *cfg, const char *path, int *in_use)
+{
+    struct lsn_relay *r = NULL;
+    int rc;
+
+    *in_use = 0;
+    if ((rc = relay_open(cfg, 0, 0, &r)) != 0) {
+        *in_use = rc == LSN_ERR_IO && strstr(lsn_detail(), "in use by another") != NULL;
+        return rc;
+    }
+    rc = import_file(r, path);
+    lsn_relay_destroy(&r);
+    return rc;
+}
+
 static void
 reload_roster(struct lsn_relay *r)
 {
@@ -1672,8 +1847,10 @@ lsn_relay_run(struct lsn_relay *r)
             rc = LSN_ERR_IO;
             break;
         }
-        if (r->reload)
+        if (r->reload) {
             reload_roster(r);
+            import_dropins(r);
+        }
         if (n > 0 && (it[0].revents & ZMQ_POLLIN))
             for (int k = 0; k < 64; k++) {
                 zmq_pollitem_t z = { r->zap, 0, ZMQ_POLLIN, 0 };
@@ -1765,9 +1942,10 @@ lsn_relay_offline_reset(struct lsn_relay *r)
         free(c);
     }
     r->n_conns = 0;
-    r->boot_tokens = BOOT_BURST;
-    r->boot_req_tokens = BOOT_BURST * 4;
+    r->boot_tokens = boot_total_burst(&r->cfg);
+    r->boot_req_tokens = BOOT_REQ_ALL_BURST;
     r->boot_last_ms = r->boot_req_last_ms = lsn_relay_now_ms();
+    r->n_boot_addrs = 0;
 }
 
 uint64_t

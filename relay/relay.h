@@ -40,4 +40,15 @@ void lsn_relay_log_quiet(int on);
 
 void lsn_relay_destroy(struct lsn_relay **r);
 
+/* The folder under the data folder whose *.signed bundles a running relay
+ * imports on SIGHUP (each renamed to *.imported or *.refused after). */
+#define LSN_RELAY_IMPORT_DIR "import"
+
+/* Imports the signed bundle file at path into the store of cfg's relay,
+ * which must not be running (the store's lock says so: LSN_ERR_IO, and
+ * *in_use = 1), verified against the held roster as an admin's put is.
+ * 0 (also when already held), or an error with its sentence in
+ * lsn_detail(). */
+int lsn_relay_import(const struct lsn_relay_config *cfg, const char *path, int *in_use);
+
 #endif

@@ -113,6 +113,14 @@ struct allow_entry {
     char id[LSN_DEV_ID_MAX + 8];
 };
 
+/* The unknown-key budgets of one source address (relay.c zap_handle,
+ * take_token): handshakes and requests, each a token bucket. */
+struct boot_addr {
+    char addr[64];                  /* as ZeroMQ reports it, "" offline */
+    double hs, req;
+    int64_t hs_ms, req_ms;          /* last refill; the later is its last use */
+};
+
 /* A reply waiting for the batch commit. */
 struct outmsg {
     uint8_t rid[RID_MAX];
@@ -172,6 +180,8 @@ struct lsn_relay {
     size_t n_pbs, cap_pbs;
     int64_t fixed_now;              /* offline (tests, fuzzing): the clock; 0: real */
     int64_t boot_req_last_ms;
+    struct boot_addr *boot_addrs;   /* BOOT_ADDRS slots, the least recently */
+    size_t n_boot_addrs;            /* used one reused when full */
     uint64_t dir_gen;               /* counts roster and bundle replacements */
     uint64_t refused_n;             /* unknown-key refusals not yet logged */
     struct log_budget req_log;      /* routine lines requests cause */
@@ -189,6 +199,13 @@ struct lsn_relay {
 int lsn_relay_dispatch(struct lsn_relay *r, struct conn *c, const struct who *w,
                        const Liaison__Request *req, Liaison__Response *resp,
                        int *needs_commit);
+
+/* Takes a signed bundle from the operator (liaison-relay import, the
+ * import/ drop-in folder) with the checks of an admin's put: roster org,
+ * root signature, expiry, version, chain; inside the current batch.
+ * 0 (also when already held), or an error with its sentence in r->msg
+ * (handlers.c). */
+int lsn_relay_import_bundle(struct lsn_relay *r, const uint8_t *buf, size_t len);
 
 /* Frees what the handlers allocated for the last response (handlers.c). */
 void lsn_relay_response_free(struct lsn_relay *r);

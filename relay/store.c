@@ -2813,6 +2813,80 @@ lsn_store_dir_list(struct lsn_store *s, const char *prefix, uint8_t ***bufs,
 }
 
 int
+lsn_store_dir_del(struct lsn_store *s, const char *name)
+{
+    MDB_txn *t;
+    int r;
+
+    if ((r = op_begin(s, &t)) != 0)
+        return r;
+    r = del(s, t, s->dir, name, strlen(name));
+    return op_end(s, t, r);
+}
+
+int
+lsn_store_dir_list_last(struct lsn_store *s, const char *prefix, uint8_t ***bufs,
+                        size_t **lens, size_t *n, size_t max)
+{
+    size_t pl = strlen(prefix), cnt = 0;
+    uint8_t **b = NULL;
+    size_t *l = NULL;
+    MDB_cursor *c = NULL;
+    char end[256];
+    MDB_val k, v;
+    int rc, r = 0;
+
+    *bufs = NULL;
+    *lens = NULL;
+    *n = 0;
+    if (s->batch == NULL)
+        return LSN_ERR_INTERNAL;
+    if (pl == 0 || pl >= sizeof end || (unsigned char)prefix[pl - 1] == 0xff)
+        return LSN_ERR_INVALID;
+    /* The first name past every name with the prefix: its last byte + 1. */
+    memcpy(end, prefix, pl);
+    end[pl - 1] = (char)((unsigned char)prefix[pl - 1] + 1);
+    if ((b = calloc(max + 1, sizeof *b)) == NULL || (l = calloc(max + 1, sizeof *l)) == NULL) {
+        free(b);
+        return LSN_ERR_NOMEM;
+    }
+    if (mdb_cursor_open(s->batch, s->dir, &c) != 0) {
+        free(b);
+        free(l);
+        return LSN_ERR_IO;
+    }
+    k = (MDB_val){ pl, end };
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    rc = mdb_cursor_get(c, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+    /* Walks back, filling the arrays from their end: oldest first. */
+    for (; rc == 0 && cnt < max; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
+        if (k.mv_size < pl || memcmp(k.mv_data, prefix, pl) != 0)
+            break;
+        if ((b[max - 1 - cnt] = malloc(v.mv_size + 1)) == NULL) {
+            r = LSN_ERR_NOMEM;
+            break;
+        }
+        memcpy(b[max - 1 - cnt], v.mv_data, v.mv_size);
+        l[max - 1 - cnt] = v.mv_size;
+        cnt++;
+    }
+    mdb_cursor_close(c);
+    if (r != 0) {
+        for (size_t i = max - cnt; i < max; i++)
+            free(b[i]);
+        free(b);
+        free(l);
+        return r;
+    }
+    memmove(b, b + (max - cnt), cnt * sizeof *b);
+    memmove(l, l + (max - cnt), cnt * sizeof *l);
+    *bufs = b;
+    *lens = l;
+    *n = cnt;
+    return 0;
+}
+
+int
 lsn_store_counts(struct lsn_store *s, uint64_t *messages, uint64_t *queued)
 {
     MDB_stat st;

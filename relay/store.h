@@ -192,6 +192,12 @@ int lsn_store_dir_put(struct lsn_store *s, const char *name, const uint8_t *buf,
                       size_t len);
 int lsn_store_dir_list(struct lsn_store *s, const char *prefix, uint8_t ***bufs,
                        size_t **lens, size_t *n, size_t max);
+/* The last max objects (by name) whose name starts with prefix, in name
+ * order, each malloc'd like lsn_store_dir_list's. */
+int lsn_store_dir_list_last(struct lsn_store *s, const char *prefix, uint8_t ***bufs,
+                            size_t **lens, size_t *n, size_t max);
+/* Deletes a directory object (not there: not an error). */
+int lsn_store_dir_del(struct lsn_store *s, const char *name);
 
 /* The store's 64-bit checksum of p[0..n) (relay/store.c says what it is
  * for and how it mixes); exposed for its test. */

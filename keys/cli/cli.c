@@ -209,4 +209,27 @@ cli_org_report(const struct lsn_org *o, const char *what)
     printf("%s: bundle v%llu of `%s` signed (%zu devices, encryption key %u)\n",
            what, (unsigned long long)b->version, b->org, b->n_devices,
            b->enc_keys[0]->key_id);
+    cli_bundle_expiry_warn(o->bundle);
+}
+
+void
+cli_bundle_expiry_warn(const struct lsn_bundle *b)
+{
+    int64_t now = lsn_now(), left = b->b->expires - now;
+    char t[21];
+
+    if (!lsn_bundle_expires_soon(b, now))
+        return;
+    if (left <= 0)
+        fprintf(stderr, "liaison-keys: warning: bundle v%llu of `%s` expired on %s: "
+                "relays refuse its devices' messages until the administrator signs "
+                "a new bundle (for example `liaison-keys rotate --enc`) and runs "
+                "`liaison-keys publish`\n", (unsigned long long)b->b->version,
+                b->b->org, cli_time(b->b->expires, t));
+    else
+        fprintf(stderr, "liaison-keys: warning: bundle v%llu of `%s` expires on %s "
+                "(in %lld day(s)): sign a new bundle (for example `liaison-keys "
+                "rotate --enc`) and run `liaison-keys publish` before then\n",
+                (unsigned long long)b->b->version, b->b->org,
+                cli_time(b->b->expires, t), (long long)((left + 86399) / 86400));
 }

@@ -73,4 +73,8 @@ int cli_roster_load(const char *path, struct lsn_roster **out);
 /* Prints what changed in the org after an edit. */
 void cli_org_report(const struct lsn_org *o, const char *what);
 
+/* Warns on stderr when bundle b has expired or expires within
+ * LSN_BUNDLE_WARN_DAYS days, with what the administrator must do. */
+void cli_bundle_expiry_warn(const struct lsn_bundle *b);
+
 #endif

@@ -19,7 +19,8 @@ static const char usage[] =
     "       liaison-keys bundle verify FILE --roster FILE [--json]\n"
     "\n"
     "show:   the org's current bundle: version, validity, encryption keys and\n"
-    "        devices with their fingerprints (no passphrase needed).\n"
+    "        devices with their fingerprints (no passphrase needed).  Warns on\n"
+    "        stderr when it expires within 30 days.\n"
     "export: a copy of the current signed bundle, for `liaison bundle import`.\n"
     "verify: exit 0 only if FILE is signed by the root key that the (valid)\n"
     "        roster lists for its org and has not expired; 1 if not.\n";
@@ -174,6 +175,7 @@ bundle_show(int argc, char **argv)
         print_json(bu, -1, 0);
     else
         print_text(bu, -1, 0);
+    cli_bundle_expiry_warn(bu);
     lsn_bundle_destroy(&bu);
     return 0;
 }

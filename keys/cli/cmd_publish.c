@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "keys/bundle.h"
 #include "keys/cli/cli.h"
 #include "keys/credential.h"
 #include "keys/keyfile.h"
@@ -31,7 +32,9 @@ static const char usage[] =
     "version.  A relay that does not know the admin key yet accepts exactly\n"
     "one thing from it: a bundle that lists that key as an admin device.\n"
     "publish-roster: uploads the signed roster FILE (it must follow the\n"
-    "relay's held version).  --relay overrides the endpoint.\n";
+    "relay's held version).  --relay overrides the endpoint.\n"
+    "publish warns on stderr when the bundle expires within 30 days; a relay\n"
+    "refuses the messages of an org whose bundle has expired.\n";
 
 struct popts {
     const char *dir, *roster, *relay, *pass, *file;
@@ -148,6 +151,12 @@ put_file(struct lsn_wire *w, const char *path, const char *type, Liaison__DirKin
 
     if ((r = lsn_signed_file_read(path, type, &bin, &len)) != 0)
         return cli_fail(EXIT_USAGE, r, "%s", path);
+    if (kind == LIAISON__DIR_KIND__DIR_BUNDLE) {
+        struct lsn_bundle *bu = NULL;
+        if (lsn_bundle_parse(bin, len, &bu) == 0)
+            cli_bundle_expiry_warn(bu);
+        lsn_bundle_destroy(&bu);
+    }
     p.kind = kind;
     p.object = (ProtobufCBinaryData){ len, bin };
     req.body_case = LIAISON__REQUEST__BODY_DIR_PUT;

@@ -56,10 +56,11 @@ device_pb(Liaison__Device *d, const struct lsn_credential *c)
     d->may_receive = c->may_receive;
 }
 
-/* Signs a bundle of org o with the devices not named drop. */
+/* Signs a bundle of org o with the devices not named drop, valid until
+ * expires (0: a year from now). */
 static int
-bundle_sign(struct rf_org *o, uint64_t version, const char *drop,
-            const uint8_t *previous, struct lsn_bundle **out)
+bundle_sign_until(struct rf_org *o, uint64_t version, const char *drop,
+                  const uint8_t *previous, int64_t expires, struct lsn_bundle **out)
 {
     Liaison__Bundle b = LIAISON__BUNDLE__INIT;
     Liaison__EncKey k[2], *kp[2];
@@ -90,7 +91,7 @@ bundle_sign(struct rf_org *o, uint64_t version, const char *drop,
     b.org = o->id;
     b.version = version;
     b.issued = now - 86400;
-    b.expires = now + 365 * 86400;
+    b.expires = expires != 0 ? expires : now + 365 * 86400;
     b.enc_keys = kp;
     b.n_enc_keys = o->n_enc;
     b.devices = dp;
@@ -98,6 +99,13 @@ bundle_sign(struct rf_org *o, uint64_t version, const char *drop,
     if (previous != NULL)
         b.previous = (ProtobufCBinaryData){ 32, (uint8_t *)previous };
     return lsn_bundle_sign(&b, o->root_sk, out);
+}
+
+static int
+bundle_sign(struct rf_org *o, uint64_t version, const char *drop,
+            const uint8_t *previous, struct lsn_bundle **out)
+{
+    return bundle_sign_until(o, version, drop, previous, 0, out);
 }
 
 static int
@@ -387,6 +395,22 @@ rf_next_bundle(struct rf *f, size_t i, const char *drop, int new_key)
                 lsn_credential_put_enc(o->dev[j], &o->enc[1]);
     }
     if ((r = bundle_sign(o, o->bundle->b->version + 1, drop, o->bundle->hash, &nb)) != 0)
+        return r;
+    if (o->bundle != o->first)
+        lsn_bundle_destroy(&o->bundle);
+    o->bundle = nb;
+    return 0;
+}
+
+int
+rf_next_bundle_until(struct rf *f, size_t i, int64_t expires)
+{
+    struct rf_org *o = &f->orgs[i];
+    struct lsn_bundle *nb = NULL;
+    int r;
+
+    if ((r = bundle_sign_until(o, o->bundle->b->version + 1, NULL, o->bundle->hash,
+                               expires, &nb)) != 0)
         return r;
     if (o->bundle != o->first)
         lsn_bundle_destroy(&o->bundle);

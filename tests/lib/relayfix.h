@@ -94,6 +94,10 @@ int rf_publish(struct rf *f, size_t i);
  * one named drop (NULL: none); with new_key a new encryption key 2. */
 int rf_next_bundle(struct rf *f, size_t i, const char *drop, int new_key);
 
+/* Signs org i's next bundle, the same devices and keys, valid until
+ * expires (Unix seconds). */
+int rf_next_bundle_until(struct rf *f, size_t i, int64_t expires);
+
 /* Seals a sample alert from org `from`'s device d to orgs to[0..n) using the
  * bundles given (NULL: the orgs' newest), lifetime ttl seconds. */
 int rf_seal(struct rf *f, size_t from, size_t d, const size_t *to, size_t n,
