@@ -859,21 +859,25 @@ out:
 
 /* ------------------------------------------------------------ fetch, watch */
 
+/* Acks one item with its outcome (0 stored, else the refusal's code). */
 static int
-ack_one(struct lsn_client *c, const char *org, const uint8_t id[16],
+ack_one(struct lsn_client *c, const char *org, const uint8_t id[16], int outcome,
         uint64_t gap_seen)
 {
     const char *orgs[1] = { org };
     uint8_t ids[1][16];
+    int oc[1] = { outcome };
 
     memcpy(ids[0], id, 16);
-    return lsn_relay_client_ack(c->rc, orgs, (const uint8_t (*)[16])ids, 1,
-                                gap_seen, NULL);
+    return lsn_relay_client_ack_outcome(c->rc, orgs, (const uint8_t (*)[16])ids, oc,
+                                        1, gap_seen, 0, NULL);
 }
 
 /* An envelope that can never open on this device, whatever happens next:
- * it is refused for good (recorded in the audit log, then acknowledged) so
- * that it cannot block the queue.  Anything else stays queued. */
+ * it is refused for good (recorded in the audit log, then acknowledged
+ * with the refusal as its outcome, which the sender's status shows) so
+ * that it cannot block the queue.  Anything else waits: not acknowledged,
+ * passed over, and tried again at the next fetch. */
 static int
 refusal_is_permanent(int err)
 {
@@ -891,17 +895,19 @@ refusal_is_permanent(int err)
     }
 }
 
-/* Handles one queue item: 1 if it may be acked (stored, a relay notice, or
- * refused for good), 0 to leave it queued.  Sets *stop if fn asks. */
+/* Handles one queue item: 1 if it may be acked (stored or a relay notice:
+ * *outcome 0; refused for good: *outcome the LSN_ERR_* code), 0 to leave
+ * it queued (it waits; counted in c->waiting).  Sets *stop if fn asks. */
 static int
 take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn fn,
-          lsn_client_err_fn on_error, void *ctx, int *stop)
+          lsn_client_err_fn on_error, void *ctx, int *stop, int *outcome)
 {
     struct lsn_envelope_info info;
     struct lsn_message *m = NULL;
     char hex[33] = "";
     int r;
 
+    *outcome = 0;
     if (it->notice != NULL) {
         /* The relay's own word: kept in the audit log, then acked. */
         if (it->notice->msg_id.len == 16)
@@ -920,14 +926,19 @@ take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn 
     if (r == 0)
         r = lsn_client_accept(c, it->envelope.data, it->envelope.len, lsn_now(), &m);
     if (r != 0) {
-        c->refused++;
-        if (on_error != NULL && it->msg_id.len == 16)
-            on_error(ctx, it->org, it->msg_id.data, r);
-        if (!refusal_is_permanent(r) || it->msg_id.len != 16)
+        if (!refusal_is_permanent(r) || it->msg_id.len != 16) {
+            c->waiting++;
+            c->waiting_err = r;
+            lsn_set_detail("%s", "");
             return 0;
+        }
+        c->refused++;
+        if (on_error != NULL)
+            on_error(ctx, it->org, it->msg_id.data, r);
         lsn_hex(hex, it->msg_id.data, 16);
         lsn_local_audit(c->p->store, lsn_now(), "refused", "msg %s from %s: %s",
                         hex, it->org, lsn_strerror(r));
+        *outcome = r < LSN_ACK_REASON_MIN ? LSN_ERR_INVALID : r;
         return 1;
     }
     if (m->fresh && fn != NULL && fn(ctx, m) != 0)
@@ -936,53 +947,77 @@ take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn 
     return 1;
 }
 
+/* One gap report: each trimmed ref to on_error, a line in the audit log. */
+static void
+note_gap(struct lsn_client *c, const Liaison__QueueGap *gap,
+         lsn_client_err_fn on_error, void *ctx)
+{
+    if (gap == NULL || gap->trimmed == 0)
+        return;
+    if (on_error != NULL)
+        for (size_t i = 0; i < gap->n_refs; i++)
+            on_error(ctx, gap->refs[i]->org, gap->refs[i]->msg_id.data, LSN_ERR_QUOTA);
+    lsn_local_audit(c->p->store, lsn_now(), "gap", "%llu message(s) "
+                    "trimmed by the relay before this device fetched them",
+                    (unsigned long long)gap->trimmed);
+}
+
 int
 lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
                  lsn_client_err_fn on_error, void *ctx, size_t *n)
 {
+    uint64_t after = 0, gap_seen = 0;
     size_t keys = 0;
-    int r, stop = 0;
+    int r, stop = 0, first = 1;
 
     *n = 0;
     c->refused = 0;
+    c->waiting = 0;
+    c->waiting_err = 0;
     if ((r = lsn_client_connect(c)) != 0)
         return r;
     /* Keys first: the envelopes fetched next may need them. */
     if ((r = lsn_client_apply_deliveries(c, lsn_now(), &keys)) != 0)
         return relay_fail(c, r);
-    while (!stop) {
+    /* Once through the whole queue, a cursor past each batch: items that
+     * wait (not acked) stay behind it and never hide the ones after. */
+    while (!stop && r == 0) {
         Liaison__FetchReply *rep = NULL;
-        size_t acked = 0;
-        if ((r = lsn_relay_client_fetch(c->rc, LSN_FETCH_BATCH, &rep)) != 0)
+        if ((r = lsn_relay_client_fetch_after(c->rc, LSN_FETCH_BATCH, after, &rep)) != 0)
             return relay_fail(c, r);
-        if (rep->gap != NULL && rep->gap->trimmed > 0) {
-            if (on_error != NULL)
-                for (size_t i = 0; i < rep->gap->n_refs; i++)
-                    on_error(ctx, rep->gap->refs[i]->org,
-                             rep->gap->refs[i]->msg_id.data, LSN_ERR_QUOTA);
-            lsn_local_audit(c->p->store, lsn_now(), "gap", "%llu message(s) "
-                            "trimmed by the relay before this device fetched them",
-                            (unsigned long long)rep->gap->trimmed);
+        if (first) {
+            note_gap(c, rep->gap, on_error, ctx);
+            gap_seen = rep->gap ? rep->gap->trimmed : 0;
+            first = 0;
         }
-        for (size_t i = 0; i < rep->n_items && r == 0 && !stop; i++) {
-            const Liaison__QueueItem *it = rep->items[i];
-            int took = take_item(c, it, fn, on_error, ctx, &stop);
-            if (took > 0) {
-                r = ack_one(c, it->org, it->msg_id.data,
-                            rep->gap ? rep->gap->trimmed : 0);
-                acked++;
-                if (it->envelope.len > 0 && it->notice == NULL)
-                    (*n)++;
-            }
-        }
-        /* Done when the queue is empty, or nothing in a batch could be
-         * taken (what is left waits for a key or a bundle). */
-        if (r != 0 || rep->n_items == 0 || acked == 0 || rep->n_items >= rep->queued) {
+        if (rep->n_items == 0) {
             lsn_pb_free((ProtobufCMessage *)rep);
             break;
         }
+        for (size_t i = 0; i < rep->n_items && r == 0 && !stop; i++) {
+            const Liaison__QueueItem *it = rep->items[i];
+            int outcome = 0;
+            if (it->seq <= after) {
+                /* A relay that ignores the cursor would loop us forever. */
+                lsn_set_detail("the relay answered a fetch after item %llu with "
+                               "item %llu", (unsigned long long)after,
+                               (unsigned long long)it->seq);
+                r = LSN_ERR_PROTOCOL;
+                break;
+            }
+            after = it->seq;
+            if (take_item(c, it, fn, on_error, ctx, &stop, &outcome) > 0) {
+                r = ack_one(c, it->org, it->msg_id.data, outcome, gap_seen);
+                if (outcome == 0 && it->envelope.len > 0 && it->notice == NULL)
+                    (*n)++;
+            }
+        }
         lsn_pb_free((ProtobufCMessage *)rep);
     }
+    if (c->waiting > 0)
+        lsn_local_audit(c->p->store, lsn_now(), "waiting", "%zu message(s) left "
+                        "queued at the relay: %s", c->waiting,
+                        lsn_strerror(c->waiting_err));
     /* Seen entries past their time are of no more use. */
     (void)lsn_local_prune(c->p->store, lsn_now());
     return relay_fail(c, r);
@@ -993,22 +1028,35 @@ lsn_client_watch(struct lsn_client *c, lsn_client_msg_fn fn,
                  lsn_client_err_fn on_error, void *ctx, volatile int *stop,
                  int poll_ms)
 {
+    int64_t backoff = LSN_RETRY_MIN_S, retry_at = 0;
     size_t n = 0;
-    int r, quit = 0, unacked = 0;
+    int r, quit = 0;
 
     /* What waits already, then what arrives. */
     if ((r = lsn_client_fetch(c, fn, on_error, ctx, &n)) != 0)
         return r;
+    if (c->waiting > 0)
+        retry_at = lsn_now() + backoff;
     if ((r = lsn_relay_client_subscribe(c->rc, 16, NULL)) != 0)
         return relay_fail(c, r);
     while (!quit && (stop == NULL || !*stop)) {
         Liaison__Response *resp = NULL;
+        uint32_t passed = 0;
+        /* Items that wait are tried again by a whole fetch, with back-off:
+         * the relay does not push them twice. */
+        if (retry_at != 0 && lsn_now() >= retry_at) {
+            if ((r = lsn_client_fetch(c, fn, on_error, ctx, &n)) != 0)
+                break;
+            if (c->waiting == 0) {
+                backoff = LSN_RETRY_MIN_S;
+                retry_at = 0;
+            } else {
+                backoff = backoff * 2 > LSN_RETRY_MAX_S ? LSN_RETRY_MAX_S : backoff * 2;
+                retry_at = lsn_now() + backoff;
+            }
+        }
         r = lsn_relay_client_next_push(c->rc, poll_ms, &resp);
         if (r == LSN_ERR_TIMEOUT) {
-            /* Items left queued hold push credit: take them by fetch. */
-            if (unacked > 0 && (r = lsn_client_fetch(c, fn, on_error, ctx, &n)) != 0)
-                break;
-            unacked = 0;
             r = 0;
             continue;
         }
@@ -1017,12 +1065,23 @@ lsn_client_watch(struct lsn_client *c, lsn_client_msg_fn fn,
         for (size_t i = 0; resp->push != NULL && i < resp->push->n_items && r == 0 && !quit;
              i++) {
             const Liaison__QueueItem *it = resp->push->items[i];
+            int outcome = 0;
             /* A push's gap is acknowledged once, with its first item. */
-            if (take_item(c, it, fn, on_error, ctx, &quit) > 0)
-                r = ack_one(c, it->org, it->msg_id.data,
+            if (i == 0)
+                note_gap(c, resp->push->gap, on_error, ctx);
+            if (take_item(c, it, fn, on_error, ctx, &quit, &outcome) > 0)
+                r = ack_one(c, it->org, it->msg_id.data, outcome,
                             i == 0 && resp->push->gap ? resp->push->gap->trimmed : 0);
             else
-                unacked++;
+                passed++;
+        }
+        /* The push credit of what waits comes back; the items stay queued
+         * for the next retry. */
+        if (r == 0 && passed > 0) {
+            r = lsn_relay_client_ack_outcome(c->rc, NULL, NULL, NULL, 0, 0, passed,
+                                             NULL);
+            if (retry_at == 0)
+                retry_at = lsn_now() + backoff;
         }
         lsn_pb_free((ProtobufCMessage *)resp);
         if (r != 0)

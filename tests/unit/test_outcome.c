@@ -1,0 +1,341 @@
+/* test_outcome.c: the delivery states of docs/relay.md "Delivery states",
+ * end to end through a real liaison-relay and real clients: an item a
+ * device cannot handle yet waits (not acked) without hiding the items
+ * behind it, and an envelope a device refuses is acked as refused, which
+ * the sender's `liaison status` shows per device with the reason. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "client/client.h"
+#include "keys/util.h"
+#include "proto/envelope.h"
+#include "proto/err.h"
+#include "relay/store.h"
+#include "tests/lib/relayfix.h"
+#include "tests/lib/sealfix.h"
+
+static struct rf F;
+
+static int
+down(void **state)
+{
+    (void)state;
+    rf_teardown(&F);
+    return 0;
+}
+
+/* A client profile for device d of org i, in F.dir/home-oI-dD. */
+static void
+profile(size_t i, size_t d, char *home, size_t size)
+{
+    char cred[PATH_MAX + 32];
+
+    assert_int_equal(lsn_credential_set_roster(F.orgs[i].dev[d], F.roster->bytes,
+                                               F.roster->len), 0);
+    snprintf(cred, sizeof cred, "%s/o%zu-d%zu.cred", F.dir, i + 1, d + 1);
+    assert_int_equal(lsn_credential_save(F.orgs[i].dev[d], cred, NULL, LSN_WRITE_FORCE), 0);
+    snprintf(home, size, "%s/home-o%zu-d%zu", F.dir, i + 1, d + 1);
+    assert_int_equal(lsn_profile_init(home, cred, NULL, lsn_now()), 0);
+}
+
+/* Puts n envelopes from org `from` (which never published a bundle, so no
+ * recipient can check them) at the head of org to's device queues, as a
+ * hostile peer relay's forwards once did; the relay is not running. */
+static void
+seed_unverifiable(size_t from, size_t to, size_t n)
+{
+    char data[PATH_MAX + 8];
+    const char *devs[RF_MAX_DEVS];
+    struct lsn_fanout fan = { F.orgs[to].id, F.orgs[to].n_dev, devs, NULL };
+    struct lsn_store *s = NULL;
+
+    for (size_t j = 0; j < F.orgs[to].n_dev; j++)
+        devs[j] = F.orgs[to].dev[j]->device;
+    snprintf(data, sizeof data, "%s/data", F.dir);
+    assert_int_equal(lsn_store_open(data, (size_t)1 << 30, &s), 0);
+    assert_int_equal(lsn_store_batch_begin(s), 0);
+    for (size_t k = 0; k < n; k++) {
+        struct lsn_envelope_info info;
+        struct lsn_submit_result res;
+        uint8_t *env = NULL;
+        size_t len = 0;
+        assert_int_equal(rf_seal(&F, from, 0, &to, 1, NULL, 3600, &env, &len), 0);
+        assert_int_equal(lsn_envelope_peek(env, len, 0, &info), 0);
+        assert_int_equal(lsn_store_submit(s, &info, env, len, &fan, 1, lsn_now(), &res), 0);
+        free(env);
+    }
+    assert_int_equal(lsn_store_batch_commit(s), 0);
+    lsn_store_close(&s);
+}
+
+/* Submits env as device d of org i; *id gets its msg_id. */
+static void
+submit(size_t i, size_t d, const uint8_t *env, size_t len, uint8_t id[16])
+{
+    struct lsn_relay_client *c = NULL;
+    struct lsn_envelope_info info;
+    const uint8_t *envs[1] = { env };
+    size_t lens[1] = { len };
+    int result = -1, dup = 0;
+
+    assert_int_equal(lsn_envelope_peek(env, len, 0, &info), 0);
+    memcpy(id, info.msg_id, 16);
+    assert_int_equal(rf_connect(&F, F.orgs[i].dev[d], &c), 0);
+    assert_int_equal(lsn_relay_client_submit(c, envs, lens, 1, &result, &dup), 0);
+    assert_int_equal(result, 0);
+    lsn_relay_client_close(&c);
+}
+
+/* What waits at the relay for device d of org i (without taking it). */
+static uint64_t
+queued(size_t i, size_t d)
+{
+    struct lsn_relay_client *c = NULL;
+    Liaison__FetchReply *rep = NULL;
+    uint64_t q;
+
+    assert_int_equal(rf_connect(&F, F.orgs[i].dev[d], &c), 0);
+    assert_int_equal(lsn_relay_client_fetch(c, 1, &rep), 0);
+    q = rep->queued;
+    lsn_pb_free((ProtobufCMessage *)rep);
+    lsn_relay_client_close(&c);
+    return q;
+}
+
+struct seen {
+    size_t n;
+    uint8_t id[16];
+};
+
+static int
+on_msg(void *ctx, const struct lsn_message *m)
+{
+    struct seen *x = ctx;
+
+    memcpy(x->id, m->o->msg_id, 16);
+    x->n++;
+    return 0;
+}
+
+/* More waiting items at the head of a queue than one fetch batch holds,
+ * then a real alert: fetch takes the alert, acks none of the others and
+ * says how many wait. */
+static void
+test_outcome_waiting_items_do_not_hide_later_ones(void **state)
+{
+    const size_t junk = LSN_FETCH_BATCH + 6;
+    struct lsn_client *c = NULL;
+    struct seen x = { 0, { 0 } };
+    char home[PATH_MAX + 32];
+    uint8_t *env = NULL, id[16];
+    size_t len = 0, n = 0, to = 1;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "outcome-wait", 3, 1, "bootstrap_per_minute 600"), 0);
+    seed_unverifiable(0, 1, junk);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(rf_publish(&F, 1), 0);     /* o1 never publishes */
+    assert_int_equal(rf_publish(&F, 2), 0);
+    assert_int_equal(rf_seal(&F, 2, 0, &to, 1, NULL, 3600, &env, &len), 0);
+    submit(2, 0, env, len, id);
+    free(env);
+    assert_int_equal(queued(1, 0), junk + 1);
+
+    profile(1, 0, home, sizeof home);
+    assert_int_equal(lsn_client_open(home, NULL, &c), 0);
+    assert_int_equal(lsn_client_fetch(c, on_msg, NULL, &x, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(x.n, 1);
+    assert_memory_equal(x.id, id, 16);
+    assert_int_equal(c->waiting, junk);
+    assert_int_equal(c->refused, 0);
+    assert_int_equal(queued(1, 0), junk);       /* none of them acked */
+    /* A second fetch walks past them again and finds nothing new. */
+    x.n = 0;
+    assert_int_equal(lsn_client_fetch(c, on_msg, NULL, &x, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(c->waiting, junk);
+    assert_int_equal(queued(1, 0), junk);
+    lsn_client_close(&c);
+    /* The status of the alert names the device that stored it. */
+    {
+        struct lsn_relay_client *rc = NULL;
+        Liaison__StatusReply *st = NULL;
+        assert_int_equal(rf_connect(&F, F.orgs[2].dev[0], &rc), 0);
+        assert_int_equal(lsn_relay_client_status(rc, id, &st), 0);
+        assert_true(st->known);
+        assert_int_equal(st->n_recipients, 1);
+        assert_int_equal(st->recipients[0]->delivered, 1);
+        assert_int_equal(st->recipients[0]->refused, 0);
+        assert_int_equal(st->recipients[0]->n_device_states, 1);
+        assert_string_equal(st->recipients[0]->device_states[0]->device, "d1");
+        assert_int_equal(st->recipients[0]->device_states[0]->state,
+                         LIAISON__DEVICE_STATE__DEVICE_DELIVERED);
+        lsn_pb_free((ProtobufCMessage *)st);
+        lsn_relay_client_close(&rc);
+    }
+}
+
+/* Runs the liaison CLI in home with args; its stdout into out. */
+static int
+cli(const char *home, const char *args, char *out, size_t size)
+{
+    const char *bin = getenv("LSN_BIN");
+    char cmd[2 * PATH_MAX + 256];
+    size_t len = 0, k;
+    FILE *p;
+
+    snprintf(cmd, sizeof cmd, "'%s/liaison' --home '%s' %s 2>/dev/null",
+             bin != NULL ? bin : "build/bin", home, args);
+    assert_non_null(p = popen(cmd, "r"));
+    while (len + 1 < size && (k = fread(out + len, 1, size - 1 - len, p)) > 0)
+        len += k;
+    out[len] = '\0';
+    return pclose(p);
+}
+
+/* An envelope the relay takes but the recipient refuses (its signature
+ * does not verify): acked as refused, and the sender's status says who
+ * refused it and why, in text and JSON, and does not count it delivered. */
+static void
+test_outcome_refusal_shows_in_sender_status(void **state)
+{
+    Liaison__Alert a;
+    struct lsn_client *snd = NULL, *rcv = NULL;
+    struct seen x = { 0, { 0 } };
+    char shome[PATH_MAX + 32], rhome[PATH_MAX + 32], hex[33], args[64];
+    char out[16384];
+    const char *to[1];
+    uint8_t *env = NULL, id[16], sent_id[16];
+    size_t len = 0, n = 0;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "outcome-refused", 2, 1, "bootstrap_per_minute 600"), 0);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    assert_int_equal(rf_publish(&F, 1), 0);
+    profile(0, 0, shome, sizeof shome);
+    profile(1, 0, rhome, sizeof rhome);
+
+    /* Sealed and recorded by the sender's client; one signature byte
+     * flipped on the way to the relay (which never checks signatures). */
+    assert_int_equal(lsn_client_open(shome, NULL, &snd), 0);
+    sf_alert_sample(&a);
+    to[0] = "o2";
+    assert_int_equal(lsn_client_seal(snd, &a, to, 1, lsn_now(), 3600, NULL, sent_id,
+                                     &env, &len), 0);
+    env[len - 1] ^= 1;
+    submit(0, 0, env, len, id);
+    assert_memory_equal(id, sent_id, 16);
+    free(env);
+    lsn_client_close(&snd);
+
+    assert_int_equal(lsn_client_open(rhome, NULL, &rcv), 0);
+    assert_int_equal(lsn_client_fetch(rcv, on_msg, NULL, &x, &n), 0);
+    assert_int_equal(rcv->refused, 1);
+    assert_int_equal(rcv->waiting, 0);
+    lsn_client_close(&rcv);
+    assert_int_equal(queued(1, 0), 0);
+
+    lsn_hex(hex, id, 16);
+    snprintf(args, sizeof args, "status %s", hex);
+    assert_int_equal(cli(shome, args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "delivered to 0 of 1 device(s), refused by 1"));
+    assert_non_null(strstr(out, "refused by o2/d1: signature verification failed"));
+    snprintf(args, sizeof args, "status %s --json", hex);
+    assert_int_equal(cli(shome, args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "\"state\":\"refused\",\"devices\":1,\"delivered\":0,"
+                                "\"refused\":1"));
+    assert_non_null(strstr(out, "\"device_states\":[{\"device\":\"d1\",\"state\":"
+                                "\"refused\",\"code\":-14,\"reason\":\"signature "
+                                "verification failed\"}]"));
+    assert_int_equal(n, 0);         /* a refusal is no new message */
+}
+
+/* The same through federation: the recipient org is homed on another
+ * relay, whose answer to the home relay's peer status carries the
+ * device's refusal back to the sender. */
+static void
+test_outcome_refusal_flows_through_peer_status(void **state)
+{
+    size_t home[2] = { 0, 1 }, to = 1;
+    struct lsn_client *rcv = NULL;
+    struct lsn_relay_client *rc = NULL;
+    struct seen x = { 0, { 0 } };
+    char rhome[PATH_MAX + 32];
+    uint8_t *env = NULL, id[16];
+    size_t len = 0, n = 0;
+    int done = 0;
+
+    (void)state;
+    assert_int_equal(rf_setup_fed(&F, "outcome-fed", 2, home, 2, 1,
+                                  "peer_backoff_ms 50\npeer_backoff_max_ms 400\n"
+                                  "peer_timeout_ms 3000\npeer_status_wait_ms 3000\n"
+                                  "bootstrap_per_minute 600"), 0);
+    assert_int_equal(rf_start_relay(&F, 0), 0);
+    assert_int_equal(rf_start_relay(&F, 1), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    assert_int_equal(rf_publish(&F, 1), 0);
+    profile(1, 0, rhome, sizeof rhome);
+    assert_int_equal(rf_seal(&F, 0, 0, &to, 1, NULL, 3600, &env, &len), 0);
+    env[len - 1] ^= 1;
+    submit(0, 0, env, len, id);
+    free(env);
+
+    assert_int_equal(lsn_client_open(rhome, NULL, &rcv), 0);
+    /* Bounded poll: the forward reaches r2 in its own time. */
+    for (int i = 0; i < 600 && rcv->refused == 0; i++) {
+        assert_int_equal(lsn_client_fetch(rcv, on_msg, NULL, &x, &n), 0);
+        if (rcv->refused == 0)
+            usleep(50 * 1000);
+    }
+    assert_int_equal(rcv->refused, 1);
+    lsn_client_close(&rcv);
+
+    assert_int_equal(rf_connect(&F, F.orgs[0].dev[0], &rc), 0);
+    for (int i = 0; i < 600 && !done; i++) {
+        Liaison__StatusReply *st = NULL;
+        assert_int_equal(lsn_relay_client_status(rc, id, &st), 0);
+        assert_int_equal(st->n_recipients, 1);
+        if (st->recipients[0]->relay_answered && st->recipients[0]->refused == 1) {
+            const Liaison__RecipientStatus *p = st->recipients[0];
+            assert_string_equal(p->relay, "r2");
+            assert_int_equal(p->delivered, 0);
+            assert_int_equal(p->n_device_states, 1);
+            assert_string_equal(p->device_states[0]->device, "d1");
+            assert_int_equal(p->device_states[0]->state,
+                             LIAISON__DEVICE_STATE__DEVICE_REFUSED);
+            assert_int_equal(p->device_states[0]->reason, LSN_ERR_BAD_SIGNATURE);
+            done = 1;
+        }
+        lsn_pb_free((ProtobufCMessage *)st);
+        if (!done)
+            usleep(50 * 1000);
+    }
+    assert_true(done);
+    lsn_relay_client_close(&rc);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_outcome_waiting_items_do_not_hide_later_ones, down),
+        cmocka_unit_test_teardown(test_outcome_refusal_shows_in_sender_status, down),
+        cmocka_unit_test_teardown(test_outcome_refusal_flows_through_peer_status, down),
+    };
+
+    if (sodium_init() < 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
