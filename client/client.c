@@ -577,6 +577,60 @@ send_receipt(struct lsn_client *c, const struct lsn_opened *o, int kind,
     return r;
 }
 
+/* A non-delivery receipt: this device refused message msg_id of org for
+ * reason, and says so to that org, signed and sealed like every receipt. */
+static int
+send_refusal(struct lsn_client *c, const char *org, const uint8_t msg_id[16],
+             int reason, int64_t now)
+{
+    Liaison__Alert a = LIAISON__ALERT__INIT;
+    Liaison__MessageRef ref = LIAISON__MESSAGE_REF__INIT;
+    Liaison__Receipt rc = LIAISON__RECEIPT__INIT;
+    const char *to[1] = { org };
+    uint8_t id[16], *env = NULL;
+    size_t len = 0;
+    int r;
+
+    ref.org = (char *)org;
+    ref.msg_id = (ProtobufCBinaryData){ 16, (uint8_t *)msg_id };
+    rc.kind = LIAISON__RECEIPT_KIND__RECEIPT_REFUSED;
+    rc.device = c->p->cred->device;
+    rc.at = now;
+    rc.reason = reason;
+    a.type = LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT;
+    a.title = "non-delivery receipt";
+    a.in_reply_to = &ref;
+    a.receipt = &rc;
+    r = lsn_client_seal(c, &a, to, 1, now, LSN_DEFAULT_TTL, NULL, id, &env, &len);
+    free(env);
+    if (r == 0)
+        r = lsn_client_submit(c, id, NULL);
+    return r;
+}
+
+/* 1 if the envelope was signed by its sender device as the newest bundle
+ * of the sender org held here has it, and that device may send: only then
+ * does a refusal earn a non-delivery receipt (else the sender is not
+ * known, and the relay's record of the refusal is all there is). */
+static int
+signed_by_sender(struct lsn_client *c, const uint8_t *env, size_t len,
+                 const struct lsn_envelope_info *info)
+{
+    struct lsn_bundle *b = NULL;
+    const Liaison__Device *d;
+    int ok = 0;
+
+    if (lsn_client_bundle(c, info->sender_org, lsn_now(), 0, &b) != 0)
+        return 0;
+    if ((d = lsn_bundle_find_device(b, info->sender_device)) != NULL && d->may_send &&
+        d->sign_key.len == 32 &&
+        lsn_envelope_signature_check(env, len, d->sign_key.data) == 0)
+        ok = 1;
+    lsn_bundle_destroy(&b);
+    lsn_set_detail("%s", "");
+    return ok;
+}
+
 /* A receipt for one of our messages: recorded against it. */
 static void
 record_receipt(struct lsn_client *c, const struct lsn_opened *o)
@@ -594,10 +648,10 @@ record_receipt(struct lsn_client *c, const struct lsn_opened *o)
     for (size_t i = 0; i < sent->n_recipients; i++)
         addressed |= strcmp(sent->recipients[i], o->sender_org) == 0;
     if (addressed)
-        (void)lsn_local_put_receipt(c->p->store, a->in_reply_to->msg_id.data,
-                                    o->sender_org, o->sender_device,
-                                    a->receipt->kind, a->receipt->at,
-                                    a->receipt->reads_off);
+        (void)lsn_local_put_receipt_reason(c->p->store, a->in_reply_to->msg_id.data,
+                                           o->sender_org, o->sender_device,
+                                           a->receipt->kind, a->receipt->at,
+                                           a->receipt->reads_off, a->receipt->reason);
     lsn_pb_free((ProtobufCMessage *)sent);
 }
 
@@ -905,7 +959,7 @@ take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn 
     struct lsn_envelope_info info;
     struct lsn_message *m = NULL;
     char hex[33] = "";
-    int r;
+    int r, peeked;
 
     *outcome = 0;
     if (it->notice != NULL) {
@@ -920,6 +974,7 @@ take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn 
     }
     /* The ack names what the relay said; it must be what the envelope is. */
     r = lsn_envelope_peek(it->envelope.data, it->envelope.len, 0, &info);
+    peeked = r == 0;
     if (r == 0 && (it->msg_id.len != 16 || strcmp(it->org, info.sender_org) != 0 ||
                    memcmp(it->msg_id.data, info.msg_id, 16) != 0))
         r = LSN_ERR_PROTOCOL;
@@ -939,6 +994,13 @@ take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn 
         lsn_local_audit(c->p->store, lsn_now(), "refused", "msg %s from %s: %s",
                         hex, it->org, lsn_strerror(r));
         *outcome = r < LSN_ACK_REASON_MIN ? LSN_ERR_INVALID : r;
+        /* The sender hears it end to end too, when it is known to have
+         * signed this (the peek above checked the ref is the envelope's). */
+        if (peeked && c->rc != NULL &&
+            signed_by_sender(c, it->envelope.data, it->envelope.len, &info) &&
+            send_refusal(c, info.sender_org, info.msg_id, *outcome, lsn_now()) == 0)
+            lsn_local_audit(c->p->store, lsn_now(), "receipt", "refused %s to %s",
+                            hex, info.sender_org);
         return 1;
     }
     if (m->fresh && fn != NULL && fn(ctx, m) != 0)

@@ -274,19 +274,32 @@ struct receipt_ctx {
 
 static int
 print_receipt(void *ctx, const char *org, const char *device, int kind, int64_t at,
-              int reads_off)
+              int reads_off, int reason)
 {
     struct receipt_ctx *x = ctx;
     char t[21];
+
+    if (kind != LIAISON__RECEIPT_KIND__RECEIPT_REFUSED)
+        reason = 0;
+    else if (reason >= 0)
+        reason = LSN_ERR_INVALID;   /* a refusal always has one */
 
     if (x->json) {
         printf("%s{\"org\":", x->n ? "," : "");
         lsn_json_str(stdout, org);
         printf(",\"device\":");
         lsn_json_str(stdout, device);
-        printf(",\"kind\":\"%s\",\"at\":%lld,\"reads_off\":%s}",
+        printf(",\"kind\":\"%s\",\"at\":%lld,\"reads_off\":%s",
                lsn_name_of(lsn_names_receipt, kind), (long long)at,
                reads_off ? "true" : "false");
+        if (reason != 0) {
+            printf(",\"code\":%d,\"reason\":", reason);
+            lsn_json_str(stdout, lsn_strerror(reason));
+        }
+        printf("}");
+    } else if (reason != 0) {
+        printf("  receipt: %s/%s refused it: %s (signed receipt, %s)\n", org, device,
+               lsn_strerror(reason), cli_time(at, t));
     } else {
         printf("  receipt: %-9s by %s/%s at %s%s\n", lsn_name_of(lsn_names_receipt, kind),
                org, device, cli_time(at, t),
@@ -459,7 +472,7 @@ cmd_status(int argc, char **argv)
             printf("]}");
         }
         printf(",\"receipts\":[");
-        lsn_local_each_receipt(c->p->store, id, print_receipt, &rx);
+        lsn_local_each_receipt_reason(c->p->store, id, print_receipt, &rx);
         printf("]}\n");
         goto out;
     }
@@ -471,7 +484,7 @@ cmd_status(int argc, char **argv)
         printf("  relay: no longer holds it (every device took it, or it expired)\n");
     for (size_t i = 0; st != NULL && i < st->n_recipients; i++)
         print_recipient(st->recipients[i]);
-    lsn_local_each_receipt(c->p->store, id, print_receipt, &rx);
+    lsn_local_each_receipt_reason(c->p->store, id, print_receipt, &rx);
     if (sent->ack != LIAISON__ACK_REQUEST__ACK_NONE && rx.n == 0)
         printf("  no receipts yet (asked for %s receipts)\n",
                lsn_name_of(lsn_names_ack, sent->ack));

@@ -260,6 +260,83 @@ test_outcome_refusal_shows_in_sender_status(void **state)
                                 "\"refused\",\"code\":-14,\"reason\":\"signature "
                                 "verification failed\"}]"));
     assert_int_equal(n, 0);         /* a refusal is no new message */
+    /* Its signature did not verify: no receipt goes back to o1. */
+    assert_int_equal(queued(0, 0), 0);
+}
+
+/* Seals a sample alert from o1/d1 to o2 with o2's key 1 replaced by a
+ * key nobody holds: signed properly, but o2 cannot unwrap it. */
+static void
+seal_unopenable(uint8_t **env, size_t *len)
+{
+    Liaison__EncKey *k = F.orgs[1].bundle->b->enc_keys[0];
+    const struct lsn_bundle *b[1] = { F.orgs[1].bundle };
+    uint8_t keep[32], pk[32], sk[32];
+    size_t to = 1;
+
+    assert_int_equal(k->public_key.len, 32);
+    memcpy(keep, k->public_key.data, 32);
+    crypto_box_keypair(pk, sk);
+    memcpy(k->public_key.data, pk, 32);
+    assert_int_equal(rf_seal(&F, 0, 0, &to, 1, b, 3600, env, len), 0);
+    memcpy(k->public_key.data, keep, 32);
+    sodium_memzero(sk, sizeof sk);
+}
+
+/* A refusal after the signature verified (the content key cannot be
+ * unwrapped): the relay records it, and the recipient also sends the
+ * sender org a signed non-delivery receipt, which status shows. */
+static void
+test_outcome_verified_refusal_sends_signed_receipt(void **state)
+{
+    Liaison__StoredSent rec = LIAISON__STORED_SENT__INIT;
+    struct lsn_client *snd = NULL, *rcv = NULL;
+    struct seen x = { 0, { 0 } };
+    char shome[PATH_MAX + 32], rhome[PATH_MAX + 32], hex[33], args[64];
+    char out[16384], *rcpts[1] = { (char *)"o2" };
+    uint8_t *env = NULL, id[16];
+    size_t len = 0, n = 0;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "outcome-receipt", 2, 1, "bootstrap_per_minute 600"), 0);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    assert_int_equal(rf_publish(&F, 1), 0);
+    profile(0, 0, shome, sizeof shome);
+    profile(1, 0, rhome, sizeof rhome);
+    seal_unopenable(&env, &len);
+    submit(0, 0, env, len, id);
+    /* The sender's record of it, as its client keeps one. */
+    assert_int_equal(lsn_client_open(shome, NULL, &snd), 0);
+    rec.envelope = (ProtobufCBinaryData){ len, env };
+    rec.recipients = rcpts;
+    rec.n_recipients = 1;
+    rec.created = lsn_now();
+    rec.expires = rec.created + 3600;
+    rec.submitted = 1;
+    assert_int_equal(lsn_local_put_sent(snd->p->store, id, &rec), 0);
+    free(env);
+
+    assert_int_equal(lsn_client_open(rhome, NULL, &rcv), 0);
+    assert_int_equal(lsn_client_fetch(rcv, on_msg, NULL, &x, &n), 0);
+    assert_int_equal(rcv->refused, 1);
+    lsn_client_close(&rcv);
+    assert_int_equal(queued(1, 0), 0);
+    assert_int_equal(queued(0, 0), 1);      /* the receipt, for o1 */
+    assert_int_equal(lsn_client_fetch(snd, on_msg, NULL, &x, &n), 0);
+    assert_int_equal(snd->refused, 0);
+    lsn_client_close(&snd);
+
+    lsn_hex(hex, id, 16);
+    snprintf(args, sizeof args, "status %s", hex);
+    assert_int_equal(cli(shome, args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "refused by o2/d1: decryption failed"));
+    assert_non_null(strstr(out, "o2/d1 refused it: decryption failed (signed receipt"));
+    snprintf(args, sizeof args, "status %s --json", hex);
+    assert_int_equal(cli(shome, args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "\"receipts\":[{\"org\":\"o2\",\"device\":\"d1\","
+                                "\"kind\":\"refused\""));
+    assert_non_null(strstr(out, "\"code\":-29,\"reason\":\"decryption failed\"}]"));
 }
 
 /* The same through federation: the recipient org is homed on another
@@ -333,6 +410,7 @@ main(void)
         cmocka_unit_test_teardown(test_outcome_waiting_items_do_not_hide_later_ones, down),
         cmocka_unit_test_teardown(test_outcome_refusal_shows_in_sender_status, down),
         cmocka_unit_test_teardown(test_outcome_refusal_flows_through_peer_status, down),
+        cmocka_unit_test_teardown(test_outcome_verified_refusal_sends_signed_receipt, down),
     };
 
     if (sodium_init() < 0)
