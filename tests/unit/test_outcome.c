@@ -3,6 +3,7 @@
  * device cannot handle yet waits (not acked) without hiding the items
  * behind it, and an envelope a device refuses is acked as refused, which
  * the sender's `liaison status` shows per device with the reason. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -403,6 +404,129 @@ test_outcome_refusal_flows_through_peer_status(void **state)
     lsn_relay_client_close(&rc);
 }
 
+/* Pushed items the device passes over give their credit back without
+ * being acked, and are not pushed again on that subscription: the item
+ * behind them comes next. */
+static void
+test_outcome_passed_items_return_push_credit(void **state)
+{
+    struct lsn_relay_client *c = NULL;
+    Liaison__Response *p = NULL;
+    uint8_t ids[3][16];
+    size_t to = 1, got = 0;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "outcome-push", 2, 1, "bootstrap_per_minute 600"), 0);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    assert_int_equal(rf_publish(&F, 1), 0);
+    for (size_t k = 0; k < 3; k++) {
+        uint8_t *env = NULL;
+        size_t len = 0;
+        assert_int_equal(rf_seal(&F, 0, 0, &to, 1, NULL, 3600, &env, &len), 0);
+        submit(0, 0, env, len, ids[k]);
+        free(env);
+    }
+    assert_int_equal(rf_connect(&F, F.orgs[1].dev[0], &c), 0);
+    assert_int_equal(lsn_relay_client_subscribe(c, 2, NULL), 0);
+    while (got < 2) {
+        assert_int_equal(lsn_relay_client_next_push(c, 10000, &p), 0);
+        assert_non_null(p->push);
+        for (size_t i = 0; i < p->push->n_items; i++)
+            assert_memory_equal(p->push->items[i]->msg_id.data, ids[got + i], 16);
+        got += p->push->n_items;
+        lsn_pb_free((ProtobufCMessage *)p);
+    }
+    assert_int_equal(got, 2);
+    /* Nothing acked, the credit of both given back. */
+    assert_int_equal(lsn_relay_client_ack_outcome(c, NULL, NULL, NULL, 0, 0, 2, NULL), 0);
+    assert_int_equal(lsn_relay_client_next_push(c, 10000, &p), 0);
+    assert_non_null(p->push);
+    assert_int_equal(p->push->n_items, 1);
+    assert_memory_equal(p->push->items[0]->msg_id.data, ids[2], 16);
+    lsn_pb_free((ProtobufCMessage *)p);
+    lsn_relay_client_close(&c);
+    assert_int_equal(queued(1, 0), 3);
+}
+
+struct watch_ctx {
+    struct seen seen;
+    volatile int stop;
+    uint8_t id[16];
+    int err;                /* the sender thread failed */
+};
+
+static int
+on_watch_msg(void *ctx, const struct lsn_message *m)
+{
+    struct watch_ctx *w = ctx;
+
+    on_msg(&w->seen, m);
+    return 1;               /* the one real alert: enough */
+}
+
+/* Submits a real alert from o3 to o2 once watch runs; stops the watch if
+ * it has not seen it in a minute (a bound, not a measurement). */
+static void *
+watch_sender(void *arg)
+{
+    struct watch_ctx *w = arg;
+    uint8_t *env = NULL;
+    size_t len = 0, to = 1;
+
+    struct lsn_relay_client *c = NULL;
+    struct lsn_envelope_info info;
+    int result = -1, dup = 0;
+
+    /* No cmocka asserts off the main thread: failures are recorded. */
+    usleep(300 * 1000);
+    if (rf_seal(&F, 2, 0, &to, 1, NULL, 3600, &env, &len) != 0 ||
+        lsn_envelope_peek(env, len, 0, &info) != 0 ||
+        rf_connect(&F, F.orgs[2].dev[0], &c) != 0 ||
+        lsn_relay_client_submit(c, (const uint8_t *const *)&env, &len, 1, &result,
+                                &dup) != 0 || result != 0)
+        w->err = 1;
+    else
+        memcpy(w->id, info.msg_id, 16);
+    lsn_relay_client_close(&c);
+    free(env);
+    for (int i = 0; i < 1200 && w->seen.n == 0 && !w->err; i++)
+        usleep(50 * 1000);
+    w->stop = 1;
+    return NULL;
+}
+
+/* watch: more waiting items than one fetch batch and the push credit,
+ * then an alert pushed while it runs: it arrives, nothing else is acked. */
+static void
+test_outcome_watch_passes_waiting_items(void **state)
+{
+    const size_t junk = LSN_FETCH_BATCH + 6;
+    struct watch_ctx w;
+    struct lsn_client *c = NULL;
+    char home[PATH_MAX + 32];
+    pthread_t t;
+
+    (void)state;
+    memset(&w, 0, sizeof w);
+    assert_int_equal(rf_setup(&F, "outcome-watch", 3, 1, "bootstrap_per_minute 600"), 0);
+    seed_unverifiable(0, 1, junk);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(rf_publish(&F, 1), 0);
+    assert_int_equal(rf_publish(&F, 2), 0);
+    profile(1, 0, home, sizeof home);
+    assert_int_equal(lsn_client_open(home, NULL, &c), 0);
+    assert_int_equal(pthread_create(&t, NULL, watch_sender, &w), 0);
+    assert_int_equal(lsn_client_watch(c, on_watch_msg, NULL, &w, &w.stop, 100), 0);
+    w.stop = 1;
+    pthread_join(t, NULL);
+    lsn_client_close(&c);
+    assert_int_equal(w.err, 0);
+    assert_int_equal(w.seen.n, 1);
+    assert_memory_equal(w.seen.id, w.id, 16);
+    assert_int_equal(queued(1, 0), junk);
+}
+
 int
 main(void)
 {
@@ -411,6 +535,8 @@ main(void)
         cmocka_unit_test_teardown(test_outcome_refusal_shows_in_sender_status, down),
         cmocka_unit_test_teardown(test_outcome_refusal_flows_through_peer_status, down),
         cmocka_unit_test_teardown(test_outcome_verified_refusal_sends_signed_receipt, down),
+        cmocka_unit_test_teardown(test_outcome_passed_items_return_push_credit, down),
+        cmocka_unit_test_teardown(test_outcome_watch_passes_waiting_items, down),
     };
 
     if (sodium_init() < 0)
