@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "client/client.h"
+#include "liaison.h"
 #include "keys/util.h"
 #include "proto/envelope.h"
 #include "proto/err.h"
@@ -205,6 +206,25 @@ cli(const char *home, const char *args, char *out, size_t size)
     return pclose(p);
 }
 
+struct dev_seen {
+    int n;
+    char device[80], state[16];
+    int reason;
+};
+
+static int
+dev_status(void *ctx, const char *org, const char *device, const char *state,
+           int reason)
+{
+    struct dev_seen *d = ctx;
+
+    d->n++;
+    snprintf(d->device, sizeof d->device, "%s/%s", org, device);
+    snprintf(d->state, sizeof d->state, "%s", state);
+    d->reason = reason;
+    return 0;
+}
+
 /* An envelope the relay takes but the recipient refuses (its signature
  * does not verify): acked as refused, and the sender's status says who
  * refused it and why, in text and JSON, and does not count it delivered. */
@@ -263,6 +283,18 @@ test_outcome_refusal_shows_in_sender_status(void **state)
     assert_int_equal(n, 0);         /* a refusal is no new message */
     /* Its signature did not verify: no receipt goes back to o1. */
     assert_int_equal(queued(0, 0), 0);
+    /* The library says the same. */
+    {
+        lsn_session *ss = NULL;
+        struct dev_seen d = { 0, "", "", 0 };
+        assert_int_equal(lsn_session_open(shome, NULL, &ss), 0);
+        assert_int_equal(lsn_session_device_status(ss, hex, dev_status, &d), 0);
+        lsn_session_close(&ss);
+        assert_int_equal(d.n, 1);
+        assert_string_equal(d.device, "o2/d1");
+        assert_string_equal(d.state, "refused");
+        assert_int_equal(d.reason, LSN_ERR_BAD_SIGNATURE);
+    }
 }
 
 /* Seals a sample alert from o1/d1 to o2 with o2's key 1 replaced by a
