@@ -1104,6 +1104,7 @@ lsn_client_watch(struct lsn_client *c, lsn_client_msg_fn fn,
     while (!quit && (stop == NULL || !*stop)) {
         Liaison__Response *resp = NULL;
         uint32_t passed = 0;
+        uint64_t gap = 0;
         /* Items that wait are tried again by a whole fetch, with back-off:
          * the relay does not push them twice. */
         if (retry_at != 0 && lsn_now() >= retry_at) {
@@ -1124,27 +1125,29 @@ lsn_client_watch(struct lsn_client *c, lsn_client_msg_fn fn,
         }
         if (r != 0)
             break;
+        if (resp->push != NULL) {
+            note_gap(c, resp->push->gap, on_error, ctx);
+            gap = resp->push->gap != NULL ? resp->push->gap->trimmed : 0;
+        }
         for (size_t i = 0; resp->push != NULL && i < resp->push->n_items && r == 0 && !quit;
              i++) {
             const Liaison__QueueItem *it = resp->push->items[i];
             int outcome = 0;
-            /* A push's gap is acknowledged once, with its first item. */
-            if (i == 0)
-                note_gap(c, resp->push->gap, on_error, ctx);
-            if (take_item(c, it, fn, on_error, ctx, &quit, &outcome) > 0)
-                r = ack_one(c, it->org, it->msg_id.data, outcome,
-                            i == 0 && resp->push->gap ? resp->push->gap->trimmed : 0);
-            else
+            /* A push's gap is acknowledged once, with the first ack. */
+            if (take_item(c, it, fn, on_error, ctx, &quit, &outcome) > 0) {
+                r = ack_one(c, it->org, it->msg_id.data, outcome, gap);
+                gap = 0;
+            } else {
                 passed++;
+            }
         }
         /* The push credit of what waits comes back; the items stay queued
          * for the next retry. */
-        if (r == 0 && passed > 0) {
-            r = lsn_relay_client_ack_outcome(c->rc, NULL, NULL, NULL, 0, 0, passed,
+        if (r == 0 && (passed > 0 || gap > 0))
+            r = lsn_relay_client_ack_outcome(c->rc, NULL, NULL, NULL, 0, gap, passed,
                                              NULL);
-            if (retry_at == 0)
-                retry_at = lsn_now() + backoff;
-        }
+        if (passed > 0 && retry_at == 0)
+            retry_at = lsn_now() + backoff;
         lsn_pb_free((ProtobufCMessage *)resp);
         if (r != 0)
             break;
