@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <lmdb.h>
 #include <sodium.h>
 
 #include "client/client.h"
@@ -559,6 +560,103 @@ test_outcome_watch_passes_waiting_items(void **state)
     assert_int_equal(queued(1, 0), junk);
 }
 
+/* Sets (or, with NULL, reads into got) the format record of the store
+ * in dir, as a relay of another version would have left it. */
+static void
+store_format(const char *dir, const char *set, char got[8])
+{
+    MDB_env *env = NULL;
+    MDB_txn *t = NULL;
+    MDB_dbi info;
+    MDB_val k = { 6, (void *)"format" }, v;
+
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
+    assert_int_equal(mdb_dbi_open(t, "info", 0, &info), 0);
+    if (set != NULL) {
+        v = (MDB_val){ strlen(set), (void *)set };
+        assert_int_equal(mdb_put(t, info, &k, &v, 0), 0);
+    } else {
+        assert_int_equal(mdb_get(t, info, &k, &v), 0);
+        assert_true(v.mv_size < 8);
+        memcpy(got, v.mv_data, v.mv_size);
+        got[v.mv_size] = '\0';
+    }
+    assert_int_equal(mdb_txn_commit(t), 0);
+    mdb_env_close(env);
+}
+
+/* The store keeps a device's refusal and its reason across a reopen; a
+ * format 4 store is taken over (format 5 only adds the refused state)
+ * and marked 5; an older format is still refused at open. */
+static void
+test_outcome_store_keeps_refusal_and_format(void **state)
+{
+    const char *devs[2] = { "d1", "d2" };
+    struct lsn_fanout fan = { "o2", 2, devs, NULL };
+    struct lsn_store *s = NULL;
+    struct lsn_store_rstatus *st = NULL;
+    struct lsn_envelope_info info;
+    struct lsn_submit_result res;
+    char data[PATH_MAX + 8], fmt[8];
+    uint8_t *env = NULL;
+    size_t len = 0, n = 0, to = 1;
+    int64_t acc, exp;
+    int found = 0, known = 0;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "outcome-store", 2, 2, NULL), 0);
+    snprintf(data, sizeof data, "%s/data", F.dir);
+    assert_int_equal(lsn_store_open(data, (size_t)1 << 30, &s), 0);
+    assert_int_equal(rf_seal(&F, 0, 0, &to, 1, NULL, 3600, &env, &len), 0);
+    assert_int_equal(lsn_envelope_peek(env, len, 0, &info), 0);
+    assert_int_equal(lsn_store_batch_begin(s), 0);
+    assert_int_equal(lsn_store_submit(s, &info, env, len, &fan, 1, lsn_now(), &res), 0);
+    assert_int_equal(lsn_store_ack_outcome(s, "o2/d2", "o1", info.msg_id,
+                                           LSN_ERR_REPLAY, &found), 0);
+    assert_int_equal(found, 1);
+    assert_int_equal(lsn_store_ack_outcome(s, "o2/d1", "o1", info.msg_id, -128,
+                                           &found), LSN_ERR_INVALID);
+    assert_int_equal(lsn_store_batch_commit(s), 0);
+    lsn_store_close(&s);
+    free(env);
+
+    store_format(data, "4", NULL);
+    assert_int_equal(lsn_store_open(data, (size_t)1 << 30, &s), 0);
+    assert_int_equal(lsn_store_batch_begin(s), 0);
+    assert_int_equal(lsn_store_status(s, "o1", info.msg_id, &known, &acc, &exp, &st, &n), 0);
+    assert_true(known);
+    assert_int_equal(n, 1);
+    assert_int_equal(st[0].devices, 2);
+    assert_int_equal(st[0].delivered, 0);
+    assert_int_equal(st[0].refused, 1);
+    assert_int_equal(st[0].n_dev, 2);
+    assert_string_equal(st[0].dev[0].name, "d1");
+    assert_int_equal(st[0].dev[0].state, LSN_STORE_DEV_QUEUED);
+    assert_string_equal(st[0].dev[1].name, "d2");
+    assert_int_equal(st[0].dev[1].state, LSN_STORE_DEV_REFUSED);
+    assert_int_equal(st[0].dev[1].reason, LSN_ERR_REPLAY);
+    free(st);
+    /* The other device stores it: the message is done, the record says
+     * who stored and who refused it. */
+    assert_int_equal(lsn_store_ack_outcome(s, "o2/d1", "o1", info.msg_id, 0, &found), 0);
+    assert_int_equal(lsn_store_status(s, "o1", info.msg_id, &known, &acc, &exp, &st, &n), 0);
+    assert_int_equal(st[0].delivered, 1);
+    assert_int_equal(st[0].refused, 1);
+    assert_int_equal(st[0].dev[0].state, LSN_STORE_DEV_DELIVERED);
+    free(st);
+    assert_int_equal(lsn_store_batch_commit(s), 0);
+    lsn_store_close(&s);
+    store_format(data, NULL, fmt);
+    assert_string_equal(fmt, "5");
+
+    store_format(data, "3", NULL);
+    assert_int_equal(lsn_store_open(data, (size_t)1 << 30, &s), LSN_ERR_IO);
+    assert_non_null(strstr(lsn_store_why(NULL), "format 3"));
+}
+
 int
 main(void)
 {
@@ -569,6 +667,7 @@ main(void)
         cmocka_unit_test_teardown(test_outcome_verified_refusal_sends_signed_receipt, down),
         cmocka_unit_test_teardown(test_outcome_passed_items_return_push_credit, down),
         cmocka_unit_test_teardown(test_outcome_watch_passes_waiting_items, down),
+        cmocka_unit_test_teardown(test_outcome_store_keeps_refusal_and_format, down),
     };
 
     if (sodium_init() < 0)
