@@ -47,6 +47,7 @@ lsn_client_close(struct lsn_client **cp)
     lsn_relay_client_close(&c->rc);
     lsn_profile_close(&c->p);
     free(c->fresh);
+    free(c->absent);
     free(c);
     *cp = NULL;
 }
@@ -193,6 +194,30 @@ mark_fresh(struct lsn_client *c, const char *org)
     snprintf(c->fresh[c->n_fresh++], sizeof c->fresh[0], "%s", org);
 }
 
+/* 1 if, while handling queue items, the relay had no bundle of org since
+ * the last fetch began: items from it wait without asking again (each ask
+ * is up to three requests, and a hostile peer may queue thousands). */
+static int
+known_absent(struct lsn_client *c, const char *org)
+{
+    for (size_t i = 0; c->taking && i < c->n_absent; i++)
+        if (strcmp(c->absent[i], org) == 0)
+            return 1;
+    return 0;
+}
+
+static void
+mark_absent(struct lsn_client *c, const char *org)
+{
+    void *p;
+
+    if (!c->taking || known_absent(c, org) || c->n_absent >= 1024 ||
+        (p = realloc(c->absent, (c->n_absent + 1) * sizeof *c->absent)) == NULL)
+        return;
+    c->absent = p;
+    snprintf(c->absent[c->n_absent++], sizeof c->absent[0], "%s", org);
+}
+
 int
 lsn_client_bundle(struct lsn_client *c, const char *org, int64_t now,
                   int refresh, struct lsn_bundle **out)
@@ -213,6 +238,10 @@ lsn_client_bundle(struct lsn_client *c, const char *org, int64_t now,
                        org);
         return r;
     }
+    if (!held && known_absent(c, org)) {
+        lsn_set_detail("no bundle of `%s` at the relay (asked in this fetch)", org);
+        return LSN_ERR_NOT_FOUND;
+    }
     r = refresh_bundle(c, org, now);
     if (r == 0 || r == LSN_ERR_NOT_FOUND)
         mark_fresh(c, org);
@@ -228,9 +257,11 @@ lsn_client_bundle(struct lsn_client *c, const char *org, int64_t now,
         return r;
     }
     r = lsn_trust_bundle(c->p->trust, org, now, out);
-    if (r == LSN_ERR_NOT_FOUND)
+    if (r == LSN_ERR_NOT_FOUND) {
+        mark_absent(c, org);
         lsn_set_detail("no bundle of `%s`: connect to the relay or `liaison "
                        "bundle import FILE`", org);
+    }
     return r;
 }
 
@@ -978,8 +1009,11 @@ take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn 
     if (r == 0 && (it->msg_id.len != 16 || strcmp(it->org, info.sender_org) != 0 ||
                    memcmp(it->msg_id.data, info.msg_id, 16) != 0))
         r = LSN_ERR_PROTOCOL;
-    if (r == 0)
+    if (r == 0) {
+        c->taking = 1;
         r = lsn_client_accept(c, it->envelope.data, it->envelope.len, lsn_now(), &m);
+        c->taking = 0;
+    }
     if (r != 0) {
         if (!refusal_is_permanent(r) || it->msg_id.len != 16) {
             c->waiting++;
@@ -1036,6 +1070,7 @@ lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
     c->refused = 0;
     c->waiting = 0;
     c->waiting_err = 0;
+    c->n_absent = 0;        /* ask the relay again for what it lacked */
     if ((r = lsn_client_connect(c)) != 0)
         return r;
     /* Keys first: the envelopes fetched next may need them. */

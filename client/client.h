@@ -29,6 +29,9 @@ struct lsn_client {
     int offline;                        /* seal/open/import: never connect */
     char (*fresh)[LSN_ENV_ORG_MAX + 1]; /* orgs whose bundle was refreshed */
     size_t n_fresh;                     /* from the relay this session */
+    char (*absent)[LSN_ENV_ORG_MAX + 1]; /* orgs the relay had no bundle of, */
+    size_t n_absent;                    /* since the last fetch began */
+    int taking;                         /* handling a queue item (absent applies) */
     size_t refused;                     /* envelopes refused by the last fetch */
     size_t waiting;                     /* items it left queued (not acked) */
     int waiting_err;                    /* why the last of those waits */
