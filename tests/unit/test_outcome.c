@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -130,6 +131,33 @@ on_msg(void *ctx, const struct lsn_message *m)
     return 0;
 }
 
+/* Runs the liaison CLI in home with args; its stdout (and with err its
+ * stderr too) into out; its exit status. */
+static int
+cli_run(const char *home, const char *args, int err, char *out, size_t size)
+{
+    const char *bin = getenv("LSN_BIN");
+    char cmd[2 * PATH_MAX + 256];
+    size_t len = 0, k;
+    FILE *p;
+    int st;
+
+    snprintf(cmd, sizeof cmd, "'%s/liaison' --home '%s' %s %s",
+             bin != NULL ? bin : "build/bin", home, args, err ? "2>&1" : "2>/dev/null");
+    assert_non_null(p = popen(cmd, "r"));
+    while (len + 1 < size && (k = fread(out + len, 1, size - 1 - len, p)) > 0)
+        len += k;
+    out[len] = '\0';
+    st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int
+cli(const char *home, const char *args, char *out, size_t size)
+{
+    return cli_run(home, args, 0, out, size);
+}
+
 /* More waiting items at the head of a queue than one fetch batch holds,
  * then a real alert: fetch takes the alert, acks none of the others and
  * says how many wait. */
@@ -170,6 +198,14 @@ test_outcome_waiting_items_do_not_hide_later_ones(void **state)
     assert_int_equal(c->waiting, junk);
     assert_int_equal(queued(1, 0), junk);
     lsn_client_close(&c);
+    /* The CLI says how many wait, and exits 1. */
+    {
+        char out[4096], want[64];
+        assert_int_equal(cli_run(home, "fetch", 1, out, sizeof out), 1);
+        snprintf(want, sizeof want, "%zu message(s) left waiting at the relay", junk);
+        assert_non_null(strstr(out, want));
+        assert_int_equal(queued(1, 0), junk);
+    }
     /* The status of the alert names the device that stored it. */
     {
         struct lsn_relay_client *rc = NULL;
@@ -187,24 +223,6 @@ test_outcome_waiting_items_do_not_hide_later_ones(void **state)
         lsn_pb_free((ProtobufCMessage *)st);
         lsn_relay_client_close(&rc);
     }
-}
-
-/* Runs the liaison CLI in home with args; its stdout into out. */
-static int
-cli(const char *home, const char *args, char *out, size_t size)
-{
-    const char *bin = getenv("LSN_BIN");
-    char cmd[2 * PATH_MAX + 256];
-    size_t len = 0, k;
-    FILE *p;
-
-    snprintf(cmd, sizeof cmd, "'%s/liaison' --home '%s' %s 2>/dev/null",
-             bin != NULL ? bin : "build/bin", home, args);
-    assert_non_null(p = popen(cmd, "r"));
-    while (len + 1 < size && (k = fread(out + len, 1, size - 1 - len, p)) > 0)
-        len += k;
-    out[len] = '\0';
-    return pclose(p);
 }
 
 struct dev_seen {
