@@ -249,7 +249,8 @@ links_check(const Liaison__Alert *a)
 }
 
 /* A receipt belongs to, and only to, a RECEIPT; it names the device that
- * opened or read the message (the message itself is in_reply_to). */
+ * opened, read or refused the message (the message itself is
+ * in_reply_to); a reason belongs to, and only to, a refusal. */
 static int
 receipt_check(const Liaison__Alert *a)
 {
@@ -260,7 +261,9 @@ receipt_check(const Liaison__Alert *a)
     if (rc == NULL)
         return 0;
     if (rc->kind < LIAISON__RECEIPT_KIND__RECEIPT_DELIVERED ||
-        rc->kind > LIAISON__RECEIPT_KIND__RECEIPT_READ ||
+        rc->kind > LIAISON__RECEIPT_KIND__RECEIPT_REFUSED ||
+        (rc->kind == LIAISON__RECEIPT_KIND__RECEIPT_REFUSED) !=
+            (rc->reason < 0 && rc->reason >= LSN_RECEIPT_REASON_MIN) ||
         lsn_name_check(rc->device) != 0 || rc->at < 0 || rc->at > LSN_TIME_MAX)
         return LSN_ERR_INVALID;
     /* Receipts never ask for receipts. */

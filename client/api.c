@@ -360,6 +360,12 @@ lsn_session_refused(const lsn_session *s)
     return s->c->refused;
 }
 
+size_t
+lsn_session_waiting(const lsn_session *s)
+{
+    return s->c->waiting;
+}
+
 int
 lsn_session_watch(lsn_session *s, lsn_received_fn fn, void *ctx,
                   volatile int *stop)
@@ -500,6 +506,49 @@ lsn_session_status(lsn_session *s, const char *msg_id, lsn_status_fn fn, void *c
         struct read_count rc = { p->org, 0 };
         lsn_local_each_receipt(s->c->p->store, id, count_reads, &rc);
         r = fn(ctx, p->org, p->devices, p->delivered, rc.n, p->expired);
+    }
+    lsn_pb_free((ProtobufCMessage *)st);
+    return r;
+}
+
+static const char *
+device_state(Liaison__DeviceState st)
+{
+    switch (st) {
+    case LIAISON__DEVICE_STATE__DEVICE_QUEUED:    return "queued";
+    case LIAISON__DEVICE_STATE__DEVICE_DELIVERED: return "delivered";
+    case LIAISON__DEVICE_STATE__DEVICE_REFUSED:   return "refused";
+    case LIAISON__DEVICE_STATE__DEVICE_TRIMMED:   return "trimmed";
+    case LIAISON__DEVICE_STATE__DEVICE_DROPPED:   return "dropped";
+    case LIAISON__DEVICE_STATE__DEVICE_EXPIRED:   return "expired";
+    default:                                      return "unknown";
+    }
+}
+
+int
+lsn_session_device_status(lsn_session *s, const char *msg_id,
+                          lsn_device_status_fn fn, void *ctx)
+{
+    Liaison__StatusReply *st = NULL;
+    uint8_t id[16];
+    int r;
+
+    if ((r = lsn_local_find_sent(s->c->p->store, msg_id, id)) != 0)
+        return r;
+    if ((r = lsn_client_connect(s->c)) != 0 ||
+        (r = lsn_relay_client_status(s->c->rc, id, &st)) != 0)
+        return r;
+    for (size_t i = 0; i < st->n_recipients && r == 0; i++) {
+        const Liaison__RecipientStatus *p = st->recipients[i];
+        for (size_t j = 0; j < p->n_device_states && r == 0; j++) {
+            const Liaison__DeviceStatus *d = p->device_states[j];
+            /* The relay's strings: only names a bundle could hold. */
+            if (lsn_name_check(d->device) != 0)
+                continue;
+            r = fn(ctx, p->org, d->device, device_state(d->state),
+                   d->state == LIAISON__DEVICE_STATE__DEVICE_REFUSED && d->reason < 0
+                       ? d->reason : 0);
+        }
     }
     lsn_pb_free((ProtobufCMessage *)st);
     return r;

@@ -47,6 +47,7 @@ lsn_client_close(struct lsn_client **cp)
     lsn_relay_client_close(&c->rc);
     lsn_profile_close(&c->p);
     free(c->fresh);
+    free(c->absent);
     free(c);
     *cp = NULL;
 }
@@ -193,6 +194,30 @@ mark_fresh(struct lsn_client *c, const char *org)
     snprintf(c->fresh[c->n_fresh++], sizeof c->fresh[0], "%s", org);
 }
 
+/* 1 if, while handling queue items, the relay had no bundle of org since
+ * the last fetch began: items from it wait without asking again (each ask
+ * is up to three requests, and a hostile peer may queue thousands). */
+static int
+known_absent(struct lsn_client *c, const char *org)
+{
+    for (size_t i = 0; c->taking && i < c->n_absent; i++)
+        if (strcmp(c->absent[i], org) == 0)
+            return 1;
+    return 0;
+}
+
+static void
+mark_absent(struct lsn_client *c, const char *org)
+{
+    void *p;
+
+    if (!c->taking || known_absent(c, org) || c->n_absent >= 1024 ||
+        (p = realloc(c->absent, (c->n_absent + 1) * sizeof *c->absent)) == NULL)
+        return;
+    c->absent = p;
+    snprintf(c->absent[c->n_absent++], sizeof c->absent[0], "%s", org);
+}
+
 int
 lsn_client_bundle(struct lsn_client *c, const char *org, int64_t now,
                   int refresh, struct lsn_bundle **out)
@@ -213,6 +238,10 @@ lsn_client_bundle(struct lsn_client *c, const char *org, int64_t now,
                        org);
         return r;
     }
+    if (!held && known_absent(c, org)) {
+        lsn_set_detail("no bundle of `%s` at the relay (asked in this fetch)", org);
+        return LSN_ERR_NOT_FOUND;
+    }
     r = refresh_bundle(c, org, now);
     if (r == 0 || r == LSN_ERR_NOT_FOUND)
         mark_fresh(c, org);
@@ -228,9 +257,11 @@ lsn_client_bundle(struct lsn_client *c, const char *org, int64_t now,
         return r;
     }
     r = lsn_trust_bundle(c->p->trust, org, now, out);
-    if (r == LSN_ERR_NOT_FOUND)
+    if (r == LSN_ERR_NOT_FOUND) {
+        mark_absent(c, org);
         lsn_set_detail("no bundle of `%s`: connect to the relay or `liaison "
                        "bundle import FILE`", org);
+    }
     return r;
 }
 
@@ -577,6 +608,60 @@ send_receipt(struct lsn_client *c, const struct lsn_opened *o, int kind,
     return r;
 }
 
+/* A non-delivery receipt: this device refused message msg_id of org for
+ * reason, and says so to that org, signed and sealed like every receipt. */
+static int
+send_refusal(struct lsn_client *c, const char *org, const uint8_t msg_id[16],
+             int reason, int64_t now)
+{
+    Liaison__Alert a = LIAISON__ALERT__INIT;
+    Liaison__MessageRef ref = LIAISON__MESSAGE_REF__INIT;
+    Liaison__Receipt rc = LIAISON__RECEIPT__INIT;
+    const char *to[1] = { org };
+    uint8_t id[16], *env = NULL;
+    size_t len = 0;
+    int r;
+
+    ref.org = (char *)org;
+    ref.msg_id = (ProtobufCBinaryData){ 16, (uint8_t *)msg_id };
+    rc.kind = LIAISON__RECEIPT_KIND__RECEIPT_REFUSED;
+    rc.device = c->p->cred->device;
+    rc.at = now;
+    rc.reason = reason;
+    a.type = LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT;
+    a.title = "non-delivery receipt";
+    a.in_reply_to = &ref;
+    a.receipt = &rc;
+    r = lsn_client_seal(c, &a, to, 1, now, LSN_DEFAULT_TTL, NULL, id, &env, &len);
+    free(env);
+    if (r == 0)
+        r = lsn_client_submit(c, id, NULL);
+    return r;
+}
+
+/* 1 if the envelope was signed by its sender device as the newest bundle
+ * of the sender org held here has it, and that device may send: only then
+ * does a refusal earn a non-delivery receipt (else the sender is not
+ * known, and the relay's record of the refusal is all there is). */
+static int
+signed_by_sender(struct lsn_client *c, const uint8_t *env, size_t len,
+                 const struct lsn_envelope_info *info)
+{
+    struct lsn_bundle *b = NULL;
+    const Liaison__Device *d;
+    int ok = 0;
+
+    if (lsn_client_bundle(c, info->sender_org, lsn_now(), 0, &b) != 0)
+        return 0;
+    if ((d = lsn_bundle_find_device(b, info->sender_device)) != NULL && d->may_send &&
+        d->sign_key.len == 32 &&
+        lsn_envelope_signature_check(env, len, d->sign_key.data) == 0)
+        ok = 1;
+    lsn_bundle_destroy(&b);
+    lsn_set_detail("%s", "");
+    return ok;
+}
+
 /* A receipt for one of our messages: recorded against it. */
 static void
 record_receipt(struct lsn_client *c, const struct lsn_opened *o)
@@ -594,10 +679,10 @@ record_receipt(struct lsn_client *c, const struct lsn_opened *o)
     for (size_t i = 0; i < sent->n_recipients; i++)
         addressed |= strcmp(sent->recipients[i], o->sender_org) == 0;
     if (addressed)
-        (void)lsn_local_put_receipt(c->p->store, a->in_reply_to->msg_id.data,
-                                    o->sender_org, o->sender_device,
-                                    a->receipt->kind, a->receipt->at,
-                                    a->receipt->reads_off);
+        (void)lsn_local_put_receipt_reason(c->p->store, a->in_reply_to->msg_id.data,
+                                           o->sender_org, o->sender_device,
+                                           a->receipt->kind, a->receipt->at,
+                                           a->receipt->reads_off, a->receipt->reason);
     lsn_pb_free((ProtobufCMessage *)sent);
 }
 
@@ -859,21 +944,25 @@ out:
 
 /* ------------------------------------------------------------ fetch, watch */
 
+/* Acks one item with its outcome (0 stored, else the refusal's code). */
 static int
-ack_one(struct lsn_client *c, const char *org, const uint8_t id[16],
+ack_one(struct lsn_client *c, const char *org, const uint8_t id[16], int outcome,
         uint64_t gap_seen)
 {
     const char *orgs[1] = { org };
     uint8_t ids[1][16];
+    int oc[1] = { outcome };
 
     memcpy(ids[0], id, 16);
-    return lsn_relay_client_ack(c->rc, orgs, (const uint8_t (*)[16])ids, 1,
-                                gap_seen, NULL);
+    return lsn_relay_client_ack_outcome(c->rc, orgs, (const uint8_t (*)[16])ids, oc,
+                                        1, gap_seen, 0, NULL);
 }
 
 /* An envelope that can never open on this device, whatever happens next:
- * it is refused for good (recorded in the audit log, then acknowledged) so
- * that it cannot block the queue.  Anything else stays queued. */
+ * it is refused for good (recorded in the audit log, then acknowledged
+ * with the refusal as its outcome, which the sender's status shows) so
+ * that it cannot block the queue.  Anything else waits: not acknowledged,
+ * passed over, and tried again at the next fetch. */
 static int
 refusal_is_permanent(int err)
 {
@@ -891,17 +980,19 @@ refusal_is_permanent(int err)
     }
 }
 
-/* Handles one queue item: 1 if it may be acked (stored, a relay notice, or
- * refused for good), 0 to leave it queued.  Sets *stop if fn asks. */
+/* Handles one queue item: 1 if it may be acked (stored or a relay notice:
+ * *outcome 0; refused for good: *outcome the LSN_ERR_* code), 0 to leave
+ * it queued (it waits; counted in c->waiting).  Sets *stop if fn asks. */
 static int
 take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn fn,
-          lsn_client_err_fn on_error, void *ctx, int *stop)
+          lsn_client_err_fn on_error, void *ctx, int *stop, int *outcome)
 {
     struct lsn_envelope_info info;
     struct lsn_message *m = NULL;
     char hex[33] = "";
-    int r;
+    int r, peeked;
 
+    *outcome = 0;
     if (it->notice != NULL) {
         /* The relay's own word: kept in the audit log, then acked. */
         if (it->notice->msg_id.len == 16)
@@ -914,20 +1005,36 @@ take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn 
     }
     /* The ack names what the relay said; it must be what the envelope is. */
     r = lsn_envelope_peek(it->envelope.data, it->envelope.len, 0, &info);
+    peeked = r == 0;
     if (r == 0 && (it->msg_id.len != 16 || strcmp(it->org, info.sender_org) != 0 ||
                    memcmp(it->msg_id.data, info.msg_id, 16) != 0))
         r = LSN_ERR_PROTOCOL;
-    if (r == 0)
+    if (r == 0) {
+        c->taking = 1;
         r = lsn_client_accept(c, it->envelope.data, it->envelope.len, lsn_now(), &m);
+        c->taking = 0;
+    }
     if (r != 0) {
-        c->refused++;
-        if (on_error != NULL && it->msg_id.len == 16)
-            on_error(ctx, it->org, it->msg_id.data, r);
-        if (!refusal_is_permanent(r) || it->msg_id.len != 16)
+        if (!refusal_is_permanent(r) || it->msg_id.len != 16) {
+            c->waiting++;
+            c->waiting_err = r;
+            lsn_set_detail("%s", "");
             return 0;
+        }
+        c->refused++;
+        if (on_error != NULL)
+            on_error(ctx, it->org, it->msg_id.data, r);
         lsn_hex(hex, it->msg_id.data, 16);
         lsn_local_audit(c->p->store, lsn_now(), "refused", "msg %s from %s: %s",
                         hex, it->org, lsn_strerror(r));
+        *outcome = r < LSN_ACK_REASON_MIN ? LSN_ERR_INVALID : r;
+        /* The sender hears it end to end too, when it is known to have
+         * signed this (the peek above checked the ref is the envelope's). */
+        if (peeked && c->rc != NULL &&
+            signed_by_sender(c, it->envelope.data, it->envelope.len, &info) &&
+            send_refusal(c, info.sender_org, info.msg_id, *outcome, lsn_now()) == 0)
+            lsn_local_audit(c->p->store, lsn_now(), "receipt", "refused %s to %s",
+                            hex, info.sender_org);
         return 1;
     }
     if (m->fresh && fn != NULL && fn(ctx, m) != 0)
@@ -936,53 +1043,78 @@ take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn 
     return 1;
 }
 
+/* One gap report: each trimmed ref to on_error, a line in the audit log. */
+static void
+note_gap(struct lsn_client *c, const Liaison__QueueGap *gap,
+         lsn_client_err_fn on_error, void *ctx)
+{
+    if (gap == NULL || gap->trimmed == 0)
+        return;
+    if (on_error != NULL)
+        for (size_t i = 0; i < gap->n_refs; i++)
+            on_error(ctx, gap->refs[i]->org, gap->refs[i]->msg_id.data, LSN_ERR_QUOTA);
+    lsn_local_audit(c->p->store, lsn_now(), "gap", "%llu message(s) "
+                    "trimmed by the relay before this device fetched them",
+                    (unsigned long long)gap->trimmed);
+}
+
 int
 lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
                  lsn_client_err_fn on_error, void *ctx, size_t *n)
 {
+    uint64_t after = 0, gap_seen = 0;
     size_t keys = 0;
-    int r, stop = 0;
+    int r, stop = 0, first = 1;
 
     *n = 0;
     c->refused = 0;
+    c->waiting = 0;
+    c->waiting_err = 0;
+    c->n_absent = 0;        /* ask the relay again for what it lacked */
     if ((r = lsn_client_connect(c)) != 0)
         return r;
     /* Keys first: the envelopes fetched next may need them. */
     if ((r = lsn_client_apply_deliveries(c, lsn_now(), &keys)) != 0)
         return relay_fail(c, r);
-    while (!stop) {
+    /* Once through the whole queue, a cursor past each batch: items that
+     * wait (not acked) stay behind it and never hide the ones after. */
+    while (!stop && r == 0) {
         Liaison__FetchReply *rep = NULL;
-        size_t acked = 0;
-        if ((r = lsn_relay_client_fetch(c->rc, LSN_FETCH_BATCH, &rep)) != 0)
+        if ((r = lsn_relay_client_fetch_after(c->rc, LSN_FETCH_BATCH, after, &rep)) != 0)
             return relay_fail(c, r);
-        if (rep->gap != NULL && rep->gap->trimmed > 0) {
-            if (on_error != NULL)
-                for (size_t i = 0; i < rep->gap->n_refs; i++)
-                    on_error(ctx, rep->gap->refs[i]->org,
-                             rep->gap->refs[i]->msg_id.data, LSN_ERR_QUOTA);
-            lsn_local_audit(c->p->store, lsn_now(), "gap", "%llu message(s) "
-                            "trimmed by the relay before this device fetched them",
-                            (unsigned long long)rep->gap->trimmed);
+        if (first) {
+            note_gap(c, rep->gap, on_error, ctx);
+            gap_seen = rep->gap ? rep->gap->trimmed : 0;
+            first = 0;
         }
-        for (size_t i = 0; i < rep->n_items && r == 0 && !stop; i++) {
-            const Liaison__QueueItem *it = rep->items[i];
-            int took = take_item(c, it, fn, on_error, ctx, &stop);
-            if (took > 0) {
-                r = ack_one(c, it->org, it->msg_id.data,
-                            rep->gap ? rep->gap->trimmed : 0);
-                acked++;
-                if (it->envelope.len > 0 && it->notice == NULL)
-                    (*n)++;
-            }
-        }
-        /* Done when the queue is empty, or nothing in a batch could be
-         * taken (what is left waits for a key or a bundle). */
-        if (r != 0 || rep->n_items == 0 || acked == 0 || rep->n_items >= rep->queued) {
+        if (rep->n_items == 0) {
             lsn_pb_free((ProtobufCMessage *)rep);
             break;
         }
+        for (size_t i = 0; i < rep->n_items && r == 0 && !stop; i++) {
+            const Liaison__QueueItem *it = rep->items[i];
+            int outcome = 0;
+            if (it->seq <= after) {
+                /* A relay that ignores the cursor would loop us forever. */
+                lsn_set_detail("the relay answered a fetch after item %llu with "
+                               "item %llu", (unsigned long long)after,
+                               (unsigned long long)it->seq);
+                r = LSN_ERR_PROTOCOL;
+                break;
+            }
+            after = it->seq;
+            if (take_item(c, it, fn, on_error, ctx, &stop, &outcome) > 0) {
+                r = ack_one(c, it->org, it->msg_id.data, outcome, gap_seen);
+                if (outcome == 0 && it->envelope.len > 0 && it->notice == NULL)
+                    (*n)++;
+            }
+        }
         lsn_pb_free((ProtobufCMessage *)rep);
     }
+    if (c->waiting > 0)
+        lsn_local_audit(c->p->store, lsn_now(), "waiting", "%zu message(s) left "
+                        "queued at the relay: %s", c->waiting,
+                        lsn_strerror(c->waiting_err));
     /* Seen entries past their time are of no more use. */
     (void)lsn_local_prune(c->p->store, lsn_now());
     return relay_fail(c, r);
@@ -993,37 +1125,64 @@ lsn_client_watch(struct lsn_client *c, lsn_client_msg_fn fn,
                  lsn_client_err_fn on_error, void *ctx, volatile int *stop,
                  int poll_ms)
 {
+    int64_t backoff = LSN_RETRY_MIN_S, retry_at = 0;
     size_t n = 0;
-    int r, quit = 0, unacked = 0;
+    int r, quit = 0;
 
     /* What waits already, then what arrives. */
     if ((r = lsn_client_fetch(c, fn, on_error, ctx, &n)) != 0)
         return r;
+    if (c->waiting > 0)
+        retry_at = lsn_now() + backoff;
     if ((r = lsn_relay_client_subscribe(c->rc, 16, NULL)) != 0)
         return relay_fail(c, r);
     while (!quit && (stop == NULL || !*stop)) {
         Liaison__Response *resp = NULL;
+        uint32_t passed = 0;
+        uint64_t gap = 0;
+        /* Items that wait are tried again by a whole fetch, with back-off:
+         * the relay does not push them twice. */
+        if (retry_at != 0 && lsn_now() >= retry_at) {
+            if ((r = lsn_client_fetch(c, fn, on_error, ctx, &n)) != 0)
+                break;
+            if (c->waiting == 0) {
+                backoff = LSN_RETRY_MIN_S;
+                retry_at = 0;
+            } else {
+                backoff = backoff * 2 > LSN_RETRY_MAX_S ? LSN_RETRY_MAX_S : backoff * 2;
+                retry_at = lsn_now() + backoff;
+            }
+        }
         r = lsn_relay_client_next_push(c->rc, poll_ms, &resp);
         if (r == LSN_ERR_TIMEOUT) {
-            /* Items left queued hold push credit: take them by fetch. */
-            if (unacked > 0 && (r = lsn_client_fetch(c, fn, on_error, ctx, &n)) != 0)
-                break;
-            unacked = 0;
             r = 0;
             continue;
         }
         if (r != 0)
             break;
+        if (resp->push != NULL) {
+            note_gap(c, resp->push->gap, on_error, ctx);
+            gap = resp->push->gap != NULL ? resp->push->gap->trimmed : 0;
+        }
         for (size_t i = 0; resp->push != NULL && i < resp->push->n_items && r == 0 && !quit;
              i++) {
             const Liaison__QueueItem *it = resp->push->items[i];
-            /* A push's gap is acknowledged once, with its first item. */
-            if (take_item(c, it, fn, on_error, ctx, &quit) > 0)
-                r = ack_one(c, it->org, it->msg_id.data,
-                            i == 0 && resp->push->gap ? resp->push->gap->trimmed : 0);
-            else
-                unacked++;
+            int outcome = 0;
+            /* A push's gap is acknowledged once, with the first ack. */
+            if (take_item(c, it, fn, on_error, ctx, &quit, &outcome) > 0) {
+                r = ack_one(c, it->org, it->msg_id.data, outcome, gap);
+                gap = 0;
+            } else {
+                passed++;
+            }
         }
+        /* The push credit of what waits comes back; the items stay queued
+         * for the next retry. */
+        if (r == 0 && (passed > 0 || gap > 0))
+            r = lsn_relay_client_ack_outcome(c->rc, NULL, NULL, NULL, 0, gap, passed,
+                                             NULL);
+        if (passed > 0 && retry_at == 0)
+            retry_at = lsn_now() + backoff;
         lsn_pb_free((ProtobufCMessage *)resp);
         if (r != 0)
             break;

@@ -15,6 +15,13 @@
 
 #define LSN_DEFAULT_TTL (7 * 86400)     /* --expires default */
 #define LSN_FETCH_BATCH 64
+/* Items that wait (a sender's bundle or a key delivery not known yet, a
+ * local store error) are tried again by watch after 5 s, doubling up to
+ * 5 min while something still waits (docs/relay.md "Delivery states"). */
+#define LSN_RETRY_MIN_S 5
+#define LSN_RETRY_MAX_S 300
+/* The most negative LSN_ERR_* an ack may carry as a refusal's reason. */
+#define LSN_ACK_REASON_MIN (-127)
 
 struct lsn_client {
     struct lsn_profile *p;
@@ -22,7 +29,12 @@ struct lsn_client {
     int offline;                        /* seal/open/import: never connect */
     char (*fresh)[LSN_ENV_ORG_MAX + 1]; /* orgs whose bundle was refreshed */
     size_t n_fresh;                     /* from the relay this session */
+    char (*absent)[LSN_ENV_ORG_MAX + 1]; /* orgs the relay had no bundle of, */
+    size_t n_absent;                    /* since the last fetch began */
+    int taking;                         /* handling a queue item (absent applies) */
     size_t refused;                     /* envelopes refused by the last fetch */
+    size_t waiting;                     /* items it left queued (not acked) */
+    int waiting_err;                    /* why the last of those waits */
     int unreachable;                    /* the relay did not answer: fail fast */
 };
 
@@ -93,13 +105,18 @@ typedef int (*lsn_client_msg_fn)(void *ctx, const struct lsn_message *m);
 typedef void (*lsn_client_err_fn)(void *ctx, const char *org,
                                   const uint8_t msg_id[16], int err);
 
-/* Applies waiting key deliveries, then takes everything queued: verify,
- * store, ack.  *n counts messages accepted. */
+/* Applies waiting key deliveries, then takes everything queued, once
+ * through the whole queue: verify, store, ack (an envelope refused for
+ * good is acked with the refusal as its outcome).  Items that cannot be
+ * handled yet are left queued and passed over (c->waiting counts them,
+ * c->waiting_err says why the last one waits).  *n counts messages
+ * accepted. */
 int lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
                      lsn_client_err_fn on_error, void *ctx, size_t *n);
 
 /* Subscribes and calls fn for each message as it arrives until fn returns
- * non-zero or *stop becomes set (checked every poll_ms). */
+ * non-zero or *stop becomes set (checked every poll_ms).  Items that wait
+ * are fetched again after LSN_RETRY_MIN_S, doubling to LSN_RETRY_MAX_S. */
 int lsn_client_watch(struct lsn_client *c, lsn_client_msg_fn fn,
                      lsn_client_err_fn on_error, void *ctx,
                      volatile int *stop, int poll_ms);

@@ -721,6 +721,15 @@ lsn_local_put_receipt(struct lsn_local *s, const uint8_t msg_id[16],
                       const char *org, const char *device, int kind, int64_t at,
                       int reads_off)
 {
+    return lsn_local_put_receipt_reason(s, msg_id, org, device, kind, at,
+                                        reads_off, 0);
+}
+
+int
+lsn_local_put_receipt_reason(struct lsn_local *s, const uint8_t msg_id[16],
+                             const char *org, const char *device, int kind,
+                             int64_t at, int reads_off, int reason)
+{
     Liaison__StoredReceipt rec = LIAISON__STORED_RECEIPT__INIT;
     Liaison__StoredReceipt *old = NULL;
     uint8_t k[RCPT_KEY];
@@ -731,9 +740,11 @@ lsn_local_put_receipt(struct lsn_local *s, const uint8_t msg_id[16],
     rec.kind = kind;
     rec.at = at;
     rec.reads_off = reads_off != 0;
+    rec.reason = reason;
     if ((r = begin(s, 0, &t)) != 0)
         return r;
-    /* A read receipt outranks a delivery receipt; never the reverse. */
+    /* A read receipt outranks a delivery receipt, a refusal both; never
+     * the reverse. */
     r = get_pb(t, s->receipts, k, sizeof k, &liaison__stored_receipt__descriptor,
                (ProtobufCMessage **)&old);
     if (r == 0 && old->kind >= rec.kind)
@@ -747,6 +758,7 @@ lsn_local_put_receipt(struct lsn_local *s, const uint8_t msg_id[16],
 struct each_receipt {
     const uint8_t *msg_id;
     lsn_local_receipt_fn fn;
+    lsn_local_receipt_reason_fn fn_reason;  /* instead of fn, if set */
     void *ctx;
 };
 
@@ -765,7 +777,10 @@ visit_receipt(void *ctx, const MDB_val *k, const MDB_val *v)
     memcpy(dev, (uint8_t *)k->mv_data + 16 + ORG_LEN, DEV_LEN);
     dev[DEV_LEN] = '\0';
     r = LSN_PB_DECODE(stored_receipt, v->mv_data, v->mv_size, 1024, &rec);
-    if (r == 0)
+    if (r == 0 && x->fn_reason != NULL)
+        r = x->fn_reason(x->ctx, org, dev, rec->kind, rec->at, rec->reads_off,
+                         rec->reason);
+    else if (r == 0)
         r = x->fn(x->ctx, org, dev, rec->kind, rec->at, rec->reads_off);
     lsn_pb_free((ProtobufCMessage *)rec);
     return r;
@@ -775,7 +790,20 @@ int
 lsn_local_each_receipt(struct lsn_local *s, const uint8_t msg_id[16],
                        lsn_local_receipt_fn fn, void *ctx)
 {
-    struct each_receipt x = { msg_id, fn, ctx };
+    struct each_receipt x = { msg_id, fn, NULL, ctx };
+    uint8_t start[RCPT_KEY];
+    MDB_val from = { sizeof start, start };
+
+    memset(start, 0, sizeof start);
+    memcpy(start, msg_id, 16);
+    return scan(s, s->receipts, &from, visit_receipt, &x);
+}
+
+int
+lsn_local_each_receipt_reason(struct lsn_local *s, const uint8_t msg_id[16],
+                              lsn_local_receipt_reason_fn fn, void *ctx)
+{
+    struct each_receipt x = { msg_id, NULL, fn, ctx };
     uint8_t start[RCPT_KEY];
     MDB_val from = { sizeof start, start };
 

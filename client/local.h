@@ -121,11 +121,23 @@ int lsn_local_put_receipt(struct lsn_local *s, const uint8_t msg_id[16],
                           const char *org, const char *device, int kind,
                           int64_t at, int reads_off);
 
+/* The same with a non-delivery receipt's reason (the LSN_ERR_* code). */
+int lsn_local_put_receipt_reason(struct lsn_local *s, const uint8_t msg_id[16],
+                                 const char *org, const char *device, int kind,
+                                 int64_t at, int reads_off, int reason);
+
 typedef int (*lsn_local_receipt_fn)(void *ctx, const char *org,
                                     const char *device, int kind, int64_t at,
                                     int reads_off);
 int lsn_local_each_receipt(struct lsn_local *s, const uint8_t msg_id[16],
                            lsn_local_receipt_fn fn, void *ctx);
+
+/* The same, with each receipt's reason (0 unless a non-delivery receipt). */
+typedef int (*lsn_local_receipt_reason_fn)(void *ctx, const char *org,
+                                           const char *device, int kind,
+                                           int64_t at, int reads_off, int reason);
+int lsn_local_each_receipt_reason(struct lsn_local *s, const uint8_t msg_id[16],
+                                  lsn_local_receipt_reason_fn fn, void *ctx);
 
 /* --- audit ----------------------------------------------------------- */
 

@@ -63,6 +63,7 @@ const struct lsn_name lsn_names_ack[] = {
 const struct lsn_name lsn_names_receipt[] = {
     { "delivered", LIAISON__RECEIPT_KIND__RECEIPT_DELIVERED },
     { "read", LIAISON__RECEIPT_KIND__RECEIPT_READ },
+    { "refused", LIAISON__RECEIPT_KIND__RECEIPT_REFUSED },
     { NULL, 0 },
 };
 

@@ -153,10 +153,18 @@ int
 lsn_relay_client_fetch(struct lsn_relay_client *c, uint32_t max,
                        Liaison__FetchReply **out)
 {
+    return lsn_relay_client_fetch_after(c, max, 0, out);
+}
+
+int
+lsn_relay_client_fetch_after(struct lsn_relay_client *c, uint32_t max,
+                             uint64_t after, Liaison__FetchReply **out)
+{
     Liaison__Request req = LIAISON__REQUEST__INIT;
     Liaison__FetchRequest f = LIAISON__FETCH_REQUEST__INIT;
 
     f.max = max;
+    f.after = after;
     req.body_case = LIAISON__REQUEST__BODY_FETCH;
     req.fetch = &f;
     return call(c, &req, LIAISON__RESPONSE__BODY_FETCH, (ProtobufCMessage **)out);
@@ -167,6 +175,16 @@ lsn_relay_client_ack(struct lsn_relay_client *c, const char *const *orgs,
                      const uint8_t (*ids)[16], size_t n, uint64_t gap_seen,
                      uint32_t *acked)
 {
+    return lsn_relay_client_ack_outcome(c, orgs, ids, NULL, n, gap_seen, 0, acked);
+}
+
+int
+lsn_relay_client_ack_outcome(struct lsn_relay_client *c, const char *const *orgs,
+                             const uint8_t (*ids)[16], const int *outcomes,
+                             size_t n, uint64_t gap_seen, uint32_t passed,
+                             uint32_t *acked)
+{
+    int32_t *oc = NULL;
     Liaison__Request req = LIAISON__REQUEST__INIT;
     Liaison__AckMessagesRequest a = LIAISON__ACK_MESSAGES_REQUEST__INIT;
     Liaison__MessageRef *refs = NULL, **pp = NULL;
@@ -187,6 +205,19 @@ lsn_relay_client_ack(struct lsn_relay_client *c, const char *const *orgs,
     a.refs = pp;
     a.n_refs = n;
     a.gap_seen = gap_seen;
+    a.passed = passed;
+    /* Outcomes only when one is a refusal: an ack without them is "stored"
+     * (and reads the same to a relay that knows no outcomes). */
+    for (size_t i = 0; outcomes != NULL && i < n && oc == NULL; i++)
+        if (outcomes[i] != 0 && (oc = calloc(n, sizeof *oc)) == NULL) {
+            free(refs);
+            free(pp);
+            return LSN_ERR_NOMEM;
+        }
+    for (size_t i = 0; oc != NULL && i < n; i++)
+        oc[i] = outcomes[i];
+    a.outcomes = oc;
+    a.n_outcomes = oc != NULL ? n : 0;
     req.body_case = LIAISON__REQUEST__BODY_ACK;
     req.ack = &a;
     r = call(c, &req, LIAISON__RESPONSE__BODY_ACK, (ProtobufCMessage **)&rep);
@@ -194,6 +225,7 @@ lsn_relay_client_ack(struct lsn_relay_client *c, const char *const *orgs,
         *acked = rep->acked;
     if (rep != NULL)
         lsn_pb_free(&rep->base);
+    free(oc);
     free(refs);
     free(pp);
     return r;

@@ -46,6 +46,20 @@ int lsn_relay_client_submit(struct lsn_relay_client *c, const uint8_t *const *en
 int lsn_relay_client_fetch(struct lsn_relay_client *c, uint32_t max,
                            Liaison__FetchReply **out);
 
+/* Fetches up to max queued items with a seq greater than after (a cursor
+ * through the queue: pass the last item's seq). */
+int lsn_relay_client_fetch_after(struct lsn_relay_client *c, uint32_t max,
+                                 uint64_t after, Liaison__FetchReply **out);
+
+/* Acks items by (org, msg_id) with their outcomes (NULL: all stored; else
+ * outcomes[i] is 0 for stored or the LSN_ERR_* code, -127..-1, the device
+ * refused item i for); passed returns the push credit of that many pushed
+ * items the device keeps for later.  *acked as lsn_relay_client_ack. */
+int lsn_relay_client_ack_outcome(struct lsn_relay_client *c, const char *const *orgs,
+                                 const uint8_t (*ids)[16], const int *outcomes,
+                                 size_t n, uint64_t gap_seen, uint32_t passed,
+                                 uint32_t *acked);
+
 /* Acks items by (org, msg_id); gap_seen acknowledges trimmed messages
  * reported in a gap.  *acked (may be NULL) counts refs that were queued. */
 int lsn_relay_client_ack(struct lsn_relay_client *c, const char *const *orgs,

@@ -694,6 +694,23 @@ out:
     return r;
 }
 
+int
+lsn_envelope_signature_check(const uint8_t *buf, size_t len, const uint8_t sign_pk[32])
+{
+    struct lsn_envelope *e = NULL;
+    uint8_t sm[SIG_MSG_LEN];
+    int r;
+
+    if ((r = lsn_envelope_parse(buf, len, 0, &e)) != 0)
+        return r;
+    sig_message(sm, e->header_bytes, e->header_len, e->ciphertext,
+                e->ciphertext_len);
+    r = crypto_sign_verify_detached(e->sig, sm, sizeof sm, sign_pk) == 0
+            ? 0 : LSN_ERR_BAD_SIGNATURE;
+    lsn_envelope_destroy(&e);
+    return r;
+}
+
 void
 lsn_opened_destroy(struct lsn_opened **op)
 {

@@ -112,4 +112,10 @@ int lsn_open_with_key(const uint8_t *buf, size_t len, const uint8_t key[32],
 /* Wipes and frees an opened message; sets *o to NULL. */
 void lsn_opened_destroy(struct lsn_opened **o);
 
+/* 0 if the envelope in buf[0..len) parses and its signature verifies under
+ * sign_pk (the sender device's Ed25519 key), else the parse error or
+ * LSN_ERR_BAD_SIGNATURE.  Nothing else is checked. */
+int lsn_envelope_signature_check(const uint8_t *buf, size_t len,
+                                 const uint8_t sign_pk[32]);
+
 #endif

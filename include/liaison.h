@@ -127,6 +127,13 @@ int lsn_session_fetch(lsn_session *s, lsn_received_fn fn, void *ctx, size_t *n);
  * for us, ...): each is in the profile's audit log (`liaison audit show`). */
 size_t lsn_session_refused(const lsn_session *s);
 
+/* How many queued items the last fetch left waiting at the relay (not
+ * acknowledged) because they cannot be handled here yet: the sender's
+ * bundle or a key delivery not known yet, a local store error.  They are
+ * tried again at the next fetch, and by watch after 5 s doubling to 5 min;
+ * they never hold back the items behind them. */
+size_t lsn_session_waiting(const lsn_session *s);
+
 /* Fetches, then handles messages as they arrive until fn returns non-zero
  * or *stop becomes non-zero (checked every quarter second). */
 int lsn_session_watch(lsn_session *s, lsn_received_fn fn, void *ctx,
@@ -158,13 +165,24 @@ int lsn_received_attachment(const lsn_received *m, size_t i, const char **name,
 /* ---------------------------------------------------------------- status */
 
 /* Per recipient org of a message this device sent (by id or unique
- * prefix): devices the relay queued it for, how many took it, and the read
- * receipts that came back.  fn is called once per recipient org. */
+ * prefix): devices the relay queued it for, how many stored it (a device
+ * that refused it is not counted: see lsn_session_device_status), and the
+ * read receipts that came back.  fn is called once per recipient org. */
 typedef int (*lsn_status_fn)(void *ctx, const char *org, unsigned devices,
                              unsigned delivered, unsigned read_receipts,
                              int expired);
 int lsn_session_status(lsn_session *s, const char *msg_id, lsn_status_fn fn,
                        void *ctx);
+
+/* Per device queue of each recipient org of a message this device sent:
+ * state is "queued", "delivered" (stored by the device), "refused" (reason
+ * is then the negative error code the device refused it for, a value of
+ * <liaison/err.h>), "trimmed", "dropped" or "expired".  Strings are
+ * borrowed for the call. */
+typedef int (*lsn_device_status_fn)(void *ctx, const char *org, const char *device,
+                                     const char *state, int reason);
+int lsn_session_device_status(lsn_session *s, const char *msg_id,
+                              lsn_device_status_fn fn, void *ctx);
 
 #ifdef __cplusplus
 }

@@ -604,7 +604,7 @@ h_fetch(struct lsn_relay *r, struct conn *c, const struct who *w,
     if (max == 0 || max > r->cfg.fetch_max)
         max = r->cfg.fetch_max;
     if ((rc = lsn_store_queue_info(r->store, w->id, &queued, g)) != 0 ||
-        (rc = lsn_store_fetch(r->store, w->id, 0, max, LSN_WIRE_REPLY_MAX,
+        (rc = lsn_store_fetch(r->store, w->id, req->fetch->after, max, LSN_WIRE_REPLY_MAX,
                               &r->items, &n)) != 0)
         return rc;
     r->n_items = n;
@@ -656,16 +656,29 @@ h_ack(struct lsn_relay *r, struct conn *c, const struct who *w,
         lsn_relay_msg(r, "%zu refs in one ack; send at most 65536", a->n_refs);
         return LSN_ERR_LIMIT;
     }
+    if (a->n_outcomes > a->n_refs) {
+        lsn_relay_msg(r, "%zu outcomes for %zu refs", a->n_outcomes, a->n_refs);
+        return LSN_ERR_MALFORMED;
+    }
     for (size_t i = 0; i < a->n_refs; i++) {
         const Liaison__MessageRef *m = a->refs[i];
         if (m->msg_id.len != LSN_MSG_ID_LEN || strlen(m->org) > LSN_ENV_ORG_MAX) {
             lsn_relay_msg(r, "ack ref %zu: want an org id and a 16-byte msg_id", i);
             return LSN_ERR_MALFORMED;
         }
+        if (i < a->n_outcomes &&
+            (a->outcomes[i] > 0 || a->outcomes[i] < LSN_STORE_REASON_MIN)) {
+            lsn_relay_msg(r, "ack ref %zu: outcome %d is neither 0 (stored) nor an "
+                          "error code from -1 to %d", i, (int)a->outcomes[i],
+                          LSN_STORE_REASON_MIN);
+            return LSN_ERR_MALFORMED;
+        }
     }
     for (size_t i = 0; i < a->n_refs; i++) {
-        if ((rc = lsn_store_ack(r->store, w->id, a->refs[i]->org,
-                                a->refs[i]->msg_id.data, &found)) != 0)
+        if ((rc = lsn_store_ack_outcome(r->store, w->id, a->refs[i]->org,
+                                        a->refs[i]->msg_id.data,
+                                        i < a->n_outcomes ? a->outcomes[i] : 0,
+                                        &found)) != 0)
             return rc;
         if (found) {
             acked++;
@@ -675,6 +688,10 @@ h_ack(struct lsn_relay *r, struct conn *c, const struct who *w,
     }
     if (a->gap_seen > 0 && (rc = lsn_store_gap_ack(r->store, w->id, a->gap_seen)) != 0)
         return rc;
+    /* Items the device passes over stay queued and are not pushed again
+     * (pushed_seq is past them): only their credit comes back. */
+    if (strcmp(c->dev, w->id) == 0)
+        c->inflight -= a->passed < c->inflight ? a->passed : c->inflight;
     r->dirty = 1;
     c->want = 1;
     liaison__ack_reply__init(rep);
@@ -721,6 +738,20 @@ h_status(struct lsn_relay *r, struct conn *c, const struct who *w,
     return 0;
 }
 
+static Liaison__DeviceState
+dev_state_pb(uint8_t state, int expired)
+{
+    switch (state) {
+    case LSN_STORE_DEV_DELIVERED: return LIAISON__DEVICE_STATE__DEVICE_DELIVERED;
+    case LSN_STORE_DEV_REFUSED:   return LIAISON__DEVICE_STATE__DEVICE_REFUSED;
+    case LSN_STORE_DEV_TRIMMED:   return LIAISON__DEVICE_STATE__DEVICE_TRIMMED;
+    case LSN_STORE_DEV_DROPPED:   return LIAISON__DEVICE_STATE__DEVICE_DROPPED;
+    default:
+        return expired ? LIAISON__DEVICE_STATE__DEVICE_EXPIRED
+                       : LIAISON__DEVICE_STATE__DEVICE_QUEUED;
+    }
+}
+
 int
 lsn_relay_status_fill(struct lsn_relay *r, Liaison__StatusReply *s, int known,
                       int64_t accepted, int64_t expires,
@@ -728,6 +759,7 @@ lsn_relay_status_fill(struct lsn_relay *r, Liaison__StatusReply *s, int known,
                       size_t n)
 {
     Liaison__RecipientStatus **rs, *x;
+    int expired = expires < lsn_relay_time(r);
 
     liaison__status_reply__init(s);
     if ((rs = alloc(r, (n + 1) * sizeof *rs)) == NULL ||
@@ -735,8 +767,22 @@ lsn_relay_status_fill(struct lsn_relay *r, Liaison__StatusReply *s, int known,
         return LSN_ERR_NOMEM;
     for (size_t i = 0; i < n; i++) {
         char *org = alloc(r, sizeof st[i].org), *relay = alloc(r, sizeof st[i].relay);
-        if (org == NULL || relay == NULL)
+        Liaison__DeviceStatus **dp = alloc(r, (st[i].n_dev + 1) * sizeof *dp);
+        Liaison__DeviceStatus *d = alloc(r, (st[i].n_dev + 1) * sizeof *d);
+        if (org == NULL || relay == NULL || dp == NULL || d == NULL)
             return LSN_ERR_NOMEM;
+        for (size_t j = 0; j < st[i].n_dev; j++) {
+            const struct lsn_store_dstate *ds = &st[i].dev[j];
+            char *name = alloc(r, sizeof ds->name);
+            if (name == NULL)
+                return LSN_ERR_NOMEM;
+            memcpy(name, ds->name, sizeof ds->name);
+            liaison__device_status__init(&d[j]);
+            d[j].device = name;
+            d[j].state = dev_state_pb(ds->state, expired);
+            d[j].reason = ds->state == LSN_STORE_DEV_REFUSED ? ds->reason : 0;
+            dp[j] = &d[j];
+        }
         memcpy(org, st[i].org, sizeof st[i].org);
         memcpy(relay, st[i].relay, sizeof st[i].relay);
         liaison__recipient_status__init(&x[i]);
@@ -745,10 +791,13 @@ lsn_relay_status_fill(struct lsn_relay *r, Liaison__StatusReply *s, int known,
         x[i].delivered = st[i].delivered;
         x[i].trimmed = st[i].trimmed;
         x[i].dropped = st[i].dropped;
-        x[i].expired = expires < lsn_relay_time(r);
+        x[i].expired = expired;
         x[i].relay = relay;
         x[i].forwarded = st[i].forwarded;
         x[i].relay_answered = answered != NULL && answered[i];
+        x[i].refused = st[i].refused;
+        x[i].device_states = dp;
+        x[i].n_device_states = st[i].n_dev;
         rs[i] = &x[i];
     }
     s->known = known;

@@ -22,6 +22,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "keys/bundle.h"
 #include "keys/util.h"
 #include "proto/err.h"
 #include "proto/wire.h"
@@ -33,8 +34,9 @@
 #define SYNC_MAX     4096           /* directory objects of one kind per sync */
 #define PARKED_MAX   1024
 /* A peer answers forwards, syncs and status asks only: a StatusReply of 256
- * recipient orgs is about 40 KiB. */
-#define PEER_REPLY_MAX (256 * 1024)
+ * recipient orgs of 512 devices each, every device named in 64 bytes, is
+ * about 10 MiB. */
+#define PEER_REPLY_MAX (12 * 1024 * 1024)
 #define PEER_RCVHWM    1024
 
 /* ---------------------------------------------------------- set-up */
@@ -634,6 +636,9 @@ lsn_peers_recv(struct lsn_relay *r)
 static void
 parked_free(struct parked *k)
 {
+    for (size_t i = 0; k->peer_dev != NULL && i < k->n; i++)
+        free(k->peer_dev[i]);
+    free(k->peer_dev);
     free(k->st);
     free(k->answered);
     free(k);
@@ -676,6 +681,45 @@ parked_sweep(struct lsn_relay *r)
             pp = &(*pp)->next;
 }
 
+/* The peer's per-device states for entry i of a parked status: at most a
+ * bundle's devices, each named as a bundle names a device; anything else
+ * is left out (the counts above are the peer's either way). */
+static void
+peer_devices(struct parked *k, size_t i, const Liaison__RecipientStatus *x)
+{
+    struct lsn_store_dstate *d;
+    size_t n = 0;
+
+    k->st[i].dev = NULL;
+    k->st[i].n_dev = 0;
+    free(k->peer_dev[i]);
+    k->peer_dev[i] = NULL;
+    if (x->n_device_states == 0 || x->n_device_states > LSN_BUNDLE_MAX_DEVICES ||
+        (d = calloc(x->n_device_states, sizeof *d)) == NULL)
+        return;
+    for (size_t j = 0; j < x->n_device_states; j++) {
+        const Liaison__DeviceStatus *y = x->device_states[j];
+        uint8_t state;
+        if (lsn_name_check(y->device) != 0)
+            continue;
+        switch (y->state) {
+        case LIAISON__DEVICE_STATE__DEVICE_DELIVERED: state = LSN_STORE_DEV_DELIVERED; break;
+        case LIAISON__DEVICE_STATE__DEVICE_REFUSED:   state = LSN_STORE_DEV_REFUSED; break;
+        case LIAISON__DEVICE_STATE__DEVICE_TRIMMED:   state = LSN_STORE_DEV_TRIMMED; break;
+        case LIAISON__DEVICE_STATE__DEVICE_DROPPED:   state = LSN_STORE_DEV_DROPPED; break;
+        default:                                      state = LSN_STORE_DEV_QUEUED; break;
+        }
+        snprintf(d[n].name, sizeof d[n].name, "%s", y->device);
+        d[n].state = state;
+        d[n].reason = state == LSN_STORE_DEV_REFUSED && y->reason < 0 &&
+                      y->reason >= LSN_STORE_REASON_MIN ? y->reason : 0;
+        n++;
+    }
+    k->peer_dev[i] = d;
+    k->st[i].dev = d;
+    k->st[i].n_dev = n;
+}
+
 static void
 status_answer(struct lsn_relay *r, struct peer *p, const Liaison__Response *resp)
 {
@@ -701,6 +745,8 @@ status_answer(struct lsn_relay *r, struct peer *p, const Liaison__Response *resp
                     k->st[i].delivered = x->delivered;
                     k->st[i].trimmed = x->trimmed;
                     k->st[i].dropped = x->dropped;
+                    k->st[i].refused = x->refused;
+                    peer_devices(k, i, x);
                     k->answered[i] = 1;
                 }
             }
@@ -721,7 +767,9 @@ lsn_peers_status_ask(struct lsn_relay *r, struct conn *c, uint64_t req_id,
     if (r->cfg.peer_status_wait_ms == 0 || r->n_parked >= PARKED_MAX ||
         (k = calloc(1, sizeof *k)) == NULL)
         return 0;
-    if ((k->answered = calloc(n + 1, sizeof *k->answered)) == NULL) {
+    if ((k->answered = calloc(n + 1, sizeof *k->answered)) == NULL ||
+        (k->peer_dev = calloc(n + 1, sizeof *k->peer_dev)) == NULL) {
+        free(k->answered);
         free(k);
         return 0;
     }

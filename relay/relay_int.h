@@ -72,6 +72,7 @@ struct parked {
     int64_t accepted, expires;
     struct lsn_store_rstatus *st;   /* malloc'd, n entries */
     int *answered;                  /* per entry: a peer's figures */
+    struct lsn_store_dstate **peer_dev; /* per entry: a peer's devices (malloc'd) */
     size_t n;
     uint64_t ask[8];                /* peer status request ids outstanding */
     char ask_peer[8][LSN_NAME_MAX + 1];

@@ -51,9 +51,11 @@
 #include "relay/store.h"
 
 #define META_VERSION 3
-#define STORE_FORMAT "4"        /* 2: env values carry their checksum;
+#define STORE_FORMAT "5"        /* 2: env values carry their checksum;
                                    3: envelopes numbered and appended;
-                                   4: records keyed by number, hold mk */
+                                   4: records keyed by number, hold mk;
+                                   5: a device entry may be refused */
+#define STORE_FORMAT_UP "4"     /* read as is: format 5 only adds states */
 #define ENV_SUM      8          /* lsn_store_checksum, little-endian */
 #define ST_LIVE      0
 #define ST_DONE      1
@@ -62,6 +64,9 @@
 #define DEV_ACKED    1
 #define DEV_TRIMMED  2
 #define DEV_DROPPED  3
+/* Refused by the device, with its reason: 0x80 | -LSN_ERR_* (1..127). */
+#define DEV_REFUSED  0x80
+#define DEV_IS_REFUSED(st) (((st) & DEV_REFUSED) != 0)
 
 #define KIND_MSG     1
 #define KIND_NOTICE  2
@@ -1056,6 +1061,12 @@ format_check(MDB_txn *t, struct lsn_store *s, const char *dir)
         if (v.mv_size == strlen(STORE_FORMAT) &&
             memcmp(v.mv_data, STORE_FORMAT, v.mv_size) == 0)
             return 0;
+        /* Format 4 records are format 5 records that hold no refused
+         * entry: take the store over, and mark it so that a relay that
+         * reads only format 4 refuses it rather than misread a refusal. */
+        if (v.mv_size == strlen(STORE_FORMAT_UP) &&
+            memcmp(v.mv_data, STORE_FORMAT_UP, v.mv_size) == 0)
+            return put(s, t, s->info, "format", 6, STORE_FORMAT, strlen(STORE_FORMAT));
         snprintf(s->why, sizeof s->why, "store %s has format %.*s; this relay reads "
                  "format %s: deliver its queues with the relay that wrote it, then "
                  "start from an empty folder", dir, (int)(v.mv_size < 16 ? v.mv_size : 16),
@@ -2188,8 +2199,16 @@ int
 lsn_store_ack(struct lsn_store *s, const char *dev, const char *org,
               const uint8_t msg_id[LSN_MSG_ID_LEN], int *found)
 {
+    return lsn_store_ack_outcome(s, dev, org, msg_id, 0, found);
+}
+
+int
+lsn_store_ack_outcome(struct lsn_store *s, const char *dev, const char *org,
+                      const uint8_t msg_id[LSN_MSG_ID_LEN], int outcome, int *found)
+{
     size_t bound = 0, before;
     uint64_t seq = 0;
+    uint8_t newst = DEV_ACKED;
     int queued = 0;
     MDB_txn *t;
     int r;
@@ -2197,6 +2216,11 @@ lsn_store_ack(struct lsn_store *s, const char *dev, const char *org,
     *found = 0;
     if (s->batch == NULL)
         return LSN_ERR_INTERNAL;
+    if (outcome < LSN_STORE_REASON_MIN || outcome > 0)
+        return LSN_ERR_INVALID;
+    /* A notice, or a peer relay's queue, has no recipient to refuse it. */
+    if (outcome < 0 && org[0] != '\0' && dev[0] != '@')
+        newst = (uint8_t)(DEV_REFUSED | (uint8_t)-outcome);
     /* Direct (see direct_ok) once the reads found nothing to refuse; an
      * item not queued (a repeated ack) needs no write at all. */
     if ((r = ack_check(s->batch, s, dev, org, msg_id, &bound, &seq, &queued)) == 0 &&
@@ -2205,11 +2229,11 @@ lsn_store_ack(struct lsn_store *s, const char *dev, const char *org,
     if (r == 0 && direct_ok(s, bound)) {
         before = s->charge;
         return direct_end(s, before, ack_tx(s->batch, s, dev, org, msg_id, &seq,
-                                            DEV_ACKED, found));
+                                            newst, found));
     }
     if ((r = op_begin(s, &t)) != 0)
         return r;
-    r = ack_tx(t, s, dev, org, msg_id, NULL, DEV_ACKED, found);
+    r = ack_tx(t, s, dev, org, msg_id, NULL, newst, found);
     return op_end(s, t, r);
 }
 
@@ -2647,6 +2671,8 @@ out:
 struct status_ctx {
     struct lsn_store_rstatus *r;
     size_t n, cap;
+    struct lsn_store_dstate *d;     /* every org's devices, in record order */
+    size_t n_d, cap_d;
 };
 
 static int
@@ -2654,6 +2680,7 @@ status_cb(void *vctx, const char *org, const char *name, uint8_t *st)
 {
     struct status_ctx *c = vctx;
     struct lsn_store_rstatus *x;
+    struct lsn_store_dstate *ds;
 
     if (name == NULL) {
         if (c->n == c->cap)
@@ -2674,12 +2701,27 @@ status_cb(void *vctx, const char *org, const char *name, uint8_t *st)
             x->dropped++;
         return 0;
     }
-    if (*st == DEV_ACKED)
+    if (c->n_d == c->cap_d || strlen(name) > LSN_ENV_DEVICE_MAX)
+        return LSN_ERR_CORRUPT;
+    if (x->n_dev++ == 0)
+        x->dev = &c->d[c->n_d];
+    ds = &c->d[c->n_d++];
+    memset(ds, 0, sizeof *ds);
+    snprintf(ds->name, sizeof ds->name, "%s", name);
+    if (DEV_IS_REFUSED(*st)) {
+        x->refused++;
+        ds->state = LSN_STORE_DEV_REFUSED;
+        ds->reason = -(int)(*st & 0x7f);
+    } else if (*st == DEV_ACKED) {
         x->delivered++;
-    else if (*st == DEV_TRIMMED)
+        ds->state = LSN_STORE_DEV_DELIVERED;
+    } else if (*st == DEV_TRIMMED) {
         x->trimmed++;
-    else if (*st == DEV_DROPPED)
+        ds->state = LSN_STORE_DEV_TRIMMED;
+    } else if (*st == DEV_DROPPED) {
         x->dropped++;
+        ds->state = LSN_STORE_DEV_DROPPED;
+    }
     return 0;
 }
 
@@ -2691,7 +2733,8 @@ lsn_store_status(struct lsn_store *s, const char *org,
 {
     uint8_t mk[MK_MAX], key[8], *m = NULL;
     size_t mkl = make_mk(mk, org, msg_id);
-    struct status_ctx c = { NULL, 0, 0 };
+    struct status_ctx c = { NULL, 0, 0, NULL, 0, 0 };
+    size_t head;
     struct meta_cb cb = { status_cb, &c };
     MDB_val v;
     int r;
@@ -2709,10 +2752,17 @@ lsn_store_status(struct lsn_store *s, const char *org,
         return LSN_ERR_NOMEM;
     memcpy(m, v.mv_data, v.mv_size);
     c.cap = (size_t)m[26] | (size_t)m[27] << 8;
-    if ((c.r = calloc(c.cap + 1, sizeof *c.r)) == NULL) {
+    /* One allocation: the orgs, then their devices (a device entry takes
+     * at least 11 bytes of the record). */
+    c.cap_d = v.mv_size / 11 + 1;
+    head = (c.cap + 1) * sizeof *c.r;
+    head = (head + _Alignof(struct lsn_store_dstate) - 1) /
+           _Alignof(struct lsn_store_dstate) * _Alignof(struct lsn_store_dstate);
+    if ((c.r = calloc(1, head + c.cap_d * sizeof *c.d)) == NULL) {
         free(m);
         return LSN_ERR_NOMEM;
     }
+    c.d = (struct lsn_store_dstate *)((uint8_t *)c.r + head);
     if ((r = meta_walk(m, v.mv_size, &cb)) != 0) {
         free(c.r);
         free(m);

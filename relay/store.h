@@ -144,6 +144,15 @@ int lsn_store_queue_info(struct lsn_store *s, const char *dev,
 int lsn_store_ack(struct lsn_store *s, const char *dev, const char *org,
                   const uint8_t msg_id[LSN_MSG_ID_LEN], int *found);
 
+/* lsn_store_ack with the device's outcome: 0 stored (as lsn_store_ack),
+ * or the negative LSN_ERR_* code (LSN_STORE_REASON_MIN..-1) it refused the
+ * envelope for, which status then reports for that device.  Either way
+ * the item leaves the queue.  LSN_ERR_INVALID for an outcome out of range. */
+#define LSN_STORE_REASON_MIN (-127)
+int lsn_store_ack_outcome(struct lsn_store *s, const char *dev, const char *org,
+                          const uint8_t msg_id[LSN_MSG_ID_LEN], int outcome,
+                          int *found);
+
 /* The peer relay whose outbound queue is "@peer" acknowledged (refused = 0)
  * or finally refused (refused = 1) the message (org, msg_id): its entry
  * goes and every recipient org homed there is marked forwarded (or
@@ -171,12 +180,27 @@ int lsn_store_expire(struct lsn_store *s, int64_t now, size_t max,
                      void *ctx, size_t *n_expired);
 
 /* Delivery state of (org, msg_id) as StatusReply fields; *known = 0 if the
- * relay holds nothing of it.  The caller frees rcpt with free(). */
+ * relay holds nothing of it.  The caller frees rcpt with free(): each
+ * org's dev points into the same allocation. */
+enum lsn_store_dev_state {
+    LSN_STORE_DEV_QUEUED = 0,
+    LSN_STORE_DEV_DELIVERED,
+    LSN_STORE_DEV_REFUSED,
+    LSN_STORE_DEV_TRIMMED,
+    LSN_STORE_DEV_DROPPED,
+};
+struct lsn_store_dstate {
+    char name[LSN_ENV_DEVICE_MAX + 1];
+    uint8_t state;                     /* enum lsn_store_dev_state */
+    int reason;                        /* refused: the LSN_ERR_* code */
+};
 struct lsn_store_rstatus {
     char org[LSN_ENV_ORG_MAX + 1];
-    uint32_t devices, delivered, trimmed, dropped;
+    uint32_t devices, delivered, trimmed, dropped, refused;
     char relay[LSN_PEER_QUEUE_MAX];    /* homed on this peer relay, or "" */
     int forwarded;                     /* the peer acknowledged its copy */
+    struct lsn_store_dstate *dev;      /* the org's device queues (not "@relay") */
+    size_t n_dev;
 };
 int lsn_store_status(struct lsn_store *s, const char *org,
                      const uint8_t msg_id[LSN_MSG_ID_LEN], int *known,

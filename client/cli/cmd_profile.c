@@ -50,9 +50,11 @@ static const char audit_usage[] =
 static const char status_usage[] =
     "usage: liaison status MSGID [--json]\n"
     "\n"
-    "What became of a message this device sent, per recipient organisation:\n"
-    "queued at the relay, delivered to n of m devices, expired, and the\n"
-    "delivery and read receipts that came back (naming the device).\n";
+    "What became of a message this device sent, per recipient organisation\n"
+    "and device: queued at the relay, delivered (stored by the device),\n"
+    "refused by the device with its reason, trimmed, dropped or expired; and\n"
+    "the delivery, read and non-delivery receipts that came back, each signed\n"
+    "by the device it names.\n";
 
 static int
 one_flag(int argc, char **argv, const char *usage, const char *flag, int *set,
@@ -272,19 +274,32 @@ struct receipt_ctx {
 
 static int
 print_receipt(void *ctx, const char *org, const char *device, int kind, int64_t at,
-              int reads_off)
+              int reads_off, int reason)
 {
     struct receipt_ctx *x = ctx;
     char t[21];
+
+    if (kind != LIAISON__RECEIPT_KIND__RECEIPT_REFUSED)
+        reason = 0;
+    else if (reason >= 0)
+        reason = LSN_ERR_INVALID;   /* a refusal always has one */
 
     if (x->json) {
         printf("%s{\"org\":", x->n ? "," : "");
         lsn_json_str(stdout, org);
         printf(",\"device\":");
         lsn_json_str(stdout, device);
-        printf(",\"kind\":\"%s\",\"at\":%lld,\"reads_off\":%s}",
+        printf(",\"kind\":\"%s\",\"at\":%lld,\"reads_off\":%s",
                lsn_name_of(lsn_names_receipt, kind), (long long)at,
                reads_off ? "true" : "false");
+        if (reason != 0) {
+            printf(",\"code\":%d,\"reason\":", reason);
+            lsn_json_str(stdout, lsn_strerror(reason));
+        }
+        printf("}");
+    } else if (reason != 0) {
+        printf("  receipt: %s/%s refused it: %s (signed receipt, %s)\n", org, device,
+               lsn_strerror(reason), cli_time(at, t));
     } else {
         printf("  receipt: %-9s by %s/%s at %s%s\n", lsn_name_of(lsn_names_receipt, kind),
                org, device, cli_time(at, t),
@@ -294,13 +309,73 @@ print_receipt(void *ctx, const char *org, const char *device, int kind, int64_t 
     return 0;
 }
 
+/* A device state's name in text and JSON. */
+static const char *
+device_state_name(Liaison__DeviceState st)
+{
+    switch (st) {
+    case LIAISON__DEVICE_STATE__DEVICE_QUEUED:    return "queued";
+    case LIAISON__DEVICE_STATE__DEVICE_DELIVERED: return "delivered";
+    case LIAISON__DEVICE_STATE__DEVICE_REFUSED:   return "refused";
+    case LIAISON__DEVICE_STATE__DEVICE_TRIMMED:   return "trimmed";
+    case LIAISON__DEVICE_STATE__DEVICE_DROPPED:   return "dropped";
+    case LIAISON__DEVICE_STATE__DEVICE_EXPIRED:   return "expired";
+    default:                                      return "unknown";
+    }
+}
+
+/* A relay's device name, shown only if it is one a bundle could hold. */
+static const char *
+device_name(const Liaison__DeviceStatus *d)
+{
+    return lsn_name_check(d->device) == 0 ? d->device : "(invalid name)";
+}
+
+/* The org's overall word: every device has an end state, or not yet. */
+static const char *
+recipient_state(const Liaison__RecipientStatus *p)
+{
+    uint64_t ended = (uint64_t)p->delivered + p->refused + p->trimmed + p->dropped;
+
+    if (p->devices > 0 && p->delivered == p->devices)
+        return "delivered";
+    if (p->expired)
+        return "expired";
+    if (p->devices > 0 && ended >= p->devices)
+        return p->delivered > 0 ? "partly delivered"
+               : p->refused > 0 ? "refused" : "not delivered";
+    return "queued";
+}
+
+/* One line per device that did not simply take it: who refused it and
+ * why, and what still waits. */
+static void
+print_devices(const Liaison__RecipientStatus *p)
+{
+    for (size_t j = 0; j < p->n_device_states; j++) {
+        const Liaison__DeviceStatus *d = p->device_states[j];
+        switch (d->state) {
+        case LIAISON__DEVICE_STATE__DEVICE_REFUSED:
+            printf("    refused by %s/%s: %s\n", p->org, device_name(d),
+                   d->reason < 0 ? lsn_strerror(d->reason) : "no reason given");
+            break;
+        case LIAISON__DEVICE_STATE__DEVICE_DELIVERED:
+            printf("    delivered to %s/%s\n", p->org, device_name(d));
+            break;
+        default:
+            printf("    %s for %s/%s\n", device_state_name(d->state), p->org,
+                   device_name(d));
+            break;
+        }
+    }
+}
+
 /* One recipient org's line: where the message is, and how far it got. */
 static void
 print_recipient(const Liaison__RecipientStatus *p)
 {
-    const char *state = p->expired ? "expired"
-                        : p->devices > 0 && p->delivered == p->devices ? "delivered"
-                        : "queued";
+    const char *state = recipient_state(p);
+    char refused[48] = "";
 
     if (p->relay[0] != '\0' && !p->forwarded) {
         printf("  %-20s queued at the home relay for relay %s\n", p->org, p->relay);
@@ -311,10 +386,32 @@ print_recipient(const Liaison__RecipientStatus *p)
                p->org, p->relay);
         return;
     }
-    printf("  %-20s %s: delivered to %u of %u device(s)%s%s%s%s\n", p->org, state,
-           p->delivered, p->devices, p->relay[0] ? " via relay " : "", p->relay,
-           p->trimmed ? ", some trimmed" : "",
+    if (p->refused > 0)
+        snprintf(refused, sizeof refused, ", refused by %u", p->refused);
+    printf("  %-20s %s: delivered to %u of %u device(s)%s%s%s%s%s\n", p->org, state,
+           p->delivered, p->devices, refused, p->relay[0] ? " via relay " : "",
+           p->relay, p->trimmed ? ", some trimmed" : "",
            p->dropped ? ", some dropped with revoked devices" : "");
+    print_devices(p);
+}
+
+static void
+json_devices(const Liaison__RecipientStatus *p)
+{
+    printf(",\"device_states\":[");
+    for (size_t j = 0; j < p->n_device_states; j++) {
+        const Liaison__DeviceStatus *d = p->device_states[j];
+        printf("%s{\"device\":", j ? "," : "");
+        lsn_json_str(stdout, device_name(d));
+        printf(",\"state\":\"%s\"", device_state_name(d->state));
+        if (d->state == LIAISON__DEVICE_STATE__DEVICE_REFUSED) {
+            printf(",\"code\":%d,\"reason\":", (int)d->reason);
+            lsn_json_str(stdout, d->reason < 0 ? lsn_strerror(d->reason)
+                                               : "no reason given");
+        }
+        printf("}");
+    }
+    printf("]");
 }
 
 int
@@ -360,19 +457,22 @@ cmd_status(int argc, char **argv)
                 const Liaison__RecipientStatus *p = st->recipients[i];
                 printf("%s{\"org\":", i ? "," : "");
                 lsn_json_str(stdout, p->org);
-                printf(",\"devices\":%u,\"delivered\":%u,\"trimmed\":%u,"
-                       "\"dropped\":%u,\"expired\":%s,\"relay\":", p->devices,
-                       p->delivered, p->trimmed, p->dropped,
+                printf(",\"state\":\"%s\",\"devices\":%u,\"delivered\":%u,"
+                       "\"refused\":%u,\"trimmed\":%u,\"dropped\":%u,\"expired\":%s,"
+                       "\"relay\":", recipient_state(p), p->devices, p->delivered,
+                       p->refused, p->trimmed, p->dropped,
                        p->expired ? "true" : "false");
                 lsn_json_str(stdout, p->relay);
-                printf(",\"forwarded\":%s,\"relay_answered\":%s}",
+                printf(",\"forwarded\":%s,\"relay_answered\":%s",
                        p->forwarded ? "true" : "false",
                        p->relay_answered ? "true" : "false");
+                json_devices(p);
+                printf("}");
             }
             printf("]}");
         }
         printf(",\"receipts\":[");
-        lsn_local_each_receipt(c->p->store, id, print_receipt, &rx);
+        lsn_local_each_receipt_reason(c->p->store, id, print_receipt, &rx);
         printf("]}\n");
         goto out;
     }
@@ -384,7 +484,7 @@ cmd_status(int argc, char **argv)
         printf("  relay: no longer holds it (every device took it, or it expired)\n");
     for (size_t i = 0; st != NULL && i < st->n_recipients; i++)
         print_recipient(st->recipients[i]);
-    lsn_local_each_receipt(c->p->store, id, print_receipt, &rx);
+    lsn_local_each_receipt_reason(c->p->store, id, print_receipt, &rx);
     if (sent->ack != LIAISON__ACK_REQUEST__ACK_NONE && rx.n == 0)
         printf("  no receipts yet (asked for %s receipts)\n",
                lsn_name_of(lsn_names_ack, sent->ack));

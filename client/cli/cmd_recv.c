@@ -23,15 +23,20 @@ static const char fetch_usage[] =
     "keys first, then verifies each message, stores it (still encrypted) and\n"
     "only then acknowledges it to the relay.  It prints each new message in\n"
     "one line (or one JSON object per line with --json) and resends any sent\n"
-    "message the relay has not acknowledged yet.\n"
+    "message the relay has not acknowledged yet.  A message refused for good\n"
+    "(it fails verification) is acknowledged as refused, with the reason, so\n"
+    "its sender's `liaison status` shows it; one that cannot be opened yet (its\n"
+    "sender's bundle or a key delivery not here yet, a local store error) is\n"
+    "left waiting at the relay, passed over, and tried again next time.\n"
     "\n"
     "watch does the same, then stays connected and handles messages as they\n"
-    "arrive, until interrupted.  With --exec CMD each new message is given to\n"
-    "CMD (run by /bin/sh) on its stdin as one JSON object; a message is\n"
-    "acknowledged once it is stored, whatever CMD does.\n"
+    "arrive, until interrupted; what waits is tried again after 5 s, then\n"
+    "10 s, 20 s, ... up to every 5 min.  With --exec CMD each new message is\n"
+    "given to CMD (run by /bin/sh) on its stdin as one JSON object; a message\n"
+    "is acknowledged once it is stored, whatever CMD does.\n"
     "\n"
-    "Exit status: 0 success, 1 a message failed verification (it stays at the\n"
-    "relay), 2 usage error, 3 relay unreachable.\n";
+    "Exit status: 0 success, 1 a message failed verification or was left\n"
+    "waiting at the relay, 2 usage error, 3 relay unreachable.\n";
 
 static const char inbox_usage[] =
     "usage: liaison inbox [--unread] [--json]\n"
@@ -218,7 +223,11 @@ cmd_fetch(int argc, char **argv)
         fprintf(stderr, "%zu new message(s)%s%s\n", x.shown,
                 x.receipts ? ", receipts recorded (see `liaison status`)" : "",
                 resent ? ", stored messages resent" : "");
-    if (rc == 0 && x.failures > 0)
+    if (c->waiting > 0)
+        fprintf(stderr, "liaison: %zu message(s) left waiting at the relay (%s); "
+                "the next fetch tries them again\n", c->waiting,
+                lsn_strerror(c->waiting_err));
+    if (rc == 0 && (x.failures > 0 || c->waiting > 0))
         rc = EXIT_FAILED;
 out:
     lsn_client_close(&c);

@@ -115,7 +115,12 @@ json_alert(FILE *f, const Liaison__Alert *a, int *first)
         fprintf(f, "{\"kind\":\"%s\",\"device\":",
                 lsn_name_of(lsn_names_receipt, a->receipt->kind));
         lsn_json_str(f, a->receipt->device);
-        fprintf(f, ",\"at\":%lld}", (long long)a->receipt->at);
+        fprintf(f, ",\"at\":%lld", (long long)a->receipt->at);
+        if (a->receipt->kind == LIAISON__RECEIPT_KIND__RECEIPT_REFUSED) {
+            fprintf(f, ",\"code\":%d,\"reason\":", (int)a->receipt->reason);
+            lsn_json_str(f, lsn_strerror(a->receipt->reason));
+        }
+        fputc('}', f);
     }
 }
 
@@ -236,9 +241,12 @@ text_alert(FILE *f, const Liaison__Alert *a)
     if (a->respond_by != 0)
         fprintf(f, "Respond by: %s\n", cli_time(a->respond_by, t));
     if (a->receipt != NULL)
-        fprintf(f, "Receipt:  %s by device %s at %s\n",
+        fprintf(f, "Receipt:  %s by device %s at %s%s%s\n",
                 lsn_name_of(lsn_names_receipt, a->receipt->kind), a->receipt->device,
-                cli_time(a->receipt->at, t));
+                cli_time(a->receipt->at, t),
+                a->receipt->kind == LIAISON__RECEIPT_KIND__RECEIPT_REFUSED ? ": " : "",
+                a->receipt->kind == LIAISON__RECEIPT_KIND__RECEIPT_REFUSED
+                    ? lsn_strerror(a->receipt->reason) : "");
     fputs("Title:    ", f);
     cli_safe_text(f, a->title, NULL);
     fputc('\n', f);

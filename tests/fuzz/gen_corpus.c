@@ -826,6 +826,23 @@ rq_queue(struct rq *q, const uint8_t msg_id[16], const char *org)
     r.body_case = LIAISON__REQUEST__BODY_ACK;
     r.ack = &a;
     rq_add(q, &r);
+    /* A cursor fetch, and an ack with a refusal as its outcome. */
+    f.after = 1;
+    r.body_case = LIAISON__REQUEST__BODY_FETCH;
+    r.fetch = &f;
+    rq_add(q, &r);
+    {
+        int32_t oc[1] = { -14 };
+        a.outcomes = oc;
+        a.n_outcomes = 1;
+        a.passed = 1;
+        r.body_case = LIAISON__REQUEST__BODY_ACK;
+        r.ack = &a;
+        rq_add(q, &r);
+        a.outcomes = NULL;
+        a.n_outcomes = 0;
+        a.passed = 0;
+    }
     st.msg_id = ref.msg_id;
     r.body_case = LIAISON__REQUEST__BODY_STATUS;
     r.status = &st;
