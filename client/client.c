@@ -886,6 +886,8 @@ refusal_is_permanent(int err)
     case LSN_ERR_REPLAY: case LSN_ERR_UNKNOWN_ORG: case LSN_ERR_USAGE:
     case LSN_ERR_CONFLICT:
         return 1;
+    case LSN_ERR_STORE_FULL: case LSN_ERR_IO: case LSN_ERR_NOMEM:
+        return 0;       /* this device's resources: try again later */
     default:
         return 0;
     }

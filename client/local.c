@@ -27,12 +27,18 @@
 #define DEV_LEN  LSN_ENV_DEVICE_MAX
 #define MSG_KEY  (ORG_LEN + LSN_MSG_ID_LEN)
 #define RCPT_KEY (LSN_MSG_ID_LEN + ORG_LEN + DEV_LEN)
-#define MAP_SIZE (4ULL << 30)     /* address space only; the file grows as used */
+/* The map is address space only (the file grows as used); it starts at
+ * MAP_START, or at the ceiling when that is lower, and doubles on
+ * MDB_MAP_FULL up to the ceiling (lsn_local_set_map_max). */
+#define MAP_START (1ULL << 30)
+#define GROW_MIN ((size_t)2 * LSN_ENVELOPE_MAX + (1u << 20))
+#define MAP_MAX_DEFAULT (sizeof(size_t) >= 8 ? 64ULL << 30 : 1ULL << 30)
 #define RECORD_MAX (LSN_ENVELOPE_MAX + 4096)
 
 struct lsn_local {
     MDB_env *env;
     MDB_dbi inbox, seen, sent, receipts, audit, meta;
+    size_t map_max;               /* the map never grows past this */
     uint8_t *key;                 /* sodium_malloc: seal key (32) || audit key (32) */
 };
 
@@ -52,8 +58,11 @@ mdb_err(int rc)
     switch (rc) {
     case 0:               return 0;
     case MDB_NOTFOUND:    return LSN_ERR_NOT_FOUND;
-    case MDB_MAP_FULL:    return LSN_ERR_LIMIT;
     case MDB_KEYEXIST:    return LSN_ERR_EXISTS;
+    /* Local resources: temporary, never a reason to refuse a message. */
+    case MDB_MAP_FULL:    return LSN_ERR_STORE_FULL;
+    case ENOSPC:          return LSN_ERR_STORE_FULL;
+    case EDQUOT:          return LSN_ERR_STORE_FULL;
     case ENOMEM:          return LSN_ERR_NOMEM;
     default:              return LSN_ERR_IO;
     }
@@ -85,7 +94,7 @@ lsn_local_open(const char *dir, const uint8_t store_key[32],
     subkey(AUDIT_KEY(s), store_key, "liaison v1 local audit");
     if ((rc = mdb_env_create(&s->env)) != 0 ||
         (rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
-        (rc = mdb_env_set_mapsize(s->env, MAP_SIZE)) != 0 ||
+        (rc = mdb_env_set_mapsize(s->env, (size_t)MAP_START)) != 0 ||
         (rc = mdb_env_open(s->env, dir, 0, 0600)) != 0 ||
         (rc = mdb_txn_begin(s->env, NULL, 0, &t)) != 0 ||
         (rc = mdb_dbi_open(t, "inbox", MDB_CREATE, &s->inbox)) != 0 ||
@@ -103,11 +112,48 @@ lsn_local_open(const char *dir, const uint8_t store_key[32],
         r = mdb_err(rc);
         goto fail;
     }
+    s->map_max = (size_t)MAP_MAX_DEFAULT;
     *out = s;
     return 0;
 fail:
     lsn_local_close(&s);
     return r;
+}
+
+int
+lsn_local_set_map_max(struct lsn_local *s, size_t max)
+{
+    MDB_envinfo info;
+
+    if (max < LSN_LOCAL_MAP_MIN)
+        return LSN_ERR_USAGE;
+    s->map_max = max;
+    if (mdb_env_info(s->env, &info) != 0)
+        return LSN_ERR_IO;
+    /* LMDB keeps the map at least as large as the data file. */
+    if (info.me_mapsize > max)
+        return mdb_err(mdb_env_set_mapsize(s->env, max));
+    return 0;
+}
+
+/* After a write failed with LSN_ERR_STORE_FULL (no transaction open):
+ * doubles the map, up to the ceiling.  0 if it grew, so the write may be
+ * tried once more; LSN_ERR_STORE_FULL at the ceiling. */
+static int
+grow_map(struct lsn_local *s)
+{
+    MDB_envinfo info;
+    size_t want;
+
+    if (mdb_env_info(s->env, &info) != 0 || info.me_mapsize >= s->map_max)
+        return LSN_ERR_STORE_FULL;
+    /* Room for at least one more envelope of the largest size. */
+    want = info.me_mapsize + (info.me_mapsize > GROW_MIN ? info.me_mapsize : GROW_MIN);
+    if (want > s->map_max || want < info.me_mapsize)
+        want = s->map_max;
+    if (mdb_env_set_mapsize(s->env, want) != 0)
+        return LSN_ERR_STORE_FULL;
+    return 0;
 }
 
 void
@@ -178,7 +224,12 @@ commit(MDB_txn *t, int r)
 static int
 begin(struct lsn_local *s, unsigned flags, MDB_txn **t)
 {
-    return mdb_err(mdb_txn_begin(s->env, NULL, flags, t));
+    int rc = mdb_txn_begin(s->env, NULL, flags, t);
+
+    /* Another process grew the map: take its size and go on. */
+    if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(s->env, 0) == 0)
+        rc = mdb_txn_begin(s->env, NULL, flags, t);
+    return mdb_err(rc);
 }
 
 /* Seals msg under the seal key, bound to ad: nonce (24) || ciphertext.
@@ -281,11 +332,16 @@ lsn_local_put_received(struct lsn_local *s, const struct lsn_opened *o,
     rec.sign_key = (ProtobufCBinaryData){ 32, (uint8_t *)sign_key };
     rec.received = now;
     put_be64(until, (uint64_t)o->keep_until);
-    if ((r = begin(s, 0, &t)) == 0) {
-        if ((r = seen_in(t, s, o->sender_org, o->msg_id)) == 0 &&
-            (r = put_pb(t, s->inbox, k, sizeof k, &rec.base, 0)) == 0)
-            r = mdb_err(mdb_put(t, s->seen, &key, &val, 0));
-        r = commit(t, r);
+    for (int grown = 0;; grown = 1) {
+        if ((r = begin(s, 0, &t)) == 0) {
+            if ((r = seen_in(t, s, o->sender_org, o->msg_id)) == 0 &&
+                (r = put_pb(t, s->inbox, k, sizeof k, &rec.base, 0)) == 0)
+                r = mdb_err(mdb_put(t, s->seen, &key, &val, 0));
+            r = commit(t, r);
+        }
+        /* A full map grows once, then the whole transaction runs again. */
+        if (r != LSN_ERR_STORE_FULL || grown || grow_map(s) != 0)
+            break;
     }
     free(sealed);
     return r;
@@ -575,12 +631,16 @@ lsn_local_put_sent(struct lsn_local *s, const uint8_t msg_id[16],
     MDB_txn *t = NULL;
     int r;
 
-    if ((r = begin(s, 0, &t)) != 0)
-        return r;
-    r = put_pb(t, s->sent, msg_id, 16, &rec->base, MDB_NOOVERWRITE);
-    if (r == LSN_ERR_EXISTS)
-        r = 0;      /* the first record of this msg_id stands */
-    return commit(t, r);
+    for (int grown = 0;; grown = 1) {
+        if ((r = begin(s, 0, &t)) != 0)
+            return r;
+        r = put_pb(t, s->sent, msg_id, 16, &rec->base, MDB_NOOVERWRITE);
+        if (r == LSN_ERR_EXISTS)
+            r = 0;      /* the first record of this msg_id stands */
+        r = commit(t, r);
+        if (r != LSN_ERR_STORE_FULL || grown || grow_map(s) != 0)
+            return r;
+    }
 }
 
 int
@@ -814,24 +874,18 @@ head_tag(const struct lsn_local *s, uint8_t tag[32], const uint8_t head[40])
     crypto_generichash_final(&st, tag, 32);
 }
 
-int
-lsn_local_audit(struct lsn_local *s, int64_t now, const char *event,
-                const char *fmt, ...)
+static int
+audit_append(struct lsn_local *s, int64_t now, const char *event, char *detail)
 {
     static const char head_key[] = "audit-head";
     Liaison__AuditEntry e = LIAISON__AUDIT_ENTRY__INIT;
     uint8_t prev[32] = { 0 }, mac[32], seqk[8], head[HEAD_LEN], *enc = NULL;
-    char detail[512];
     size_t n = 0;
     uint64_t seq = 1;
     MDB_val hk = { sizeof head_key - 1, (void *)head_key }, hv;
     MDB_txn *t = NULL;
-    va_list ap;
     int rc, r;
 
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
     if ((r = begin(s, 0, &t)) != 0)
         return r;
     rc = mdb_get(t, s->meta, &hk, &hv);
@@ -863,6 +917,24 @@ lsn_local_audit(struct lsn_local *s, int64_t now, const char *event,
         r = mdb_err(mdb_put(t, s->meta, &hk, &hv, 0));
     free(enc);
     return commit(t, r);
+}
+
+int
+lsn_local_audit(struct lsn_local *s, int64_t now, const char *event,
+                const char *fmt, ...)
+{
+    char detail[512];
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    for (int grown = 0;; grown = 1) {
+        r = audit_append(s, now, event, detail);
+        if (r != LSN_ERR_STORE_FULL || grown || grow_map(s) != 0)
+            return r;
+    }
 }
 
 struct each_audit {

@@ -35,6 +35,13 @@ int lsn_local_open(const char *dir, const uint8_t store_key[32],
                    struct lsn_local **out);
 void lsn_local_close(struct lsn_local **s);
 
+/* The ceiling of the store's map (bytes, at least LSN_LOCAL_MAP_MIN): a
+ * write that finds the map full doubles it up to this and runs once more;
+ * at the ceiling, or when the disk is full, it fails with
+ * LSN_ERR_STORE_FULL, a temporary error (nothing is acknowledged). */
+#define LSN_LOCAL_MAP_MIN (256u * 1024u)
+int lsn_local_set_map_max(struct lsn_local *s, size_t max);
+
 /* The local store key of a credential: BLAKE2b-256 keyed by the device's
  * signing seed over "liaison v1 local store". */
 void lsn_local_key_derive(uint8_t key[32], const uint8_t sign_sk[64]);

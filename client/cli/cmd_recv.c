@@ -30,8 +30,12 @@ static const char fetch_usage[] =
     "CMD (run by /bin/sh) on its stdin as one JSON object; a message is\n"
     "acknowledged once it is stored, whatever CMD does.\n"
     "\n"
-    "Exit status: 0 success, 1 a message failed verification (it stays at the\n"
-    "relay), 2 usage error, 3 relay unreachable.\n";
+    "A message that does not fit in the local store (store-max-mb in the\n"
+    "profile's config, or the disk) is not acknowledged: it stays at the relay\n"
+    "and fetch says how many wait there.\n"
+    "\n"
+    "Exit status: 0 success, 1 a message failed verification or stays waiting\n"
+    "at the relay (local store full), 2 usage error, 3 relay unreachable.\n";
 
 static const char inbox_usage[] =
     "usage: liaison inbox [--unread] [--json]\n"
@@ -57,8 +61,16 @@ static const char inbox_usage[] =
     "\n"
     "Exit status: 0 success, 1 verification failed, 2 usage or input error.\n";
 
+/* Distinct messages left at the relay for a reason of this device's own
+ * (store full, disk error): counted once each however often fetch met
+ * them. */
+#define WAITING_IDS 256
+
 struct show_ctx {
     int json;
+    size_t waiting;
+    int waiting_err;
+    uint8_t waiting_ids[WAITING_IDS][16];
     const char *exec;
     const char *save;               /* --save-attachments DIR */
     int failures;
@@ -145,6 +157,20 @@ on_error(void *ctx, const char *org, const uint8_t id[16], int err)
                 "every recipient took it (advisory, not end-to-end)\n", hex, org);
         return;
     }
+    if (err == LSN_ERR_STORE_FULL || err == LSN_ERR_IO || err == LSN_ERR_NOMEM) {
+        size_t i, known = x->waiting < WAITING_IDS ? x->waiting : WAITING_IDS;
+        for (i = 0; i < known && memcmp(x->waiting_ids[i], id, 16) != 0; i++)
+            ;
+        if (i < known)
+            return;
+        if (x->waiting < WAITING_IDS)
+            memcpy(x->waiting_ids[x->waiting], id, 16);
+        x->waiting++;
+        x->waiting_err = err;
+        fprintf(stderr, "liaison: message %s from %s stays at the relay, not "
+                "acknowledged: %s\n", hex, org, lsn_strerror(err));
+        return;
+    }
     x->failures++;
     fprintf(stderr, "liaison: message %s from %s refused: %s", hex, org,
             lsn_strerror(err));
@@ -218,7 +244,19 @@ cmd_fetch(int argc, char **argv)
         fprintf(stderr, "%zu new message(s)%s%s\n", x.shown,
                 x.receipts ? ", receipts recorded (see `liaison status`)" : "",
                 resent ? ", stored messages resent" : "");
-    if (rc == 0 && x.failures > 0)
+    if (x.waiting > 0) {
+        fprintf(stderr, "liaison: %zu message(s) left waiting at the relay: %s.\n",
+                x.waiting, lsn_strerror(x.waiting_err));
+        if (x.waiting_err == LSN_ERR_STORE_FULL)
+            fprintf(stderr, "liaison: make room, then run `liaison fetch` again: "
+                    "free disk space, raise store-max-mb in the profile's config, "
+                    "or remove old read messages with `liaison prune --older-than "
+                    "90d`\n");
+        else
+            fprintf(stderr, "liaison: check the disk of the profile folder, then "
+                    "run `liaison fetch` again\n");
+    }
+    if (rc == 0 && (x.failures > 0 || x.waiting > 0))
         rc = EXIT_FAILED;
 out:
     lsn_client_close(&c);
