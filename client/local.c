@@ -140,20 +140,48 @@ lsn_local_set_map_max(struct lsn_local *s, size_t max)
  * doubles the map, up to the ceiling.  0 if it grew, so the write may be
  * tried once more; LSN_ERR_STORE_FULL at the ceiling. */
 static int
-grow_map(struct lsn_local *s)
+grow_map_to(struct lsn_local *s, size_t max)
 {
     MDB_envinfo info;
     size_t want;
 
-    if (mdb_env_info(s->env, &info) != 0 || info.me_mapsize >= s->map_max)
+    if (mdb_env_info(s->env, &info) != 0 || info.me_mapsize >= max)
         return LSN_ERR_STORE_FULL;
     /* Room for at least one more envelope of the largest size. */
     want = info.me_mapsize + (info.me_mapsize > GROW_MIN ? info.me_mapsize : GROW_MIN);
-    if (want > s->map_max || want < info.me_mapsize)
-        want = s->map_max;
+    if (want > max || want < info.me_mapsize)
+        want = max;
     if (mdb_env_set_mapsize(s->env, want) != 0)
         return LSN_ERR_STORE_FULL;
     return 0;
+}
+
+static int
+grow_map(struct lsn_local *s)
+{
+    return grow_map_to(s, s->map_max);
+}
+
+/* Writes that make room (marking read, pruning) rewrite a record, which
+ * needs fresh pages before the old ones are free: they may grow the map
+ * past the ceiling by one envelope's room, after which the map is set
+ * back to the ceiling (LMDB keeps it at least the data file's size), so
+ * new messages still find the store full until room is made. */
+static int
+grow_map_over(struct lsn_local *s)
+{
+    size_t over = s->map_max + GROW_MIN;
+
+    return grow_map_to(s, over < s->map_max ? SIZE_MAX : over);
+}
+
+static void
+map_back(struct lsn_local *s)
+{
+    MDB_envinfo info;
+
+    if (mdb_env_info(s->env, &info) == 0 && info.me_mapsize > s->map_max)
+        (void)mdb_env_set_mapsize(s->env, s->map_max);
 }
 
 void
@@ -347,6 +375,14 @@ lsn_local_put_received(struct lsn_local *s, const struct lsn_opened *o,
     return r;
 }
 
+/* A record `liaison prune` emptied: envelope and sealed key gone, the
+ * sender, msg_id, times and the seen entry kept. */
+static int
+is_pruned(const Liaison__StoredReceived *rec)
+{
+    return rec->envelope.len == 0 && rec->sealed_key.len == 0;
+}
+
 static int
 stored_from(const struct lsn_local *s, const uint8_t k[MSG_KEY],
             const Liaison__StoredReceived *rec, struct lsn_local_msg **out)
@@ -401,16 +437,22 @@ lsn_local_get_received(struct lsn_local *s, const char *org,
         return r;
     r = get_pb(t, s->inbox, k, sizeof k, &liaison__stored_received__descriptor,
                (ProtobufCMessage **)&rec);
-    if (r == 0)
+    if (r == 0 && is_pruned(rec)) {
+        char hex[33];
+        lsn_hex(hex, msg_id, 16);
+        lsn_set_detail("message %s of %s was pruned from this store: its "
+                       "content key is wiped", hex, org);
+        r = LSN_ERR_NOT_FOUND;
+    } else if (r == 0) {
         r = stored_from(s, k, rec, out);
+    }
     lsn_pb_free((ProtobufCMessage *)rec);
     mdb_txn_abort(t);
     return r;
 }
 
-int
-lsn_local_mark_read(struct lsn_local *s, const char *org,
-                    const uint8_t msg_id[16])
+static int
+mark_read_once(struct lsn_local *s, const char *org, const uint8_t msg_id[16])
 {
     Liaison__StoredReceived *rec = NULL;
     uint8_t k[MSG_KEY];
@@ -428,6 +470,19 @@ lsn_local_mark_read(struct lsn_local *s, const char *org,
     }
     lsn_pb_free((ProtobufCMessage *)rec);
     return commit(t, r);
+}
+
+int
+lsn_local_mark_read(struct lsn_local *s, const char *org,
+                    const uint8_t msg_id[16])
+{
+    int r = mark_read_once(s, org, msg_id);
+
+    if (r == LSN_ERR_STORE_FULL && grow_map_over(s) == 0) {
+        r = mark_read_once(s, org, msg_id);
+        map_back(s);
+    }
+    return r;
 }
 
 /* 1 if the lower-case hex of id starts with prefix. */
@@ -572,7 +627,7 @@ visit_received(void *ctx, const MDB_val *k, const MDB_val *v)
     if (k->mv_size != MSG_KEY)
         return 0;
     r = LSN_PB_DECODE(stored_received, v->mv_data, v->mv_size, RECORD_MAX * 2, &rec);
-    if (r == 0 && (r = stored_from(x->s, k->mv_data, rec, &m)) == 0)
+    if (r == 0 && !is_pruned(rec) && (r = stored_from(x->s, k->mv_data, rec, &m)) == 0)
         r = x->fn(x->ctx, m);
     lsn_local_msg_free(&m);
     lsn_pb_free((ProtobufCMessage *)rec);
@@ -620,6 +675,123 @@ lsn_local_prune(struct lsn_local *s, int64_t now)
     }
     mdb_cursor_close(c);
     return commit(t, rc == MDB_NOTFOUND ? 0 : mdb_err(rc));
+}
+
+struct pruned_item {
+    char org[ORG_LEN + 1];
+    uint8_t id[LSN_MSG_ID_LEN];
+    int64_t received;
+    uint64_t bytes;
+};
+
+struct pruned_list {
+    struct pruned_item *v;
+    size_t n, cap;
+};
+
+static int
+pruned_add(struct pruned_list *l, const char *org, const uint8_t id[16],
+           int64_t received, uint64_t bytes)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        struct pruned_item *v = realloc(l->v, cap * sizeof *v);
+        if (v == NULL)
+            return LSN_ERR_NOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    memcpy(l->v[l->n].org, org, sizeof l->v[l->n].org);
+    memcpy(l->v[l->n].id, id, LSN_MSG_ID_LEN);
+    l->v[l->n].received = received;
+    l->v[l->n].bytes = bytes;
+    l->n++;
+    return 0;
+}
+
+/* One transaction: empties (unless dry_run) and lists into l. */
+static int
+prune_read_once(struct lsn_local *s, int64_t before, int dry_run,
+                struct pruned_list *l)
+{
+    MDB_txn *t = NULL;
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    int rc, r;
+
+    l->n = 0;
+    if ((r = begin(s, dry_run ? MDB_RDONLY : 0, &t)) != 0)
+        return r;
+    if ((rc = mdb_cursor_open(t, s->inbox, &c)) != 0)
+        return commit(t, mdb_err(rc));
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        Liaison__StoredReceived *rec = NULL;
+        char org[ORG_LEN + 1];
+        uint8_t id[LSN_MSG_ID_LEN];
+        uint64_t size;
+
+        if (k.mv_size != MSG_KEY)
+            continue;
+        if ((r = LSN_PB_DECODE(stored_received, v.mv_data, v.mv_size,
+                               RECORD_MAX * 2, &rec)) != 0)
+            break;
+        if (!rec->read || rec->received >= before || is_pruned(rec)) {
+            lsn_pb_free((ProtobufCMessage *)rec);
+            continue;
+        }
+        memcpy(org, k.mv_data, ORG_LEN);
+        org[ORG_LEN] = '\0';
+        memcpy(id, (const uint8_t *)k.mv_data + ORG_LEN, sizeof id);
+        size = rec->envelope.len;
+        if (!dry_run) {
+            uint8_t *enc = NULL;
+            size_t len = 0;
+            sodium_memzero(rec->sealed_key.data, rec->sealed_key.len);
+            rec->envelope.len = 0;
+            rec->sealed_key.len = 0;
+            if ((r = lsn_pb_encode(&rec->base, &enc, &len)) == 0) {
+                MDB_val nv = { len, enc };
+                r = mdb_err(mdb_cursor_put(c, &k, &nv, MDB_CURRENT));
+            }
+            free(enc);
+        }
+        if (r == 0)
+            r = pruned_add(l, org, id, rec->received, size);
+        lsn_pb_free((ProtobufCMessage *)rec);
+    }
+    mdb_cursor_close(c);
+    if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
+        r = mdb_err(rc);
+    if (dry_run) {
+        mdb_txn_abort(t);
+        return r;
+    }
+    return commit(t, r);
+}
+
+int
+lsn_local_prune_read(struct lsn_local *s, int64_t before, int dry_run,
+                     lsn_local_pruned_fn fn, void *ctx, size_t *n, uint64_t *bytes)
+{
+    struct pruned_list l = { NULL, 0, 0 };
+    int r = prune_read_once(s, before, dry_run, &l);
+
+    if (r == LSN_ERR_STORE_FULL && grow_map_over(s) == 0) {
+        r = prune_read_once(s, before, dry_run, &l);
+        map_back(s);
+    }
+    *n = 0;
+    *bytes = 0;
+    /* Told only once it is committed. */
+    for (size_t i = 0; r == 0 && i < l.n; i++) {
+        (*n)++;
+        *bytes += l.v[i].bytes;
+        if (fn != NULL)
+            r = fn(ctx, l.v[i].org, l.v[i].id, l.v[i].received, l.v[i].bytes);
+    }
+    free(l.v);
+    return r;
 }
 
 /* ------------------------------------------------------------ sent */

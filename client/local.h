@@ -79,6 +79,19 @@ int lsn_local_each_received(struct lsn_local *s, lsn_local_each_fn fn,
 
 void lsn_local_msg_free(struct lsn_local_msg **m);
 
+/* `liaison prune`: empties every message read and received before
+ * `before` (unix seconds): its envelope and sealed content key are
+ * removed, its sender, msg_id, times and seen entry stay, and reading it
+ * answers LSN_ERR_NOT_FOUND naming it pruned.  One transaction; with
+ * dry_run nothing changes.  Once it is committed, fn (may be NULL) is
+ * called for each such message; *n and *bytes (of envelopes) count them. */
+typedef int (*lsn_local_pruned_fn)(void *ctx, const char *org,
+                                   const uint8_t msg_id[16], int64_t received,
+                                   uint64_t bytes);
+int lsn_local_prune_read(struct lsn_local *s, int64_t before, int dry_run,
+                         lsn_local_pruned_fn fn, void *ctx, size_t *n,
+                         uint64_t *bytes);
+
 /* Forgets seen entries whose time has passed. */
 int lsn_local_prune(struct lsn_local *s, int64_t now);
 

@@ -70,5 +70,46 @@ while [ $i -lt 20 ]; do
 done
 has '"delivered":1' "the relay tells the sender: delivered to one device"
 
+# A store at its ceiling makes room by pruning old read messages: the
+# first alert is read (its old pages go to a third, unread one), then the
+# ceiling is lowered to what the store holds and a fourth does not fit
+# until the first is pruned.
+expect 0 "read the first" lsn paypal analyst read "$ID"
+head -c 2900000 /dev/urandom > big3.bin
+expect 0 "send an alert left unread" lsn europol analyst send --to paypal \
+    --title "Unread one" --attach big3.bin --json
+ID3=$(json_field msg_id)
+expect 0 "fetch the unread one" lsn paypal analyst fetch
+printf 'read-receipts = yes\nrelay-timeout-ms = 5000\nstore-max-mb = 1\n' \
+    > home/paypal-analyst/config
+head -c 2500000 /dev/urandom > big2.bin
+expect 0 "send a fourth alert" lsn europol analyst send --to paypal \
+    --title "Big two" --attach big2.bin --json
+ID2=$(json_field msg_id)
+expect 1 "the fourth does not fit" lsn paypal analyst fetch
+has "1 message(s) left waiting at the relay" "fetch names how many wait"
+TOMORROW=$(date -u -d tomorrow +%Y-%m-%d 2>/dev/null || echo 2100-01-01)
+expect 0 "prune --dry-run" lsn paypal analyst prune --before "$TOMORROW" --dry-run
+has "would prune $ID" "dry run names the read message"
+hasnt "$ID3" "dry run keeps the unread message"
+expect 0 "still readable after a dry run" lsn paypal analyst read "$ID"
+expect 0 "prune" lsn paypal analyst prune --before "$TOMORROW" --json
+has "\"msg_id\":\"$ID\"" "prune names what it removed"
+has '"pruned":1' "prune counts what it removed"
+hasnt "$ID3" "prune keeps the unread message"
+expect 2 "a pruned message cannot be read" lsn paypal analyst read "$ID"
+has "pruned" "reading it says it was pruned"
+expect 0 "audit chain intact after prune" lsn paypal analyst audit verify
+expect 0 "audit show" lsn paypal analyst audit show
+has "prune" "the audit log records the prune"
+expect 0 "fetch after prune" lsn paypal analyst fetch
+has "1 new message(s)" "the waiting message is stored after prune"
+expect 0 "inbox" lsn paypal analyst inbox --json
+has "$ID2" "the fourth alert is stored"
+has "$ID3" "the unread one is kept"
+expect 0 "read in a full store" lsn paypal analyst read "$ID3"
+expect 2 "prune needs a date" lsn paypal analyst prune
+expect 2 "prune refuses a bad date" lsn paypal analyst prune --before 2024-13-01
+
 [ $fails = 0 ] || { echo "$fails failure(s)"; cat relay.log | tail -n 20; exit 1; }
 echo "store_full: all passed"
