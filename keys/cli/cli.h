@@ -73,4 +73,9 @@ int cli_roster_load(const char *path, struct lsn_roster **out);
 /* Prints what changed in the org after an edit. */
 void cli_org_report(const struct lsn_org *o, const char *what);
 
+/* Before anything changes: path may be written (absent, or a regular
+ * file with force, in an existing writable folder); else says why and
+ * returns EXIT_USAGE. */
+int cli_out_check(const char *path, int force);
+
 #endif
