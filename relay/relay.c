@@ -17,6 +17,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <dirent.h>
 #include <linux/filter.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -37,13 +38,10 @@
 #define BOOT_BURST    3.0
 #define CONN_IDLE_MS  (10 * 60 * 1000)
 #define MON_ENDPOINT  "inproc://lsn-router-monitor"
-/* Connections the kernel may complete before they are accepted: they are
- * accepted even while new handshakes are dropped, so the reserve covers
- * them twice over. */
-#define LISTEN_BACKLOG 32
-/* Descriptors the relay needs for itself: store, log, ZeroMQ's mailboxes
- * and sockets (each peer relay adds FDS_PER_PEER). */
-#define FDS_OWN       48
+/* Descriptors kept free beyond what the relay holds once listening, for
+ * what it opens later (a store reader, a log file); each peer relay adds
+ * FDS_PER_PEER (its DEALER, monitor and connection). */
+#define FDS_SLACK     16
 #define FDS_PER_PEER  4
 
 /* ---------------------------------------------------------- logging */
@@ -500,13 +498,45 @@ nofile_raise(struct lsn_relay *r)
     r->nofile = rl.rlim_cur == RLIM_INFINITY ? 1048576 : (uint64_t)rl.rlim_cur;
 }
 
-/* How many accepted connections may be open before new ones are refused. */
+/* The listen backlog: connections the kernel completes before they are
+ * accepted are accepted even while new handshakes are dropped, so the
+ * reserve covers them; a low descriptor limit gets a short backlog. */
+static int
+listen_backlog(const struct lsn_relay *r)
+{
+    uint64_t b = r->nofile > 64 ? (r->nofile - 64) / 8 : 0;
+
+    return b < 4 ? 4 : b > 32 ? 32 : (int)b;
+}
+
+/* Descriptors open in this process (/proc/self/fd), 0 if unknown. */
+static uint64_t
+fds_open(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    uint64_t n = 0;
+
+    if (d == NULL)
+        return 0;
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n > 3 ? n - 3 : 0;       /* ".", ".." and the folder's own */
+}
+
+/* How many accepted connections may be open before new ones are held
+ * back: the limit less what the relay holds itself (counted once it
+ * listens), the backlog twice over, each peer relay's and some slack;
+ * under a very low limit the slack goes first.  At least 1. */
 static size_t
 tcp_max(const struct lsn_relay *r)
 {
-    uint64_t reserve = FDS_OWN + 2 * LISTEN_BACKLOG + FDS_PER_PEER * (uint64_t)r->n_peers;
+    uint64_t need = r->fds_own + 2 * (uint64_t)(listen_backlog(r) + 1) +
+                    FDS_PER_PEER * (uint64_t)r->n_peers;
 
-    return r->nofile > reserve + 8 ? (size_t)(r->nofile - reserve) : 8;
+    if (r->nofile > need + FDS_SLACK)
+        return (size_t)(r->nofile - need - FDS_SLACK);
+    return r->nofile > need + 1 ? (size_t)(r->nofile - need) : 1;
 }
 
 /* Drops (on) or takes again (off) new TCP handshakes on the listening
@@ -531,12 +561,31 @@ accepting_set(struct lsn_relay *r, int on)
 }
 
 /* Pauses accepting at the reserve, resumes below 7/8 of it (so that one
- * connection more or less does not flip it); one log line per change. */
+ * connection more or less does not flip it); after the listener was
+ * closed (listener_reset), listens again a second later.  One log line
+ * per change. */
 static void
 reserve_check(struct lsn_relay *r)
 {
     size_t max = tcp_max(r);
 
+    if (r->unbound) {
+        if (lsn_relay_now_ms() - r->unbound_ms < 1000)
+            return;
+        if (zmq_bind(r->router, r->endpoint) != 0) {
+            if (!r->rebind_failed)
+                lsn_relay_log("cannot listen on %s again: %s (retrying)", r->endpoint,
+                              zmq_strerror(errno));
+            r->rebind_failed = 1;
+            r->unbound_ms = lsn_relay_now_ms();
+            return;
+        }
+        r->unbound = 0;
+        r->rebind_failed = 0;
+        r->paused = 0;
+        lsn_relay_log("accepting connections again: listening on %s", r->endpoint);
+        return;
+    }
     if (!r->paused && r->n_tcp >= max) {
         if (accepting_set(r, 0) != 0) {
             lsn_relay_log("descriptor reserve reached (%zu connections, limit %llu "
@@ -549,12 +598,35 @@ reserve_check(struct lsn_relay *r)
                           (unsigned long long)r->nofile);
         }
         r->paused = 1;
-    } else if (r->paused && r->n_tcp < max - max / 8) {
-        if (accepting_set(r, 1) == 0) {
-            r->paused = 0;
-            lsn_relay_log("accepting connections again: %zu open", r->n_tcp);
-        }
+    } else if (r->paused && r->n_tcp < max - max / 8 && accepting_set(r, 1) == 0) {
+        r->paused = 0;
+        lsn_relay_log("accepting connections again: %zu open", r->n_tcp);
     }
+}
+
+/* Out of descriptors all the same: a burst of connections was accepted
+ * faster than the reserve took effect, and libzmq's listener fails
+ * accept (EMFILE) for the connections still in the kernel's queue, over
+ * and over.  The one way to stop it is to close the listener: zmq_unbind
+ * closes it and every connection it accepted (their clients connect
+ * again), and reserve_check listens again a second later. */
+static void
+listener_reset(struct lsn_relay *r)
+{
+    if (r->unbound)
+        return;
+    lsn_relay_log("descriptor reserve overrun: out of descriptors accepting a "
+                  "connection (%zu open); closing every connection and listening "
+                  "again in 1 s", r->n_tcp);
+    if (zmq_unbind(r->router, r->endpoint) != 0) {
+        lsn_relay_log("cannot stop listening on %s: %s", r->endpoint,
+                      zmq_strerror(errno));
+        return;
+    }
+    r->unbound = 1;
+    r->unbound_ms = lsn_relay_now_ms();
+    r->listen_fd = -1;
+    r->n_tcp = 0;
 }
 
 /* Takes every event the ROUTER's monitor has: the listening socket, and
@@ -562,6 +634,8 @@ reserve_check(struct lsn_relay *r)
 static void
 monitor_events(struct lsn_relay *r)
 {
+    int failed = 0;
+
     for (int k = 0; k < 4096; k++) {
         zmq_msg_t ev, addr;
         uint16_t id = 0;
@@ -599,20 +673,14 @@ monitor_events(struct lsn_relay *r)
                 r->n_tcp--;
             break;
         case ZMQ_EVENT_ACCEPT_FAILED:
-            /* Out of descriptors all the same (other files, a burst):
-             * hold new connections back until some close. */
-            if (!r->paused && (value == EMFILE || value == ENFILE)) {
-                lsn_relay_log("out of descriptors accepting a connection (%zu "
-                              "open): new connections wait until some close",
-                              r->n_tcp);
-                if (accepting_set(r, 0) == 0)
-                    r->paused = 1;
-            }
+            failed |= value == EMFILE || value == ENFILE;
             break;
         default:
             break;
         }
     }
+    if (failed)
+        listener_reset(r);
     reserve_check(r);
 }
 
@@ -649,7 +717,7 @@ sockets_open(struct lsn_relay *r)
          * to those and a full push window (credit <= max_pending). */
         sockopt_int(r->router, ZMQ_SNDHWM, 2 * (int)r->cfg.max_pending + 64) != 0 ||
         sockopt_int(r->router, ZMQ_RCVHWM, (int)r->cfg.max_pending) != 0 ||
-        sockopt_int(r->router, ZMQ_BACKLOG, LISTEN_BACKLOG) != 0) {
+        sockopt_int(r->router, ZMQ_BACKLOG, listen_backlog(r)) != 0) {
         lsn_set_detail("cannot set the ROUTER options: %s", zmq_strerror(errno));
         return LSN_ERR_IO;
     }
@@ -672,6 +740,8 @@ sockets_open(struct lsn_relay *r)
     }
     if (zmq_getsockopt(r->router, ZMQ_LAST_ENDPOINT, r->endpoint, &elen) != 0)
         snprintf(r->endpoint, sizeof r->endpoint, "%s", r->cfg.listen);
+    if ((r->fds_own = fds_open()) == 0)
+        r->fds_own = 48;
     monitor_events(r);
     return 0;
 }
@@ -781,6 +851,10 @@ relay_open(const struct lsn_relay_config *cfg, int online, int64_t now,
                   "connections on%s", (unsigned long long)r->nofile, tcp_max(r),
                   r->listen_fd < 0 ? " (cannot be held back: listening socket "
                   "unknown)" : "");
+    if (tcp_max(r) < 64)
+        lsn_relay_log("descriptor limit %llu is low for a relay: raise the hard "
+                      "limit (ulimit -Hn, systemd LimitNOFILE) to hold more "
+                      "connections", (unsigned long long)r->nofile);
     *out = r;
     r = NULL;
 out:
@@ -1869,6 +1943,8 @@ lsn_relay_run(struct lsn_relay *r)
             last_expire = now;
             refused_log(r);
             req_log_tick(r);
+            if (r->paused || r->unbound)
+                reserve_check(r);
         }
         if ((n > 0 && (it[1].revents & ZMQ_POLLIN)) || do_expire || peer_in ||
             lsn_peers_due(r, now)) {

@@ -189,6 +189,9 @@ struct lsn_relay {
     uint64_t nofile;                /* RLIMIT_NOFILE (soft) after raising it */
     size_t n_tcp;                   /* open accepted connections */
     int paused;                     /* not accepting: the reserve is reached */
+    uint64_t fds_own;               /* descriptors open once listening */
+    int unbound, rebind_failed;     /* the listener closed (listener_reset) */
+    int64_t unbound_ms;             /* when it was closed or a bind failed */
 };
 
 /* Handles one decoded request from who over conn; fills resp.  Returns 0
