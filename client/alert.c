@@ -112,7 +112,9 @@ lsn_utf8_check(const char *str, size_t len)
 }
 
 /* A string of at most max bytes (at least min), valid UTF-8; with
- * one_line, no control characters and no Unicode line breaks (NEL, LS, PS). */
+ * one_line, no control character (C0 U+0000..U+001F, DEL U+007F, C1
+ * U+0080..U+009F, NEL among them: U+009B alone starts a terminal escape)
+ * and no Unicode line break (LS U+2028, PS U+2029). */
 static int
 text_check(const char *s, size_t min, size_t max, int one_line)
 {
@@ -129,7 +131,7 @@ text_check(const char *s, size_t min, size_t max, int one_line)
         for (size_t i = 0; i < n; i++) {
             if (u[i] < 0x20 || u[i] == 0x7f)
                 return LSN_ERR_INVALID;
-            if (u[i] == 0xc2 && i + 1 < n && u[i + 1] == 0x85)
+            if (u[i] == 0xc2 && i + 1 < n && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f)
                 return LSN_ERR_INVALID;
             if (u[i] == 0xe2 && i + 2 < n && u[i + 1] == 0x80 &&
                 (u[i + 2] == 0xa8 || u[i + 2] == 0xa9))

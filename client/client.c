@@ -975,6 +975,8 @@ refusal_is_permanent(int err)
     case LSN_ERR_REPLAY: case LSN_ERR_UNKNOWN_ORG: case LSN_ERR_USAGE:
     case LSN_ERR_CONFLICT:
         return 1;
+    case LSN_ERR_STORE_FULL: case LSN_ERR_IO: case LSN_ERR_NOMEM:
+        return 0;       /* this device's resources: try again later */
     default:
         return 0;
     }
@@ -1017,7 +1019,9 @@ take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn 
     if (r != 0) {
         if (!refusal_is_permanent(r) || it->msg_id.len != 16) {
             c->waiting++;
-            c->waiting_err = r;
+            /* A full store is the reason the user must act on. */
+            if (c->waiting_err != LSN_ERR_STORE_FULL)
+                c->waiting_err = r;
             lsn_set_detail("%s", "");
             return 0;
         }

@@ -27,12 +27,18 @@
 #define DEV_LEN  LSN_ENV_DEVICE_MAX
 #define MSG_KEY  (ORG_LEN + LSN_MSG_ID_LEN)
 #define RCPT_KEY (LSN_MSG_ID_LEN + ORG_LEN + DEV_LEN)
-#define MAP_SIZE (4ULL << 30)     /* address space only; the file grows as used */
+/* The map is address space only (the file grows as used); it starts at
+ * MAP_START, or at the ceiling when that is lower, and doubles on
+ * MDB_MAP_FULL up to the ceiling (lsn_local_set_map_max). */
+#define MAP_START (1ULL << 30)
+#define GROW_MIN ((size_t)2 * LSN_ENVELOPE_MAX + (1u << 20))
+#define MAP_MAX_DEFAULT (sizeof(size_t) >= 8 ? 64ULL << 30 : 1ULL << 30)
 #define RECORD_MAX (LSN_ENVELOPE_MAX + 4096)
 
 struct lsn_local {
     MDB_env *env;
     MDB_dbi inbox, seen, sent, receipts, audit, meta;
+    size_t map_max;               /* the map never grows past this */
     uint8_t *key;                 /* sodium_malloc: seal key (32) || audit key (32) */
 };
 
@@ -52,8 +58,11 @@ mdb_err(int rc)
     switch (rc) {
     case 0:               return 0;
     case MDB_NOTFOUND:    return LSN_ERR_NOT_FOUND;
-    case MDB_MAP_FULL:    return LSN_ERR_LIMIT;
     case MDB_KEYEXIST:    return LSN_ERR_EXISTS;
+    /* Local resources: temporary, never a reason to refuse a message. */
+    case MDB_MAP_FULL:    return LSN_ERR_STORE_FULL;
+    case ENOSPC:          return LSN_ERR_STORE_FULL;
+    case EDQUOT:          return LSN_ERR_STORE_FULL;
     case ENOMEM:          return LSN_ERR_NOMEM;
     default:              return LSN_ERR_IO;
     }
@@ -85,7 +94,7 @@ lsn_local_open(const char *dir, const uint8_t store_key[32],
     subkey(AUDIT_KEY(s), store_key, "liaison v1 local audit");
     if ((rc = mdb_env_create(&s->env)) != 0 ||
         (rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
-        (rc = mdb_env_set_mapsize(s->env, MAP_SIZE)) != 0 ||
+        (rc = mdb_env_set_mapsize(s->env, (size_t)MAP_START)) != 0 ||
         (rc = mdb_env_open(s->env, dir, 0, 0600)) != 0 ||
         (rc = mdb_txn_begin(s->env, NULL, 0, &t)) != 0 ||
         (rc = mdb_dbi_open(t, "inbox", MDB_CREATE, &s->inbox)) != 0 ||
@@ -103,11 +112,76 @@ lsn_local_open(const char *dir, const uint8_t store_key[32],
         r = mdb_err(rc);
         goto fail;
     }
+    s->map_max = (size_t)MAP_MAX_DEFAULT;
     *out = s;
     return 0;
 fail:
     lsn_local_close(&s);
     return r;
+}
+
+int
+lsn_local_set_map_max(struct lsn_local *s, size_t max)
+{
+    MDB_envinfo info;
+
+    if (max < LSN_LOCAL_MAP_MIN)
+        return LSN_ERR_USAGE;
+    s->map_max = max;
+    if (mdb_env_info(s->env, &info) != 0)
+        return LSN_ERR_IO;
+    /* LMDB keeps the map at least as large as the data file. */
+    if (info.me_mapsize > max)
+        return mdb_err(mdb_env_set_mapsize(s->env, max));
+    return 0;
+}
+
+/* After a write failed with LSN_ERR_STORE_FULL (no transaction open):
+ * doubles the map, up to the ceiling.  0 if it grew, so the write may be
+ * tried once more; LSN_ERR_STORE_FULL at the ceiling. */
+static int
+grow_map_to(struct lsn_local *s, size_t max)
+{
+    MDB_envinfo info;
+    size_t want;
+
+    if (mdb_env_info(s->env, &info) != 0 || info.me_mapsize >= max)
+        return LSN_ERR_STORE_FULL;
+    /* Room for at least one more envelope of the largest size. */
+    want = info.me_mapsize + (info.me_mapsize > GROW_MIN ? info.me_mapsize : GROW_MIN);
+    if (want > max || want < info.me_mapsize)
+        want = max;
+    if (mdb_env_set_mapsize(s->env, want) != 0)
+        return LSN_ERR_STORE_FULL;
+    return 0;
+}
+
+static int
+grow_map(struct lsn_local *s)
+{
+    return grow_map_to(s, s->map_max);
+}
+
+/* Writes that make room (marking read, pruning) rewrite a record, which
+ * needs fresh pages before the old ones are free: they may grow the map
+ * past the ceiling by one envelope's room, after which the map is set
+ * back to the ceiling (LMDB keeps it at least the data file's size), so
+ * new messages still find the store full until room is made. */
+static int
+grow_map_over(struct lsn_local *s)
+{
+    size_t over = s->map_max + GROW_MIN;
+
+    return grow_map_to(s, over < s->map_max ? SIZE_MAX : over);
+}
+
+static void
+map_back(struct lsn_local *s)
+{
+    MDB_envinfo info;
+
+    if (mdb_env_info(s->env, &info) == 0 && info.me_mapsize > s->map_max)
+        (void)mdb_env_set_mapsize(s->env, s->map_max);
 }
 
 void
@@ -178,7 +252,12 @@ commit(MDB_txn *t, int r)
 static int
 begin(struct lsn_local *s, unsigned flags, MDB_txn **t)
 {
-    return mdb_err(mdb_txn_begin(s->env, NULL, flags, t));
+    int rc = mdb_txn_begin(s->env, NULL, flags, t);
+
+    /* Another process grew the map: take its size and go on. */
+    if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(s->env, 0) == 0)
+        rc = mdb_txn_begin(s->env, NULL, flags, t);
+    return mdb_err(rc);
 }
 
 /* Seals msg under the seal key, bound to ad: nonce (24) || ciphertext.
@@ -281,14 +360,27 @@ lsn_local_put_received(struct lsn_local *s, const struct lsn_opened *o,
     rec.sign_key = (ProtobufCBinaryData){ 32, (uint8_t *)sign_key };
     rec.received = now;
     put_be64(until, (uint64_t)o->keep_until);
-    if ((r = begin(s, 0, &t)) == 0) {
-        if ((r = seen_in(t, s, o->sender_org, o->msg_id)) == 0 &&
-            (r = put_pb(t, s->inbox, k, sizeof k, &rec.base, 0)) == 0)
-            r = mdb_err(mdb_put(t, s->seen, &key, &val, 0));
-        r = commit(t, r);
+    for (int grown = 0;; grown = 1) {
+        if ((r = begin(s, 0, &t)) == 0) {
+            if ((r = seen_in(t, s, o->sender_org, o->msg_id)) == 0 &&
+                (r = put_pb(t, s->inbox, k, sizeof k, &rec.base, 0)) == 0)
+                r = mdb_err(mdb_put(t, s->seen, &key, &val, 0));
+            r = commit(t, r);
+        }
+        /* A full map grows once, then the whole transaction runs again. */
+        if (r != LSN_ERR_STORE_FULL || grown || grow_map(s) != 0)
+            break;
     }
     free(sealed);
     return r;
+}
+
+/* A record `liaison prune` emptied: envelope and sealed key gone, the
+ * sender, msg_id, times and the seen entry kept. */
+static int
+is_pruned(const Liaison__StoredReceived *rec)
+{
+    return rec->envelope.len == 0 && rec->sealed_key.len == 0;
 }
 
 static int
@@ -345,16 +437,22 @@ lsn_local_get_received(struct lsn_local *s, const char *org,
         return r;
     r = get_pb(t, s->inbox, k, sizeof k, &liaison__stored_received__descriptor,
                (ProtobufCMessage **)&rec);
-    if (r == 0)
+    if (r == 0 && is_pruned(rec)) {
+        char hex[33];
+        lsn_hex(hex, msg_id, 16);
+        lsn_set_detail("message %s of %s was pruned from this store: its "
+                       "content key is wiped", hex, org);
+        r = LSN_ERR_NOT_FOUND;
+    } else if (r == 0) {
         r = stored_from(s, k, rec, out);
+    }
     lsn_pb_free((ProtobufCMessage *)rec);
     mdb_txn_abort(t);
     return r;
 }
 
-int
-lsn_local_mark_read(struct lsn_local *s, const char *org,
-                    const uint8_t msg_id[16])
+static int
+mark_read_once(struct lsn_local *s, const char *org, const uint8_t msg_id[16])
 {
     Liaison__StoredReceived *rec = NULL;
     uint8_t k[MSG_KEY];
@@ -372,6 +470,19 @@ lsn_local_mark_read(struct lsn_local *s, const char *org,
     }
     lsn_pb_free((ProtobufCMessage *)rec);
     return commit(t, r);
+}
+
+int
+lsn_local_mark_read(struct lsn_local *s, const char *org,
+                    const uint8_t msg_id[16])
+{
+    int r = mark_read_once(s, org, msg_id);
+
+    if (r == LSN_ERR_STORE_FULL && grow_map_over(s) == 0) {
+        r = mark_read_once(s, org, msg_id);
+        map_back(s);
+    }
+    return r;
 }
 
 /* 1 if the lower-case hex of id starts with prefix. */
@@ -516,7 +627,7 @@ visit_received(void *ctx, const MDB_val *k, const MDB_val *v)
     if (k->mv_size != MSG_KEY)
         return 0;
     r = LSN_PB_DECODE(stored_received, v->mv_data, v->mv_size, RECORD_MAX * 2, &rec);
-    if (r == 0 && (r = stored_from(x->s, k->mv_data, rec, &m)) == 0)
+    if (r == 0 && !is_pruned(rec) && (r = stored_from(x->s, k->mv_data, rec, &m)) == 0)
         r = x->fn(x->ctx, m);
     lsn_local_msg_free(&m);
     lsn_pb_free((ProtobufCMessage *)rec);
@@ -566,6 +677,123 @@ lsn_local_prune(struct lsn_local *s, int64_t now)
     return commit(t, rc == MDB_NOTFOUND ? 0 : mdb_err(rc));
 }
 
+struct pruned_item {
+    char org[ORG_LEN + 1];
+    uint8_t id[LSN_MSG_ID_LEN];
+    int64_t received;
+    uint64_t bytes;
+};
+
+struct pruned_list {
+    struct pruned_item *v;
+    size_t n, cap;
+};
+
+static int
+pruned_add(struct pruned_list *l, const char *org, const uint8_t id[16],
+           int64_t received, uint64_t bytes)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        struct pruned_item *v = realloc(l->v, cap * sizeof *v);
+        if (v == NULL)
+            return LSN_ERR_NOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    memcpy(l->v[l->n].org, org, sizeof l->v[l->n].org);
+    memcpy(l->v[l->n].id, id, LSN_MSG_ID_LEN);
+    l->v[l->n].received = received;
+    l->v[l->n].bytes = bytes;
+    l->n++;
+    return 0;
+}
+
+/* One transaction: empties (unless dry_run) and lists into l. */
+static int
+prune_read_once(struct lsn_local *s, int64_t before, int dry_run,
+                struct pruned_list *l)
+{
+    MDB_txn *t = NULL;
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    int rc, r;
+
+    l->n = 0;
+    if ((r = begin(s, dry_run ? MDB_RDONLY : 0, &t)) != 0)
+        return r;
+    if ((rc = mdb_cursor_open(t, s->inbox, &c)) != 0)
+        return commit(t, mdb_err(rc));
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        Liaison__StoredReceived *rec = NULL;
+        char org[ORG_LEN + 1];
+        uint8_t id[LSN_MSG_ID_LEN];
+        uint64_t size;
+
+        if (k.mv_size != MSG_KEY)
+            continue;
+        if ((r = LSN_PB_DECODE(stored_received, v.mv_data, v.mv_size,
+                               RECORD_MAX * 2, &rec)) != 0)
+            break;
+        if (!rec->read || rec->received >= before || is_pruned(rec)) {
+            lsn_pb_free((ProtobufCMessage *)rec);
+            continue;
+        }
+        memcpy(org, k.mv_data, ORG_LEN);
+        org[ORG_LEN] = '\0';
+        memcpy(id, (const uint8_t *)k.mv_data + ORG_LEN, sizeof id);
+        size = rec->envelope.len;
+        if (!dry_run) {
+            uint8_t *enc = NULL;
+            size_t len = 0;
+            sodium_memzero(rec->sealed_key.data, rec->sealed_key.len);
+            rec->envelope.len = 0;
+            rec->sealed_key.len = 0;
+            if ((r = lsn_pb_encode(&rec->base, &enc, &len)) == 0) {
+                MDB_val nv = { len, enc };
+                r = mdb_err(mdb_cursor_put(c, &k, &nv, MDB_CURRENT));
+            }
+            free(enc);
+        }
+        if (r == 0)
+            r = pruned_add(l, org, id, rec->received, size);
+        lsn_pb_free((ProtobufCMessage *)rec);
+    }
+    mdb_cursor_close(c);
+    if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
+        r = mdb_err(rc);
+    if (dry_run) {
+        mdb_txn_abort(t);
+        return r;
+    }
+    return commit(t, r);
+}
+
+int
+lsn_local_prune_read(struct lsn_local *s, int64_t before, int dry_run,
+                     lsn_local_pruned_fn fn, void *ctx, size_t *n, uint64_t *bytes)
+{
+    struct pruned_list l = { NULL, 0, 0 };
+    int r = prune_read_once(s, before, dry_run, &l);
+
+    if (r == LSN_ERR_STORE_FULL && grow_map_over(s) == 0) {
+        r = prune_read_once(s, before, dry_run, &l);
+        map_back(s);
+    }
+    *n = 0;
+    *bytes = 0;
+    /* Told only once it is committed. */
+    for (size_t i = 0; r == 0 && i < l.n; i++) {
+        (*n)++;
+        *bytes += l.v[i].bytes;
+        if (fn != NULL)
+            r = fn(ctx, l.v[i].org, l.v[i].id, l.v[i].received, l.v[i].bytes);
+    }
+    free(l.v);
+    return r;
+}
+
 /* ------------------------------------------------------------ sent */
 
 int
@@ -575,12 +803,16 @@ lsn_local_put_sent(struct lsn_local *s, const uint8_t msg_id[16],
     MDB_txn *t = NULL;
     int r;
 
-    if ((r = begin(s, 0, &t)) != 0)
-        return r;
-    r = put_pb(t, s->sent, msg_id, 16, &rec->base, MDB_NOOVERWRITE);
-    if (r == LSN_ERR_EXISTS)
-        r = 0;      /* the first record of this msg_id stands */
-    return commit(t, r);
+    for (int grown = 0;; grown = 1) {
+        if ((r = begin(s, 0, &t)) != 0)
+            return r;
+        r = put_pb(t, s->sent, msg_id, 16, &rec->base, MDB_NOOVERWRITE);
+        if (r == LSN_ERR_EXISTS)
+            r = 0;      /* the first record of this msg_id stands */
+        r = commit(t, r);
+        if (r != LSN_ERR_STORE_FULL || grown || grow_map(s) != 0)
+            return r;
+    }
 }
 
 int
@@ -842,24 +1074,18 @@ head_tag(const struct lsn_local *s, uint8_t tag[32], const uint8_t head[40])
     crypto_generichash_final(&st, tag, 32);
 }
 
-int
-lsn_local_audit(struct lsn_local *s, int64_t now, const char *event,
-                const char *fmt, ...)
+static int
+audit_append(struct lsn_local *s, int64_t now, const char *event, char *detail)
 {
     static const char head_key[] = "audit-head";
     Liaison__AuditEntry e = LIAISON__AUDIT_ENTRY__INIT;
     uint8_t prev[32] = { 0 }, mac[32], seqk[8], head[HEAD_LEN], *enc = NULL;
-    char detail[512];
     size_t n = 0;
     uint64_t seq = 1;
     MDB_val hk = { sizeof head_key - 1, (void *)head_key }, hv;
     MDB_txn *t = NULL;
-    va_list ap;
     int rc, r;
 
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
     if ((r = begin(s, 0, &t)) != 0)
         return r;
     rc = mdb_get(t, s->meta, &hk, &hv);
@@ -891,6 +1117,24 @@ lsn_local_audit(struct lsn_local *s, int64_t now, const char *event,
         r = mdb_err(mdb_put(t, s->meta, &hk, &hv, 0));
     free(enc);
     return commit(t, r);
+}
+
+int
+lsn_local_audit(struct lsn_local *s, int64_t now, const char *event,
+                const char *fmt, ...)
+{
+    char detail[512];
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    for (int grown = 0;; grown = 1) {
+        r = audit_append(s, now, event, detail);
+        if (r != LSN_ERR_STORE_FULL || grown || grow_map(s) != 0)
+            return r;
+    }
 }
 
 struct each_audit {

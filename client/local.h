@@ -35,6 +35,13 @@ int lsn_local_open(const char *dir, const uint8_t store_key[32],
                    struct lsn_local **out);
 void lsn_local_close(struct lsn_local **s);
 
+/* The ceiling of the store's map (bytes, at least LSN_LOCAL_MAP_MIN): a
+ * write that finds the map full doubles it up to this and runs once more;
+ * at the ceiling, or when the disk is full, it fails with
+ * LSN_ERR_STORE_FULL, a temporary error (nothing is acknowledged). */
+#define LSN_LOCAL_MAP_MIN (256u * 1024u)
+int lsn_local_set_map_max(struct lsn_local *s, size_t max);
+
 /* The local store key of a credential: BLAKE2b-256 keyed by the device's
  * signing seed over "liaison v1 local store". */
 void lsn_local_key_derive(uint8_t key[32], const uint8_t sign_sk[64]);
@@ -71,6 +78,19 @@ int lsn_local_each_received(struct lsn_local *s, lsn_local_each_fn fn,
                             void *ctx);
 
 void lsn_local_msg_free(struct lsn_local_msg **m);
+
+/* `liaison prune`: empties every message read and received before
+ * `before` (unix seconds): its envelope and sealed content key are
+ * removed, its sender, msg_id, times and seen entry stay, and reading it
+ * answers LSN_ERR_NOT_FOUND naming it pruned.  One transaction; with
+ * dry_run nothing changes.  Once it is committed, fn (may be NULL) is
+ * called for each such message; *n and *bytes (of envelopes) count them. */
+typedef int (*lsn_local_pruned_fn)(void *ctx, const char *org,
+                                   const uint8_t msg_id[16], int64_t received,
+                                   uint64_t bytes);
+int lsn_local_prune_read(struct lsn_local *s, int64_t before, int dry_run,
+                         lsn_local_pruned_fn fn, void *ctx, size_t *n,
+                         uint64_t *bytes);
 
 /* Forgets seen entries whose time has passed. */
 int lsn_local_prune(struct lsn_local *s, int64_t now);

@@ -1,5 +1,6 @@
 /* profile.c: the client's profile folder (see profile.h). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,11 @@ static const char default_config[] =
     "read-receipts = yes\n"
     "\n"
     "# How long to wait for the relay to answer a request, in milliseconds.\n"
-    "relay-timeout-ms = 10000\n";
+    "relay-timeout-ms = 10000\n"
+    "\n"
+    "# The most the local store may grow to, in MiB (its map grows as needed\n"
+    "# up to this).  When it is reached, fetch leaves messages at the relay.\n"
+    "# store-max-mb = 65536\n";
 
 int
 lsn_profile_dir(const char *home, char *out, size_t n)
@@ -121,6 +126,7 @@ read_config(struct lsn_profile *p)
 
     p->read_receipts = 1;
     p->timeout_ms = 10000;
+    p->store_max_mb = 0;
     if ((r = path_in(p->dir, "config", path, sizeof path)) != 0)
         return r;
     if ((r = lsn_file_read(path, CONFIG_MAX, &text, &n)) != 0)
@@ -146,6 +152,9 @@ read_config(struct lsn_profile *p)
         } else if (strcmp(key, "relay-timeout-ms") == 0 && atoi(val) >= 100 &&
                    atoi(val) <= 600000) {
             p->timeout_ms = atoi(val);
+        } else if (strcmp(key, "store-max-mb") == 0 && strspn(val, "0123456789") ==
+                   strlen(val) && atol(val) >= 1 && atol(val) <= 16L * 1024 * 1024) {
+            p->store_max_mb = atol(val);
         } else {
             lsn_set_detail("%s line %d: unknown setting or bad value `%s = %s`",
                            path, lineno, key, val);
@@ -193,6 +202,10 @@ lsn_profile_open(const char *dir, const char *pass, struct lsn_profile **out)
     if (r == 0)
         r = lsn_local_open(path, store_key, &p->store);
     sodium_memzero(store_key, sizeof store_key);
+    if (r == 0 && p->store_max_mb > 0) {
+        uint64_t max = (uint64_t)p->store_max_mb << 20;
+        r = lsn_local_set_map_max(p->store, max > SIZE_MAX ? SIZE_MAX : (size_t)max);
+    }
     if (r != 0)
         goto fail;
     *out = p;

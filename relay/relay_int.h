@@ -191,6 +191,18 @@ struct lsn_relay {
     /* Offline (relay/offline.h): replies go here instead of the ROUTER. */
     void (*sink)(void *ctx, const uint8_t *buf, size_t len);
     void *sink_ctx;
+    /* The descriptor reserve (relay.c, docs/relay.md "Limits"): the
+     * ROUTER's monitor counts its TCP connections; at the limit less the
+     * reserve the listening socket drops new handshakes until enough
+     * close. */
+    void *mon;                      /* PAIR on the ROUTER's monitor */
+    int listen_fd;                  /* libzmq's listening socket, or -1 */
+    uint64_t nofile;                /* RLIMIT_NOFILE (soft) after raising it */
+    size_t n_tcp;                   /* open accepted connections */
+    int paused;                     /* not accepting: the reserve is reached */
+    uint64_t fds_own;               /* descriptors open once listening */
+    int unbound, rebind_failed;     /* the listener closed (listener_reset) */
+    int64_t unbound_ms;             /* when it was closed or a bind failed */
 };
 
 /* Handles one decoded request from who over conn; fills resp.  Returns 0

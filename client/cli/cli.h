@@ -78,5 +78,6 @@ int cmd_status(int argc, char **argv);
 int cmd_open(int argc, char **argv);
 int cmd_bundle(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
 
 #endif

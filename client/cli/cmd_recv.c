@@ -35,6 +35,9 @@ static const char fetch_usage[] =
     "given to CMD (run by /bin/sh) on its stdin as one JSON object; a message\n"
     "is acknowledged once it is stored, whatever CMD does.\n"
     "\n"
+    "A message that does not fit in the local store (store-max-mb in the\n"
+    "profile's config, or the disk) is not acknowledged either: it waits.\n"
+    "\n"
     "Exit status: 0 success, 1 a message failed verification or was left\n"
     "waiting at the relay, 2 usage error, 3 relay unreachable.\n";
 
@@ -223,10 +226,20 @@ cmd_fetch(int argc, char **argv)
         fprintf(stderr, "%zu new message(s)%s%s\n", x.shown,
                 x.receipts ? ", receipts recorded (see `liaison status`)" : "",
                 resent ? ", stored messages resent" : "");
-    if (c->waiting > 0)
-        fprintf(stderr, "liaison: %zu message(s) left waiting at the relay (%s); "
-                "the next fetch tries them again\n", c->waiting,
-                lsn_strerror(c->waiting_err));
+    if (c->waiting > 0) {
+        fprintf(stderr, "liaison: %zu message(s) left waiting at the relay: %s.\n",
+                c->waiting, lsn_strerror(c->waiting_err));
+        if (c->waiting_err == LSN_ERR_STORE_FULL)
+            fprintf(stderr, "liaison: make room, then run `liaison fetch` again: "
+                    "free disk space, raise store-max-mb in the profile's config, "
+                    "or remove old read messages with `liaison prune --older-than "
+                    "90d`\n");
+        else if (c->waiting_err == LSN_ERR_IO || c->waiting_err == LSN_ERR_NOMEM)
+            fprintf(stderr, "liaison: check the disk of the profile folder, then "
+                    "run `liaison fetch` again\n");
+        else
+            fprintf(stderr, "liaison: the next fetch tries them again\n");
+    }
     if (rc == 0 && (x.failures > 0 || c->waiting > 0))
         rc = EXIT_FAILED;
 out:

@@ -22,6 +22,7 @@ static const struct cmd commands[] = {
     { "open",    cmd_open,    "verify and open an envelope file, without a relay" },
     { "bundle",  cmd_bundle,  "import an org bundle for offline use" },
     { "audit",   cmd_audit,   "check or show the local hash-chained audit log" },
+    { "prune",   cmd_prune,   "remove old read messages from the local store" },
     { NULL, NULL, NULL },
 };
 

@@ -1,10 +1,12 @@
 /* cli.c: shared plumbing of liaison-keys: dispatch, errors, passphrases. */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -232,4 +234,35 @@ cli_bundle_expiry_warn(const struct lsn_bundle *b)
                 "rotate --enc`) and run `liaison-keys publish` before then\n",
                 (unsigned long long)b->b->version, b->b->org,
                 cli_time(b->b->expires, t), (long long)((left + 86399) / 86400));
+}
+
+int
+cli_out_check(const char *path, int force)
+{
+    char copy[PATH_MAX], *dir;
+    struct stat st;
+
+    if (strlen(path) >= sizeof copy)
+        return cli_fail(EXIT_USAGE, LSN_ERR_TOO_LARGE, "cannot write %s", path);
+    if (lstat(path, &st) == 0) {
+        if (!force)
+            return cli_fail(EXIT_USAGE, LSN_ERR_EXISTS, "cannot write %s", path);
+        if (!S_ISREG(st.st_mode)) {
+            lsn_set_detail("%s is not a regular file", path);
+            return cli_fail(EXIT_USAGE, LSN_ERR_INVALID, "cannot write %s", path);
+        }
+    } else if (errno != ENOENT) {
+        return cli_fail(EXIT_USAGE, LSN_ERR_IO, "cannot write %s: %s", path,
+                        strerror(errno));
+    }
+    /* Files are written to a temporary name in the folder, then renamed. */
+    strcpy(copy, path);
+    dir = dirname(copy);
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cli_fail(EXIT_USAGE, LSN_ERR_NOT_FOUND, "cannot write %s: folder %s "
+                        "is missing", path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return cli_fail(EXIT_USAGE, LSN_ERR_DENIED, "cannot write %s: folder %s "
+                        "is not writable", path, dir);
+    return 0;
 }

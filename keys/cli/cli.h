@@ -77,4 +77,9 @@ void cli_org_report(const struct lsn_org *o, const char *what);
  * LSN_BUNDLE_WARN_DAYS days, with what the administrator must do. */
 void cli_bundle_expiry_warn(const struct lsn_bundle *b);
 
+/* Before anything changes: path may be written (absent, or a regular
+ * file with force, in an existing writable folder); else says why and
+ * returns EXIT_USAGE. */
+int cli_out_check(const char *path, int force);
+
 #endif

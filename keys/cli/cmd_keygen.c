@@ -63,6 +63,13 @@ keypair_new(int kind, const char *usage, int argc, char **argv)
     if (lsn_name_check(name) != 0)
         return cli_usage_error(usage, "invalid name `%s`: use 1 to 64 of a-z 0-9 . _ -",
                                name);
+    /* Both files may be written before either is. */
+    snprintf(path, sizeof path, "%s/%s.key", dir, name);
+    if ((rc = cli_out_check(path, force)) != 0)
+        return rc;
+    snprintf(path, sizeof path, "%s/%s.pub", dir, name);
+    if ((rc = cli_out_check(path, force)) != 0)
+        return rc;
     snprintf(what, sizeof what, "%s key `%s`", lsn_key_kind_name(kind), name);
     if ((rc = cli_pass_new(pass_file, no_pass, what, &pass)) != 0)
         return rc;

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -135,6 +136,19 @@ org_init(int argc, char **argv)
     if (lsn_org_id_check(o.arg) != 0)
         return cli_usage_error(org_usage, "invalid org id `%s`: use 1 to 32 of "
                                "a-z, 0-9 and -", o.arg);
+    /* Every file it writes may be written, before any is. */
+    if (access(o.dir, F_OK) == 0) {
+        static const char *const files[] = {
+            "root.key", "root.pub", "enc.key", "bundle.signed", "admin.cred", NULL,
+        };
+        for (int i = 0; files[i] != NULL; i++) {
+            snprintf(what, sizeof what, "%s/%s", o.dir, files[i]);
+            if ((rc = cli_out_check(what, o.force)) != 0)
+                return rc;
+        }
+    } else if ((rc = cli_out_check(o.dir, 0)) != 0) {
+        return rc;
+    }
     snprintf(what, sizeof what, "the org keys in %s", o.dir);
     if ((rc = cli_pass_new(o.pass_file, o.no_pass, what, &pass)) != 0)
         return rc;
@@ -175,26 +189,28 @@ roster_for(const struct lsn_org *org, const char *path, struct lsn_roster **out)
     return 0;
 }
 
+/* The new credential's passphrase, asked before anything changes. */
 static int
-save_credential(const struct lsn_credential *c, const char *path,
-                const struct oopts *o, int flags)
+credential_pass(const char *path, const struct oopts *o, char **pass)
 {
-    char *pass = NULL, what[PATH_MAX + 32];
-    int rc, r;
+    char what[PATH_MAX + 32];
 
     snprintf(what, sizeof what, "credential %s", path);
-    if ((rc = cli_pass_new(o->cred_pass_file, o->no_pass, what, &pass)) != 0)
-        return rc;
-    r = lsn_credential_save(c, path, pass, flags);
-    cli_pass_free(&pass);
+    return cli_pass_new(o->cred_pass_file, o->no_pass, what, pass);
+}
+
+static int
+save_credential(const struct lsn_credential *c, const char *path,
+                const char *pass, int flags)
+{
+    char fp[LSN_FP_LEN];
+    int r = lsn_credential_save(c, path, pass, flags);
+
     if (r != 0)
         return cli_fail(EXIT_USAGE, r, "cannot write credential %s", path);
-    {
-        char fp[LSN_FP_LEN];
-        lsn_fingerprint(fp, c->keys->sign_pk, 32);
-        printf("credential: %s (device `%s` of `%s`)\n", path, c->device, c->org);
-        printf("device signing key fingerprint: %s\n", fp);
-    }
+    lsn_fingerprint(fp, c->keys->sign_pk, 32);
+    printf("credential: %s (device `%s` of `%s`)\n", path, c->device, c->org);
+    printf("device signing key fingerprint: %s\n", fp);
     return 0;
 }
 
@@ -205,6 +221,7 @@ device_add(int argc, char **argv)
     struct lsn_org *org = NULL;
     struct lsn_roster *ro = NULL;
     struct lsn_credential *c = NULL;
+    char *pass = NULL;
     int role, rc, r;
 
     if (cli_wants_help(argc, argv, device_usage))
@@ -226,9 +243,21 @@ device_add(int argc, char **argv)
     if (lsn_name_check(o.arg) != 0)
         return cli_usage_error(device_usage, "invalid device name `%s`: use 1 to 64 "
                                "of a-z 0-9 . _ -", o.arg);
+    /* Every input is checked before the bundle changes: a failure after
+     * would leave the device in the bundle without its credential. */
+    if ((rc = cli_out_check(o.out, o.force)) != 0)
+        return rc;
     if ((rc = cli_org_load(o.dir, o.pass_file, &org)) != 0)
         return rc;
     if ((rc = roster_for(org, o.roster, &ro)) != 0)
+        goto out;
+    if (lsn_bundle_find_device(org->bundle, o.arg) != NULL) {
+        rc = cli_fail(EXIT_USAGE, LSN_ERR_EXISTS, "device `%s` is already in the "
+                      "bundle of `%s`: use `rotate --device %s --out CRED` for a new "
+                      "credential", o.arg, org->id, o.arg);
+        goto out;
+    }
+    if ((rc = credential_pass(o.out, &o, &pass)) != 0)
         goto out;
     r = lsn_org_device_add(org, o.arg, role, !o.receive_only, !o.send_only,
                            ro->bytes, ro->len, lsn_now(), &c);
@@ -237,11 +266,12 @@ device_add(int argc, char **argv)
         goto out;
     }
     cli_org_report(org, "device added");
-    rc = save_credential(c, o.out, &o, 0);
+    rc = save_credential(c, o.out, pass, o.force ? LSN_WRITE_FORCE : 0);
     if (rc != 0)
         fprintf(stderr, "liaison-keys: the bundle already lists `%s`; rerun with "
                 "`rotate --device %s --out CRED` to get a credential\n", o.arg, o.arg);
 out:
+    cli_pass_free(&pass);
     lsn_credential_destroy(&c);
     lsn_roster_destroy(&ro);
     lsn_org_destroy(&org);
@@ -274,7 +304,7 @@ rotate_device(struct lsn_org *org, const struct oopts *o)
 {
     struct lsn_roster *ro = NULL;
     struct lsn_credential *c = NULL;
-    char admin_path[PATH_MAX];
+    char admin_path[PATH_MAX], *pass = NULL;
     const char *out = o->out;
     int rc = 0, r;
 
@@ -284,16 +314,25 @@ rotate_device(struct lsn_org *org, const struct oopts *o)
     }
     if (out == NULL)
         return cli_usage_error(rotate_usage, "--device needs --out CRED");
+    if (lsn_bundle_find_device(org->bundle, o->device) == NULL)
+        return cli_fail(EXIT_USAGE, LSN_ERR_UNKNOWN_DEVICE, "cannot rotate device "
+                        "`%s` of `%s`", o->device, org->id);
+    if ((rc = cli_out_check(out, 1)) != 0)
+        return rc;
     if (o->roster != NULL && (rc = roster_for(org, o->roster, &ro)) != 0)
         return rc;
+    if ((rc = credential_pass(out, o, &pass)) != 0)
+        goto out;
     r = lsn_org_rotate_device(org, o->device, ro ? ro->bytes : NULL,
                               ro ? ro->len : 0, lsn_now(), &c);
     if (r != 0)
         rc = cli_fail(EXIT_USAGE, r, "cannot rotate device `%s`", o->device);
     else {
         cli_org_report(org, "device keys rotated");
-        rc = save_credential(c, out, o, LSN_WRITE_FORCE);
+        rc = save_credential(c, out, pass, LSN_WRITE_FORCE);
     }
+out:
+    cli_pass_free(&pass);
     lsn_credential_destroy(&c);
     lsn_roster_destroy(&ro);
     return rc;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -314,6 +315,12 @@ rf_start_relay(struct rf *f, size_t k)
         if (fd >= 0) {
             dup2(fd, 2);
             close(fd);
+        }
+        if (f->nofile_hard > 0) {
+            struct rlimit rl = { f->nofile_soft ? f->nofile_soft : f->nofile_hard,
+                                 f->nofile_hard };
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+                _exit(126);
         }
         execl(f->bin, "liaison-relay", "--config", conf, (char *)NULL);
         _exit(127);

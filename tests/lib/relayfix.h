@@ -54,6 +54,9 @@ struct rf {
     size_t n_relays;
     struct rf_relay relays[RF_MAX_RELAYS];
     size_t home[RF_MAX_ORGS];      /* org i is homed on relays[home[i]] */
+    /* If nofile_hard > 0, relays start with RLIMIT_NOFILE soft nofile_soft
+     * (or the hard limit if 0) and hard nofile_hard (set after rf_setup). */
+    unsigned nofile_soft, nofile_hard;
 };
 
 /* Builds the coalition in a fresh folder named tag: n_orgs orgs "o1".., each

@@ -1,0 +1,163 @@
+/* cmd_prune.c: `liaison prune`: removes old read messages from the local
+ * store so that it does not fill by itself, and says what it removed. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client/cli/cli.h"
+#include "client/names.h"
+#include "keys/json.h"
+#include "keys/util.h"
+#include "proto/err.h"
+
+static const char prune_usage[] =
+    "usage: liaison prune (--before DATE | --older-than AGE) [--dry-run] [--json]\n"
+    "\n"
+    "Removes from the local store every message that was read and was\n"
+    "received before DATE (YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SSZ, UTC) or more\n"
+    "than AGE ago (e.g. 90d, 12h): its envelope and its content key are wiped,\n"
+    "so it can never be shown again; its sender, id and times stay, and\n"
+    "`liaison read` of it says it was pruned.  Unread messages and sent\n"
+    "records are kept.  The audit log gets a `prune` entry with the count;\n"
+    "its chain stays whole.  Each removed message is listed (one JSON object\n"
+    "with --json).\n"
+    "\n"
+    "  --dry-run     list what would be removed and change nothing\n"
+    "\n"
+    "Exit status: 0 success, 2 usage or input error.\n";
+
+struct pruned {
+    char org[LSN_ENV_ORG_MAX + 1];
+    uint8_t id[16];
+    int64_t received;
+    uint64_t bytes;
+};
+
+struct prune_list {
+    struct pruned *v;
+    size_t n, cap;
+};
+
+static int
+collect(void *ctx, const char *org, const uint8_t msg_id[16], int64_t received,
+        uint64_t bytes)
+{
+    struct prune_list *l = ctx;
+
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        struct pruned *v = realloc(l->v, cap * sizeof *v);
+        if (v == NULL)
+            return LSN_ERR_NOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    snprintf(l->v[l->n].org, sizeof l->v[l->n].org, "%s", org);
+    memcpy(l->v[l->n].id, msg_id, 16);
+    l->v[l->n].received = received;
+    l->v[l->n].bytes = bytes;
+    l->n++;
+    return 0;
+}
+
+/* YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC. */
+static int
+parse_date(const char *s, int64_t *out)
+{
+    struct tm tm;
+    const char *end;
+
+    memset(&tm, 0, sizeof tm);
+    if ((end = strptime(s, "%Y-%m-%d", &tm)) == NULL)
+        return LSN_ERR_INVALID;
+    if (*end == 'T' && (end = strptime(end + 1, "%H:%M:%S", &tm)) != NULL &&
+        *end == 'Z')
+        end++;
+    if (end == NULL || *end != '\0' || tm.tm_year < 70)
+        return LSN_ERR_INVALID;
+    *out = (int64_t)timegm(&tm);
+    return 0;
+}
+
+int
+cmd_prune(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "before", required_argument, NULL, 'b' },
+        { "older-than", required_argument, NULL, 'o' },
+        { "dry-run", no_argument, NULL, 'n' },
+        { "json", no_argument, NULL, 'j' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct prune_list l = { NULL, 0, 0 };
+    struct lsn_client *c = NULL;
+    const char *before_s = NULL, *age_s = NULL;
+    int64_t before = 0, age = 0, now = lsn_now();
+    uint64_t bytes = 0;
+    size_t n = 0;
+    int opt, json = 0, dry = 0, rc, r;
+    char t[21], hex[33];
+
+    if (cli_help(argc, argv, prune_usage))
+        return 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'b': before_s = optarg; break;
+        case 'o': age_s = optarg; break;
+        case 'n': dry = 1; break;
+        case 'j': json = 1; break;
+        default: return cli_usage(prune_usage, "invalid option");
+        }
+    }
+    if (optind != argc)
+        return cli_usage(prune_usage, "unexpected argument `%.64s`", argv[optind]);
+    if ((before_s == NULL) == (age_s == NULL))
+        return cli_usage(prune_usage, "give one of --before DATE and --older-than AGE");
+    if (before_s != NULL && parse_date(before_s, &before) != 0)
+        return cli_usage(prune_usage, "--before `%.64s`: use YYYY-MM-DD or "
+                         "YYYY-MM-DDTHH:MM:SSZ", before_s);
+    if (age_s != NULL) {
+        if (lsn_duration_parse(age_s, &age) != 0)
+            return cli_usage(prune_usage, "--older-than `%.64s`: use a number and "
+                             "d, h, m or s, e.g. 90d", age_s);
+        before = now - age;
+    }
+    if ((rc = cli_open(&c)) != 0)
+        return rc;
+    r = lsn_local_prune_read(c->p->store, before, dry, collect, &l, &n, &bytes);
+    if (r == 0 && !dry && n > 0)
+        r = lsn_local_audit(c->p->store, now, "prune", "%zu read message(s) "
+                            "received before %s removed (%llu bytes)", n,
+                            cli_time(before, t), (unsigned long long)bytes);
+    if (r != 0) {
+        rc = cli_fail(r, 0, "prune");
+        goto out;
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        cli_hex_id(hex, l.v[i].id);
+        if (json) {
+            printf("{\"msg_id\":\"%s\",\"from\":", hex);
+            lsn_json_str(stdout, l.v[i].org);
+            printf(",\"received\":%lld,\"bytes\":%llu,\"pruned\":%s}\n",
+                   (long long)l.v[i].received, (unsigned long long)l.v[i].bytes,
+                   dry ? "false" : "true");
+        } else {
+            printf("%s %s from %s received %s (%llu bytes)\n",
+                   dry ? "would prune" : "pruned", hex, l.v[i].org,
+                   cli_time(l.v[i].received, t), (unsigned long long)l.v[i].bytes);
+        }
+    }
+    if (json)
+        printf("{\"dry_run\":%s,\"before\":%lld,\"pruned\":%zu,\"bytes\":%llu}\n",
+               dry ? "true" : "false", (long long)before, n, (unsigned long long)bytes);
+    else
+        printf("%s%zu read message(s) received before %s (%llu bytes)\n",
+               dry ? "would prune " : "pruned ", n, cli_time(before, t),
+               (unsigned long long)bytes);
+out:
+    free(l.v);
+    lsn_client_close(&c);
+    return rc;
+}
