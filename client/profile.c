@@ -23,7 +23,12 @@ static const char default_config[] =
     "read-receipts = yes\n"
     "\n"
     "# How long to wait for the relay to answer a request, in milliseconds.\n"
-    "relay-timeout-ms = 10000\n";
+    "relay-timeout-ms = 10000\n"
+    "\n"
+    "# A send the relay refuses for a full quota stays stored and is resent\n"
+    "# by send, fetch and watch, first after this many seconds, then twice as\n"
+    "# long each time (at most 15 minutes), until it expires.\n"
+    "resend-after-s = 30\n";
 
 int
 lsn_profile_dir(const char *home, char *out, size_t n)
@@ -121,6 +126,7 @@ read_config(struct lsn_profile *p)
 
     p->read_receipts = 1;
     p->timeout_ms = 10000;
+    p->resend_s = 30;
     if ((r = path_in(p->dir, "config", path, sizeof path)) != 0)
         return r;
     if ((r = lsn_file_read(path, CONFIG_MAX, &text, &n)) != 0)
@@ -146,6 +152,9 @@ read_config(struct lsn_profile *p)
         } else if (strcmp(key, "relay-timeout-ms") == 0 && atoi(val) >= 100 &&
                    atoi(val) <= 600000) {
             p->timeout_ms = atoi(val);
+        } else if (strcmp(key, "resend-after-s") == 0 && val[0] >= '0' &&
+                   val[0] <= '9' && atoi(val) <= 3600) {
+            p->resend_s = atoi(val);
         } else {
             lsn_set_detail("%s line %d: unknown setting or bad value `%s = %s`",
                            path, lineno, key, val);

@@ -25,6 +25,7 @@ struct lsn_profile {
     struct lsn_local *store;
     int read_receipts;               /* config: send read receipts */
     int timeout_ms;                  /* config: relay request timeout */
+    int resend_s;                    /* config: first wait after a quota */
     char *pass;                      /* sodium_malloc copy, or NULL: to save
                                         the credential after key deliveries */
 };

@@ -317,6 +317,17 @@ print_recipient(const Liaison__RecipientStatus *p)
            p->dropped ? ", some dropped with revoked devices" : "");
 }
 
+/* What a stored send waits for, from the relay's refusal. */
+static const char *
+waiting_what(const Liaison__StoredSent *sent)
+{
+    if (sent->waiting != LSN_ERR_QUOTA)
+        return lsn_strerror(sent->waiting);
+    return strstr(sent->waiting_why, "sending org") != NULL &&
+           strstr(sent->waiting_why, "recipient org") == NULL ? "sender quota"
+                                                              : "recipient quota";
+}
+
 int
 cmd_status(int argc, char **argv)
 {
@@ -346,9 +357,13 @@ cmd_status(int argc, char **argv)
         r = lsn_relay_client_status(c->rc, id, &st);
     relay_err = r;
     if (json) {
-        printf("{\"msg_id\":\"%s\",\"submitted\":%s,\"ack\":\"%s\",\"relay\":",
+        printf("{\"msg_id\":\"%s\",\"submitted\":%s,\"ack\":\"%s\",",
                hex, sent->submitted ? "true" : "false",
                lsn_name_of(lsn_names_ack, sent->ack));
+        if (!sent->submitted && sent->refused == 0 && sent->waiting != 0)
+            printf("\"waiting\":\"%s\",\"retry_at\":%lld,", waiting_what(sent),
+                   (long long)sent->retry_at);
+        printf("\"relay\":");
         if (st == NULL) {
             printf("{\"reachable\":false,\"error\":");
             lsn_json_str(stdout, lsn_strerror(relay_err));
@@ -378,6 +393,16 @@ cmd_status(int argc, char **argv)
     }
     printf("message %s: %s\n", hex, sent->submitted ? "accepted by the home relay"
                                                     : "stored here, not yet accepted by the relay");
+    if (!sent->submitted && sent->refused == 0 && sent->waiting != 0) {
+        char t[21];
+        printf("  waiting: %s; resent from %s on by send, fetch or watch until it "
+               "expires\n", waiting_what(sent), cli_time(sent->retry_at, t));
+        if (sent->waiting_why[0] != '\0') {
+            fputs("  the relay said: ", stdout);
+            cli_safe_text(stdout, sent->waiting_why, NULL);
+            fputc('\n', stdout);
+        }
+    }
     if (st == NULL)
         printf("  relay: unreachable (%s)\n", lsn_strerror(relay_err));
     else if (!st->known)

@@ -1,0 +1,114 @@
+#!/bin/sh
+# sendside_cli.sh: the sending side against a real relay on loopback: one
+# member flooding an org fills only its share of the org's quota, a send
+# refused for a full quota waits and is resent once there is room, and an
+# idempotency key repeated with another alert is refused, not answered
+# with the first alert's id.
+set -u
+K="$LSN_BIN/liaison-keys"
+R="$LSN_BIN/liaison-relay"
+L="$LSN_BIN/liaison"
+HERE=$(cd "$(dirname "$0")/../.." && pwd)
+T="$LSN_TMP/sendside_cli.$$"
+rm -rf "$T"; mkdir -p "$T"; cd "$T" || exit 1
+. "$HERE/tests/lib/coalition.sh"
+trap 'relay_kill' EXIT INT TERM
+
+fails=0
+bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
+expect() {  # expect WANT DESCRIPTION COMMAND...
+    want=$1; what=$2; shift 2
+    "$@" >out.txt 2>err.txt; got=$?
+    [ "$got" = "$want" ] || { bad "$what: exit $got, wanted $want"; cat out.txt err.txt; }
+}
+has() { grep -q -- "$1" out.txt err.txt || { bad "$2: no \`$1\`"; cat out.txt err.txt; }; }
+hasnt() { ! grep -q -- "$1" out.txt err.txt || { bad "$2: \`$1\` shown"; cat out.txt err.txt; }; }
+json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" out.txt | head -1; }
+
+coalition_new europol police paypal
+# paypal may have 8 messages waiting; one sender org's share is 2.
+printf 'recipient_quota_messages 8\ndevice_backlog 8\nrecipient_share_percent 25\n' \
+    > limits.conf
+relay_start < limits.conf || exit 1
+publish_all europol police paypal || { echo "publish failed"; exit 1; }
+# europol's analyst resends at its next run; its engine keeps the default.
+echo 'resend-after-s = 0' >> home/europol-analyst/config
+
+# --- Quota share and waiting sends --------------------------------------
+expect 0 "first to paypal" lsn europol analyst send --to paypal --title "x1"
+expect 0 "second to paypal" lsn europol analyst send --to paypal --title "x2"
+expect 4 "past the share: exit 4" lsn europol analyst send --to paypal --title "x3" --json
+[ "$(json_field state)" = "waiting" ] || bad "past the share: state waiting"
+X3=$(json_field msg_id)
+has "resent" "a waiting send says it is resent"
+hasnt "will not be resent" "a waiting send is not given up"
+# europol keeps trying to fill paypal's quota: it never gets past its share.
+for i in 4 5 6 7 8; do
+    expect 4 "flood $i held at the share" lsn europol analyst send --to paypal --title "x$i"
+done
+# Another member's alert still gets in.
+expect 0 "police's alert is accepted while europol floods" \
+    lsn police analyst send --to paypal --title "real alert"
+expect 0 "status of a waiting send" lsn europol analyst status "$X3"
+has "waiting: recipient quota" "status names the wait"
+expect 0 "status --json of a waiting send" lsn europol analyst status "$X3" --json
+has '"waiting":"recipient quota"' "status --json names the wait"
+
+# A default back-off (30 s) does not resend at once.
+expect 4 "engine past the share" lsn europol engine send --to paypal --title "e1"
+expect 4 "engine waits" lsn europol engine send --to paypal --title "e2"
+# paypal's devices take what waits: the quota frees.
+expect 0 "paypal analyst fetch" lsn paypal analyst fetch
+has "real alert" "police's alert delivered"
+expect 0 "paypal engine fetch" lsn paypal engine fetch
+# europol's next runs resend the waiting ones, two at a time (its share)
+# as paypal's devices take them.
+: > got.txt
+for round in 1 2 3; do
+    expect 0 "europol fetch resends (round $round)" lsn europol analyst fetch
+    expect 0 "paypal analyst takes them" lsn paypal analyst fetch
+    cat out.txt >> got.txt
+    expect 0 "paypal engine takes them" lsn paypal engine fetch
+done
+expect 0 "status after the resend" lsn europol analyst status "$X3"
+has "accepted by the home relay" "the waiting send went out"
+for i in 3 4 5 6 7 8; do
+    grep -q " x$i\$" got.txt || bad "waiting send x$i delivered after the quota freed"
+done
+expect 0 "engine status: still waiting" lsn europol engine status "$(lsn europol engine audit show | sed -n 's/.*waiting.*msg \([0-9a-f]*\).*/\1/p' | head -1)"
+has "waiting: recipient quota" "back-off keeps the engine's send waiting"
+
+# --- Idempotency keys ---------------------------------------------------
+expect 0 "keyed send" lsn europol analyst send --to police --title "first" \
+    --idempotency-key k1 --json
+K1=$(json_field msg_id)
+[ "$(json_field state)" = "sent" ] || bad "keyed send: state sent"
+expect 0 "keyed send repeated" lsn europol analyst send --to police --title "first" \
+    --idempotency-key k1 --json
+[ "$(json_field state)" = "already-sent" ] || bad "repeat: state already-sent"
+[ "$(json_field msg_id)" = "$K1" ] || bad "repeat: same msg_id"
+expect 2 "same key, other recipients" lsn europol analyst send --to paypal \
+    --title "first" --idempotency-key k1 --json
+has "$K1" "the refusal names the earlier message"
+hasnt '"state":"sent"' "no sent state for a refused key"
+expect 2 "same key, other title" lsn europol analyst send --to police \
+    --title "second" --idempotency-key k1
+has "$K1" "the refusal names the earlier message"
+expect 0 "police fetch" lsn police analyst fetch --json
+[ "$(grep -c '"title":"first"' out.txt)" = 1 ] || bad "first delivered once"
+expect 0 "keyed seal" lsn europol analyst seal --to police --title "s1" \
+    --idempotency-key k2 --out s1.env --json
+S1=$(json_field msg_id)
+expect 0 "keyed seal repeated" lsn europol analyst seal --to police --title "s1" \
+    --idempotency-key k2 --out s1b.env --json
+[ "$(json_field state)" = "already-sealed" ] || bad "seal repeat: already-sealed"
+[ "$(json_field msg_id)" = "$S1" ] || bad "seal repeat: same msg_id"
+cmp -s s1.env s1b.env || bad "seal repeat writes the same envelope"
+expect 2 "seal: same key, other title" lsn europol analyst seal --to police \
+    --title "s2" --idempotency-key k2 --out s2.env
+has "$S1" "the seal refusal names the earlier message"
+[ ! -e s2.env ] || bad "no envelope written for a refused key"
+
+relay_stop
+if [ $fails -ne 0 ]; then echo "sendside_cli: $fails failure(s)"; exit 1; fi
+echo "sendside_cli: all checks passed"
