@@ -55,6 +55,32 @@ path_in(const char *dir, const char *name, char *out, size_t n)
     return (size_t)snprintf(out, n, "%s/%s", dir, name) >= n ? LSN_ERR_TOO_LARGE : 0;
 }
 
+/* Why the profile folder dir could not be made, as a sentence naming the
+ * folder at fault. */
+static int
+missing_folder(const char *dir, int err)
+{
+    char parent[PATH_MAX];
+    char *slash;
+
+    snprintf(parent, sizeof parent, "%s", dir);
+    while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0' && slash > parent)
+        *slash = '\0';         /* a trailing slash names no folder */
+    if ((slash = strrchr(parent, '/')) == NULL)
+        snprintf(parent, sizeof parent, ".");
+    else if (slash == parent)
+        parent[1] = '\0';
+    else
+        *slash = '\0';
+    if (err == ENOENT) {
+        lsn_set_detail("the folder %.300s does not exist: create it first, or "
+                       "give --home a folder inside one that exists", parent);
+        return LSN_ERR_NOT_FOUND;
+    }
+    lsn_set_detail("cannot create the folder %.300s: %s", dir, strerror(err));
+    return LSN_ERR_IO;
+}
+
 int
 lsn_profile_init(const char *dir, const char *cred_path, const char *pass,
                  int64_t now)
@@ -76,7 +102,7 @@ lsn_profile_init(const char *dir, const char *cred_path, const char *pass,
         goto out;
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        r = LSN_ERR_IO;
+        r = missing_folder(dir, errno);
         goto out;
     }
     if ((r = path_in(dir, "trust", path, sizeof path)) != 0 ||

@@ -31,7 +31,7 @@ cli_exit_for(int err, int verifying)
     case LSN_ERR_THRESHOLD: case LSN_ERR_ROLLBACK: case LSN_ERR_CHAIN:
     case LSN_ERR_WRONG_SIGNER: case LSN_ERR_CONFLICT: case LSN_ERR_PROTOCOL:
         return EXIT_FAILED;
-    case LSN_ERR_MALFORMED: case LSN_ERR_TRUNCATED:
+    case LSN_ERR_MALFORMED: case LSN_ERR_TRUNCATED: case LSN_ERR_CORRUPT:
         return verifying ? EXIT_FAILED : EXIT_USAGE;
     default:
         return EXIT_USAGE;

@@ -12,7 +12,9 @@
 
 #include "client/alert.h"
 #include "client/cli/cli.h"
+#include "keys/roster.h"
 #include "keys/util.h"
+#include "proto/envelope.h"
 #include "proto/err.h"
 
 static const char fetch_usage[] =
@@ -428,6 +430,23 @@ cmd_read(int argc, char **argv)
     return rc;
 }
 
+/* 1 if the org an envelope names as its sender is in the roster held
+ * here (no bundle of it yet is then something to import, not a forgery). */
+static int
+sender_in_roster(struct lsn_client *c, const uint8_t *env, size_t len)
+{
+    struct lsn_envelope_info info;
+    struct lsn_roster *ro = NULL;
+    int in;
+
+    if (lsn_envelope_peek(env, len, 0, &info) != 0 ||
+        lsn_profile_roster(c->p, lsn_now(), &ro) != 0)
+        return 0;
+    in = lsn_roster_find_org(ro, info.sender_org) != NULL;
+    lsn_roster_destroy(&ro);
+    return in;
+}
+
 int
 cmd_open(int argc, char **argv)
 {
@@ -450,6 +469,12 @@ cmd_open(int argc, char **argv)
     c->offline = 1;     /* verified against the bundles held here */
     if ((r = lsn_client_accept(c, env, len, lsn_now(), &m)) != 0) {
         rc = cli_fail(r, 1, "%s does not verify", file);
+        /* Whichever check refused it (a limit, a field, an unknown org),
+         * the envelope did not verify; only a local fault, or no bundle of
+         * the sender held here to check it with (import it), is not that. */
+        if (r != LSN_ERR_NOMEM && r != LSN_ERR_IO && r != LSN_ERR_INTERNAL &&
+            (r != LSN_ERR_NOT_FOUND || !sender_in_roster(c, env, len)))
+            rc = EXIT_FAILED;
     } else {
         cli_print_message(stdout, m, x.json);
         if (x.save != NULL)

@@ -3,7 +3,8 @@
 # member flooding an org fills only its share of the org's quota, a send
 # refused for a full quota waits and is resent once there is room, and an
 # idempotency key repeated with another alert is refused, not answered
-# with the first alert's id.
+# with the first alert's id; exit codes: every refused envelope is 1, a
+# tampered audit log is 1, a missing parent folder is named.
 set -u
 K="$LSN_BIN/liaison-keys"
 R="$LSN_BIN/liaison-relay"
@@ -108,6 +109,35 @@ expect 2 "seal: same key, other title" lsn europol analyst seal --to police \
     --title "s2" --idempotency-key k2 --out s2.env
 has "$S1" "the seal refusal names the earlier message"
 [ ! -e s2.env ] || bad "no envelope written for a refused key"
+
+# --- Exit codes --------------------------------------------------------
+# Every refusal of an envelope is a verification failure (1), whichever
+# check refused it: here the sender org's name in the header is changed.
+expect 0 "seal for open" lsn europol analyst seal --to paypal --title "o1" --out o1.env
+python3 - <<'PY'
+d = open("o1.env", "rb").read()
+open("org.env", "wb").write(d.replace(b"europol", b"europom", 1))
+open("short.env", "wb").write(d[: len(d) // 2])
+PY
+expect 1 "open: unknown sender org is a verification failure" \
+    lsn paypal analyst open org.env
+expect 1 "open: truncated envelope is a verification failure" \
+    lsn paypal analyst open short.env
+# A tampered audit log does not verify: exit 1, valid:false.
+expect 0 "audit verify intact" lsn police analyst audit verify
+python3 - <<'PY'
+p = "home/police-analyst/store/data.mdb"
+d = open(p, "rb").read()
+assert b"org(s)" in d
+open(p, "wb").write(d.replace(b"org(s)", b"org(z)"))
+PY
+expect 1 "audit verify of a tampered log" lsn police analyst audit verify --json
+has '"valid":false' "tampered log: valid false"
+# A profile folder whose parent is missing names the missing folder.
+expect 2 "init under a missing folder" "$L" --home "$T/nowhere/p" init \
+    --credential police-analyst.cred
+has "folder $T/nowhere does not exist" "init names the missing folder"
+hasnt "input/output error" "init under a missing folder is no I/O error"
 
 relay_stop
 if [ $fails -ne 0 ]; then echo "sendside_cli: $fails failure(s)"; exit 1; fi
