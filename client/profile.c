@@ -129,13 +129,33 @@ out:
     return r;
 }
 
+/* Refuses a profile folder others may write to (they could swap the
+ * credential, the trust store or the config), as ssh does for ~/.ssh. */
+static int
+dir_check(const char *dir)
+{
+    struct stat st;
+
+    if (stat(dir, &st) != 0)
+        return errno == ENOENT ? LSN_ERR_NOT_FOUND : LSN_ERR_IO;
+    if ((st.st_mode & 022) == 0)
+        return 0;
+    lsn_set_detail("the profile folder %.300s is writable by %s (mode %04o): "
+                   "`chmod go-w %.300s`", dir,
+                   (st.st_mode & 020) && (st.st_mode & 002) ? "group and others"
+                   : (st.st_mode & 020) ? "its group" : "others",
+                   (unsigned)(st.st_mode & 07777), dir);
+    return LSN_ERR_PERMISSIONS;
+}
+
 int
 lsn_profile_is_protected(const char *dir, int *is_protected)
 {
     char path[PATH_MAX];
     int r;
 
-    if ((r = path_in(dir, "credential", path, sizeof path)) != 0)
+    if ((r = dir_check(dir)) != 0 ||
+        (r = path_in(dir, "credential", path, sizeof path)) != 0)
         return r;
     return lsn_secret_is_protected(path, is_protected);
 }
@@ -208,6 +228,8 @@ lsn_profile_open(const char *dir, const char *pass, struct lsn_profile **out)
         return LSN_ERR_TOO_LARGE;
     }
     strcpy(p->dir, dir);
+    if ((r = dir_check(dir)) != 0)
+        goto fail;
     if (pass != NULL) {
         if ((p->pass = sodium_malloc(strlen(pass) + 1)) == NULL) {
             r = LSN_ERR_NOMEM;

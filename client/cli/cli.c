@@ -79,6 +79,8 @@ cli_open(struct lsn_client **c)
     if ((r = lsn_profile_is_protected(dir, &prot)) != 0) {
         if (r == LSN_ERR_NOT_FOUND)
             lsn_set_detail("set one up with `liaison init --credential FILE`");
+        if (r == LSN_ERR_PERMISSIONS)
+            return cli_fail(r, 0, "refusing the profile in %s", dir);
         return cli_fail(r, 0, "no profile in %s", dir);
     }
     if (prot) {

@@ -4,7 +4,8 @@
 # refused for a full quota waits and is resent once there is room, and an
 # idempotency key repeated with another alert is refused, not answered
 # with the first alert's id; exit codes: every refused envelope is 1, a
-# tampered audit log is 1, a missing parent folder is named.
+# tampered audit log is 1, a missing parent folder is named; secrets and
+# profile folders open to other users are refused with the chmod to run.
 set -u
 K="$LSN_BIN/liaison-keys"
 R="$LSN_BIN/liaison-relay"
@@ -138,6 +139,38 @@ expect 2 "init under a missing folder" "$L" --home "$T/nowhere/p" init \
     --credential police-analyst.cred
 has "folder $T/nowhere does not exist" "init names the missing folder"
 hasnt "input/output error" "init under a missing folder is no I/O error"
+
+# --- Permissions ---------------------------------------------------------
+# A credential others can read, or a profile folder others can write, is
+# refused like ssh refuses a key: exit 2 and the chmod that fixes it.
+chmod 644 home/police-analyst/credential
+expect 2 "credential readable by others refused" lsn police analyst inbox
+has "chmod 600 home/police-analyst/credential" "names the chmod for the credential"
+chmod 600 home/police-analyst/credential
+expect 0 "credential 0600 works" lsn police analyst inbox
+chmod 770 home/police-analyst
+expect 2 "profile folder writable by its group refused" lsn police analyst inbox
+has "chmod go-w home/police-analyst" "names the chmod for the folder"
+chmod 700 home/police-analyst
+expect 0 "profile folder 0700 works" lsn police analyst inbox
+chmod 640 police-engine.cred
+expect 2 "init from a credential its group can read" "$L" --home "$T/fresh" init \
+    --credential police-engine.cred
+has "chmod 600 police-engine.cred" "init names the chmod"
+chmod 644 org-police/root.key
+expect 2 "liaison-keys refuses an org root key others can read" \
+    "$K" device add extra --org-dir org-police --role human --roster roster \
+    --out extra.cred --no-passphrase
+has "chmod 600 org-police/root.key" "liaison-keys names the chmod"
+chmod 600 org-police/root.key
+expect 0 "liaison-keys with the root key at 0600" \
+    "$K" device add extra --org-dir org-police --role human --roster roster \
+    --out extra.cred --no-passphrase
+chmod 644 a1.key
+expect 2 "an authority key others can read is refused" \
+    "$K" roster sign roster --key a1.key
+has "chmod 600 a1.key" "names the chmod for an authority key"
+chmod 600 a1.key
 
 relay_stop
 if [ $fails -ne 0 ]; then echo "sendside_cli: $fails failure(s)"; exit 1; fi
