@@ -221,8 +221,9 @@ print_audit(void *ctx, const Liaison__AuditEntry *e)
         lsn_json_str(stdout, e->detail);
         printf("}\n");
     } else {
+        char safe[2048];    /* details name orgs a relay supplied */
         printf("%6llu  %s  %-12s %s\n", (unsigned long long)e->seq,
-               cli_time(e->at, t), e->event, e->detail);
+               cli_time(e->at, t), e->event, cli_safe(e->detail, safe, sizeof safe));
     }
     return 0;
 }
@@ -301,18 +302,22 @@ print_recipient(const Liaison__RecipientStatus *p)
     const char *state = p->expired ? "expired"
                         : p->devices > 0 && p->delivered == p->devices ? "delivered"
                         : "queued";
+    char org_buf[4 * 64 + 1], relay_buf[4 * 64 + 1];
+    /* The relay's answer: its names are escaped for the terminal. */
+    const char *org = cli_safe(p->org, org_buf, sizeof org_buf);
+    const char *relay = cli_safe(p->relay, relay_buf, sizeof relay_buf);
 
     if (p->relay[0] != '\0' && !p->forwarded) {
-        printf("  %-20s queued at the home relay for relay %s\n", p->org, p->relay);
+        printf("  %-20s queued at the home relay for relay %s\n", org, relay);
         return;
     }
     if (p->relay[0] != '\0' && !p->relay_answered) {
         printf("  %-20s forwarded to relay %s (its figures not available now)\n",
-               p->org, p->relay);
+               org, relay);
         return;
     }
-    printf("  %-20s %s: delivered to %u of %u device(s)%s%s%s%s\n", p->org, state,
-           p->delivered, p->devices, p->relay[0] ? " via relay " : "", p->relay,
+    printf("  %-20s %s: delivered to %u of %u device(s)%s%s%s%s\n", org, state,
+           p->delivered, p->devices, p->relay[0] ? " via relay " : "", relay,
            p->trimmed ? ", some trimmed" : "",
            p->dropped ? ", some dropped with revoked devices" : "");
 }

@@ -134,15 +134,17 @@ static void
 on_error(void *ctx, const char *org, const uint8_t id[16], int err)
 {
     struct show_ctx *x = ctx;
-    char hex[33];
+    char hex[33], safe[4 * LSN_ENV_ORG_MAX + 64], why[1024];
 
+    /* org and the detail are the relay's word: escaped for the terminal. */
     cli_hex_id(hex, id);
+    org = cli_safe(org, safe, sizeof safe);
     if (err == LSN_ERR_QUOTA) {
         fprintf(stderr, "liaison: message %s from %s was trimmed by the relay "
                 "before this device fetched it (ask the sender to resend)\n", hex, org);
         return;
     }
-    if (err == LSN_ERR_EXPIRED && org != NULL) {
+    if (err == LSN_ERR_EXPIRED) {
         fprintf(stderr, "liaison: relay notice: message %s of %s expired before "
                 "every recipient took it (advisory, not end-to-end)\n", hex, org);
         return;
@@ -151,7 +153,7 @@ on_error(void *ctx, const char *org, const uint8_t id[16], int err)
     fprintf(stderr, "liaison: message %s from %s refused: %s", hex, org,
             lsn_strerror(err));
     if (lsn_detail()[0] != '\0')
-        fprintf(stderr, " (%s)", lsn_detail());
+        fprintf(stderr, " (%s)", cli_safe(lsn_detail(), why, sizeof why));
     fputc('\n', stderr);
     lsn_set_detail("%s", "");
 }
