@@ -14,7 +14,7 @@ HERE=$(cd "$(dirname "$0")/../.." && pwd)
 T="$LSN_TMP/sendside_cli.$$"
 rm -rf "$T"; mkdir -p "$T"; cd "$T" || exit 1
 . "$HERE/tests/lib/coalition.sh"
-trap 'relay_kill' EXIT INT TERM
+trap 'relay_kill; [ -n "${WATCH:-}" ] && kill $WATCH 2>/dev/null' EXIT INT TERM
 
 fails=0
 bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
@@ -79,6 +79,27 @@ for i in 3 4 5 6 7 8; do
 done
 expect 0 "engine status: still waiting" lsn europol engine status "$(lsn europol engine audit show | sed -n 's/.*waiting.*msg \([0-9a-f]*\).*/\1/p' | head -1)"
 has "waiting: recipient quota" "back-off keeps the engine's send waiting"
+
+# watch resends on its own once there is room: fill europol's share again,
+# have one more wait, then let paypal take its messages while europol's
+# analyst only watches.
+lsn europol analyst send --to paypal --title "w1" >/dev/null 2>&1
+lsn europol analyst send --to paypal --title "w2" >/dev/null 2>&1
+expect 4 "a send waits while the share is full" \
+    lsn europol analyst send --to paypal --title "w3" --json
+W3=$(json_field msg_id)
+"$L" --home home/europol-analyst watch >watch.out 2>&1 &
+WATCH=$!
+expect 0 "paypal analyst takes the share" lsn paypal analyst fetch
+expect 0 "paypal engine takes the share" lsn paypal engine fetch
+i=0
+while [ $i -lt 60 ]; do
+    lsn europol analyst status "$W3" 2>/dev/null | grep -q "accepted by the home relay" && break
+    sleep 0.5; i=$((i + 1))
+done
+kill $WATCH 2>/dev/null; wait $WATCH 2>/dev/null
+expect 0 "status after watch" lsn europol analyst status "$W3"
+has "accepted by the home relay" "watch resent the waiting send by itself"
 
 # --- Idempotency keys ---------------------------------------------------
 expect 0 "keyed send" lsn europol analyst send --to police --title "first" \
