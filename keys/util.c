@@ -76,8 +76,22 @@ lsn_report(const char *prog, int err, const char *fmt, va_list ap)
     vfprintf(stderr, fmt, ap);
     if (err != 0) {
         fprintf(stderr, ": %s", lsn_strerror(err));
-        if (detail[0] != '\0')
-            fprintf(stderr, " (%s)", detail);
+        if (detail[0] != '\0') {
+            /* A detail may hold a relay's sentence: no control character
+             * (C0, DEL, C1) reaches the terminal as itself. */
+            fputs(" (", stderr);
+            for (const unsigned char *p = (const unsigned char *)detail; *p; p++) {
+                if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+                    fprintf(stderr, "\\u{%04x}", (unsigned)p[1]);
+                    p++;
+                } else if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+                    fprintf(stderr, "\\x%02x", *p);
+                } else {
+                    fputc(*p, stderr);
+                }
+            }
+            fputc(')', stderr);
+        }
     }
     fputc('\n', stderr);
     detail[0] = '\0';
