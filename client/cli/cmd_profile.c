@@ -400,8 +400,12 @@ cmd_status(int argc, char **argv)
                                                     : "stored here, not yet accepted by the relay");
     if (!sent->submitted && sent->refused == 0 && sent->waiting != 0) {
         char t[21];
-        printf("  waiting: %s; resent from %s on by send, fetch or watch until it "
-               "expires\n", waiting_what(sent), cli_time(sent->retry_at, t));
+        if (sent->expires <= lsn_now())
+            printf("  expired: the relay never had room for it (%s)\n",
+                   waiting_what(sent));
+        else
+            printf("  waiting: %s; resent from %s on by send, fetch or watch until "
+                   "it expires\n", waiting_what(sent), cli_time(sent->retry_at, t));
         if (sent->waiting_why[0] != '\0') {
             fputs("  the relay said: ", stdout);
             cli_safe_text(stdout, sent->waiting_why, NULL);

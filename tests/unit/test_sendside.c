@@ -24,6 +24,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "client/local.h"
 #include "client/profile.h"
 #include "keys/credential.h"
 #include "keys/util.h"
@@ -134,6 +135,50 @@ test_sendside_share_off_is_quota_only(void **state)
         assert_int_equal(submit(s, "x", t, 9000), 0);
     assert_int_equal(submit(s, "c", 1, 9000), LSN_ERR_QUOTA);
     lsn_store_close(&s);
+}
+
+/* A send refused for quota waits: its record stays (not refused, not
+ * submitted), with the relay's sentence, and its next try moves out
+ * 30 s, 60 s, 120 s ... at most 15 minutes after each refusal; once the
+ * relay takes it, it no longer waits. */
+static void
+test_sendside_waiting_send_backs_off(void **state)
+{
+    Liaison__StoredSent rec = LIAISON__STORED_SENT__INIT, *got = NULL;
+    const char *to[1] = { "b" };
+    struct lsn_local *s = NULL;
+    uint8_t key[32], id[16], env[8] = { 1 };
+    int64_t want = 30;
+
+    (void)state;
+    memset(key, 7, sizeof key);
+    memset(id, 3, sizeof id);
+    assert_int_equal(lsn_local_open(kf_tmpdir("waiting"), key, &s), 0);
+    rec.envelope = (ProtobufCBinaryData){ sizeof env, env };
+    rec.recipients = (char **)to;
+    rec.n_recipients = 1;
+    rec.created = 1000;
+    rec.expires = 1000000;
+    assert_int_equal(lsn_local_put_sent(s, id, &rec), 0);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(lsn_local_mark_waiting(s, id, LSN_ERR_QUOTA,
+                                                "recipient org `b` is full", 1000, 30), 0);
+        assert_int_equal(lsn_local_get_sent(s, id, &got), 0);
+        assert_int_equal(got->waiting, LSN_ERR_QUOTA);
+        assert_int_equal(got->refused, 0);
+        assert_false(got->submitted);
+        assert_int_equal(got->tries, (uint32_t)i + 1);
+        assert_int_equal(got->retry_at, 1000 + want);
+        assert_string_equal(got->waiting_why, "recipient org `b` is full");
+        lsn_pb_free(&got->base);
+        want = want * 2 > LSN_LOCAL_RETRY_MAX ? LSN_LOCAL_RETRY_MAX : want * 2;
+    }
+    assert_int_equal(lsn_local_mark_submitted(s, id), 0);
+    assert_int_equal(lsn_local_get_sent(s, id, &got), 0);
+    assert_true(got->submitted);
+    assert_int_equal(got->waiting, 0);
+    lsn_pb_free(&got->base);
+    lsn_local_close(&s);
 }
 
 /* ------------------------------------------------------------ hostile relay */
@@ -363,6 +408,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sendside_sender_share_of_recipient_quota),
         cmocka_unit_test(test_sendside_share_off_is_quota_only),
+        cmocka_unit_test(test_sendside_waiting_send_backs_off),
         cmocka_unit_test(test_sendside_hostile_relay_cannot_write_to_terminal),
     };
 
