@@ -327,6 +327,50 @@ out:
     return r;
 }
 
+/* 0 if the sent record held under msg_id is this alert (its digest, or
+ * its sealed content for a record written before digests) to the same
+ * set of orgs; LSN_ERR_INVALID, naming the earlier message, if not. */
+static int
+same_send(struct lsn_client *c, const Liaison__StoredSent *held,
+          const uint8_t msg_id[16], const uint8_t digest[32],
+          const char *const *to, size_t n)
+{
+    uint8_t *plain = NULL, d[32];
+    size_t pl;
+    int same = held->n_recipients == n;
+    char hex[33];
+
+    for (size_t i = 0; same && i < n; i++) {
+        int found = 0;
+        for (size_t j = 0; j < held->n_recipients; j++)
+            found |= strcmp(to[i], held->recipients[j]) == 0;
+        same = found;
+    }
+    if (same && held->digest.len == 32) {
+        same = sodium_memcmp(held->digest.data, digest, 32) == 0;
+    } else if (same && held->sealed_content.len > LSN_LOCAL_SEAL_OVERHEAD) {
+        pl = held->sealed_content.len - LSN_LOCAL_SEAL_OVERHEAD;
+        same = (plain = malloc(pl)) != NULL &&
+               lsn_local_unseal(c->p->store, held->sealed_content.data,
+                                held->sealed_content.len, msg_id, 16, plain) == 0;
+        if (same) {
+            lsn_local_digest(c->p->store, plain, pl, d);
+            same = sodium_memcmp(d, digest, 32) == 0;
+            sodium_memzero(plain, pl);
+        }
+        free(plain);
+    } else {
+        same = 0;       /* nothing left to compare with: not provably the same */
+    }
+    if (same)
+        return 0;
+    lsn_hex(hex, msg_id, 16);
+    lsn_set_detail("this idempotency key was used for message %s with other "
+                   "content or recipients; a retry must repeat them exactly, "
+                   "a new alert needs a new key", hex);
+    return LSN_ERR_INVALID;
+}
+
 /* The record of a sealed envelope, with its content sealed under the local
  * store key until the relay takes it (so a refusal as stale can re-seal). */
 static int
@@ -335,17 +379,24 @@ record_sent(struct lsn_client *c, const Liaison__Alert *a, const char *const *to
             const uint8_t msg_id[16], const uint8_t *env, size_t len)
 {
     Liaison__StoredSent rec = LIAISON__STORED_SENT__INIT, *held = NULL;
-    uint8_t *content = NULL, *sealed = NULL;
+    uint8_t *content = NULL, *sealed = NULL, digest[32];
     size_t cl = 0, sl = 0;
     int r;
 
-    /* A permanent refusal of this msg_id before (e.g. QUOTA) is replaced by
-     * this new attempt; any other record stands (a retry resends it). */
-    if (lsn_local_get_sent(c->p->store, msg_id, &held) == 0 && held->refused != 0)
-        (void)lsn_local_del_sent(c->p->store, msg_id);
-    lsn_pb_free((ProtobufCMessage *)held);
-    if ((r = lsn_alert_encode(a, &content, &cl)) != 0 ||
-        (r = lsn_local_seal(c->p->store, content, cl, msg_id, 16, &sealed, &sl)) != 0)
+    if ((r = lsn_alert_encode(a, &content, &cl)) != 0)
+        goto out;
+    lsn_local_digest(c->p->store, content, cl, digest);
+    /* A permanent refusal of this msg_id before is replaced by this new
+     * attempt; any other record stands (a retry resends it) if it is this
+     * alert to these orgs: the msg_id derives from the idempotency key, so
+     * another alert under a used key would be dropped for the first one. */
+    if (lsn_local_get_sent(c->p->store, msg_id, &held) == 0) {
+        if (held->refused != 0)
+            (void)lsn_local_del_sent(c->p->store, msg_id);
+        else if ((r = same_send(c, held, msg_id, digest, to, n)) != 0)
+            goto out;
+    }
+    if ((r = lsn_local_seal(c->p->store, content, cl, msg_id, 16, &sealed, &sl)) != 0)
         goto out;
     rec.envelope = (ProtobufCBinaryData){ len, (uint8_t *)env };
     rec.recipients = (char **)to;
@@ -355,8 +406,11 @@ record_sent(struct lsn_client *c, const Liaison__Alert *a, const char *const *to
     rec.ack = a->ack;
     rec.sealed_content = (ProtobufCBinaryData){ sl, sealed };
     rec.idem = (char *)(idem ? idem : "");
+    if (idem != NULL && idem[0] != '\0')
+        rec.digest = (ProtobufCBinaryData){ sizeof digest, digest };
     r = lsn_local_put_sent(c->p->store, msg_id, &rec);
 out:
+    lsn_pb_free((ProtobufCMessage *)held);
     if (content != NULL) {
         sodium_memzero(content, cl);
         free(content);
@@ -428,11 +482,20 @@ refusal_is_final(int err)
     switch (err) {
     case LSN_ERR_TIMEOUT: case LSN_ERR_UNAVAILABLE: case LSN_ERR_RATE:
     case LSN_ERR_IO: case LSN_ERR_PROTOCOL: case LSN_ERR_NOMEM:
-    case LSN_ERR_INTERNAL: case LSN_ERR_STALE_KEY:
+    case LSN_ERR_INTERNAL: case LSN_ERR_STALE_KEY: case LSN_ERR_QUOTA:
         return 0;
     default:
         return 1;
     }
+}
+
+/* A refusal that time undoes for this message alone (a quota frees as the
+ * recipients fetch): the record waits with back-off, and the others are
+ * still sent. */
+static int
+refusal_waits(int err)
+{
+    return err == LSN_ERR_QUOTA;
 }
 
 /* The envelope of msg_id was sealed to a key its recipient has replaced:
@@ -524,16 +587,37 @@ lsn_client_submit(struct lsn_client *c, const uint8_t msg_id[16],
     else if (r != 0 && refusal_is_final(r) && rec != NULL)
         lsn_local_audit(c->p->store, lsn_now(), "refused", "msg %s: %s", hex,
                         lsn_strerror(r));
+    else if (refusal_waits(r) && rec != NULL &&
+             lsn_local_mark_waiting(c->p->store, id, r, lsn_detail(), lsn_now(),
+                                    c->p->resend_s) == 0)
+        lsn_local_audit(c->p->store, lsn_now(), "waiting", "msg %s: %s; resent "
+                        "later", hex, lsn_strerror(r));
     if (final_id != NULL)
         memcpy(final_id, id, 16);
     lsn_pb_free((ProtobufCMessage *)rec);
     return r;
 }
 
+struct resubmit_one {
+    int64_t created;
+    uint8_t id[16];
+};
+
 struct resubmit_ctx {
-    uint8_t (*ids)[16];
+    struct resubmit_one *ids;
     size_t n, cap;
 };
+
+/* Oldest first: what waited longest goes first when room frees. */
+static int
+older_first(const void *a, const void *b)
+{
+    const struct resubmit_one *x = a, *y = b;
+
+    if (x->created != y->created)
+        return x->created < y->created ? -1 : 1;
+    return memcmp(x->id, y->id, 16);
+}
 
 static int
 collect_unsubmitted(void *ctx, const uint8_t msg_id[16],
@@ -543,15 +627,18 @@ collect_unsubmitted(void *ctx, const uint8_t msg_id[16],
 
     if (rec->expires <= lsn_now())
         return 0;           /* nothing to retry: it would only be refused */
+    if (rec->waiting != 0 && rec->retry_at > lsn_now())
+        return 0;           /* refused for a while: not yet */
     if (x->n == x->cap) {
         size_t cap = x->cap ? x->cap * 2 : 16;
-        void *p = realloc(x->ids, cap * 16);
+        void *p = realloc(x->ids, cap * sizeof *x->ids);
         if (p == NULL)
             return LSN_ERR_NOMEM;
         x->ids = p;
         x->cap = cap;
     }
-    memcpy(x->ids[x->n++], msg_id, 16);
+    x->ids[x->n].created = rec->created;
+    memcpy(x->ids[x->n++].id, msg_id, 16);
     return 0;
 }
 
@@ -563,12 +650,14 @@ lsn_client_resubmit(struct lsn_client *c, size_t *n)
 
     *n = 0;
     r = lsn_local_each_unsubmitted(c->p->store, collect_unsubmitted, &x);
+    if (x.n > 1)
+        qsort(x.ids, x.n, sizeof *x.ids, older_first);
     /* Each record on its own: one refusal does not hold back the rest. */
     for (size_t i = 0; r == 0 && i < x.n && !unreachable; i++) {
-        int e = lsn_client_submit(c, x.ids[i], NULL);
+        int e = lsn_client_submit(c, x.ids[i].id, NULL);
         if (e == 0)
             (*n)++;
-        else if (!refusal_is_final(e))
+        else if (!refusal_is_final(e) && !refusal_waits(e))
             unreachable = e;
     }
     free(x.ids);
@@ -1124,6 +1213,9 @@ lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
     return relay_fail(c, r);
 }
 
+/* How often watch looks for stored sends whose retry time has come. */
+#define WATCH_RESEND_S 5
+
 int
 lsn_client_watch(struct lsn_client *c, lsn_client_msg_fn fn,
                  lsn_client_err_fn on_error, void *ctx, volatile int *stop,
@@ -1132,6 +1224,7 @@ lsn_client_watch(struct lsn_client *c, lsn_client_msg_fn fn,
     int64_t backoff = LSN_RETRY_MIN_S, retry_at = 0;
     size_t n = 0;
     int r, quit = 0;
+    int64_t next_resend = lsn_now() + WATCH_RESEND_S;
 
     /* What waits already, then what arrives. */
     if ((r = lsn_client_fetch(c, fn, on_error, ctx, &n)) != 0)
@@ -1160,6 +1253,12 @@ lsn_client_watch(struct lsn_client *c, lsn_client_msg_fn fn,
         r = lsn_relay_client_next_push(c->rc, poll_ms, &resp);
         if (r == LSN_ERR_TIMEOUT) {
             r = 0;
+            /* Sends waiting out a quota go again once their time comes. */
+            if (lsn_now() >= next_resend) {
+                size_t resent = 0;
+                (void)lsn_client_resubmit(c, &resent);
+                next_resend = lsn_now() + WATCH_RESEND_S;
+            }
             continue;
         }
         if (r != 0)

@@ -875,6 +875,8 @@ sent_outcome(struct lsn_local *s, const uint8_t msg_id[16], int submitted,
     if (r == 0) {
         rec->submitted = submitted;
         rec->refused = refused;
+        rec->waiting = 0;
+        rec->retry_at = 0;
         if (rec->sealed_content.len > 0)
             sodium_memzero(rec->sealed_content.data, rec->sealed_content.len);
         rec->sealed_content.len = 0;
@@ -894,6 +896,52 @@ int
 lsn_local_mark_refused(struct lsn_local *s, const uint8_t msg_id[16], int err)
 {
     return sent_outcome(s, msg_id, 0, err);
+}
+
+int
+lsn_local_mark_waiting(struct lsn_local *s, const uint8_t msg_id[16], int err,
+                       const char *why, int64_t now, int64_t base)
+{
+    Liaison__StoredSent *rec = NULL;
+    char text[LSN_LOCAL_WHY_MAX + 1], *held;
+    MDB_txn *t = NULL;
+    int64_t wait;
+    int r;
+
+    if ((r = begin(s, 0, &t)) != 0)
+        return r;
+    r = get_pb(t, s->sent, msg_id, 16, &liaison__stored_sent__descriptor,
+               (ProtobufCMessage **)&rec);
+    if (r == 0 && !rec->submitted && rec->refused == 0) {
+        /* base, 2 base, 4 base ... at most LSN_LOCAL_RETRY_MAX apart. */
+        wait = base;
+        for (uint32_t i = 0; i < rec->tries && wait < LSN_LOCAL_RETRY_MAX; i++)
+            wait *= 2;
+        if (wait > LSN_LOCAL_RETRY_MAX)
+            wait = LSN_LOCAL_RETRY_MAX;
+        snprintf(text, sizeof text, "%s", why != NULL ? why : "");
+        rec->waiting = err;
+        rec->retry_at = now + wait;
+        rec->tries = rec->tries < UINT32_MAX ? rec->tries + 1 : rec->tries;
+        held = rec->waiting_why;
+        rec->waiting_why = text;
+        r = put_pb(t, s->sent, msg_id, 16, &rec->base, 0);
+        rec->waiting_why = held;
+    }
+    lsn_pb_free((ProtobufCMessage *)rec);
+    return commit(t, r);
+}
+
+int
+lsn_local_digest(const struct lsn_local *s, const uint8_t *msg, size_t len,
+                 uint8_t out[32])
+{
+    uint8_t k[32];
+
+    subkey(k, SEAL_KEY(s), "liaison v1 local digest");
+    crypto_generichash(out, 32, msg, len, k, 32);
+    sodium_memzero(k, sizeof k);
+    return 0;
 }
 
 int

@@ -126,6 +126,20 @@ int lsn_local_unseal(const struct lsn_local *s, const uint8_t *blob, size_t len,
  * content. */
 int lsn_local_mark_submitted(struct lsn_local *s, const uint8_t msg_id[16]);
 
+/* Records a temporary refusal (err, with the relay's sentence why, cut to
+ * LSN_LOCAL_WHY_MAX bytes): the record stays and is resent from base
+ * seconds after now, twice as long after each further refusal, at most
+ * LSN_LOCAL_RETRY_MAX.  A submitted or refused record is left alone. */
+#define LSN_LOCAL_WHY_MAX 255
+#define LSN_LOCAL_RETRY_MAX (15 * 60)
+int lsn_local_mark_waiting(struct lsn_local *s, const uint8_t msg_id[16], int err,
+                           const char *why, int64_t now, int64_t base);
+
+/* BLAKE2b-256 of msg keyed by a key derived from the store key: telling
+ * contents apart without keeping them. */
+int lsn_local_digest(const struct lsn_local *s, const uint8_t *msg, size_t len,
+                     uint8_t out[32]);
+
 /* The one sent msg_id starting with prefix (hex). */
 int lsn_local_find_sent(struct lsn_local *s, const char *prefix,
                         uint8_t msg_id[16]);

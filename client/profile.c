@@ -28,7 +28,12 @@ static const char default_config[] =
     "\n"
     "# The most the local store may grow to, in MiB (its map grows as needed\n"
     "# up to this).  When it is reached, fetch leaves messages at the relay.\n"
-    "# store-max-mb = 65536\n";
+    "# store-max-mb = 65536\n"
+    "\n"
+    "# A send the relay refuses for a full quota stays stored and is resent\n"
+    "# by send, fetch and watch, first after this many seconds, then twice as\n"
+    "# long each time (at most 15 minutes), until it expires.\n"
+    "resend-after-s = 30\n";
 
 int
 lsn_profile_dir(const char *home, char *out, size_t n)
@@ -55,6 +60,32 @@ path_in(const char *dir, const char *name, char *out, size_t n)
     return (size_t)snprintf(out, n, "%s/%s", dir, name) >= n ? LSN_ERR_TOO_LARGE : 0;
 }
 
+/* Why the profile folder dir could not be made, as a sentence naming the
+ * folder at fault. */
+static int
+missing_folder(const char *dir, int err)
+{
+    char parent[PATH_MAX];
+    char *slash;
+
+    snprintf(parent, sizeof parent, "%s", dir);
+    while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0' && slash > parent)
+        *slash = '\0';         /* a trailing slash names no folder */
+    if ((slash = strrchr(parent, '/')) == NULL)
+        snprintf(parent, sizeof parent, ".");
+    else if (slash == parent)
+        parent[1] = '\0';
+    else
+        *slash = '\0';
+    if (err == ENOENT) {
+        lsn_set_detail("the folder %.300s does not exist: create it first, or "
+                       "give --home a folder inside one that exists", parent);
+        return LSN_ERR_NOT_FOUND;
+    }
+    lsn_set_detail("cannot create the folder %.300s: %s", dir, strerror(err));
+    return LSN_ERR_IO;
+}
+
 int
 lsn_profile_init(const char *dir, const char *cred_path, const char *pass,
                  int64_t now)
@@ -76,7 +107,7 @@ lsn_profile_init(const char *dir, const char *cred_path, const char *pass,
         goto out;
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        r = LSN_ERR_IO;
+        r = missing_folder(dir, errno);
         goto out;
     }
     if ((r = path_in(dir, "trust", path, sizeof path)) != 0 ||
@@ -103,13 +134,33 @@ out:
     return r;
 }
 
+/* Refuses a profile folder others may write to (they could swap the
+ * credential, the trust store or the config), as ssh does for ~/.ssh. */
+static int
+dir_check(const char *dir)
+{
+    struct stat st;
+
+    if (stat(dir, &st) != 0)
+        return errno == ENOENT ? LSN_ERR_NOT_FOUND : LSN_ERR_IO;
+    if ((st.st_mode & 022) == 0)
+        return 0;
+    lsn_set_detail("the profile folder %.300s is writable by %s (mode %04o): "
+                   "`chmod go-w %.300s`", dir,
+                   (st.st_mode & 020) && (st.st_mode & 002) ? "group and others"
+                   : (st.st_mode & 020) ? "its group" : "others",
+                   (unsigned)(st.st_mode & 07777), dir);
+    return LSN_ERR_PERMISSIONS;
+}
+
 int
 lsn_profile_is_protected(const char *dir, int *is_protected)
 {
     char path[PATH_MAX];
     int r;
 
-    if ((r = path_in(dir, "credential", path, sizeof path)) != 0)
+    if ((r = dir_check(dir)) != 0 ||
+        (r = path_in(dir, "credential", path, sizeof path)) != 0)
         return r;
     return lsn_secret_is_protected(path, is_protected);
 }
@@ -127,6 +178,7 @@ read_config(struct lsn_profile *p)
     p->read_receipts = 1;
     p->timeout_ms = 10000;
     p->store_max_mb = 0;
+    p->resend_s = 30;
     if ((r = path_in(p->dir, "config", path, sizeof path)) != 0)
         return r;
     if ((r = lsn_file_read(path, CONFIG_MAX, &text, &n)) != 0)
@@ -155,6 +207,9 @@ read_config(struct lsn_profile *p)
         } else if (strcmp(key, "store-max-mb") == 0 && strspn(val, "0123456789") ==
                    strlen(val) && atol(val) >= 1 && atol(val) <= 16L * 1024 * 1024) {
             p->store_max_mb = atol(val);
+        } else if (strcmp(key, "resend-after-s") == 0 && val[0] >= '0' &&
+                   val[0] <= '9' && atoi(val) <= 3600) {
+            p->resend_s = atoi(val);
         } else {
             lsn_set_detail("%s line %d: unknown setting or bad value `%s = %s`",
                            path, lineno, key, val);
@@ -182,6 +237,8 @@ lsn_profile_open(const char *dir, const char *pass, struct lsn_profile **out)
         return LSN_ERR_TOO_LARGE;
     }
     strcpy(p->dir, dir);
+    if ((r = dir_check(dir)) != 0)
+        goto fail;
     if (pass != NULL) {
         if ((p->pass = sodium_malloc(strlen(pass) + 1)) == NULL) {
             r = LSN_ERR_NOMEM;

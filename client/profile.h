@@ -26,6 +26,7 @@ struct lsn_profile {
     int read_receipts;               /* config: send read receipts */
     int timeout_ms;                  /* config: relay request timeout */
     long store_max_mb;               /* config: store map ceiling, 0 default */
+    int resend_s;                    /* config: first wait after a quota */
     char *pass;                      /* sodium_malloc copy, or NULL: to save
                                         the credential after key deliveries */
 };

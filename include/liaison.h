@@ -99,7 +99,11 @@ int lsn_alert_add_attachment(lsn_alert *a, const char *name, const char *media_t
  * retried push is delivered once.  msg_id (33 bytes) gets the id in hex.
  * LSN_ERR_TIMEOUT / LSN_ERR_UNAVAILABLE: the relay is unreachable and the
  * message is stored: lsn_session_resend() (or the next send) hands it over.
- * LSN_ERR_QUOTA, LSN_ERR_LIMIT: refused by a limit. */
+ * LSN_ERR_QUOTA: the relay has no room for it now; it stays stored and is
+ * resent with back-off by lsn_session_resend() (or the next send or
+ * fetch) until it expires.  LSN_ERR_LIMIT: refused by a limit.
+ * LSN_ERR_INVALID: the idempotency key was used for another alert or
+ * other recipients (the detail names that message). */
 int lsn_session_send(lsn_session *s, const lsn_alert *a, const char *const *to,
                      size_t n, int64_t ttl, const char *idempotency_key,
                      char msg_id[33]);

@@ -243,7 +243,7 @@ lsn_secret_read(const char *path, int kind, const char *pass,
 
     *payload = NULL;
     *len = 0;
-    if ((r = lsn_file_read(path, LSN_SECRET_FILE_MAX * 2, &text, &n)) != 0)
+    if ((r = lsn_secret_file_read(path, LSN_SECRET_FILE_MAX * 2, &text, &n)) != 0)
         return r;
     r = lsn_secret_decode(text, n, kind, pass, payload, len);
     sodium_memzero(text, n);
@@ -259,7 +259,7 @@ lsn_secret_is_protected(const char *path, int *is_protected)
     int r;
 
     *is_protected = 0;
-    if ((r = lsn_file_read(path, LSN_SECRET_FILE_MAX * 2, &text, &n)) != 0)
+    if ((r = lsn_secret_file_read(path, LSN_SECRET_FILE_MAX * 2, &text, &n)) != 0)
         return r;
     r = lsn_armor_decode(SECRET_LABEL, text, n, LSN_SECRET_FILE_MAX, &bin, &bn);
     if (r == 0 && bn < SECRET_HDR + SUM)

@@ -76,8 +76,22 @@ lsn_report(const char *prog, int err, const char *fmt, va_list ap)
     vfprintf(stderr, fmt, ap);
     if (err != 0) {
         fprintf(stderr, ": %s", lsn_strerror(err));
-        if (detail[0] != '\0')
-            fprintf(stderr, " (%s)", detail);
+        if (detail[0] != '\0') {
+            /* A detail may hold a relay's sentence: no control character
+             * (C0, DEL, C1) reaches the terminal as itself. */
+            fputs(" (", stderr);
+            for (const unsigned char *p = (const unsigned char *)detail; *p; p++) {
+                if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+                    fprintf(stderr, "\\u{%04x}", (unsigned)p[1]);
+                    p++;
+                } else if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+                    fprintf(stderr, "\\x%02x", *p);
+                } else {
+                    fputc(*p, stderr);
+                }
+            }
+            fputc(')', stderr);
+        }
     }
     fputc('\n', stderr);
     detail[0] = '\0';
@@ -100,8 +114,24 @@ lsn_now(void)
     return (int64_t)time(NULL);
 }
 
-int
-lsn_file_read(const char *path, size_t max, uint8_t **out, size_t *len)
+/* Refuses a secret file that others may read or write, as ssh does, with
+ * the chmod that fixes it. */
+static int
+secret_mode_check(const char *path, const struct stat *st)
+{
+    if ((st->st_mode & 077) == 0)
+        return 0;
+    lsn_set_detail("%.300s is %s by %s (mode %04o); it holds a secret key: "
+                   "`chmod 600 %.300s`", path,
+                   (st->st_mode & 022) ? "writable" : "readable",
+                   (st->st_mode & 070) && (st->st_mode & 007) ? "group and others"
+                   : (st->st_mode & 070) ? "its group" : "others",
+                   (unsigned)(st->st_mode & 07777), path);
+    return LSN_ERR_PERMISSIONS;
+}
+
+static int
+file_read(const char *path, size_t max, int secret, uint8_t **out, size_t *len)
 {
     struct stat st;
     uint8_t *buf = NULL;
@@ -114,6 +144,10 @@ lsn_file_read(const char *path, size_t max, uint8_t **out, size_t *len)
         return errno == ENOENT ? LSN_ERR_NOT_FOUND : LSN_ERR_IO;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         goto out;
+    if (secret && (r = secret_mode_check(path, &st)) != 0) {
+        st.st_size = 0;
+        goto out;
+    }
     if ((uint64_t)st.st_size > max) {
         r = LSN_ERR_TOO_LARGE;
         goto out;
@@ -149,6 +183,18 @@ out:
     }
     close(fd);
     return r;
+}
+
+int
+lsn_file_read(const char *path, size_t max, uint8_t **out, size_t *len)
+{
+    return file_read(path, max, 0, out, len);
+}
+
+int
+lsn_secret_file_read(const char *path, size_t max, uint8_t **out, size_t *len)
+{
+    return file_read(path, max, 1, out, len);
 }
 
 static int

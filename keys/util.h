@@ -41,6 +41,12 @@ int64_t lsn_now(void);
  * LSN_ERR_TOO_LARGE. */
 int lsn_file_read(const char *path, size_t max, uint8_t **out, size_t *len);
 
+/* lsn_file_read for a file holding a secret: LSN_ERR_PERMISSIONS, with the
+ * chmod that fixes it as the detail, if its group or others have any
+ * permission on it. */
+int lsn_secret_file_read(const char *path, size_t max, uint8_t **out,
+                         size_t *len);
+
 /* Flags for lsn_file_write. */
 #define LSN_WRITE_SECRET 1  /* mode 0600 (else 0644) */
 #define LSN_WRITE_FORCE  2  /* replace an existing file (atomically) */

@@ -53,6 +53,7 @@
     X(LSN_ERR_TIMEOUT,         -42, "no answer from the relay in time") \
     X(LSN_ERR_UNAVAILABLE,     -43, "the relay is shutting down or unavailable: retry later") \
     X(LSN_ERR_PROTOCOL,        -44, "the peer broke the request protocol") \
+    X(LSN_ERR_PERMISSIONS,     -45, "permissions too open: other users could read or change it") \
     X(LSN_ERR_AMBIGUOUS,       -60, "more than one message matches that id prefix: give more digits") \
     X(LSN_ERR_STORE_FULL,      -61, "the local store is full (its map size ceiling or the disk): nothing was acknowledged")
 

@@ -34,6 +34,7 @@ static const struct num_key nums[] = {
     { "recipient_quota_messages", F(recipient_msgs),  1000000, 1, UINT64_MAX / 2 },
     { "recipient_quota_bytes", F(recipient_bytes),    4 * GIB, 1024, UINT64_MAX / 2 },
     { "device_backlog",        F(device_backlog),     200000, 1, UINT64_MAX / 2 },
+    { "recipient_share_percent", F(recipient_share),  25, 1, 100 },
     { "bootstrap_per_minute",  F(bootstrap_per_minute), 10, 0, 100000 },
     { "bootstrap_total_per_minute", F(bootstrap_total_per_minute), 120, 1, 1000000 },
     { "bootstrap_max_bytes",   F(bootstrap_max_bytes), 64 * KIB, 1024, 4 * MIB },

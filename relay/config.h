@@ -23,6 +23,7 @@ struct lsn_relay_config {
     uint64_t sender_msgs, sender_bytes;
     uint64_t recipient_msgs, recipient_bytes;
     uint64_t device_backlog;
+    uint64_t recipient_share;
     uint64_t bootstrap_per_minute;  /* unknown-key connections per source address; 0: none */
     uint64_t bootstrap_total_per_minute; /* ... from all addresses together */
     uint64_t bootstrap_max_bytes;

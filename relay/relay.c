@@ -866,6 +866,7 @@ relay_open(const struct lsn_relay_config *cfg, int online, int64_t now,
     lim.recipient_bytes = cfg->recipient_bytes;
     lim.device_backlog = cfg->device_backlog;
     lsn_store_set_limits(r->store, &lim);
+    lsn_store_set_share(r->store, (unsigned)cfg->recipient_share);
     lsn_store_set_log(r->store, lsn_relay_log);
     {
         uint64_t q = 0;

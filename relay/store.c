@@ -112,6 +112,7 @@ struct lsn_store {
     size_t map_pages, base_pages, depth, psize, charge;
     int poisoned;
     struct lsn_store_limits lim;
+    unsigned share;         /* lsn_store_set_share */
     int failed;             /* a commit failed: LMDB's state is in doubt */
     lsn_store_log_fn log;   /* NULL: silent */
     char why[256];
@@ -408,40 +409,82 @@ dev_save(MDB_txn *t, struct lsn_store *s, const uint8_t *dk, size_t dkl,
     return hot_put(s, t, s->dev, dk, dkl, d, sizeof *d);
 }
 
-static int
-quota_add(MDB_txn *t, struct lsn_store *s, char side, const char *org,
-          int64_t msgs, int64_t bytes)
+/* A quota record's key: side || org, or for a (sender, recipient) pair
+ * 'p' || sender || '/' || recipient (org ids never hold '/'). */
+#define QUOTA_KEY_MAX (2 + 2 * LSN_ENV_ORG_MAX)
+
+_Static_assert(QUOTA_KEY_MAX <= HOT_KEY_MAX, "pair keys fit the hot table");
+
+static size_t
+quota_key(uint8_t k[QUOTA_KEY_MAX], char side, const char *org, const char *to)
 {
-    uint8_t k[2 + LSN_ENV_ORG_MAX];
-    size_t n = strlen(org);
+    size_t n = strnlen(org, LSN_ENV_ORG_MAX), m;
+
+    k[0] = (uint8_t)side;
+    memcpy(k + 1, org, n);
+    if (to == NULL)
+        return 1 + n;
+    m = strnlen(to, LSN_ENV_ORG_MAX);
+    k[1 + n] = '/';
+    memcpy(k + 2 + n, to, m);
+    return 2 + n + m;
+}
+
+static int
+quota_add_key(MDB_txn *t, struct lsn_store *s, const uint8_t *k, size_t kl,
+              int64_t msgs, int64_t bytes)
+{
     struct quota q = { 0, 0 };
     MDB_val v;
     int r;
 
-    k[0] = (uint8_t)side;
-    memcpy(k + 1, org, n);
-    if ((r = hot_get(t, s, s->quota, k, 1 + n, &v)) == 0 && v.mv_size == sizeof q)
+    if ((r = hot_get(t, s, s->quota, k, kl, &v)) == 0 && v.mv_size == sizeof q)
         memcpy(&q, v.mv_data, sizeof q);
     else if (r != 0 && r != LSN_ERR_NOT_FOUND)
         return r;
     q.msgs = (int64_t)q.msgs + msgs < 0 ? 0 : (uint64_t)((int64_t)q.msgs + msgs);
     q.bytes = (int64_t)q.bytes + bytes < 0 ? 0 : (uint64_t)((int64_t)q.bytes + bytes);
-    return hot_put(s, t, s->quota, k, 1 + n, &q, sizeof q);
+    return hot_put(s, t, s->quota, k, kl, &q, sizeof q);
+}
+
+static int
+quota_add(MDB_txn *t, struct lsn_store *s, char side, const char *org,
+          int64_t msgs, int64_t bytes)
+{
+    uint8_t k[QUOTA_KEY_MAX];
+
+    return quota_add_key(t, s, k, quota_key(k, side, org, NULL), msgs, bytes);
+}
+
+/* What sender holds of recipient org to's quota moves with to's own
+ * counter: every caller that adds to 'r' for to adds here too. */
+static int
+pair_add(MDB_txn *t, struct lsn_store *s, const char *sender, const char *to,
+         int64_t msgs, int64_t bytes)
+{
+    uint8_t k[QUOTA_KEY_MAX];
+
+    return quota_add_key(t, s, k, quota_key(k, 'p', sender, to), msgs, bytes);
+}
+
+static void
+quota_get_key(MDB_txn *t, struct lsn_store *s, const uint8_t *k, size_t kl,
+              struct quota *q)
+{
+    MDB_val v;
+
+    memset(q, 0, sizeof *q);
+    if (hot_get(t, s, s->quota, k, kl, &v) == 0 && v.mv_size == sizeof *q)
+        memcpy(q, v.mv_data, sizeof *q);
 }
 
 static void
 quota_get(MDB_txn *t, struct lsn_store *s, char side, const char *org,
           struct quota *q)
 {
-    uint8_t k[2 + LSN_ENV_ORG_MAX];
-    size_t n = strlen(org);
-    MDB_val v;
+    uint8_t k[QUOTA_KEY_MAX];
 
-    memset(q, 0, sizeof *q);
-    k[0] = (uint8_t)side;
-    memcpy(k + 1, org, n);
-    if (hot_get(t, s, s->quota, k, 1 + n, &v) == 0 && v.mv_size == sizeof *q)
-        memcpy(q, v.mv_data, sizeof *q);
+    quota_get_key(t, s, k, quota_key(k, side, org, NULL), q);
 }
 
 /* ---------------------------------------------------------- envelopes */
@@ -1028,13 +1071,15 @@ release(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
     pending = meta_u32(m, 22);
     pending = pending > (uint32_t)cp->found ? pending - (uint32_t)cp->found : 0;
     meta_set_u32(m, 22, pending);
+    if ((r = split_mk(mk, mkl, sender, id)) != 0)
+        goto out;
     for (size_t i = 0; i < cp->n_done; i++)
-        if ((r = quota_add(t, s, 'r', cp->done[i], -1, -(int64_t)size)) != 0)
+        if ((r = quota_add(t, s, 'r', cp->done[i], -1, -(int64_t)size)) != 0 ||
+            (r = pair_add(t, s, sender, cp->done[i], -1, -(int64_t)size)) != 0)
             goto out;
     if (pending == 0) {
         m[1] = ST_DONE;
-        if ((r = split_mk(mk, mkl, sender, id)) != 0 ||
-            (r = env_drop(t, s, meta_num(m), mk, mkl)) != 0 ||
+        if ((r = env_drop(t, s, meta_num(m), mk, mkl)) != 0 ||
             (r = quota_add(t, s, 's', sender, -1, -(int64_t)size)) != 0)
             goto out;
     }
@@ -1213,6 +1258,12 @@ void
 lsn_store_set_limits(struct lsn_store *s, const struct lsn_store_limits *l)
 {
     s->lim = *l;
+}
+
+void
+lsn_store_set_share(struct lsn_store *s, unsigned pct)
+{
+    s->share = pct;
 }
 
 void
@@ -1602,6 +1653,46 @@ quota_check(MDB_txn *t, struct lsn_store *s, char side, const char *org,
     return 0;
 }
 
+/* max's share in percent, at least 1 (max itself is at least 1). */
+static uint64_t
+share_of(uint64_t max, uint64_t pct)
+{
+    uint64_t v = max / 100 * pct + max % 100 * pct / 100;
+
+    return v > 0 ? v : 1;
+}
+
+/* Refuses with QUOTA unless sender may hold one more of len bytes of what
+ * waits for recipient org to: no sender org takes more than the share
+ * (recipient_share percent) of to's quota, nor of one device's backlog,
+ * so one member filling an org's quota leaves room for every other. */
+static int
+share_check(MDB_txn *t, struct lsn_store *s, const char *sender, const char *to,
+            size_t len)
+{
+    uint8_t k[QUOTA_KEY_MAX];
+    uint64_t pct = s->share, max_m, max_b;
+    struct quota q;
+
+    if (pct == 0 || pct >= 100)
+        return 0;
+    max_m = share_of(s->lim.recipient_msgs < s->lim.device_backlog
+                         ? s->lim.recipient_msgs : s->lim.device_backlog, pct);
+    max_b = share_of(s->lim.recipient_bytes, pct);
+    quota_get_key(t, s, k, quota_key(k, 'p', sender, to), &q);
+    if (q.msgs + 1 > max_m || q.bytes + len > max_b) {
+        snprintf(s->why, sizeof s->why,
+                 "sending org `%s` has %llu messages (%llu bytes) waiting for "
+                 "recipient org `%s`; one sender's share is %llu messages, %llu "
+                 "bytes (%llu%% of the recipient's quota)", sender,
+                 (unsigned long long)q.msgs, (unsigned long long)q.bytes, to,
+                 (unsigned long long)max_m, (unsigned long long)max_b,
+                 (unsigned long long)pct);
+        return LSN_ERR_QUOTA;
+    }
+    return 0;
+}
+
 /* Makes room in every device queue of one recipient org: a device at its
  * cap is trimmed if another device of the org is below it; if none is,
  * the org is full. */
@@ -1718,7 +1809,9 @@ submit_check(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *in
     if ((r = quota_check(t, s, 's', info->sender_org, len)) != 0)
         return r;
     for (size_t i = 0; i < n_fan; i++) {
-        if (fan_count(&fan[i]) > 0 && (r = quota_check(t, s, 'r', fan[i].org, len)) != 0)
+        if (fan_count(&fan[i]) > 0 &&
+            ((r = quota_check(t, s, 'r', fan[i].org, len)) != 0 ||
+             (r = share_check(t, s, info->sender_org, fan[i].org, len)) != 0))
             return r;
         *queues += fan_count(&fan[i]);
         if (fan[i].relay != NULL) {
@@ -1772,7 +1865,8 @@ submit_write(MDB_txn *t, struct lsn_store *s, const struct lsn_envelope_info *in
         goto out;
     for (size_t i = 0; i < n_fan; i++) {
         if (fan_count(&fan[i]) > 0 &&
-            (r = quota_add(t, s, 'r', fan[i].org, 1, (int64_t)len)) != 0)
+            ((r = quota_add(t, s, 'r', fan[i].org, 1, (int64_t)len)) != 0 ||
+             (r = pair_add(t, s, info->sender_org, fan[i].org, 1, (int64_t)len)) != 0))
             goto out;
         if (fan[i].relay != NULL) {
             /* One entry per peer relay, whichever of its orgs comes first. */
@@ -2384,8 +2478,14 @@ expire_org_done(struct expire_ctx *c)
 
     if (c->cur_org[0] == '\0')
         return 0;
-    if (c->cur_pending > 0)
-        r = quota_add(c->t, c->s, 'r', c->cur_org, -1, -(int64_t)c->size);
+    if (c->cur_pending > 0) {
+        char sender[LSN_ENV_ORG_MAX + 1];
+        uint8_t id[LSN_MSG_ID_LEN];
+        if ((r = split_mk(c->mk, c->mkl, sender, id)) != 0 ||
+            (r = quota_add(c->t, c->s, 'r', c->cur_org, -1, -(int64_t)c->size)) != 0 ||
+            (r = pair_add(c->t, c->s, sender, c->cur_org, -1, -(int64_t)c->size)) != 0)
+            return r;
+    }
     if (c->cur_incomplete && c->n_undelivered < LSN_MAX_RECIPIENTS)
         snprintf(c->undelivered[c->n_undelivered++], LSN_ENV_ORG_MAX + 1, "%s",
                  c->cur_org);

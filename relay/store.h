@@ -57,6 +57,12 @@ const char *lsn_store_why(const struct lsn_store *s);
 
 void lsn_store_set_limits(struct lsn_store *s, const struct lsn_store_limits *l);
 
+/* The most one sending org may hold of what waits for one recipient org:
+ * pct percent of recipient_msgs (and of device_backlog) and of
+ * recipient_bytes, at least one message and one byte; 0 or 100 (the
+ * default of a store just opened) set no share limit. */
+void lsn_store_set_share(struct lsn_store *s, unsigned pct);
+
 /* Where the store reports what an operator must hear (a quarantined
  * envelope); NULL: nowhere. */
 typedef void (*lsn_store_log_fn)(const char *fmt, ...)

@@ -1,5 +1,6 @@
 /* cli.c: plumbing shared by the `liaison` commands. */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,11 +33,38 @@ cli_exit_for(int err, int verifying)
     case LSN_ERR_WRONG_SIGNER: case LSN_ERR_CONFLICT: case LSN_ERR_PROTOCOL:
     case LSN_ERR_STORE_FULL:
         return EXIT_FAILED;
-    case LSN_ERR_MALFORMED: case LSN_ERR_TRUNCATED:
+    case LSN_ERR_MALFORMED: case LSN_ERR_TRUNCATED: case LSN_ERR_CORRUPT:
         return verifying ? EXIT_FAILED : EXIT_USAGE;
     default:
         return EXIT_USAGE;
     }
+}
+
+/* "liaison: <what>: <sentence> (detail)" on stderr, with what and the
+ * detail through cli_safe_text: both may hold what a relay said (its
+ * error sentences become details) or names from files and peers, and a
+ * terminal must get no control sequence from them. */
+static void report(int err, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+report(int err, const char *fmt, va_list ap)
+{
+    char what[1024];
+
+    vsnprintf(what, sizeof what, fmt, ap);
+    fputs("liaison: ", stderr);
+    cli_safe_text(stderr, what, NULL);
+    if (err != 0) {
+        fprintf(stderr, ": %s", lsn_strerror(err));
+        if (lsn_detail()[0] != '\0') {
+            fputs(" (", stderr);
+            cli_safe_text(stderr, lsn_detail(), NULL);
+            fputc(')', stderr);
+        }
+    }
+    fputc('\n', stderr);
+    lsn_set_detail("%s", "");
 }
 
 int
@@ -45,7 +73,7 @@ cli_fail(int err, int verifying, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    lsn_report("liaison", err, fmt, ap);
+    report(err, fmt, ap);
     va_end(ap);
     return cli_exit_for(err, verifying);
 }
@@ -56,7 +84,7 @@ cli_usage(const char *usage, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    lsn_report("liaison", 0, fmt, ap);
+    report(0, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\n%s", usage);
     return EXIT_USAGE;
@@ -80,6 +108,8 @@ cli_open(struct lsn_client **c)
     if ((r = lsn_profile_is_protected(dir, &prot)) != 0) {
         if (r == LSN_ERR_NOT_FOUND)
             lsn_set_detail("set one up with `liaison init --credential FILE`");
+        if (r == LSN_ERR_PERMISSIONS)
+            return cli_fail(r, 0, "refusing the profile in %s", dir);
         return cli_fail(r, 0, "no profile in %s", dir);
     }
     if (prot) {

@@ -60,6 +60,10 @@ void cli_print_message(FILE *f, const struct lsn_message *m, int json);
  * header. */
 void cli_safe_text(FILE *f, const char *s, const char *indent);
 void cli_print_summary(FILE *f, const struct lsn_message *m);
+
+/* s as cli_safe_text shows it, in buf (cut to n - 1 bytes); returns buf.
+ * For every string a relay or peer supplies in a printf. */
+const char *cli_safe(const char *s, char *buf, size_t n);
 void cli_hex_id(char out[33], const uint8_t id[16]);
 const char *cli_time(int64_t t, char buf[21]);
 

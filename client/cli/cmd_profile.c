@@ -223,8 +223,9 @@ print_audit(void *ctx, const Liaison__AuditEntry *e)
         lsn_json_str(stdout, e->detail);
         printf("}\n");
     } else {
+        char safe[2048];    /* details name orgs a relay supplied */
         printf("%6llu  %s  %-12s %s\n", (unsigned long long)e->seq,
-               cli_time(e->at, t), e->event, e->detail);
+               cli_time(e->at, t), e->event, cli_safe(e->detail, safe, sizeof safe));
     }
     return 0;
 }
@@ -352,15 +353,18 @@ recipient_state(const Liaison__RecipientStatus *p)
 static void
 print_devices(const Liaison__RecipientStatus *p)
 {
+    char org_buf[4 * 64 + 1];
+    const char *org = cli_safe(p->org, org_buf, sizeof org_buf);
+
     for (size_t j = 0; j < p->n_device_states; j++) {
         const Liaison__DeviceStatus *d = p->device_states[j];
         switch (d->state) {
         case LIAISON__DEVICE_STATE__DEVICE_REFUSED:
-            printf("    refused by %s/%s: %s\n", p->org, device_name(d),
+            printf("    refused by %s/%s: %s\n", org, device_name(d),
                    d->reason < 0 ? lsn_strerror(d->reason) : "no reason given");
             break;
         case LIAISON__DEVICE_STATE__DEVICE_DELIVERED:
-            printf("    delivered to %s/%s\n", p->org, device_name(d));
+            printf("    delivered to %s/%s\n", org, device_name(d));
             break;
         default:
             printf("    %s for %s/%s\n", device_state_name(d->state), p->org,
@@ -376,21 +380,25 @@ print_recipient(const Liaison__RecipientStatus *p)
 {
     const char *state = recipient_state(p);
     char refused[48] = "";
+    char org_buf[4 * 64 + 1], relay_buf[4 * 64 + 1];
+    /* The relay's answer: its names are escaped for the terminal. */
+    const char *org = cli_safe(p->org, org_buf, sizeof org_buf);
+    const char *relay = cli_safe(p->relay, relay_buf, sizeof relay_buf);
 
     if (p->relay[0] != '\0' && !p->forwarded) {
-        printf("  %-20s queued at the home relay for relay %s\n", p->org, p->relay);
+        printf("  %-20s queued at the home relay for relay %s\n", org, relay);
         return;
     }
     if (p->relay[0] != '\0' && !p->relay_answered) {
         printf("  %-20s forwarded to relay %s (its figures not available now)\n",
-               p->org, p->relay);
+               org, relay);
         return;
     }
     if (p->refused > 0)
         snprintf(refused, sizeof refused, ", refused by %u", p->refused);
-    printf("  %-20s %s: delivered to %u of %u device(s)%s%s%s%s%s\n", p->org, state,
+    printf("  %-20s %s: delivered to %u of %u device(s)%s%s%s%s%s\n", org, state,
            p->delivered, p->devices, refused, p->relay[0] ? " via relay " : "",
-           p->relay, p->trimmed ? ", some trimmed" : "",
+           relay, p->trimmed ? ", some trimmed" : "",
            p->dropped ? ", some dropped with revoked devices" : "");
     print_devices(p);
 }
@@ -412,6 +420,17 @@ json_devices(const Liaison__RecipientStatus *p)
         printf("}");
     }
     printf("]");
+}
+
+/* What a stored send waits for, from the relay's refusal. */
+static const char *
+waiting_what(const Liaison__StoredSent *sent)
+{
+    if (sent->waiting != LSN_ERR_QUOTA)
+        return lsn_strerror(sent->waiting);
+    return strstr(sent->waiting_why, "sending org") != NULL &&
+           strstr(sent->waiting_why, "recipient org") == NULL ? "sender quota"
+                                                              : "recipient quota";
 }
 
 int
@@ -443,9 +462,13 @@ cmd_status(int argc, char **argv)
         r = lsn_relay_client_status(c->rc, id, &st);
     relay_err = r;
     if (json) {
-        printf("{\"msg_id\":\"%s\",\"submitted\":%s,\"ack\":\"%s\",\"relay\":",
+        printf("{\"msg_id\":\"%s\",\"submitted\":%s,\"ack\":\"%s\",",
                hex, sent->submitted ? "true" : "false",
                lsn_name_of(lsn_names_ack, sent->ack));
+        if (!sent->submitted && sent->refused == 0 && sent->waiting != 0)
+            printf("\"waiting\":\"%s\",\"retry_at\":%lld,", waiting_what(sent),
+                   (long long)sent->retry_at);
+        printf("\"relay\":");
         if (st == NULL) {
             printf("{\"reachable\":false,\"error\":");
             lsn_json_str(stdout, lsn_strerror(relay_err));
@@ -478,6 +501,20 @@ cmd_status(int argc, char **argv)
     }
     printf("message %s: %s\n", hex, sent->submitted ? "accepted by the home relay"
                                                     : "stored here, not yet accepted by the relay");
+    if (!sent->submitted && sent->refused == 0 && sent->waiting != 0) {
+        char t[21];
+        if (sent->expires <= lsn_now())
+            printf("  expired: the relay never had room for it (%s)\n",
+                   waiting_what(sent));
+        else
+            printf("  waiting: %s; resent from %s on by send, fetch or watch until "
+                   "it expires\n", waiting_what(sent), cli_time(sent->retry_at, t));
+        if (sent->waiting_why[0] != '\0') {
+            fputs("  the relay said: ", stdout);
+            cli_safe_text(stdout, sent->waiting_why, NULL);
+            fputc('\n', stdout);
+        }
+    }
     if (st == NULL)
         printf("  relay: unreachable (%s)\n", lsn_strerror(relay_err));
     else if (!st->known)

@@ -12,7 +12,9 @@
 
 #include "client/alert.h"
 #include "client/cli/cli.h"
+#include "keys/roster.h"
 #include "keys/util.h"
+#include "proto/envelope.h"
 #include "proto/err.h"
 
 static const char fetch_usage[] =
@@ -140,15 +142,17 @@ static void
 on_error(void *ctx, const char *org, const uint8_t id[16], int err)
 {
     struct show_ctx *x = ctx;
-    char hex[33];
+    char hex[33], safe[4 * LSN_ENV_ORG_MAX + 64], why[1024];
 
+    /* org and the detail are the relay's word: escaped for the terminal. */
     cli_hex_id(hex, id);
+    org = cli_safe(org, safe, sizeof safe);
     if (err == LSN_ERR_QUOTA) {
         fprintf(stderr, "liaison: message %s from %s was trimmed by the relay "
                 "before this device fetched it (ask the sender to resend)\n", hex, org);
         return;
     }
-    if (err == LSN_ERR_EXPIRED && org != NULL) {
+    if (err == LSN_ERR_EXPIRED) {
         fprintf(stderr, "liaison: relay notice: message %s of %s expired before "
                 "every recipient took it (advisory, not end-to-end)\n", hex, org);
         return;
@@ -157,7 +161,7 @@ on_error(void *ctx, const char *org, const uint8_t id[16], int err)
     fprintf(stderr, "liaison: message %s from %s refused: %s", hex, org,
             lsn_strerror(err));
     if (lsn_detail()[0] != '\0')
-        fprintf(stderr, " (%s)", lsn_detail());
+        fprintf(stderr, " (%s)", cli_safe(lsn_detail(), why, sizeof why));
     fputc('\n', stderr);
     lsn_set_detail("%s", "");
 }
@@ -450,6 +454,23 @@ cmd_read(int argc, char **argv)
     return rc;
 }
 
+/* 1 if the org an envelope names as its sender is in the roster held
+ * here (no bundle of it yet is then something to import, not a forgery). */
+static int
+sender_in_roster(struct lsn_client *c, const uint8_t *env, size_t len)
+{
+    struct lsn_envelope_info info;
+    struct lsn_roster *ro = NULL;
+    int in;
+
+    if (lsn_envelope_peek(env, len, 0, &info) != 0 ||
+        lsn_profile_roster(c->p, lsn_now(), &ro) != 0)
+        return 0;
+    in = lsn_roster_find_org(ro, info.sender_org) != NULL;
+    lsn_roster_destroy(&ro);
+    return in;
+}
+
 int
 cmd_open(int argc, char **argv)
 {
@@ -472,6 +493,12 @@ cmd_open(int argc, char **argv)
     c->offline = 1;     /* verified against the bundles held here */
     if ((r = lsn_client_accept(c, env, len, lsn_now(), &m)) != 0) {
         rc = cli_fail(r, 1, "%s does not verify", file);
+        /* Whichever check refused it (a limit, a field, an unknown org),
+         * the envelope did not verify; only a local fault, or no bundle of
+         * the sender held here to check it with (import it), is not that. */
+        if (r != LSN_ERR_NOMEM && r != LSN_ERR_IO && r != LSN_ERR_INTERNAL &&
+            (r != LSN_ERR_NOT_FOUND || !sender_in_roster(c, env, len)))
+            rc = EXIT_FAILED;
     } else {
         cli_print_message(stdout, m, x.json);
         if (x.save != NULL)

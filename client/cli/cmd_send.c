@@ -48,12 +48,15 @@ static const char send_usage[] =
     "  --ack none|delivery|read ask for receipts (none)\n"
     "  --reply-to MSGID         this answers a received message\n"
     "  --idempotency-key KEY    the message id derives from KEY: a retried\n"
-    "                           automated push is delivered once\n"
+    "                           automated push is delivered once (a retry\n"
+    "                           after success says already-sent; the same\n"
+    "                           KEY with another alert or --to is refused)\n"
     "  --json                   print the result as one JSON object\n"
     "\n"
     "A send is stored before it is submitted; when the relay cannot be reached\n"
     "(exit 3), run the same command again or `liaison fetch`: the stored bytes\n"
-    "are resent, never sealed twice.  TLP on forward: RED never leaves its\n"
+    "are resent, never sealed twice.  A send refused for a full quota (exit\n"
+    "4) stays stored too and is resent with back-off until it expires.  TLP on forward: RED never leaves its\n"
     "named recipients; AMBER and AMBER+STRICT stay within your organisation;\n"
     "GREEN and CLEAR may go to any coalition member.\n"
     "\n"
@@ -385,6 +388,18 @@ print_sent(const struct send_opts *o, const uint8_t id[16], const char *const *t
     }
 }
 
+/* 1 if the sent record of id was handed over before this run sealed it
+ * (an idempotency key repeated with the same alert and recipients). */
+static int
+already_done(struct lsn_client *c, const uint8_t id[16])
+{
+    Liaison__StoredSent *rec = NULL;
+    int done = lsn_local_get_sent(c->p->store, id, &rec) == 0 && rec->submitted;
+
+    lsn_pb_free((ProtobufCMessage *)rec);
+    return done;
+}
+
 /* Seals (into the store), then submits the stored bytes. */
 static int
 seal_and_submit(struct lsn_client *c, const struct send_opts *o,
@@ -399,8 +414,20 @@ seal_and_submit(struct lsn_client *c, const struct send_opts *o,
     free(env);
     if (r != 0)
         return cli_fail(r, 0, "cannot seal the alert");
+    if (already_done(c, id)) {
+        print_sent(o, id, to, n, "already-sent");
+        return 0;
+    }
     r = lsn_client_submit(c, id, id);
     cli_hex_id(hex, id);
+    if (r == LSN_ERR_QUOTA) {
+        fprintf(stderr, "liaison: message %s is stored and waiting for room at "
+                "the relay; it is resent by the next send, fetch or watch "
+                "until it expires (`liaison status %s`)\n", hex, hex);
+        if (o->json)
+            print_sent(o, id, to, n, "waiting");
+        return cli_fail(r, 0, "the relay did not accept message %s yet", hex);
+    }
     if (r != 0) {
         if (cli_exit_for(r, 0) == EXIT_UNREACHABLE)
             fprintf(stderr, "liaison: message %s is stored; it is resent by the "
@@ -484,7 +511,7 @@ cmd_seal(int argc, char **argv)
     char *orgs = NULL, reply_org[LSN_ENV_ORG_MAX + 1];
     uint8_t id[16], *env = NULL;
     size_t n = 0, len = 0;
-    int rc, r;
+    int rc, r, again;
 
     if (cli_help(argc, argv, send_usage))
         return 0;
@@ -504,13 +531,14 @@ cmd_seal(int argc, char **argv)
         rc = cli_fail(r, 0, "cannot seal the alert");
         goto out;
     }
+    again = already_done(c, id);
     /* Carried by other means: the relay never sees it, so no resend. */
     lsn_local_mark_submitted(c->p->store, id);
     if ((r = lsn_file_write(o.out, env, len, 0)) != 0) {
         rc = cli_fail(r, 0, "cannot write %s", o.out);
         goto out;
     }
-    print_sent(&o, id, to, n, "sealed");
+    print_sent(&o, id, to, n, again ? "already-sealed" : "sealed");
 out:
     free(env);
     if (b != NULL)

@@ -208,6 +208,21 @@ cli_safe_text(FILE *f, const char *s, const char *indent)
     }
 }
 
+const char *
+cli_safe(const char *s, char *buf, size_t n)
+{
+    FILE *f;
+
+    buf[0] = '\0';
+    if (n < 2 || (f = fmemopen(buf, n, "w")) == NULL)
+        return buf;
+    setvbuf(f, NULL, _IONBF, 0);
+    cli_safe_text(f, s != NULL ? s : "", NULL);
+    fclose(f);
+    buf[n - 1] = '\0';
+    return buf;
+}
+
 static void
 text_alert(FILE *f, const Liaison__Alert *a)
 {

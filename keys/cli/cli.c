@@ -176,7 +176,9 @@ cli_org_load(const char *dir, const char *pass_file, struct lsn_org **out)
     int prot = 0, r, rc;
 
     *out = NULL;
-    if ((r = lsn_org_is_protected(dir, &prot)) != 0)
+    if ((r = lsn_org_is_protected(dir, &prot)) == LSN_ERR_PERMISSIONS)
+        return cli_fail(EXIT_USAGE, r, "refusing the org keys in %s", dir);
+    if (r != 0)
         return cli_fail(EXIT_USAGE, r, "%s is not an org folder (no readable root.key)",
                         dir);
     snprintf(what, sizeof what, "the org keys in %s", dir);

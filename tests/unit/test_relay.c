@@ -352,7 +352,8 @@ test_relay_quota_then_accepted_after_acks(void **state)
     size_t len;
 
     (void)state;
-    up("quota", 2, 1, "sender_quota_messages 3\ndevice_backlog 3\nrecipient_quota_messages 10");
+    up("quota", 2, 1, "sender_quota_messages 3\ndevice_backlog 3\nrecipient_quota_messages 10\n"
+       "recipient_share_percent 100");
     s = conn(0, 0);
     r = conn(1, 0);
     for (int i = 0; i < 3; i++) {
@@ -382,7 +383,7 @@ test_relay_dead_device_trimmed_with_gap(void **state)
     size_t len;
 
     (void)state;
-    up("dead", 2, 2, "device_backlog 3\nrecipient_quota_messages 5");
+    up("dead", 2, 2, "device_backlog 3\nrecipient_quota_messages 5\nrecipient_share_percent 100");
     s = conn(0, 0);
     live = conn(1, 0);
     for (int i = 0; i < 8; i++) {
