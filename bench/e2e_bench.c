@@ -1,9 +1,9 @@
-/* e2e_bench.c: sealed alerts end to end (issue 5): one client seals 1 KiB
+/* e2e_bench.c: sealed alerts end to end (docs/bench.md): one client seals 1 KiB
  * alerts to one organisation and submits them pipelined to a real relay,
  * which stores each durably and pushes it to the receiving device, which
  * verifies and opens it and acks it.  Beside it, in each of ROUNDS
  * rounds, the libsodium primitives the crypto-bound limit is made of
- * (DESIGN.md "Performance model": sealing = one signature, the fresh
+ * (docs/design.md "Performance model": sealing = one signature, the fresh
  * ephemeral key and one X25519 per recipient; opening = one verification
  * and one X25519).
  *

@@ -1,5 +1,5 @@
-/* relay_bench.c: the relay against its bounds (DESIGN.md "Performance
- * model", issue 4).  In each of ROUNDS rounds, each baseline is measured
+/* relay_bench.c: the relay against its bounds (docs/design.md
+ * "Performance model").  In each of ROUNDS rounds, each baseline is measured
  * right before the relay figures it bounds, so the ratios compare numbers
  * taken under the same load of this shared machine:
  *

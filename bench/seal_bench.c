@@ -1,6 +1,6 @@
 /* seal_bench.c: seal and open throughput for 1 KiB alerts to 1 and 10
  * recipient organisations, beside the libsodium primitive rates measured in
- * the same run, and the ratio to the primitive-bound limit (DESIGN.md
+ * the same run, and the ratio to the primitive-bound limit (docs/design.md
  * "Performance model": sealing costs one signature and one X25519 per
  * recipient, opening one verification and one X25519).  Sealing also makes
  * the fresh ephemeral key pair e (one X25519 base-point multiplication,

@@ -1,4 +1,4 @@
-/* alert.h: the content model inside a sealed envelope (DESIGN.md
+/* alert.h: the content model inside a sealed envelope (docs/design.md
  * "Content") and its validation.
  *
  * An Alert is checked by the sender before sealing and by every recipient

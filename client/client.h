@@ -1,7 +1,7 @@
 /* client.h: what a liaison client does, shared by the `liaison` CLI and the
  * public library (include/liaison.h): seal and send through the home
  * relay, fetch and open, keep everything in the profile's store, receipts,
- * forwards under TLP rules, status.  DESIGN.md "Client". */
+ * forwards under TLP rules, status.  docs/design.md "Client". */
 #ifndef LSN_CLIENT_H
 #define LSN_CLIENT_H
 

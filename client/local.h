@@ -1,4 +1,4 @@
-/* local.h: a client's local store (DESIGN.md "Client"): LMDB in the
+/* local.h: a client's local store (docs/formats.md "Folders"): LMDB in the
  * profile folder holding received envelopes (still encrypted) with their
  * content keys sealed under the local store key, the seen (sender org,
  * msg_id) entries, sent envelopes with their state and receipts, and a

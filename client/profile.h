@@ -1,4 +1,4 @@
-/* profile.h: a client's profile folder (DESIGN.md "Client"):
+/* profile.h: a client's profile folder (docs/formats.md "Folders"):
  *
  *   DIR/credential     the device credential (0600, as the admin made it)
  *   DIR/config         settings, with comments (read receipts, relay timeout)

@@ -1,4 +1,4 @@
-/* seal.h: end-to-end sealed messages (DESIGN.md "Message format", suite 1;
+/* seal.h: end-to-end sealed messages (docs/design.md "Message format", suite 1;
  * docs/protocol.md gives every byte).
  *
  * lsn_seal turns an Alert into envelope bytes that only the addressed

@@ -1,5 +1,5 @@
 /* bundle.h: an organisation's signed bundle: encryption keys and devices
- * (DESIGN.md "Keys and trust" 2). */
+ * (docs/design.md "Keys and trust"; docs/formats.md "Bundle"). */
 #ifndef LSN_BUNDLE_H
 #define LSN_BUNDLE_H
 

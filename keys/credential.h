@@ -1,6 +1,6 @@
 /* credential.h: the device credential, the one file an administrator hands
- * to a client machine (DESIGN.md "Keys and trust" 4).  In memory its
- * secrets live in sodium_malloc'd, wiped-on-free memory. */
+ * to a client machine (docs/formats.md "Credential and key ring").  In
+ * memory its secrets live in sodium_malloc'd, wiped-on-free memory. */
 #ifndef LSN_CREDENTIAL_H
 #define LSN_CREDENTIAL_H
 

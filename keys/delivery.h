@@ -1,7 +1,7 @@
 /* delivery.h: key deliveries: an org encryption secret sealed to one
  * device's key-delivery key and signed by the org root, so a rotation
  * reaches every receiving device without anyone touching it
- * (DESIGN.md "Keys and trust" 5). */
+ * (docs/design.md "Keys and trust"; docs/formats.md "Key delivery"). */
 #ifndef LSN_DELIVERY_H
 #define LSN_DELIVERY_H
 

@@ -1,5 +1,5 @@
 /* org.h: an organisation's administration folder and every change an
- * administrator makes to it (DESIGN.md "Keys and trust" 2-6).
+ * administrator makes to it (docs/design.md "Keys and trust").
  *
  *   DIR/root.key, root.pub        the org root (Ed25519), offline
  *   DIR/root.next.key, .pub       a successor root, while a root rotation runs

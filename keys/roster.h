@@ -1,5 +1,5 @@
 /* roster.h: the coalition roster, the only source of org root keys
- * (DESIGN.md "Keys and trust" 1). */
+ * (docs/design.md "Keys and trust"; docs/formats.md "Roster"). */
 #ifndef LSN_ROSTER_H
 #define LSN_ROSTER_H
 

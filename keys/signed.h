@@ -1,6 +1,6 @@
-/* signed.h: signed objects {type, body, signatures} (DESIGN.md "Keys and
- * trust"): signing, counting valid distinct signers, and the text armor
- * used for files. */
+/* signed.h: signed objects {type, body, signatures} (docs/formats.md
+ * "Signed objects"): signing, counting valid distinct signers, and the
+ * text armor used for files. */
 #ifndef LSN_SIGNED_H
 #define LSN_SIGNED_H
 

@@ -64,7 +64,7 @@ void lsn_fingerprint(char out[LSN_FP_LEN], const uint8_t *key, size_t key_len);
 void lsn_hex(char *out, const uint8_t *bin, size_t len);
 
 /* Length-prefixed hashing: feeds u16 big-endian length then bytes, so
- * distinct field lists never hash alike (DESIGN.md "Message format").
+ * distinct field lists never hash alike (docs/protocol.md "Notation").
  * LSN_ERR_TOO_LARGE (and nothing hashed) if len > 65535. */
 struct crypto_generichash_blake2b_state;
 int lsn_hash_field(struct crypto_generichash_blake2b_state *st,

@@ -1,5 +1,5 @@
 /* envelope.h: the strict parse of an envelope and its header, and the
- * relay's view of it (DESIGN.md "Message format" 4 and 7).
+ * relay's view of it (docs/protocol.md "Wire format", "The relay's view").
  *
  * Everything here works without keys: it is what a relay may know.  The
  * parse accepts an envelope only if every layer is the canonical encoding

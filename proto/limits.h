@@ -1,4 +1,4 @@
-/* limits.h: the protocol constants of the envelope format (DESIGN.md
+/* limits.h: the protocol constants of the envelope format (docs/design.md
  * "Message format", docs/protocol.md "Limits").  Every reader, relay and
  * client alike, enforces the same numbers, so they live at the bottom
  * layer.  Changing one is a protocol change. */

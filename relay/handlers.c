@@ -319,9 +319,10 @@ fanout_local(struct lsn_fanout *f, const char *org, const struct lsn_bundle *b,
     *used += f->n_devices;
 }
 
-/* The checks of DESIGN.md "Relay": sender is the authenticated device,
- * may send, its org's bundle has not expired; times and TTL; every recipient org in the roster, known here,
- * wrapped to its newest key.  Fills the fan-out. */
+/* The checks of a submit (docs/relay.md "Admission"): sender is the
+ * authenticated device, may send, its org's bundle has not expired; times
+ * and TTL; every recipient org in the roster, known here, wrapped to its
+ * newest key.  Fills the fan-out. */
 static int
 submit_check(struct lsn_relay *r, const struct who *w,
              const struct lsn_envelope_info *info, struct lsn_fanout *fan,
@@ -447,7 +448,7 @@ h_submit(struct lsn_relay *r, struct conn *c, const struct who *w,
 
 /* ---------------------------------------------------------- relay to relay */
 
-/* The checks a forwarded envelope passes (DESIGN.md "Federation"): the
+/* The checks a forwarded envelope passes (docs/relay.md "Federation"): the
  * sender org is homed on the forwarding relay; its held bundle lists the
  * sender device (sender_check); times, TTL and recipient
  * count as for a submit.  The fan-out covers the recipient orgs homed

@@ -1,5 +1,5 @@
 /* peer.c: federation, the relay's side as a client of its peer relays
- * (DESIGN.md "Relay": Federation; docs/relay.md "Federation").
+ * (docs/design.md "Federation"; docs/relay.md "Federation").
  *
  * One forwarder per other relay of the roster: a CURVE DEALER with this
  * relay's key pair to the peer's roster endpoint and key, plus a socket

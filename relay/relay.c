@@ -313,9 +313,9 @@ lsn_relay_allow_rebuild(struct lsn_relay *r)
     }
     for (size_t i = 0; i < ro->n_orgs; i++) {
         const struct lsn_bundle *b = r->bundles[i];
-        /* A device talks only to its org's home relay (DESIGN.md
-         * "Federation"): bundles of orgs homed elsewhere are held for the
-         * directory and for sealing, not to admit their devices. */
+        /* A device talks only to its org's home relay (docs/design.md
+         * "Decisions"): bundles of orgs homed elsewhere are held for the
+         * directory and for STALE_KEY, not to admit their devices. */
         if (b == NULL || strcmp(ro->orgs[i]->relay, r->name) != 0)
             continue;
         for (size_t j = 0; j < b->b->n_devices; j++) {

@@ -1,4 +1,4 @@
-/* relay.h: the liaison-relay daemon as a library (DESIGN.md "Relay";
+/* relay.h: the liaison-relay daemon as a library (docs/design.md "Relay";
  * docs/relay.md): a ROUTER with CURVE and a ZAP handler, the allow-list
  * from the roster and the bundles, the request handlers and the group
  * commit loop over the store.  relay/main.c is only the command line. */

@@ -1,8 +1,10 @@
-/* store.h: the relay's durable store in LMDB (DESIGN.md "Relay": Store,
- * Delivery, Limits; docs/relay.md "Store").
+/* store.h: the relay's durable store in LMDB (docs/design.md "Relay";
+ * docs/relay.md "Store").
  *
- * Envelopes are stored once, keyed by (sender org, msg_id), and referenced
- * from one queue per receiving device.  Every change happens inside the
+ * Envelopes are stored once, numbered in arrival order, and referenced
+ * from one queue per receiving device; a message's record is keyed by its
+ * envelope's number and found by (sender org, msg_id) through an index in
+ * memory (relay/msgidx.h).  Every change happens inside the
  * current batch (lsn_store_batch_begin .. lsn_store_batch_commit): one LMDB
  * write transaction that the relay commits, durably, once per round of
  * requests (group commit); each operation runs in its own nested

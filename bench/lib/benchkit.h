@@ -75,7 +75,7 @@ struct bk_prims {
  * the best of three windows of seconds/3). */
 void bk_prims_run(double seconds, struct bk_prims *out);
 
-/* The primitive-bound rates of DESIGN.md "Performance model" for one
+/* The primitive-bound rates of docs/design.md "Performance model" for one
  * recipient: sealing = sign + fresh ephemeral key + one X25519, opening =
  * verify + one X25519 (as bench/seal_bench.c). */
 double bk_seal_limit(const struct bk_prims *p);
