@@ -105,8 +105,8 @@ lsn_armor_decode(const char *label, const uint8_t *text, size_t text_len,
         return LSN_ERR_INTERNAL;
     b64_cap = (max + 2) / 3 * 4;
     /* The base64 is copied out of the text, so it never needs more room
-     * than the text: allocating (and wiping) for max instead cost every
-     * small input megabytes (found by tests/fuzz/fuzz_armor.c). */
+     * than the text: allocating (and wiping) for max would cost every
+     * small input megabytes. */
     if (b64_cap > text_len)
         b64_cap = text_len;
     if (!next_line(text, text_len, &pos, &line, &n))

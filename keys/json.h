@@ -1,5 +1,5 @@
 /* json.h: the few pieces every --json output needs: a string escaper and
- * a hex writer.  Output is one object per line (NDJSON-friendly). */
+ * an object member's key.  Output is one object per line (NDJSON). */
 #ifndef LSN_JSON_H
 #define LSN_JSON_H
 

@@ -106,7 +106,7 @@ cmp_append(ProtobufCBuffer *b, size_t n, const uint8_t *data)
     struct cmp_buffer *c = (struct cmp_buffer *)b;
 
     /* protobuf-c appends an empty bytes field as (0, NULL): memcmp must
-     * not see the NULL (found by tests/fuzz/fuzz_pb.c under UBSan). */
+     * not see the NULL (undefined behaviour, which UBSan reports). */
     if (c->differs || n == 0)
         return;
     if (n > c->len - c->off || memcmp(c->want + c->off, data, n) != 0) {

@@ -610,8 +610,8 @@ lsn_wire_recv(struct lsn_wire *w, int timeout_ms, Liaison__Response **out)
 
     if ((*out = take(w, 0)) != NULL)
         return 0;
-    /* A batch that breaks part way is an error now; the Responses before
-     * the break are held for the next calls. */
+    /* A batch that breaks part way fails this call (PROTOCOL); the
+     * Responses before the break are held for the next calls. */
     if ((r = recv_frame(w, timeout_ms)) != 0)
         return r;
     *out = take(w, 0);

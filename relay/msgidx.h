@@ -2,8 +2,8 @@
  * held in memory (docs/relay.md "Store").
  *
  * msg_ids are random, so a table keyed by them takes every new message on
- * its own random leaf page: each 1 KiB envelope made LMDB write a 4 KiB
- * page more.  Message records are therefore keyed by their envelope's
+ * its own random leaf page: each 1 KiB envelope would make LMDB write a
+ * 4 KiB page more.  Message records are therefore keyed by their envelope's
  * number, which grows with arrival (appends), and this index, rebuilt
  * from the records when the store opens, finds a record by its msg_id.
  *

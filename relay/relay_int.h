@@ -80,7 +80,6 @@ struct parked {
     struct parked *next;
 };
 
-/* One connection (by routing id): rate limit and subscription. */
 /* Log lines of one kind in the current second: written, and not. */
 struct log_budget {
     int64_t ms;                     /* when the second began */
@@ -88,6 +87,7 @@ struct log_budget {
     uint64_t dropped;
 };
 
+/* One connection (by routing id): rate limit and subscription. */
 struct conn {
     uint8_t rid[RID_MAX];
     size_t rid_len;

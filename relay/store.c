@@ -27,9 +27,9 @@
  * its expiry, so a repeated submit is answered, not stored again.
  *
  * Envelopes are numbered in arrival order and appended (MDB_APPEND): keyed
- * by the random msg_id, each one landed on a random leaf page, and a batch
- * copied and rewrote a 4 KiB page per 1 KiB envelope and split pages
- * holding three envelopes each.  Numbers are never reused: a message's
+ * by the random msg_id, each one would land on a random leaf page, and a
+ * batch would copy and rewrite a 4 KiB page per 1 KiB envelope and split
+ * pages holding three envelopes each.  Numbers are never reused: a message's
  * record and its expiry key keep its number after its envelope is gone,
  * so every batch that takes numbers records the next one (info
  * "env_next") with its commit, and a restart continues from there. */
@@ -500,8 +500,8 @@ quota_get(MDB_txn *t, struct lsn_store *s, char side, const char *org,
  * constant, rotate, multiply), so a changed word leaves its lane changed
  * to the end; the lanes are then folded together with the length by
  * 64x64->128-bit multiplies (the xor of the product's halves).  A change
- * goes unnoticed about once in 2^64.  SipHash, which it replaces, cost
- * about 5 000 instructions per 1 KiB envelope; this about a fifth. */
+ * goes unnoticed about once in 2^64.  SipHash would cost about 5 000
+ * instructions per 1 KiB envelope; this costs about a fifth. */
 
 #define SUM_K0 0x9e3779b97f4a7c15ull    /* odd constants: the golden ratio, */
 #define SUM_K1 0xc2b2ae3d27d4eb4full    /* and the mixing constants of */
@@ -1418,7 +1418,7 @@ lsn_store_batch_abort(struct lsn_store *s)
  * batch is poisoned and fails like a failed commit, so a half-done
  * operation never reaches the disk.  Past the account's limit, or near a
  * full map, operations take the nested path and its answers (QUOTA for a
- * full map) as before. */
+ * full map). */
 
 #define DIRTY_MAX   131071u         /* LMDB's dirty-page limit (MDB_IDL_UM_MAX) */
 #define PAGE_SLACK  4096u           /* freelist and meta pages of the commit */

@@ -1,7 +1,7 @@
 #!/bin/sh
 # federation_cli.sh: three real liaison-relay processes with orgs homed on
 # different relays, driven by the real `liaison` and `liaison-keys publish`
-# (issue 6): an alert crosses to two other relays at once and back, and a
+# (docs/relay.md "Federation"): an alert crosses to two other relays at once and back, and a
 # key rotation published at one relay reaches senders homed on another.
 set -u
 K="$LSN_BIN/liaison-keys"

@@ -1,7 +1,7 @@
 /* test_armor.c: the text armor of every liaison file: round trips, the
  * size cap, hostile text (wrong label or version, no end line, junk after
- * it, comments inside the data), and regressions found by fuzzing
- * (tests/fuzz/fuzz_armor.c). */
+ * it, comments inside the data), and the cost of a decode following its
+ * input rather than its cap. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,10 +54,10 @@ test_armor_roundtrip_with_comments_and_crlf(void **state)
     free(bin);
 }
 
-/* Fuzzing found every decode allocating and wiping room for `max` bytes
- * of base64 whatever the input's length (megabytes per small key file);
- * the room now follows the text, so a small text under a cap far beyond
- * memory decodes instead of failing the allocation. */
+/* A decode allocates (and wipes) room for the text it is given, not for
+ * `max` bytes of base64 (megabytes per small key file), so a small text
+ * under a cap far beyond memory decodes instead of failing the
+ * allocation. */
 static void
 test_armor_small_text_under_huge_cap(void **state)
 {

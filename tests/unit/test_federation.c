@@ -1,5 +1,5 @@
-/* test_federation.c: integration tests of federation (issue 6, "Must
- * show"): three real liaison-relay processes on free loopback ports, each
+/* test_federation.c: integration tests of federation (docs/relay.md
+ * "Federation"): three real liaison-relay processes on free loopback ports, each
  * with its own key and store, orgs homed on different relays, driven
  * through the client library.  Every wait is a bounded poll for a
  * condition; nothing asserts on speed. */

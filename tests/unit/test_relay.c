@@ -1,7 +1,7 @@
 /* test_relay.c: integration tests of liaison-relay: each starts the real
  * binary ($LSN_BIN/liaison-relay) on a free loopback port with a fresh
- * coalition, and drives it through the client library (issue 4, "Must
- * show"). */
+ * coalition, and drives it through the client library (docs/relay.md,
+ * docs/wire.md). */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
