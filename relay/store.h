@@ -7,9 +7,10 @@
  * memory (relay/msgidx.h).  Every change happens inside the
  * current batch (lsn_store_batch_begin .. lsn_store_batch_commit): one LMDB
  * write transaction that the relay commits, durably, once per round of
- * requests (group commit); each operation runs in its own nested
- * transaction, so one refused submit leaves the batch untouched.  Nothing
- * is visible to a client before the batch commit returned. */
+ * requests (group commit); a refused operation leaves the batch untouched
+ * (it ran in a nested transaction, or checked everything before writing
+ * directly: store.c "Direct writes").  Nothing is visible to a client
+ * before the batch commit returned. */
 #ifndef LSN_RELAY_STORE_H
 #define LSN_RELAY_STORE_H
 
