@@ -21,9 +21,10 @@ cd "$T" || exit 1
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
-if ! command -v script >/dev/null 2>&1; then
-    echo "FAIL: script(1) from util-linux is needed to type passphrases"; exit 1
-fi
+for tool in script stty bash; do
+    command -v "$tool" >/dev/null 2>&1 ||
+        { echo "FAIL: $tool is needed (util-linux, coreutils, bash)"; exit 1; }
+done
 PORT=$(free_port)
 PASS='correct horse battery staple'
 
