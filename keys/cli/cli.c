@@ -36,7 +36,7 @@ cli_dispatch(const char *group, const struct cli_cmd *table, int argc,
     fprintf(f, "usage: liaison-keys %s COMMAND [OPTIONS]   (COMMAND --help for more)\n\n",
             group);
     for (const struct cli_cmd *c = table; c->name != NULL; c++)
-        fprintf(f, "  %-12s %s\n", c->name, c->summary);
+        fprintf(f, "  %-16s %s\n", c->name, c->summary);
     return f == stdout ? 0 : EXIT_USAGE;
 }
 

@@ -23,10 +23,13 @@ static const char authority_usage[] =
 
 static const char relay_usage[] =
     "usage: liaison-keys relay new NAME [--dir DIR] [--force]\n"
-    "                             [--passphrase-file FILE | --no-passphrase]\n"
     "\n"
     "Creates a relay's CURVE key pair: DIR/NAME.key (secret, 0600, X25519,\n"
-    "given to liaison-relay --key) and DIR/NAME.pub (for `roster add-relay`).\n";
+    "given to liaison-relay --key) and DIR/NAME.pub (for `roster add-relay`).\n"
+    "The secret key is stored WITHOUT a passphrase, and no passphrase is\n"
+    "asked: the relay starts unattended and refuses a protected key.  Keep\n"
+    "NAME.key on the relay's machine only.  (--no-passphrase is accepted and\n"
+    "changes nothing.)\n";
 
 /* Generates a key pair of kind and writes DIR/NAME.key and DIR/NAME.pub. */
 static int
@@ -70,9 +73,20 @@ keypair_new(int kind, const char *usage, int argc, char **argv)
     snprintf(path, sizeof path, "%s/%s.pub", dir, name);
     if ((rc = cli_out_check(path, force)) != 0)
         return rc;
-    snprintf(what, sizeof what, "%s key `%s`", lsn_key_kind_name(kind), name);
-    if ((rc = cli_pass_new(pass_file, no_pass, what, &pass)) != 0)
-        return rc;
+    if (kind == LSN_KEY_RELAY) {
+        /* liaison-relay reads its key at start, with nobody to ask. */
+        if (pass_file != NULL)
+            return cli_usage_error(usage, "a relay key is stored without a "
+                                   "passphrase (the relay refuses a protected "
+                                   "key): drop --passphrase-file");
+        fprintf(stderr, "liaison-keys: %s/%s.key is stored without a passphrase, "
+                "as liaison-relay needs it; keep it on the relay's machine only\n",
+                dir, name);
+    } else {
+        snprintf(what, sizeof what, "%s key `%s`", lsn_key_kind_name(kind), name);
+        if ((rc = cli_pass_new(pass_file, no_pass, what, &pass)) != 0)
+            return rc;
+    }
     rc = EXIT_USAGE;
     if ((sk = sodium_malloc(64)) == NULL)
         goto out;

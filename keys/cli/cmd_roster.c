@@ -28,6 +28,10 @@ static const char usage[] =
     "  add-org FILE --org ID --root ROOT.pub --relay RELAYNAME [--display TEXT]\n"
     "  remove-org FILE --org ID\n"
     "  add-relay FILE --relay NAME --endpoint tcp://HOST:PORT --key RELAY.pub\n"
+    "  set-relay FILE --relay NAME [--endpoint tcp://HOST:PORT] [--key RELAY.pub]\n"
+    "                                      a relay's new endpoint or key\n"
+    "  remove-relay FILE --relay NAME      (refused while an org is homed on it)\n"
+    "  set-org-relay FILE --org ID --relay NAME   move an org to another relay\n"
     "  set-root FILE --org ID --root ROOT.pub    an org's new root key\n"
     "  add-authority FILE --authority A.pub\n"
     "  remove-authority FILE --authority A.pub\n"
@@ -359,16 +363,38 @@ edit_set_root(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
 }
 
 static int
+find_relay(const Liaison__Roster *b, const char *name)
+{
+    for (size_t i = 0; i < b->n_relays; i++)
+        if (strcmp(b->relays[i]->name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Sets *idx to the index of relay o->relay, or reports a usage error
+ * naming the command that needs it. */
+static int
+existing_relay(const struct ropts *o, const Liaison__Roster *b, const char *cmd,
+               int *idx)
+{
+    if (!o->relay)
+        return cli_usage_error(usage, "%s needs --relay NAME", cmd);
+    if ((*idx = find_relay(b, o->relay)) < 0)
+        return cli_usage_error(usage, "relay `%s` is not in the roster (add it "
+                               "with `roster add-relay`)", o->relay);
+    return 0;
+}
+
+static int
 edit_add_relay(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
 {
     int rc;
 
     if (!o->relay || !o->endpoint || !o->key)
         return cli_usage_error(usage, "add-relay needs --relay, --endpoint and --key");
-    for (size_t i = 0; i < b->n_relays; i++)
-        if (strcmp(b->relays[i]->name, o->relay) == 0)
-            return cli_usage_error(usage, "relay `%s` is already in the roster",
-                                   o->relay);
+    if (find_relay(b, o->relay) >= 0)
+        return cli_usage_error(usage, "relay `%s` is already in the roster (use "
+                               "set-relay to change it)", o->relay);
     if (b->n_relays >= LSN_ROSTER_MAX_RELAYS)
         return cli_usage_error(usage, "the roster is full");
     if ((rc = read_pub(o->key, LSN_KEY_RELAY, s->key)) != 0)
@@ -378,6 +404,77 @@ edit_add_relay(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s
     s->relay.endpoint = (char *)o->endpoint;
     s->relay.curve_key = (ProtobufCBinaryData){ 32, s->key };
     b->relays[b->n_relays++] = &s->relay;
+    return 0;
+}
+
+static int
+edit_set_relay(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
+{
+    int i, rc;
+
+    if ((rc = existing_relay(o, b, "set-relay", &i)) != 0)
+        return rc;
+    if (!o->endpoint && !o->key)
+        return cli_usage_error(usage, "set-relay needs --endpoint, --key or both");
+    s->relay = *b->relays[i];
+    if (o->endpoint)
+        s->relay.endpoint = (char *)o->endpoint;
+    if (o->key) {
+        if ((rc = read_pub(o->key, LSN_KEY_RELAY, s->key)) != 0)
+            return rc;
+        s->relay.curve_key = (ProtobufCBinaryData){ 32, s->key };
+    }
+    b->relays[i] = &s->relay;
+    return 0;
+}
+
+static int
+edit_remove_relay(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
+{
+    char homed[512];
+    size_t n = 0, used = 0;
+    int i, rc;
+
+    (void)s;
+    if ((rc = existing_relay(o, b, "remove-relay", &i)) != 0)
+        return rc;
+    homed[0] = '\0';
+    for (size_t j = 0; j < b->n_orgs; j++) {
+        if (strcmp(b->orgs[j]->relay, o->relay) != 0)
+            continue;
+        /* Name the first few; the count says how many more. */
+        if (n < 8 && used < sizeof homed - 40)
+            used += (size_t)snprintf(homed + used, sizeof homed - used, "%s`%s`",
+                                     n ? ", " : "", b->orgs[j]->id);
+        n++;
+    }
+    if (n > 0)
+        return cli_usage_error(usage, "relay `%s` is the home relay of %zu org(s): "
+                               "%s%s; move them first with `roster set-org-relay`",
+                               o->relay, n, homed, n > 8 ? " and more" : "");
+    memmove(&b->relays[i], &b->relays[i + 1],
+            (b->n_relays - (size_t)i - 1) * sizeof *b->relays);
+    b->n_relays--;
+    return 0;
+}
+
+static int
+edit_set_org_relay(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
+{
+    int i, j, rc;
+
+    if (!o->org)
+        return cli_usage_error(usage, "set-org-relay needs --org and --relay");
+    if ((i = find_org(b, o->org)) < 0)
+        return cli_usage_error(usage, "org `%s` is not in the roster", o->org);
+    if ((rc = existing_relay(o, b, "set-org-relay", &j)) != 0)
+        return rc;
+    if (strcmp(b->orgs[i]->relay, o->relay) == 0)
+        return cli_usage_error(usage, "org `%s` is already homed on relay `%s`",
+                               o->org, o->relay);
+    s->org = *b->orgs[i];
+    s->org.relay = (char *)o->relay;
+    b->orgs[i] = &s->org;
     return 0;
 }
 
@@ -442,6 +539,12 @@ static int
 roster_set_root(int argc, char **argv) { return edit_in_place(argc, argv, edit_set_root); }
 static int
 roster_add_relay(int argc, char **argv) { return edit_in_place(argc, argv, edit_add_relay); }
+static int
+roster_set_relay(int argc, char **argv) { return edit_in_place(argc, argv, edit_set_relay); }
+static int
+roster_remove_relay(int argc, char **argv) { return edit_in_place(argc, argv, edit_remove_relay); }
+static int
+roster_set_org_relay(int argc, char **argv) { return edit_in_place(argc, argv, edit_set_org_relay); }
 static int
 roster_add_authority(int argc, char **argv) { return edit_in_place(argc, argv, edit_add_authority); }
 static int
@@ -659,6 +762,9 @@ cmd_roster(int argc, char **argv)
         { "add-org", roster_add_org, "admit an organisation" },
         { "remove-org", roster_remove_org, "remove an organisation" },
         { "add-relay", roster_add_relay, "add a relay" },
+        { "set-relay", roster_set_relay, "change a relay's endpoint or key" },
+        { "remove-relay", roster_remove_relay, "remove a relay no org is homed on" },
+        { "set-org-relay", roster_set_org_relay, "move an organisation to another relay" },
         { "set-root", roster_set_root, "change an organisation's root key" },
         { "add-authority", roster_add_authority, "add a steering-group key" },
         { "remove-authority", roster_remove_authority, "remove a steering-group key" },

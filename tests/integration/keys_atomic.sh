@@ -88,10 +88,14 @@ same "authority new over an existing .pub" a2.key a2.pub
 rm a2.pub
 check 0 "authority new rerun" -- notty "$K" authority new a2 --no-passphrase
 
-# relay new without a terminal: nothing written.
+# relay new asks nothing (the relay reads its key unattended) and refuses
+# a passphrase file without writing anything.
 snap r9.key r9.pub
-check 2 "relay new without a terminal" -- notty "$K" relay new r9
-same "relay new without a terminal" r9.key r9.pub
+check 2 "relay new with a passphrase file" -- notty "$K" relay new r9 \
+    --passphrase-file r9.pass
+same "relay new with a passphrase file" r9.key r9.pub
+check 0 "relay new without a terminal" -- notty "$K" relay new r9
+grep -q "without a passphrase" err.txt || bad "relay new does not say the key is unprotected"
 
 # org init over a folder where one file is already there: nothing written.
 mkdir org-beta && echo x > org-beta/enc.key
