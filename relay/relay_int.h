@@ -52,6 +52,7 @@ struct peer {
     int sync;                       /* full directory sync due */
     int want;                       /* the outbound queue may have news */
     int retry;                      /* a transient refusal: resend later */
+    int deferred;                   /* this pass left an item for later (QUOTA) */
     uint64_t sent_seq;              /* highest seq sent this session */
     struct flight *fl;              /* peer_window entries, oldest first */
     size_t n_fl;

@@ -1,21 +1,38 @@
 /* test_review_relay.c: relay defects at the seams of the delivery
  * invariant's parts: a format 4 store taken over with its senders' shares
- * counted, and the memory a peer relay's answers may hold. */
+ * counted, and a forwarding relay that a sender's full share at the peer
+ * must not stop.  Real liaison-relay processes on loopback ports where a
+ * relay is involved; every wait is a bounded poll. */
 #include <setjmp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <lmdb.h>
 #include <sodium.h>
 
+#include "client/relay_client.h"
+#include "proto/envelope.h"
 #include "proto/err.h"
 #include "relay/store.h"
 #include "tests/lib/keyfix.h"
+#include "tests/lib/relayfix.h"
+
+static struct rf F;
+
+static int
+down(void **state)
+{
+    (void)state;
+    rf_teardown(&F);
+    return 0;
+}
 
 static const char *const devs_b[] = { "d1" };
 
@@ -116,11 +133,111 @@ test_review_format4_takeover_counts_shares(void **state)
     kf_rmdir(dir);
 }
 
+/* Seals one alert from org `from`'s d1 to org `to` and submits it at
+ * from's home relay: the submit's result code; the msg_id in id. */
+static int
+send_one(size_t from, size_t to, uint8_t id[16])
+{
+    struct lsn_relay_client *c = NULL;
+    struct lsn_envelope_info info;
+    uint8_t *e = NULL;
+    size_t l, dst[1] = { to };
+    int res = 1;
+
+    assert_int_equal(rf_seal(&F, from, 0, dst, 1, NULL, 3600, &e, &l), 0);
+    assert_int_equal(lsn_envelope_peek(e, l, 0, &info), 0);
+    memcpy(id, info.msg_id, 16);
+    assert_int_equal(rf_connect(&F, F.orgs[from].dev[0], &c), 0);
+    assert_int_equal(lsn_relay_client_submit(c, (const uint8_t *const *)&e, &l, 1, &res,
+                                             NULL), 0);
+    lsn_relay_client_close(&c);
+    free(e);
+    return res;
+}
+
+/* 1 once org `to`'s home relay has taken the message id from org `from`
+ * (the sender's status says its copy was forwarded), polling at most
+ * max_ms (0: asking once). */
+static int
+forwarded(size_t from, size_t to, const uint8_t id[16], int max_ms)
+{
+    struct lsn_relay_client *c = NULL;
+    int done = 0;
+
+    assert_int_equal(rf_connect(&F, F.orgs[from].dev[0], &c), 0);
+    for (int waited = 0; !done; waited += 100) {
+        Liaison__StatusReply *st = NULL;
+        assert_int_equal(lsn_relay_client_status(c, id, &st), 0);
+        for (size_t i = 0; i < st->n_recipients; i++)
+            if (strcmp(st->recipients[i]->org, F.orgs[to].id) == 0)
+                done = st->recipients[i]->forwarded;
+        lsn_pb_free(&st->base);
+        if (done || waited >= max_ms)
+            break;
+        usleep(100 * 1000);
+    }
+    lsn_relay_client_close(&c);
+    return done;
+}
+
+/* o1 and o2 on r1 send to o3 on r2, whose devices fetch nothing.  o3 may
+ * have 8 messages waiting at r2, one sender 2 of them.  o1 sends two (r2
+ * takes them), then two more, which r2 refuses (o1's share is full); o2's
+ * one alert, queued at r1 behind them, still reaches r2 (the forwarding
+ * window is one message, so nothing passes o1's refused ones unless the
+ * relay moves on past them). */
+static void
+test_review_peer_share_refusal_does_not_block_link(void **state)
+{
+    size_t home[3] = { 0, 0, 1 };
+    uint8_t id[16], honest[16];
+
+    (void)state;
+    assert_int_equal(rf_setup_fed(&F, "rev-share-link", 2, home, 3, 1,
+                                  "recipient_quota_messages 8\ndevice_backlog 8\n"
+                                  "recipient_share_percent 25\n"
+                                  "peer_window 1\npeer_backoff_ms 50\n"
+                                  "peer_backoff_max_ms 400\npeer_timeout_ms 3000\n"
+                                  "peer_status_wait_ms 1000"), 0);
+    assert_int_equal(rf_start_relay(&F, 0), 0);
+    assert_int_equal(rf_start_relay(&F, 1), 0);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(rf_publish(&F, i), 0);
+    /* r2 holds o1's and o2's bundles (forwards need them) and r1 o3's. */
+    for (size_t i = 0; i < 3; i++) {
+        struct lsn_relay_client *c = NULL;
+        size_t other = i == 2 ? 0 : 2;
+        assert_int_equal(rf_connect(&F, F.orgs[other].dev[0], &c), 0);
+        for (int waited = 0;; waited += 100) {
+            Liaison__DirGetReply *g = NULL;
+            if (lsn_relay_client_dir_get(c, LIAISON__DIR_KIND__DIR_BUNDLE, F.orgs[i].id,
+                                         NULL, &g) == 0) {
+                lsn_pb_free(&g->base);
+                break;
+            }
+            assert_true(waited < 30000);
+            usleep(100 * 1000);
+        }
+        lsn_relay_client_close(&c);
+    }
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(send_one(0, 2, id), 0);
+        assert_true(forwarded(0, 2, id, 30000));
+    }
+    /* r1 released o1's share as r2 took them: two more fit at r1. */
+    assert_int_equal(send_one(0, 2, id), 0);
+    assert_int_equal(send_one(0, 2, id), 0);
+    assert_int_equal(send_one(1, 2, honest), 0);
+    assert_true(forwarded(1, 2, honest, 30000));
+    assert_false(forwarded(0, 2, id, 0));   /* still waiting at r1, not lost */
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_review_format4_takeover_counts_shares),
+        cmocka_unit_test_teardown(test_review_peer_share_refusal_does_not_block_link, down),
     };
 
     if (sodium_init() < 0)
