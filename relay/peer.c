@@ -37,7 +37,14 @@
  * recipient orgs of 512 devices each, every device named in 64 bytes, is
  * about 10 MiB. */
 #define PEER_REPLY_MAX (12 * 1024 * 1024)
-#define PEER_RCVHWM    1024
+/* Answers held unread per peer: ZeroMQ stops reading the connection past
+ * it (no answer is lost), and it bounds what a hostile peer's largest
+ * answers may take of this relay's memory.  An honest peer answers each
+ * request frame with about one frame, and every round drains them. */
+#define PEER_RCVHWM    32
+
+_Static_assert((uint64_t)PEER_RCVHWM * PEER_REPLY_MAX <= 512ull * 1024 * 1024,
+               "a peer's unread answers stay within 512 MiB");
 
 /* ---------------------------------------------------------- set-up */
 
