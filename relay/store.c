@@ -2018,8 +2018,9 @@ lsn_store_submit(struct lsn_store *s, const struct lsn_envelope_info *info,
     if (lsn_msgidx_reserve(s->idx) != 0)
         return LSN_ERR_NOMEM;
     /* Pages the writes may dirty: meta, exp, the envelope, the sender's
-     * quota, a quota per recipient org and three records per queue. */
-    bound = (4 + n_fan + 3 * queues) * (2 * s->depth + 2) +
+     * quota, two quotas per recipient org (its own and the sender's share
+     * of it) and three records per queue. */
+    bound = (4 + 2 * n_fan + 3 * queues) * (2 * s->depth + 2) +
             (len + 2 * MK_MAX + 64 * (n_fan + queues)) / s->psize + 2;
     if (trims == 0 && direct_ok(s, bound)) {
         before = s->charge;
