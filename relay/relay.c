@@ -23,6 +23,7 @@
 #include <linux/filter.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 #include <zmq.h>
@@ -2013,6 +2014,7 @@ static void
 import_dropins(struct lsn_relay *r)
 {
     char dir[PATH_MAX], from[PATH_MAX + 256], to[PATH_MAX + 272];
+    struct stat st;
     struct dirent *e;
     DIR *d;
 
@@ -2025,7 +2027,13 @@ import_dropins(struct lsn_relay *r)
         if (n < 8 || strcmp(e->d_name + n - 7, ".signed") != 0 || e->d_name[0] == '.')
             continue;
         snprintf(from, sizeof from, "%s/%s", dir, e->d_name);
-        rc = import_file(r, from);
+        /* Only a regular file: opening a FIFO would block the relay. */
+        if (stat(from, &st) != 0 || !S_ISREG(st.st_mode)) {
+            lsn_set_detail("%s: not a regular file", from);
+            rc = LSN_ERR_INVALID;
+        } else {
+            rc = import_file(r, from);
+        }
         if (rc == 0)
             lsn_relay_log("SIGHUP: imported %s", from);
         else

@@ -1,7 +1,8 @@
 /* test_review_relay.c: relay defects at the seams of the delivery
  * invariant's parts: a format 4 store taken over with its senders' shares
  * counted, and a forwarding relay that a sender's full share at the peer
- * must not stop.  Real liaison-relay processes on loopback ports where a
+ * must not stop, and a drop-in import folder holding a FIFO.  Real
+ * liaison-relay processes on loopback ports where a
  * relay is involved; every wait is a bounded poll. */
 #include <setjmp.h>
 #include <limits.h>
@@ -11,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -18,6 +22,8 @@
 #include <sodium.h>
 
 #include "client/relay_client.h"
+#include "keys/signed.h"
+#include "keys/util.h"
 #include "proto/envelope.h"
 #include "proto/err.h"
 #include "relay/store.h"
@@ -232,12 +238,65 @@ test_review_peer_share_refusal_does_not_block_link(void **state)
     assert_false(forwarded(0, 2, id, 0));   /* still waiting at r1, not lost */
 }
 
+static char fifo_path[PATH_MAX + 64];
+
+/* Lets a relay blocked opening the FIFO go on (a writer that closes at
+ * once), then tears the fixture down. */
+static int
+down_fifo(void **state)
+{
+    int fd = open(fifo_path, O_WRONLY | O_NONBLOCK);
+
+    if (fd >= 0)
+        close(fd);
+    return down(state);
+}
+
+/* A FIFO named like a bundle in the drop-in folder is refused, not
+ * opened (an open would wait for a writer and stop the relay); the real
+ * bundle beside it is imported, and the relay answers. */
+static void
+test_review_import_dropin_fifo(void **state)
+{
+    char path[PATH_MAX + 64];
+    struct lsn_relay_client *c = NULL;
+    Liaison__DirGetReply *g = NULL;
+    int ok = 0;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "rev-fifo", 2, 1, "bootstrap_per_minute 0"), 0);
+    snprintf(fifo_path, sizeof fifo_path, "%s/data/import/a.signed", F.dir);
+    assert_int_equal(rf_start(&F), 0);
+    snprintf(path, sizeof path, "%s/data/import", F.dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(mkfifo(fifo_path, 0600), 0);
+    snprintf(path, sizeof path, "%s/data/import/o1.signed", F.dir);
+    assert_int_equal(lsn_signed_file_write(path, LSN_TYPE_BUNDLE, F.orgs[0].bundle->bytes,
+                                           F.orgs[0].bundle->len, LSN_WRITE_FORCE), 0);
+    assert_int_equal(kill(F.pid, SIGHUP), 0);
+    for (int waited = 0; !ok; waited += 100) {
+        snprintf(path, sizeof path, "%s/data/import/o1.signed.imported", F.dir);
+        ok = access(path, F_OK) == 0;
+        snprintf(path, sizeof path, "%s/data/import/a.signed.refused", F.dir);
+        ok &= access(path, F_OK) == 0;
+        assert_true(waited < 15000);
+        if (!ok)
+            usleep(100 * 1000);
+    }
+    assert_int_equal(rf_connect(&F, F.orgs[0].dev[0], &c), 0);
+    assert_int_equal(lsn_relay_client_dir_get(c, LIAISON__DIR_KIND__DIR_BUNDLE,
+                                              F.orgs[0].id, NULL, &g), 0);
+    lsn_pb_free(&g->base);
+    lsn_relay_client_close(&c);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_review_format4_takeover_counts_shares),
         cmocka_unit_test_teardown(test_review_peer_share_refusal_does_not_block_link, down),
+        cmocka_unit_test_teardown(test_review_import_dropin_fifo, down_fifo),
     };
 
     if (sodium_init() < 0)
