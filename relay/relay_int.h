@@ -181,6 +181,7 @@ struct lsn_relay {
     ProtobufCMessage **pbs;
     size_t n_pbs, cap_pbs;
     int64_t fixed_now;              /* offline (tests, fuzzing): the clock; 0: real */
+    char offline_addr[64];          /* offline: the requests' source address */
     int64_t boot_req_last_ms;
     struct boot_addr *boot_addrs;   /* BOOT_ADDRS slots, the least recently */
     size_t n_boot_addrs;            /* used one reused when full */

@@ -1,7 +1,8 @@
 /* test_review_relay.c: relay defects at the seams of the delivery
  * invariant's parts: a format 4 store taken over with its senders' shares
  * counted, and a forwarding relay that a sender's full share at the peer
- * must not stop, and a drop-in import folder holding a FIFO.  Real
+ * must not stop, a drop-in import folder holding a FIFO, and the
+ * unknown-key budget of an IPv6 source, which is its /64.  Real
  * liaison-relay processes on loopback ports where a
  * relay is involved; every wait is a bounded poll. */
 #include <setjmp.h>
@@ -26,6 +27,11 @@
 #include "keys/util.h"
 #include "proto/envelope.h"
 #include "proto/err.h"
+#include "proto/pb.h"
+#include "proto/wire.h"
+#include "relay/config.h"
+#include "relay/offline.h"
+#include "relay/relay.h"
 #include "relay/store.h"
 #include "tests/lib/keyfix.h"
 #include "tests/lib/relayfix.h"
@@ -290,6 +296,82 @@ test_review_import_dropin_fifo(void **state)
     lsn_relay_client_close(&c);
 }
 
+/* The error code of the one reply of an offline round (0: a body). */
+static int
+reply_code;
+
+static int
+reply_one(void *ctx, Liaison__Response *resp)
+{
+    (void)ctx;
+    reply_code = resp->error != NULL ? resp->error->code : 0;
+    lsn_pb_free(&resp->base);
+    return 0;
+}
+
+static void
+reply_sink(void *ctx, const uint8_t *buf, size_t len)
+{
+    assert_int_equal(lsn_wire_frame_each(buf, len, LSN_WIRE_FRAME_MAX, reply_one, ctx), 0);
+}
+
+/* o1's admin, not yet known to the relay, puts o1's bundle from addr:
+ * the answer's code. */
+static int
+bootstrap_put(struct lsn_relay *r, const char *addr, const uint8_t *req, size_t len)
+{
+    const struct lsn_credential *a = F.orgs[0].admin;
+    char user[80], hex[65];
+    const uint8_t *frames[1] = { req };
+    size_t lens[1] = { len };
+
+    sodium_bin2hex(hex, sizeof hex, a->keys->curve_pk, 32);
+    snprintf(user, sizeof user, "~%s", hex);
+    lsn_relay_offline_set_addr(r, addr);
+    reply_code = 1;
+    assert_int_equal(lsn_relay_offline_round(r, user, hex, frames, lens, 1,
+                                             LSN_OFFLINE_COMMIT, reply_sink, NULL), 0);
+    return reply_code;
+}
+
+/* Unknown-key requests from twenty addresses of one IPv6 /64 share that
+ * /64's budget (a burst of 12), as requests from one IPv4 address do; an
+ * address of another /64 has its own. */
+static void
+test_review_bootstrap_budget_ipv6_per_64(void **state)
+{
+    Liaison__Request req = LIAISON__REQUEST__INIT;
+    Liaison__DirPutRequest put = LIAISON__DIR_PUT_REQUEST__INIT;
+    struct lsn_relay_config cfg;
+    struct lsn_relay *r = NULL;
+    char path[PATH_MAX + 64], addr[64];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int ok = 0;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "rev-v6", 1, 1, "rate 1000\nburst 1000"), 0);
+    lsn_relay_config_defaults(&cfg);
+    snprintf(path, sizeof path, "%s/relay.conf", F.dir);
+    assert_int_equal(lsn_relay_config_load(&cfg, path), 0);
+    lsn_relay_log_quiet(1);
+    assert_int_equal(lsn_relay_open_offline(&cfg, 0, &r), 0);
+    put.kind = LIAISON__DIR_KIND__DIR_BUNDLE;
+    put.object = (ProtobufCBinaryData){ F.orgs[0].bundle->len, F.orgs[0].bundle->bytes };
+    req.id = 1;
+    req.body_case = LIAISON__REQUEST__BODY_DIR_PUT;
+    req.dir_put = &put;
+    assert_int_equal(lsn_pb_encode(&req.base, &buf, &len), 0);
+    for (int i = 1; i <= 20; i++) {
+        snprintf(addr, sizeof addr, "2001:db8:0:1::%x", i);
+        ok += bootstrap_put(r, addr, buf, len) == 0;
+    }
+    assert_int_equal(ok, 12);
+    assert_int_equal(bootstrap_put(r, "2001:db8:0:2::1", buf, len), 0);
+    free(buf);
+    lsn_relay_destroy(&r);
+}
+
 int
 main(void)
 {
@@ -297,6 +379,7 @@ main(void)
         cmocka_unit_test(test_review_format4_takeover_counts_shares),
         cmocka_unit_test_teardown(test_review_peer_share_refusal_does_not_block_link, down),
         cmocka_unit_test_teardown(test_review_import_dropin_fifo, down_fifo),
+        cmocka_unit_test_teardown(test_review_bootstrap_budget_ipv6_per_64, down),
     };
 
     if (sodium_init() < 0)
