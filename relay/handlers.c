@@ -1057,6 +1057,38 @@ prune_deliveries(struct lsn_relay *r, const char *org, const char *device)
     return rc;
 }
 
+/* 1 if a delivery of key key_id to org/device is one prune_deliveries
+ * would drop at once: a newer one is held and the org's held bundle does
+ * not list key_id.  Such a delivery is answered as held and neither
+ * stored nor sent on: stored, it would be pruned and sent to every peer,
+ * which prunes it and sends it back, round the federation for ever. */
+static int
+delivery_superseded(struct lsn_relay *r, const char *org, const char *device,
+                    uint32_t key_id)
+{
+    int oi = lsn_relay_org_index(r, org);
+    const struct lsn_bundle *b = oi < 0 ? NULL : r->bundles[oi];
+    struct lsn_delivery *last = NULL;
+    char prefix[128];
+    uint8_t **bufs = NULL;
+    size_t *lens = NULL, n = 0;
+    int newer = 0;
+
+    if (b == NULL || lsn_bundle_find_key(b, key_id) != NULL)
+        return 0;
+    snprintf(prefix, sizeof prefix, "delivery/%s/%s/", org, device);
+    if (lsn_store_dir_list_last(r->store, prefix, &bufs, &lens, &n, 1) != 0)
+        return 0;
+    if (n == 1 && lsn_delivery_parse(bufs[0], lens[0], &last) == 0)
+        newer = last->d->key_id > key_id;
+    lsn_delivery_destroy(&last);
+    for (size_t i = 0; i < n; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(lens);
+    return newer;
+}
+
 static int
 put_delivery(struct lsn_relay *r, const ProtobufCBinaryData *o,
              Liaison__Response *resp, int *commit)
@@ -1091,8 +1123,9 @@ put_delivery(struct lsn_relay *r, const ProtobufCBinaryData *o,
     }
     snprintf(name, sizeof name, "delivery/%s/%s/%010u", d->d->org, d->d->device,
              d->d->key_id);
-    if (lsn_store_dir_get(r->store, name, &held, &hl) == 0 && hl == d->len &&
-        memcmp(held, d->bytes, hl) == 0) {
+    if ((lsn_store_dir_get(r->store, name, &held, &hl) == 0 && hl == d->len &&
+         memcmp(held, d->bytes, hl) == 0) ||
+        delivery_superseded(r, d->d->org, d->d->device, d->d->key_id)) {
         unchanged = 1;
     } else if ((rc = lsn_store_dir_put(r->store, name, d->bytes, d->len)) != 0) {
         goto out;

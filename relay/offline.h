@@ -35,6 +35,11 @@ int lsn_relay_offline_round(struct lsn_relay *r, const char *user, const char *k
                             const uint8_t *const *frames, const size_t *lens, size_t n,
                             unsigned flags, lsn_relay_reply_fn fn, void *ctx);
 
+/* The source address (as ZeroMQ reports one, "2001:db8::1") that the
+ * next rounds' requests come from, for the unknown-key budgets; "" at
+ * first. */
+void lsn_relay_offline_set_addr(struct lsn_relay *r, const char *addr);
+
 /* Forgets every connection (rate buckets, subscriptions) and refills the
  * global unknown-key budgets. */
 void lsn_relay_offline_reset(struct lsn_relay *r);

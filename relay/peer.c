@@ -37,7 +37,14 @@
  * recipient orgs of 512 devices each, every device named in 64 bytes, is
  * about 10 MiB. */
 #define PEER_REPLY_MAX (12 * 1024 * 1024)
-#define PEER_RCVHWM    1024
+/* Answers held unread per peer: ZeroMQ stops reading the connection past
+ * it (no answer is lost), and it bounds what a hostile peer's largest
+ * answers may take of this relay's memory.  An honest peer answers each
+ * request frame with about one frame, and every round drains them. */
+#define PEER_RCVHWM    32
+
+_Static_assert((uint64_t)PEER_RCVHWM * PEER_REPLY_MAX <= 512ull * 1024 * 1024,
+               "a peer's unread answers stay within 512 MiB");
 
 /* ---------------------------------------------------------- set-up */
 
@@ -196,6 +203,7 @@ session_reset(struct peer *p)
     p->n_fl = 0;
     p->sent_seq = 0;
     p->retry = 0;
+    p->deferred = 0;
     p->want = 1;
 }
 
@@ -436,6 +444,12 @@ fill_forwards(struct lsn_relay *r, struct peer *p)
     }
     if (n > 0 && n == room)
         p->want = 1;                /* a full window: there may be more */
+    /* The pass reached the end of the queue with items left for later:
+     * start the next pass from the head once the back-off is over. */
+    if (n == 0 && p->n_fl == 0 && p->deferred) {
+        session_reset(p);
+        back_off(r, p);
+    }
     lsn_store_items_free(items, n);
     return rc;
 }
@@ -541,6 +555,16 @@ forward_answer(struct lsn_relay *r, struct peer *p, const Liaison__Response *res
         if (code != 0)
             lsn_relay_log("peer relay %s refused message %s from %s for good: %.200s",
                           p->name, hex, fl->org, resp->error->message);
+    } else if (code == LSN_ERR_QUOTA) {
+        /* One sender's share, or one recipient's quota, is full at the
+         * peer: that message waits, and the pass goes on past it, so one
+         * member's backlog never holds back what other orgs send over
+         * this link.  The next pass (fill_forwards) offers it again. */
+        if (!p->deferred)
+            lsn_relay_log("peer relay %s: message %s from %s refused for now "
+                          "(%.200s); sending what follows, retrying it later",
+                          p->name, hex, fl->org, resp->error->message);
+        p->deferred = 1;
     } else {
         if (!p->retry)
             lsn_relay_log("peer relay %s: message %s from %s refused for now "
@@ -549,7 +573,9 @@ forward_answer(struct lsn_relay *r, struct peer *p, const Liaison__Response *res
         p->retry = 1;
         back_off(r, p);
     }
-    if (code == 0)
+    /* A pass that left items for later keeps its back-off growing, so
+     * that they are offered again at most every peer_backoff_max_ms. */
+    if (code == 0 && !p->deferred)
         p->backoff_ms = (int64_t)r->cfg.peer_backoff_ms;
     memmove(&p->fl[k], &p->fl[k + 1], (p->n_fl - k - 1) * sizeof *p->fl);
     p->n_fl--;

@@ -22,7 +22,9 @@
 #include <dirent.h>
 #include <linux/filter.h>
 #include <sys/resource.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 #include <zmq.h>
@@ -1003,17 +1005,47 @@ bucket_fill(double *tokens, int64_t *last_ms, double per_s, double burst)
     *last_ms = now;
 }
 
-/* The budgets of source address addr (len bytes, cut to fit), made with
+/* The budget key of source address addr (len bytes): an IPv6 address
+ * by its /64, since one host is given a whole /64 and could take a fresh
+ * address for every connection; any other address as it is (cut to
+ * fit).  Its length. */
+static size_t
+boot_key(char key[64], const char *addr, size_t len)
+{
+    char text[INET6_ADDRSTRLEN + 1];
+    struct in6_addr a6;
+    const char *zone;
+
+    if (len < sizeof text) {
+        memcpy(text, addr, len);
+        text[len] = '\0';
+        if ((zone = strchr(text, '%')) != NULL)     /* fe80::1%eth0 */
+            text[zone - text] = '\0';
+        if (inet_pton(AF_INET6, text, &a6) == 1 && !IN6_IS_ADDR_V4MAPPED(&a6))
+            return (size_t)snprintf(key, 64, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64",
+                                    a6.s6_addr[0], a6.s6_addr[1], a6.s6_addr[2],
+                                    a6.s6_addr[3], a6.s6_addr[4], a6.s6_addr[5],
+                                    a6.s6_addr[6], a6.s6_addr[7]);
+    }
+    if (len > 63)
+        len = 63;
+    memcpy(key, addr, len);
+    key[len] = '\0';
+    return len;
+}
+
+/* The budgets of source address addr (len bytes; boot_key), made with
  * full buckets if new; the least recently used slot is reused when the
  * table is full.  NULL without memory. */
 static struct boot_addr *
-boot_addr(struct lsn_relay *r, const char *addr, size_t len)
+boot_addr(struct lsn_relay *r, const char *raw, size_t raw_len)
 {
     struct boot_addr *a, *lru = NULL;
     int64_t now = lsn_relay_now_ms();
+    char addr[64];
+    size_t len = boot_key(addr, raw, raw_len);
 
-    if (len >= sizeof a->addr)
-        len = sizeof a->addr - 1;
+    _Static_assert(sizeof a->addr == sizeof addr, "a key fits a slot");
     if (r->boot_addrs == NULL &&
         (r->boot_addrs = calloc(BOOT_ADDRS, sizeof *r->boot_addrs)) == NULL)
         return NULL;
@@ -1631,6 +1663,7 @@ struct from {
     size_t rid_len;
     const char *user, *key_hex;
     zmq_msg_t *msg;             /* its frame, for the source address; NULL offline */
+    const char *addr;           /* offline: the source address */
     struct conn *c;
     struct who w;
 };
@@ -1676,7 +1709,7 @@ take_token(struct lsn_relay *r, struct from *f, size_t len, const char **why)
     }
     c->tokens -= 1.0;
     if (f->w.kind == WHO_UNKNOWN) {
-        const char *addr = f->msg != NULL ? zmq_msg_gets(f->msg, "Peer-Address") : NULL;
+        const char *addr = f->msg != NULL ? zmq_msg_gets(f->msg, "Peer-Address") : f->addr;
         struct boot_addr *ba = boot_addr(r, addr != NULL ? addr : "",
                                          addr != NULL ? strlen(addr) : 0);
         bucket_fill(&r->boot_req_tokens, &r->boot_req_last_ms, BOOT_REQ_ALL_PER_S,
@@ -2013,6 +2046,7 @@ static void
 import_dropins(struct lsn_relay *r)
 {
     char dir[PATH_MAX], from[PATH_MAX + 256], to[PATH_MAX + 272];
+    struct stat st;
     struct dirent *e;
     DIR *d;
 
@@ -2025,7 +2059,13 @@ import_dropins(struct lsn_relay *r)
         if (n < 8 || strcmp(e->d_name + n - 7, ".signed") != 0 || e->d_name[0] == '.')
             continue;
         snprintf(from, sizeof from, "%s/%s", dir, e->d_name);
-        rc = import_file(r, from);
+        /* Only a regular file: opening a FIFO would block the relay. */
+        if (stat(from, &st) != 0 || !S_ISREG(st.st_mode)) {
+            lsn_set_detail("%s: not a regular file", from);
+            rc = LSN_ERR_INVALID;
+        } else {
+            rc = import_file(r, from);
+        }
         if (rc == 0)
             lsn_relay_log("SIGHUP: imported %s", from);
         else
@@ -2167,7 +2207,7 @@ lsn_relay_offline_round(struct lsn_relay *r, const char *user, const char *key_h
     r->dirty = 0;
     for (size_t i = 0; i < n; i++) {
         struct from f = { .rid = rid, .rid_len = sizeof rid, .user = user,
-                          .key_hex = key_hex };
+                          .key_hex = key_hex, .addr = r->offline_addr };
         frame_handle(r, &f, frames[i], lens[i],
                      (flags & LSN_OFFLINE_EXTRA) != 0 && i + 1 == n);
     }
@@ -2186,6 +2226,12 @@ lsn_relay_offline_round(struct lsn_relay *r, const char *user, const char *key_h
     r->sink = NULL;
     r->sink_ctx = NULL;
     return rc;
+}
+
+void
+lsn_relay_offline_set_addr(struct lsn_relay *r, const char *addr)
+{
+    snprintf(r->offline_addr, sizeof r->offline_addr, "%s", addr);
 }
 
 void

@@ -52,6 +52,7 @@ struct peer {
     int sync;                       /* full directory sync due */
     int want;                       /* the outbound queue may have news */
     int retry;                      /* a transient refusal: resend later */
+    int deferred;                   /* this pass left an item for later (QUOTA) */
     uint64_t sent_seq;              /* highest seq sent this session */
     struct flight *fl;              /* peer_window entries, oldest first */
     size_t n_fl;
@@ -180,6 +181,7 @@ struct lsn_relay {
     ProtobufCMessage **pbs;
     size_t n_pbs, cap_pbs;
     int64_t fixed_now;              /* offline (tests, fuzzing): the clock; 0: real */
+    char offline_addr[64];          /* offline: the requests' source address */
     int64_t boot_req_last_ms;
     struct boot_addr *boot_addrs;   /* BOOT_ADDRS slots, the least recently */
     size_t n_boot_addrs;            /* used one reused when full */

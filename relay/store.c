@@ -1092,6 +1092,89 @@ out:
 
 /* ---------------------------------------------------------- lifecycle */
 
+/* Counts what each sender org holds of each recipient org's quota from
+ * the live records, as submit_write and release keep it: one message (of
+ * its size) per recipient org with an entry still pending.  A format 4
+ * store kept no such counts; started from zero, every release of a
+ * message stored before would take from messages stored after. */
+struct pair_ctx {
+    MDB_txn *t;
+    struct lsn_store *s;
+    char sender[LSN_ENV_ORG_MAX + 1], cur[LSN_ENV_ORG_MAX + 1];
+    int pending;
+    uint32_t size;
+};
+
+static int
+pair_org_end(struct pair_ctx *c)
+{
+    int r = 0;
+
+    if (c->pending)
+        r = pair_add(c->t, c->s, c->sender, c->cur, 1, (int64_t)c->size);
+    c->pending = 0;
+    return r;
+}
+
+static int
+pair_cb(void *vctx, const char *org, const char *name, uint8_t *st)
+{
+    struct pair_ctx *c = vctx;
+    int r;
+
+    if (name == NULL) {
+        if ((r = pair_org_end(c)) != 0)
+            return r;
+        join(c->cur, sizeof c->cur, "", org);
+        return 0;
+    }
+    c->pending |= *st == DEV_PENDING;
+    return 0;
+}
+
+static int
+pair_rebuild(MDB_txn *t, struct lsn_store *s)
+{
+    struct pair_ctx *c = calloc(1, sizeof *c);
+    struct meta_cb cb = { pair_cb, c };
+    uint8_t id[LSN_MSG_ID_LEN];
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    size_t mkl;
+    int rc, r = 0;
+
+    if (c == NULL)
+        return LSN_ERR_NOMEM;
+    c->t = t;
+    c->s = s;
+    if (mdb_cursor_open(t, s->meta, &cur) != 0) {
+        free(c);
+        return LSN_ERR_IO;
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && r == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *m = v.mv_data;
+        /* A damaged record is left to expiry, as index_build leaves it. */
+        if ((mkl = meta_mk_len(m, v.mv_size)) == 0 || m[1] != ST_LIVE ||
+            split_mk(m + META_HDR, mkl, c->sender, id) != 0)
+            continue;
+        c->size = meta_u32(m, 18);
+        c->cur[0] = '\0';
+        c->pending = 0;
+        /* meta_walk changes nothing through this callback; a record it
+         * cannot walk is skipped like a damaged one. */
+        if (meta_walk(v.mv_data, v.mv_size, &cb) == 0)
+            r = pair_org_end(c);
+        else
+            c->pending = 0;
+    }
+    mdb_cursor_close(cur);
+    free(c);
+    if (r != 0)
+        return r;
+    return rc == MDB_NOTFOUND ? 0 : LSN_ERR_IO;
+}
+
 /* A new store gets the current format; one written before envelope
  * checksums (no format record, envelopes held) is refused rather than
  * every envelope in it quarantined. */
@@ -1107,11 +1190,19 @@ format_check(MDB_txn *t, struct lsn_store *s, const char *dir)
             memcmp(v.mv_data, STORE_FORMAT, v.mv_size) == 0)
             return 0;
         /* Format 4 records are format 5 records that hold no refused
-         * entry: take the store over, and mark it so that a relay that
-         * reads only format 4 refuses it rather than misread a refusal. */
+         * entry: take the store over, count what each sender holds of
+         * each recipient's quota (format 4 kept no such counts), and mark
+         * it so that a relay that reads only format 4 refuses it rather
+         * than misread a refusal. */
         if (v.mv_size == strlen(STORE_FORMAT_UP) &&
-            memcmp(v.mv_data, STORE_FORMAT_UP, v.mv_size) == 0)
+            memcmp(v.mv_data, STORE_FORMAT_UP, v.mv_size) == 0) {
+            if ((r = pair_rebuild(t, s)) != 0) {
+                snprintf(s->why, sizeof s->why, "store %s (format %s): cannot count "
+                         "its senders' shares: %s", dir, STORE_FORMAT_UP, lsn_strerror(r));
+                return r;
+            }
             return put(s, t, s->info, "format", 6, STORE_FORMAT, strlen(STORE_FORMAT));
+        }
         snprintf(s->why, sizeof s->why, "store %s has format %.*s; this relay reads "
                  "format %s: deliver its queues with the relay that wrote it, then "
                  "start from an empty folder", dir, (int)(v.mv_size < 16 ? v.mv_size : 16),
@@ -1927,8 +2018,9 @@ lsn_store_submit(struct lsn_store *s, const struct lsn_envelope_info *info,
     if (lsn_msgidx_reserve(s->idx) != 0)
         return LSN_ERR_NOMEM;
     /* Pages the writes may dirty: meta, exp, the envelope, the sender's
-     * quota, a quota per recipient org and three records per queue. */
-    bound = (4 + n_fan + 3 * queues) * (2 * s->depth + 2) +
+     * quota, two quotas per recipient org (its own and the sender's share
+     * of it) and three records per queue. */
+    bound = (4 + 2 * n_fan + 3 * queues) * (2 * s->depth + 2) +
             (len + 2 * MK_MAX + 64 * (n_fan + queues)) / s->psize + 2;
     if (trims == 0 && direct_ok(s, bound)) {
         before = s->charge;

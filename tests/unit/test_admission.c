@@ -378,6 +378,65 @@ test_admission_newest_key_deliveries(void **state)
     lsn_relay_client_close(&dev);
 }
 
+/* Makes a key delivery of key k to org 0's device d1 (lsn_delivery_destroy
+ * it). */
+static struct lsn_delivery *
+delivery_of(uint32_t k)
+{
+    const struct lsn_credential *d1 = F.orgs[0].dev[0];
+    struct lsn_enc_secret s;
+    struct lsn_delivery *dl = NULL;
+
+    memset(&s, 0, sizeof s);
+    s.key_id = k;
+    s.created = lsn_now();
+    crypto_box_keypair(s.pk, s.sk);
+    assert_int_equal(lsn_delivery_make(F.orgs[0].id, d1->device, d1->keys->delivery_pk,
+                                       &s, 1, F.orgs[0].root_sk, lsn_now(), &dl), 0);
+    sodium_memzero(&s, sizeof s);
+    return dl;
+}
+
+/* A key delivery that a newer one supersedes and the bundle does not
+ * list (key 2 after key 3; the bundle lists key 1) is answered as held
+ * and not stored again: stored, it would be pruned and sent on to every
+ * peer relay, which would prune it and send it back, without end. */
+static void
+test_admission_superseded_delivery_not_stored(void **state)
+{
+    struct lsn_relay_client *admin = NULL, *dev = NULL;
+    Liaison__DirGetReply *g = NULL;
+    struct lsn_delivery *dl;
+    int unchanged = -1;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "adm-supersede", 1, 1, NULL), 0);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    assert_int_equal(rf_connect(&F, F.orgs[0].admin, &admin), 0);
+    for (uint32_t k = 2; k <= 3; k++) {
+        dl = delivery_of(k);
+        assert_int_equal(lsn_relay_client_dir_put(admin, LIAISON__DIR_KIND__DIR_DELIVERY,
+                                                  dl->bytes, dl->len, &unchanged), 0);
+        assert_int_equal(unchanged, 0);
+        lsn_delivery_destroy(&dl);
+    }
+    /* Key 2 again (as a peer's directory sync would send it). */
+    dl = delivery_of(2);
+    assert_int_equal(lsn_relay_client_dir_put(admin, LIAISON__DIR_KIND__DIR_DELIVERY,
+                                              dl->bytes, dl->len, &unchanged), 0);
+    assert_int_equal(unchanged, 1);
+    lsn_delivery_destroy(&dl);
+    lsn_relay_client_close(&admin);
+    assert_int_equal(rf_connect(&F, F.orgs[0].dev[0], &dev), 0);
+    assert_int_equal(lsn_relay_client_dir_get(dev, LIAISON__DIR_KIND__DIR_DELIVERY,
+                                              F.orgs[0].id, F.orgs[0].dev[0]->device,
+                                              &g), 0);
+    assert_int_equal(g->n_objects, 1);      /* key 3 only */
+    lsn_pb_free(&g->base);
+    lsn_relay_client_close(&dev);
+}
+
 /* ---------------------------------------------------------- case 9 */
 
 /* An outsider at 127.0.0.1 cycles fresh keys until the relay refuses
@@ -506,6 +565,7 @@ main(void)
         cmocka_unit_test_teardown(test_admission_expired_bundle_refused, down),
         cmocka_unit_test_teardown(test_admission_bundle_expiry_warning, down),
         cmocka_unit_test_teardown(test_admission_newest_key_deliveries, down),
+        cmocka_unit_test_teardown(test_admission_superseded_delivery_not_stored, down),
         cmocka_unit_test_teardown(test_admission_bootstrap_per_address, down),
         cmocka_unit_test_teardown(test_admission_operator_import, down),
     };
