@@ -3004,15 +3004,20 @@ lsn_store_dir_put(struct lsn_store *s, const char *name, const uint8_t *buf,
     return op_end(s, t, r);
 }
 
-int
-lsn_store_dir_list(struct lsn_store *s, const char *prefix, uint8_t ***bufs,
-                   size_t **lens, size_t *n, size_t max)
+/* Copies the values of up to max dir names that start with prefix into
+ * new arrays, in name order: the first max such names, or with last the
+ * last max (found by walking back from the first name past the prefix). */
+static int
+dir_collect(struct lsn_store *s, const char *prefix, int last, uint8_t ***bufs,
+            size_t **lens, size_t *n, size_t max)
 {
     size_t pl = strlen(prefix), cnt = 0;
     uint8_t **b = NULL;
     size_t *l = NULL;
     MDB_cursor *c = NULL;
+    char end[256];
     MDB_val k = { pl, (void *)prefix }, v;
+    MDB_cursor_op step = last ? MDB_PREV : MDB_NEXT;
     int rc, r = 0;
 
     *bufs = NULL;
@@ -3020,6 +3025,14 @@ lsn_store_dir_list(struct lsn_store *s, const char *prefix, uint8_t ***bufs,
     *n = 0;
     if (s->batch == NULL)
         return LSN_ERR_INTERNAL;
+    if (last) {
+        if (pl == 0 || pl >= sizeof end || (unsigned char)prefix[pl - 1] == 0xff)
+            return LSN_ERR_INVALID;
+        /* The first name past every name with the prefix: its last byte + 1. */
+        memcpy(end, prefix, pl);
+        end[pl - 1] = (char)((unsigned char)prefix[pl - 1] + 1);
+        k = (MDB_val){ pl, end };
+    }
     if ((b = calloc(max + 1, sizeof *b)) == NULL || (l = calloc(max + 1, sizeof *l)) == NULL) {
         free(b);
         return LSN_ERR_NOMEM;
@@ -3029,29 +3042,52 @@ lsn_store_dir_list(struct lsn_store *s, const char *prefix, uint8_t ***bufs,
         free(l);
         return LSN_ERR_IO;
     }
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && cnt < max;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    if (last)
+        rc = mdb_cursor_get(c, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+    /* Walking back fills the arrays from their end: name order either way. */
+    for (; rc == 0 && cnt < max; rc = mdb_cursor_get(c, &k, &v, step)) {
+        size_t at = last ? max - 1 - cnt : cnt;
         if (k.mv_size < pl || memcmp(k.mv_data, prefix, pl) != 0)
             break;
-        if ((b[cnt] = malloc(v.mv_size + 1)) == NULL) {
+        if ((b[at] = malloc(v.mv_size + 1)) == NULL) {
             r = LSN_ERR_NOMEM;
             break;
         }
-        memcpy(b[cnt], v.mv_data, v.mv_size);
-        l[cnt++] = v.mv_size;
+        memcpy(b[at], v.mv_data, v.mv_size);
+        l[at] = v.mv_size;
+        cnt++;
     }
     mdb_cursor_close(c);
     if (r != 0) {
-        for (size_t i = 0; i < cnt; i++)
+        for (size_t i = 0; i < max; i++)
             free(b[i]);
         free(b);
         free(l);
         return r;
     }
+    if (last) {
+        memmove(b, b + (max - cnt), cnt * sizeof *b);
+        memmove(l, l + (max - cnt), cnt * sizeof *l);
+    }
     *bufs = b;
     *lens = l;
     *n = cnt;
     return 0;
+}
+
+int
+lsn_store_dir_list(struct lsn_store *s, const char *prefix, uint8_t ***bufs,
+                   size_t **lens, size_t *n, size_t max)
+{
+    return dir_collect(s, prefix, 0, bufs, lens, n, max);
+}
+
+int
+lsn_store_dir_list_last(struct lsn_store *s, const char *prefix, uint8_t ***bufs,
+                        size_t **lens, size_t *n, size_t max)
+{
+    return dir_collect(s, prefix, 1, bufs, lens, n, max);
 }
 
 int
@@ -3064,68 +3100,6 @@ lsn_store_dir_del(struct lsn_store *s, const char *name)
         return r;
     r = del(s, t, s->dir, name, strlen(name));
     return op_end(s, t, r);
-}
-
-int
-lsn_store_dir_list_last(struct lsn_store *s, const char *prefix, uint8_t ***bufs,
-                        size_t **lens, size_t *n, size_t max)
-{
-    size_t pl = strlen(prefix), cnt = 0;
-    uint8_t **b = NULL;
-    size_t *l = NULL;
-    MDB_cursor *c = NULL;
-    char end[256];
-    MDB_val k, v;
-    int rc, r = 0;
-
-    *bufs = NULL;
-    *lens = NULL;
-    *n = 0;
-    if (s->batch == NULL)
-        return LSN_ERR_INTERNAL;
-    if (pl == 0 || pl >= sizeof end || (unsigned char)prefix[pl - 1] == 0xff)
-        return LSN_ERR_INVALID;
-    /* The first name past every name with the prefix: its last byte + 1. */
-    memcpy(end, prefix, pl);
-    end[pl - 1] = (char)((unsigned char)prefix[pl - 1] + 1);
-    if ((b = calloc(max + 1, sizeof *b)) == NULL || (l = calloc(max + 1, sizeof *l)) == NULL) {
-        free(b);
-        return LSN_ERR_NOMEM;
-    }
-    if (mdb_cursor_open(s->batch, s->dir, &c) != 0) {
-        free(b);
-        free(l);
-        return LSN_ERR_IO;
-    }
-    k = (MDB_val){ pl, end };
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    rc = mdb_cursor_get(c, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
-    /* Walks back, filling the arrays from their end: oldest first. */
-    for (; rc == 0 && cnt < max; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
-        if (k.mv_size < pl || memcmp(k.mv_data, prefix, pl) != 0)
-            break;
-        if ((b[max - 1 - cnt] = malloc(v.mv_size + 1)) == NULL) {
-            r = LSN_ERR_NOMEM;
-            break;
-        }
-        memcpy(b[max - 1 - cnt], v.mv_data, v.mv_size);
-        l[max - 1 - cnt] = v.mv_size;
-        cnt++;
-    }
-    mdb_cursor_close(c);
-    if (r != 0) {
-        for (size_t i = max - cnt; i < max; i++)
-            free(b[i]);
-        free(b);
-        free(l);
-        return r;
-    }
-    memmove(b, b + (max - cnt), cnt * sizeof *b);
-    memmove(l, l + (max - cnt), cnt * sizeof *l);
-    *bufs = b;
-    *lens = l;
-    *n = cnt;
-    return 0;
 }
 
 int
