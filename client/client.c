@@ -1105,6 +1105,18 @@ take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn 
         r = lsn_client_accept(c, it->envelope.data, it->envelope.len, lsn_now(), &m);
         c->taking = 0;
     }
+    if (r == LSN_ERR_REPLAY) {
+        /* (org, msg_id) is in the seen table: this device stored this
+         * signed message once and pruned it since (or another process
+         * stored it just now).  Another copy is acked as taken: a refusal
+         * would tell the sender, in a signed receipt that outranks its
+         * read receipt, that a message read here was never delivered. */
+        lsn_hex(hex, it->msg_id.data, 16);
+        lsn_local_audit(c->p->store, lsn_now(), "receive", "msg %s from %s again: "
+                        "taken before", hex, it->org);
+        lsn_set_detail("%s", "");
+        return 1;
+    }
     if (r != 0) {
         if (!refusal_is_permanent(r) || it->msg_id.len != 16) {
             c->waiting++;

@@ -675,6 +675,64 @@ test_outcome_store_keeps_refusal_and_format(void **state)
     assert_non_null(strstr(lsn_store_why(NULL), "format 3"));
 }
 
+/* A message this device stored, read and pruned comes again (its ack was
+ * lost, or the relay replays it): the seen table says it was taken here
+ * once, so it is acked as taken, and the sender gets no signed receipt
+ * saying it was refused (which would outrank its read receipt). */
+static void
+test_outcome_pruned_message_again_is_not_refused(void **state)
+{
+    struct lsn_client *rcv = NULL;
+    struct lsn_message *m = NULL;
+    struct lsn_relay_client *rc = NULL;
+    Liaison__StatusReply *st = NULL;
+    struct seen x = { 0, { 0 } };
+    char rhome[PATH_MAX + 32];
+    uint8_t *env = NULL, id[16];
+    size_t len = 0, n = 0, to = 1;
+    uint64_t bytes = 0, receipts;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "outcome-pruned", 2, 1, "bootstrap_per_minute 600"), 0);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    assert_int_equal(rf_publish(&F, 1), 0);
+    profile(1, 0, rhome, sizeof rhome);
+    assert_int_equal(rf_seal(&F, 0, 0, &to, 1, NULL, 3600, &env, &len), 0);
+    submit(0, 0, env, len, id);
+
+    /* Stored here, but the ack never reached the relay. */
+    assert_int_equal(lsn_client_open(rhome, NULL, &rcv), 0);
+    assert_int_equal(lsn_client_connect(rcv), 0);
+    assert_int_equal(lsn_client_accept(rcv, env, len, lsn_now(), &m), 0);
+    lsn_message_free(&m);
+    free(env);
+    assert_int_equal(lsn_local_mark_read(rcv->p->store, F.orgs[0].id, id), 0);
+    assert_int_equal(lsn_local_prune_read(rcv->p->store, lsn_now() + 60, 0, NULL,
+                                          NULL, &n, &bytes), 0);
+    assert_int_equal(n, 1);
+    lsn_client_close(&rcv);
+    assert_int_equal(queued(1, 0), 1);
+    receipts = queued(0, 0);                /* its delivery receipt */
+
+    assert_int_equal(lsn_client_open(rhome, NULL, &rcv), 0);
+    assert_int_equal(lsn_client_fetch(rcv, on_msg, NULL, &x, &n), 0);
+    assert_int_equal(rcv->refused, 0);
+    assert_int_equal(rcv->waiting, 0);
+    assert_int_equal(x.n, 0);               /* nothing new to show */
+    lsn_client_close(&rcv);
+    assert_int_equal(queued(1, 0), 0);      /* acked */
+    assert_int_equal(queued(0, 0), receipts);   /* no non-delivery receipt */
+    /* The relay's record, if it still has one, is no refusal either. */
+    assert_int_equal(rf_connect(&F, F.orgs[0].dev[0], &rc), 0);
+    if (lsn_relay_client_status(rc, id, &st) == 0 && st->known) {
+        assert_int_equal(st->n_recipients, 1);
+        assert_int_equal(st->recipients[0]->refused, 0);
+    }
+    lsn_pb_free((ProtobufCMessage *)st);
+    lsn_relay_client_close(&rc);
+}
+
 int
 main(void)
 {
@@ -686,6 +744,7 @@ main(void)
         cmocka_unit_test_teardown(test_outcome_passed_items_return_push_credit, down),
         cmocka_unit_test_teardown(test_outcome_watch_passes_waiting_items, down),
         cmocka_unit_test_teardown(test_outcome_store_keeps_refusal_and_format, down),
+        cmocka_unit_test_teardown(test_outcome_pruned_message_again_is_not_refused, down),
     };
 
     if (sodium_init() < 0)
