@@ -918,6 +918,13 @@ lsn_client_accept(struct lsn_client *c, const uint8_t *env, size_t len,
             return message_from_store(c, info.sender_org, info.msg_id, now, out);
         if (r != LSN_ERR_NOT_FOUND)
             return r;
+        /* Taken here once and pruned: whatever a check would say of it
+         * now (expired, say), it is not news and not refused. */
+        if (lsn_local_was_pruned(c->p->store, info.sender_org, info.msg_id)) {
+            lsn_set_detail("message %s of %s was stored here and pruned since",
+                           hex, info.sender_org);
+            return LSN_ERR_REPLAY;
+        }
     }
     if ((m = calloc(1, sizeof *m)) == NULL)
         return LSN_ERR_NOMEM;

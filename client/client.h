@@ -94,8 +94,9 @@ int lsn_client_resubmit(struct lsn_client *c, size_t *n);
 /* Verifies and stores one envelope (a fetched one, or an offline file):
  * the sender's bundle is refreshed once if it does not know the device or
  * is older than the envelope's hint.  A message seen before is returned
- * from the store with fresh = 0.  Sends a delivery receipt if asked for
- * (when connected). */
+ * from the store with fresh = 0; one stored and pruned since (or only in
+ * the seen table) is LSN_ERR_REPLAY, before any other check.  Sends a
+ * delivery receipt if asked for (when connected). */
 int lsn_client_accept(struct lsn_client *c, const uint8_t *env, size_t len,
                       int64_t now, struct lsn_message **out);
 

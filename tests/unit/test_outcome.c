@@ -733,6 +733,42 @@ test_outcome_pruned_message_again_is_not_refused(void **state)
     lsn_relay_client_close(&rc);
 }
 
+/* A pruned message is known as taken whatever a check would say of it
+ * later: accepted again long after it expired, it is REPLAY (acked as
+ * taken) and not EXPIRED (acked as refused, with a signed receipt that
+ * outranks the sender's read receipt). */
+static void
+test_outcome_pruned_message_stays_taken_after_expiry(void **state)
+{
+    struct lsn_client *rcv = NULL;
+    struct lsn_message *m = NULL;
+    char rhome[PATH_MAX + 32];
+    uint8_t *env = NULL, id[16];
+    size_t len = 0, n = 0, to = 1;
+    uint64_t bytes = 0;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "outcome-pruned-old", 2, 1, "bootstrap_per_minute 600"), 0);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    assert_int_equal(rf_publish(&F, 1), 0);
+    profile(1, 0, rhome, sizeof rhome);
+    assert_int_equal(rf_seal(&F, 0, 0, &to, 1, NULL, 3600, &env, &len), 0);
+    submit(0, 0, env, len, id);
+    assert_int_equal(lsn_client_open(rhome, NULL, &rcv), 0);
+    assert_int_equal(lsn_client_accept(rcv, env, len, lsn_now(), &m), 0);
+    lsn_message_free(&m);
+    assert_int_equal(lsn_local_mark_read(rcv->p->store, F.orgs[0].id, id), 0);
+    assert_int_equal(lsn_local_prune_read(rcv->p->store, lsn_now() + 60, 0, NULL,
+                                          NULL, &n, &bytes), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(lsn_client_accept(rcv, env, len, lsn_now() + 40 * 86400, &m),
+                     LSN_ERR_REPLAY);
+    assert_null(m);
+    lsn_client_close(&rcv);
+    free(env);
+}
+
 int
 main(void)
 {
@@ -745,6 +781,7 @@ main(void)
         cmocka_unit_test_teardown(test_outcome_watch_passes_waiting_items, down),
         cmocka_unit_test_teardown(test_outcome_store_keeps_refusal_and_format, down),
         cmocka_unit_test_teardown(test_outcome_pruned_message_again_is_not_refused, down),
+        cmocka_unit_test_teardown(test_outcome_pruned_message_stays_taken_after_expiry, down),
     };
 
     if (sodium_init() < 0)
