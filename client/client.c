@@ -1141,8 +1141,11 @@ take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn 
                         hex, it->org, lsn_strerror(r));
         *outcome = r < LSN_ACK_REASON_MIN ? LSN_ERR_INVALID : r;
         /* The sender hears it end to end too, when it is known to have
-         * signed this (the peek above checked the ref is the envelope's). */
-        if (peeked && c->rc != NULL &&
+         * signed this (the peek above checked the ref is the envelope's),
+         * and it was sent here: one addressed to other orgs is a relay's
+         * doing, which it could repeat to make this device sign receipts
+         * without end. */
+        if (peeked && c->rc != NULL && r != LSN_ERR_NOT_RECIPIENT &&
             signed_by_sender(c, it->envelope.data, it->envelope.len, &info) &&
             send_refusal(c, info.sender_org, info.msg_id, *outcome, lsn_now()) == 0)
             lsn_local_audit(c->p->store, lsn_now(), "receipt", "refused %s to %s",

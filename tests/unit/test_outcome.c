@@ -5,6 +5,7 @@
  * the sender's `liaison status` shows per device with the reason. */
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -769,6 +770,54 @@ test_outcome_pruned_message_stays_taken_after_expiry(void **state)
     free(env);
 }
 
+/* An envelope of o1 for o3 that a relay queued for o2 (a relay may put
+ * anything in a queue): o2 refuses it as not addressed to it, and sends
+ * o1 no receipt (the refusal comes before the signature check; a relay
+ * replaying it could otherwise make o2 sign receipts without end). */
+static void
+test_outcome_not_recipient_sends_no_receipt(void **state)
+{
+    const char *devs[1];
+    struct lsn_fanout fan = { NULL, 1, devs, NULL };
+    struct lsn_client *c = NULL;
+    struct lsn_store *s = NULL;
+    struct lsn_envelope_info info;
+    struct lsn_submit_result res;
+    struct seen x = { 0, { 0 } };
+    char home[PATH_MAX + 32], data[PATH_MAX + 8];
+    uint8_t *env = NULL;
+    size_t len = 0, n = 0, to = 2;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "outcome-notrcpt", 3, 1, "bootstrap_per_minute 600"), 0);
+    assert_int_equal(rf_start(&F), 0);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(rf_publish(&F, i), 0);
+    rf_stop(&F, SIGTERM);
+    assert_int_equal(rf_seal(&F, 0, 0, &to, 1, NULL, 3600, &env, &len), 0);
+    assert_int_equal(lsn_envelope_peek(env, len, 0, &info), 0);
+    fan.org = F.orgs[1].id;
+    devs[0] = F.orgs[1].dev[0]->device;
+    snprintf(data, sizeof data, "%s/data", F.dir);
+    assert_int_equal(lsn_store_open(data, (size_t)1 << 30, &s), 0);
+    assert_int_equal(lsn_store_batch_begin(s), 0);
+    assert_int_equal(lsn_store_submit(s, &info, env, len, &fan, 1, lsn_now(), &res), 0);
+    assert_int_equal(lsn_store_batch_commit(s), 0);
+    lsn_store_close(&s);
+    free(env);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(queued(1, 0), 1);
+    assert_int_equal(queued(0, 0), 0);
+
+    profile(1, 0, home, sizeof home);
+    assert_int_equal(lsn_client_open(home, NULL, &c), 0);
+    assert_int_equal(lsn_client_fetch(c, on_msg, NULL, &x, &n), 0);
+    assert_int_equal(c->refused, 1);
+    lsn_client_close(&c);
+    assert_int_equal(queued(1, 0), 0);      /* acked as refused */
+    assert_int_equal(queued(0, 0), 0);      /* and no receipt for o1 */
+}
+
 int
 main(void)
 {
@@ -782,6 +831,7 @@ main(void)
         cmocka_unit_test_teardown(test_outcome_store_keeps_refusal_and_format, down),
         cmocka_unit_test_teardown(test_outcome_pruned_message_again_is_not_refused, down),
         cmocka_unit_test_teardown(test_outcome_pruned_message_stays_taken_after_expiry, down),
+        cmocka_unit_test_teardown(test_outcome_not_recipient_sends_no_receipt, down),
     };
 
     if (sodium_init() < 0)
