@@ -707,10 +707,18 @@ send_refusal(struct lsn_client *c, const char *org, const uint8_t msg_id[16],
     Liaison__MessageRef ref = LIAISON__MESSAGE_REF__INIT;
     Liaison__Receipt rc = LIAISON__RECEIPT__INIT;
     const char *to[1] = { org };
+    char idem[LSN_ENV_DEVICE_MAX + LSN_ENV_ORG_MAX + 64], hex[33];
+    Liaison__StoredSent *held = NULL;
     uint8_t id[16], *env = NULL;
     size_t len = 0;
     int r;
 
+    /* One receipt per refused message and device: its msg_id derives from
+     * this key, so a relay that delivers the message again gets none more
+     * (this store holds the key's record already: the seal is refused, or
+     * the same bytes go to a relay that holds them). */
+    lsn_hex(hex, msg_id, 16);
+    snprintf(idem, sizeof idem, "non-delivery %s %s %s", c->p->cred->device, org, hex);
     ref.org = (char *)org;
     ref.msg_id = (ProtobufCBinaryData){ 16, (uint8_t *)msg_id };
     rc.kind = LIAISON__RECEIPT_KIND__RECEIPT_REFUSED;
@@ -721,11 +729,16 @@ send_refusal(struct lsn_client *c, const char *org, const uint8_t msg_id[16],
     a.title = "non-delivery receipt";
     a.in_reply_to = &ref;
     a.receipt = &rc;
-    r = lsn_client_seal(c, &a, to, 1, now, LSN_DEFAULT_TTL, NULL, id, &env, &len);
+    r = lsn_client_seal(c, &a, to, 1, now, LSN_DEFAULT_TTL, idem, id, &env, &len);
     free(env);
-    if (r == 0)
-        r = lsn_client_submit(c, id, NULL);
-    return r;
+    if (r != 0) {
+        lsn_set_detail("%s", "");   /* not the refused message's detail */
+        return r;
+    }
+    if (lsn_local_get_sent(c->p->store, id, &held) == 0 && held->submitted)
+        r = LSN_ERR_EXISTS;         /* the relay took it before */
+    lsn_pb_free((ProtobufCMessage *)held);
+    return r != 0 ? r : lsn_client_submit(c, id, NULL);
 }
 
 /* 1 if the envelope was signed by its sender device as the newest bundle

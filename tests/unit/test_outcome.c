@@ -818,6 +818,67 @@ test_outcome_not_recipient_sends_no_receipt(void **state)
     assert_int_equal(queued(0, 0), 0);      /* and no receipt for o1 */
 }
 
+static int
+count_refusal_receipts(void *ctx, const Liaison__AuditEntry *e)
+{
+    size_t *n = ctx;
+
+    if (strcmp(e->event, "receipt") == 0 && strncmp(e->detail, "refused ", 8) == 0)
+        (*n)++;
+    return 0;
+}
+
+/* A relay that delivers a refused envelope again (here: the relay's data
+ * put back from a copy taken before the fetch, as a relay replaying its
+ * queue would): the device refuses it again, but sends the sender org no
+ * second non-delivery receipt, so a relay cannot make it sign receipts
+ * without end. */
+static void
+test_outcome_refusal_receipt_sent_once(void **state)
+{
+    struct lsn_client *rcv = NULL;
+    struct seen x = { 0, { 0 } };
+    char rhome[PATH_MAX + 32], cmd[3 * PATH_MAX + 64];
+    uint8_t *env = NULL, id[16];
+    size_t len = 0, n = 0, receipts = 0;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "outcome-once", 2, 1, "bootstrap_per_minute 600"), 0);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    assert_int_equal(rf_publish(&F, 1), 0);
+    profile(1, 0, rhome, sizeof rhome);
+    seal_unopenable(&env, &len);
+    submit(0, 0, env, len, id);
+    free(env);
+    rf_stop(&F, SIGTERM);
+    snprintf(cmd, sizeof cmd, "cp -a '%s/data' '%s/data.copy'", F.dir, F.dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(rf_start(&F), 0);
+
+    assert_int_equal(lsn_client_open(rhome, NULL, &rcv), 0);
+    assert_int_equal(lsn_client_fetch(rcv, on_msg, NULL, &x, &n), 0);
+    assert_int_equal(rcv->refused, 1);
+    lsn_client_close(&rcv);
+    assert_int_equal(queued(0, 0), 1);      /* the receipt, for o1 */
+
+    rf_stop(&F, SIGTERM);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/data' && mv '%s/data.copy' '%s/data'",
+             F.dir, F.dir, F.dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(queued(1, 0), 1);      /* the refused envelope, again */
+
+    assert_int_equal(lsn_client_open(rhome, NULL, &rcv), 0);
+    assert_int_equal(lsn_client_fetch(rcv, on_msg, NULL, &x, &n), 0);
+    assert_int_equal(rcv->refused, 1);
+    assert_int_equal(lsn_local_each_audit(rcv->p->store, count_refusal_receipts,
+                                          &receipts), 0);
+    lsn_client_close(&rcv);
+    assert_int_equal(queued(1, 0), 0);      /* acked as refused */
+    assert_int_equal(receipts, 1);
+}
+
 int
 main(void)
 {
@@ -832,6 +893,7 @@ main(void)
         cmocka_unit_test_teardown(test_outcome_pruned_message_again_is_not_refused, down),
         cmocka_unit_test_teardown(test_outcome_pruned_message_stays_taken_after_expiry, down),
         cmocka_unit_test_teardown(test_outcome_not_recipient_sends_no_receipt, down),
+        cmocka_unit_test_teardown(test_outcome_refusal_receipt_sent_once, down),
     };
 
     if (sodium_init() < 0)
