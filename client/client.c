@@ -1192,7 +1192,7 @@ lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
 {
     uint64_t after = 0, gap_seen = 0;
     size_t keys = 0;
-    int r, stop = 0, first = 1;
+    int r, stop = 0, first = 1, gap_told = 0;
 
     *n = 0;
     c->refused = 0;
@@ -1233,12 +1233,17 @@ lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
             after = it->seq;
             if (take_item(c, it, fn, on_error, ctx, &stop, &outcome) > 0) {
                 r = ack_one(c, it->org, it->msg_id.data, outcome, gap_seen);
+                gap_told = 1;
                 if (outcome == 0 && it->envelope.len > 0 && it->notice == NULL)
                     (*n)++;
             }
         }
         lsn_pb_free((ProtobufCMessage *)rep);
     }
+    /* The gap was shown: acknowledged even when every item waits, or the
+     * next fetch would name the same trimmed messages again. */
+    if (r == 0 && gap_seen > 0 && !gap_told)
+        r = lsn_relay_client_ack_outcome(c->rc, NULL, NULL, NULL, 0, gap_seen, 0, NULL);
     if (c->waiting > 0)
         lsn_local_audit(c->p->store, lsn_now(), "waiting", "%zu message(s) left "
                         "queued at the relay: %s", c->waiting,
