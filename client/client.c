@@ -859,6 +859,20 @@ out:
     return r;
 }
 
+/* The sender's bundle could not be had as valid here (r from
+ * lsn_client_bundle).  Only an org the roster does not list is final;
+ * an expired or unverifiable bundle or roster is this device's view,
+ * which the org's next bundle or the coalition's next roster mends, so
+ * a queue item waits for it (c->trust_wait) rather than being refused
+ * for, say, EXPIRED as if the envelope were. */
+static int
+bundle_unusable(struct lsn_client *c, int r)
+{
+    if (r != LSN_ERR_UNKNOWN_ORG)
+        c->trust_wait = 1;
+    return r;
+}
+
 /* lsn_open against the sender's bundle, refreshing it once when it is
  * older than the envelope says or does not know the device. */
 static int
@@ -871,11 +885,11 @@ open_fresh(struct lsn_client *c, const uint8_t *env, size_t len, int64_t now,
     int r, refreshed = 0;
 
     if ((r = lsn_client_bundle(c, info->sender_org, now, 0, &b)) != 0)
-        return r;
+        return bundle_unusable(c, r);
     if (b->b->version < info->bundle_version) {
         lsn_bundle_destroy(&b);
         if ((r = lsn_client_bundle(c, info->sender_org, now, 1, &b)) != 0)
-            return r;
+            return bundle_unusable(c, r);
         refreshed = 1;
     }
     for (int keys_tried = 0;;) {
@@ -891,7 +905,7 @@ open_fresh(struct lsn_client *c, const uint8_t *env, size_t len, int64_t now,
             break;
         lsn_bundle_destroy(&b);
         if ((r = lsn_client_bundle(c, info->sender_org, now, 1, &b)) != 0)
-            return r;
+            return bundle_unusable(c, r);
         refreshed = 1;
     }
     if (r == 0) {
@@ -1120,6 +1134,7 @@ take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn 
     if (r == 0 && (it->msg_id.len != 16 || strcmp(it->org, info.sender_org) != 0 ||
                    memcmp(it->msg_id.data, info.msg_id, 16) != 0))
         r = LSN_ERR_PROTOCOL;
+    c->trust_wait = 0;
     if (r == 0) {
         c->taking = 1;
         r = lsn_client_accept(c, it->envelope.data, it->envelope.len, lsn_now(), &m);
@@ -1138,7 +1153,7 @@ take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn 
         return 1;
     }
     if (r != 0) {
-        if (!refusal_is_permanent(r) || it->msg_id.len != 16) {
+        if (!refusal_is_permanent(r) || c->trust_wait || it->msg_id.len != 16) {
             c->waiting++;
             /* A full store is the reason the user must act on. */
             if (c->waiting_err != LSN_ERR_STORE_FULL)

@@ -32,6 +32,8 @@ struct lsn_client {
     char (*absent)[LSN_ENV_ORG_MAX + 1]; /* orgs the relay had no bundle of, */
     size_t n_absent;                    /* since the last fetch began */
     int taking;                         /* handling a queue item (absent applies) */
+    int trust_wait;                     /* the sender's bundle could not be had
+                                         * as valid here: the item waits */
     size_t refused;                     /* envelopes refused by the last fetch */
     size_t waiting;                     /* items it left queued (not acked) */
     int waiting_err;                    /* why the last of those waits */

@@ -879,6 +879,52 @@ test_outcome_refusal_receipt_sent_once(void **state)
     assert_int_equal(receipts, 1);
 }
 
+/* A message sealed while its sender's bundle was valid, fetched after the
+ * bundle expired and before the org's administrator published the next:
+ * the bundle held here cannot vouch for it now, which the next bundle
+ * mends, so it waits (not acked as refused "expired" and lost), and is
+ * stored once the next bundle is published. */
+static void
+test_outcome_expired_sender_bundle_waits(void **state)
+{
+    struct lsn_client *rcv = NULL;
+    struct seen x = { 0, { 0 } };
+    char rhome[PATH_MAX + 32];
+    uint8_t *env = NULL, id[16];
+    size_t len = 0, n = 0, to = 1;
+    int64_t until = lsn_now() + 2;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "outcome-expbundle", 2, 1, "bootstrap_per_minute 600"), 0);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(rf_publish(&F, 1), 0);
+    assert_int_equal(rf_next_bundle_until(&F, 0, until), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    profile(1, 0, rhome, sizeof rhome);
+    assert_int_equal(rf_seal(&F, 0, 0, &to, 1, NULL, 3600, &env, &len), 0);
+    submit(0, 0, env, len, id);
+    free(env);
+    while (lsn_now() <= until)
+        usleep(100 * 1000);
+
+    assert_int_equal(lsn_client_open(rhome, NULL, &rcv), 0);
+    assert_int_equal(lsn_client_fetch(rcv, on_msg, NULL, &x, &n), 0);
+    assert_int_equal(rcv->refused, 0);
+    assert_int_equal(rcv->waiting, 1);
+    lsn_client_close(&rcv);
+    assert_int_equal(queued(1, 0), 1);      /* not acked */
+
+    assert_int_equal(rf_next_bundle(&F, 0, NULL, 0), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    assert_int_equal(lsn_client_open(rhome, NULL, &rcv), 0);
+    assert_int_equal(lsn_client_fetch(rcv, on_msg, NULL, &x, &n), 0);
+    assert_int_equal(n, 1);
+    assert_memory_equal(x.id, id, 16);
+    assert_int_equal(rcv->waiting, 0);
+    lsn_client_close(&rcv);
+    assert_int_equal(queued(1, 0), 0);
+}
+
 int
 main(void)
 {
@@ -894,6 +940,7 @@ main(void)
         cmocka_unit_test_teardown(test_outcome_pruned_message_stays_taken_after_expiry, down),
         cmocka_unit_test_teardown(test_outcome_not_recipient_sends_no_receipt, down),
         cmocka_unit_test_teardown(test_outcome_refusal_receipt_sent_once, down),
+        cmocka_unit_test_teardown(test_outcome_expired_sender_bundle_waits, down),
     };
 
     if (sodium_init() < 0)
