@@ -707,10 +707,18 @@ send_refusal(struct lsn_client *c, const char *org, const uint8_t msg_id[16],
     Liaison__MessageRef ref = LIAISON__MESSAGE_REF__INIT;
     Liaison__Receipt rc = LIAISON__RECEIPT__INIT;
     const char *to[1] = { org };
+    char idem[LSN_ENV_DEVICE_MAX + LSN_ENV_ORG_MAX + 64], hex[33];
+    Liaison__StoredSent *held = NULL;
     uint8_t id[16], *env = NULL;
     size_t len = 0;
     int r;
 
+    /* One receipt per refused message and device: its msg_id derives from
+     * this key, so a relay that delivers the message again gets none more
+     * (this store holds the key's record already: the seal is refused, or
+     * the same bytes go to a relay that holds them). */
+    lsn_hex(hex, msg_id, 16);
+    snprintf(idem, sizeof idem, "non-delivery %s %s %s", c->p->cred->device, org, hex);
     ref.org = (char *)org;
     ref.msg_id = (ProtobufCBinaryData){ 16, (uint8_t *)msg_id };
     rc.kind = LIAISON__RECEIPT_KIND__RECEIPT_REFUSED;
@@ -721,11 +729,16 @@ send_refusal(struct lsn_client *c, const char *org, const uint8_t msg_id[16],
     a.title = "non-delivery receipt";
     a.in_reply_to = &ref;
     a.receipt = &rc;
-    r = lsn_client_seal(c, &a, to, 1, now, LSN_DEFAULT_TTL, NULL, id, &env, &len);
+    r = lsn_client_seal(c, &a, to, 1, now, LSN_DEFAULT_TTL, idem, id, &env, &len);
     free(env);
-    if (r == 0)
-        r = lsn_client_submit(c, id, NULL);
-    return r;
+    if (r != 0) {
+        lsn_set_detail("%s", "");   /* not the refused message's detail */
+        return r;
+    }
+    if (lsn_local_get_sent(c->p->store, id, &held) == 0 && held->submitted)
+        r = LSN_ERR_EXISTS;         /* the relay took it before */
+    lsn_pb_free((ProtobufCMessage *)held);
+    return r != 0 ? r : lsn_client_submit(c, id, NULL);
 }
 
 /* 1 if the envelope was signed by its sender device as the newest bundle
@@ -846,6 +859,20 @@ out:
     return r;
 }
 
+/* The sender's bundle could not be had as valid here (r from
+ * lsn_client_bundle).  Only an org the roster does not list is final;
+ * an expired or unverifiable bundle or roster is this device's view,
+ * which the org's next bundle or the coalition's next roster mends, so
+ * a queue item waits for it (c->trust_wait) rather than being refused
+ * for, say, EXPIRED as if the envelope were. */
+static int
+bundle_unusable(struct lsn_client *c, int r)
+{
+    if (r != LSN_ERR_UNKNOWN_ORG)
+        c->trust_wait = 1;
+    return r;
+}
+
 /* lsn_open against the sender's bundle, refreshing it once when it is
  * older than the envelope says or does not know the device. */
 static int
@@ -858,11 +885,11 @@ open_fresh(struct lsn_client *c, const uint8_t *env, size_t len, int64_t now,
     int r, refreshed = 0;
 
     if ((r = lsn_client_bundle(c, info->sender_org, now, 0, &b)) != 0)
-        return r;
+        return bundle_unusable(c, r);
     if (b->b->version < info->bundle_version) {
         lsn_bundle_destroy(&b);
         if ((r = lsn_client_bundle(c, info->sender_org, now, 1, &b)) != 0)
-            return r;
+            return bundle_unusable(c, r);
         refreshed = 1;
     }
     for (int keys_tried = 0;;) {
@@ -878,7 +905,7 @@ open_fresh(struct lsn_client *c, const uint8_t *env, size_t len, int64_t now,
             break;
         lsn_bundle_destroy(&b);
         if ((r = lsn_client_bundle(c, info->sender_org, now, 1, &b)) != 0)
-            return r;
+            return bundle_unusable(c, r);
         refreshed = 1;
     }
     if (r == 0) {
@@ -918,6 +945,13 @@ lsn_client_accept(struct lsn_client *c, const uint8_t *env, size_t len,
             return message_from_store(c, info.sender_org, info.msg_id, now, out);
         if (r != LSN_ERR_NOT_FOUND)
             return r;
+        /* Taken here once and pruned: whatever a check would say of it
+         * now (expired, say), it is not news and not refused. */
+        if (lsn_local_was_pruned(c->p->store, info.sender_org, info.msg_id)) {
+            lsn_set_detail("message %s of %s was stored here and pruned since",
+                           hex, info.sender_org);
+            return LSN_ERR_REPLAY;
+        }
     }
     if ((m = calloc(1, sizeof *m)) == NULL)
         return LSN_ERR_NOMEM;
@@ -1100,13 +1134,26 @@ take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn 
     if (r == 0 && (it->msg_id.len != 16 || strcmp(it->org, info.sender_org) != 0 ||
                    memcmp(it->msg_id.data, info.msg_id, 16) != 0))
         r = LSN_ERR_PROTOCOL;
+    c->trust_wait = 0;
     if (r == 0) {
         c->taking = 1;
         r = lsn_client_accept(c, it->envelope.data, it->envelope.len, lsn_now(), &m);
         c->taking = 0;
     }
+    if (r == LSN_ERR_REPLAY) {
+        /* (org, msg_id) is in the seen table: this device stored this
+         * signed message once and pruned it since (or another process
+         * stored it just now).  Another copy is acked as taken: a refusal
+         * would tell the sender, in a signed receipt that outranks its
+         * read receipt, that a message read here was never delivered. */
+        lsn_hex(hex, it->msg_id.data, 16);
+        lsn_local_audit(c->p->store, lsn_now(), "receive", "msg %s from %s again: "
+                        "taken before", hex, it->org);
+        lsn_set_detail("%s", "");
+        return 1;
+    }
     if (r != 0) {
-        if (!refusal_is_permanent(r) || it->msg_id.len != 16) {
+        if (!refusal_is_permanent(r) || c->trust_wait || it->msg_id.len != 16) {
             c->waiting++;
             /* A full store is the reason the user must act on. */
             if (c->waiting_err != LSN_ERR_STORE_FULL)
@@ -1122,8 +1169,11 @@ take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn 
                         hex, it->org, lsn_strerror(r));
         *outcome = r < LSN_ACK_REASON_MIN ? LSN_ERR_INVALID : r;
         /* The sender hears it end to end too, when it is known to have
-         * signed this (the peek above checked the ref is the envelope's). */
-        if (peeked && c->rc != NULL &&
+         * signed this (the peek above checked the ref is the envelope's),
+         * and it was sent here: one addressed to other orgs is a relay's
+         * doing, which it could repeat to make this device sign receipts
+         * without end. */
+        if (peeked && c->rc != NULL && r != LSN_ERR_NOT_RECIPIENT &&
             signed_by_sender(c, it->envelope.data, it->envelope.len, &info) &&
             send_refusal(c, info.sender_org, info.msg_id, *outcome, lsn_now()) == 0)
             lsn_local_audit(c->p->store, lsn_now(), "receipt", "refused %s to %s",
@@ -1157,7 +1207,7 @@ lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
 {
     uint64_t after = 0, gap_seen = 0;
     size_t keys = 0;
-    int r, stop = 0, first = 1;
+    int r, stop = 0, first = 1, gap_told = 0;
 
     *n = 0;
     c->refused = 0;
@@ -1198,12 +1248,17 @@ lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
             after = it->seq;
             if (take_item(c, it, fn, on_error, ctx, &stop, &outcome) > 0) {
                 r = ack_one(c, it->org, it->msg_id.data, outcome, gap_seen);
+                gap_told = 1;
                 if (outcome == 0 && it->envelope.len > 0 && it->notice == NULL)
                     (*n)++;
             }
         }
         lsn_pb_free((ProtobufCMessage *)rep);
     }
+    /* The gap was shown: acknowledged even when every item waits, or the
+     * next fetch would name the same trimmed messages again. */
+    if (r == 0 && gap_seen > 0 && !gap_told)
+        r = lsn_relay_client_ack_outcome(c->rc, NULL, NULL, NULL, 0, gap_seen, 0, NULL);
     if (c->waiting > 0)
         lsn_local_audit(c->p->store, lsn_now(), "waiting", "%zu message(s) left "
                         "queued at the relay: %s", c->waiting,

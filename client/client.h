@@ -32,6 +32,8 @@ struct lsn_client {
     char (*absent)[LSN_ENV_ORG_MAX + 1]; /* orgs the relay had no bundle of, */
     size_t n_absent;                    /* since the last fetch began */
     int taking;                         /* handling a queue item (absent applies) */
+    int trust_wait;                     /* the sender's bundle could not be had
+                                         * as valid here: the item waits */
     size_t refused;                     /* envelopes refused by the last fetch */
     size_t waiting;                     /* items it left queued (not acked) */
     int waiting_err;                    /* why the last of those waits */
@@ -94,8 +96,9 @@ int lsn_client_resubmit(struct lsn_client *c, size_t *n);
 /* Verifies and stores one envelope (a fetched one, or an offline file):
  * the sender's bundle is refreshed once if it does not know the device or
  * is older than the envelope's hint.  A message seen before is returned
- * from the store with fresh = 0.  Sends a delivery receipt if asked for
- * (when connected). */
+ * from the store with fresh = 0; one stored and pruned since (or only in
+ * the seen table) is LSN_ERR_REPLAY, before any other check.  Sends a
+ * delivery receipt if asked for (when connected). */
 int lsn_client_accept(struct lsn_client *c, const uint8_t *env, size_t len,
                       int64_t now, struct lsn_message **out);
 

@@ -451,6 +451,24 @@ lsn_local_get_received(struct lsn_local *s, const char *org,
     return r;
 }
 
+int
+lsn_local_was_pruned(struct lsn_local *s, const char *org, const uint8_t msg_id[16])
+{
+    Liaison__StoredReceived *rec = NULL;
+    uint8_t k[MSG_KEY];
+    MDB_txn *t = NULL;
+    int pruned;
+
+    msg_key(k, org, msg_id);
+    if (begin(s, MDB_RDONLY, &t) != 0)
+        return 0;
+    pruned = get_pb(t, s->inbox, k, sizeof k, &liaison__stored_received__descriptor,
+                    (ProtobufCMessage **)&rec) == 0 && is_pruned(rec);
+    lsn_pb_free((ProtobufCMessage *)rec);
+    mdb_txn_abort(t);
+    return pruned;
+}
+
 static int
 mark_read_once(struct lsn_local *s, const char *org, const uint8_t msg_id[16])
 {

@@ -63,6 +63,11 @@ int lsn_local_put_received(struct lsn_local *s, const struct lsn_opened *o,
 int lsn_local_get_received(struct lsn_local *s, const char *org,
                            const uint8_t msg_id[16], struct lsn_local_msg **out);
 
+/* 1 if (org, msg_id) was stored here and `liaison prune` emptied it since
+ * (its record and seen entry stay), else 0. */
+int lsn_local_was_pruned(struct lsn_local *s, const char *org,
+                         const uint8_t msg_id[16]);
+
 /* The one received message whose hex msg_id starts with prefix (at least 4
  * hex digits).  LSN_ERR_NOT_FOUND, or LSN_ERR_AMBIGUOUS. */
 int lsn_local_find_received(struct lsn_local *s, const char *prefix,

@@ -367,7 +367,7 @@ print_devices(const Liaison__RecipientStatus *p)
             printf("    delivered to %s/%s\n", org, device_name(d));
             break;
         default:
-            printf("    %s for %s/%s\n", device_state_name(d->state), p->org,
+            printf("    %s for %s/%s\n", device_state_name(d->state), org,
                    device_name(d));
             break;
         }

@@ -5,6 +5,7 @@
  * the sender's `liaison status` shows per device with the reason. */
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -675,6 +676,255 @@ test_outcome_store_keeps_refusal_and_format(void **state)
     assert_non_null(strstr(lsn_store_why(NULL), "format 3"));
 }
 
+/* A message this device stored, read and pruned comes again (its ack was
+ * lost, or the relay replays it): the seen table says it was taken here
+ * once, so it is acked as taken, and the sender gets no signed receipt
+ * saying it was refused (which would outrank its read receipt). */
+static void
+test_outcome_pruned_message_again_is_not_refused(void **state)
+{
+    struct lsn_client *rcv = NULL;
+    struct lsn_message *m = NULL;
+    struct lsn_relay_client *rc = NULL;
+    Liaison__StatusReply *st = NULL;
+    struct seen x = { 0, { 0 } };
+    char rhome[PATH_MAX + 32];
+    uint8_t *env = NULL, id[16];
+    size_t len = 0, n = 0, to = 1;
+    uint64_t bytes = 0, receipts;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "outcome-pruned", 2, 1, "bootstrap_per_minute 600"), 0);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    assert_int_equal(rf_publish(&F, 1), 0);
+    profile(1, 0, rhome, sizeof rhome);
+    assert_int_equal(rf_seal(&F, 0, 0, &to, 1, NULL, 3600, &env, &len), 0);
+    submit(0, 0, env, len, id);
+
+    /* Stored here, but the ack never reached the relay. */
+    assert_int_equal(lsn_client_open(rhome, NULL, &rcv), 0);
+    assert_int_equal(lsn_client_connect(rcv), 0);
+    assert_int_equal(lsn_client_accept(rcv, env, len, lsn_now(), &m), 0);
+    lsn_message_free(&m);
+    free(env);
+    assert_int_equal(lsn_local_mark_read(rcv->p->store, F.orgs[0].id, id), 0);
+    assert_int_equal(lsn_local_prune_read(rcv->p->store, lsn_now() + 60, 0, NULL,
+                                          NULL, &n, &bytes), 0);
+    assert_int_equal(n, 1);
+    lsn_client_close(&rcv);
+    assert_int_equal(queued(1, 0), 1);
+    receipts = queued(0, 0);                /* its delivery receipt */
+
+    assert_int_equal(lsn_client_open(rhome, NULL, &rcv), 0);
+    assert_int_equal(lsn_client_fetch(rcv, on_msg, NULL, &x, &n), 0);
+    assert_int_equal(rcv->refused, 0);
+    assert_int_equal(rcv->waiting, 0);
+    assert_int_equal(x.n, 0);               /* nothing new to show */
+    lsn_client_close(&rcv);
+    assert_int_equal(queued(1, 0), 0);      /* acked */
+    assert_int_equal(queued(0, 0), receipts);   /* no non-delivery receipt */
+    /* The relay's record, if it still has one, is no refusal either. */
+    assert_int_equal(rf_connect(&F, F.orgs[0].dev[0], &rc), 0);
+    if (lsn_relay_client_status(rc, id, &st) == 0 && st->known) {
+        assert_int_equal(st->n_recipients, 1);
+        assert_int_equal(st->recipients[0]->refused, 0);
+    }
+    lsn_pb_free((ProtobufCMessage *)st);
+    lsn_relay_client_close(&rc);
+}
+
+/* A pruned message is known as taken whatever a check would say of it
+ * later: accepted again long after it expired, it is REPLAY (acked as
+ * taken) and not EXPIRED (acked as refused, with a signed receipt that
+ * outranks the sender's read receipt). */
+static void
+test_outcome_pruned_message_stays_taken_after_expiry(void **state)
+{
+    struct lsn_client *rcv = NULL;
+    struct lsn_message *m = NULL;
+    char rhome[PATH_MAX + 32];
+    uint8_t *env = NULL, id[16];
+    size_t len = 0, n = 0, to = 1;
+    uint64_t bytes = 0;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "outcome-pruned-old", 2, 1, "bootstrap_per_minute 600"), 0);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    assert_int_equal(rf_publish(&F, 1), 0);
+    profile(1, 0, rhome, sizeof rhome);
+    assert_int_equal(rf_seal(&F, 0, 0, &to, 1, NULL, 3600, &env, &len), 0);
+    submit(0, 0, env, len, id);
+    assert_int_equal(lsn_client_open(rhome, NULL, &rcv), 0);
+    assert_int_equal(lsn_client_accept(rcv, env, len, lsn_now(), &m), 0);
+    lsn_message_free(&m);
+    assert_int_equal(lsn_local_mark_read(rcv->p->store, F.orgs[0].id, id), 0);
+    assert_int_equal(lsn_local_prune_read(rcv->p->store, lsn_now() + 60, 0, NULL,
+                                          NULL, &n, &bytes), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(lsn_client_accept(rcv, env, len, lsn_now() + 40 * 86400, &m),
+                     LSN_ERR_REPLAY);
+    assert_null(m);
+    lsn_client_close(&rcv);
+    free(env);
+}
+
+/* An envelope of o1 for o3 that a relay queued for o2 (a relay may put
+ * anything in a queue): o2 refuses it as not addressed to it, and sends
+ * o1 no receipt (the refusal comes before the signature check; a relay
+ * replaying it could otherwise make o2 sign receipts without end). */
+static void
+test_outcome_not_recipient_sends_no_receipt(void **state)
+{
+    const char *devs[1];
+    struct lsn_fanout fan = { NULL, 1, devs, NULL };
+    struct lsn_client *c = NULL;
+    struct lsn_store *s = NULL;
+    struct lsn_envelope_info info;
+    struct lsn_submit_result res;
+    struct seen x = { 0, { 0 } };
+    char home[PATH_MAX + 32], data[PATH_MAX + 8];
+    uint8_t *env = NULL;
+    size_t len = 0, n = 0, to = 2;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "outcome-notrcpt", 3, 1, "bootstrap_per_minute 600"), 0);
+    assert_int_equal(rf_start(&F), 0);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(rf_publish(&F, i), 0);
+    rf_stop(&F, SIGTERM);
+    assert_int_equal(rf_seal(&F, 0, 0, &to, 1, NULL, 3600, &env, &len), 0);
+    assert_int_equal(lsn_envelope_peek(env, len, 0, &info), 0);
+    fan.org = F.orgs[1].id;
+    devs[0] = F.orgs[1].dev[0]->device;
+    snprintf(data, sizeof data, "%s/data", F.dir);
+    assert_int_equal(lsn_store_open(data, (size_t)1 << 30, &s), 0);
+    assert_int_equal(lsn_store_batch_begin(s), 0);
+    assert_int_equal(lsn_store_submit(s, &info, env, len, &fan, 1, lsn_now(), &res), 0);
+    assert_int_equal(lsn_store_batch_commit(s), 0);
+    lsn_store_close(&s);
+    free(env);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(queued(1, 0), 1);
+    assert_int_equal(queued(0, 0), 0);
+
+    profile(1, 0, home, sizeof home);
+    assert_int_equal(lsn_client_open(home, NULL, &c), 0);
+    assert_int_equal(lsn_client_fetch(c, on_msg, NULL, &x, &n), 0);
+    assert_int_equal(c->refused, 1);
+    lsn_client_close(&c);
+    assert_int_equal(queued(1, 0), 0);      /* acked as refused */
+    assert_int_equal(queued(0, 0), 0);      /* and no receipt for o1 */
+}
+
+static int
+count_refusal_receipts(void *ctx, const Liaison__AuditEntry *e)
+{
+    size_t *n = ctx;
+
+    if (strcmp(e->event, "receipt") == 0 && strncmp(e->detail, "refused ", 8) == 0)
+        (*n)++;
+    return 0;
+}
+
+/* A relay that delivers a refused envelope again (here: the relay's data
+ * put back from a copy taken before the fetch, as a relay replaying its
+ * queue would): the device refuses it again, but sends the sender org no
+ * second non-delivery receipt, so a relay cannot make it sign receipts
+ * without end. */
+static void
+test_outcome_refusal_receipt_sent_once(void **state)
+{
+    struct lsn_client *rcv = NULL;
+    struct seen x = { 0, { 0 } };
+    char rhome[PATH_MAX + 32], cmd[3 * PATH_MAX + 64];
+    uint8_t *env = NULL, id[16];
+    size_t len = 0, n = 0, receipts = 0;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "outcome-once", 2, 1, "bootstrap_per_minute 600"), 0);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    assert_int_equal(rf_publish(&F, 1), 0);
+    profile(1, 0, rhome, sizeof rhome);
+    seal_unopenable(&env, &len);
+    submit(0, 0, env, len, id);
+    free(env);
+    rf_stop(&F, SIGTERM);
+    snprintf(cmd, sizeof cmd, "cp -a '%s/data' '%s/data.copy'", F.dir, F.dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(rf_start(&F), 0);
+
+    assert_int_equal(lsn_client_open(rhome, NULL, &rcv), 0);
+    assert_int_equal(lsn_client_fetch(rcv, on_msg, NULL, &x, &n), 0);
+    assert_int_equal(rcv->refused, 1);
+    lsn_client_close(&rcv);
+    assert_int_equal(queued(0, 0), 1);      /* the receipt, for o1 */
+
+    rf_stop(&F, SIGTERM);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/data' && mv '%s/data.copy' '%s/data'",
+             F.dir, F.dir, F.dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(queued(1, 0), 1);      /* the refused envelope, again */
+
+    assert_int_equal(lsn_client_open(rhome, NULL, &rcv), 0);
+    assert_int_equal(lsn_client_fetch(rcv, on_msg, NULL, &x, &n), 0);
+    assert_int_equal(rcv->refused, 1);
+    assert_int_equal(lsn_local_each_audit(rcv->p->store, count_refusal_receipts,
+                                          &receipts), 0);
+    lsn_client_close(&rcv);
+    assert_int_equal(queued(1, 0), 0);      /* acked as refused */
+    assert_int_equal(receipts, 1);
+}
+
+/* A message sealed while its sender's bundle was valid, fetched after the
+ * bundle expired and before the org's administrator published the next:
+ * the bundle held here cannot vouch for it now, which the next bundle
+ * mends, so it waits (not acked as refused "expired" and lost), and is
+ * stored once the next bundle is published. */
+static void
+test_outcome_expired_sender_bundle_waits(void **state)
+{
+    struct lsn_client *rcv = NULL;
+    struct seen x = { 0, { 0 } };
+    char rhome[PATH_MAX + 32];
+    uint8_t *env = NULL, id[16];
+    size_t len = 0, n = 0, to = 1;
+    int64_t until = lsn_now() + 2;
+
+    (void)state;
+    assert_int_equal(rf_setup(&F, "outcome-expbundle", 2, 1, "bootstrap_per_minute 600"), 0);
+    assert_int_equal(rf_start(&F), 0);
+    assert_int_equal(rf_publish(&F, 1), 0);
+    assert_int_equal(rf_next_bundle_until(&F, 0, until), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    profile(1, 0, rhome, sizeof rhome);
+    assert_int_equal(rf_seal(&F, 0, 0, &to, 1, NULL, 3600, &env, &len), 0);
+    submit(0, 0, env, len, id);
+    free(env);
+    while (lsn_now() <= until)
+        usleep(100 * 1000);
+
+    assert_int_equal(lsn_client_open(rhome, NULL, &rcv), 0);
+    assert_int_equal(lsn_client_fetch(rcv, on_msg, NULL, &x, &n), 0);
+    assert_int_equal(rcv->refused, 0);
+    assert_int_equal(rcv->waiting, 1);
+    lsn_client_close(&rcv);
+    assert_int_equal(queued(1, 0), 1);      /* not acked */
+
+    assert_int_equal(rf_next_bundle(&F, 0, NULL, 0), 0);
+    assert_int_equal(rf_publish(&F, 0), 0);
+    assert_int_equal(lsn_client_open(rhome, NULL, &rcv), 0);
+    assert_int_equal(lsn_client_fetch(rcv, on_msg, NULL, &x, &n), 0);
+    assert_int_equal(n, 1);
+    assert_memory_equal(x.id, id, 16);
+    assert_int_equal(rcv->waiting, 0);
+    lsn_client_close(&rcv);
+    assert_int_equal(queued(1, 0), 0);
+}
+
 int
 main(void)
 {
@@ -686,6 +936,11 @@ main(void)
         cmocka_unit_test_teardown(test_outcome_passed_items_return_push_credit, down),
         cmocka_unit_test_teardown(test_outcome_watch_passes_waiting_items, down),
         cmocka_unit_test_teardown(test_outcome_store_keeps_refusal_and_format, down),
+        cmocka_unit_test_teardown(test_outcome_pruned_message_again_is_not_refused, down),
+        cmocka_unit_test_teardown(test_outcome_pruned_message_stays_taken_after_expiry, down),
+        cmocka_unit_test_teardown(test_outcome_not_recipient_sends_no_receipt, down),
+        cmocka_unit_test_teardown(test_outcome_refusal_receipt_sent_once, down),
+        cmocka_unit_test_teardown(test_outcome_expired_sender_bundle_waits, down),
     };
 
     if (sodium_init() < 0)

@@ -24,6 +24,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "client/client.h"
 #include "client/local.h"
 #include "client/profile.h"
 #include "keys/credential.h"
@@ -190,6 +191,7 @@ test_sendside_waiting_send_backs_off(void **state)
 struct evil {
     void *ctx, *sock;
     int fetch_error;        /* answer fetch with a WireError */
+    int status;             /* answer status with its own figures */
 };
 
 static void
@@ -233,6 +235,9 @@ evil_answer(void *ctx, const uint8_t *buf, size_t len)
     Liaison__QueueGap gap = LIAISON__QUEUE_GAP__INIT;
     Liaison__MessageRef ref = LIAISON__MESSAGE_REF__INIT, *refp = &ref;
     Liaison__AckReply ack = LIAISON__ACK_REPLY__INIT;
+    Liaison__StatusReply st = LIAISON__STATUS_REPLY__INIT;
+    Liaison__RecipientStatus rs = LIAISON__RECIPIENT_STATUS__INIT, *rsp = &rs;
+    Liaison__DeviceStatus ds[2], *dsp[2];
     uint8_t id1[16], id2[16], junk[40], *out = NULL;
     size_t out_len = 0;
     zmq_msg_t rid;
@@ -273,6 +278,28 @@ evil_answer(void *ctx, const uint8_t *buf, size_t len)
         fr.gap = &gap;
         resp.body_case = LIAISON__RESPONSE__BODY_FETCH;
         resp.fetch = &fr;
+    } else if (req->body_case == LIAISON__REQUEST__BODY_STATUS && x->e->status) {
+        /* Per-device figures for an org named to clear the screen: one
+         * device still queued, one refused. */
+        for (int i = 0; i < 2; i++) {
+            liaison__device_status__init(&ds[i]);
+            dsp[i] = &ds[i];
+            ds[i].device = i == 0 ? "d1" : "d2";
+        }
+        ds[0].state = LIAISON__DEVICE_STATE__DEVICE_QUEUED;
+        ds[1].state = LIAISON__DEVICE_STATE__DEVICE_REFUSED;
+        ds[1].reason = LSN_ERR_DECRYPT;
+        rs.org = EVIL;
+        rs.relay = "";
+        rs.devices = 2;
+        rs.refused = 1;
+        rs.device_states = dsp;
+        rs.n_device_states = 2;
+        st.known = 1;
+        st.recipients = &rsp;
+        st.n_recipients = 1;
+        resp.body_case = LIAISON__RESPONSE__BODY_STATUS;
+        resp.status = &st;
     } else if (req->body_case == LIAISON__REQUEST__BODY_ACK) {
         resp.body_case = LIAISON__RESPONSE__BODY_ACK;
         resp.ack = &ack;
@@ -402,6 +429,51 @@ test_sendside_hostile_relay_cannot_write_to_terminal(void **state)
     rf_teardown(&f);
 }
 
+/* The same home relay answering `liaison status` of a stored send with
+ * per-device figures for an org named with escape sequences: every line
+ * that names the org, the queued device's among them, shows it escaped. */
+static void
+test_sendside_hostile_status_cannot_write_to_terminal(void **state)
+{
+    Liaison__StoredSent rec = LIAISON__STORED_SENT__INIT;
+    struct lsn_client *c = NULL;
+    struct rf f;
+    struct evil e = { 0 };
+    char cred[PATH_MAX + 32], home[PATH_MAX + 32], out[PATH_MAX + 32], hex[33];
+    char *rcpts[1] = { (char *)"o2" };
+    const char *status[] = { "status", hex, NULL };
+    uint8_t id[16], env[8] = { 0 };
+
+    (void)state;
+    assert_int_equal(rf_setup(&f, "evilstatus", 2, 1, NULL), 0);
+    snprintf(cred, sizeof cred, "%s/o1-d1.cred", f.dir);
+    snprintf(home, sizeof home, "%s/home", f.dir);
+    snprintf(out, sizeof out, "%s/out.txt", f.dir);
+    assert_int_equal(lsn_credential_set_roster(f.orgs[0].dev[0], f.roster->bytes,
+                                               f.roster->len), 0);
+    assert_int_equal(lsn_credential_save(f.orgs[0].dev[0], cred, NULL, 0), 0);
+    assert_int_equal(lsn_profile_init(home, cred, NULL, lsn_now()), 0);
+    /* A send of this device that the relay took. */
+    randombytes_buf(id, sizeof id);
+    assert_int_equal(lsn_client_open(home, NULL, &c), 0);
+    rec.envelope = (ProtobufCBinaryData){ sizeof env, env };
+    rec.recipients = rcpts;
+    rec.n_recipients = 1;
+    rec.created = lsn_now();
+    rec.expires = rec.created + 3600;
+    rec.submitted = 1;
+    assert_int_equal(lsn_local_put_sent(c->p->store, id, &rec), 0);
+    lsn_client_close(&c);
+    lsn_hex(hex, id, 16);
+
+    e.status = 1;
+    evil_up(&e, &f);
+    assert_int_equal(run_against(&e, home, out, status), 0);
+    assert_no_escape(out, "status of a hostile relay");
+    evil_down(&e);
+    rf_teardown(&f);
+}
+
 int
 main(void)
 {
@@ -410,6 +482,7 @@ main(void)
         cmocka_unit_test(test_sendside_share_off_is_quota_only),
         cmocka_unit_test(test_sendside_waiting_send_backs_off),
         cmocka_unit_test(test_sendside_hostile_relay_cannot_write_to_terminal),
+        cmocka_unit_test(test_sendside_hostile_status_cannot_write_to_terminal),
     };
 
     if (sodium_init() < 0)
