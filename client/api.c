@@ -7,6 +7,7 @@
 
 #include "client/alert.h"
 #include "client/client.h"
+#include "client/names.h"
 #include "keys/util.h"
 #include "liaison.h"
 #include "proto/err.h"
@@ -489,6 +490,20 @@ count_reads(void *ctx, const char *org, const char *device, int kind, int64_t at
     return 0;
 }
 
+/* The home relay's status of the sent message msg_id (a unique prefix):
+ * *st to free with lsn_pb_free, id its whole msg_id. */
+static int
+relay_status(lsn_session *s, const char *msg_id, uint8_t id[16],
+             Liaison__StatusReply **st)
+{
+    int r;
+
+    if ((r = lsn_local_find_sent(s->c->p->store, msg_id, id)) != 0 ||
+        (r = lsn_client_connect(s->c)) != 0)
+        return r;
+    return lsn_relay_client_status(s->c->rc, id, st);
+}
+
 int
 lsn_session_status(lsn_session *s, const char *msg_id, lsn_status_fn fn, void *ctx)
 {
@@ -496,10 +511,7 @@ lsn_session_status(lsn_session *s, const char *msg_id, lsn_status_fn fn, void *c
     uint8_t id[16];
     int r;
 
-    if ((r = lsn_local_find_sent(s->c->p->store, msg_id, id)) != 0)
-        return r;
-    if ((r = lsn_client_connect(s->c)) != 0 ||
-        (r = lsn_relay_client_status(s->c->rc, id, &st)) != 0)
+    if ((r = relay_status(s, msg_id, id, &st)) != 0)
         return r;
     for (size_t i = 0; i < st->n_recipients && r == 0; i++) {
         const Liaison__RecipientStatus *p = st->recipients[i];
@@ -511,20 +523,6 @@ lsn_session_status(lsn_session *s, const char *msg_id, lsn_status_fn fn, void *c
     return r;
 }
 
-static const char *
-device_state(Liaison__DeviceState st)
-{
-    switch (st) {
-    case LIAISON__DEVICE_STATE__DEVICE_QUEUED:    return "queued";
-    case LIAISON__DEVICE_STATE__DEVICE_DELIVERED: return "delivered";
-    case LIAISON__DEVICE_STATE__DEVICE_REFUSED:   return "refused";
-    case LIAISON__DEVICE_STATE__DEVICE_TRIMMED:   return "trimmed";
-    case LIAISON__DEVICE_STATE__DEVICE_DROPPED:   return "dropped";
-    case LIAISON__DEVICE_STATE__DEVICE_EXPIRED:   return "expired";
-    default:                                      return "unknown";
-    }
-}
-
 int
 lsn_session_device_status(lsn_session *s, const char *msg_id,
                           lsn_device_status_fn fn, void *ctx)
@@ -533,10 +531,7 @@ lsn_session_device_status(lsn_session *s, const char *msg_id,
     uint8_t id[16];
     int r;
 
-    if ((r = lsn_local_find_sent(s->c->p->store, msg_id, id)) != 0)
-        return r;
-    if ((r = lsn_client_connect(s->c)) != 0 ||
-        (r = lsn_relay_client_status(s->c->rc, id, &st)) != 0)
+    if ((r = relay_status(s, msg_id, id, &st)) != 0)
         return r;
     for (size_t i = 0; i < st->n_recipients && r == 0; i++) {
         const Liaison__RecipientStatus *p = st->recipients[i];
@@ -545,7 +540,8 @@ lsn_session_device_status(lsn_session *s, const char *msg_id,
             /* The relay's strings: only names a bundle could hold. */
             if (lsn_name_check(d->device) != 0)
                 continue;
-            r = fn(ctx, p->org, d->device, device_state(d->state),
+            r = fn(ctx, p->org, d->device,
+                   lsn_name_of(lsn_names_device_state, d->state),
                    d->state == LIAISON__DEVICE_STATE__DEVICE_REFUSED && d->reason < 0
                        ? d->reason : 0);
         }

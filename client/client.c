@@ -666,6 +666,26 @@ lsn_client_resubmit(struct lsn_client *c, size_t *n)
 
 /* ------------------------------------------------------------ receipts */
 
+/* Fills a receipt of this device about message msg_id of org: the
+ * Alert a (pointing at ref and rc, which the caller owns) to seal to org. */
+static void
+receipt_fill(struct lsn_client *c, Liaison__Alert *a, Liaison__MessageRef *ref,
+             Liaison__Receipt *rc, const char *org, const uint8_t msg_id[16],
+             int kind, int64_t now)
+{
+    ref->org = (char *)org;
+    ref->msg_id = (ProtobufCBinaryData){ 16, (uint8_t *)msg_id };
+    rc->kind = kind;
+    rc->device = c->p->cred->device;
+    rc->at = now;
+    a->type = LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT;
+    a->title = kind == LIAISON__RECEIPT_KIND__RECEIPT_READ ? "read receipt"
+               : kind == LIAISON__RECEIPT_KIND__RECEIPT_REFUSED ? "non-delivery receipt"
+               : "delivery receipt";
+    a->in_reply_to = ref;
+    a->receipt = rc;
+}
+
 static int
 send_receipt(struct lsn_client *c, const struct lsn_opened *o, int kind,
              int64_t now)
@@ -678,18 +698,9 @@ send_receipt(struct lsn_client *c, const struct lsn_opened *o, int kind,
     size_t len = 0;
     int r;
 
-    ref.org = (char *)o->sender_org;
-    ref.msg_id = (ProtobufCBinaryData){ 16, (uint8_t *)o->msg_id };
-    rc.kind = kind;
-    rc.device = c->p->cred->device;
-    rc.at = now;
+    receipt_fill(c, &a, &ref, &rc, o->sender_org, o->msg_id, kind, now);
     rc.reads_off = o->alert->ack == LIAISON__ACK_REQUEST__ACK_READ &&
                    !c->p->read_receipts;
-    a.type = LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT;
-    a.title = kind == LIAISON__RECEIPT_KIND__RECEIPT_READ ? "read receipt"
-                                                          : "delivery receipt";
-    a.in_reply_to = &ref;
-    a.receipt = &rc;
     r = lsn_client_seal(c, &a, to, 1, now, LSN_DEFAULT_TTL, NULL, id, &env, &len);
     free(env);
     if (r == 0)
@@ -719,16 +730,9 @@ send_refusal(struct lsn_client *c, const char *org, const uint8_t msg_id[16],
      * the same bytes go to a relay that holds them). */
     lsn_hex(hex, msg_id, 16);
     snprintf(idem, sizeof idem, "non-delivery %s %s %s", c->p->cred->device, org, hex);
-    ref.org = (char *)org;
-    ref.msg_id = (ProtobufCBinaryData){ 16, (uint8_t *)msg_id };
-    rc.kind = LIAISON__RECEIPT_KIND__RECEIPT_REFUSED;
-    rc.device = c->p->cred->device;
-    rc.at = now;
+    receipt_fill(c, &a, &ref, &rc, org, msg_id,
+                 LIAISON__RECEIPT_KIND__RECEIPT_REFUSED, now);
     rc.reason = reason;
-    a.type = LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT;
-    a.title = "non-delivery receipt";
-    a.in_reply_to = &ref;
-    a.receipt = &rc;
     r = lsn_client_seal(c, &a, to, 1, now, LSN_DEFAULT_TTL, idem, id, &env, &len);
     free(env);
     if (r != 0) {

@@ -67,6 +67,17 @@ const struct lsn_name lsn_names_receipt[] = {
     { NULL, 0 },
 };
 
+/* A recipient device's state in a relay's status answer. */
+const struct lsn_name lsn_names_device_state[] = {
+    { "queued", LIAISON__DEVICE_STATE__DEVICE_QUEUED },
+    { "delivered", LIAISON__DEVICE_STATE__DEVICE_DELIVERED },
+    { "refused", LIAISON__DEVICE_STATE__DEVICE_REFUSED },
+    { "trimmed", LIAISON__DEVICE_STATE__DEVICE_TRIMMED },
+    { "dropped", LIAISON__DEVICE_STATE__DEVICE_DROPPED },
+    { "expired", LIAISON__DEVICE_STATE__DEVICE_EXPIRED },
+    { NULL, 0 },
+};
+
 const char *
 lsn_name_of(const struct lsn_name *t, int value)
 {

@@ -311,20 +311,6 @@ print_receipt(void *ctx, const char *org, const char *device, int kind, int64_t 
 }
 
 /* A device state's name in text and JSON. */
-static const char *
-device_state_name(Liaison__DeviceState st)
-{
-    switch (st) {
-    case LIAISON__DEVICE_STATE__DEVICE_QUEUED:    return "queued";
-    case LIAISON__DEVICE_STATE__DEVICE_DELIVERED: return "delivered";
-    case LIAISON__DEVICE_STATE__DEVICE_REFUSED:   return "refused";
-    case LIAISON__DEVICE_STATE__DEVICE_TRIMMED:   return "trimmed";
-    case LIAISON__DEVICE_STATE__DEVICE_DROPPED:   return "dropped";
-    case LIAISON__DEVICE_STATE__DEVICE_EXPIRED:   return "expired";
-    default:                                      return "unknown";
-    }
-}
-
 /* A relay's device name, shown only if it is one a bundle could hold. */
 static const char *
 device_name(const Liaison__DeviceStatus *d)
@@ -367,8 +353,8 @@ print_devices(const Liaison__RecipientStatus *p)
             printf("    delivered to %s/%s\n", org, device_name(d));
             break;
         default:
-            printf("    %s for %s/%s\n", device_state_name(d->state), org,
-                   device_name(d));
+            printf("    %s for %s/%s\n",
+                   lsn_name_of(lsn_names_device_state, d->state), org, device_name(d));
             break;
         }
     }
@@ -411,7 +397,7 @@ json_devices(const Liaison__RecipientStatus *p)
         const Liaison__DeviceStatus *d = p->device_states[j];
         printf("%s{\"device\":", j ? "," : "");
         lsn_json_str(stdout, device_name(d));
-        printf(",\"state\":\"%s\"", device_state_name(d->state));
+        printf(",\"state\":\"%s\"", lsn_name_of(lsn_names_device_state, d->state));
         if (d->state == LIAISON__DEVICE_STATE__DEVICE_REFUSED) {
             printf(",\"code\":%d,\"reason\":", (int)d->reason);
             lsn_json_str(stdout, d->reason < 0 ? lsn_strerror(d->reason)
