@@ -2,6 +2,7 @@
  * signals, core dumps off, and check-config. */
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,22 @@ static const char usage[] =
     "restart it.\n";
 
 static struct lsn_relay *the_relay;
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One line on stderr: the error and where the full usage is; exit 2. */
+static int
+usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("liaison-relay: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("; see `liaison-relay --help`\n", stderr);
+    return 2;
+}
 
 static void
 on_stop(int sig)
@@ -161,12 +178,11 @@ main(int argc, char **argv)
         argc--;
         argv++;
     } else if (argc >= 2 && strcmp(argv[1], "check-config") == 0) {
-        if (argc != 3) {
-            fputs(usage, stderr);
-            return 2;
-        }
+        if (argc != 3)
+            return usage_error("check-config wants one FILE");
         return check_config(argv[2]);
     }
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
@@ -176,16 +192,19 @@ main(int argc, char **argv)
         case 'k': over[3] = optarg; break;
         case 's': use_syslog = 1; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
+        default: {
+            char what[128];
+
+            lsn_bad_option(argv, what, sizeof what);
+            return usage_error("%s", what);
+        }
         }
     }
     if (importing && optind + 1 != argc) {
-        fprintf(stderr, "liaison-relay: import wants one BUNDLE file\n\n%s", usage);
-        return 2;
+        return usage_error("import wants one BUNDLE file");
     }
     if (!importing && optind != argc) {
-        fprintf(stderr, "liaison-relay: unexpected argument `%s`\n\n%s", argv[optind], usage);
-        return 2;
+        return usage_error("unexpected argument `%.64s`", argv[optind]);
     }
     lsn_relay_config_defaults(&cfg);
     if (config != NULL && (r = lsn_relay_config_load(&cfg, config)) != 0) {

@@ -89,9 +89,10 @@ cmd_init(int argc, char **argv)
     if (cli_help(argc, argv, init_usage))
         return 0;
     optind = 1;
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c != 'c')
-            return cli_usage(init_usage, "invalid option");
+            return cli_bad_option(init_usage, argv);
         cred = optarg;
     }
     if (cred == NULL || optind != argc)

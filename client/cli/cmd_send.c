@@ -142,6 +142,7 @@ parse(int argc, char **argv, struct send_opts *o, int want_arg)
     o->type = LIAISON__ALERT_TYPE__ALERT_TYPE_ALERT;
     o->ttl = LSN_DEFAULT_TTL;
     optind = 1;
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         rc = 0;
         switch (c) {
@@ -178,7 +179,7 @@ parse(int argc, char **argv, struct send_opts *o, int want_arg)
         case 'I': o->idem = optarg; break;
         case 'o': o->out = optarg; break;
         case 'j': o->json = 1; break;
-        default: return cli_usage(send_usage, "invalid option");
+        default: return cli_bad_option(send_usage, argv);
         }
         if (rc != 0)
             return rc;

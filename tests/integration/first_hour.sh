@@ -1,0 +1,67 @@
+#!/bin/sh
+# first_hour.sh: what a new user meets in the first hour, against a real
+# relay on loopback: a usage error is one line naming the subcommand's
+# own --help (exit 2, --help itself still prints the full text to stdout
+# with exit 0); TLP, PAP and priority words in any case; a `send`
+# repeated after exit 3 resends the stored alert instead of sealing a
+# second one, so the recipient gets it once.
+set -u
+K="$LSN_BIN/liaison-keys"
+R="$LSN_BIN/liaison-relay"
+L="$LSN_BIN/liaison"
+HERE=$(cd "$(dirname "$0")/../.." && pwd)
+T="$LSN_TMP/first_hour.$$"
+rm -rf "$T"; mkdir -p "$T"; cd "$T" || exit 1
+. "$HERE/tests/lib/coalition.sh"
+trap 'relay_kill' EXIT INT TERM
+
+fails=0
+bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
+expect() {  # expect WANT DESCRIPTION COMMAND...
+    want=$1; what=$2; shift 2
+    "$@" >out.txt 2>err.txt; got=$?
+    [ "$got" = "$want" ] || { bad "$what: exit $got, wanted $want"; cat out.txt err.txt; }
+}
+has() { grep -q -- "$1" out.txt err.txt || { bad "$2: no \`$1\`"; cat out.txt err.txt; }; }
+json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" out.txt | head -1; }
+# usage_line WANT-HINT DESCRIPTION COMMAND...: exit 2, nothing on stdout,
+# exactly one line on stderr, ending in "see `WANT-HINT --help`".
+usage_line() {
+    hint=$1; what=$2; shift 2
+    expect 2 "$what" "$@"
+    [ -s out.txt ] && bad "$what: wrote to stdout"
+    [ "$(wc -l < err.txt)" = 1 ] || { bad "$what: $(wc -l < err.txt) lines on stderr"; cat err.txt; }
+    grep -q -- "; see \`$hint --help\`\$" err.txt || { bad "$what: no \`see $hint --help\`"; cat err.txt; }
+}
+
+coalition_new europol paypal
+
+# Usage errors: one line, the subcommand's own help named.
+usage_line "liaison send" "send: unknown option" lsn europol analyst send --bogus
+has "unknown option \`--bogus\`" "the unknown option is quoted"
+usage_line "liaison send" "send: option without its value" lsn europol analyst send --to
+has "\`--to\` needs a value" "the option missing its value is named"
+usage_line "liaison send" "send: bad --tlp" lsn europol analyst send --to paypal --title x --tlp purple
+usage_line "liaison send" "send: no --title" lsn europol analyst send --to paypal
+usage_line "liaison fetch" "fetch: stray argument" lsn europol analyst fetch extra
+usage_line "liaison prune" "prune: unknown option" lsn europol analyst prune --bogus
+usage_line "liaison init" "init: unknown option" "$L" --home "$T/nowhere" init --bogus
+usage_line "liaison" "unknown command" "$L" frobnicate
+usage_line "liaison-keys" "keys: unknown command" "$K" frobnicate
+usage_line "liaison-keys roster" "keys: unknown roster command" "$K" roster frobnicate
+usage_line "liaison-keys org init" "keys org init: unknown option" "$K" org init x --bogus
+usage_line "liaison-keys publish" "keys publish: unknown option" "$K" publish --bogus
+usage_line "liaison-relay" "relay: unknown option" "$R" --bogus
+usage_line "liaison-relay" "relay: stray argument" "$R" --listen tcp://127.0.0.1:1 extra
+usage_line "liaison-relay" "relay: check-config without FILE" "$R" check-config
+# --help is still the full text, on stdout, exit 0.
+expect 0 "send --help" lsn europol analyst send --help
+has "usage: liaison send" "send --help prints the usage"
+[ "$(wc -l < out.txt)" -gt 5 ] || bad "send --help prints the whole text"
+expect 0 "relay --help" "$R" --help
+has "usage: liaison-relay" "relay --help prints the usage"
+expect 0 "keys org --help" "$K" org init --help
+has "usage: liaison-keys org init" "org init --help prints the usage"
+
+[ $fails = 0 ] && echo "first_hour: all checks passed"
+[ $fails = 0 ]
