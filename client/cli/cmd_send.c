@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -53,6 +54,9 @@ static const char send_usage[] =
     "                           KEY with another alert or --to is refused)\n"
     "  --json                   print the result as one JSON object\n"
     "\n"
+    "The words of --tlp, --pap, --priority, --type and --ack may be written in\n"
+    "any case, --tlp and --pap with their label: TLP:AMBER+STRICT, PAP:GREEN.\n"
+    "\n"
     "A send is stored before it is submitted; when the relay cannot be reached\n"
     "(exit 3), run the same command again or `liaison fetch`: the stored bytes\n"
     "are resent, never sealed twice.  A send refused for a full quota (exit\n"
@@ -98,6 +102,14 @@ built_free(struct built *b)
         free(b->files[i]);
     free(b->body);
     free(b);
+}
+
+/* v without a leading "TLP:" or "PAP:" (any case), as the labels are
+ * written on documents: `--tlp TLP:AMBER+STRICT` is `--tlp amber+strict`. */
+static const char *
+label(const char *v, const char *prefix)
+{
+    return strncasecmp(v, prefix, strlen(prefix)) == 0 ? v + strlen(prefix) : v;
 }
 
 static int
@@ -149,14 +161,14 @@ parse(int argc, char **argv, struct send_opts *o, int want_arg)
         case 't': o->to = optarg; break;
         case 'T': o->title = optarg; break;
         case 'b': o->body_file = optarg; break;
-        case 'l': rc = enum_opt(lsn_names_tlp, "--tlp", optarg, &o->tlp); break;
+        case 'l': rc = enum_opt(lsn_names_tlp, "--tlp", label(optarg, "tlp:"), &o->tlp); break;
         case 'p': rc = enum_opt(lsn_names_priority, "--priority", optarg, &o->priority); break;
         case 'y':
             rc = enum_opt(lsn_names_type, "--type", optarg, &o->type);
             o->type_set = 1;
             break;
         case 'c': o->case_ref = optarg; break;
-        case 'P': rc = enum_opt(lsn_names_pap, "--pap", optarg, &o->pap); break;
+        case 'P': rc = enum_opt(lsn_names_pap, "--pap", label(optarg, "pap:"), &o->pap); break;
         case 'H': o->handling = optarg; break;
         case 'g': o->grade = optarg; break;
         case 'i':

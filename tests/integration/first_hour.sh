@@ -63,5 +63,17 @@ has "usage: liaison-relay" "relay --help prints the usage"
 expect 0 "keys org --help" "$K" org init --help
 has "usage: liaison-keys org init" "org init --help prints the usage"
 
+relay_start </dev/null || exit 1
+publish_all europol paypal || { echo "publish failed"; exit 1; }
+
+# TLP, PAP and priority words in any case, TLP and PAP with their label.
+expect 0 "capital TLP words" lsn europol analyst send --to paypal --title "Capitals" \
+    --tlp AMBER+STRICT --pap PAP:Green --priority URGENT --json
+expect 0 "labelled TLP" lsn europol analyst send --to paypal --title "Labelled" --tlp TLP:RED --json
+expect 0 "paypal fetches" lsn paypal analyst fetch --json
+grep '"title":"Capitals"' out.txt | grep '"tlp":"amber+strict"' | grep '"pap":"green"' |
+    grep -q '"priority":"urgent"' || { bad "capital words kept their meaning"; cat out.txt; }
+grep '"title":"Labelled"' out.txt | grep -q '"tlp":"red"' || bad "TLP:RED is red"
+
 [ $fails = 0 ] && echo "first_hour: all checks passed"
 [ $fails = 0 ]
