@@ -327,18 +327,17 @@ out:
     return r;
 }
 
-/* 0 if the sent record held under msg_id is this alert (its digest, or
- * its sealed content for a record written before digests) to the same
- * set of orgs; LSN_ERR_INVALID, naming the earlier message, if not. */
+/* 1 if the sent record held under msg_id is this alert (its digest, or
+ * its sealed content for a record written without one) to the same set
+ * of orgs. */
 static int
-same_send(struct lsn_client *c, const Liaison__StoredSent *held,
-          const uint8_t msg_id[16], const uint8_t digest[32],
-          const char *const *to, size_t n)
+is_same_send(struct lsn_client *c, const Liaison__StoredSent *held,
+             const uint8_t msg_id[16], const uint8_t digest[32],
+             const char *const *to, size_t n)
 {
     uint8_t *plain = NULL, d[32];
     size_t pl;
     int same = held->n_recipients == n;
-    char hex[33];
 
     for (size_t i = 0; same && i < n; i++) {
         int found = 0;
@@ -362,7 +361,19 @@ same_send(struct lsn_client *c, const Liaison__StoredSent *held,
     } else {
         same = 0;       /* nothing left to compare with: not provably the same */
     }
-    if (same)
+    return same;
+}
+
+/* 0 if the sent record held under msg_id is this alert to the same set of
+ * orgs; LSN_ERR_INVALID, naming the earlier message, if not. */
+static int
+same_send(struct lsn_client *c, const Liaison__StoredSent *held,
+          const uint8_t msg_id[16], const uint8_t digest[32],
+          const char *const *to, size_t n)
+{
+    char hex[33];
+
+    if (is_same_send(c, held, msg_id, digest, to, n))
         return 0;
     lsn_hex(hex, msg_id, 16);
     lsn_set_detail("this idempotency key was used for message %s with other "
@@ -406,8 +417,7 @@ record_sent(struct lsn_client *c, const Liaison__Alert *a, const char *const *to
     rec.ack = a->ack;
     rec.sealed_content = (ProtobufCBinaryData){ sl, sealed };
     rec.idem = (char *)(idem ? idem : "");
-    if (idem != NULL && idem[0] != '\0')
-        rec.digest = (ProtobufCBinaryData){ sizeof digest, digest };
+    rec.digest = (ProtobufCBinaryData){ sizeof digest, digest };
     r = lsn_local_put_sent(c->p->store, msg_id, &rec);
 out:
     lsn_pb_free((ProtobufCMessage *)held);
@@ -417,6 +427,50 @@ out:
     }
     free(sealed);
     return r;
+}
+
+struct unsent_hunt {
+    struct lsn_client *c;
+    const uint8_t *digest;
+    const char *const *to;
+    size_t n;
+    int64_t now;
+    uint8_t *msg_id;
+};
+
+static int
+visit_unsent(void *ctx, const uint8_t msg_id[16], const Liaison__StoredSent *rec)
+{
+    struct unsent_hunt *h = ctx;
+
+    if (rec->expires <= h->now ||
+        !is_same_send(h->c, rec, msg_id, h->digest, h->to, h->n))
+        return 0;
+    memcpy(h->msg_id, msg_id, 16);
+    return 1;
+}
+
+int
+lsn_client_find_unsent(struct lsn_client *c, const Liaison__Alert *a,
+                       const char *const *to, size_t n, int64_t now,
+                       uint8_t msg_id[16])
+{
+    struct unsent_hunt h = { c, NULL, to, n, now, msg_id };
+    uint8_t *content = NULL, digest[32];
+    size_t cl = 0;
+    int r;
+
+    if ((r = lsn_alert_encode(a, &content, &cl)) != 0)
+        return r;
+    lsn_local_digest(c->p->store, content, cl, digest);
+    sodium_memzero(content, cl);
+    free(content);
+    h.digest = digest;
+    r = lsn_local_each_unsubmitted(c->p->store, visit_unsent, &h);
+    sodium_memzero(digest, sizeof digest);
+    if (r == 1)
+        return 0;
+    return r != 0 ? r : LSN_ERR_NOT_FOUND;
 }
 
 int

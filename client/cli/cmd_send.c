@@ -59,8 +59,10 @@ static const char send_usage[] =
     "\n"
     "A send is stored before it is submitted; when the relay cannot be reached\n"
     "(exit 3), run the same command again or `liaison fetch`: the stored bytes\n"
-    "are resent, never sealed twice.  A send refused for a full quota (exit\n"
-    "4) stays stored too and is resent with back-off until it expires.  TLP on forward: RED never leaves its\n"
+    "are resent, never sealed twice (a send of the same alert to the same orgs\n"
+    "while an earlier one is stored unsent resends that one, under its\n"
+    "msg_id).  A send refused for a full quota (exit 4) stays stored too and\n"
+    "is resent with back-off until it expires.  TLP on forward: RED never leaves its\n"
     "named recipients; AMBER and AMBER+STRICT stay within your organisation;\n"
     "GREEN and CLEAR may go to any coalition member.\n"
     "\n"
@@ -413,23 +415,35 @@ already_done(struct lsn_client *c, const uint8_t id[16])
     return done;
 }
 
-/* Seals (into the store), then submits the stored bytes. */
+/* Seals (into the store), then submits the stored bytes.  held: the
+ * msg_id of this alert to these orgs stored by an earlier run the relay
+ * did not take (NULL if none), submitted instead of a new seal; if this
+ * run's resend of stored messages took it already, it is reported sent. */
 static int
 seal_and_submit(struct lsn_client *c, const struct send_opts *o,
-                const Liaison__Alert *a, const char *const *to, size_t n)
+                const Liaison__Alert *a, const char *const *to, size_t n,
+                const uint8_t *held)
 {
     uint8_t id[16], *env = NULL;
     size_t len = 0;
     char hex[33];
     int r;
 
-    r = lsn_client_seal(c, a, to, n, lsn_now(), o->ttl, o->idem, id, &env, &len);
-    free(env);
-    if (r != 0)
-        return cli_fail(r, 0, "cannot seal the alert");
-    if (already_done(c, id)) {
-        print_sent(o, id, to, n, "already-sent");
-        return 0;
+    if (held != NULL) {
+        memcpy(id, held, 16);
+        if (already_done(c, id)) {
+            print_sent(o, id, to, n, "sent");
+            return 0;
+        }
+    } else {
+        r = lsn_client_seal(c, a, to, n, lsn_now(), o->ttl, o->idem, id, &env, &len);
+        free(env);
+        if (r != 0)
+            return cli_fail(r, 0, "cannot seal the alert");
+        if (already_done(c, id)) {
+            print_sent(o, id, to, n, "already-sent");
+            return 0;
+        }
     }
     r = lsn_client_submit(c, id, id);
     cli_hex_id(hex, id);
@@ -462,6 +476,7 @@ run_send(int argc, char **argv, int reply)
     struct built *b = NULL;
     const char *to[LSN_MAX_RECIPIENTS];
     char *orgs = NULL, reply_org[LSN_ENV_ORG_MAX + 1] = "";
+    uint8_t held_id[16], *held = NULL;
     size_t n = 0, pending = 0;
     int rc, r;
 
@@ -490,10 +505,15 @@ run_send(int argc, char **argv, int reply)
         to[0] = reply_org;
         n = 1;
     }
+    /* The same alert to the same orgs, stored by a run the relay did not
+     * answer (exit 3): this run resends that one and seals none.  Looked
+     * for before the resend below, which may take it. */
+    if (o.idem == NULL && lsn_client_find_unsent(c, &b->a, to, n, lsn_now(), held_id) == 0)
+        held = held_id;
     /* Anything an earlier run stored but could not hand over goes first. */
     if (lsn_client_resubmit(c, &pending) == 0 && pending > 0 && !o.json)
         printf("resent %zu stored message(s)\n", pending);
-    rc = seal_and_submit(c, &o, &b->a, to, n);
+    rc = seal_and_submit(c, &o, &b->a, to, n, held);
 out:
     if (b != NULL)
         built_free(b);

@@ -75,5 +75,30 @@ grep '"title":"Capitals"' out.txt | grep '"tlp":"amber+strict"' | grep '"pap":"g
     grep -q '"priority":"urgent"' || { bad "capital words kept their meaning"; cat out.txt; }
 grep '"title":"Labelled"' out.txt | grep -q '"tlp":"red"' || bad "TLP:RED is red"
 
+# A send repeated after exit 3 (as its --help advises) resends the stored
+# alert: one stored record while the relay is down, one delivery after.
+printf 'Seen twice?\n' > retry.txt
+relay_stop
+expect 3 "relay down: exit 3" lsn europol analyst send --to paypal --title "Retry me" \
+    --body-file retry.txt --tlp green
+ID1=$(sed -n 's/.*message \([0-9a-f]\{32\}\) is stored.*/\1/p' err.txt | head -1)
+[ ${#ID1} = 32 ] || { bad "exit 3 names the stored message"; cat err.txt; }
+expect 3 "relay still down: exit 3 again" lsn europol analyst send --to paypal --title "Retry me" \
+    --body-file retry.txt --tlp green
+ID2=$(sed -n 's/.*message \([0-9a-f]\{32\}\) is stored.*/\1/p' err.txt | head -1)
+[ "$ID2" = "$ID1" ] || bad "the repeat names the first stored message ($ID2, wanted $ID1)"
+relay_restart || bad "relay restart"
+expect 0 "relay up: the same send succeeds" lsn europol analyst send --to paypal --title "Retry me" \
+    --body-file retry.txt --tlp green
+has "resent 1 stored message" "one stored record, not two"
+has "sent $ID1 to paypal" "reported sent under the first msg_id"
+expect 0 "paypal fetches once" lsn paypal analyst fetch --json
+n=$(grep -c '"title":"Retry me"' out.txt)
+[ "$n" = 1 ] || bad "the retried alert arrived $n times, wanted 1"
+# Another alert (other body) to the same org is still sealed on its own.
+expect 0 "a different alert is new" lsn europol analyst send --to paypal --title "Retry me" --json
+[ "$(json_field msg_id)" != "$ID1" ] || bad "another alert got the first msg_id"
+[ "$(json_field state)" = sent ] || bad "another alert is sent"
+
 [ $fails = 0 ] && echo "first_hour: all checks passed"
 [ $fails = 0 ]
