@@ -276,13 +276,24 @@ free_bundles(struct lsn_bundle **b, size_t n)
 }
 
 /* Every destination in the roster, once; their bundles. */
+/* The first of to[0..n) the roster does not name, or NULL. */
+static const char *
+not_in_roster(const struct lsn_roster *ro, const char *const *to, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lsn_roster_find_org(ro, to[i]) == NULL)
+            return to[i];
+    return NULL;
+}
+
 static int
 recipient_bundles(struct lsn_client *c, const char *const *to, size_t n,
                   int64_t now, struct lsn_bundle ***out)
 {
     struct lsn_roster *ro = NULL;
     struct lsn_bundle **b = NULL;
-    int r;
+    const char *gone;
+    int r, asked = 0;
 
     *out = NULL;
     if (n == 0 || n > LSN_MAX_RECIPIENTS) {
@@ -304,12 +315,29 @@ recipient_bundles(struct lsn_client *c, const char *const *to, size_t n,
                 r = LSN_ERR_USAGE;
                 goto out;
             }
-        if (lsn_roster_find_org(ro, to[i]) == NULL) {
-            lsn_set_detail("recipient `%s` is not in roster v%llu (see `liaison orgs`)",
-                           to[i], (unsigned long long)ro->r->version);
-            r = LSN_ERR_UNKNOWN_ORG;
+    }
+    /* An org admitted after the roster this profile holds: connecting
+     * follows the relay's roster chain, so ask before refusing. */
+    if ((gone = not_in_roster(ro, to, n)) != NULL && c->rc == NULL &&
+        !c->offline && !c->unreachable) {
+        asked = lsn_client_connect(c) == 0;
+        lsn_roster_destroy(&ro);
+        if ((r = lsn_profile_roster(c->p, now, &ro)) != 0)
             goto out;
-        }
+        gone = not_in_roster(ro, to, n);
+    }
+    if (gone != NULL) {
+        if (asked || c->rc != NULL)
+            lsn_set_detail("recipient `%s` is not in roster v%llu, the newest the "
+                           "relay has (see `liaison orgs`)", gone,
+                           (unsigned long long)ro->r->version);
+        else
+            lsn_set_detail("recipient `%s` is not in roster v%llu and the relay "
+                           "could not be asked for a newer one; if it was "
+                           "admitted since, run `liaison fetch`", gone,
+                           (unsigned long long)ro->r->version);
+        r = LSN_ERR_UNKNOWN_ORG;
+        goto out;
     }
     if ((b = calloc(n, sizeof *b)) == NULL) {
         r = LSN_ERR_NOMEM;

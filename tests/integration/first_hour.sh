@@ -100,5 +100,25 @@ expect 0 "a different alert is new" lsn europol analyst send --to paypal --title
 [ "$(json_field msg_id)" != "$ID1" ] || bad "another alert got the first msg_id"
 [ "$(json_field state)" = sent ] || bad "another alert is sent"
 
+# An org admitted after the profile pinned its roster: send asks the relay
+# for the newest roster before refusing the name.
+"$K" org init acme --dir org-acme --no-passphrase >/dev/null 2>&1
+"$K" roster next roster --out roster-2 >/dev/null
+"$K" roster add-org roster-2 --org acme --root org-acme/root.pub --relay r1 \
+    --display acme >/dev/null
+"$K" roster sign roster-2 --key a1.key >/dev/null 2>&1
+"$K" roster sign roster-2 --key a2.key >/dev/null 2>&1
+"$K" publish-roster roster-2 --org-dir org-europol >/dev/null 2>&1 || bad "publish-roster v2"
+"$K" publish --org-dir org-acme --roster roster-2 >/dev/null 2>&1 || bad "publish acme"
+expect 0 "send to an org admitted in v2" lsn paypal analyst send --to acme --title "Welcome" \
+    --body-file retry.txt
+expect 2 "an org in no roster" lsn paypal analyst send --to nosuchorg --title x --body-file retry.txt
+has "not in roster v2, the newest the relay has" "the relay was asked"
+[ "$(wc -l < err.txt)" = 1 ] || bad "one line for the unknown org"
+relay_stop
+expect 2 "relay down: an org in no roster" lsn europol analyst send --to nosuchorg --title x \
+    --body-file retry.txt
+has "run \`liaison fetch\`" "relay down: the hint is fetch"
+
 [ $fails = 0 ] && echo "first_hour: all checks passed"
 [ $fails = 0 ]
