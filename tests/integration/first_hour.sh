@@ -54,6 +54,21 @@ usage_line "liaison-keys publish" "keys publish: unknown option" "$K" publish --
 usage_line "liaison-relay" "relay: unknown option" "$R" --bogus
 usage_line "liaison-relay" "relay: stray argument" "$R" --listen tcp://127.0.0.1:1 extra
 usage_line "liaison-relay" "relay: check-config without FILE" "$R" check-config
+# check-config reads the roster and key files as the relay would.
+printf 'listen tcp://127.0.0.1:1\ndata %s/nodata\nroster %s/noroster\nkey %s/nokey\n' \
+    "$T" "$T" "$T" > missing.conf
+expect 2 "check-config: missing files" "$R" check-config missing.conf
+has "roster $T/noroster: not found" "the missing roster is named"
+has "key $T/nokey: not found (make one with \`liaison-keys relay new\`)" "the missing key is named"
+sed -e "s#^roster .*#roster $T/roster#" -e "s#^key .*#key $T/a1.key#" missing.conf > wrongkey.conf
+expect 2 "check-config: not a relay key" "$R" check-config wrongkey.conf
+has "key $T/a1.key:" "the wrong key file is named"
+"$K" relay new r9 >/dev/null 2>&1
+sed -e "s#^key .*#key $T/r9.key#" wrongkey.conf > unlisted.conf
+expect 2 "check-config: a key the roster does not list" "$R" check-config unlisted.conf
+has "not listed in roster v1" "the unlisted key is named"
+sed -e "s#^key .*#key $T/r1.key#" wrongkey.conf > good.conf
+expect 0 "check-config: all files right" "$R" check-config good.conf
 # --help is still the full text, on stdout, exit 0.
 expect 0 "send --help" lsn europol analyst send --help
 has "usage: liaison send" "send --help prints the usage"
