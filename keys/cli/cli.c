@@ -261,8 +261,10 @@ cli_out_check(const char *path, int force)
     if (strlen(path) >= sizeof copy)
         return cli_fail(EXIT_USAGE, LSN_ERR_TOO_LARGE, "cannot write %s", path);
     if (lstat(path, &st) == 0) {
-        if (!force)
+        if (!force) {
+            lsn_set_detail("use --force to overwrite");
             return cli_fail(EXIT_USAGE, LSN_ERR_EXISTS, "cannot write %s", path);
+        }
         if (!S_ISREG(st.st_mode)) {
             lsn_set_detail("%s is not a regular file", path);
             return cli_fail(EXIT_USAGE, LSN_ERR_INVALID, "cannot write %s", path);

@@ -198,6 +198,8 @@ bundle_export(int argc, char **argv)
         return cli_fail(EXIT_USAGE, r, "cannot read the bundle in %s", o.dir);
     r = lsn_signed_file_write(o.out, LSN_TYPE_BUNDLE, bu->bytes, bu->len,
                               o.force ? LSN_WRITE_FORCE : 0);
+    if (r == LSN_ERR_EXISTS)
+        lsn_set_detail("use --force to overwrite");
     if (r != 0)
         rc = cli_fail(EXIT_USAGE, r, "cannot write %s", o.out);
     else

@@ -28,7 +28,7 @@ static const char org_usage[] =
 
 static const char device_usage[] =
     "usage: liaison-keys device add NAME --org-dir DIR --role human|system\n"
-    "                  [--send-only | --receive-only] --roster FILE --out CRED\n"
+    "                  [--send-only | --receive-only] --roster FILE --out CRED [--force]\n"
     "                  [--passphrase-file FILE] [--cred-passphrase-file FILE | --no-passphrase]\n"
     "       liaison-keys device revoke NAME --org-dir DIR [--passphrase-file FILE]\n"
     "\n"

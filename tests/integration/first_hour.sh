@@ -54,6 +54,21 @@ usage_line "liaison-keys publish" "keys publish: unknown option" "$K" publish --
 usage_line "liaison-relay" "relay: unknown option" "$R" --bogus
 usage_line "liaison-relay" "relay: stray argument" "$R" --listen tcp://127.0.0.1:1 extra
 usage_line "liaison-relay" "relay: check-config without FILE" "$R" check-config
+# init on a profile that exists says so, and offers no --force it lacks.
+expect 2 "init twice" lsn europol analyst init --credential europol-analyst.cred
+has "profile already exists in" "init names the existing profile"
+grep -q -- "--force" err.txt && bad "init suggests a --force it does not take"
+expect 2 "roster init over a file" "$K" roster init --coalition x --threshold 1 \
+    --authority a1.pub --out roster
+grep -q -- "--force" err.txt && bad "roster init suggests a --force it does not take"
+has "file exists" "roster init says the file exists"
+expect 2 "authority new over a key" "$K" authority new a1 --no-passphrase
+has "use --force to overwrite" "authority new, which takes --force, suggests it"
+# The same roster version again is not "lower"; the hint is `roster next`.
+expect 1 "roster v1 after v1" "$K" roster verify roster --previous roster
+grep -q "lower" err.txt && bad "an equal version is called lower"
+has "already accepted; a change goes into the next one: \`liaison-keys roster next\`" \
+    "the rollback names roster next"
 # check-config reads the roster and key files as the relay would.
 printf 'listen tcp://127.0.0.1:1\ndata %s/nodata\nroster %s/noroster\nkey %s/nokey\n' \
     "$T" "$T" "$T" > missing.conf
