@@ -67,16 +67,20 @@ lsn_client_connect(struct lsn_client *c)
         lsn_set_detail("offline command: no relay is contacted");
         return LSN_ERR_USAGE;
     }
-    if (c->unreachable) {
-        lsn_set_detail("the home relay did not answer earlier in this run");
-        return LSN_ERR_TIMEOUT;
-    }
     if ((r = lsn_profile_home_relay(c->p, lsn_now(), endpoint, sizeof endpoint,
                                     key)) != 0)
         return r;
+    if (c->unreachable) {
+        lsn_set_detail("is the relay running? (tried %s for %d s, earlier in "
+                       "this run)", endpoint, (c->p->timeout_ms + 999) / 1000);
+        return LSN_ERR_TIMEOUT;
+    }
     r = lsn_relay_client_connect(c->p->cred, endpoint, key, c->p->timeout_ms,
                                  &c->rc);
-    if (r == LSN_ERR_DENIED)
+    if (r == LSN_ERR_TIMEOUT || r == LSN_ERR_IO)
+        lsn_set_detail("is the relay running? (tried %s for %d s)", endpoint,
+                       (c->p->timeout_ms + 999) / 1000);
+    else if (r == LSN_ERR_DENIED)
         lsn_set_detail("the relay at %s does not admit device `%s/%s`: it was "
                        "revoked, or its org's bundle is not published there",
                        endpoint, c->p->cred->org, c->p->cred->device);

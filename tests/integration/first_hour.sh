@@ -111,6 +111,8 @@ printf 'Seen twice?\n' > retry.txt
 relay_stop
 expect 3 "relay down: exit 3" lsn europol analyst send --to paypal --title "Retry me" \
     --body-file retry.txt --tlp green
+has "is the relay running? (tried $EP for 5 s" "exit 3 says which relay did not answer, for how long"
+[ "$(grep -c . err.txt)" -le 2 ] || { bad "exit 3: more than two lines"; cat err.txt; }
 ID1=$(sed -n 's/.*message \([0-9a-f]\{32\}\) is stored.*/\1/p' err.txt | head -1)
 [ ${#ID1} = 32 ] || { bad "exit 3 names the stored message"; cat err.txt; }
 expect 3 "relay still down: exit 3 again" lsn europol analyst send --to paypal --title "Retry me" \
