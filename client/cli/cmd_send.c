@@ -417,8 +417,7 @@ already_done(struct lsn_client *c, const uint8_t id[16])
 
 /* Seals (into the store), then submits the stored bytes.  held: the
  * msg_id of this alert to these orgs stored by an earlier run the relay
- * did not take (NULL if none), submitted instead of a new seal; if this
- * run's resend of stored messages took it already, it is reported sent. */
+ * did not take (NULL if none), submitted instead of a new seal. */
 static int
 seal_and_submit(struct lsn_client *c, const struct send_opts *o,
                 const Liaison__Alert *a, const char *const *to, size_t n,
@@ -431,10 +430,6 @@ seal_and_submit(struct lsn_client *c, const struct send_opts *o,
 
     if (held != NULL) {
         memcpy(id, held, 16);
-        if (already_done(c, id)) {
-            print_sent(o, id, to, n, "sent");
-            return 0;
-        }
     } else {
         r = lsn_client_seal(c, a, to, n, lsn_now(), o->ttl, o->idem, id, &env, &len);
         free(env);
@@ -476,7 +471,7 @@ run_send(int argc, char **argv, int reply)
     struct built *b = NULL;
     const char *to[LSN_MAX_RECIPIENTS];
     char *orgs = NULL, reply_org[LSN_ENV_ORG_MAX + 1] = "";
-    uint8_t held_id[16], *held = NULL;
+    uint8_t held[16];
     size_t n = 0, pending = 0;
     int rc, r;
 
@@ -506,14 +501,19 @@ run_send(int argc, char **argv, int reply)
         n = 1;
     }
     /* The same alert to the same orgs, stored by a run the relay did not
-     * answer (exit 3): this run resends that one and seals none.  Looked
-     * for before the resend below, which may take it. */
-    if (o.idem == NULL && lsn_client_find_unsent(c, &b->a, to, n, lsn_now(), held_id) == 0)
-        held = held_id;
+     * answer (exit 3): this run submits that one, as the first run would
+     * have, seals none, and then resends whatever else waits. */
+    if (o.idem == NULL && lsn_client_find_unsent(c, &b->a, to, n, lsn_now(), held) == 0) {
+        rc = seal_and_submit(c, &o, &b->a, to, n, held);
+        if (rc == EXIT_OK && lsn_client_resubmit(c, &pending) == 0 && pending > 0 &&
+            !o.json)
+            printf("resent %zu other stored message(s)\n", pending);
+        goto out;
+    }
     /* Anything an earlier run stored but could not hand over goes first. */
     if (lsn_client_resubmit(c, &pending) == 0 && pending > 0 && !o.json)
         printf("resent %zu stored message(s)\n", pending);
-    rc = seal_and_submit(c, &o, &b->a, to, n, held);
+    rc = seal_and_submit(c, &o, &b->a, to, n, NULL);
 out:
     if (b != NULL)
         built_free(b);
