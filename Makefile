@@ -293,8 +293,9 @@ bench: all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/liaison \
-	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/liaison
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 relay/relay.conf.example $(DESTDIR)$(PREFIX)/share/liaison/
 	install -m 0644 include/liaison.h $(DESTDIR)$(PREFIX)/include/
 	install -m 0644 $(PUB_ERR_H) $(DESTDIR)$(PREFIX)/include/liaison/err.h
 	install -m 0644 $(LIB_LIAISON) $(DESTDIR)$(PREFIX)/lib/

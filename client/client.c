@@ -67,16 +67,20 @@ lsn_client_connect(struct lsn_client *c)
         lsn_set_detail("offline command: no relay is contacted");
         return LSN_ERR_USAGE;
     }
-    if (c->unreachable) {
-        lsn_set_detail("the home relay did not answer earlier in this run");
-        return LSN_ERR_TIMEOUT;
-    }
     if ((r = lsn_profile_home_relay(c->p, lsn_now(), endpoint, sizeof endpoint,
                                     key)) != 0)
         return r;
+    if (c->unreachable) {
+        lsn_set_detail("is the relay running? (tried %s for %d s, earlier in "
+                       "this run)", endpoint, (c->p->timeout_ms + 999) / 1000);
+        return LSN_ERR_TIMEOUT;
+    }
     r = lsn_relay_client_connect(c->p->cred, endpoint, key, c->p->timeout_ms,
                                  &c->rc);
-    if (r == LSN_ERR_DENIED)
+    if (r == LSN_ERR_TIMEOUT || r == LSN_ERR_IO)
+        lsn_set_detail("is the relay running? (tried %s for %d s)", endpoint,
+                       (c->p->timeout_ms + 999) / 1000);
+    else if (r == LSN_ERR_DENIED)
         lsn_set_detail("the relay at %s does not admit device `%s/%s`: it was "
                        "revoked, or its org's bundle is not published there",
                        endpoint, c->p->cred->org, c->p->cred->device);
@@ -276,13 +280,24 @@ free_bundles(struct lsn_bundle **b, size_t n)
 }
 
 /* Every destination in the roster, once; their bundles. */
+/* The first of to[0..n) the roster does not name, or NULL. */
+static const char *
+not_in_roster(const struct lsn_roster *ro, const char *const *to, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lsn_roster_find_org(ro, to[i]) == NULL)
+            return to[i];
+    return NULL;
+}
+
 static int
 recipient_bundles(struct lsn_client *c, const char *const *to, size_t n,
                   int64_t now, struct lsn_bundle ***out)
 {
     struct lsn_roster *ro = NULL;
     struct lsn_bundle **b = NULL;
-    int r;
+    const char *gone;
+    int r, asked = 0;
 
     *out = NULL;
     if (n == 0 || n > LSN_MAX_RECIPIENTS) {
@@ -304,12 +319,29 @@ recipient_bundles(struct lsn_client *c, const char *const *to, size_t n,
                 r = LSN_ERR_USAGE;
                 goto out;
             }
-        if (lsn_roster_find_org(ro, to[i]) == NULL) {
-            lsn_set_detail("recipient `%s` is not in roster v%llu (see `liaison orgs`)",
-                           to[i], (unsigned long long)ro->r->version);
-            r = LSN_ERR_UNKNOWN_ORG;
+    }
+    /* An org admitted after the roster this profile holds: connecting
+     * follows the relay's roster chain, so ask before refusing. */
+    if ((gone = not_in_roster(ro, to, n)) != NULL && c->rc == NULL &&
+        !c->offline && !c->unreachable) {
+        asked = lsn_client_connect(c) == 0;
+        lsn_roster_destroy(&ro);
+        if ((r = lsn_profile_roster(c->p, now, &ro)) != 0)
             goto out;
-        }
+        gone = not_in_roster(ro, to, n);
+    }
+    if (gone != NULL) {
+        if (asked || c->rc != NULL)
+            lsn_set_detail("recipient `%s` is not in roster v%llu, the newest the "
+                           "relay has (see `liaison orgs`)", gone,
+                           (unsigned long long)ro->r->version);
+        else
+            lsn_set_detail("recipient `%s` is not in roster v%llu and the relay "
+                           "could not be asked for a newer one; if it was "
+                           "admitted since, run `liaison fetch`", gone,
+                           (unsigned long long)ro->r->version);
+        r = LSN_ERR_UNKNOWN_ORG;
+        goto out;
     }
     if ((b = calloc(n, sizeof *b)) == NULL) {
         r = LSN_ERR_NOMEM;
@@ -327,18 +359,17 @@ out:
     return r;
 }
 
-/* 0 if the sent record held under msg_id is this alert (its digest, or
- * its sealed content for a record written before digests) to the same
- * set of orgs; LSN_ERR_INVALID, naming the earlier message, if not. */
+/* 1 if the sent record held under msg_id is this alert (its digest, or
+ * its sealed content for a record written without one) to the same set
+ * of orgs. */
 static int
-same_send(struct lsn_client *c, const Liaison__StoredSent *held,
-          const uint8_t msg_id[16], const uint8_t digest[32],
-          const char *const *to, size_t n)
+is_same_send(struct lsn_client *c, const Liaison__StoredSent *held,
+             const uint8_t msg_id[16], const uint8_t digest[32],
+             const char *const *to, size_t n)
 {
     uint8_t *plain = NULL, d[32];
     size_t pl;
     int same = held->n_recipients == n;
-    char hex[33];
 
     for (size_t i = 0; same && i < n; i++) {
         int found = 0;
@@ -362,7 +393,19 @@ same_send(struct lsn_client *c, const Liaison__StoredSent *held,
     } else {
         same = 0;       /* nothing left to compare with: not provably the same */
     }
-    if (same)
+    return same;
+}
+
+/* 0 if the sent record held under msg_id is this alert to the same set of
+ * orgs; LSN_ERR_INVALID, naming the earlier message, if not. */
+static int
+same_send(struct lsn_client *c, const Liaison__StoredSent *held,
+          const uint8_t msg_id[16], const uint8_t digest[32],
+          const char *const *to, size_t n)
+{
+    char hex[33];
+
+    if (is_same_send(c, held, msg_id, digest, to, n))
         return 0;
     lsn_hex(hex, msg_id, 16);
     lsn_set_detail("this idempotency key was used for message %s with other "
@@ -406,8 +449,7 @@ record_sent(struct lsn_client *c, const Liaison__Alert *a, const char *const *to
     rec.ack = a->ack;
     rec.sealed_content = (ProtobufCBinaryData){ sl, sealed };
     rec.idem = (char *)(idem ? idem : "");
-    if (idem != NULL && idem[0] != '\0')
-        rec.digest = (ProtobufCBinaryData){ sizeof digest, digest };
+    rec.digest = (ProtobufCBinaryData){ sizeof digest, digest };
     r = lsn_local_put_sent(c->p->store, msg_id, &rec);
 out:
     lsn_pb_free((ProtobufCMessage *)held);
@@ -417,6 +459,50 @@ out:
     }
     free(sealed);
     return r;
+}
+
+struct unsent_hunt {
+    struct lsn_client *c;
+    const uint8_t *digest;
+    const char *const *to;
+    size_t n;
+    int64_t now;
+    uint8_t *msg_id;
+};
+
+static int
+visit_unsent(void *ctx, const uint8_t msg_id[16], const Liaison__StoredSent *rec)
+{
+    struct unsent_hunt *h = ctx;
+
+    if (rec->expires <= h->now ||
+        !is_same_send(h->c, rec, msg_id, h->digest, h->to, h->n))
+        return 0;
+    memcpy(h->msg_id, msg_id, 16);
+    return 1;
+}
+
+int
+lsn_client_find_unsent(struct lsn_client *c, const Liaison__Alert *a,
+                       const char *const *to, size_t n, int64_t now,
+                       uint8_t msg_id[16])
+{
+    struct unsent_hunt h = { c, NULL, to, n, now, msg_id };
+    uint8_t *content = NULL, digest[32];
+    size_t cl = 0;
+    int r;
+
+    if ((r = lsn_alert_encode(a, &content, &cl)) != 0)
+        return r;
+    lsn_local_digest(c->p->store, content, cl, digest);
+    sodium_memzero(content, cl);
+    free(content);
+    h.digest = digest;
+    r = lsn_local_each_unsubmitted(c->p->store, visit_unsent, &h);
+    sodium_memzero(digest, sizeof digest);
+    if (r == 1)
+        return 0;
+    return r != 0 ? r : LSN_ERR_NOT_FOUND;
 }
 
 int

@@ -79,6 +79,15 @@ int lsn_client_seal(struct lsn_client *c, const Liaison__Alert *a,
                     const char *idem, uint8_t msg_id[16], uint8_t **env,
                     size_t *len);
 
+/* The msg_id of a stored envelope of this alert (the same keyed digest of
+ * its encoding) to the same set of orgs that the relay has not taken yet
+ * (neither submitted, refused nor expired at now): a `send` repeated after
+ * the relay could not be reached resends that one rather than sealing a
+ * second.  LSN_ERR_NOT_FOUND if there is none. */
+int lsn_client_find_unsent(struct lsn_client *c, const Liaison__Alert *a,
+                           const char *const *to, size_t n, int64_t now,
+                           uint8_t msg_id[16]);
+
 /* Submits the stored sent envelope msg_id (its exact bytes) and marks it
  * submitted on the relay's acknowledgement.  Refused as sealed to a stale
  * key, the content is sealed again to fresh bundles and submitted once

@@ -87,11 +87,26 @@ lsn_name_of(const struct lsn_name *t, int value)
     return "unknown";
 }
 
+/* ASCII case-insensitive equality: independent of the locale, so that
+ * no locale folds `i` in "priority" to a dotless one. */
+static int
+same_word(const char *a, const char *b)
+{
+    for (; *a != '\0' && *b != '\0'; a++, b++) {
+        char x = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a') : *a;
+        char y = *b >= 'A' && *b <= 'Z' ? (char)(*b - 'A' + 'a') : *b;
+
+        if (x != y)
+            return 0;
+    }
+    return *a == *b;
+}
+
 int
 lsn_name_parse(const struct lsn_name *t, const char *name, int *value)
 {
     for (; t->name != NULL; t++)
-        if (strcmp(t->name, name) == 0) {
+        if (same_word(t->name, name)) {
             *value = t->value;
             return 0;
         }

@@ -20,7 +20,8 @@ extern const struct lsn_name lsn_names_type[], lsn_names_tlp[], lsn_names_pap[],
 /* The name of value in table, or "unknown". */
 const char *lsn_name_of(const struct lsn_name *table, int value);
 
-/* The value named name in table: 0 and *value, or LSN_ERR_INVALID. */
+/* The value named name in table, in any case of ASCII letters (TLP 2.0
+ * writes AMBER+STRICT): 0 and *value, or LSN_ERR_INVALID. */
 int lsn_name_parse(const struct lsn_name *table, const char *name, int *value);
 
 /* "a|b|c": the accepted words, for error messages and usage. */

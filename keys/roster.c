@@ -272,10 +272,18 @@ lsn_roster_verify_next(const struct lsn_roster *prev,
                        next->r->coalition, prev->r->coalition);
         return LSN_ERR_CHAIN;
     }
-    if (next->r->version <= prev->r->version) {
-        lsn_set_detail("roster v%llu is not newer than v%llu",
+    if (next->r->version == prev->r->version) {
+        lsn_set_detail("roster v%llu is the version already accepted; a change "
+                       "goes into the next one: `liaison-keys roster next`",
+                       (unsigned long long)next->r->version);
+        return LSN_ERR_ROLLBACK;
+    }
+    if (next->r->version < prev->r->version) {
+        lsn_set_detail("roster v%llu is older than v%llu already accepted; a "
+                       "change goes into v%llu: `liaison-keys roster next`",
                        (unsigned long long)next->r->version,
-                       (unsigned long long)prev->r->version);
+                       (unsigned long long)prev->r->version,
+                       (unsigned long long)prev->r->version + 1);
         return LSN_ERR_ROLLBACK;
     }
     if (next->r->version != prev->r->version + 1) {

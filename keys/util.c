@@ -2,6 +2,7 @@
  * fingerprints, shared by every layer above proto/. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -106,6 +107,52 @@ lsn_wants_help(int argc, char **argv, const char *usage)
             return 1;
         }
     return 0;
+}
+
+void
+lsn_usage_command(const char *usage, char *out, size_t n)
+{
+    const char *p = usage, *end;
+    size_t len = 0;
+
+    if (strncmp(p, "usage: ", 7) == 0)
+        p += 7;
+    /* Words of [a-z0-9-] starting with a letter; stop at the first
+     * placeholder (NAME), option ([--x]) or end of line. */
+    for (end = p;;) {
+        const char *w = end;
+
+        if (*w < 'a' || *w > 'z')
+            break;
+        while ((*w >= 'a' && *w <= 'z') || (*w >= '0' && *w <= '9') || *w == '-')
+            w++;
+        if (*w != ' ' && *w != '\n' && *w != '\0')
+            break;
+        len = (size_t)(w - p);
+        if (*w != ' ')
+            break;
+        end = w + 1;
+    }
+    snprintf(out, n, "%.*s", (int)len, p);
+}
+
+void
+lsn_bad_option(char **argv, char *out, size_t n)
+{
+    const char *a = optind > 0 ? argv[optind - 1] : NULL;
+    size_t len;
+
+    if (a == NULL || a[0] != '-') {
+        snprintf(out, n, "unknown option");
+        return;
+    }
+    len = strcspn(a, "=");
+    /* glibc leaves optopt 0 for an unknown long option and sets it to
+     * the option's value for a known one missing its argument. */
+    if (optopt != 0 && a[1] == '-')
+        snprintf(out, n, "`%.*s` needs a value", (int)(len > 64 ? 64 : len), a);
+    else
+        snprintf(out, n, "unknown option `%.*s`", (int)(len > 64 ? 64 : len), a);
 }
 
 int64_t

@@ -33,6 +33,15 @@ void lsn_report(const char *prog, int err, const char *fmt, va_list ap)
 /* 1 (after printing usage to stdout) if argv[1..argc) holds --help or -h. */
 int lsn_wants_help(int argc, char **argv, const char *usage);
 
+/* The command a usage text documents: the lowercase words after
+ * "usage: " on its first line ("liaison send", "liaison-keys roster"),
+ * into out (truncated to n), for "see `CMD --help`" hints. */
+void lsn_usage_command(const char *usage, char *out, size_t n);
+
+/* What getopt_long (with opterr 0) just refused, as a sentence into out:
+ * "unknown option `--x`" or "`--x` needs a value". */
+void lsn_bad_option(char **argv, char *out, size_t n);
+
 /* Current unix time in seconds. */
 int64_t lsn_now(void);
 

@@ -12,7 +12,7 @@
     X(LSN_ERR_INTERNAL,        -1,  "internal error") \
     X(LSN_ERR_NOMEM,           -2,  "out of memory") \
     X(LSN_ERR_IO,              -3,  "input/output error") \
-    X(LSN_ERR_EXISTS,          -4,  "file exists (use --force to overwrite)") \
+    X(LSN_ERR_EXISTS,          -4,  "file exists") \
     X(LSN_ERR_NOT_FOUND,       -5,  "not found") \
     X(LSN_ERR_TOO_LARGE,       -6,  "input exceeds its size limit") \
     X(LSN_ERR_MALFORMED,       -7,  "malformed input") \
@@ -24,7 +24,7 @@
     X(LSN_ERR_NEED_PASSPHRASE, -13, "this key is passphrase-protected and no passphrase was given") \
     X(LSN_ERR_BAD_SIGNATURE,   -14, "signature verification failed") \
     X(LSN_ERR_THRESHOLD,       -15, "not enough distinct authority signatures (below threshold)") \
-    X(LSN_ERR_ROLLBACK,        -16, "version is lower than one already accepted (rollback refused)") \
+    X(LSN_ERR_ROLLBACK,        -16, "version is not newer than one already accepted (rollback refused)") \
     X(LSN_ERR_EXPIRED,         -17, "expired") \
     X(LSN_ERR_WRONG_SIGNER,    -18, "signed by a key that may not sign this kind of object") \
     X(LSN_ERR_UNKNOWN_ORG,     -19, "organisation is not in the roster") \

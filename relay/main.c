@@ -2,6 +2,7 @@
  * signals, core dumps off, and check-config. */
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,9 @@
 
 #include <sodium.h>
 
+#include "keys/keyfile.h"
+#include "keys/roster.h"
+#include "keys/signed.h"
 #include "keys/util.h"
 #include "proto/err.h"
 #include "relay/config.h"
@@ -36,7 +40,8 @@ static const char usage[] =
     "  --key FILE      the relay's CURVE secret key (liaison-keys relay new)\n"
     "  --syslog        log to syslog as well as stderr\n"
     "\n"
-    "check-config prints the effective settings and exits 0 if they are valid.\n"
+    "check-config prints the effective settings and exits 0 if they are valid,\n"
+    "the roster file verifies and the key file is a relay key the roster lists.\n"
     "import stores the signed BUNDLE (liaison-keys bundle export) in the data\n"
     "folder of a stopped relay, verified against its roster like an admin's\n"
     "publish, using no bootstrap budget.  A running relay holds the folder:\n"
@@ -49,6 +54,22 @@ static const char usage[] =
     "restart it.\n";
 
 static struct lsn_relay *the_relay;
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One line on stderr: the error and where the full usage is; exit 2. */
+static int
+usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("liaison-relay: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("; see `liaison-relay --help`\n", stderr);
+    return 2;
+}
 
 static void
 on_stop(int sig)
@@ -94,6 +115,53 @@ core_off(void)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+/* The roster and key files as the relay reads them at start: the roster
+ * verifies, the key is a relay key stored without a passphrase, and the
+ * roster lists it.  Each problem is one line on stderr; 0 if none. */
+static int
+check_files(const struct lsn_relay_config *c)
+{
+    struct lsn_roster *ro = NULL;
+    uint8_t *bin = NULL, *sk = NULL, pk[32];
+    size_t len = 0;
+    int r, bad = 0, listed = 0;
+
+    if ((r = lsn_signed_file_read(c->roster, LSN_TYPE_ROSTER, &bin, &len)) != 0 ||
+        (r = lsn_roster_parse(bin, len, &ro)) != 0 ||
+        (r = lsn_roster_verify(ro, lsn_now())) != 0) {
+        fprintf(stderr, "liaison-relay: roster %s: %s%s\n", c->roster, lsn_strerror(r),
+                r == LSN_ERR_NOT_FOUND ? " (the roster the authorities signed "
+                "with `liaison-keys roster sign`)" : "");
+        bad = 1;
+    }
+    if ((r = lsn_secret_read(c->key, LSN_KEY_RELAY, NULL, &sk, &len)) != 0 || len != 32) {
+        fprintf(stderr, "liaison-relay: key %s: %s%s\n", c->key,
+                r != 0 ? lsn_strerror(r) : "not a 32-byte X25519 secret",
+                r == LSN_ERR_NOT_FOUND ? " (make one with `liaison-keys relay new`)"
+                : r == LSN_ERR_NEED_PASSPHRASE || r == LSN_ERR_PASSPHRASE
+                ? " (a relay key is stored without a passphrase: `liaison-keys "
+                  "relay new` makes one so)" : "");
+        bad = 1;
+    } else if (ro != NULL && !bad) {
+        crypto_scalarmult_base(pk, sk);
+        for (size_t i = 0; i < ro->r->n_relays; i++)
+            listed |= ro->r->relays[i]->curve_key.len == 32 &&
+                      sodium_memcmp(ro->r->relays[i]->curve_key.data, pk, 32) == 0;
+        if (!listed) {
+            fprintf(stderr, "liaison-relay: key %s is not listed in roster v%llu: "
+                    "add it with `liaison-keys roster add-relay`\n", c->key,
+                    (unsigned long long)ro->r->version);
+            bad = 1;
+        }
+    }
+    if (sk != NULL)
+        lsn_secret_free(sk);
+    lsn_roster_destroy(&ro);
+    free(bin);
+    lsn_set_detail("%s", "");
+    return bad ? -1 : 0;
+}
+
 static int
 check_config(const char *path)
 {
@@ -106,6 +174,8 @@ check_config(const char *path)
         fprintf(stderr, "liaison-relay: %s: %s\n", lsn_strerror(r), lsn_detail());
         return 2;
     }
+    if (check_files(&c) != 0)
+        return 2;
     lsn_relay_config_print(&c, stdout);
     printf("# %s: valid\n", path);
     return 0;
@@ -161,12 +231,11 @@ main(int argc, char **argv)
         argc--;
         argv++;
     } else if (argc >= 2 && strcmp(argv[1], "check-config") == 0) {
-        if (argc != 3) {
-            fputs(usage, stderr);
-            return 2;
-        }
+        if (argc != 3)
+            return usage_error("check-config wants one FILE");
         return check_config(argv[2]);
     }
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
@@ -176,16 +245,19 @@ main(int argc, char **argv)
         case 'k': over[3] = optarg; break;
         case 's': use_syslog = 1; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
+        default: {
+            char what[128];
+
+            lsn_bad_option(argv, what, sizeof what);
+            return usage_error("%s", what);
+        }
         }
     }
     if (importing && optind + 1 != argc) {
-        fprintf(stderr, "liaison-relay: import wants one BUNDLE file\n\n%s", usage);
-        return 2;
+        return usage_error("import wants one BUNDLE file");
     }
     if (!importing && optind != argc) {
-        fprintf(stderr, "liaison-relay: unexpected argument `%s`\n\n%s", argv[optind], usage);
-        return 2;
+        return usage_error("unexpected argument `%.64s`", argv[optind]);
     }
     lsn_relay_config_defaults(&cfg);
     if (config != NULL && (r = lsn_relay_config_load(&cfg, config)) != 0) {

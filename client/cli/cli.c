@@ -78,16 +78,39 @@ cli_fail(int err, int verifying, const char *fmt, ...)
     return cli_exit_for(err, verifying);
 }
 
-int
-cli_usage(const char *usage, const char *fmt, ...)
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+say(const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
     report(0, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n%s", usage);
+}
+
+int
+cli_usage(const char *usage, const char *fmt, ...)
+{
+    char what[768], cmd[128];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    lsn_usage_command(usage, cmd, sizeof cmd);
+    say("%s; see `%s --help`", what, cmd);
     return EXIT_USAGE;
+}
+
+int
+cli_bad_option(const char *usage, char **argv)
+{
+    char what[128];
+
+    lsn_bad_option(argv, what, sizeof what);
+    return cli_usage(usage, "%s", what);
 }
 
 int

@@ -33,9 +33,13 @@ int cli_exit_for(int err, int verifying);
 int cli_fail(int err, int verifying, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Usage error: message, then the usage text, exit 2. */
+/* Usage error: one line, the message and "see `CMD --help`" with CMD
+ * taken from the usage text's first line; returns EXIT_USAGE. */
 int cli_usage(const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* cli_usage for what getopt_long (opterr 0) just refused in argv. */
+int cli_bad_option(const char *usage, char **argv);
 
 /* Prints usage to stdout if argv has --help/-h. */
 int cli_help(int argc, char **argv, const char *usage);

@@ -89,9 +89,10 @@ cmd_init(int argc, char **argv)
     if (cli_help(argc, argv, init_usage))
         return 0;
     optind = 1;
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c != 'c')
-            return cli_usage(init_usage, "invalid option");
+            return cli_bad_option(init_usage, argv);
         cred = optarg;
     }
     if (cred == NULL || optind != argc)
@@ -109,8 +110,12 @@ cmd_init(int argc, char **argv)
     }
     r = lsn_profile_init(dir, cred, pass, lsn_now());
     lsn_pass_free(&pass);
-    if (r == LSN_ERR_EXISTS)
-        lsn_set_detail("%s already holds a profile; use another --home", dir);
+    if (r == LSN_ERR_EXISTS) {
+        fputs("liaison: profile already exists in ", stderr);
+        cli_safe_text(stderr, dir, NULL);
+        fputs("; `liaison --home DIR init` sets up another\n", stderr);
+        return EXIT_USAGE;
+    }
     if (r != 0)
         return cli_fail(r, 0, "cannot set up the profile in %s", dir);
     printf("profile ready in %s\n", dir);

@@ -102,13 +102,14 @@ cmd_prune(int argc, char **argv)
     if (cli_help(argc, argv, prune_usage))
         return 0;
     optind = 1;
+    opterr = 0;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
         case 'b': before_s = optarg; break;
         case 'o': age_s = optarg; break;
         case 'n': dry = 1; break;
         case 'j': json = 1; break;
-        default: return cli_usage(prune_usage, "invalid option");
+        default: return cli_bad_option(prune_usage, argv);
         }
     }
     if (optind != argc)

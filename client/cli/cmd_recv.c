@@ -181,6 +181,7 @@ parse_recv(int argc, char **argv, const char *usage, struct show_ctx *x,
 
     memset(x, 0, sizeof *x);
     optind = 1;
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'j': x->json = 1; break;
@@ -191,7 +192,7 @@ parse_recv(int argc, char **argv, const char *usage, struct show_ctx *x,
             x->save = optarg;
             break;
         case 'u': if (unread) { *unread = 1; break; } /* fall through */
-        default: return cli_usage(usage, "invalid option");
+        default: return cli_bad_option(usage, argv);
         }
     }
     if (want_arg && optind != argc - 1)

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -53,10 +54,15 @@ static const char send_usage[] =
     "                           KEY with another alert or --to is refused)\n"
     "  --json                   print the result as one JSON object\n"
     "\n"
+    "The words of --tlp, --pap, --priority, --type and --ack may be written in\n"
+    "any case, --tlp and --pap with their label: TLP:AMBER+STRICT, PAP:GREEN.\n"
+    "\n"
     "A send is stored before it is submitted; when the relay cannot be reached\n"
     "(exit 3), run the same command again or `liaison fetch`: the stored bytes\n"
-    "are resent, never sealed twice.  A send refused for a full quota (exit\n"
-    "4) stays stored too and is resent with back-off until it expires.  TLP on forward: RED never leaves its\n"
+    "are resent, never sealed twice (a send of the same alert to the same orgs\n"
+    "while an earlier one is stored unsent resends that one, under its\n"
+    "msg_id).  A send refused for a full quota (exit 4) stays stored too and\n"
+    "is resent with back-off until it expires.  TLP on forward: RED never leaves its\n"
     "named recipients; AMBER and AMBER+STRICT stay within your organisation;\n"
     "GREEN and CLEAR may go to any coalition member.\n"
     "\n"
@@ -98,6 +104,14 @@ built_free(struct built *b)
         free(b->files[i]);
     free(b->body);
     free(b);
+}
+
+/* v without a leading "TLP:" or "PAP:" (any case), as the labels are
+ * written on documents: `--tlp TLP:AMBER+STRICT` is `--tlp amber+strict`. */
+static const char *
+label(const char *v, const char *prefix)
+{
+    return strncasecmp(v, prefix, strlen(prefix)) == 0 ? v + strlen(prefix) : v;
 }
 
 static int
@@ -142,20 +156,21 @@ parse(int argc, char **argv, struct send_opts *o, int want_arg)
     o->type = LIAISON__ALERT_TYPE__ALERT_TYPE_ALERT;
     o->ttl = LSN_DEFAULT_TTL;
     optind = 1;
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         rc = 0;
         switch (c) {
         case 't': o->to = optarg; break;
         case 'T': o->title = optarg; break;
         case 'b': o->body_file = optarg; break;
-        case 'l': rc = enum_opt(lsn_names_tlp, "--tlp", optarg, &o->tlp); break;
+        case 'l': rc = enum_opt(lsn_names_tlp, "--tlp", label(optarg, "tlp:"), &o->tlp); break;
         case 'p': rc = enum_opt(lsn_names_priority, "--priority", optarg, &o->priority); break;
         case 'y':
             rc = enum_opt(lsn_names_type, "--type", optarg, &o->type);
             o->type_set = 1;
             break;
         case 'c': o->case_ref = optarg; break;
-        case 'P': rc = enum_opt(lsn_names_pap, "--pap", optarg, &o->pap); break;
+        case 'P': rc = enum_opt(lsn_names_pap, "--pap", label(optarg, "pap:"), &o->pap); break;
         case 'H': o->handling = optarg; break;
         case 'g': o->grade = optarg; break;
         case 'i':
@@ -178,7 +193,7 @@ parse(int argc, char **argv, struct send_opts *o, int want_arg)
         case 'I': o->idem = optarg; break;
         case 'o': o->out = optarg; break;
         case 'j': o->json = 1; break;
-        default: return cli_usage(send_usage, "invalid option");
+        default: return cli_bad_option(send_usage, argv);
         }
         if (rc != 0)
             return rc;
@@ -400,23 +415,30 @@ already_done(struct lsn_client *c, const uint8_t id[16])
     return done;
 }
 
-/* Seals (into the store), then submits the stored bytes. */
+/* Seals (into the store), then submits the stored bytes.  held: the
+ * msg_id of this alert to these orgs stored by an earlier run the relay
+ * did not take (NULL if none), submitted instead of a new seal. */
 static int
 seal_and_submit(struct lsn_client *c, const struct send_opts *o,
-                const Liaison__Alert *a, const char *const *to, size_t n)
+                const Liaison__Alert *a, const char *const *to, size_t n,
+                const uint8_t *held)
 {
     uint8_t id[16], *env = NULL;
     size_t len = 0;
     char hex[33];
     int r;
 
-    r = lsn_client_seal(c, a, to, n, lsn_now(), o->ttl, o->idem, id, &env, &len);
-    free(env);
-    if (r != 0)
-        return cli_fail(r, 0, "cannot seal the alert");
-    if (already_done(c, id)) {
-        print_sent(o, id, to, n, "already-sent");
-        return 0;
+    if (held != NULL) {
+        memcpy(id, held, 16);
+    } else {
+        r = lsn_client_seal(c, a, to, n, lsn_now(), o->ttl, o->idem, id, &env, &len);
+        free(env);
+        if (r != 0)
+            return cli_fail(r, 0, "cannot seal the alert");
+        if (already_done(c, id)) {
+            print_sent(o, id, to, n, "already-sent");
+            return 0;
+        }
     }
     r = lsn_client_submit(c, id, id);
     cli_hex_id(hex, id);
@@ -449,6 +471,7 @@ run_send(int argc, char **argv, int reply)
     struct built *b = NULL;
     const char *to[LSN_MAX_RECIPIENTS];
     char *orgs = NULL, reply_org[LSN_ENV_ORG_MAX + 1] = "";
+    uint8_t held[16];
     size_t n = 0, pending = 0;
     int rc, r;
 
@@ -477,10 +500,20 @@ run_send(int argc, char **argv, int reply)
         to[0] = reply_org;
         n = 1;
     }
+    /* The same alert to the same orgs, stored by a run the relay did not
+     * answer (exit 3): this run submits that one, as the first run would
+     * have, seals none, and then resends whatever else waits. */
+    if (o.idem == NULL && lsn_client_find_unsent(c, &b->a, to, n, lsn_now(), held) == 0) {
+        rc = seal_and_submit(c, &o, &b->a, to, n, held);
+        if (rc == EXIT_OK && lsn_client_resubmit(c, &pending) == 0 && pending > 0 &&
+            !o.json)
+            printf("resent %zu other stored message(s)\n", pending);
+        goto out;
+    }
     /* Anything an earlier run stored but could not hand over goes first. */
     if (lsn_client_resubmit(c, &pending) == 0 && pending > 0 && !o.json)
         printf("resent %zu stored message(s)\n", pending);
-    rc = seal_and_submit(c, &o, &b->a, to, n);
+    rc = seal_and_submit(c, &o, &b->a, to, n, NULL);
 out:
     if (b != NULL)
         built_free(b);

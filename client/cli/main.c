@@ -84,7 +84,7 @@ main(int argc, char **argv)
     f = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
             ? stdout : stderr;
     if (f == stderr && argc >= 2)
-        fprintf(stderr, "liaison: unknown command `%s`\n\n", argv[1]);
+        return cli_usage(usage, "unknown command `%.64s`", argv[1]);
     fputs(usage, f);
     for (const struct cmd *c = commands; c->name != NULL; c++)
         fprintf(f, "  %-8s %s\n", c->name, c->summary);

@@ -31,8 +31,11 @@ cli_dispatch(const char *group, const struct cli_cmd *table, int argc,
     }
     FILE *f = (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
                              strcmp(argv[1], "-h") == 0)) ? stdout : stderr;
-    if (f == stderr && argc >= 2)
-        fprintf(stderr, "liaison-keys %s: unknown command `%s`\n", group, argv[1]);
+    if (f == stderr && argc >= 2) {
+        fprintf(stderr, "liaison-keys %s: unknown command `%.64s`; see "
+                "`liaison-keys %s --help`\n", group, argv[1], group);
+        return EXIT_USAGE;
+    }
     fprintf(f, "usage: liaison-keys %s COMMAND [OPTIONS]   (COMMAND --help for more)\n\n",
             group);
     for (const struct cli_cmd *c = table; c->name != NULL; c++)
@@ -54,13 +57,24 @@ cli_fail(int exit_code, int err, const char *fmt, ...)
 int
 cli_usage_error(const char *usage, const char *fmt, ...)
 {
+    char what[768], cmd[128];
     va_list ap;
 
     va_start(ap, fmt);
-    lsn_report("liaison-keys", 0, fmt, ap);
+    vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n%s", usage);
+    lsn_usage_command(usage, cmd, sizeof cmd);
+    fprintf(stderr, "liaison-keys: %s; see `%s --help`\n", what, cmd);
     return EXIT_USAGE;
+}
+
+int
+cli_bad_option(const char *usage, char **argv)
+{
+    char what[128];
+
+    lsn_bad_option(argv, what, sizeof what);
+    return cli_usage_error(usage, "%s", what);
 }
 
 int
@@ -247,8 +261,10 @@ cli_out_check(const char *path, int force)
     if (strlen(path) >= sizeof copy)
         return cli_fail(EXIT_USAGE, LSN_ERR_TOO_LARGE, "cannot write %s", path);
     if (lstat(path, &st) == 0) {
-        if (!force)
+        if (!force) {
+            lsn_set_detail("use --force to overwrite");
             return cli_fail(EXIT_USAGE, LSN_ERR_EXISTS, "cannot write %s", path);
+        }
         if (!S_ISREG(st.st_mode)) {
             lsn_set_detail("%s is not a regular file", path);
             return cli_fail(EXIT_USAGE, LSN_ERR_INVALID, "cannot write %s", path);

@@ -25,12 +25,16 @@ int cli_dispatch(const char *group, const struct cli_cmd *table, int argc,
 int cli_fail(int exit_code, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Prints a usage error and the usage text to stderr; returns EXIT_USAGE. */
+/* Prints one line to stderr, the usage error and "see `CMD --help`"
+ * with CMD from the usage text's first line; returns EXIT_USAGE. */
 int cli_usage_error(const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* True (and prints usage to stdout) if argv holds --help or -h. */
 int cli_wants_help(int argc, char **argv, const char *usage);
+
+/* cli_usage_error for what getopt_long (opterr 0) just refused in argv. */
+int cli_bad_option(const char *usage, char **argv);
 
 /* Exit code for an error from a verification: 1 for a failed check,
  * 2 for unreadable input. */

@@ -52,6 +52,7 @@ parse(int argc, char **argv, struct bopts *o, int want_file)
 
     memset(o, 0, sizeof *o);
     optind = 1;
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'd': o->dir = optarg; break;
@@ -59,7 +60,7 @@ parse(int argc, char **argv, struct bopts *o, int want_file)
         case 'r': o->roster = optarg; break;
         case 'j': o->json = 1; break;
         case 'f': o->force = 1; break;
-        default: return cli_usage_error(usage, "invalid option");
+        default: return cli_bad_option(usage, argv);
         }
     }
     if (want_file && optind != argc - 1)
@@ -197,6 +198,8 @@ bundle_export(int argc, char **argv)
         return cli_fail(EXIT_USAGE, r, "cannot read the bundle in %s", o.dir);
     r = lsn_signed_file_write(o.out, LSN_TYPE_BUNDLE, bu->bytes, bu->len,
                               o.force ? LSN_WRITE_FORCE : 0);
+    if (r == LSN_ERR_EXISTS)
+        lsn_set_detail("use --force to overwrite");
     if (r != 0)
         rc = cli_fail(EXIT_USAGE, r, "cannot write %s", o.out);
     else

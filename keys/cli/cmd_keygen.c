@@ -51,13 +51,14 @@ keypair_new(int kind, const char *usage, int argc, char **argv)
     if (cli_wants_help(argc, argv, usage))
         return 0;
     optind = 1;
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'd': dir = optarg; break;
         case 'f': force = 1; break;
         case 'p': pass_file = optarg; break;
         case 'n': no_pass = 1; break;
-        default: return cli_usage_error(usage, "invalid option");
+        default: return cli_bad_option(usage, argv);
         }
     }
     if (optind != argc - 1)

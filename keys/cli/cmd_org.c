@@ -28,7 +28,7 @@ static const char org_usage[] =
 
 static const char device_usage[] =
     "usage: liaison-keys device add NAME --org-dir DIR --role human|system\n"
-    "                  [--send-only | --receive-only] --roster FILE --out CRED\n"
+    "                  [--send-only | --receive-only] --roster FILE --out CRED [--force]\n"
     "                  [--passphrase-file FILE] [--cred-passphrase-file FILE | --no-passphrase]\n"
     "       liaison-keys device revoke NAME --org-dir DIR [--passphrase-file FILE]\n"
     "\n"
@@ -91,6 +91,7 @@ parse(int argc, char **argv, const char *usage, struct oopts *o, int want_arg)
 
     memset(o, 0, sizeof *o);
     optind = 1;
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'd': o->dir = optarg; break;
@@ -107,7 +108,7 @@ parse(int argc, char **argv, const char *usage, struct oopts *o, int want_arg)
         case 'D': o->device = optarg; break;
         case 'T': o->root = 1; break;
         case 'A': o->adopt = 1; break;
-        default: return cli_usage_error(usage, "invalid option");
+        default: return cli_bad_option(usage, argv);
         }
     }
     if (want_arg && optind != argc - 1)

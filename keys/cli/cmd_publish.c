@@ -54,13 +54,14 @@ parse(int argc, char **argv, struct popts *o, int want_file)
 
     memset(o, 0, sizeof *o);
     optind = 1;
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'd': o->dir = optarg; break;
         case 'r': o->roster = optarg; break;
         case 'e': o->relay = optarg; break;
         case 'p': o->pass = optarg; break;
-        default: return cli_usage_error(usage, "unknown option");
+        default: return cli_bad_option(usage, argv);
         }
     }
     if (want_file) {

@@ -80,6 +80,7 @@ parse(int argc, char **argv, struct ropts *o, int want_file)
     memset(o, 0, sizeof *o);
     o->days = DEFAULT_DAYS;
     optind = 1;
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'c': o->coalition = optarg; break;
@@ -110,7 +111,7 @@ parse(int argc, char **argv, struct ropts *o, int want_file)
         case 'P': o->previous = optarg; break;
         case 'p': o->pass_file = optarg; break;
         case 'j': o->json = 1; break;
-        default: return cli_usage_error(usage, "invalid option");
+        default: return cli_bad_option(usage, argv);
         }
     }
     if (want_file) {

@@ -49,8 +49,11 @@ main(int argc, char **argv)
                 return c->fn(argc - 1, argv + 1);
     f = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
             ? stdout : stderr;
-    if (f == stderr && argc >= 2)
-        fprintf(stderr, "liaison-keys: unknown command `%s`\n\n", argv[1]);
+    if (f == stderr && argc >= 2) {
+        fprintf(stderr, "liaison-keys: unknown command `%.64s`; see "
+                "`liaison-keys --help`\n", argv[1]);
+        return EXIT_USAGE;
+    }
     fputs(usage, f);
     for (const struct cli_cmd *c = commands; c->name != NULL; c++)
         fprintf(f, "  %-12s %s\n", c->name, c->summary);

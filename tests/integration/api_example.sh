@@ -16,7 +16,7 @@ bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
 make -s -C "$HERE" $MAKEVARS install PREFIX="$T/prefix" >"$T/install.log" 2>&1 ||
     { cat "$T/install.log"; bad "make install"; exit 1; }
 for f in include/liaison.h include/liaison/err.h lib/libliaison.a lib/pkgconfig/liaison.pc \
-         bin/liaison bin/liaison-keys bin/liaison-relay; do
+         bin/liaison bin/liaison-keys bin/liaison-relay share/liaison/relay.conf.example; do
     [ -f "$T/prefix/$f" ] || bad "installed $f"
 done
 # Only the installed interface: no -I into the source tree.
