@@ -15,16 +15,7 @@ rm -rf "$T"; mkdir -p "$T"; cd "$T" || exit 1
 . "$HERE/tests/lib/coalition.sh"
 trap 'relay_kill' EXIT INT TERM
 
-fails=0
-bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
-expect() {  # expect WANT DESCRIPTION COMMAND...
-    want=$1; what=$2; shift 2
-    "$@" >out.txt 2>err.txt; got=$?
-    [ "$got" = "$want" ] || { bad "$what: exit $got, wanted $want"; cat out.txt err.txt; }
-}
-has() { grep -q -- "$1" out.txt err.txt || { bad "$2: no \`$1\`"; cat out.txt err.txt; }; }
-hasnt() { ! grep -q -- "$1" out.txt err.txt || { bad "$2: \`$1\`"; cat out.txt err.txt; }; }
-json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" out.txt | head -1; }
+. "$HERE/tests/lib/checks.sh"
 
 coalition_new europol paypal
 relay_start </dev/null || exit 1
