@@ -1,7 +1,10 @@
 # liaison: one non-recursive GNU Makefile.
 #
 #   make            build everything into build/        (installs missing packages first)
-#   make test       build, then run every test
+#   make test       build, then run every test (unit, then system)
+#   make unit       build, then run tests/unit/: no process, no socket of a relay
+#   make system     build, then run tests/system/: real liaison-relay processes,
+#                   the programs driven as people drive them
 #   make demo       build, then run the whole story on a local relay
 #   make asan       build into build-asan/ with ASan+UBSan and run every test
 #   make fuzz       build every tests/fuzz/fuzz_*.c with clang+libFuzzer into
@@ -64,6 +67,8 @@ CLIENT_CLI := $(wildcard client/cli/*.c)
 RELAY_SRC  := $(filter-out relay/main.c,$(wildcard relay/*.c))
 RELAY_MAIN := $(wildcard relay/main.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+SYSTEM_SRC := $(wildcard tests/system/test_*.c)
+SYSTEM_SH  := $(sort $(wildcard tests/system/*.sh))
 TESTLIB_SRC:= $(wildcard tests/lib/*.c)
 BENCH_SRC  := $(wildcard bench/*.c)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
@@ -83,6 +88,7 @@ BIN_CLIENT := $(if $(CLIENT_CLI),$(BUILD)/bin/liaison)
 BIN_RELAY  := $(if $(RELAY_MAIN),$(BUILD)/bin/liaison-relay)
 BINS       := $(BIN_KEYS) $(BIN_CLIENT) $(BIN_RELAY)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+SYSTEM_BINS:= $(patsubst tests/system/%.c,$(BUILD)/tests/%,$(SYSTEM_SRC))
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 ALL_LIBS_LINK = $(LIB_RELAY) $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO)
@@ -92,13 +98,13 @@ ALL_LIBS_LINK = $(LIB_RELAY) $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO)
 LIB_LIAISON := $(BUILD)/lib/libliaison.a
 PUB_ERR_H   := $(BUILD)/gen/liaison/err.h
 
-.PHONY: all deps test unit integration asan demo bench soak install clean distclean \
+.PHONY: all deps test unit system asan demo bench soak install clean distclean \
         fuzz fuzz-build fuzz-run fuzz-corpus fuzz-gen
 .DEFAULT_GOAL := all
 # Keep every object: test objects are otherwise deleted as intermediates.
 .SECONDARY:
 
-all: $(BINS) $(UNIT_BINS) $(LIB_LIAISON)
+all: $(BINS) $(UNIT_BINS) $(SYSTEM_BINS) $(LIB_LIAISON)
 
 # ------------------------------------------------------------------ deps
 
@@ -184,10 +190,17 @@ $(BIN_RELAY): $(call obj,$(RELAY_MAIN)) $(LIB_RELAY) $(LIB_KEYS) $(LIB_PROTO)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 endif
 
-# Unit tests may use every layer (the dependency rule binds production code).
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_TEST) $(ALL_LIBS_LINK)
+# Tests may use every layer (the dependency rule binds production code).
+# Unit and system test programs both land in $(BUILD)/tests/.
+TEST_LINK = $(LIB_TEST) $(ALL_LIBS_LINK) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+$(UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_TEST) $(ALL_LIBS_LINK)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIB_TEST) $(ALL_LIBS_LINK) $(PKG_LIBS) $(CMOCKA_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(TEST_LINK)
+
+$(SYSTEM_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/system/%.o $(LIB_TEST) $(ALL_LIBS_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(TEST_LINK)
 
 # The soak test's hostile peer relay (tests/soak/junk_peer.c).
 SOAK_PEER := $(BUILD)/soak/junk_peer
@@ -266,15 +279,24 @@ TEST_ENV = LSN_BIN=$(abspath $(BUILD)/bin) LSN_VECTORS=$(abspath tests/vectors) 
            LSN_SANFLAGS="$(if $(SANITIZE),-fsanitize=address$(comma)undefined)"
 comma := ,
 
-test: all
-	@mkdir -p $(BUILD)/tmp
-	@fail=0; for t in $(UNIT_BINS); do \
-	  echo "== $$t"; $(TEST_ENV) $$t || { fail=1; echo "FAILED: $$t"; }; \
-	done; \
-	for t in $(sort $(wildcard tests/integration/*.sh)); do \
-	  echo "== $$t"; $(TEST_ENV) sh $$t || { fail=1; echo "FAILED: $$t"; }; \
+# Runs every program and shell script given, each once, whatever the ones
+# before it gave; fails if any failed.
+run_tests = @mkdir -p $(BUILD)/tmp; \
+	fail=0; for t in $(1); do \
+	  echo "== $$t"; \
+	  case $$t in *.sh) $(TEST_ENV) sh $$t;; *) $(TEST_ENV) $$t;; esac || \
+	    { fail=1; echo "FAILED: $$t"; }; \
 	done; \
 	if [ $$fail = 0 ]; then echo "all tests passed"; else echo "some tests FAILED"; exit 1; fi
+
+test: all
+	$(call run_tests,$(UNIT_BINS) $(SYSTEM_BINS) $(SYSTEM_SH))
+
+unit: all
+	$(call run_tests,$(UNIT_BINS))
+
+system: all
+	$(call run_tests,$(SYSTEM_BINS) $(SYSTEM_SH))
 
 asan:
 	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 test
