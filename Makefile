@@ -9,7 +9,8 @@
 #   make asan       build into build-asan/ with ASan+UBSan and run every test
 #   make fuzz       build every tests/fuzz/fuzz_*.c with clang+libFuzzer into
 #                   build-fuzz/ and run each FUZZ_SECONDS (60) over its corpus
-#   make bench      benchmarks (figure/ratio lines)
+#   make bench      build bench/*.c into $(BUILD)/bench/ and run each
+#                   (figure/ratio lines; BENCH_ROUNDS=n for a short run)
 #   make soak       the delivery invariant under chaos for SOAK_SECONDS (60):
 #                   three relays, a hostile peer, a full store, kill -9
 #   make install    PREFIX=/usr/local
@@ -71,6 +72,7 @@ SYSTEM_SRC := $(wildcard tests/system/test_*.c)
 SYSTEM_SH  := $(sort $(wildcard tests/system/*.sh))
 TESTLIB_SRC:= $(wildcard tests/lib/*.c)
 BENCH_SRC  := $(wildcard bench/*.c)
+BENCHLIB_SRC := $(wildcard bench/lib/*.c)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZFIX_SRC:= tests/fuzz/fuzzfix.c tests/lib/sealfix.c
 
@@ -81,6 +83,7 @@ LIB_KEYS   := $(BUILD)/lib/libkeys.a
 LIB_CLIENT := $(BUILD)/lib/libclient.a
 LIB_RELAY  := $(BUILD)/lib/librelay.a
 LIB_TEST   := $(BUILD)/lib/libtest.a
+LIB_BENCH  := $(BUILD)/lib/libbench.a
 LIB_FUZZFIX:= $(BUILD)/lib/libfuzzfix.a
 
 BIN_KEYS   := $(BUILD)/bin/liaison-keys
@@ -89,6 +92,7 @@ BIN_RELAY  := $(if $(RELAY_MAIN),$(BUILD)/bin/liaison-relay)
 BINS       := $(BIN_KEYS) $(BIN_CLIENT) $(BIN_RELAY)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 SYSTEM_BINS:= $(patsubst tests/system/%.c,$(BUILD)/tests/%,$(SYSTEM_SRC))
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 ALL_LIBS_LINK = $(LIB_RELAY) $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO)
@@ -104,7 +108,7 @@ PUB_ERR_H   := $(BUILD)/gen/liaison/err.h
 # Keep every object: test objects are otherwise deleted as intermediates.
 .SECONDARY:
 
-all: $(BINS) $(UNIT_BINS) $(SYSTEM_BINS) $(LIB_LIAISON)
+all: $(BINS) $(UNIT_BINS) $(SYSTEM_BINS) $(BENCH_BINS) $(LIB_LIAISON)
 
 # ------------------------------------------------------------------ deps
 
@@ -164,6 +168,7 @@ $(LIB_KEYS): $(call obj,$(KEYS_SRC))
 $(LIB_CLIENT): $(call obj,$(CLIENT_SRC))
 $(LIB_RELAY): $(call obj,$(RELAY_SRC))
 $(LIB_TEST): $(call obj,$(TESTLIB_SRC))
+$(LIB_BENCH): $(call obj,$(BENCHLIB_SRC))
 $(LIB_LIAISON): $(call obj,$(CLIENT_SRC) $(KEYS_SRC) $(PROTO_SRC)) $(BUILD)/obj/gen/liaison.pb-c.o
 $(LIB_FUZZFIX): $(call obj,$(FUZZFIX_SRC))
 
@@ -201,6 +206,14 @@ $(UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_TEST) $(ALL_LI
 $(SYSTEM_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/system/%.o $(LIB_TEST) $(ALL_LIBS_LINK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(TEST_LINK)
+
+# Benchmarks: the relay test fixtures drive real relays, bench/lib/ holds
+# the baselines and drivers they share.
+$(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB_BENCH) $(LIB_TEST) \
+                                 $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -pthread -o $@ $< $(LIB_BENCH) $(LIB_TEST) $(LIB_CLIENT) \
+	    $(LIB_KEYS) $(LIB_PROTO) $(PKG_LIBS)
 
 # The soak test's hostile peer relay (tests/soak/junk_peer.c).
 SOAK_PEER := $(BUILD)/soak/junk_peer
@@ -310,8 +323,15 @@ soak: all $(SOAK_PEER)
 	$(TEST_ENV) LSN_SOAK_PEER=$(abspath $(SOAK_PEER)) SOAK_SECONDS=$(SOAK_SECONDS) \
 	    sh tests/soak/soak.sh
 
+# Each program prints "figure" and "ratio" lines (docs/bench.md); relays run
+# from $(BUILD)/bin, their stores and the fdatasync baseline in $(BUILD)/tmp.
+BENCH_ROUNDS ?=
 bench: all
-	@if [ -x $(BUILD)/bin/lsn-bench ]; then $(BUILD)/bin/lsn-bench; else sh bench/run.sh $(abspath $(BUILD)); fi
+	@mkdir -p $(BUILD)/tmp
+	@status=0; for b in $(BENCH_BINS); do \
+	  echo "== $${b##*/}"; \
+	  $(TEST_ENV) $(if $(BENCH_ROUNDS),LSN_BENCH_ROUNDS=$(BENCH_ROUNDS)) $$b || status=1; \
+	done; exit $$status
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/liaison \
