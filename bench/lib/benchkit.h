@@ -33,6 +33,11 @@ double bk_median(double *v, size_t n);
  * no partial results worth keeping). */
 void bk_die(const char *what, int err);
 
+/* The number of rounds to run: LSN_BENCH_ROUNDS from the environment
+ * (make bench BENCH_ROUNDS=n, for a short run that checks the mechanics)
+ * if it is a number from 1 to max, else dflt. */
+int bk_rounds(int dflt, int max);
+
 /* ---------------------------------------------------------- fdatasync */
 
 struct bk_sync {
@@ -67,18 +72,27 @@ int bk_curve_rtt(struct bk_curve *s, size_t len, double seconds,
 
 /* ---------------------------------------------------------- libsodium */
 
+/* An operation to time: 0 on success (anything else ends the program). */
+typedef int (*bk_op_fn)(void *ctx);
+
+/* Operations per second of op over one window of about window seconds. */
+double bk_rate(bk_op_fn op, void *ctx, double window);
+
 struct bk_prims {
     double sign, verify, x25519, x25519_base;   /* operations per second */
 };
 
-/* Measures the four primitives the sealed-message bound is made of (each
- * the best of three windows of seconds/3). */
-void bk_prims_run(double seconds, struct bk_prims *out);
+/* One window of window seconds of each of the four primitives the
+ * sealed-message bound is made of; each rate in best is raised to this
+ * window's where that is higher (start from a zeroed struct).  A caller
+ * alternates passes with windows of what the bound divides, so both see
+ * the same load of the machine. */
+void bk_prims_pass(double window, struct bk_prims *best);
 
-/* The primitive-bound rates of docs/design.md "Performance model" for one
- * recipient: sealing = sign + fresh ephemeral key + one X25519, opening =
- * verify + one X25519 (as bench/seal_bench.c). */
-double bk_seal_limit(const struct bk_prims *p);
+/* The primitive-bound rates of docs/design.md "Performance model":
+ * sealing for n recipients = sign + fresh ephemeral key + n X25519,
+ * opening = verify + one X25519. */
+double bk_seal_limit(const struct bk_prims *p, size_t n);
 double bk_open_limit(const struct bk_prims *p);
 
 /* ---------------------------------------------------------- the relay */
