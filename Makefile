@@ -14,11 +14,16 @@
 #   make soak       the delivery invariant under chaos for SOAK_SECONDS (60):
 #                   three relays, a hostile peer, a full store, kill -9
 #   make install    PREFIX=/usr/local
+#   make clean      remove every build folder (build, build-asan, build-fuzz,
+#                   build-scan and $(BUILD))
 #   make deps       check the libraries; install them with apt-get as root
 #
 # Library flags come from pkg-config, read from $(BUILD)/config.mk, which
 # `deps` writes after the libraries are known to be present: make rebuilds an
 # included makefile first and restarts, so a fresh machine needs no second run.
+
+# The project's version: liaison.pc (from liaison.pc.in) carries it.
+VERSION  := 0.1
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
@@ -341,16 +346,13 @@ install: all
 	install -m 0644 include/liaison.h $(DESTDIR)$(PREFIX)/include/
 	install -m 0644 $(PUB_ERR_H) $(DESTDIR)$(PREFIX)/include/liaison/err.h
 	install -m 0644 $(LIB_LIAISON) $(DESTDIR)$(PREFIX)/lib/
-	{ echo "prefix=$(PREFIX)"; echo 'libdir=$${prefix}/lib'; \
-	  echo 'includedir=$${prefix}/include'; echo; \
-	  echo "Name: liaison"; \
-	  echo "Description: end-to-end encrypted, signed alerts through liaison relays"; \
-	  echo "Version: 0.1"; \
-	  echo 'Cflags: -I$${includedir}'; \
-	  echo "Libs: -L\$${libdir} -lliaison $$(pkg-config --libs libsodium libzmq libprotobuf-c lmdb)"; \
-	} > $(DESTDIR)$(PREFIX)/lib/pkgconfig/liaison.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS@|$(PKG_LIBS)|' liaison.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/liaison.pc
 
+# Every folder a build makes: the default, make asan's, make fuzz's,
+# docs/hardening.md's scan-build one, and any other BUILD given.
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz build-scan $(BUILD)
 
 distclean: clean
