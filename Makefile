@@ -233,7 +233,11 @@ $(SOAK_PEER): $(BUILD)/obj/tests/soak/junk_peer.o $(LIB_TEST) $(ALL_LIBS_LINK)
 # here.  A target named fuzz_relay_* also links the relay library.  Built
 # only under SANITIZE=fuzz (make fuzz sets it), into build-fuzz/.
 
-FUZZ_LINK = $(LIB_FUZZFIX) $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO) $(PKG_LIBS)
+# fuzzfix.o is linked whole, not only as the archive's member, so that its
+# default LLVMFuzzerInitialize reaches a target that calls nothing else
+# of it (libFuzzer's reference to it is weak and pulls in no member).
+FUZZ_LINK = $(BUILD)/obj/tests/fuzz/fuzzfix.o $(LIB_FUZZFIX) $(LIB_CLIENT) \
+            $(LIB_KEYS) $(LIB_PROTO) $(PKG_LIBS)
 
 $(BUILD)/fuzz/fuzz_relay_%: $(BUILD)/obj/tests/fuzz/fuzz_relay_%.o $(LIB_FUZZFIX) \
                             $(LIB_RELAY) $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO)
