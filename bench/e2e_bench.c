@@ -144,10 +144,10 @@ main(void)
          * bound. */
         memset(&p, 0, sizeof p);
         for (int w = 0; w < 3; w++)
-            bk_prims_pass(PRIM_S / 12, &p);
+            bk_prims_pass(PRIM_S / 12, BK_WALL, &p);
         rate[k] = e2e_run(&s);
         for (int w = 0; w < 3; w++)
-            bk_prims_pass(PRIM_S / 12, &p);
+            bk_prims_pass(PRIM_S / 12, BK_WALL, &p);
         seal_lim[k] = bk_seal_limit(&p, 1);
         open_lim[k] = bk_open_limit(&p);
         pipe_lim[k] = seal_lim[k] < open_lim[k] ? seal_lim[k] : open_lim[k];

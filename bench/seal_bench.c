@@ -10,9 +10,9 @@
  *
  * The bound and the measurement are interleaved: each of ROUNDS rounds
  * makes PASSES passes, each a window of every primitive, then of every
- * seal and open; a round keeps the best window of each, so a burst of
- * other load that slows one window does not decide it, and its ratios
- * divide rates taken within the same second or two.  Figures are medians
+ * seal and open.  Windows count this thread's CPU time (bk_rate), so
+ * other processes on the machine do not enter a rate; a round keeps the
+ * best window of each and divides within the round.  Figures are medians
  * over the rounds, each ratio the median of the per-round ratios.
  *
  * Output: "figure NAME VALUE UNIT" and "ratio NAME VALUE target T" lines. */
@@ -129,11 +129,11 @@ main(void)
         double bs[2] = { 0, 0 }, bo[2] = { 0, 0 }, t;
 
         for (int w = 0; w < PASSES; w++) {
-            bk_prims_pass(WINDOW_S, &pr);
+            bk_prims_pass(WINDOW_S, BK_CPU, &pr);
             for (int k = 0; k < 2; k++) {
-                if ((t = bk_rate(op_seal, &c[k], WINDOW_S)) > bs[k])
+                if ((t = bk_rate(op_seal, &c[k], WINDOW_S, BK_CPU)) > bs[k])
                     bs[k] = t;
-                if ((t = bk_rate(op_open, &c[k], WINDOW_S)) > bo[k])
+                if ((t = bk_rate(op_open, &c[k], WINDOW_S, BK_CPU)) > bo[k])
                     bo[k] = t;
             }
         }

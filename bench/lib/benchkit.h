@@ -75,8 +75,15 @@ int bk_curve_rtt(struct bk_curve *s, size_t len, double seconds,
 /* An operation to time: 0 on success (anything else ends the program). */
 typedef int (*bk_op_fn)(void *ctx);
 
+/* What a window is timed by.  BK_CPU: the calling thread's CPU time, so
+ * other processes on the machine delay a window but do not enter its
+ * rate; for a bound and a measurement that both run on the calling
+ * thread alone (seal_bench).  BK_WALL: the clock; for a bound that
+ * divides a figure timed by the clock under the same load (e2e_bench). */
+enum bk_clock { BK_WALL, BK_CPU };
+
 /* Operations per second of op over one window of about window seconds. */
-double bk_rate(bk_op_fn op, void *ctx, double window);
+double bk_rate(bk_op_fn op, void *ctx, double window, enum bk_clock clock);
 
 struct bk_prims {
     double sign, verify, x25519, x25519_base;   /* operations per second */
@@ -87,7 +94,7 @@ struct bk_prims {
  * window's where that is higher (start from a zeroed struct).  A caller
  * alternates passes with windows of what the bound divides, so both see
  * the same load of the machine. */
-void bk_prims_pass(double window, struct bk_prims *best);
+void bk_prims_pass(double window, enum bk_clock clock, struct bk_prims *best);
 
 /* The primitive-bound rates of docs/design.md "Performance model":
  * sealing for n recipients = sign + fresh ephemeral key + n X25519,
