@@ -2,7 +2,7 @@
 #
 #   make            build everything into build/        (installs missing packages first)
 #   make test       build, then run every test (unit, then system)
-#   make unit       build, then run tests/unit/: no process, no socket of a relay
+#   make unit       build, then run tests/unit/: no relay process
 #   make system     build, then run tests/system/: real liaison-relay processes,
 #                   the programs driven as people drive them
 #   make demo       build, then run the whole story on a local relay
