@@ -1,20 +1,29 @@
 # liaison: one non-recursive GNU Makefile.
 #
 #   make            build everything into build/        (installs missing packages first)
-#   make test       build, then run every test
+#   make test       build, then run every test (unit, then system)
+#   make unit       build, then run tests/unit/: no relay process
+#   make system     build, then run tests/system/: real liaison-relay processes,
+#                   the programs driven as people drive them
 #   make demo       build, then run the whole story on a local relay
 #   make asan       build into build-asan/ with ASan+UBSan and run every test
 #   make fuzz       build every tests/fuzz/fuzz_*.c with clang+libFuzzer into
 #                   build-fuzz/ and run each FUZZ_SECONDS (60) over its corpus
-#   make bench      benchmarks (figure/ratio lines)
+#   make bench      build bench/*.c into $(BUILD)/bench/ and run each
+#                   (figure/ratio lines; BENCH_ROUNDS=n for a short run)
 #   make soak       the delivery invariant under chaos for SOAK_SECONDS (60):
 #                   three relays, a hostile peer, a full store, kill -9
 #   make install    PREFIX=/usr/local
+#   make clean      remove every build folder (build, build-asan, build-fuzz,
+#                   build-scan and $(BUILD))
 #   make deps       check the libraries; install them with apt-get as root
 #
 # Library flags come from pkg-config, read from $(BUILD)/config.mk, which
 # `deps` writes after the libraries are known to be present: make rebuilds an
 # included makefile first and restarts, so a fresh machine needs no second run.
+
+# The project's version: liaison.pc (from liaison.pc.in) carries it.
+VERSION  := 0.1
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
@@ -64,8 +73,11 @@ CLIENT_CLI := $(wildcard client/cli/*.c)
 RELAY_SRC  := $(filter-out relay/main.c,$(wildcard relay/*.c))
 RELAY_MAIN := $(wildcard relay/main.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+SYSTEM_SRC := $(wildcard tests/system/test_*.c)
+SYSTEM_SH  := $(sort $(wildcard tests/system/*.sh))
 TESTLIB_SRC:= $(wildcard tests/lib/*.c)
 BENCH_SRC  := $(wildcard bench/*.c)
+BENCHLIB_SRC := $(wildcard bench/lib/*.c)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZFIX_SRC:= tests/fuzz/fuzzfix.c tests/lib/sealfix.c
 
@@ -76,6 +88,7 @@ LIB_KEYS   := $(BUILD)/lib/libkeys.a
 LIB_CLIENT := $(BUILD)/lib/libclient.a
 LIB_RELAY  := $(BUILD)/lib/librelay.a
 LIB_TEST   := $(BUILD)/lib/libtest.a
+LIB_BENCH  := $(BUILD)/lib/libbench.a
 LIB_FUZZFIX:= $(BUILD)/lib/libfuzzfix.a
 
 BIN_KEYS   := $(BUILD)/bin/liaison-keys
@@ -83,6 +96,8 @@ BIN_CLIENT := $(if $(CLIENT_CLI),$(BUILD)/bin/liaison)
 BIN_RELAY  := $(if $(RELAY_MAIN),$(BUILD)/bin/liaison-relay)
 BINS       := $(BIN_KEYS) $(BIN_CLIENT) $(BIN_RELAY)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+SYSTEM_BINS:= $(patsubst tests/system/%.c,$(BUILD)/tests/%,$(SYSTEM_SRC))
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 ALL_LIBS_LINK = $(LIB_RELAY) $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO)
@@ -92,13 +107,13 @@ ALL_LIBS_LINK = $(LIB_RELAY) $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO)
 LIB_LIAISON := $(BUILD)/lib/libliaison.a
 PUB_ERR_H   := $(BUILD)/gen/liaison/err.h
 
-.PHONY: all deps test unit integration asan demo bench soak install clean distclean \
+.PHONY: all deps test unit system asan demo bench soak install clean distclean \
         fuzz fuzz-build fuzz-run fuzz-corpus fuzz-gen
 .DEFAULT_GOAL := all
 # Keep every object: test objects are otherwise deleted as intermediates.
 .SECONDARY:
 
-all: $(BINS) $(UNIT_BINS) $(LIB_LIAISON)
+all: $(BINS) $(UNIT_BINS) $(SYSTEM_BINS) $(BENCH_BINS) $(LIB_LIAISON)
 
 # ------------------------------------------------------------------ deps
 
@@ -158,6 +173,7 @@ $(LIB_KEYS): $(call obj,$(KEYS_SRC))
 $(LIB_CLIENT): $(call obj,$(CLIENT_SRC))
 $(LIB_RELAY): $(call obj,$(RELAY_SRC))
 $(LIB_TEST): $(call obj,$(TESTLIB_SRC))
+$(LIB_BENCH): $(call obj,$(BENCHLIB_SRC))
 $(LIB_LIAISON): $(call obj,$(CLIENT_SRC) $(KEYS_SRC) $(PROTO_SRC)) $(BUILD)/obj/gen/liaison.pb-c.o
 $(LIB_FUZZFIX): $(call obj,$(FUZZFIX_SRC))
 
@@ -184,10 +200,25 @@ $(BIN_RELAY): $(call obj,$(RELAY_MAIN)) $(LIB_RELAY) $(LIB_KEYS) $(LIB_PROTO)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 endif
 
-# Unit tests may use every layer (the dependency rule binds production code).
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_TEST) $(ALL_LIBS_LINK)
+# Tests may use every layer (the dependency rule binds production code).
+# Unit and system test programs both land in $(BUILD)/tests/.
+TEST_LINK = $(LIB_TEST) $(ALL_LIBS_LINK) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+$(UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_TEST) $(ALL_LIBS_LINK)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIB_TEST) $(ALL_LIBS_LINK) $(PKG_LIBS) $(CMOCKA_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(TEST_LINK)
+
+$(SYSTEM_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/system/%.o $(LIB_TEST) $(ALL_LIBS_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(TEST_LINK)
+
+# Benchmarks: the relay test fixtures drive real relays, bench/lib/ holds
+# the baselines and drivers they share.
+$(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB_BENCH) $(LIB_TEST) \
+                                 $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -pthread -o $@ $< $(LIB_BENCH) $(LIB_TEST) $(LIB_CLIENT) \
+	    $(LIB_KEYS) $(LIB_PROTO) $(PKG_LIBS)
 
 # The soak test's hostile peer relay (tests/soak/junk_peer.c).
 SOAK_PEER := $(BUILD)/soak/junk_peer
@@ -202,7 +233,11 @@ $(SOAK_PEER): $(BUILD)/obj/tests/soak/junk_peer.o $(LIB_TEST) $(ALL_LIBS_LINK)
 # here.  A target named fuzz_relay_* also links the relay library.  Built
 # only under SANITIZE=fuzz (make fuzz sets it), into build-fuzz/.
 
-FUZZ_LINK = $(LIB_FUZZFIX) $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO) $(PKG_LIBS)
+# fuzzfix.o is linked whole, not only as the archive's member, so that its
+# default LLVMFuzzerInitialize reaches a target that calls nothing else
+# of it (libFuzzer's reference to it is weak and pulls in no member).
+FUZZ_LINK = $(BUILD)/obj/tests/fuzz/fuzzfix.o $(LIB_FUZZFIX) $(LIB_CLIENT) \
+            $(LIB_KEYS) $(LIB_PROTO) $(PKG_LIBS)
 
 $(BUILD)/fuzz/fuzz_relay_%: $(BUILD)/obj/tests/fuzz/fuzz_relay_%.o $(LIB_FUZZFIX) \
                             $(LIB_RELAY) $(LIB_CLIENT) $(LIB_KEYS) $(LIB_PROTO)
@@ -266,15 +301,24 @@ TEST_ENV = LSN_BIN=$(abspath $(BUILD)/bin) LSN_VECTORS=$(abspath tests/vectors) 
            LSN_SANFLAGS="$(if $(SANITIZE),-fsanitize=address$(comma)undefined)"
 comma := ,
 
-test: all
-	@mkdir -p $(BUILD)/tmp
-	@fail=0; for t in $(UNIT_BINS); do \
-	  echo "== $$t"; $(TEST_ENV) $$t || { fail=1; echo "FAILED: $$t"; }; \
-	done; \
-	for t in $(sort $(wildcard tests/integration/*.sh)); do \
-	  echo "== $$t"; $(TEST_ENV) sh $$t || { fail=1; echo "FAILED: $$t"; }; \
+# Runs every program and shell script given, each once, whatever the ones
+# before it gave; fails if any failed.
+run_tests = @mkdir -p $(BUILD)/tmp; \
+	fail=0; for t in $(1); do \
+	  echo "== $$t"; \
+	  case $$t in *.sh) $(TEST_ENV) sh $$t;; *) $(TEST_ENV) $$t;; esac || \
+	    { fail=1; echo "FAILED: $$t"; }; \
 	done; \
 	if [ $$fail = 0 ]; then echo "all tests passed"; else echo "some tests FAILED"; exit 1; fi
+
+test: all
+	$(call run_tests,$(UNIT_BINS) $(SYSTEM_BINS) $(SYSTEM_SH))
+
+unit: all
+	$(call run_tests,$(UNIT_BINS))
+
+system: all
+	$(call run_tests,$(SYSTEM_BINS) $(SYSTEM_SH))
 
 asan:
 	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 test
@@ -288,8 +332,15 @@ soak: all $(SOAK_PEER)
 	$(TEST_ENV) LSN_SOAK_PEER=$(abspath $(SOAK_PEER)) SOAK_SECONDS=$(SOAK_SECONDS) \
 	    sh tests/soak/soak.sh
 
+# Each program prints "figure" and "ratio" lines (docs/bench.md); relays run
+# from $(BUILD)/bin, their stores and the fdatasync baseline in $(BUILD)/tmp.
+BENCH_ROUNDS ?=
 bench: all
-	@if [ -x $(BUILD)/bin/lsn-bench ]; then $(BUILD)/bin/lsn-bench; else sh bench/run.sh $(abspath $(BUILD)); fi
+	@mkdir -p $(BUILD)/tmp
+	@status=0; for b in $(BENCH_BINS); do \
+	  echo "== $${b##*/}"; \
+	  $(TEST_ENV) $(if $(BENCH_ROUNDS),LSN_BENCH_ROUNDS=$(BENCH_ROUNDS)) $$b || status=1; \
+	done; exit $$status
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/liaison \
@@ -299,16 +350,13 @@ install: all
 	install -m 0644 include/liaison.h $(DESTDIR)$(PREFIX)/include/
 	install -m 0644 $(PUB_ERR_H) $(DESTDIR)$(PREFIX)/include/liaison/err.h
 	install -m 0644 $(LIB_LIAISON) $(DESTDIR)$(PREFIX)/lib/
-	{ echo "prefix=$(PREFIX)"; echo 'libdir=$${prefix}/lib'; \
-	  echo 'includedir=$${prefix}/include'; echo; \
-	  echo "Name: liaison"; \
-	  echo "Description: end-to-end encrypted, signed alerts through liaison relays"; \
-	  echo "Version: 0.1"; \
-	  echo 'Cflags: -I$${includedir}'; \
-	  echo "Libs: -L\$${libdir} -lliaison $$(pkg-config --libs libsodium libzmq libprotobuf-c lmdb)"; \
-	} > $(DESTDIR)$(PREFIX)/lib/pkgconfig/liaison.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS@|$(PKG_LIBS)|' liaison.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/liaison.pc
 
+# Every folder a build makes: the default, make asan's, make fuzz's,
+# docs/hardening.md's scan-build one, and any other BUILD given.
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz build-scan $(BUILD)
 
 distclean: clean

@@ -32,6 +32,7 @@
 #include "proto/err.h"
 
 #define ROUNDS 5               /* the relay figures move most: five medians */
+#define MAX_ROUNDS 64
 #define WINDOW 256             /* submits in flight = group-commit batch */
 #define SENDERS 3              /* orgs o1..o3 send ... */
 #define RECV 3                 /* ... to o4 */
@@ -56,7 +57,8 @@ enum {
     N_VALUES
 };
 
-static double v[N_VALUES][ROUNDS];
+static double v[N_VALUES][MAX_ROUNDS];
+static int rounds;
 
 static struct rf f;
 static struct bk_tpl tpl[2][SENDERS];      /* [size][sender] */
@@ -401,10 +403,10 @@ round_run(int k, struct bk_curve *cv, const char *dir)
 static double
 med(int i)
 {
-    double c[ROUNDS];
+    double c[MAX_ROUNDS];
 
-    memcpy(c, v[i], sizeof c);
-    return bk_median(c, ROUNDS);
+    memcpy(c, v[i], (size_t)rounds * sizeof *c);
+    return bk_median(c, (size_t)rounds);
 }
 
 static void
@@ -460,6 +462,7 @@ main(void)
 
     if (sodium_init() < 0)
         return 1;
+    rounds = bk_rounds(ROUNDS, MAX_ROUNDS);
     signal(SIGPIPE, SIG_IGN);
     if ((r = bk_relay_new(&f, "bench", SENDERS + 1)) != 0)
         bk_die("relay setup (is LSN_BIN set?)", r);
@@ -476,7 +479,7 @@ main(void)
     if ((r = bk_curve_start(REPLY_LEN, &cv)) != 0)
         bk_die("raw CURVE server", r);
 
-    for (int k = 0; k < ROUNDS; k++)
+    for (int k = 0; k < rounds; k++)
         round_run(k, cv, dir);
 
     printf("figure envelope_1k_bytes %zu B\n", tpl[0][0].len);

@@ -198,25 +198,6 @@ lsn_signed_sign(Liaison__SignedObject *so, const uint8_t sk[64])
 }
 
 void
-lsn_signed_clear(Liaison__SignedObject *so)
-{
-    /* Decoded arrays come from the decoder's allocator: release them the
-     * same way, by decoding a signature-free copy and swapping. */
-    Liaison__SignedObject *fresh = NULL, tmp;
-
-    if (so->n_signatures == 0)
-        return;
-    if (lsn_signed_wrap(so->type, so->body.data, so->body.len, &fresh) != 0) {
-        so->n_signatures = 0;   /* leaks nothing visible; memory freed with so */
-        return;
-    }
-    tmp = *so;
-    *so = *fresh;
-    *fresh = tmp;
-    lsn_pb_free(&fresh->base);
-}
-
-void
 lsn_signed_free(Liaison__SignedObject *so)
 {
     if (so != NULL)

@@ -26,9 +26,6 @@ int lsn_signed_decode(const uint8_t *buf, size_t len, const char *type,
  * key).  sk is a 64-byte Ed25519 secret key. */
 int lsn_signed_sign(Liaison__SignedObject *so, const uint8_t sk[64]);
 
-/* Drops every signature (after an edit of the body). */
-void lsn_signed_clear(Liaison__SignedObject *so);
-
 /* Counts the keys of allowed[0..n) that carry a valid signature on so;
  * each key counts once however many entries carry it. */
 size_t lsn_signed_count(const Liaison__SignedObject *so,

@@ -33,6 +33,11 @@ double bk_median(double *v, size_t n);
  * no partial results worth keeping). */
 void bk_die(const char *what, int err);
 
+/* The number of rounds to run: LSN_BENCH_ROUNDS from the environment
+ * (make bench BENCH_ROUNDS=n, for a short run that checks the mechanics)
+ * if it is a number from 1 to max, else dflt. */
+int bk_rounds(int dflt, int max);
+
 /* ---------------------------------------------------------- fdatasync */
 
 struct bk_sync {
@@ -67,26 +72,45 @@ int bk_curve_rtt(struct bk_curve *s, size_t len, double seconds,
 
 /* ---------------------------------------------------------- libsodium */
 
+/* An operation to time: 0 on success (anything else ends the program). */
+typedef int (*bk_op_fn)(void *ctx);
+
+/* What a window is timed by.  BK_CPU: the calling thread's CPU time, so
+ * other processes on the machine delay a window but do not enter its
+ * rate; for a bound and a measurement that both run on the calling
+ * thread alone (seal_bench).  BK_WALL: the clock; for a bound that
+ * divides a figure timed by the clock under the same load (e2e_bench). */
+enum bk_clock { BK_WALL, BK_CPU };
+
+/* Operations per second of op over one window of about window seconds. */
+double bk_rate(bk_op_fn op, void *ctx, double window, enum bk_clock clock);
+
 struct bk_prims {
     double sign, verify, x25519, x25519_base;   /* operations per second */
 };
 
-/* Measures the four primitives the sealed-message bound is made of (each
- * the best of three windows of seconds/3). */
-void bk_prims_run(double seconds, struct bk_prims *out);
+/* One window of window seconds of each of the four primitives the
+ * sealed-message bound is made of; each rate in best is raised to this
+ * window's where that is higher (start from a zeroed struct).  A caller
+ * alternates passes with windows of what the bound divides, so both see
+ * the same load of the machine. */
+void bk_prims_pass(double window, enum bk_clock clock, struct bk_prims *best);
 
-/* The primitive-bound rates of docs/design.md "Performance model" for one
- * recipient: sealing = sign + fresh ephemeral key + one X25519, opening =
- * verify + one X25519 (as bench/seal_bench.c). */
-double bk_seal_limit(const struct bk_prims *p);
+/* The primitive-bound rates of docs/design.md "Performance model":
+ * sealing for n recipients = sign + fresh ephemeral key + n X25519,
+ * opening = verify + one X25519. */
+double bk_seal_limit(const struct bk_prims *p, size_t n);
 double bk_open_limit(const struct bk_prims *p);
 
 /* ---------------------------------------------------------- the relay */
 
 /* The relay's config for benchmarks: the per-connection rate limit (a
  * guard against one abusive client, 5000/s by default) raised so that it
- * does not decide the figure; every other setting at its default. */
-#define BK_RELAY_CONFIG "rate 1000000\nburst 1000000\nbootstrap_per_minute 100000\n"
+ * does not decide the figure, and one sender org allowed the whole of a
+ * recipient's quota (the memory figure queues 100 000 messages from one
+ * org); every other setting at its default. */
+#define BK_RELAY_CONFIG "rate 1000000\nburst 1000000\nbootstrap_per_minute 100000\n" \
+                        "recipient_share_percent 100\n"
 
 /* Sets up orgs o1..on (one device d1 each) and starts a relay. */
 int bk_relay_new(struct rf *f, const char *tag, size_t n_orgs);

@@ -19,15 +19,6 @@ static const char *const labels[] = {
 static const size_t caps[] = { 0, 3, 72, 256, 4096, LSN_SIGNED_MAX };
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    ff_world();
-    return 0;
-}
-
-int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *label;

@@ -15,40 +15,10 @@
 #include "proto/err.h"
 #include "tests/fuzz/fuzzfix.h"
 
-static const struct ff_world *w;
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    w = ff_world();
-    return 0;
-}
-
-static int
-signed_by(const Liaison__SignedObject *so, const uint8_t key[32])
-{
-    static const char prefix[] = "liaison v1 bundle";
-    size_t mlen = sizeof prefix + so->body.len;
-    uint8_t *m = malloc(mlen);
-    int ok = 0;
-
-    FF_CHECK(m != NULL);
-    memcpy(m, prefix, sizeof prefix);
-    if (so->body.len > 0)
-        memcpy(m + sizeof prefix, so->body.data, so->body.len);
-    for (size_t i = 0; !ok && i < so->n_signatures; i++)
-        ok = memcmp(so->signatures[i]->public_key.data, key, 32) == 0 &&
-             crypto_sign_verify_detached(so->signatures[i]->sig.data, m, mlen,
-                                         key) == 0;
-    free(m);
-    return ok;
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    const struct ff_world *w = ff_world();
     struct lsn_bundle *bu = NULL;
     const struct lsn_bundle *v1 = NULL;
     const Liaison__Bundle *b;
@@ -79,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o = lsn_roster_find_org(w->roster, b->org);
     if (rc == 0) {
         FF_CHECK(o != NULL);
-        FF_CHECK(signed_by(bu->so, o->root_key.data));
+        FF_CHECK(ff_signed_by(bu->so, "bundle", o->root_key.data));
         FF_CHECK(FF_NOW < b->expires);
     } else if (o == NULL) {
         FF_CHECK(rc == LSN_ERR_UNKNOWN_ORG);

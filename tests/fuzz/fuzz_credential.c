@@ -15,15 +15,6 @@
 #include "tests/fuzz/fuzzfix.h"
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    ff_world();
-    return 0;
-}
-
-int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct lsn_credential *c = NULL;

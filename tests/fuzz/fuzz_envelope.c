@@ -12,15 +12,6 @@
 #include "proto/err.h"
 #include "tests/fuzz/fuzzfix.h"
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    ff_world();
-    return 0;
-}
-
 /* What a failed peek leaves: every fixed field zero, no recipient
  * (entries past n_recipients are never cleared, by contract). */
 static int

@@ -27,15 +27,6 @@
 #define SECRET_HDR 68u          /* docs/formats.md "Key files" */
 #define SUM 32u
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    ff_world();
-    return 0;
-}
-
 static uint64_t
 be64(const uint8_t *p)
 {

@@ -25,17 +25,6 @@
 #include "tests/fuzz/fuzzfix.h"
 #include "tests/lib/sealfix.h"
 
-static const struct ff_world *w;
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    w = ff_world();
-    return 0;
-}
-
 static int
 replay_check(void *ctx, const char *org, const uint8_t msg_id[16],
              int64_t keep_until)
@@ -50,6 +39,7 @@ replay_check(void *ctx, const char *org, const uint8_t msg_id[16],
 static int
 resign(const uint8_t *data, size_t size, uint8_t **out, size_t *out_len)
 {
+    const struct ff_world *w = ff_world();
     Liaison__Envelope *e = liaison__envelope__unpack(NULL, size, data);
     ProtobufCBinaryData old;
     uint8_t sig[64];
@@ -73,6 +63,7 @@ forge(const uint8_t *content, size_t len, uint8_t **out, size_t *out_len)
 {
     static const char *const orgs[1] = { "alpha" };
     static const uint32_t key_ids[1] = { 1 };
+    const struct ff_world *w = ff_world();
     uint8_t k[32], eph[32], nonce[24], msg_id[16];
     struct sf_forge f;
 
@@ -107,6 +98,7 @@ static void
 check_opened(const uint8_t *env, size_t len, const struct lsn_opened *o)
 {
     static const char label[] = "liaison v1 envelope";
+    const struct ff_world *w = ff_world();
     const Liaison__Device *dev;
     struct lsn_envelope *e = NULL;
     const Liaison__EnvelopeRecipient *rc;
@@ -143,6 +135,7 @@ check_opened(const uint8_t *env, size_t len, const struct lsn_opened *o)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    const struct ff_world *w = ff_world();
     struct lsn_opened *o = NULL;
     Liaison__Alert *direct = NULL;
     uint8_t *env = NULL, *enc = NULL;

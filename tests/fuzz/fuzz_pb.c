@@ -32,15 +32,6 @@ static const ProtobufCMessageDescriptor *const types[] = {
 };
 #define N_TYPES (sizeof types / sizeof types[0])
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    ff_world();
-    return 0;
-}
-
 static int
 same_bytes(const struct lsn_pb_value *v, const ProtobufCBinaryData *b)
 {

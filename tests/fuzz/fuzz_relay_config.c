@@ -13,14 +13,6 @@
 #include "relay/config.h"
 #include "tests/fuzz/fuzzfix.h"
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    return 0;
-}
-
 static void
 same(const struct lsn_relay_config *a, const struct lsn_relay_config *b)
 {

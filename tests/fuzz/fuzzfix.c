@@ -183,6 +183,40 @@ ff_world(void)
     return &w;
 }
 
+__attribute__((weak)) int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    ff_world();
+    return 0;
+}
+
+int
+ff_signed_by(const Liaison__SignedObject *so, const char *type,
+             const uint8_t key[32])
+{
+    char prefix[64];
+    int plen = snprintf(prefix, sizeof prefix, "liaison v1 %s", type);
+    size_t mlen;
+    uint8_t *m;
+    int ok = 0;
+
+    FF_CHECK(plen > 0 && (size_t)plen < sizeof prefix);
+    mlen = (size_t)plen + 1 + so->body.len;
+    FF_CHECK((m = malloc(mlen)) != NULL);
+    memcpy(m, prefix, (size_t)plen + 1);            /* with its 0x00 */
+    if (so->body.len > 0)
+        memcpy(m + plen + 1, so->body.data, so->body.len);
+    for (size_t i = 0; !ok && i < so->n_signatures; i++)
+        ok = so->signatures[i]->public_key.len == 32 &&
+             memcmp(so->signatures[i]->public_key.data, key, 32) == 0 &&
+             crypto_sign_verify_detached(so->signatures[i]->sig.data, m, mlen,
+                                         key) == 0;
+    free(m);
+    return ok;
+}
+
 struct lsn_credential *
 ff_cred_copy(const struct ff_org *o)
 {

@@ -36,7 +36,11 @@ struct ff_world {
     struct ff_org alpha, bravo;
 };
 
-/* libFuzzer's entry points (declared here for -Wmissing-prototypes). */
+/* libFuzzer's entry points (declared here for -Wmissing-prototypes).
+ * Each target defines LLVMFuzzerTestOneInput.  fuzzfix.c defines
+ * LLVMFuzzerInitialize as a weak symbol that builds the world before the
+ * first input, so its cost is not counted against one; a target that
+ * needs more set-up defines its own, which takes precedence. */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -64,6 +68,13 @@ void ff_derive(uint8_t out[32], const char *label);
  * signers (bit 0: authority 1, bit 1: authority 2).  Aborts on error. */
 struct lsn_roster *ff_roster(const struct ff_world *w, uint64_t version,
                              int64_t expires, unsigned signers);
+
+/* Whether so carries a valid signature by key over its body, checked
+ * here without keys/signed.c: Ed25519 over "liaison v1 " type, a 0x00,
+ * then the body (docs/formats.md, 6 "Signed objects"); type is "roster",
+ * "bundle" or "key-delivery". */
+int ff_signed_by(const Liaison__SignedObject *so, const char *type,
+                 const uint8_t key[32]);
 
 /* A fresh copy of org's credential (the caller destroys it), so a target
  * that changes a credential starts from the same one every run. */

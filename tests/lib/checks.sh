@@ -1,4 +1,4 @@
-# checks.sh: sourced by integration tests: each check runs a command with
+# checks.sh: sourced by system tests (tests/system/): each check runs a command with
 # its output in out.txt and err.txt, and a failed check is counted in
 # $fails (the script exits 1 at its end when it is not 0).
 #

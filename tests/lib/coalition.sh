@@ -1,4 +1,4 @@
-# coalition.sh: sourced by the demo and the integration tests: builds a
+# coalition.sh: sourced by the demo and the system tests: builds a
 # whole coalition in the current folder and runs a real relay on a free
 # loopback port.  Needs $K (liaison-keys), $R (liaison-relay), $L (liaison).
 #

@@ -1,4 +1,4 @@
-# federation.sh: sourced by integration tests and `make bench`: builds a
+# federation.sh: sourced by system tests and the soak test: builds a
 # coalition whose orgs are homed on several relays and runs each relay as a
 # real liaison-relay process on a free loopback port.  Needs $K
 # (liaison-keys), $R (liaison-relay), $L (liaison); works in the current
