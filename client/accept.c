@@ -18,7 +18,7 @@
 
 /* The originator's signature and key on a forwarded original. */
 void
-open_original(struct lsn_client *c, struct lsn_message *m, int64_t now)
+lsn_client_open_original(struct lsn_client *c, struct lsn_message *m, int64_t now)
 {
     const Liaison__Forwarded *f = m->o->alert->forwarded;
     struct lsn_envelope_info info;
@@ -57,8 +57,8 @@ out:
 }
 
 int
-message_from_store(struct lsn_client *c, const char *org, const uint8_t id[16],
-                   int64_t now, struct lsn_message **out)
+lsn_client_stored_message(struct lsn_client *c, const char *org, const uint8_t id[16],
+                          int64_t now, struct lsn_message **out)
 {
     struct lsn_local_msg *st = NULL;
     struct lsn_message *m = NULL;
@@ -76,7 +76,7 @@ message_from_store(struct lsn_client *c, const char *org, const uint8_t id[16],
         goto out;
     m->received = st->received;
     m->read = st->read;
-    open_original(c, m, now);
+    lsn_client_open_original(c, m, now);
     *out = m;
     m = NULL;
 out:
@@ -168,7 +168,7 @@ lsn_client_accept(struct lsn_client *c, const uint8_t *env, size_t len,
         }
         lsn_local_msg_free(&st);
         if (r == 0)
-            return message_from_store(c, info.sender_org, info.msg_id, now, out);
+            return lsn_client_stored_message(c, info.sender_org, info.msg_id, now, out);
         if (r != LSN_ERR_NOT_FOUND)
             return r;
         /* Taken here once and pruned: whatever a check would say of it
@@ -190,11 +190,12 @@ lsn_client_accept(struct lsn_client *c, const uint8_t *env, size_t len,
                     info.sender_org, info.sender_device);
     m->received = now;
     m->fresh = 1;
-    open_original(c, m, now);
-    record_receipt(c, m->o);
+    lsn_client_open_original(c, m, now);
+    lsn_client_record_receipt(c, m->o);
     if (m->o->alert->type != LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT &&
         m->o->alert->ack != LIAISON__ACK_REQUEST__ACK_NONE && c->rc != NULL &&
-        send_receipt(c, m->o, LIAISON__RECEIPT_KIND__RECEIPT_DELIVERED, now) == 0)
+        lsn_client_send_receipt(c, m->o, LIAISON__RECEIPT_KIND__RECEIPT_DELIVERED,
+                                now) == 0)
         lsn_local_audit(c->p->store, now, "receipt", "delivered %s to %s", hex,
                         info.sender_org);
     *out = m;

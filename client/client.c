@@ -97,7 +97,7 @@ lsn_client_connect(struct lsn_client *c)
 
 /* An error from a relay request, with the relay's sentence as the detail. */
 int
-relay_fail(struct lsn_client *c, int r)
+lsn_client_relay_fail(struct lsn_client *c, int r)
 {
     if (r != 0 && c->rc != NULL && lsn_detail()[0] == '\0' &&
         lsn_relay_client_message(c->rc)[0] != '\0')

@@ -123,8 +123,9 @@ take_item(struct lsn_client *c, const Liaison__QueueItem *it, lsn_client_msg_fn 
          * doing, which it could repeat to make this device sign receipts
          * without end. */
         if (peeked && c->rc != NULL && r != LSN_ERR_NOT_RECIPIENT &&
-            signed_by_sender(c, it->envelope.data, it->envelope.len, &info) &&
-            send_refusal(c, info.sender_org, info.msg_id, *outcome, lsn_now()) == 0)
+            lsn_client_signed_by_sender(c, it->envelope.data, it->envelope.len, &info) &&
+            lsn_client_send_refusal(c, info.sender_org, info.msg_id, *outcome,
+                                    lsn_now()) == 0)
             lsn_local_audit(c->p->store, lsn_now(), "receipt", "refused %s to %s",
                             hex, info.sender_org);
         return 1;
@@ -167,13 +168,13 @@ lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
         return r;
     /* Keys first: the envelopes fetched next may need them. */
     if ((r = lsn_client_apply_deliveries(c, lsn_now(), &keys)) != 0)
-        return relay_fail(c, r);
+        return lsn_client_relay_fail(c, r);
     /* Once through the whole queue, a cursor past each batch: items that
      * wait (not acked) stay behind it and never hide the ones after. */
     while (!stop && r == 0) {
         Liaison__FetchReply *rep = NULL;
         if ((r = lsn_relay_client_fetch_after(c->rc, LSN_FETCH_BATCH, after, &rep)) != 0)
-            return relay_fail(c, r);
+            return lsn_client_relay_fail(c, r);
         if (first) {
             note_gap(c, rep->gap, on_error, ctx);
             gap_seen = rep->gap ? rep->gap->trimmed : 0;
@@ -214,7 +215,7 @@ lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
                         lsn_strerror(c->waiting_err));
     /* Seen entries past their time are of no more use. */
     (void)lsn_local_prune(c->p->store, lsn_now());
-    return relay_fail(c, r);
+    return lsn_client_relay_fail(c, r);
 }
 
 /* How often watch looks for stored sends whose retry time has come. */
@@ -236,7 +237,7 @@ lsn_client_watch(struct lsn_client *c, lsn_client_msg_fn fn,
     if (c->waiting > 0)
         retry_at = lsn_now() + backoff;
     if ((r = lsn_relay_client_subscribe(c->rc, 16, NULL)) != 0)
-        return relay_fail(c, r);
+        return lsn_client_relay_fail(c, r);
     while (!quit && (stop == NULL || !*stop)) {
         Liaison__Response *resp = NULL;
         uint32_t passed = 0;
@@ -294,5 +295,5 @@ lsn_client_watch(struct lsn_client *c, lsn_client_msg_fn fn,
         if (r != 0)
             break;
     }
-    return relay_fail(c, r);
+    return lsn_client_relay_fail(c, r);
 }

@@ -37,7 +37,7 @@ each_one(void *ctx, const struct lsn_local_msg *st)
     m.received = st->received;
     m.read = st->read;
     if (m.o->alert->type != LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT) {
-        open_original(x->c, &m, lsn_now());
+        lsn_client_open_original(x->c, &m, lsn_now());
         r = x->fn(x->ctx, &m);
     }
     lsn_opened_destroy(&m.o);
@@ -65,7 +65,7 @@ lsn_client_read(struct lsn_client *c, const char *prefix, int mark_read,
     *out = NULL;
     if ((r = lsn_local_find_received(c->p->store, prefix, org, id)) != 0)
         return r;
-    if ((r = message_from_store(c, org, id, lsn_now(), out)) != 0 || !mark_read ||
+    if ((r = lsn_client_stored_message(c, org, id, lsn_now(), out)) != 0 || !mark_read ||
         (*out)->read)
         return r;
     if ((r = lsn_local_mark_read(c->p->store, org, id)) != 0)
@@ -74,7 +74,8 @@ lsn_client_read(struct lsn_client *c, const char *prefix, int mark_read,
     lsn_local_audit(c->p->store, lsn_now(), "read", "msg %s from %s", hex, org);
     if ((*out)->o->alert->ack == LIAISON__ACK_REQUEST__ACK_READ &&
         c->p->read_receipts && lsn_client_connect(c) == 0 &&
-        send_receipt(c, (*out)->o, LIAISON__RECEIPT_KIND__RECEIPT_READ, lsn_now()) == 0)
+        lsn_client_send_receipt(c, (*out)->o, LIAISON__RECEIPT_KIND__RECEIPT_READ,
+                                lsn_now()) == 0)
         lsn_local_audit(c->p->store, lsn_now(), "receipt", "read %s to %s", hex, org);
     return 0;
 }

@@ -43,7 +43,7 @@ subkey(uint8_t out[32], const uint8_t store_key[32], const char *label)
 }
 
 int
-mdb_err(int rc)
+lsn_local_mdb_err(int rc)
 {
     switch (rc) {
     case 0:               return 0;
@@ -93,13 +93,13 @@ lsn_local_open(const char *dir, const uint8_t store_key[32],
         (rc = mdb_dbi_open(t, "receipts", MDB_CREATE, &s->receipts)) != 0 ||
         (rc = mdb_dbi_open(t, "audit", MDB_CREATE, &s->audit)) != 0 ||
         (rc = mdb_dbi_open(t, "meta", MDB_CREATE, &s->meta)) != 0) {
-        r = mdb_err(rc);
+        r = lsn_local_mdb_err(rc);
         if (t != NULL)
             mdb_txn_abort(t);
         goto fail;
     }
     if ((rc = mdb_txn_commit(t)) != 0) {
-        r = mdb_err(rc);
+        r = lsn_local_mdb_err(rc);
         goto fail;
     }
     s->map_max = (size_t)MAP_MAX_DEFAULT;
@@ -122,7 +122,7 @@ lsn_local_set_map_max(struct lsn_local *s, size_t max)
         return LSN_ERR_IO;
     /* LMDB keeps the map at least as large as the data file. */
     if (info.me_mapsize > max)
-        return mdb_err(mdb_env_set_mapsize(s->env, max));
+        return lsn_local_mdb_err(mdb_env_set_mapsize(s->env, max));
     return 0;
 }
 
@@ -147,7 +147,7 @@ grow_map_to(struct lsn_local *s, size_t max)
 }
 
 int
-grow_map(struct lsn_local *s)
+lsn_local_grow_map(struct lsn_local *s)
 {
     return grow_map_to(s, s->map_max);
 }
@@ -158,7 +158,7 @@ grow_map(struct lsn_local *s)
  * back to the ceiling (LMDB keeps it at least the data file's size), so
  * new messages still find the store full until room is made. */
 int
-grow_map_over(struct lsn_local *s)
+lsn_local_grow_over(struct lsn_local *s)
 {
     size_t over = s->map_max + GROW_MIN;
 
@@ -166,7 +166,7 @@ grow_map_over(struct lsn_local *s)
 }
 
 void
-map_back(struct lsn_local *s)
+lsn_local_map_back(struct lsn_local *s)
 {
     MDB_envinfo info;
 
@@ -191,7 +191,7 @@ lsn_local_close(struct lsn_local **sp)
 /* ------------------------------------------------------------ helpers */
 
 void
-msg_key(uint8_t k[MSG_KEY], const char *org, const uint8_t msg_id[16])
+lsn_local_msg_key(uint8_t k[MSG_KEY], const char *org, const uint8_t msg_id[16])
 {
     memset(k, 0, MSG_KEY);
     memcpy(k, org, strnlen(org, ORG_LEN));
@@ -199,8 +199,8 @@ msg_key(uint8_t k[MSG_KEY], const char *org, const uint8_t msg_id[16])
 }
 
 int
-put_pb(MDB_txn *t, MDB_dbi db, const void *k, size_t kl,
-       const ProtobufCMessage *m, unsigned flags)
+lsn_local_put_pb(MDB_txn *t, MDB_dbi db, const void *k, size_t kl,
+                 const ProtobufCMessage *m, unsigned flags)
 {
     uint8_t *buf = NULL;
     size_t n = 0;
@@ -211,50 +211,50 @@ put_pb(MDB_txn *t, MDB_dbi db, const void *k, size_t kl,
         return r;
     val.mv_size = n;
     val.mv_data = buf;
-    r = mdb_err(mdb_put(t, db, &key, &val, flags));
+    r = lsn_local_mdb_err(mdb_put(t, db, &key, &val, flags));
     free(buf);
     return r;
 }
 
 int
-get_pb(MDB_txn *t, MDB_dbi db, const void *k, size_t kl,
-       const ProtobufCMessageDescriptor *d, ProtobufCMessage **out)
+lsn_local_get_pb(MDB_txn *t, MDB_dbi db, const void *k, size_t kl,
+                 const ProtobufCMessageDescriptor *d, ProtobufCMessage **out)
 {
     MDB_val key = { kl, (void *)k }, val;
     int rc;
 
     *out = NULL;
     if ((rc = mdb_get(t, db, &key, &val)) != 0)
-        return mdb_err(rc);
+        return lsn_local_mdb_err(rc);
     return lsn_pb_decode(d, val.mv_data, val.mv_size, RECORD_MAX * 2, out);
 }
 
 int
-commit(MDB_txn *t, int r)
+lsn_local_commit(MDB_txn *t, int r)
 {
     if (r != 0) {
         mdb_txn_abort(t);
         return r;
     }
-    return mdb_err(mdb_txn_commit(t));
+    return lsn_local_mdb_err(mdb_txn_commit(t));
 }
 
 int
-begin(struct lsn_local *s, unsigned flags, MDB_txn **t)
+lsn_local_begin(struct lsn_local *s, unsigned flags, MDB_txn **t)
 {
     int rc = mdb_txn_begin(s->env, NULL, flags, t);
 
     /* Another process grew the map: take its size and go on. */
     if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(s->env, 0) == 0)
         rc = mdb_txn_begin(s->env, NULL, flags, t);
-    return mdb_err(rc);
+    return lsn_local_mdb_err(rc);
 }
 
 /* Seals msg under the seal key, bound to ad: nonce (24) || ciphertext.
  * *out is malloc'd (len + 40 bytes). */
 int
-seal_blob(const struct lsn_local *s, const uint8_t *msg, size_t len,
-          const uint8_t *ad, size_t ad_len, uint8_t **out, size_t *out_len)
+lsn_local_seal(const struct lsn_local *s, const uint8_t *msg, size_t len,
+               const uint8_t *ad, size_t ad_len, uint8_t **out, size_t *out_len)
 {
     uint8_t *b = malloc(len + 24 + crypto_aead_xchacha20poly1305_ietf_ABYTES);
 
@@ -268,10 +268,10 @@ seal_blob(const struct lsn_local *s, const uint8_t *msg, size_t len,
     return 0;
 }
 
-/* Opens a blob from seal_blob into out (room for len - 40 bytes). */
+/* Opens a blob from lsn_local_seal into out (room for len - 40 bytes). */
 int
-unseal_blob(const struct lsn_local *s, const uint8_t *b, size_t len,
-            const uint8_t *ad, size_t ad_len, uint8_t *out)
+lsn_local_unseal(const struct lsn_local *s, const uint8_t *b, size_t len,
+                 const uint8_t *ad, size_t ad_len, uint8_t *out)
 {
     if (len < 24 + crypto_aead_xchacha20poly1305_ietf_ABYTES ||
         crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, b + 24, len - 24,
@@ -281,14 +281,14 @@ unseal_blob(const struct lsn_local *s, const uint8_t *b, size_t len,
 }
 
 void
-put_be64(uint8_t p[8], uint64_t v)
+lsn_local_put_be64(uint8_t p[8], uint64_t v)
 {
     for (int i = 7; i >= 0; i--, v >>= 8)
         p[i] = (uint8_t)v;
 }
 
 uint64_t
-get_be64(const uint8_t p[8])
+lsn_local_get_be64(const uint8_t p[8])
 {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
@@ -320,36 +320,36 @@ prefix_ok(const char *prefix)
 }
 
 int
-scan_in(MDB_txn *t, MDB_dbi db, const MDB_val *from, visit_fn visit, void *ctx)
+lsn_local_scan_in(MDB_txn *t, MDB_dbi db, const MDB_val *from, visit_fn visit, void *ctx)
 {
     MDB_cursor *c = NULL;
     MDB_val k = { 0, NULL }, v;
     int rc, r = 0;
 
     if ((rc = mdb_cursor_open(t, db, &c)) != 0)
-        return mdb_err(rc);
+        return lsn_local_mdb_err(rc);
     if (from != NULL)
         k = *from;
     for (rc = mdb_cursor_get(c, &k, &v, from ? MDB_SET_RANGE : MDB_FIRST);
          rc == 0 && r == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
         r = visit(ctx, &k, &v);
     if (rc != 0 && rc != MDB_NOTFOUND && r == 0)
-        r = mdb_err(rc);
+        r = lsn_local_mdb_err(rc);
     mdb_cursor_close(c);
     return r == SCAN_END ? 0 : r;
 }
 
-/* scan_in in a read-only transaction of its own. */
+/* lsn_local_scan_in in a read-only transaction of its own. */
 int
-scan(struct lsn_local *s, MDB_dbi db, const MDB_val *from, visit_fn visit,
-     void *ctx)
+lsn_local_scan(struct lsn_local *s, MDB_dbi db, const MDB_val *from, visit_fn visit,
+               void *ctx)
 {
     MDB_txn *t = NULL;
     int r;
 
-    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
+    if ((r = lsn_local_begin(s, MDB_RDONLY, &t)) != 0)
         return r;
-    r = scan_in(t, db, from, visit, ctx);
+    r = lsn_local_scan_in(t, db, from, visit, ctx);
     mdb_txn_abort(t);
     return r;
 }
@@ -380,8 +380,8 @@ visit_prefix(void *ctx, const MDB_val *k, const MDB_val *v)
 
 /* Scans db for keys whose msg_id (at offset id_off) matches prefix. */
 int
-find_by_prefix(struct lsn_local *s, MDB_dbi db, size_t id_off,
-               const char *prefix, uint8_t found_key[MSG_KEY], size_t *klen)
+lsn_local_find_by_prefix(struct lsn_local *s, MDB_dbi db, size_t id_off,
+                         const char *prefix, uint8_t found_key[MSG_KEY], size_t *klen)
 {
     struct prefix_hunt h = { prefix, id_off, found_key, klen, 0 };
     int r;
@@ -391,25 +391,11 @@ find_by_prefix(struct lsn_local *s, MDB_dbi db, size_t id_off,
                        prefix);
         return LSN_ERR_USAGE;
     }
-    if ((r = scan(s, db, NULL, visit_prefix, &h)) != 0)
+    if ((r = lsn_local_scan(s, db, NULL, visit_prefix, &h)) != 0)
         return r;
     if (h.hits == 0)
         return LSN_ERR_NOT_FOUND;
     return h.hits > 1 ? LSN_ERR_AMBIGUOUS : 0;
-}
-
-int
-lsn_local_seal(const struct lsn_local *s, const uint8_t *msg, size_t len,
-               const uint8_t *ad, size_t ad_len, uint8_t **out, size_t *out_len)
-{
-    return seal_blob(s, msg, len, ad, ad_len, out, out_len);
-}
-
-int
-lsn_local_unseal(const struct lsn_local *s, const uint8_t *blob, size_t len,
-                 const uint8_t *ad, size_t ad_len, uint8_t *out)
-{
-    return unseal_blob(s, blob, len, ad, ad_len, out);
 }
 
 int

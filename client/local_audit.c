@@ -58,14 +58,14 @@ audit_append(struct lsn_local *s, int64_t now, const char *event, char *detail)
     MDB_txn *t = NULL;
     int rc, r;
 
-    if ((r = begin(s, 0, &t)) != 0)
+    if ((r = lsn_local_begin(s, 0, &t)) != 0)
         return r;
     rc = mdb_get(t, s->meta, &hk, &hv);
     if (rc == 0 && hv.mv_size == sizeof head) {
-        seq = get_be64(hv.mv_data) + 1;
+        seq = lsn_local_get_be64(hv.mv_data) + 1;
         memcpy(prev, (uint8_t *)hv.mv_data + 8, 32);
     } else if (rc != MDB_NOTFOUND) {
-        return commit(t, LSN_ERR_CORRUPT);
+        return lsn_local_commit(t, LSN_ERR_CORRUPT);
     }
     e.seq = seq;
     e.at = now;
@@ -73,22 +73,22 @@ audit_append(struct lsn_local *s, int64_t now, const char *event, char *detail)
     e.detail = detail;
     e.prev = (ProtobufCBinaryData){ 32, prev };
     if ((r = lsn_pb_encode(&e.base, &enc, &n)) != 0)
-        return commit(t, r);
+        return lsn_local_commit(t, r);
     audit_mac(s, mac, prev, enc, n);
-    put_be64(seqk, seq);
+    lsn_local_put_be64(seqk, seq);
     {
         MDB_val k = { 8, seqk }, v = { n, enc };
-        r = mdb_err(mdb_put(t, s->audit, &k, &v, MDB_NOOVERWRITE));
+        r = lsn_local_mdb_err(mdb_put(t, s->audit, &k, &v, MDB_NOOVERWRITE));
     }
-    put_be64(head, seq);
+    lsn_local_put_be64(head, seq);
     memcpy(head + 8, mac, 32);
     head_tag(s, head + 40, head);
     hv.mv_size = sizeof head;
     hv.mv_data = head;
     if (r == 0)
-        r = mdb_err(mdb_put(t, s->meta, &hk, &hv, 0));
+        r = lsn_local_mdb_err(mdb_put(t, s->meta, &hk, &hv, 0));
     free(enc);
-    return commit(t, r);
+    return lsn_local_commit(t, r);
 }
 
 int
@@ -104,7 +104,7 @@ lsn_local_audit(struct lsn_local *s, int64_t now, const char *event,
     va_end(ap);
     for (int grown = 0;; grown = 1) {
         r = audit_append(s, now, event, detail);
-        if (r != LSN_ERR_STORE_FULL || grown || grow_map(s) != 0)
+        if (r != LSN_ERR_STORE_FULL || grown || lsn_local_grow_map(s) != 0)
             return r;
     }
 }
@@ -133,7 +133,7 @@ lsn_local_each_audit(struct lsn_local *s, lsn_local_audit_fn fn, void *ctx)
 {
     struct each_audit x = { fn, ctx };
 
-    return scan(s, s->audit, NULL, visit_audit, &x);
+    return lsn_local_scan(s, s->audit, NULL, visit_audit, &x);
 }
 
 struct chain {
@@ -149,7 +149,7 @@ visit_link(void *ctx, const MDB_val *k, const MDB_val *v)
     struct chain *ch = ctx;
     Liaison__AuditEntry *e = NULL;
     uint64_t want = ch->n + 1;
-    int ok = k->mv_size == 8 && get_be64(k->mv_data) == want &&
+    int ok = k->mv_size == 8 && lsn_local_get_be64(k->mv_data) == want &&
              LSN_PB_DECODE(audit_entry, v->mv_data, v->mv_size, 4096, &e) == 0 &&
              e->seq == want && e->prev.len == 32 &&
              sodium_memcmp(e->prev.data, ch->prev, 32) == 0;
@@ -175,16 +175,17 @@ lsn_local_audit_verify(struct lsn_local *s, uint64_t *n, uint64_t *bad)
     int rc, r;
 
     /* One transaction: an entry appended meanwhile is not half seen. */
-    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
+    if ((r = lsn_local_begin(s, MDB_RDONLY, &t)) != 0)
         return r;
-    r = scan_in(t, s->audit, NULL, visit_link, &ch);
+    r = lsn_local_scan_in(t, s->audit, NULL, visit_link, &ch);
     *n = ch.n;
     *bad = ch.bad;
     if (r == 0) {
         rc = mdb_get(t, s->meta, &hk, &hv);
         if (rc == MDB_NOTFOUND && ch.n == 0) {
             r = 0;
-        } else if (rc != 0 || hv.mv_size != HEAD_LEN || get_be64(hv.mv_data) != ch.n ||
+        } else if (rc != 0 || hv.mv_size != HEAD_LEN ||
+                   lsn_local_get_be64(hv.mv_data) != ch.n ||
                    sodium_memcmp((uint8_t *)hv.mv_data + 8, ch.prev, 32) != 0 ||
                    (head_tag(s, tag, hv.mv_data),
                     sodium_memcmp(tag, (uint8_t *)hv.mv_data + 40, 32) != 0)) {

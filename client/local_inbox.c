@@ -26,11 +26,11 @@ seen_in(MDB_txn *t, const struct lsn_local *s, const char *org,
     MDB_val key = { sizeof k, k }, val;
     int rc;
 
-    msg_key(k, org, msg_id);
+    lsn_local_msg_key(k, org, msg_id);
     rc = mdb_get(t, s->seen, &key, &val);
     if (rc == MDB_NOTFOUND)
         return 0;
-    return rc == 0 ? LSN_ERR_REPLAY : mdb_err(rc);
+    return rc == 0 ? LSN_ERR_REPLAY : lsn_local_mdb_err(rc);
 }
 
 int
@@ -42,7 +42,7 @@ lsn_local_replay_check(void *ctx, const char *sender_org,
     int r;
 
     (void)keep_until;
-    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
+    if ((r = lsn_local_begin(s, MDB_RDONLY, &t)) != 0)
         return r;
     r = seen_in(t, s, sender_org, msg_id);
     mdb_txn_abort(t);
@@ -61,24 +61,24 @@ lsn_local_put_received(struct lsn_local *s, const struct lsn_opened *o,
     MDB_txn *t = NULL;
     int r;
 
-    msg_key(k, o->sender_org, o->msg_id);
+    lsn_local_msg_key(k, o->sender_org, o->msg_id);
     /* The content key is bound to its message: it cannot be moved. */
-    if ((r = seal_blob(s, o->key, 32, k, sizeof k, &sealed, &sl)) != 0)
+    if ((r = lsn_local_seal(s, o->key, 32, k, sizeof k, &sealed, &sl)) != 0)
         return r;
     rec.envelope = (ProtobufCBinaryData){ len, (uint8_t *)env };
     rec.sealed_key = (ProtobufCBinaryData){ sl, sealed };
     rec.sign_key = (ProtobufCBinaryData){ 32, (uint8_t *)sign_key };
     rec.received = now;
-    put_be64(until, (uint64_t)o->keep_until);
+    lsn_local_put_be64(until, (uint64_t)o->keep_until);
     for (int grown = 0;; grown = 1) {
-        if ((r = begin(s, 0, &t)) == 0) {
+        if ((r = lsn_local_begin(s, 0, &t)) == 0) {
             if ((r = seen_in(t, s, o->sender_org, o->msg_id)) == 0 &&
-                (r = put_pb(t, s->inbox, k, sizeof k, &rec.base, 0)) == 0)
-                r = mdb_err(mdb_put(t, s->seen, &key, &val, 0));
-            r = commit(t, r);
+                (r = lsn_local_put_pb(t, s->inbox, k, sizeof k, &rec.base, 0)) == 0)
+                r = lsn_local_mdb_err(mdb_put(t, s->seen, &key, &val, 0));
+            r = lsn_local_commit(t, r);
         }
         /* A full map grows once, then the whole transaction runs again. */
-        if (r != LSN_ERR_STORE_FULL || grown || grow_map(s) != 0)
+        if (r != LSN_ERR_STORE_FULL || grown || lsn_local_grow_map(s) != 0)
             break;
     }
     free(sealed);
@@ -111,8 +111,8 @@ stored_from(const struct lsn_local *s, const uint8_t k[MSG_KEY],
         goto fail;
     }
     if (rec->sealed_key.len != 32 + 24 + crypto_aead_xchacha20poly1305_ietf_ABYTES ||
-        (r = unseal_blob(s, rec->sealed_key.data, rec->sealed_key.len, k, MSG_KEY,
-                         m->key)) != 0) {
+        (r = lsn_local_unseal(s, rec->sealed_key.data, rec->sealed_key.len, k, MSG_KEY,
+                              m->key)) != 0) {
         r = LSN_ERR_CORRUPT;
         goto fail;
     }
@@ -142,11 +142,11 @@ lsn_local_get_received(struct lsn_local *s, const char *org,
     int r;
 
     *out = NULL;
-    msg_key(k, org, msg_id);
-    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
+    lsn_local_msg_key(k, org, msg_id);
+    if ((r = lsn_local_begin(s, MDB_RDONLY, &t)) != 0)
         return r;
-    r = get_pb(t, s->inbox, k, sizeof k, &liaison__stored_received__descriptor,
-               (ProtobufCMessage **)&rec);
+    r = lsn_local_get_pb(t, s->inbox, k, sizeof k, &liaison__stored_received__descriptor,
+                         (ProtobufCMessage **)&rec);
     if (r == 0 && is_pruned(rec)) {
         char hex[33];
         lsn_hex(hex, msg_id, 16);
@@ -169,11 +169,12 @@ lsn_local_was_pruned(struct lsn_local *s, const char *org, const uint8_t msg_id[
     MDB_txn *t = NULL;
     int pruned;
 
-    msg_key(k, org, msg_id);
-    if (begin(s, MDB_RDONLY, &t) != 0)
+    lsn_local_msg_key(k, org, msg_id);
+    if (lsn_local_begin(s, MDB_RDONLY, &t) != 0)
         return 0;
-    pruned = get_pb(t, s->inbox, k, sizeof k, &liaison__stored_received__descriptor,
-                    (ProtobufCMessage **)&rec) == 0 && is_pruned(rec);
+    pruned = lsn_local_get_pb(t, s->inbox, k, sizeof k,
+                              &liaison__stored_received__descriptor,
+                              (ProtobufCMessage **)&rec) == 0 && is_pruned(rec);
     lsn_pb_free((ProtobufCMessage *)rec);
     mdb_txn_abort(t);
     return pruned;
@@ -187,17 +188,17 @@ mark_read_once(struct lsn_local *s, const char *org, const uint8_t msg_id[16])
     MDB_txn *t = NULL;
     int r;
 
-    msg_key(k, org, msg_id);
-    if ((r = begin(s, 0, &t)) != 0)
+    lsn_local_msg_key(k, org, msg_id);
+    if ((r = lsn_local_begin(s, 0, &t)) != 0)
         return r;
-    r = get_pb(t, s->inbox, k, sizeof k, &liaison__stored_received__descriptor,
-               (ProtobufCMessage **)&rec);
+    r = lsn_local_get_pb(t, s->inbox, k, sizeof k, &liaison__stored_received__descriptor,
+                         (ProtobufCMessage **)&rec);
     if (r == 0 && !rec->read) {
         rec->read = 1;
-        r = put_pb(t, s->inbox, k, sizeof k, &rec->base, 0);
+        r = lsn_local_put_pb(t, s->inbox, k, sizeof k, &rec->base, 0);
     }
     lsn_pb_free((ProtobufCMessage *)rec);
-    return commit(t, r);
+    return lsn_local_commit(t, r);
 }
 
 int
@@ -206,9 +207,9 @@ lsn_local_mark_read(struct lsn_local *s, const char *org,
 {
     int r = mark_read_once(s, org, msg_id);
 
-    if (r == LSN_ERR_STORE_FULL && grow_map_over(s) == 0) {
+    if (r == LSN_ERR_STORE_FULL && lsn_local_grow_over(s) == 0) {
         r = mark_read_once(s, org, msg_id);
-        map_back(s);
+        lsn_local_map_back(s);
     }
     return r;
 }
@@ -221,7 +222,7 @@ lsn_local_find_received(struct lsn_local *s, const char *prefix,
     size_t kl = 0;
     int r;
 
-    if ((r = find_by_prefix(s, s->inbox, ORG_LEN, prefix, k, &kl)) != 0)
+    if ((r = lsn_local_find_by_prefix(s, s->inbox, ORG_LEN, prefix, k, &kl)) != 0)
         return r;
     memcpy(org, k, ORG_LEN);
     org[ORG_LEN] = '\0';
@@ -258,7 +259,7 @@ lsn_local_each_received(struct lsn_local *s, lsn_local_each_fn fn, void *ctx)
 {
     struct each_received x = { s, fn, ctx };
 
-    return scan(s, s->inbox, NULL, visit_received, &x);
+    return lsn_local_scan(s, s->inbox, NULL, visit_received, &x);
 }
 
 void
@@ -282,18 +283,18 @@ lsn_local_prune(struct lsn_local *s, int64_t now)
     MDB_val k, v;
     int rc, r;
 
-    if ((r = begin(s, 0, &t)) != 0)
+    if ((r = lsn_local_begin(s, 0, &t)) != 0)
         return r;
     if ((rc = mdb_cursor_open(t, s->seen, &c)) != 0)
-        return commit(t, mdb_err(rc));
+        return lsn_local_commit(t, lsn_local_mdb_err(rc));
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (v.mv_size == 8 && (int64_t)get_be64(v.mv_data) < now &&
+        if (v.mv_size == 8 && (int64_t)lsn_local_get_be64(v.mv_data) < now &&
             (rc = mdb_cursor_del(c, 0)) != 0)
             break;
     }
     mdb_cursor_close(c);
-    return commit(t, rc == MDB_NOTFOUND ? 0 : mdb_err(rc));
+    return lsn_local_commit(t, rc == MDB_NOTFOUND ? 0 : lsn_local_mdb_err(rc));
 }
 
 struct pruned_item {
@@ -339,10 +340,10 @@ prune_read_once(struct lsn_local *s, int64_t before, int dry_run,
     int rc, r;
 
     l->n = 0;
-    if ((r = begin(s, dry_run ? MDB_RDONLY : 0, &t)) != 0)
+    if ((r = lsn_local_begin(s, dry_run ? MDB_RDONLY : 0, &t)) != 0)
         return r;
     if ((rc = mdb_cursor_open(t, s->inbox, &c)) != 0)
-        return commit(t, mdb_err(rc));
+        return lsn_local_commit(t, lsn_local_mdb_err(rc));
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         Liaison__StoredReceived *rec = NULL;
@@ -371,7 +372,7 @@ prune_read_once(struct lsn_local *s, int64_t before, int dry_run,
             rec->sealed_key.len = 0;
             if ((r = lsn_pb_encode(&rec->base, &enc, &len)) == 0) {
                 MDB_val nv = { len, enc };
-                r = mdb_err(mdb_cursor_put(c, &k, &nv, MDB_CURRENT));
+                r = lsn_local_mdb_err(mdb_cursor_put(c, &k, &nv, MDB_CURRENT));
             }
             free(enc);
         }
@@ -381,12 +382,12 @@ prune_read_once(struct lsn_local *s, int64_t before, int dry_run,
     }
     mdb_cursor_close(c);
     if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
-        r = mdb_err(rc);
+        r = lsn_local_mdb_err(rc);
     if (dry_run) {
         mdb_txn_abort(t);
         return r;
     }
-    return commit(t, r);
+    return lsn_local_commit(t, r);
 }
 
 int
@@ -396,9 +397,9 @@ lsn_local_prune_read(struct lsn_local *s, int64_t before, int dry_run,
     struct pruned_list l = { NULL, 0, 0 };
     int r = prune_read_once(s, before, dry_run, &l);
 
-    if (r == LSN_ERR_STORE_FULL && grow_map_over(s) == 0) {
+    if (r == LSN_ERR_STORE_FULL && lsn_local_grow_over(s) == 0) {
         r = prune_read_once(s, before, dry_run, &l);
-        map_back(s);
+        lsn_local_map_back(s);
     }
     *n = 0;
     *bytes = 0;

@@ -27,13 +27,13 @@ lsn_local_put_sent(struct lsn_local *s, const uint8_t msg_id[16],
     int r;
 
     for (int grown = 0;; grown = 1) {
-        if ((r = begin(s, 0, &t)) != 0)
+        if ((r = lsn_local_begin(s, 0, &t)) != 0)
             return r;
-        r = put_pb(t, s->sent, msg_id, 16, &rec->base, MDB_NOOVERWRITE);
+        r = lsn_local_put_pb(t, s->sent, msg_id, 16, &rec->base, MDB_NOOVERWRITE);
         if (r == LSN_ERR_EXISTS)
             r = 0;      /* the first record of this msg_id stands */
-        r = commit(t, r);
-        if (r != LSN_ERR_STORE_FULL || grown || grow_map(s) != 0)
+        r = lsn_local_commit(t, r);
+        if (r != LSN_ERR_STORE_FULL || grown || lsn_local_grow_map(s) != 0)
             return r;
     }
 }
@@ -46,10 +46,10 @@ lsn_local_get_sent(struct lsn_local *s, const uint8_t msg_id[16],
     int r;
 
     *out = NULL;
-    if ((r = begin(s, MDB_RDONLY, &t)) != 0)
+    if ((r = lsn_local_begin(s, MDB_RDONLY, &t)) != 0)
         return r;
-    r = get_pb(t, s->sent, msg_id, 16, &liaison__stored_sent__descriptor,
-               (ProtobufCMessage **)out);
+    r = lsn_local_get_pb(t, s->sent, msg_id, 16, &liaison__stored_sent__descriptor,
+                         (ProtobufCMessage **)out);
     mdb_txn_abort(t);
     return r;
 }
@@ -61,10 +61,10 @@ lsn_local_del_sent(struct lsn_local *s, const uint8_t msg_id[16])
     MDB_txn *t = NULL;
     int r, rc;
 
-    if ((r = begin(s, 0, &t)) != 0)
+    if ((r = lsn_local_begin(s, 0, &t)) != 0)
         return r;
     rc = mdb_del(t, s->sent, &key, NULL);
-    return commit(t, rc == MDB_NOTFOUND ? 0 : mdb_err(rc));
+    return lsn_local_commit(t, rc == MDB_NOTFOUND ? 0 : lsn_local_mdb_err(rc));
 }
 
 /* Sets a sent record's outcome: submitted (and its content wiped), or a
@@ -77,10 +77,10 @@ sent_outcome(struct lsn_local *s, const uint8_t msg_id[16], int submitted,
     MDB_txn *t = NULL;
     int r;
 
-    if ((r = begin(s, 0, &t)) != 0)
+    if ((r = lsn_local_begin(s, 0, &t)) != 0)
         return r;
-    r = get_pb(t, s->sent, msg_id, 16, &liaison__stored_sent__descriptor,
-               (ProtobufCMessage **)&rec);
+    r = lsn_local_get_pb(t, s->sent, msg_id, 16, &liaison__stored_sent__descriptor,
+                         (ProtobufCMessage **)&rec);
     if (r == 0) {
         rec->submitted = submitted;
         rec->refused = refused;
@@ -89,10 +89,10 @@ sent_outcome(struct lsn_local *s, const uint8_t msg_id[16], int submitted,
         if (rec->sealed_content.len > 0)
             sodium_memzero(rec->sealed_content.data, rec->sealed_content.len);
         rec->sealed_content.len = 0;
-        r = put_pb(t, s->sent, msg_id, 16, &rec->base, 0);
+        r = lsn_local_put_pb(t, s->sent, msg_id, 16, &rec->base, 0);
     }
     lsn_pb_free((ProtobufCMessage *)rec);
-    return commit(t, r);
+    return lsn_local_commit(t, r);
 }
 
 int
@@ -117,10 +117,10 @@ lsn_local_mark_waiting(struct lsn_local *s, const uint8_t msg_id[16], int err,
     int64_t wait;
     int r;
 
-    if ((r = begin(s, 0, &t)) != 0)
+    if ((r = lsn_local_begin(s, 0, &t)) != 0)
         return r;
-    r = get_pb(t, s->sent, msg_id, 16, &liaison__stored_sent__descriptor,
-               (ProtobufCMessage **)&rec);
+    r = lsn_local_get_pb(t, s->sent, msg_id, 16, &liaison__stored_sent__descriptor,
+                         (ProtobufCMessage **)&rec);
     if (r == 0 && !rec->submitted && rec->refused == 0) {
         /* base, 2 base, 4 base ... at most LSN_LOCAL_RETRY_MAX apart. */
         wait = base;
@@ -134,11 +134,11 @@ lsn_local_mark_waiting(struct lsn_local *s, const uint8_t msg_id[16], int err,
         rec->tries = rec->tries < UINT32_MAX ? rec->tries + 1 : rec->tries;
         held = rec->waiting_why;
         rec->waiting_why = text;
-        r = put_pb(t, s->sent, msg_id, 16, &rec->base, 0);
+        r = lsn_local_put_pb(t, s->sent, msg_id, 16, &rec->base, 0);
         rec->waiting_why = held;
     }
     lsn_pb_free((ProtobufCMessage *)rec);
-    return commit(t, r);
+    return lsn_local_commit(t, r);
 }
 
 
@@ -149,7 +149,7 @@ lsn_local_find_sent(struct lsn_local *s, const char *prefix, uint8_t msg_id[16])
     size_t kl = 0;
     int r;
 
-    if ((r = find_by_prefix(s, s->sent, 0, prefix, k, &kl)) != 0)
+    if ((r = lsn_local_find_by_prefix(s, s->sent, 0, prefix, k, &kl)) != 0)
         return r;
     memcpy(msg_id, k, 16);
     return 0;
@@ -181,7 +181,7 @@ lsn_local_each_unsubmitted(struct lsn_local *s, lsn_local_sent_fn fn, void *ctx)
 {
     struct each_sent x = { fn, ctx };
 
-    return scan(s, s->sent, NULL, visit_unsubmitted, &x);
+    return lsn_local_scan(s, s->sent, NULL, visit_unsubmitted, &x);
 }
 
 static void
@@ -219,18 +219,18 @@ lsn_local_put_receipt_reason(struct lsn_local *s, const uint8_t msg_id[16],
     rec.at = at;
     rec.reads_off = reads_off != 0;
     rec.reason = reason;
-    if ((r = begin(s, 0, &t)) != 0)
+    if ((r = lsn_local_begin(s, 0, &t)) != 0)
         return r;
     /* A read receipt outranks a delivery receipt, a refusal both; never
      * the reverse. */
-    r = get_pb(t, s->receipts, k, sizeof k, &liaison__stored_receipt__descriptor,
-               (ProtobufCMessage **)&old);
+    r = lsn_local_get_pb(t, s->receipts, k, sizeof k,
+                         &liaison__stored_receipt__descriptor, (ProtobufCMessage **)&old);
     if (r == 0 && old->kind >= rec.kind)
         r = 0;
     else if (r == 0 || r == LSN_ERR_NOT_FOUND)
-        r = put_pb(t, s->receipts, k, sizeof k, &rec.base, 0);
+        r = lsn_local_put_pb(t, s->receipts, k, sizeof k, &rec.base, 0);
     lsn_pb_free((ProtobufCMessage *)old);
-    return commit(t, r);
+    return lsn_local_commit(t, r);
 }
 
 struct each_receipt {
@@ -274,7 +274,7 @@ lsn_local_each_receipt(struct lsn_local *s, const uint8_t msg_id[16],
 
     memset(start, 0, sizeof start);
     memcpy(start, msg_id, 16);
-    return scan(s, s->receipts, &from, visit_receipt, &x);
+    return lsn_local_scan(s, s->receipts, &from, visit_receipt, &x);
 }
 
 int
@@ -287,5 +287,5 @@ lsn_local_each_receipt_reason(struct lsn_local *s, const uint8_t msg_id[16],
 
     memset(start, 0, sizeof start);
     memcpy(start, msg_id, 16);
-    return scan(s, s->receipts, &from, visit_receipt, &x);
+    return lsn_local_scan(s, s->receipts, &from, visit_receipt, &x);
 }

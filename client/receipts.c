@@ -36,8 +36,8 @@ receipt_fill(struct lsn_client *c, Liaison__Alert *a, Liaison__MessageRef *ref,
 }
 
 int
-send_receipt(struct lsn_client *c, const struct lsn_opened *o, int kind,
-             int64_t now)
+lsn_client_send_receipt(struct lsn_client *c, const struct lsn_opened *o, int kind,
+                        int64_t now)
 {
     Liaison__Alert a = LIAISON__ALERT__INIT;
     Liaison__MessageRef ref = LIAISON__MESSAGE_REF__INIT;
@@ -60,8 +60,8 @@ send_receipt(struct lsn_client *c, const struct lsn_opened *o, int kind,
 /* A non-delivery receipt: this device refused message msg_id of org for
  * reason, and says so to that org, signed and sealed like every receipt. */
 int
-send_refusal(struct lsn_client *c, const char *org, const uint8_t msg_id[16],
-             int reason, int64_t now)
+lsn_client_send_refusal(struct lsn_client *c, const char *org, const uint8_t msg_id[16],
+                        int reason, int64_t now)
 {
     Liaison__Alert a = LIAISON__ALERT__INIT;
     Liaison__MessageRef ref = LIAISON__MESSAGE_REF__INIT;
@@ -99,8 +99,8 @@ send_refusal(struct lsn_client *c, const char *org, const uint8_t msg_id[16],
  * does a refusal earn a non-delivery receipt (else the sender is not
  * known, and the relay's record of the refusal is all there is). */
 int
-signed_by_sender(struct lsn_client *c, const uint8_t *env, size_t len,
-                 const struct lsn_envelope_info *info)
+lsn_client_signed_by_sender(struct lsn_client *c, const uint8_t *env, size_t len,
+                            const struct lsn_envelope_info *info)
 {
     struct lsn_bundle *b = NULL;
     const Liaison__Device *d;
@@ -119,7 +119,7 @@ signed_by_sender(struct lsn_client *c, const uint8_t *env, size_t len,
 
 /* A receipt for one of our messages: recorded against it. */
 void
-record_receipt(struct lsn_client *c, const struct lsn_opened *o)
+lsn_client_record_receipt(struct lsn_client *c, const struct lsn_opened *o)
 {
     const Liaison__Alert *a = o->alert;
     Liaison__StoredSent *sent = NULL;

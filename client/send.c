@@ -381,7 +381,7 @@ submit_once(struct lsn_client *c, const Liaison__StoredSent *rec,
     if ((r = lsn_client_connect(c)) != 0)
         return r;
     if ((r = lsn_relay_client_submit(c->rc, envs, lens, 1, &result, dup)) != 0)
-        return relay_fail(c, r);
+        return lsn_client_relay_fail(c, r);
     if (result != 0) {
         lsn_set_detail("%s", lsn_relay_client_message(c->rc));
         if (refusal_is_final(result))
