@@ -57,6 +57,19 @@ out:
 }
 
 int
+lsn_client_open_stored(const struct lsn_local_msg *st, struct lsn_message *m)
+{
+    int r;
+
+    if ((r = lsn_open_with_key(st->envelope, st->len, st->key, st->sign_key,
+                               &m->o)) != 0)
+        return r;
+    m->received = st->received;
+    m->read = st->read;
+    return 0;
+}
+
+int
 lsn_client_stored_message(struct lsn_client *c, const char *org, const uint8_t id[16],
                           int64_t now, struct lsn_message **out)
 {
@@ -71,11 +84,8 @@ lsn_client_stored_message(struct lsn_client *c, const char *org, const uint8_t i
         r = LSN_ERR_NOMEM;
         goto out;
     }
-    if ((r = lsn_open_with_key(st->envelope, st->len, st->key, st->sign_key,
-                               &m->o)) != 0)
+    if ((r = lsn_client_open_stored(st, m)) != 0)
         goto out;
-    m->received = st->received;
-    m->read = st->read;
     lsn_client_open_original(c, m, now);
     *out = m;
     m = NULL;
@@ -85,16 +95,22 @@ out:
     return r;
 }
 
-/* The sender's bundle could not be had as valid here (r from
- * lsn_client_bundle).  Only an org the roster does not list is final;
- * an expired or unverifiable bundle or roster is this device's view,
- * which the org's next bundle or the coalition's next roster mends, so
- * a queue item waits for it (c->trust_wait) rather than being refused
- * for, say, EXPIRED as if the envelope were. */
+/* The sender's bundle into *b (a held one is replaced), from the relay
+ * if refresh.  When it cannot be had as valid here, only an org the
+ * roster does not list is final; an expired or unverifiable bundle or
+ * roster is this device's view, which the org's next bundle or the
+ * coalition's next roster mends, so a queue item waits for it
+ * (c->trust_wait) rather than being refused for, say, EXPIRED as if the
+ * envelope were. */
 static int
-bundle_unusable(struct lsn_client *c, int r)
+sender_bundle(struct lsn_client *c, const char *org, int64_t now, int refresh,
+              struct lsn_bundle **b)
 {
-    if (r != LSN_ERR_UNKNOWN_ORG)
+    int r;
+
+    lsn_bundle_destroy(b);
+    r = lsn_client_bundle(c, org, now, refresh, b);
+    if (r != 0 && r != LSN_ERR_UNKNOWN_ORG)
         c->trust_wait = 1;
     return r;
 }
@@ -110,12 +126,11 @@ open_fresh(struct lsn_client *c, const uint8_t *env, size_t len, int64_t now,
     const Liaison__Device *d;
     int r, refreshed = 0;
 
-    if ((r = lsn_client_bundle(c, info->sender_org, now, 0, &b)) != 0)
-        return bundle_unusable(c, r);
+    if ((r = sender_bundle(c, info->sender_org, now, 0, &b)) != 0)
+        return r;
     if (b->b->version < info->bundle_version) {
-        lsn_bundle_destroy(&b);
-        if ((r = lsn_client_bundle(c, info->sender_org, now, 1, &b)) != 0)
-            return bundle_unusable(c, r);
+        if ((r = sender_bundle(c, info->sender_org, now, 1, &b)) != 0)
+            return r;
         refreshed = 1;
     }
     for (int keys_tried = 0;;) {
@@ -129,9 +144,8 @@ open_fresh(struct lsn_client *c, const uint8_t *env, size_t len, int64_t now,
         }
         if ((r != LSN_ERR_UNKNOWN_DEVICE && r != LSN_ERR_REVOKED) || refreshed)
             break;
-        lsn_bundle_destroy(&b);
-        if ((r = lsn_client_bundle(c, info->sender_org, now, 1, &b)) != 0)
-            return bundle_unusable(c, r);
+        if ((r = sender_bundle(c, info->sender_org, now, 1, &b)) != 0)
+            return r;
         refreshed = 1;
     }
     if (r == 0) {

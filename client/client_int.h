@@ -45,6 +45,10 @@ void lsn_client_record_receipt(struct lsn_client *c, const struct lsn_opened *o)
  * with the outcome of its checks in m->original_err. */
 void lsn_client_open_original(struct lsn_client *c, struct lsn_message *m, int64_t now);
 
+/* Opens the stored st into m->o (signature checked against the key held
+ * with it) and copies its received time and read mark. */
+int lsn_client_open_stored(const struct lsn_local_msg *st, struct lsn_message *m);
+
 /* The stored message msg_id of org, opened; *out is the caller's
  * (lsn_message_free). */
 int lsn_client_stored_message(struct lsn_client *c, const char *org, const uint8_t id[16],

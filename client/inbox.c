@@ -31,11 +31,8 @@ each_one(void *ctx, const struct lsn_local_msg *st)
 
     if (x->unread_only && st->read)
         return 0;
-    if ((r = lsn_open_with_key(st->envelope, st->len, st->key, st->sign_key,
-                               &m.o)) != 0)
+    if ((r = lsn_client_open_stored(st, &m)) != 0)
         return r;
-    m.received = st->received;
-    m.read = st->read;
     if (m.o->alert->type != LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT) {
         lsn_client_open_original(x->c, &m, lsn_now());
         r = x->fn(x->ctx, &m);

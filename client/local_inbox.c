@@ -132,6 +132,16 @@ fail:
     return r;
 }
 
+/* The inbox record under k, read in t; *rec is the caller's. */
+static int
+inbox_get(MDB_txn *t, const struct lsn_local *s, const uint8_t k[MSG_KEY],
+          Liaison__StoredReceived **rec)
+{
+    return lsn_local_get_pb(t, s->inbox, k, MSG_KEY,
+                            &liaison__stored_received__descriptor,
+                            (ProtobufCMessage **)rec);
+}
+
 int
 lsn_local_get_received(struct lsn_local *s, const char *org,
                        const uint8_t msg_id[16], struct lsn_local_msg **out)
@@ -145,8 +155,7 @@ lsn_local_get_received(struct lsn_local *s, const char *org,
     lsn_local_msg_key(k, org, msg_id);
     if ((r = lsn_local_begin(s, MDB_RDONLY, &t)) != 0)
         return r;
-    r = lsn_local_get_pb(t, s->inbox, k, sizeof k, &liaison__stored_received__descriptor,
-                         (ProtobufCMessage **)&rec);
+    r = inbox_get(t, s, k, &rec);
     if (r == 0 && is_pruned(rec)) {
         char hex[33];
         lsn_hex(hex, msg_id, 16);
@@ -172,9 +181,7 @@ lsn_local_was_pruned(struct lsn_local *s, const char *org, const uint8_t msg_id[
     lsn_local_msg_key(k, org, msg_id);
     if (lsn_local_begin(s, MDB_RDONLY, &t) != 0)
         return 0;
-    pruned = lsn_local_get_pb(t, s->inbox, k, sizeof k,
-                              &liaison__stored_received__descriptor,
-                              (ProtobufCMessage **)&rec) == 0 && is_pruned(rec);
+    pruned = inbox_get(t, s, k, &rec) == 0 && is_pruned(rec);
     lsn_pb_free((ProtobufCMessage *)rec);
     mdb_txn_abort(t);
     return pruned;
@@ -191,8 +198,7 @@ mark_read_once(struct lsn_local *s, const char *org, const uint8_t msg_id[16])
     lsn_local_msg_key(k, org, msg_id);
     if ((r = lsn_local_begin(s, 0, &t)) != 0)
         return r;
-    r = lsn_local_get_pb(t, s->inbox, k, sizeof k, &liaison__stored_received__descriptor,
-                         (ProtobufCMessage **)&rec);
+    r = inbox_get(t, s, k, &rec);
     if (r == 0 && !rec->read) {
         rec->read = 1;
         r = lsn_local_put_pb(t, s->inbox, k, sizeof k, &rec->base, 0);

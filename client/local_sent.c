@@ -264,17 +264,26 @@ visit_receipt(void *ctx, const MDB_val *k, const MDB_val *v)
     return r;
 }
 
+/* The receipts of x->msg_id, in key order: they are the keys that begin
+ * with it. */
+static int
+each_receipt_of(struct lsn_local *s, struct each_receipt *x)
+{
+    uint8_t start[RCPT_KEY];
+    MDB_val from = { sizeof start, start };
+
+    memset(start, 0, sizeof start);
+    memcpy(start, x->msg_id, 16);
+    return lsn_local_scan(s, s->receipts, &from, visit_receipt, x);
+}
+
 int
 lsn_local_each_receipt(struct lsn_local *s, const uint8_t msg_id[16],
                        lsn_local_receipt_fn fn, void *ctx)
 {
     struct each_receipt x = { msg_id, fn, NULL, ctx };
-    uint8_t start[RCPT_KEY];
-    MDB_val from = { sizeof start, start };
 
-    memset(start, 0, sizeof start);
-    memcpy(start, msg_id, 16);
-    return lsn_local_scan(s, s->receipts, &from, visit_receipt, &x);
+    return each_receipt_of(s, &x);
 }
 
 int
@@ -282,10 +291,6 @@ lsn_local_each_receipt_reason(struct lsn_local *s, const uint8_t msg_id[16],
                               lsn_local_receipt_reason_fn fn, void *ctx)
 {
     struct each_receipt x = { msg_id, NULL, fn, ctx };
-    uint8_t start[RCPT_KEY];
-    MDB_val from = { sizeof start, start };
 
-    memset(start, 0, sizeof start);
-    memcpy(start, msg_id, 16);
-    return lsn_local_scan(s, s->receipts, &from, visit_receipt, &x);
+    return each_receipt_of(s, &x);
 }

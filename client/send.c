@@ -105,6 +105,34 @@ out:
     return r;
 }
 
+/* The encoded alert of the sent record held under msg_id, unsealed into
+ * *out (malloc'd, *len bytes; the caller wipes and frees it).
+ * LSN_ERR_NOT_FOUND once the relay took it and the content was wiped. */
+static int
+sent_content(struct lsn_client *c, const Liaison__StoredSent *rec,
+             const uint8_t msg_id[16], uint8_t **out, size_t *len)
+{
+    size_t n;
+    int r;
+
+    *out = NULL;
+    *len = 0;
+    if (rec->sealed_content.len <= LSN_LOCAL_SEAL_OVERHEAD)
+        return LSN_ERR_NOT_FOUND;
+    n = rec->sealed_content.len - LSN_LOCAL_SEAL_OVERHEAD;
+    if ((*out = malloc(n)) == NULL)
+        return LSN_ERR_NOMEM;
+    if ((r = lsn_local_unseal(c->p->store, rec->sealed_content.data,
+                              rec->sealed_content.len, msg_id, 16, *out)) != 0) {
+        sodium_memzero(*out, n);
+        free(*out);
+        *out = NULL;
+        return r;
+    }
+    *len = n;
+    return 0;
+}
+
 /* 1 if the sent record held under msg_id is this alert (its digest, or
  * its sealed content for a record written without one) to the same set
  * of orgs. */
@@ -125,16 +153,10 @@ is_same_send(struct lsn_client *c, const Liaison__StoredSent *held,
     }
     if (same && held->digest.len == 32) {
         same = sodium_memcmp(held->digest.data, digest, 32) == 0;
-    } else if (same && held->sealed_content.len > LSN_LOCAL_SEAL_OVERHEAD) {
-        pl = held->sealed_content.len - LSN_LOCAL_SEAL_OVERHEAD;
-        same = (plain = malloc(pl)) != NULL &&
-               lsn_local_unseal(c->p->store, held->sealed_content.data,
-                                held->sealed_content.len, msg_id, 16, plain) == 0;
-        if (same) {
-            lsn_local_digest(c->p->store, plain, pl, d);
-            same = sodium_memcmp(d, digest, 32) == 0;
-            sodium_memzero(plain, pl);
-        }
+    } else if (same && sent_content(c, held, msg_id, &plain, &pl) == 0) {
+        lsn_local_digest(c->p->store, plain, pl, d);
+        same = sodium_memcmp(d, digest, 32) == 0;
+        sodium_memzero(plain, pl);
         free(plain);
     } else {
         same = 0;       /* nothing left to compare with: not provably the same */
@@ -347,14 +369,9 @@ reseal(struct lsn_client *c, const Liaison__StoredSent *rec,
         (void)lsn_client_bundle(c, rec->recipients[i], lsn_now(), 1, &b);
         lsn_bundle_destroy(&b);
     }
-    if (rec->sealed_content.len <= LSN_LOCAL_SEAL_OVERHEAD)
-        return LSN_ERR_STALE_KEY;
-    cl = rec->sealed_content.len - LSN_LOCAL_SEAL_OVERHEAD;
-    if ((content = malloc(cl)) == NULL)
-        return LSN_ERR_NOMEM;
-    if ((r = lsn_local_unseal(c->p->store, rec->sealed_content.data,
-                              rec->sealed_content.len, msg_id, 16, content)) != 0 ||
-        (r = lsn_alert_decode(content, cl, &a)) != 0)
+    if ((r = sent_content(c, rec, msg_id, &content, &cl)) != 0)
+        return r == LSN_ERR_NOT_FOUND ? LSN_ERR_STALE_KEY : r;
+    if ((r = lsn_alert_decode(content, cl, &a)) != 0)
         goto out;
     if ((r = lsn_local_del_sent(c->p->store, msg_id)) != 0)
         goto out;
