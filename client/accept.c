@@ -2,19 +2,14 @@
  * the sender's bundle (refreshed when behind), stored with its sealed
  * content key before anyone acks it, a forward's original checked, the
  * receipts it asks for sent; and a stored message opened again. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <sodium.h>
 
 #include "client/client.h"
 #include "client/client_int.h"
 #include "keys/util.h"
 #include "proto/envelope.h"
 #include "proto/err.h"
-
-/* ------------------------------------------------------------ opening */
 
 /* The originator's signature and key on a forwarded original. */
 void

@@ -1,7 +1,13 @@
 /* client_int.h: what the files of the client library share and nothing
- * outside client/ may use.  Calls point one way:
- *   inbox.c, fetch.c -> accept.c -> receipts.c -> send.c -> client.c
- * with deliveries.c (called by accept.c and fetch.c) -> client.c. */
+ * outside client/ may use.  Calls point one way, down this list (a file
+ * calls only files below it, then local*.c, seal.c, profile.c and
+ * relay_client.c):
+ *   fetch.c, inbox.c   take queue items; list, read and forward stored ones
+ *   accept.c           one envelope opened and stored
+ *   receipts.c         receipts sent, and recorded against sent messages
+ *   deliveries.c       key deliveries applied to the credential
+ *   send.c             seal into the store, submit, resubmit
+ *   client.c           the handle, the connection, roster and bundles */
 #ifndef LSN_CLIENT_INT_H
 #define LSN_CLIENT_INT_H
 

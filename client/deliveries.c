@@ -1,19 +1,11 @@
 /* deliveries.c: key deliveries fetched from the relay and applied to the
  * credential, and encryption secrets retired as the org's bundle says. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include <sodium.h>
 
 #include "client/client.h"
 #include "keys/delivery.h"
-#include "keys/util.h"
 #include "proto/err.h"
 
-/* ------------------------------------------------------------ deliveries */
-
-/* Older keys retire as the org's own bundle says. */
 /* Older keys retire as the org's own bundle says; a secret past its
  * retirement is wiped (epoch forward secrecy: messages already received
  * keep their own content keys in the store).  1 if the credential changed. */

@@ -2,19 +2,13 @@
  * items taken in order, each acknowledged with its outcome once stored or
  * refused for good, the others left queued and tried again with back-off;
  * gap reports, relay notices. */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include <sodium.h>
 
 #include "client/client.h"
 #include "client/client_int.h"
 #include "keys/util.h"
 #include "proto/envelope.h"
 #include "proto/err.h"
-
-/* ------------------------------------------------------------ fetch, watch */
 
 /* Acks one item with its outcome (0 stored, else the refusal's code). */
 static int

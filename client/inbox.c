@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "client/alert.h"
 #include "client/client.h"
 #include "client/client_int.h"

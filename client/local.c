@@ -13,8 +13,6 @@
  *   meta      "audit-head"                           -> seq (8) || mac (32) || tag (32)
  * Records are protobuf, read back through the strict decoder. */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>

@@ -1,7 +1,6 @@
 /* local_audit.c: the local store's audit log (see local.h): entries
  * chained by a MAC under the store's audit key, a head tagged so that a
  * log cut short cannot pass as whole, and the check of the chain. */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,11 +11,8 @@
 
 #include "client/local.h"
 #include "client/local_int.h"
-#include "keys/util.h"
 #include "proto/err.h"
 #include "proto/pb.h"
-
-/* ------------------------------------------------------------ audit */
 
 static void
 audit_mac(const struct lsn_local *s, uint8_t mac[32], const uint8_t prev[32],

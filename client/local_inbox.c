@@ -1,9 +1,6 @@
 /* local_inbox.c: received messages in the local store (see local.h): each
  * kept as received with its content key sealed, the seen table that refuses
  * a replay, read marks, lookup by id prefix, listing, and pruning. */
-#include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,8 +12,6 @@
 #include "keys/util.h"
 #include "proto/err.h"
 #include "proto/pb.h"
-
-/* ------------------------------------------------------------ received */
 
 static int
 seen_in(MDB_txn *t, const struct lsn_local *s, const char *org,

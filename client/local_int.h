@@ -2,7 +2,8 @@
  * local_inbox.c, local_sent.c, local_audit.c) and nothing else may use:
  * the store's state, its key layout, and the helpers for records,
  * transactions and scans, all in local.c.  The seal key is used through
- * lsn_local_seal and lsn_local_unseal (local.h). */
+ * lsn_local_seal and lsn_local_unseal (local.h).  local_inbox.c,
+ * local_sent.c and local_audit.c call local.c, never each other. */
 #ifndef LSN_LOCAL_INT_H
 #define LSN_LOCAL_INT_H
 

@@ -2,10 +2,7 @@
  * of each envelope until and after the relay takes it, its outcome
  * (submitted, refused, waiting with back-off), and the receipts recorded
  * against it. */
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <lmdb.h>
@@ -13,7 +10,6 @@
 
 #include "client/local.h"
 #include "client/local_int.h"
-#include "keys/util.h"
 #include "proto/err.h"
 #include "proto/pb.h"
 
@@ -183,6 +179,8 @@ lsn_local_each_unsubmitted(struct lsn_local *s, lsn_local_sent_fn fn, void *ctx)
 
     return lsn_local_scan(s, s->sent, NULL, visit_unsubmitted, &x);
 }
+
+/* ------------------------------------------------------------ receipts */
 
 static void
 receipt_key(uint8_t k[RCPT_KEY], const uint8_t msg_id[16], const char *org,

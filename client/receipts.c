@@ -5,15 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "client/client.h"
 #include "client/client_int.h"
 #include "keys/util.h"
 #include "proto/envelope.h"
 #include "proto/err.h"
-
-/* ------------------------------------------------------------ receipts */
 
 /* Fills a receipt of this device about message msg_id of org: the
  * Alert a (pointing at ref and rc, which the caller owns) to seal to org. */

@@ -2,7 +2,6 @@
  * checked against the roster, the alert sealed and recorded in the local
  * store before it is submitted, the stored bytes submitted and resubmitted
  * (re-sealed once when a recipient's key is stale). */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,8 +14,6 @@
 #include "proto/envelope.h"
 #include "proto/err.h"
 
-/* ------------------------------------------------------------ sealing */
-
 static void
 free_bundles(struct lsn_bundle **b, size_t n)
 {
@@ -25,7 +22,6 @@ free_bundles(struct lsn_bundle **b, size_t n)
     free(b);
 }
 
-/* Every destination in the roster, once; their bundles. */
 /* The first of to[0..n) the roster does not name, or NULL. */
 static const char *
 not_in_roster(const struct lsn_roster *ro, const char *const *to, size_t n)
@@ -36,6 +32,7 @@ not_in_roster(const struct lsn_roster *ro, const char *const *to, size_t n)
     return NULL;
 }
 
+/* Every destination in the roster, once; their bundles. */
 static int
 recipient_bundles(struct lsn_client *c, const char *const *to, size_t n,
                   int64_t now, struct lsn_bundle ***out)
