@@ -31,21 +31,6 @@ down(void **state)
     return 0;
 }
 
-/* A client profile for device d of org i, in F.dir/home-oI-dD. */
-static void
-profile(size_t i, size_t d, char *home, size_t size)
-{
-    char cred[PATH_MAX + 32];
-
-    assert_int_equal(lsn_credential_set_roster(F.orgs[i].dev[d], F.roster->bytes,
-                                               F.roster->len), 0);
-    snprintf(cred, sizeof cred, "%s/o%zu-d%zu.cred", F.dir, i + 1, d + 1);
-    assert_int_equal(lsn_credential_save(F.orgs[i].dev[d], cred, NULL,
-                                         LSN_WRITE_FORCE), 0);
-    snprintf(home, size, "%s/home-o%zu-d%zu", F.dir, i + 1, d + 1);
-    assert_int_equal(lsn_profile_init(home, cred, NULL, lsn_now()), 0);
-}
-
 /* Two orgs with their bundles at the relay, and a client of o1's d1. */
 static void
 up(const char *tag, struct lsn_client **c)
@@ -56,7 +41,7 @@ up(const char *tag, struct lsn_client **c)
     assert_int_equal(rf_start(&F), 0);
     assert_int_equal(rf_publish(&F, 0), 0);
     assert_int_equal(rf_publish(&F, 1), 0);
-    profile(0, 0, home, sizeof home);
+    assert_int_equal(rf_profile(&F, 0, 0, home, sizeof home), 0);
     assert_int_equal(lsn_client_open(home, NULL, c), 0);
 }
 
