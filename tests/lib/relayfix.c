@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include "client/profile.h"
 #include "client/seal.h"
 #include "keys/keyfile.h"
 #include "keys/signed.h"
@@ -423,6 +424,22 @@ rf_next_bundle_until(struct rf *f, size_t i, int64_t expires)
         lsn_bundle_destroy(&o->bundle);
     o->bundle = nb;
     return 0;
+}
+
+int
+rf_profile(struct rf *f, size_t i, size_t d, char *home, size_t size)
+{
+    char cred[PATH_MAX + 32];
+    int r;
+
+    r = lsn_credential_set_roster(f->orgs[i].dev[d], f->roster->bytes, f->roster->len);
+    if (r != 0)
+        return r;
+    snprintf(cred, sizeof cred, "%s/o%zu-d%zu.cred", f->dir, i + 1, d + 1);
+    if ((r = lsn_credential_save(f->orgs[i].dev[d], cred, NULL, LSN_WRITE_FORCE)) != 0)
+        return r;
+    snprintf(home, size, "%s/home-o%zu-d%zu", f->dir, i + 1, d + 1);
+    return lsn_profile_init(home, cred, NULL, lsn_now());
 }
 
 int

@@ -101,6 +101,11 @@ int rf_next_bundle(struct rf *f, size_t i, const char *drop, int new_key);
  * expires (Unix seconds). */
 int rf_next_bundle_until(struct rf *f, size_t i, int64_t expires);
 
+/* A client profile for device d of org i in f->dir/home-oI-dD (its
+ * credential, pinned to the fixture's roster, in f->dir/oI-dD.cred); the
+ * folder's path into home. */
+int rf_profile(struct rf *f, size_t i, size_t d, char *home, size_t size);
+
 /* Seals a sample alert from org `from`'s device d to orgs to[0..n) using the
  * bundles given (NULL: the orgs' newest), lifetime ttl seconds. */
 int rf_seal(struct rf *f, size_t from, size_t d, const size_t *to, size_t n,

@@ -39,20 +39,6 @@ down(void **state)
     return 0;
 }
 
-/* A client profile for device d of org i, in F.dir/home-oI-dD. */
-static void
-profile(size_t i, size_t d, char *home, size_t size)
-{
-    char cred[PATH_MAX + 32];
-
-    assert_int_equal(lsn_credential_set_roster(F.orgs[i].dev[d], F.roster->bytes,
-                                               F.roster->len), 0);
-    snprintf(cred, sizeof cred, "%s/o%zu-d%zu.cred", F.dir, i + 1, d + 1);
-    assert_int_equal(lsn_credential_save(F.orgs[i].dev[d], cred, NULL, LSN_WRITE_FORCE), 0);
-    snprintf(home, size, "%s/home-o%zu-d%zu", F.dir, i + 1, d + 1);
-    assert_int_equal(lsn_profile_init(home, cred, NULL, lsn_now()), 0);
-}
-
 /* Puts n envelopes from org `from` (which never published a bundle, so no
  * recipient can check them) at the head of org to's device queues, as a
  * hostile peer relay's forwards once did; the relay is not running. */
@@ -183,7 +169,7 @@ test_outcome_waiting_items_do_not_hide_later_ones(void **state)
     free(env);
     assert_int_equal(queued(1, 0), junk + 1);
 
-    profile(1, 0, home, sizeof home);
+    assert_int_equal(rf_profile(&F, 1, 0, home, sizeof home), 0);
     assert_int_equal(lsn_client_open(home, NULL, &c), 0);
     assert_int_equal(lsn_client_fetch(c, on_msg, NULL, &x, &n), 0);
     assert_int_equal(n, 1);
@@ -265,8 +251,8 @@ test_outcome_refusal_shows_in_sender_status(void **state)
     assert_int_equal(rf_start(&F), 0);
     assert_int_equal(rf_publish(&F, 0), 0);
     assert_int_equal(rf_publish(&F, 1), 0);
-    profile(0, 0, shome, sizeof shome);
-    profile(1, 0, rhome, sizeof rhome);
+    assert_int_equal(rf_profile(&F, 0, 0, shome, sizeof shome), 0);
+    assert_int_equal(rf_profile(&F, 1, 0, rhome, sizeof rhome), 0);
 
     /* Sealed and recorded by the sender's client; one signature byte
      * flipped on the way to the relay (which never checks signatures). */
@@ -355,8 +341,8 @@ test_outcome_verified_refusal_sends_signed_receipt(void **state)
     assert_int_equal(rf_start(&F), 0);
     assert_int_equal(rf_publish(&F, 0), 0);
     assert_int_equal(rf_publish(&F, 1), 0);
-    profile(0, 0, shome, sizeof shome);
-    profile(1, 0, rhome, sizeof rhome);
+    assert_int_equal(rf_profile(&F, 0, 0, shome, sizeof shome), 0);
+    assert_int_equal(rf_profile(&F, 1, 0, rhome, sizeof rhome), 0);
     seal_unopenable(&env, &len);
     submit(0, 0, env, len, id);
     /* The sender's record of it, as its client keeps one. */
@@ -416,7 +402,7 @@ test_outcome_refusal_flows_through_peer_status(void **state)
     assert_int_equal(rf_start_relay(&F, 1), 0);
     assert_int_equal(rf_publish(&F, 0), 0);
     assert_int_equal(rf_publish(&F, 1), 0);
-    profile(1, 0, rhome, sizeof rhome);
+    assert_int_equal(rf_profile(&F, 1, 0, rhome, sizeof rhome), 0);
     assert_int_equal(rf_seal(&F, 0, 0, &to, 1, NULL, 3600, &env, &len), 0);
     env[len - 1] ^= 1;
     submit(0, 0, env, len, id);
@@ -566,7 +552,7 @@ test_outcome_watch_passes_waiting_items(void **state)
     assert_int_equal(rf_start(&F), 0);
     assert_int_equal(rf_publish(&F, 1), 0);
     assert_int_equal(rf_publish(&F, 2), 0);
-    profile(1, 0, home, sizeof home);
+    assert_int_equal(rf_profile(&F, 1, 0, home, sizeof home), 0);
     assert_int_equal(lsn_client_open(home, NULL, &c), 0);
     assert_int_equal(pthread_create(&t, NULL, watch_sender, &w), 0);
     assert_int_equal(lsn_client_watch(c, on_watch_msg, NULL, &w, &w.stop, 100), 0);
@@ -698,7 +684,7 @@ test_outcome_pruned_message_again_is_not_refused(void **state)
     assert_int_equal(rf_start(&F), 0);
     assert_int_equal(rf_publish(&F, 0), 0);
     assert_int_equal(rf_publish(&F, 1), 0);
-    profile(1, 0, rhome, sizeof rhome);
+    assert_int_equal(rf_profile(&F, 1, 0, rhome, sizeof rhome), 0);
     assert_int_equal(rf_seal(&F, 0, 0, &to, 1, NULL, 3600, &env, &len), 0);
     submit(0, 0, env, len, id);
 
@@ -753,7 +739,7 @@ test_outcome_pruned_message_stays_taken_after_expiry(void **state)
     assert_int_equal(rf_start(&F), 0);
     assert_int_equal(rf_publish(&F, 0), 0);
     assert_int_equal(rf_publish(&F, 1), 0);
-    profile(1, 0, rhome, sizeof rhome);
+    assert_int_equal(rf_profile(&F, 1, 0, rhome, sizeof rhome), 0);
     assert_int_equal(rf_seal(&F, 0, 0, &to, 1, NULL, 3600, &env, &len), 0);
     submit(0, 0, env, len, id);
     assert_int_equal(lsn_client_open(rhome, NULL, &rcv), 0);
@@ -809,7 +795,7 @@ test_outcome_not_recipient_sends_no_receipt(void **state)
     assert_int_equal(queued(1, 0), 1);
     assert_int_equal(queued(0, 0), 0);
 
-    profile(1, 0, home, sizeof home);
+    assert_int_equal(rf_profile(&F, 1, 0, home, sizeof home), 0);
     assert_int_equal(lsn_client_open(home, NULL, &c), 0);
     assert_int_equal(lsn_client_fetch(c, on_msg, NULL, &x, &n), 0);
     assert_int_equal(c->refused, 1);
@@ -847,7 +833,7 @@ test_outcome_refusal_receipt_sent_once(void **state)
     assert_int_equal(rf_start(&F), 0);
     assert_int_equal(rf_publish(&F, 0), 0);
     assert_int_equal(rf_publish(&F, 1), 0);
-    profile(1, 0, rhome, sizeof rhome);
+    assert_int_equal(rf_profile(&F, 1, 0, rhome, sizeof rhome), 0);
     seal_unopenable(&env, &len);
     submit(0, 0, env, len, id);
     free(env);
@@ -900,7 +886,7 @@ test_outcome_expired_sender_bundle_waits(void **state)
     assert_int_equal(rf_publish(&F, 1), 0);
     assert_int_equal(rf_next_bundle_until(&F, 0, until), 0);
     assert_int_equal(rf_publish(&F, 0), 0);
-    profile(1, 0, rhome, sizeof rhome);
+    assert_int_equal(rf_profile(&F, 1, 0, rhome, sizeof rhome), 0);
     assert_int_equal(rf_seal(&F, 0, 0, &to, 1, NULL, 3600, &env, &len), 0);
     submit(0, 0, env, len, id);
     free(env);

@@ -1,0 +1,63 @@
+/* client_int.h: what the files of the client library share and nothing
+ * outside client/ may use.  Calls point one way, down this list (a file
+ * calls only files below it, then local*.c, seal.c, profile.c and
+ * relay_client.c):
+ *   fetch.c, inbox.c   take queue items; list, read and forward stored ones
+ *   accept.c           one envelope opened and stored
+ *   receipts.c         receipts sent, and recorded against sent messages
+ *   deliveries.c       key deliveries applied to the credential
+ *   send.c             seal into the store, submit, resubmit
+ *   client.c           the handle, the connection, roster and bundles */
+#ifndef LSN_CLIENT_INT_H
+#define LSN_CLIENT_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/client.h"
+#include "proto/envelope.h"
+
+/* client.c */
+
+/* r, with the relay's sentence as the detail when r is an error of a relay
+ * request and no detail is set. */
+int lsn_client_relay_fail(struct lsn_client *c, int r);
+
+/* receipts.c */
+
+/* Seals and submits a receipt of kind (delivered or read) about o to its
+ * sender org. */
+int lsn_client_send_receipt(struct lsn_client *c, const struct lsn_opened *o, int kind,
+                            int64_t now);
+
+/* Seals and submits a non-delivery receipt about message msg_id of org,
+ * refused here for reason; once per message and device (LSN_ERR_EXISTS when
+ * the relay took it before). */
+int lsn_client_send_refusal(struct lsn_client *c, const char *org,
+                            const uint8_t msg_id[16], int reason, int64_t now);
+
+/* 1 if env was signed by its sender device as the newest bundle held here
+ * lists it, allowed to send; 0 otherwise. */
+int lsn_client_signed_by_sender(struct lsn_client *c, const uint8_t *env, size_t len,
+                                const struct lsn_envelope_info *info);
+
+/* Records o, if it is a receipt for one of our sent messages from an org it
+ * was sent to, against that message. */
+void lsn_client_record_receipt(struct lsn_client *c, const struct lsn_opened *o);
+
+/* accept.c */
+
+/* Opens the original inside the forward m (if it is one) into m->original,
+ * with the outcome of its checks in m->original_err. */
+void lsn_client_open_original(struct lsn_client *c, struct lsn_message *m, int64_t now);
+
+/* Opens the stored st into m->o (signature checked against the key held
+ * with it) and copies its received time and read mark. */
+int lsn_client_open_stored(const struct lsn_local_msg *st, struct lsn_message *m);
+
+/* The stored message msg_id of org, opened; *out is the caller's
+ * (lsn_message_free). */
+int lsn_client_stored_message(struct lsn_client *c, const char *org, const uint8_t id[16],
+                              int64_t now, struct lsn_message **out);
+
+#endif

@@ -1,0 +1,168 @@
+/* inbox.c: what is done with messages already in the local store: listed,
+ * read (marked, with the read receipt asked for), forwarded under the TLP
+ * rules of every layer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/alert.h"
+#include "client/client.h"
+#include "client/client_int.h"
+#include "keys/util.h"
+#include "proto/err.h"
+
+/* ------------------------------------------------------------ reading */
+
+struct each_ctx {
+    struct lsn_client *c;
+    int unread_only;
+    lsn_client_msg_fn fn;
+    void *ctx;
+};
+
+static int
+each_one(void *ctx, const struct lsn_local_msg *st)
+{
+    struct each_ctx *x = ctx;
+    struct lsn_message m = { 0 };
+    int r;
+
+    if (x->unread_only && st->read)
+        return 0;
+    if ((r = lsn_client_open_stored(st, &m)) != 0)
+        return r;
+    if (m.o->alert->type != LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT) {
+        lsn_client_open_original(x->c, &m, lsn_now());
+        r = x->fn(x->ctx, &m);
+    }
+    lsn_opened_destroy(&m.o);
+    lsn_opened_destroy(&m.original);
+    return r;
+}
+
+int
+lsn_client_each_received(struct lsn_client *c, int unread_only,
+                         lsn_client_msg_fn fn, void *ctx)
+{
+    struct each_ctx x = { c, unread_only, fn, ctx };
+
+    return lsn_local_each_received(c->p->store, each_one, &x);
+}
+
+int
+lsn_client_read(struct lsn_client *c, const char *prefix, int mark_read,
+                struct lsn_message **out)
+{
+    char org[LSN_ENV_ORG_MAX + 1], hex[33];
+    uint8_t id[16];
+    int r;
+
+    *out = NULL;
+    if ((r = lsn_local_find_received(c->p->store, prefix, org, id)) != 0)
+        return r;
+    if ((r = lsn_client_stored_message(c, org, id, lsn_now(), out)) != 0 || !mark_read ||
+        (*out)->read)
+        return r;
+    if ((r = lsn_local_mark_read(c->p->store, org, id)) != 0)
+        return r;
+    lsn_hex(hex, id, 16);
+    lsn_local_audit(c->p->store, lsn_now(), "read", "msg %s from %s", hex, org);
+    if ((*out)->o->alert->ack == LIAISON__ACK_REQUEST__ACK_READ &&
+        c->p->read_receipts && lsn_client_connect(c) == 0 &&
+        lsn_client_send_receipt(c, (*out)->o, LIAISON__RECEIPT_KIND__RECEIPT_READ,
+                                lsn_now()) == 0)
+        lsn_local_audit(c->p->store, lsn_now(), "receipt", "read %s to %s", hex, org);
+    return 0;
+}
+
+/* ------------------------------------------------------------ forwarding */
+
+int
+lsn_client_tlp_allows(int tlp, const char *own, const char *to)
+{
+    switch (tlp) {
+    case LIAISON__TLP__TLP_CLEAR:
+    case LIAISON__TLP__TLP_GREEN:
+        return 0;           /* every coalition member is in the community */
+    case LIAISON__TLP__TLP_AMBER:
+    case LIAISON__TLP__TLP_AMBER_STRICT:
+    case LIAISON__TLP__TLP_RED:
+    default:
+        if (strcmp(own, to) == 0 && tlp != LIAISON__TLP__TLP_RED)
+            return 0;
+        lsn_set_detail("TLP:%s may not leave %s: %s; ask the originator to "
+                       "send it to `%s` themselves",
+                       tlp == LIAISON__TLP__TLP_RED ? "RED" :
+                       tlp == LIAISON__TLP__TLP_AMBER_STRICT ? "AMBER+STRICT" : "AMBER",
+                       tlp == LIAISON__TLP__TLP_RED ? "its named recipients" : own,
+                       tlp == LIAISON__TLP__TLP_RED
+                           ? "TLP:RED is for the named recipients only"
+                           : "TLP:AMBER and AMBER+STRICT stay within the recipient organisation",
+                       to);
+        return LSN_ERR_LIMIT;
+    }
+}
+
+int
+lsn_client_forward(struct lsn_client *c, const char *prefix,
+                   const char *const *to, size_t n, int64_t now,
+                   uint8_t msg_id[16])
+{
+    struct lsn_message *m = NULL;
+    struct lsn_local_msg *st = NULL;
+    Liaison__Alert a = LIAISON__ALERT__INIT;
+    Liaison__Forwarded f = LIAISON__FORWARDED__INIT;
+    char title[LSN_ALERT_TITLE_MAX + 1], hex[33];
+    uint8_t *env = NULL;
+    size_t len = 0;
+    int r;
+
+    if ((r = lsn_client_read(c, prefix, 0, &m)) != 0)
+        return r;
+    /* A forward of a forward carries the forward (which carries the
+     * original): every layer's TLP binds, and an original that did not
+     * verify is not passed on. */
+    if (m->o->alert->forwarded != NULL && m->original_err != 0) {
+        r = m->original_err;
+        lsn_set_detail("the original inside this forward did not verify");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((r = lsn_client_tlp_allows(m->o->alert->tlp, c->p->cred->org, to[i])) != 0 ||
+            (m->original != NULL &&
+             (r = lsn_client_tlp_allows(m->original->alert->tlp, c->p->cred->org,
+                                        to[i])) != 0))
+            goto out;
+    }
+    if ((r = lsn_local_get_received(c->p->store, m->o->sender_org, m->o->msg_id,
+                                    &st)) != 0)
+        goto out;
+    a.type = m->o->alert->type == LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT
+                 ? LIAISON__ALERT_TYPE__ALERT_TYPE_NOTICE : m->o->alert->type;
+    if (a.type == LIAISON__ALERT_TYPE__ALERT_TYPE_RESPONSE ||
+        a.type == LIAISON__ALERT_TYPE__ALERT_TYPE_UPDATE ||
+        a.type == LIAISON__ALERT_TYPE__ALERT_TYPE_REVOKE)
+        a.type = LIAISON__ALERT_TYPE__ALERT_TYPE_NOTICE;
+    snprintf(title, sizeof title, "Fwd: %s", m->o->alert->title);
+    /* Cut on a UTF-8 boundary. */
+    for (size_t k = strlen(title); k > 0 && lsn_utf8_check(title, k) != 0; k--)
+        title[k - 1] = '\0';
+    a.title = title;
+    a.tlp = m->o->alert->tlp;
+    a.priority = m->o->alert->priority;
+    f.envelope = (ProtobufCBinaryData){ st->len, st->envelope };
+    f.key = (ProtobufCBinaryData){ 32, st->key };
+    a.forwarded = &f;
+    if ((r = lsn_client_seal(c, &a, to, n, now, LSN_DEFAULT_TTL, NULL, msg_id,
+                             &env, &len)) != 0)
+        goto out;
+    lsn_hex(hex, m->o->msg_id, 16);
+    lsn_local_audit(c->p->store, now, "forward", "msg %s of %s to %zu org(s)", hex,
+                    m->o->sender_org, n);
+    r = lsn_client_submit(c, msg_id, msg_id);
+out:
+    free(env);
+    lsn_local_msg_free(&st);
+    lsn_message_free(&m);
+    return r;
+}
