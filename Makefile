@@ -20,9 +20,9 @@ BUILD    ?= build
 PREFIX   ?= /usr/local
 SANITIZE ?=
 
-PKGS  := libsodium libzmq libprotobuf-c lmdb cmocka
+PKGS  := libsodium libzmq libprotobuf-c lmdb jansson cmocka
 DEBS  := libsodium-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
-         liblmdb-dev libcmocka-dev pkgconf clang libclang-rt-14-dev
+         liblmdb-dev libjansson-dev libcmocka-dev pkgconf clang libclang-rt-14-dev
 
 CC       ?= cc
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
@@ -107,7 +107,7 @@ $(BUILD)/config.mk: Makefile
 	@$(MAKE) --no-print-directory deps
 	@mkdir -p $(BUILD)
 	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
-	   echo "PKG_LIBS := $$(pkg-config --libs libsodium libzmq libprotobuf-c lmdb)"; \
+	   echo "PKG_LIBS := $$(pkg-config --libs libsodium libzmq libprotobuf-c lmdb jansson)"; \
 	   echo "CMOCKA_LIBS := $$(pkg-config --libs cmocka)"; } > $@.tmp && mv $@.tmp $@
 
 deps:
@@ -305,7 +305,7 @@ install: all
 	  echo "Description: end-to-end encrypted, signed alerts through liaison relays"; \
 	  echo "Version: 0.1"; \
 	  echo 'Cflags: -I$${includedir}'; \
-	  echo "Libs: -L\$${libdir} -lliaison $$(pkg-config --libs libsodium libzmq libprotobuf-c lmdb)"; \
+	  echo "Libs: -L\$${libdir} -lliaison $$(pkg-config --libs libsodium libzmq libprotobuf-c lmdb jansson)"; \
 	} > $(DESTDIR)$(PREFIX)/lib/pkgconfig/liaison.pc
 
 clean:
