@@ -13,6 +13,7 @@
 static const struct lsn_cli *prog;          /* the running program */
 static const struct lsn_cli_cmd *current;   /* and command, once found */
 static char path[160];                      /* "liaison-keys roster init" */
+static int restart;                         /* lsn_cli_next's first call */
 
 static const struct option no_opts[] = { { NULL, 0, NULL, 0 } };
 
@@ -147,6 +148,12 @@ opts_of(const struct lsn_cli_cmd *c)
 int
 lsn_cli_next(int argc, char **argv)
 {
+    /* The check left optind at the first argument; reading the options
+     * again starts getopt afresh. */
+    if (restart) {
+        optind = 0;
+        restart = 0;
+    }
     return getopt_long(argc, argv, "", opts_of(current), NULL);
 }
 
@@ -223,7 +230,7 @@ run_command(const struct lsn_cli_cmd *c, int argc, char **argv)
     while ((o = getopt_long(argc, argv, "", opts_of(c), NULL)) != -1)
         if (o == '?' || o == ':')
             return refuse(argv);
-    optind = 0;
+    restart = 1;
     return c->run(argc, argv);
 }
 

@@ -65,8 +65,9 @@ struct lsn_cli {
 int lsn_cli_main(const struct lsn_cli *p, int argc, char **argv);
 
 /* The running command's next option (getopt_long over its own table,
- * optarg its value), or -1 when none is left; optind is then the first
- * argument.  Options were checked before the command ran. */
+ * optarg its value), or -1 when none is left.  Options were checked
+ * before the command ran, and argv ordered options first: optind is the
+ * first argument when the command starts and after the last option. */
 int lsn_cli_next(int argc, char **argv);
 
 /* 0 if exactly n arguments follow the options; else a usage error

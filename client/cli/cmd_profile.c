@@ -172,8 +172,6 @@ bundle_import(int argc, char **argv)
     const char *file = NULL;
     int rc, r;
 
-    while (lsn_cli_next(argc, argv) != -1)
-        return lsn_cli_usage("unknown option");
     if ((rc = lsn_cli_args(argc, argv, 1, "a bundle FILE", &file)) != 0)
         return rc;
     if ((r = lsn_signed_file_read(file, LSN_TYPE_BUNDLE, &bin, &n)) != 0)
