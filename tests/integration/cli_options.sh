@@ -1,12 +1,13 @@
 #!/bin/sh
-# cli_options.sh: every subcommand of `liaison` and `liaison-keys` takes
-# only the options it declares.  Each is given one option that another
+# cli_options.sh: every subcommand of `liaison`, `liaison-keys` and
+# `liaison-relay` takes only the options it declares.  Each is given one option that another
 # subcommand takes: exit 2 before anything runs (no profile, relay or file
 # is needed), nothing on stdout, one line on stderr naming the option and
 # the subcommand's own --help.  Global options still work anywhere.
 set -u
 K="$LSN_BIN/liaison-keys"
 L="$LSN_BIN/liaison"
+R="$LSN_BIN/liaison-relay"
 HERE=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d "${LSN_TMP:-/tmp}/clioptions.XXXXXX")
 trap 'rm -rf "$T"' EXIT
@@ -14,13 +15,15 @@ cd "$T" || exit 1
 . "$HERE/tests/lib/checks.sh"
 
 # refused CMD OPTION COMMAND...: COMMAND (a subcommand CMD, "liaison send")
-# exits 2 naming OPTION and `CMD --help`, in one line, with nothing done.
+# exits 2 naming OPTION and `HELP --help` (HELP is CMD unless $help is
+# set), in one line, with nothing done.
 refused() {
     cmd=$1; opt=$2; shift 2
+    hint=${help:-$cmd}
     expect 2 "$cmd $opt" "$@"
     [ -s out.txt ] && bad "$cmd $opt: wrote to stdout"
     [ "$(wc -l < err.txt)" = 1 ] || { bad "$cmd $opt: not one line"; cat err.txt; }
-    grep -q -- "\`$opt\` is not an option of \`$cmd\`; see \`$cmd --help\`\$" err.txt ||
+    grep -q -- "\`$opt\` is not an option of \`$cmd\`; see \`$hint --help\`\$" err.txt ||
         { bad "$cmd $opt: option or help not named"; cat err.txt; }
 }
 
@@ -83,6 +86,15 @@ refused "liaison-keys bundle verify" --org-dir "$K" bundle verify b --roster r -
 refused "liaison-keys fingerprint" --json "$K" fingerprint a.pub --json
 refused "liaison-keys publish" --json "$K" publish --org-dir d --json
 refused "liaison-keys publish-roster" --force "$K" publish-roster r --org-dir d --force
+
+# The relay's subcommands have their help in the relay's.
+help=liaison-relay
+refused "liaison-relay import" --listen "$R" import --data d --listen tcp://127.0.0.1:1 b.signed
+refused "liaison-relay import" --syslog "$R" import --data d --syslog b.signed
+refused "liaison-relay check-config" --data "$R" check-config relay.conf --data d
+help=
+expect 0 "liaison-relay check-config --help" "$R" check-config --help
+has "usage: liaison-relay" "check-config --help prints the relay's usage"
 
 # An option no command takes is unknown, with the same one-line form.
 expect 2 "unknown option" "$L" --home "$T/none" fetch --bogus
