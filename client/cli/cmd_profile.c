@@ -59,8 +59,12 @@ const char status_usage[] =
 const struct option init_opts[] = {
     { "credential", required_argument, NULL, 'c' }, { NULL, 0, NULL, 0 },
 };
-const struct option orgs_opts[] = { { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 } };
-const struct option status_opts[] = { { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 } };
+const struct option orgs_opts[] = {
+    { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 },
+};
+const struct option status_opts[] = {
+    { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 },
+};
 
 /* Reads --json, the one option of orgs, status and audit, and n
  * arguments (0 or 1, into *arg). */

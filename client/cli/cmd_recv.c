@@ -381,7 +381,7 @@ save_alert(const Liaison__Alert *a, const char *dir, const char *of, size_t *n)
             if (r == LSN_ERR_TOO_LARGE || r == LSN_ERR_EXISTS) {
                 (void)lsn_cli_fail(0, "attachment not saved in %s: %s", dir,
                                    r == LSN_ERR_EXISTS ? "100 files of its name exist"
-                                   : "path too long");
+                                                       : "path too long");
                 return LSN_EXIT_USAGE;
             }
             return lsn_cli_fail(r, "attachment not saved in %s", dir);

@@ -131,8 +131,8 @@ cli_org_load(const char *dir, const char *pass_file, struct lsn_org **out)
     if ((r = lsn_org_is_protected(dir, &prot)) == LSN_ERR_PERMISSIONS)
         return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "refusing the org keys in %s", dir);
     if (r != 0)
-        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "%s is not an org folder (no readable root.key)",
-                               dir);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "%s is not an org folder (no readable "
+                               "root.key)", dir);
     snprintf(what, sizeof what, "the org keys in %s", dir);
     if ((rc = cli_pass_unlock(pass_file, prot, what, &pass)) != 0)
         return rc;

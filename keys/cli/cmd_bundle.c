@@ -292,5 +292,6 @@ cmd_fingerprint(int argc, char **argv)
             return 0;
         }
     }
-    return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "%s is not a public key or signed file", argv[1]);
+    return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "%s is not a public key or signed file",
+                           argv[1]);
 }

@@ -119,8 +119,9 @@ connect_admin(const struct popts *o, struct lsn_wire **w, char *org, size_t org_
     }
     if ((ent = lsn_roster_find_org(ro, cred->org)) == NULL ||
         (rel = lsn_roster_find_relay(ro, ent->relay)) == NULL || rel->curve_key.len != 32) {
-        r = lsn_cli_fail_as(LSN_EXIT_USAGE, LSN_ERR_UNKNOWN_ORG, "org `%s` or its home relay in roster v%llu",
-                            cred->org, (unsigned long long)ro->r->version);
+        r = lsn_cli_fail_as(LSN_EXIT_USAGE, LSN_ERR_UNKNOWN_ORG,
+                            "org `%s` or its home relay in roster v%llu", cred->org,
+                            (unsigned long long)ro->r->version);
         goto out;
     }
     if ((r = lsn_wire_connect(o->relay != NULL ? o->relay : rel->endpoint, rel->curve_key.data,

@@ -45,8 +45,8 @@ static const char usage[] =
     "Org ids are 1 to 32 of a-z, 0-9 and -.  Exit status: 0 success,\n"
     "1 verification failed, 2 usage or input error.\n";
 
-/* Each command's options (O_x: --x FILE-or-VALUE); parse reads any of
- * them into struct ropts. */
+/* Each command's options (O_NAME is --name); parse reads any of them
+ * into struct ropts. */
 #define O_COALITION { "coalition", required_argument, NULL, 'c' }
 #define O_THRESHOLD { "threshold", required_argument, NULL, 't' }
 #define O_AUTHORITY { "authority", required_argument, NULL, 'a' }
