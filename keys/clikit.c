@@ -263,9 +263,14 @@ run_group(const struct lsn_cli_cmd *t, const char *usage, int top, int argc,
         list(stdout, t, usage);
         return LSN_EXIT_OK;
     }
+    if (argc < 2 && !top) {
+        char names[512] = "";
+        for (c = t; c->name != NULL; c++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+                     c == t ? "" : ", ", c->name);
+        return lsn_cli_usage("`%s` needs a command: %s", lsn_cli_command(), names);
+    }
     if (argc < 2) {
-        if (!top)
-            return lsn_cli_usage("`%s` needs a command", lsn_cli_command());
         list(stderr, t, usage);
         return LSN_EXIT_USAGE;
     }
