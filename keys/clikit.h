@@ -11,9 +11,12 @@
  *         { "json", no_argument, NULL, 'j' },
  *         { NULL, 0, NULL, 0 },
  *     };
- *     { "fetch", cmd_fetch, fetch_opts, fetch_usage, "take what waits" },
+ *     { "fetch", cmd_fetch, fetch_opts, fetch_usage, "take what waits", NULL },
  *
- * and reads them with `while ((c = lsn_cli_next(argc, argv)) != -1)`.
+ * (the last line is its entry in the program's table or a group's), reads
+ * them with `while ((c = lsn_cli_next(argc, argv)) != -1) switch (c) ...`
+ * and its arguments with lsn_cli_args.  --help prints the usage text;
+ * the command never sees it.
  * The kit is single-threaded: it keeps the running command in statics. */
 #ifndef LSN_CLIKIT_H
 #define LSN_CLIKIT_H
