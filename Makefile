@@ -29,9 +29,9 @@ BUILD    ?= build
 PREFIX   ?= /usr/local
 SANITIZE ?=
 
-PKGS  := libsodium libzmq libprotobuf-c lmdb cmocka
+PKGS  := libsodium libzmq libprotobuf-c lmdb jansson cmocka
 DEBS  := libsodium-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
-         liblmdb-dev libcmocka-dev pkgconf clang libclang-rt-14-dev
+         liblmdb-dev libjansson-dev libcmocka-dev pkgconf clang libclang-rt-14-dev
 
 CC       ?= cc
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
@@ -51,7 +51,8 @@ CC       := clang
 CFLAGS   := -O1 -g -fno-omit-frame-pointer \
             -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 endif
-BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(HARDEN) -I. -Iinclude -I$(BUILD)/gen \
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -DLSN_VERSION='"$(VERSION)"' $(HARDEN) \
+              -I. -Iinclude -I$(BUILD)/gen \
               $(PKG_CFLAGS)
 LDFLAGS  += -pie -Wl,-z,relro,-z,now
 
@@ -122,7 +123,7 @@ $(BUILD)/config.mk: Makefile
 	@$(MAKE) --no-print-directory deps
 	@mkdir -p $(BUILD)
 	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
-	   echo "PKG_LIBS := $$(pkg-config --libs libsodium libzmq libprotobuf-c lmdb)"; \
+	   echo "PKG_LIBS := $$(pkg-config --libs libsodium libzmq libprotobuf-c lmdb jansson)"; \
 	   echo "CMOCKA_LIBS := $$(pkg-config --libs cmocka)"; } > $@.tmp && mv $@.tmp $@
 
 deps:

@@ -1,9 +1,13 @@
-/* json.c: JSON string escaping for --json outputs. */
+/* json.c: --json output through jansson (json.h). */
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "keys/json.h"
+#include "proto/err.h"
 
-/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one
+ * (overlong forms, surrogates and code points past U+10FFFF are not). */
 static size_t
 utf8_len(const unsigned char *s)
 {
@@ -29,42 +33,42 @@ utf8_len(const unsigned char *s)
     return 0;
 }
 
-void
-lsn_json_str(FILE *f, const char *str)
+json_t *
+lsn_json_text(const char *str)
 {
-    const unsigned char *s = (const unsigned char *)str;
+    const unsigned char *s = (const unsigned char *)(str != NULL ? str : "");
+    size_t len = strlen((const char *)s), o = 0, n;
+    unsigned char *buf;
+    json_t *v;
 
-    fputc('"', f);
+    /* Each invalid byte (1 byte) becomes U+FFFD (3 bytes). */
+    if (len > (SIZE_MAX - 1) / 3 || (buf = malloc(3 * len + 1)) == NULL)
+        return NULL;
     while (*s != '\0') {
-        size_t n;
-        if (*s == '"' || *s == '\\') {
-            fputc('\\', f);
-            fputc(*s++, f);
-        } else if (*s == '\n') {
-            fputs("\\n", f);
-            s++;
-        } else if (*s == '\t') {
-            fputs("\\t", f);
-            s++;
-        } else if (*s < 0x20 || *s == 0x7f) {
-            fprintf(f, "\\u%04x", *s++);
-        } else if ((n = utf8_len(s)) == 0) {
-            fputs("\\ufffd", f);
+        if ((n = utf8_len(s)) == 0) {
+            memcpy(buf + o, "\xef\xbf\xbd", 3);
+            o += 3;
             s++;
         } else {
-            fwrite(s, 1, n, f);
+            memcpy(buf + o, s, n);
+            o += n;
             s += n;
         }
     }
-    fputc('"', f);
+    v = json_stringn((const char *)buf, o);
+    free(buf);
+    return v;
 }
 
-void
-lsn_json_key(FILE *f, const char *key, int *first)
+int
+lsn_json_print(FILE *f, json_t *v)
 {
-    if (!*first)
-        fputc(',', f);
-    *first = 0;
-    lsn_json_str(f, key);
-    fputc(':', f);
+    int r = 0;
+
+    if (v == NULL)
+        return LSN_ERR_NOMEM;
+    if (json_dumpf(v, f, JSON_COMPACT) != 0 || fputc('\n', f) == EOF || fflush(f) != 0)
+        r = LSN_ERR_IO;
+    json_decref(v);
+    return r;
 }

@@ -71,45 +71,6 @@ lsn_set_detail(const char *fmt, ...)
 }
 
 void
-lsn_report(const char *prog, int err, const char *fmt, va_list ap)
-{
-    fprintf(stderr, "%s: ", prog);
-    vfprintf(stderr, fmt, ap);
-    if (err != 0) {
-        fprintf(stderr, ": %s", lsn_strerror(err));
-        if (detail[0] != '\0') {
-            /* A detail may hold a relay's sentence: no control character
-             * (C0, DEL, C1) reaches the terminal as itself. */
-            fputs(" (", stderr);
-            for (const unsigned char *p = (const unsigned char *)detail; *p; p++) {
-                if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-                    fprintf(stderr, "\\u{%04x}", (unsigned)p[1]);
-                    p++;
-                } else if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
-                    fprintf(stderr, "\\x%02x", *p);
-                } else {
-                    fputc(*p, stderr);
-                }
-            }
-            fputc(')', stderr);
-        }
-    }
-    fputc('\n', stderr);
-    detail[0] = '\0';
-}
-
-int
-lsn_wants_help(int argc, char **argv, const char *usage)
-{
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            return 1;
-        }
-    return 0;
-}
-
-void
 lsn_usage_command(const char *usage, char *out, size_t n)
 {
     const char *p = usage, *end;

@@ -24,15 +24,6 @@ const char *lsn_detail(void);
 void lsn_set_detail(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
-/* The command-line tools' error line on stderr:
- * "PROG: <fmt...>[: <lsn_strerror(err)>][ (<detail>)]" (err 0: no sentence,
- * and no detail), then clears the detail. */
-void lsn_report(const char *prog, int err, const char *fmt, va_list ap)
-    __attribute__((format(printf, 3, 0)));
-
-/* 1 (after printing usage to stdout) if argv[1..argc) holds --help or -h. */
-int lsn_wants_help(int argc, char **argv, const char *usage);
-
 /* The command a usage text documents: the lowercase words after
  * "usage: " on its first line ("liaison send", "liaison-keys roster"),
  * into out (truncated to n), for "see `CMD --help`" hints. */

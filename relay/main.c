@@ -206,13 +206,22 @@ import(const struct lsn_relay_config *cfg, const char *path)
 int
 main(int argc, char **argv)
 {
+    /* The relay's options, and import's: no endpoint, no log. */
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
-        { "listen", required_argument, NULL, 'l' },
         { "data", required_argument, NULL, 'd' },
         { "roster", required_argument, NULL, 'r' },
         { "key", required_argument, NULL, 'k' },
+        { "help", no_argument, NULL, 'h' },
+        { "listen", required_argument, NULL, 'l' },
         { "syslog", no_argument, NULL, 's' },
+        { NULL, 0, NULL, 0 },
+    };
+    static const struct option import_opts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "data", required_argument, NULL, 'd' },
+        { "roster", required_argument, NULL, 'r' },
+        { "key", required_argument, NULL, 'k' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -231,12 +240,23 @@ main(int argc, char **argv)
         argc--;
         argv++;
     } else if (argc >= 2 && strcmp(argv[1], "check-config") == 0) {
+        /* It takes no option but --help: the file says everything. */
+        for (int i = 2; i < argc; i++) {
+            int n = (int)strcspn(argv[i], "=");
+            if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                fputs(usage, stdout);
+                return 0;
+            }
+            if (strncmp(argv[i], "--", 2) == 0)
+                return usage_error("`%.*s` is not an option of `liaison-relay "
+                                   "check-config`", n > 64 ? 64 : n, argv[i]);
+        }
         if (argc != 3)
             return usage_error("check-config wants one FILE");
         return check_config(argv[2]);
     }
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", importing ? import_opts : opts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
         case 'l': over[0] = optarg; break;
@@ -246,9 +266,15 @@ main(int argc, char **argv)
         case 's': use_syslog = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         default: {
+            const char *a = argv[optind - 1];
             char what[128];
 
             lsn_bad_option(argv, what, sizeof what);
+            for (const struct option *o = opts; importing && o->name != NULL; o++)
+                if (strncmp(a, "--", 2) == 0 && strcspn(a + 2, "=") == strlen(o->name) &&
+                    strncmp(a + 2, o->name, strlen(o->name)) == 0)
+                    return usage_error("`--%s` is not an option of `liaison-relay "
+                                       "import`", o->name);
             return usage_error("%s", what);
         }
         }

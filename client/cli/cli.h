@@ -1,5 +1,6 @@
-/* cli.h: what every `liaison` command shares: the table type, exit codes,
- * option parsing helpers, profile opening and message output. */
+/* cli.h: what the `liaison` commands share beyond the kit
+ * (keys/clikit.h): profile opening, message output, and each command's
+ * entry point, options and --help text for the table in main.c. */
 #ifndef LSN_CLIENT_CLI_H
 #define LSN_CLIENT_CLI_H
 
@@ -8,41 +9,11 @@
 
 #include "client/client.h"
 
-/* Exit codes (README, --help). */
-#define EXIT_OK          0
-#define EXIT_FAILED      1   /* verification or delivery failure */
-#define EXIT_USAGE       2   /* usage or input error */
-#define EXIT_UNREACHABLE 3   /* relay unreachable: retry later */
-#define EXIT_LIMIT       4   /* refused by a limit (quota, size, TLP rule) */
+#include "keys/clikit.h"
 
-struct cmd {
-    const char *name;
-    int (*fn)(int argc, char **argv);
-    const char *summary;
-};
-
-/* Set by main from --home and --passphrase-file wherever they appear. */
+/* Set by the kit from --home and --passphrase-file wherever they appear. */
 extern const char *cli_home;
 extern const char *cli_pass_file;
-
-/* The exit code for an error; verifying = 1 when the input under test is
- * an envelope (then a malformed one is a verification failure). */
-int cli_exit_for(int err, int verifying);
-
-/* Prints "liaison: <what>: <sentence> (detail)" and returns the exit code. */
-int cli_fail(int err, int verifying, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Usage error: one line, the message and "see `CMD --help`" with CMD
- * taken from the usage text's first line; returns EXIT_USAGE. */
-int cli_usage(const char *usage, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* cli_usage for what getopt_long (opterr 0) just refused in argv. */
-int cli_bad_option(const char *usage, char **argv);
-
-/* Prints usage to stdout if argv has --help/-h. */
-int cli_help(int argc, char **argv, const char *usage);
 
 /* Opens the profile (asking for the credential's passphrase if it has
  * one); on failure prints why and returns the exit code. */
@@ -63,6 +34,9 @@ void cli_print_message(FILE *f, const struct lsn_message *m, int json);
  * indent, every line of it is prefixed so body text cannot pose as a
  * header. */
 void cli_safe_text(FILE *f, const char *s, const char *indent);
+
+/* cli_safe_text without indent: the kit's escaper for error lines. */
+void cli_safe_line(FILE *f, const char *s);
 void cli_print_summary(FILE *f, const struct lsn_message *m);
 
 /* s as cli_safe_text shows it, in buf (cut to n - 1 bytes); returns buf.
@@ -71,7 +45,16 @@ const char *cli_safe(const char *s, char *buf, size_t n);
 void cli_hex_id(char out[33], const uint8_t id[16]);
 const char *cli_time(int64_t t, char buf[21]);
 
-/* Commands. */
+/* Commands, with the options each takes and its --help; bundle and
+ * audit are groups (bundle import, audit verify|show). */
+extern const struct option init_opts[], orgs_opts[], send_opts[], reply_opts[];
+extern const struct option seal_opts[], forward_opts[], fetch_opts[], watch_opts[];
+extern const struct option inbox_opts[], read_opts[], status_opts[], prune_opts[];
+extern const char init_usage[], orgs_usage[], send_usage[], fetch_usage[];
+extern const char inbox_usage[], status_usage[], prune_usage[];
+extern const struct lsn_cli_cmd bundle_cmds[], audit_cmds[];
+extern const char bundle_usage[], audit_usage[];
+
 int cmd_init(int argc, char **argv);
 int cmd_orgs(int argc, char **argv);
 int cmd_send(int argc, char **argv);
@@ -84,8 +67,6 @@ int cmd_read(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_open(int argc, char **argv);
-int cmd_bundle(int argc, char **argv);
-int cmd_audit(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 
 #endif

@@ -14,7 +14,7 @@
 #include "keys/util.h"
 #include "proto/err.h"
 
-static const char init_usage[] =
+const char init_usage[] =
     "usage: liaison init --credential CRED [--home DIR] [--passphrase-file FILE]\n"
     "\n"
     "Sets up this device's profile (--home DIR, else $LIAISON_HOME, else\n"
@@ -24,14 +24,14 @@ static const char init_usage[] =
     "config file.  The credential's passphrase, if it has one, is asked on the\n"
     "terminal or read from --passphrase-file.\n";
 
-static const char orgs_usage[] =
+const char orgs_usage[] =
     "usage: liaison orgs [--json]\n"
     "\n"
     "Lists the coalition's member organisations from the pinned roster: id,\n"
     "display name, root key fingerprint (compare it by phone), the bundle\n"
     "version held (- if none yet) and the home relay.\n";
 
-static const char bundle_usage[] =
+const char bundle_usage[] =
     "usage: liaison bundle import FILE\n"
     "\n"
     "Adds an org bundle (from `liaison-keys bundle export`) to this profile's\n"
@@ -39,7 +39,7 @@ static const char bundle_usage[] =
     "the root key the pinned roster lists, unexpired, and not older than the\n"
     "one held.\n";
 
-static const char audit_usage[] =
+const char audit_usage[] =
     "usage: liaison audit verify [--json]\n"
     "       liaison audit show [--json]\n"
     "\n"
@@ -47,7 +47,7 @@ static const char audit_usage[] =
     "and key changes, each link keyed with the device's local store key.\n"
     "verify checks every link and exits 1 at the first broken one.\n";
 
-static const char status_usage[] =
+const char status_usage[] =
     "usage: liaison status MSGID [--json]\n"
     "\n"
     "What became of a message this device sent, per recipient organisation\n"
@@ -56,57 +56,56 @@ static const char status_usage[] =
     "the delivery, read and non-delivery receipts that came back, each signed\n"
     "by the device it names.\n";
 
+const struct option init_opts[] = {
+    { "credential", required_argument, NULL, 'c' }, { NULL, 0, NULL, 0 },
+};
+const struct option orgs_opts[] = {
+    { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 },
+};
+const struct option status_opts[] = {
+    { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 },
+};
+
+/* Reads --json, the one option of orgs, status and audit, and n
+ * arguments (0 or 1, into *arg). */
 static int
-one_flag(int argc, char **argv, const char *usage, const char *flag, int *set,
-         int want_arg, const char **arg)
+json_flag(int argc, char **argv, int *json, int n, const char **arg)
 {
-    *set = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], flag) == 0) {
-            *set = 1;
-        } else if (want_arg && *arg == NULL && argv[i][0] != '-') {
-            *arg = argv[i];
-        } else {
-            return cli_usage(usage, "unexpected argument `%s`", argv[i]);
-        }
+    int c;
+
+    *json = 0;
+    while ((c = lsn_cli_next(argc, argv)) != -1) {
+        if (c != 'j')
+            return lsn_cli_usage("unknown option");
+        *json = 1;
     }
-    if (want_arg && *arg == NULL)
-        return cli_usage(usage, "%s needs an argument", argv[0]);
-    return 0;
+    return lsn_cli_args(argc, argv, n, n ? "an argument" : "nothing", arg);
 }
 
 int
 cmd_init(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "credential", required_argument, NULL, 'c' },
-        { NULL, 0, NULL, 0 },
-    };
     const char *cred = NULL;
     char dir[PATH_MAX], *pass = NULL, prompt[PATH_MAX + 40];
     int c, r, prot = 0;
 
-    if (cli_help(argc, argv, init_usage))
-        return 0;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = lsn_cli_next(argc, argv)) != -1) {
         if (c != 'c')
-            return cli_bad_option(init_usage, argv);
+            return lsn_cli_usage("unknown option");
         cred = optarg;
     }
     if (cred == NULL || optind != argc)
-        return cli_usage(init_usage, "init needs --credential CRED");
+        return lsn_cli_usage("init needs --credential CRED");
     if ((r = lsn_profile_dir(cli_home, dir, sizeof dir)) != 0)
-        return cli_fail(r, 0, "no profile folder");
+        return lsn_cli_fail(r, "no profile folder");
     if ((r = lsn_secret_is_protected(cred, &prot)) != 0)
-        return cli_fail(r, 0, "cannot read credential %s", cred);
+        return lsn_cli_fail(r, "cannot read credential %s", cred);
     if (prot) {
         snprintf(prompt, sizeof prompt, "Passphrase for %.200s: ", cred);
         r = cli_pass_file ? lsn_pass_read_file(cli_pass_file, &pass)
                           : lsn_pass_read_tty(prompt, &pass);
         if (r != 0)
-            return cli_fail(r, 0, "passphrase");
+            return lsn_cli_fail(r, "passphrase");
     }
     r = lsn_profile_init(dir, cred, pass, lsn_now());
     lsn_pass_free(&pass);
@@ -114,10 +113,10 @@ cmd_init(int argc, char **argv)
         fputs("liaison: profile already exists in ", stderr);
         cli_safe_text(stderr, dir, NULL);
         fputs("; `liaison --home DIR init` sets up another\n", stderr);
-        return EXIT_USAGE;
+        return LSN_EXIT_USAGE;
     }
     if (r != 0)
-        return cli_fail(r, 0, "cannot set up the profile in %s", dir);
+        return lsn_cli_fail(r, "cannot set up the profile in %s", dir);
     printf("profile ready in %s\n", dir);
     return 0;
 }
@@ -129,16 +128,13 @@ cmd_orgs(int argc, char **argv)
     struct lsn_roster *ro = NULL;
     char fp[LSN_FP_LEN];
     int json, rc, r;
-    const char *none = NULL;
 
-    if (cli_help(argc, argv, orgs_usage))
-        return 0;
-    if ((rc = one_flag(argc, argv, orgs_usage, "--json", &json, 0, &none)) != 0)
+    if ((rc = json_flag(argc, argv, &json, 0, NULL)) != 0)
         return rc;
     if ((rc = cli_open(&c)) != 0)
         return rc;
     if ((r = lsn_profile_roster(c->p, lsn_now(), &ro)) != 0) {
-        rc = cli_fail(r, 0, "no valid roster");
+        rc = lsn_cli_fail(r, "no valid roster");
         goto out;
     }
     if (!json)
@@ -152,13 +148,11 @@ cmd_orgs(int argc, char **argv)
         lsn_bundle_destroy(&b);
         lsn_fingerprint(fp, o->root_key.data, 32);
         if (json) {
-            printf("{\"org\":");
-            lsn_json_str(stdout, o->id);
-            printf(",\"display\":");
-            lsn_json_str(stdout, o->display);
-            printf(",\"fingerprint\":\"%s\",\"bundle_version\":%lld,\"relay\":", fp, v);
-            lsn_json_str(stdout, o->relay);
-            printf(",\"self\":%s}\n", strcmp(o->id, c->p->cred->org) == 0 ? "true" : "false");
+            lsn_json_print(stdout, json_pack("{s:o, s:o, s:s, s:I, s:o, s:b}",
+                "org", lsn_json_text(o->id), "display", lsn_json_text(o->display),
+                "fingerprint", fp, "bundle_version", (json_int_t)v,
+                "relay", lsn_json_text(o->relay),
+                "self", strcmp(o->id, c->p->cred->org) == 0));
         } else {
             char vs[24];
             snprintf(vs, sizeof vs, v ? "v%lld" : "-", v);
@@ -180,18 +174,16 @@ bundle_import(int argc, char **argv)
     uint8_t *bin = NULL;
     size_t n = 0;
     const char *file = NULL;
-    int rc, r, dummy;
+    int rc, r;
 
-    if (cli_help(argc, argv, bundle_usage))
-        return 0;
-    if ((rc = one_flag(argc, argv, bundle_usage, "--unused", &dummy, 1, &file)) != 0)
+    if ((rc = lsn_cli_args(argc, argv, 1, "a bundle FILE", &file)) != 0)
         return rc;
     if ((r = lsn_signed_file_read(file, LSN_TYPE_BUNDLE, &bin, &n)) != 0)
-        return cli_fail(r, 0, "cannot read bundle %s", file);
+        return lsn_cli_fail(r, "cannot read bundle %s", file);
     if ((rc = cli_open(&c)) != 0)
         goto out;
     if ((r = lsn_trust_put_bundle(c->p->trust, bin, n, lsn_now())) != 0) {
-        rc = cli_fail(r, 1, "bundle %s refused", file);
+        rc = lsn_cli_fail_as(lsn_cli_exit_for(r, 1), r, "bundle %s refused", file);
         goto out;
     }
     lsn_local_audit(c->p->store, lsn_now(), "key", "bundle imported from a file");
@@ -202,17 +194,14 @@ out:
     return rc;
 }
 
-int
-cmd_bundle(int argc, char **argv)
-{
-    if (argc >= 2 && strcmp(argv[1], "import") == 0)
-        return bundle_import(argc - 1, argv + 1);
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(bundle_usage, stdout);
-        return 0;
-    }
-    return cli_usage(bundle_usage, "unknown bundle command");
-}
+static const struct option audit_opts[] = {
+    { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 },
+};
+
+const struct lsn_cli_cmd bundle_cmds[] = {
+    { "import", bundle_import, NULL, bundle_usage, "import an org bundle file", NULL },
+    { NULL, NULL, NULL, NULL, NULL, NULL },
+};
 
 static int
 print_audit(void *ctx, const Liaison__AuditEntry *e)
@@ -221,12 +210,10 @@ print_audit(void *ctx, const Liaison__AuditEntry *e)
     char t[21];
 
     if (json) {
-        printf("{\"seq\":%llu,\"at\":%lld,\"event\":", (unsigned long long)e->seq,
-               (long long)e->at);
-        lsn_json_str(stdout, e->event);
-        printf(",\"detail\":");
-        lsn_json_str(stdout, e->detail);
-        printf("}\n");
+        lsn_json_print(stdout, json_pack("{s:I, s:I, s:o, s:o}",
+                                         "seq", (json_int_t)e->seq, "at", (json_int_t)e->at,
+                                         "event", lsn_json_text(e->event),
+                                         "detail", lsn_json_text(e->detail)));
     } else {
         char safe[2048];    /* details name orgs a relay supplied */
         printf("%6llu  %s  %-12s %s\n", (unsigned long long)e->seq,
@@ -235,38 +222,30 @@ print_audit(void *ctx, const Liaison__AuditEntry *e)
     return 0;
 }
 
-int
-cmd_audit(int argc, char **argv)
+/* audit verify and audit show */
+static int
+audit(int argc, char **argv, int show)
 {
     struct lsn_client *c = NULL;
     uint64_t n = 0, bad = 0;
-    const char *none = NULL;
-    int json, rc, r, show;
+    int json, rc, r;
 
-    if (argc < 2 || (strcmp(argv[1], "verify") != 0 && strcmp(argv[1], "show") != 0)) {
-        if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-            fputs(audit_usage, stdout);
-            return 0;
-        }
-        return cli_usage(audit_usage, "audit needs verify or show");
-    }
-    show = strcmp(argv[1], "show") == 0;
-    if (cli_help(argc - 1, argv + 1, audit_usage))
-        return 0;
-    if ((rc = one_flag(argc - 1, argv + 1, audit_usage, "--json", &json, 0, &none)) != 0)
+    if ((rc = json_flag(argc, argv, &json, 0, NULL)) != 0)
         return rc;
     if ((rc = cli_open(&c)) != 0)
         return rc;
     if (show) {
         if ((r = lsn_local_each_audit(c->p->store, print_audit, &json)) != 0)
-            rc = cli_fail(r, 0, "audit log");
+            rc = lsn_cli_fail(r, "audit log");
     } else if ((r = lsn_local_audit_verify(c->p->store, &n, &bad)) != 0) {
         if (json)
-            printf("{\"valid\":false,\"entries\":%llu,\"first_bad\":%llu}\n",
-                   (unsigned long long)n, (unsigned long long)bad);
-        rc = cli_fail(r, 1, "audit log broken at entry %llu", (unsigned long long)bad);
+            lsn_json_print(stdout, json_pack("{s:b, s:I, s:I}", "valid", 0,
+                                             "entries", (json_int_t)n,
+                                             "first_bad", (json_int_t)bad));
+        rc = lsn_cli_fail_as(lsn_cli_exit_for(r, 1), r, "audit log broken at entry %llu",
+                             (unsigned long long)bad);
     } else if (json) {
-        printf("{\"valid\":true,\"entries\":%llu}\n", (unsigned long long)n);
+        lsn_json_print(stdout, json_pack("{s:b, s:I}", "valid", 1, "entries", (json_int_t)n));
     } else {
         printf("audit log intact: %llu entries\n", (unsigned long long)n);
     }
@@ -274,8 +253,27 @@ cmd_audit(int argc, char **argv)
     return rc;
 }
 
+static int
+audit_verify(int argc, char **argv)
+{
+    return audit(argc, argv, 0);
+}
+
+static int
+audit_show(int argc, char **argv)
+{
+    return audit(argc, argv, 1);
+}
+
+const struct lsn_cli_cmd audit_cmds[] = {
+    { "verify", audit_verify, audit_opts, audit_usage, "check every link of the log", NULL },
+    { "show", audit_show, audit_opts, audit_usage, "list the log", NULL },
+    { NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
 struct receipt_ctx {
-    int json, n;
+    int n;
+    json_t *json;       /* the receipts array with --json, else NULL */
 };
 
 static int
@@ -290,19 +288,16 @@ print_receipt(void *ctx, const char *org, const char *device, int kind, int64_t 
     else if (reason >= 0)
         reason = LSN_ERR_INVALID;   /* a refusal always has one */
 
-    if (x->json) {
-        printf("%s{\"org\":", x->n ? "," : "");
-        lsn_json_str(stdout, org);
-        printf(",\"device\":");
-        lsn_json_str(stdout, device);
-        printf(",\"kind\":\"%s\",\"at\":%lld,\"reads_off\":%s",
-               lsn_name_of(lsn_names_receipt, kind), (long long)at,
-               reads_off ? "true" : "false");
-        if (reason != 0) {
-            printf(",\"code\":%d,\"reason\":", reason);
-            lsn_json_str(stdout, lsn_strerror(reason));
+    if (x->json != NULL) {
+        json_t *o = json_pack("{s:o, s:o, s:s, s:I, s:b}", "org", lsn_json_text(org),
+                              "device", lsn_json_text(device),
+                              "kind", lsn_name_of(lsn_names_receipt, kind),
+                              "at", (json_int_t)at, "reads_off", reads_off);
+        if (o != NULL && reason != 0) {
+            json_object_set_new(o, "code", json_integer(reason));
+            json_object_set_new(o, "reason", json_string(lsn_strerror(reason)));
         }
-        printf("}");
+        json_array_append_new(x->json, o);
     } else if (reason != 0) {
         printf("  receipt: %s/%s refused it: %s (signed receipt, %s)\n", org, device,
                lsn_strerror(reason), cli_time(at, t));
@@ -394,23 +389,70 @@ print_recipient(const Liaison__RecipientStatus *p)
     print_devices(p);
 }
 
-static void
+static const char *waiting_what(const Liaison__StoredSent *sent);
+
+static json_t *
 json_devices(const Liaison__RecipientStatus *p)
 {
-    printf(",\"device_states\":[");
+    json_t *a = json_array();
+
     for (size_t j = 0; j < p->n_device_states; j++) {
         const Liaison__DeviceStatus *d = p->device_states[j];
-        printf("%s{\"device\":", j ? "," : "");
-        lsn_json_str(stdout, device_name(d));
-        printf(",\"state\":\"%s\"", lsn_name_of(lsn_names_device_state, d->state));
-        if (d->state == LIAISON__DEVICE_STATE__DEVICE_REFUSED) {
-            printf(",\"code\":%d,\"reason\":", (int)d->reason);
-            lsn_json_str(stdout, d->reason < 0 ? lsn_strerror(d->reason)
-                                               : "no reason given");
+        json_t *o = json_pack("{s:o, s:s}", "device", lsn_json_text(device_name(d)),
+                              "state", lsn_name_of(lsn_names_device_state, d->state));
+        if (o != NULL && d->state == LIAISON__DEVICE_STATE__DEVICE_REFUSED) {
+            json_object_set_new(o, "code", json_integer(d->reason));
+            json_object_set_new(o, "reason", json_string(d->reason < 0
+                                ? lsn_strerror(d->reason) : "no reason given"));
         }
-        printf("}");
+        json_array_append_new(a, o);
     }
-    printf("]");
+    return a;
+}
+
+/* status --json: one object (docs/json.md); relay-chosen names through
+ * lsn_json_text. */
+static void
+print_status_json(struct lsn_client *c, const uint8_t id[16], const char *hex,
+                  const Liaison__StoredSent *sent, const Liaison__StatusReply *st,
+                  int relay_err)
+{
+    struct receipt_ctx rx = { 0, json_array() };
+    json_t *o, *relay;
+
+    o = json_pack("{s:s, s:b, s:s}", "msg_id", hex, "submitted", sent->submitted,
+                  "ack", lsn_name_of(lsn_names_ack, sent->ack));
+    if (o != NULL && !sent->submitted && sent->refused == 0 && sent->waiting != 0) {
+        json_object_set_new(o, "waiting", json_string(waiting_what(sent)));
+        json_object_set_new(o, "retry_at", json_integer(sent->retry_at));
+    }
+    if (st == NULL) {
+        relay = json_pack("{s:b, s:s}", "reachable", 0, "error", lsn_strerror(relay_err));
+    } else {
+        json_t *recips = json_array();
+        for (size_t i = 0; i < st->n_recipients; i++) {
+            const Liaison__RecipientStatus *p = st->recipients[i];
+            json_array_append_new(recips, json_pack(
+                "{s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:b, s:b, s:o}",
+                "org", lsn_json_text(p->org), "state", recipient_state(p),
+                "devices", (json_int_t)p->devices, "delivered", (json_int_t)p->delivered,
+                "refused", (json_int_t)p->refused, "trimmed", (json_int_t)p->trimmed,
+                "dropped", (json_int_t)p->dropped, "expired", p->expired,
+                "relay", lsn_json_text(p->relay), "forwarded", p->forwarded,
+                "relay_answered", p->relay_answered, "device_states", json_devices(p)));
+        }
+        relay = json_pack("{s:b, s:b, s:o}", "reachable", 1, "known", st->known,
+                          "recipients", recips);
+    }
+    lsn_local_each_receipt_reason(c->p->store, id, print_receipt, &rx);
+    if (o != NULL) {
+        json_object_set_new(o, "relay", relay);
+        json_object_set_new(o, "receipts", rx.json);
+    } else {
+        json_decref(relay);
+        json_decref(rx.json);
+    }
+    lsn_json_print(stdout, o);
 }
 
 /* What a stored send waits for, from the relay's refusal. */
@@ -436,16 +478,13 @@ cmd_status(int argc, char **argv)
     char hex[33];
     int json, rc, r, relay_err = 0;
 
-    if (cli_help(argc, argv, status_usage))
-        return 0;
-    if ((rc = one_flag(argc, argv, status_usage, "--json", &json, 1, &prefix)) != 0)
+    if ((rc = json_flag(argc, argv, &json, 1, &prefix)) != 0)
         return rc;
-    rx.json = json;
     if ((rc = cli_open(&c)) != 0)
         return rc;
     if ((r = lsn_local_find_sent(c->p->store, prefix, id)) != 0 ||
         (r = lsn_local_get_sent(c->p->store, id, &sent)) != 0) {
-        rc = cli_fail(r, 0, "no sent message %s", prefix);
+        rc = lsn_cli_fail(r, "no sent message %s", prefix);
         goto out;
     }
     cli_hex_id(hex, id);
@@ -453,41 +492,7 @@ cmd_status(int argc, char **argv)
         r = lsn_relay_client_status(c->rc, id, &st);
     relay_err = r;
     if (json) {
-        printf("{\"msg_id\":\"%s\",\"submitted\":%s,\"ack\":\"%s\",",
-               hex, sent->submitted ? "true" : "false",
-               lsn_name_of(lsn_names_ack, sent->ack));
-        if (!sent->submitted && sent->refused == 0 && sent->waiting != 0)
-            printf("\"waiting\":\"%s\",\"retry_at\":%lld,", waiting_what(sent),
-                   (long long)sent->retry_at);
-        printf("\"relay\":");
-        if (st == NULL) {
-            printf("{\"reachable\":false,\"error\":");
-            lsn_json_str(stdout, lsn_strerror(relay_err));
-            printf("}");
-        } else {
-            printf("{\"reachable\":true,\"known\":%s,\"recipients\":[",
-                   st->known ? "true" : "false");
-            for (size_t i = 0; i < st->n_recipients; i++) {
-                const Liaison__RecipientStatus *p = st->recipients[i];
-                printf("%s{\"org\":", i ? "," : "");
-                lsn_json_str(stdout, p->org);
-                printf(",\"state\":\"%s\",\"devices\":%u,\"delivered\":%u,"
-                       "\"refused\":%u,\"trimmed\":%u,\"dropped\":%u,\"expired\":%s,"
-                       "\"relay\":", recipient_state(p), p->devices, p->delivered,
-                       p->refused, p->trimmed, p->dropped,
-                       p->expired ? "true" : "false");
-                lsn_json_str(stdout, p->relay);
-                printf(",\"forwarded\":%s,\"relay_answered\":%s",
-                       p->forwarded ? "true" : "false",
-                       p->relay_answered ? "true" : "false");
-                json_devices(p);
-                printf("}");
-            }
-            printf("]}");
-        }
-        printf(",\"receipts\":[");
-        lsn_local_each_receipt_reason(c->p->store, id, print_receipt, &rx);
-        printf("]}\n");
+        print_status_json(c, id, hex, sent, st, relay_err);
         goto out;
     }
     printf("message %s: %s\n", hex, sent->submitted ? "accepted by the home relay"

@@ -11,7 +11,7 @@
 #include "keys/util.h"
 #include "proto/err.h"
 
-static const char prune_usage[] =
+const char prune_usage[] =
     "usage: liaison prune (--before DATE | --older-than AGE) [--dry-run] [--json]\n"
     "\n"
     "Removes from the local store every message that was read and was\n"
@@ -26,6 +26,14 @@ static const char prune_usage[] =
     "  --dry-run     list what would be removed and change nothing\n"
     "\n"
     "Exit status: 0 success, 2 usage or input error.\n";
+
+const struct option prune_opts[] = {
+    { "before", required_argument, NULL, 'b' },
+    { "older-than", required_argument, NULL, 'o' },
+    { "dry-run", no_argument, NULL, 'n' },
+    { "json", no_argument, NULL, 'j' },
+    { NULL, 0, NULL, 0 },
+};
 
 struct pruned {
     char org[LSN_ENV_ORG_MAX + 1];
@@ -83,13 +91,6 @@ parse_date(const char *s, int64_t *out)
 int
 cmd_prune(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "before", required_argument, NULL, 'b' },
-        { "older-than", required_argument, NULL, 'o' },
-        { "dry-run", no_argument, NULL, 'n' },
-        { "json", no_argument, NULL, 'j' },
-        { NULL, 0, NULL, 0 },
-    };
     struct prune_list l = { NULL, 0, 0 };
     struct lsn_client *c = NULL;
     const char *before_s = NULL, *age_s = NULL;
@@ -99,30 +100,26 @@ cmd_prune(int argc, char **argv)
     int opt, json = 0, dry = 0, rc, r;
     char t[21], hex[33];
 
-    if (cli_help(argc, argv, prune_usage))
-        return 0;
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((opt = lsn_cli_next(argc, argv)) != -1) {
         switch (opt) {
         case 'b': before_s = optarg; break;
         case 'o': age_s = optarg; break;
         case 'n': dry = 1; break;
         case 'j': json = 1; break;
-        default: return cli_bad_option(prune_usage, argv);
+        default: return lsn_cli_usage("unknown option");
         }
     }
     if (optind != argc)
-        return cli_usage(prune_usage, "unexpected argument `%.64s`", argv[optind]);
+        return lsn_cli_usage("unexpected argument `%.64s`", argv[optind]);
     if ((before_s == NULL) == (age_s == NULL))
-        return cli_usage(prune_usage, "give one of --before DATE and --older-than AGE");
+        return lsn_cli_usage("give one of --before DATE and --older-than AGE");
     if (before_s != NULL && parse_date(before_s, &before) != 0)
-        return cli_usage(prune_usage, "--before `%.64s`: use YYYY-MM-DD or "
-                         "YYYY-MM-DDTHH:MM:SSZ", before_s);
+        return lsn_cli_usage("--before `%.64s`: use YYYY-MM-DD or "
+                             "YYYY-MM-DDTHH:MM:SSZ", before_s);
     if (age_s != NULL) {
         if (lsn_duration_parse(age_s, &age) != 0)
-            return cli_usage(prune_usage, "--older-than `%.64s`: use a number and "
-                             "d, h, m or s, e.g. 90d", age_s);
+            return lsn_cli_usage("--older-than `%.64s`: use a number and "
+                                 "d, h, m or s, e.g. 90d", age_s);
         before = now - age;
     }
     if ((rc = cli_open(&c)) != 0)
@@ -133,17 +130,17 @@ cmd_prune(int argc, char **argv)
                             "received before %s removed (%llu bytes)", n,
                             cli_time(before, t), (unsigned long long)bytes);
     if (r != 0) {
-        rc = cli_fail(r, 0, "prune");
+        rc = lsn_cli_fail(r, "prune");
         goto out;
     }
     for (size_t i = 0; i < l.n; i++) {
         cli_hex_id(hex, l.v[i].id);
         if (json) {
-            printf("{\"msg_id\":\"%s\",\"from\":", hex);
-            lsn_json_str(stdout, l.v[i].org);
-            printf(",\"received\":%lld,\"bytes\":%llu,\"pruned\":%s}\n",
-                   (long long)l.v[i].received, (unsigned long long)l.v[i].bytes,
-                   dry ? "false" : "true");
+            lsn_json_print(stdout, json_pack("{s:s, s:o, s:I, s:I, s:b}", "msg_id", hex,
+                                             "from", lsn_json_text(l.v[i].org),
+                                             "received", (json_int_t)l.v[i].received,
+                                             "bytes", (json_int_t)l.v[i].bytes,
+                                             "pruned", !dry));
         } else {
             printf("%s %s from %s received %s (%llu bytes)\n",
                    dry ? "would prune" : "pruned", hex, l.v[i].org,
@@ -151,8 +148,10 @@ cmd_prune(int argc, char **argv)
         }
     }
     if (json)
-        printf("{\"dry_run\":%s,\"before\":%lld,\"pruned\":%zu,\"bytes\":%llu}\n",
-               dry ? "true" : "false", (long long)before, n, (unsigned long long)bytes);
+        lsn_json_print(stdout, json_pack("{s:b, s:I, s:I, s:I}", "dry_run", dry,
+                                         "before", (json_int_t)before,
+                                         "pruned", (json_int_t)n,
+                                         "bytes", (json_int_t)bytes));
     else
         printf("%s%zu read message(s) received before %s (%llu bytes)\n",
                dry ? "would prune " : "pruned ", n, cli_time(before, t),

@@ -17,7 +17,7 @@
 #include "proto/envelope.h"
 #include "proto/err.h"
 
-static const char fetch_usage[] =
+const char fetch_usage[] =
     "usage: liaison fetch [--json]\n"
     "       liaison watch [--json] [--exec CMD]\n"
     "\n"
@@ -43,7 +43,7 @@ static const char fetch_usage[] =
     "Exit status: 0 success, 1 a message failed verification or was left\n"
     "waiting at the relay, 2 usage error, 3 relay unreachable.\n";
 
-static const char inbox_usage[] =
+const char inbox_usage[] =
     "usage: liaison inbox [--unread] [--json]\n"
     "       liaison read MSGID [--json] [--save-attachments DIR]\n"
     "       liaison open FILE [--json] [--save-attachments DIR]\n"
@@ -166,42 +166,42 @@ on_error(void *ctx, const char *org, const uint8_t id[16], int err)
     lsn_set_detail("%s", "");
 }
 
+const struct option fetch_opts[] = {
+    { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 },
+};
+const struct option watch_opts[] = {
+    { "json", no_argument, NULL, 'j' }, { "exec", required_argument, NULL, 'x' },
+    { NULL, 0, NULL, 0 },
+};
+const struct option inbox_opts[] = {
+    { "unread", no_argument, NULL, 'u' }, { "json", no_argument, NULL, 'j' },
+    { NULL, 0, NULL, 0 },
+};
+/* read and open */
+const struct option read_opts[] = {
+    { "json", no_argument, NULL, 'j' }, { "save-attachments", required_argument, NULL, 's' },
+    { NULL, 0, NULL, 0 },
+};
+
+/* Reads the options of fetch, watch, inbox, read and open (each takes
+ * its own: fetch_opts ...) and want_arg arguments (0 or 1, into *arg). */
 static int
-parse_recv(int argc, char **argv, const char *usage, struct show_ctx *x,
-           int *unread, int want_arg, const char **arg)
+parse_recv(int argc, char **argv, struct show_ctx *x, int *unread, int want_arg,
+           const char **arg)
 {
-    static const struct option opts[] = {
-        { "json", no_argument, NULL, 'j' },
-        { "exec", required_argument, NULL, 'x' },
-        { "unread", no_argument, NULL, 'u' },
-        { "save-attachments", required_argument, NULL, 's' },
-        { NULL, 0, NULL, 0 },
-    };
     int c;
 
     memset(x, 0, sizeof *x);
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = lsn_cli_next(argc, argv)) != -1) {
         switch (c) {
         case 'j': x->json = 1; break;
         case 'x': x->exec = optarg; break;
-        case 's':
-            if (!want_arg)          /* read and open: one message */
-                return cli_usage(usage, "--save-attachments belongs to read and open");
-            x->save = optarg;
-            break;
-        case 'u': if (unread) { *unread = 1; break; } /* fall through */
-        default: return cli_bad_option(usage, argv);
+        case 's': x->save = optarg; break;
+        case 'u': *unread = 1; break;
+        default: return lsn_cli_usage("unknown option");
         }
     }
-    if (want_arg && optind != argc - 1)
-        return cli_usage(usage, "%s needs one argument", argv[0]);
-    if (!want_arg && optind != argc)
-        return cli_usage(usage, "unexpected argument `%s`", argv[optind]);
-    if (arg != NULL)
-        *arg = want_arg ? argv[optind] : NULL;
-    return 0;
+    return lsn_cli_args(argc, argv, want_arg, "one argument", arg);
 }
 
 int
@@ -212,20 +212,16 @@ cmd_fetch(int argc, char **argv)
     size_t n = 0, resent = 0;
     int rc, r;
 
-    if (cli_help(argc, argv, fetch_usage))
-        return 0;
-    if ((rc = parse_recv(argc, argv, fetch_usage, &x, NULL, 0, NULL)) != 0)
+    if ((rc = parse_recv(argc, argv, &x, NULL, 0, NULL)) != 0)
         return rc;
-    if (x.exec != NULL)
-        return cli_usage(fetch_usage, "--exec belongs to watch");
     if ((rc = cli_open(&c)) != 0)
         return rc;
     if ((r = lsn_client_fetch(c, on_message, on_error, &x, &n)) != 0) {
-        rc = cli_fail(r, 0, "fetch");
+        rc = lsn_cli_fail(r, "fetch");
         goto out;
     }
     if ((r = lsn_client_resubmit(c, &resent)) != 0)
-        (void)cli_fail(r, 0, "warning: stored messages not resent yet");
+        (void)lsn_cli_fail(r, "warning: stored messages not resent yet");
     (void)n;
     if (!x.json)
         fprintf(stderr, "%zu new message(s)%s%s\n", x.shown,
@@ -246,7 +242,7 @@ cmd_fetch(int argc, char **argv)
             fprintf(stderr, "liaison: the next fetch tries them again\n");
     }
     if (rc == 0 && (x.failures > 0 || c->waiting > 0))
-        rc = EXIT_FAILED;
+        rc = LSN_EXIT_FAILED;
 out:
     lsn_client_close(&c);
     return rc;
@@ -270,9 +266,7 @@ cmd_watch(int argc, char **argv)
     size_t resent = 0;
     int rc, r;
 
-    if (cli_help(argc, argv, fetch_usage))
-        return 0;
-    if ((rc = parse_recv(argc, argv, fetch_usage, &x, NULL, 0, NULL)) != 0)
+    if ((rc = parse_recv(argc, argv, &x, NULL, 0, NULL)) != 0)
         return rc;
     if ((rc = cli_open(&c)) != 0)
         return rc;
@@ -284,7 +278,7 @@ cmd_watch(int argc, char **argv)
     (void)lsn_client_resubmit(c, &resent);
     r = lsn_client_watch(c, on_message, on_error, &x, &stop_watch, 250);
     if (r != 0)
-        rc = cli_fail(r, 0, "watch");
+        rc = lsn_cli_fail(r, "watch");
     lsn_client_close(&c);
     return rc;
 }
@@ -314,15 +308,13 @@ cmd_inbox(int argc, char **argv)
     struct lsn_client *c = NULL;
     int rc, r, unread = 0;
 
-    if (cli_help(argc, argv, inbox_usage))
-        return 0;
-    if ((rc = parse_recv(argc, argv, inbox_usage, &x, &unread, 0, NULL)) != 0)
+    if ((rc = parse_recv(argc, argv, &x, &unread, 0, NULL)) != 0)
         return rc;
     if ((rc = cli_open(&c)) != 0)
         return rc;
     l.json = x.json;
     if ((r = lsn_client_each_received(c, unread, list_one, &l)) != 0)
-        rc = cli_fail(r, 0, "inbox");
+        rc = lsn_cli_fail(r, "inbox");
     else if (!l.json && l.n == 0)
         fprintf(stderr, "no %smessages\n", unread ? "unread " : "");
     lsn_client_close(&c);
@@ -387,12 +379,12 @@ save_alert(const Liaison__Alert *a, const char *dir, const char *of, size_t *n)
         }
         if ((r = save_one(dir, name, at, path, sizeof path)) != 0) {
             if (r == LSN_ERR_TOO_LARGE || r == LSN_ERR_EXISTS) {
-                (void)cli_fail(0, 0, "attachment not saved in %s: %s", dir,
-                               r == LSN_ERR_EXISTS ? "100 files of its name exist"
-                                                   : "path too long");
-                return EXIT_USAGE;
+                (void)lsn_cli_fail(0, "attachment not saved in %s: %s", dir,
+                                   r == LSN_ERR_EXISTS ? "100 files of its name exist"
+                                                       : "path too long");
+                return LSN_EXIT_USAGE;
             }
-            return cli_fail(r, 0, "attachment not saved in %s", dir);
+            return lsn_cli_fail(r, "attachment not saved in %s", dir);
         }
         fprintf(stderr, "saved %s (%zu bytes%s%s", path, at->data.len,
                 of != NULL ? ", " : "", of != NULL ? of : "");
@@ -417,7 +409,7 @@ save_attachments(const struct lsn_message *m, const char *dir)
     int rc;
 
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return cli_fail(LSN_ERR_IO, 0, "cannot create %s: %s", dir, strerror(errno));
+        return lsn_cli_fail(LSN_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
     if ((rc = save_alert(m->o->alert, dir, NULL, &n)) != 0)
         return rc;
     if (m->original != NULL && m->original_err == 0 &&
@@ -437,14 +429,12 @@ cmd_read(int argc, char **argv)
     const char *id;
     int rc, r;
 
-    if (cli_help(argc, argv, inbox_usage))
-        return 0;
-    if ((rc = parse_recv(argc, argv, inbox_usage, &x, NULL, 1, &id)) != 0)
+    if ((rc = parse_recv(argc, argv, &x, NULL, 1, &id)) != 0)
         return rc;
     if ((rc = cli_open(&c)) != 0)
         return rc;
     if ((r = lsn_client_read(c, id, 1, &m)) != 0) {
-        rc = cli_fail(r, 0, "cannot read %s", id);
+        rc = lsn_cli_fail(r, "cannot read %s", id);
     } else {
         cli_print_message(stdout, m, x.json);
         if (x.save != NULL)
@@ -483,23 +473,21 @@ cmd_open(int argc, char **argv)
     const char *file;
     int rc, r;
 
-    if (cli_help(argc, argv, inbox_usage))
-        return 0;
-    if ((rc = parse_recv(argc, argv, inbox_usage, &x, NULL, 1, &file)) != 0)
+    if ((rc = parse_recv(argc, argv, &x, NULL, 1, &file)) != 0)
         return rc;
     if ((r = lsn_file_read(file, LSN_ENVELOPE_MAX, &env, &len)) != 0)
-        return cli_fail(r, 0, "cannot read %s", file);
+        return lsn_cli_fail(r, "cannot read %s", file);
     if ((rc = cli_open(&c)) != 0)
         goto out;
     c->offline = 1;     /* verified against the bundles held here */
     if ((r = lsn_client_accept(c, env, len, lsn_now(), &m)) != 0) {
-        rc = cli_fail(r, 1, "%s does not verify", file);
+        rc = lsn_cli_fail_as(lsn_cli_exit_for(r, 1), r, "%s does not verify", file);
         /* Whichever check refused it (a limit, a field, an unknown org),
          * the envelope did not verify; only a local fault, or no bundle of
          * the sender held here to check it with (import it), is not that. */
         if (r != LSN_ERR_NOMEM && r != LSN_ERR_IO && r != LSN_ERR_INTERNAL &&
             (r != LSN_ERR_NOT_FOUND || !sender_in_roster(c, env, len)))
-            rc = EXIT_FAILED;
+            rc = LSN_EXIT_FAILED;
     } else {
         cli_print_message(stdout, m, x.json);
         if (x.save != NULL)

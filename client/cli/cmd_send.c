@@ -19,7 +19,7 @@
 #define MAX_INDICATORS 1024
 #define MAX_ATTACH 32
 
-static const char send_usage[] =
+const char send_usage[] =
     "usage: liaison send --to ORG[,ORG...] --title TEXT [options]\n"
     "       liaison reply MSGID [options]          (to the sender's org; type response)\n"
     "       liaison seal --to ORG[,ORG...] --title TEXT --out FILE [options]\n"
@@ -69,6 +69,37 @@ static const char send_usage[] =
     "Exit status: 0 sent, 1 delivery failed, 2 usage or input error,\n"
     "3 relay unreachable (the message is stored: retry), 4 refused by a limit\n"
     "(quota, size, TLP rule).\n";
+
+/* The alert's options, which send, reply and seal share (O_ALERT); parse
+ * reads any of them into struct send_opts. */
+#define O_ALERT \
+    { "to", required_argument, NULL, 't' }, \
+    { "title", required_argument, NULL, 'T' }, \
+    { "body-file", required_argument, NULL, 'b' }, \
+    { "tlp", required_argument, NULL, 'l' }, \
+    { "priority", required_argument, NULL, 'p' }, \
+    { "type", required_argument, NULL, 'y' }, \
+    { "case", required_argument, NULL, 'c' }, \
+    { "pap", required_argument, NULL, 'P' }, \
+    { "handling", required_argument, NULL, 'H' }, \
+    { "grade", required_argument, NULL, 'g' }, \
+    { "indicator", required_argument, NULL, 'i' }, \
+    { "attach", required_argument, NULL, 'a' }, \
+    { "expires", required_argument, NULL, 'e' }, \
+    { "ack", required_argument, NULL, 'k' }, \
+    { "idempotency-key", required_argument, NULL, 'I' }, \
+    { "json", no_argument, NULL, 'j' }
+#define O_REPLY_TO { "reply-to", required_argument, NULL, 'r' }
+#define O_END { NULL, 0, NULL, 0 }
+
+const struct option send_opts[] = { O_ALERT, O_REPLY_TO, O_END };
+const struct option reply_opts[] = { O_ALERT, O_END };      /* MSGID is the reply-to */
+const struct option seal_opts[] = {
+    O_ALERT, O_REPLY_TO, { "out", required_argument, NULL, 'o' }, O_END,
+};
+const struct option forward_opts[] = {
+    { "to", required_argument, NULL, 't' }, { "json", no_argument, NULL, 'j' }, O_END,
+};
 
 struct send_opts {
     const char *to, *title, *body_file, *out, *reply_to, *idem, *case_ref;
@@ -121,43 +152,20 @@ enum_opt(const struct lsn_name *t, const char *what, const char *v, int *out)
 
     if (lsn_name_parse(t, v, out) == 0)
         return 0;
-    return cli_usage(send_usage, "%s must be %s, not `%s`", what,
-                     lsn_name_list(t, list, sizeof list), v);
+    return lsn_cli_usage("%s must be %s, not `%s`", what,
+                         lsn_name_list(t, list, sizeof list), v);
 }
 
 static int
 parse(int argc, char **argv, struct send_opts *o, int want_arg)
 {
-    static const struct option opts[] = {
-        { "to", required_argument, NULL, 't' },
-        { "title", required_argument, NULL, 'T' },
-        { "body-file", required_argument, NULL, 'b' },
-        { "tlp", required_argument, NULL, 'l' },
-        { "priority", required_argument, NULL, 'p' },
-        { "type", required_argument, NULL, 'y' },
-        { "case", required_argument, NULL, 'c' },
-        { "pap", required_argument, NULL, 'P' },
-        { "handling", required_argument, NULL, 'H' },
-        { "grade", required_argument, NULL, 'g' },
-        { "indicator", required_argument, NULL, 'i' },
-        { "attach", required_argument, NULL, 'a' },
-        { "expires", required_argument, NULL, 'e' },
-        { "ack", required_argument, NULL, 'k' },
-        { "reply-to", required_argument, NULL, 'r' },
-        { "idempotency-key", required_argument, NULL, 'I' },
-        { "out", required_argument, NULL, 'o' },
-        { "json", no_argument, NULL, 'j' },
-        { NULL, 0, NULL, 0 },
-    };
     int c, rc;
 
     memset(o, 0, sizeof *o);
     o->tlp = LIAISON__TLP__TLP_AMBER;
     o->type = LIAISON__ALERT_TYPE__ALERT_TYPE_ALERT;
     o->ttl = LSN_DEFAULT_TTL;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = lsn_cli_next(argc, argv)) != -1) {
         rc = 0;
         switch (c) {
         case 't': o->to = optarg; break;
@@ -175,35 +183,35 @@ parse(int argc, char **argv, struct send_opts *o, int want_arg)
         case 'g': o->grade = optarg; break;
         case 'i':
             if (o->n_indicators == MAX_INDICATORS)
-                return cli_usage(send_usage, "too many --indicator");
+                return lsn_cli_usage("too many --indicator");
             o->indicators[o->n_indicators++] = optarg;
             break;
         case 'a':
             if (o->n_attach == MAX_ATTACH)
-                return cli_usage(send_usage, "at most %d --attach", MAX_ATTACH);
+                return lsn_cli_usage("at most %d --attach", MAX_ATTACH);
             o->attach[o->n_attach++] = optarg;
             break;
         case 'e':
             if (lsn_duration_parse(optarg, &o->ttl) != 0 || o->ttl > LSN_MAX_TTL)
-                return cli_usage(send_usage, "--expires must be a duration up to "
-                                 "30d (like 7d, 12h, 30m), not `%s`", optarg);
+                return lsn_cli_usage("--expires must be a duration up to "
+                                     "30d (like 7d, 12h, 30m), not `%s`", optarg);
             break;
         case 'k': rc = enum_opt(lsn_names_ack, "--ack", optarg, &o->ack); break;
         case 'r': o->reply_to = optarg; break;
         case 'I': o->idem = optarg; break;
         case 'o': o->out = optarg; break;
         case 'j': o->json = 1; break;
-        default: return cli_bad_option(send_usage, argv);
+        default: return lsn_cli_usage("unknown option");
         }
         if (rc != 0)
             return rc;
     }
     if (want_arg) {
         if (optind != argc - 1)
-            return cli_usage(send_usage, "%s needs one MSGID", argv[0]);
+            return lsn_cli_usage("%s needs one MSGID", argv[0]);
         o->arg = argv[optind];
     } else if (optind != argc) {
-        return cli_usage(send_usage, "unexpected argument `%s`", argv[optind]);
+        return lsn_cli_usage("unexpected argument `%s`", argv[optind]);
     }
     return 0;
 }
@@ -262,7 +270,7 @@ build_handling(struct built *b, const char *h)
     int v;
 
     if (lsn_handling_parse(h, &v, &text) != 0)
-        return cli_usage(send_usage, "--handling must be H0, H1, H2 or H3:TEXT, not `%s`", h);
+        return lsn_cli_usage("--handling must be H0, H1, H2 or H3:TEXT, not `%s`", h);
     b->a.handling = v;
     snprintf(b->handling_text, sizeof b->handling_text, "%s", text);
     b->a.handling_text = b->handling_text;
@@ -275,7 +283,7 @@ build_grade(struct built *b, const char *g)
     int system;
 
     if (lsn_grade_parse(g, &system, b->grade_src, b->grade_info) != 0)
-        return cli_usage(send_usage, "--grade must be like A1 or europol:B2, not `%s`", g);
+        return lsn_cli_usage("--grade must be like A1 or europol:B2, not `%s`", g);
     b->grading.system = system;
     b->grading.source = b->grade_src;
     b->grading.information = b->grade_info;
@@ -293,7 +301,7 @@ build_attachments(struct built *b, const struct send_opts *o)
         int r = lsn_file_read(o->attach[i], LSN_CONTENT_MAX, &b->files[i], &n);
 
         if (r != 0)
-            return cli_fail(r, 0, "cannot attach %s", o->attach[i]);
+            return lsn_cli_fail(r, "cannot attach %s", o->attach[i]);
         liaison__attachment__init(at);
         at->name = (char *)(base ? base + 1 : o->attach[i]);
         at->media_type = (char *)lsn_alert_media_type_of(at->name);
@@ -313,10 +321,10 @@ build_indicators(struct built *b, const struct send_opts *o)
     for (size_t i = 0; i < o->n_indicators; i++) {
         const char *value;
         if (lsn_indicator_parse(o->indicators[i], b->ind_type[i], &value) != 0)
-            return cli_usage(send_usage, "--indicator must be TYPE=VALUE with a MISP "
-                             "attribute type liaison knows (e.g. ip-dst, domain, url, "
-                             "email-src, btc, iban, md5, sha256), not `%s`",
-                             o->indicators[i]);
+            return lsn_cli_usage("--indicator must be TYPE=VALUE with a MISP "
+                                 "attribute type liaison knows (e.g. ip-dst, domain, url, "
+                                 "email-src, btc, iban, md5, sha256), not `%s`",
+                                 o->indicators[i]);
         liaison__indicator__init(&b->ind[i]);
         b->ind[i].type = b->ind_type[i];
         b->ind[i].value = (char *)value;
@@ -337,7 +345,7 @@ build(struct lsn_client *c, const struct send_opts *o, struct built **out,
 
     *out = NULL;
     if (b == NULL)
-        return cli_fail(LSN_ERR_NOMEM, 0, "alert");
+        return lsn_cli_fail(LSN_ERR_NOMEM, "alert");
     liaison__alert__init(&b->a);
     liaison__grading__init(&b->grading);
     liaison__message_ref__init(&b->reply);
@@ -350,7 +358,7 @@ build(struct lsn_client *c, const struct send_opts *o, struct built **out,
     b->a.case_ref = (char *)(o->case_ref ? o->case_ref : "");
     if (o->body_file != NULL || !isatty(0)) {
         if ((r = read_body(o->body_file, &b->body)) != 0) {
-            rc = cli_fail(r, 0, "cannot read the body");
+            rc = lsn_cli_fail(r, "cannot read the body");
             goto fail;
         }
         b->a.body = b->body;
@@ -362,7 +370,7 @@ build(struct lsn_client *c, const struct send_opts *o, struct built **out,
     if (o->reply_to != NULL) {
         static uint8_t id[16];
         if ((r = lsn_local_find_received(c->p->store, o->reply_to, reply_org, id)) != 0) {
-            rc = cli_fail(r, 0, "no received message %s to reply to", o->reply_to);
+            rc = lsn_cli_fail(r, "no received message %s to reply to", o->reply_to);
             goto fail;
         }
         b->reply.org = reply_org;
@@ -370,8 +378,8 @@ build(struct lsn_client *c, const struct send_opts *o, struct built **out,
         b->a.in_reply_to = &b->reply;
     }
     if ((r = lsn_alert_validate(&b->a)) != 0) {
-        rc = cli_fail(r, 0, "the alert is not valid (title 1 to 256 bytes on one "
-                      "line, UTF-8 text, H3 needs its text, grading A-F/1-6)");
+        rc = lsn_cli_fail(r, "the alert is not valid (title 1 to 256 bytes on one "
+                          "line, UTF-8 text, H3 needs its text, grading A-F/1-6)");
         goto fail;
     }
     *out = b;
@@ -389,12 +397,11 @@ print_sent(const struct send_opts *o, const uint8_t id[16], const char *const *t
 
     cli_hex_id(hex, id);
     if (o->json) {
-        printf("{\"msg_id\":\"%s\",\"to\":[", hex);
-        for (size_t i = 0; i < n; i++) {
-            fputs(i ? "," : "", stdout);
-            lsn_json_str(stdout, to[i]);
-        }
-        printf("],\"state\":\"%s\"}\n", state);
+        json_t *orgs = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(orgs, lsn_json_text(to[i]));
+        lsn_json_print(stdout, json_pack("{s:s, s:o, s:s}", "msg_id", hex, "to", orgs,
+                                         "state", state));
     } else {
         printf("%s %s to", state, hex);
         for (size_t i = 0; i < n; i++)
@@ -434,7 +441,7 @@ seal_and_submit(struct lsn_client *c, const struct send_opts *o,
         r = lsn_client_seal(c, a, to, n, lsn_now(), o->ttl, o->idem, id, &env, &len);
         free(env);
         if (r != 0)
-            return cli_fail(r, 0, "cannot seal the alert");
+            return lsn_cli_fail(r, "cannot seal the alert");
         if (already_done(c, id)) {
             print_sent(o, id, to, n, "already-sent");
             return 0;
@@ -448,16 +455,16 @@ seal_and_submit(struct lsn_client *c, const struct send_opts *o,
                 "until it expires (`liaison status %s`)\n", hex, hex);
         if (o->json)
             print_sent(o, id, to, n, "waiting");
-        return cli_fail(r, 0, "the relay did not accept message %s yet", hex);
+        return lsn_cli_fail(r, "the relay did not accept message %s yet", hex);
     }
     if (r != 0) {
-        if (cli_exit_for(r, 0) == EXIT_UNREACHABLE)
+        if (lsn_cli_exit_for(r, 0) == LSN_EXIT_UNREACHABLE)
             fprintf(stderr, "liaison: message %s is stored; it is resent by the "
                     "next send, fetch or watch\n", hex);
         else
             fprintf(stderr, "liaison: message %s was refused and will not be "
                     "resent\n", hex);
-        return cli_fail(r, 0, "the relay did not accept message %s", hex);
+        return lsn_cli_fail(r, "the relay did not accept message %s", hex);
     }
     print_sent(o, id, to, n, "sent");
     return 0;
@@ -475,8 +482,6 @@ run_send(int argc, char **argv, int reply)
     size_t n = 0, pending = 0;
     int rc, r;
 
-    if (cli_help(argc, argv, send_usage))
-        return 0;
     if ((rc = parse(argc, argv, &o, reply)) != 0)
         return rc;
     if (reply) {
@@ -484,13 +489,13 @@ run_send(int argc, char **argv, int reply)
         if (!o.type_set)
             o.type = LIAISON__ALERT_TYPE__ALERT_TYPE_RESPONSE;
         if (o.title == NULL)
-            return cli_usage(send_usage, "reply needs --title");
+            return lsn_cli_usage("reply needs --title");
     } else if (o.to == NULL || o.title == NULL) {
-        return cli_usage(send_usage, "send needs --to and --title");
+        return lsn_cli_usage("send needs --to and --title");
     }
     if (o.to != NULL && (r = cli_split_orgs(o.to, &orgs, to, LSN_MAX_RECIPIENTS, &n)) != 0) {
         free(orgs);
-        return cli_fail(r, 0, "--to");
+        return lsn_cli_fail(r, "--to");
     }
     if ((rc = cli_open(&c)) != 0)
         goto out;
@@ -505,7 +510,7 @@ run_send(int argc, char **argv, int reply)
      * have, seals none, and then resends whatever else waits. */
     if (o.idem == NULL && lsn_client_find_unsent(c, &b->a, to, n, lsn_now(), held) == 0) {
         rc = seal_and_submit(c, &o, &b->a, to, n, held);
-        if (rc == EXIT_OK && lsn_client_resubmit(c, &pending) == 0 && pending > 0 &&
+        if (rc == LSN_EXIT_OK && lsn_client_resubmit(c, &pending) == 0 && pending > 0 &&
             !o.json)
             printf("resent %zu other stored message(s)\n", pending);
         goto out;
@@ -546,29 +551,27 @@ cmd_seal(int argc, char **argv)
     size_t n = 0, len = 0;
     int rc, r, again;
 
-    if (cli_help(argc, argv, send_usage))
-        return 0;
     if ((rc = parse(argc, argv, &o, 0)) != 0)
         return rc;
     if (o.to == NULL || o.title == NULL || o.out == NULL)
-        return cli_usage(send_usage, "seal needs --to, --title and --out");
+        return lsn_cli_usage("seal needs --to, --title and --out");
     if ((r = cli_split_orgs(o.to, &orgs, to, LSN_MAX_RECIPIENTS, &n)) != 0) {
         free(orgs);
-        return cli_fail(r, 0, "--to");
+        return lsn_cli_fail(r, "--to");
     }
     if ((rc = cli_open(&c)) != 0 || (rc = build(c, &o, &b, reply_org)) != 0)
         goto out;
     c->offline = 1;     /* carried by other means: bundles as held here */
     if ((r = lsn_client_seal(c, &b->a, to, n, lsn_now(), o.ttl, o.idem, id, &env,
                              &len)) != 0) {
-        rc = cli_fail(r, 0, "cannot seal the alert");
+        rc = lsn_cli_fail(r, "cannot seal the alert");
         goto out;
     }
     again = already_done(c, id);
     /* Carried by other means: the relay never sees it, so no resend. */
     lsn_local_mark_submitted(c->p->store, id);
     if ((r = lsn_file_write(o.out, env, len, 0)) != 0) {
-        rc = cli_fail(r, 0, "cannot write %s", o.out);
+        rc = lsn_cli_fail(r, "cannot write %s", o.out);
         goto out;
     }
     print_sent(&o, id, to, n, again ? "already-sealed" : "sealed");
@@ -592,20 +595,18 @@ cmd_forward(int argc, char **argv)
     size_t n = 0;
     int rc, r;
 
-    if (cli_help(argc, argv, send_usage))
-        return 0;
     if ((rc = parse(argc, argv, &o, 1)) != 0)
         return rc;
     if (o.to == NULL)
-        return cli_usage(send_usage, "forward needs --to");
+        return lsn_cli_usage("forward needs --to");
     if ((r = cli_split_orgs(o.to, &orgs, to, LSN_MAX_RECIPIENTS, &n)) != 0) {
         free(orgs);
-        return cli_fail(r, 0, "--to");
+        return lsn_cli_fail(r, "--to");
     }
     if ((rc = cli_open(&c)) != 0)
         goto out;
     if ((r = lsn_client_forward(c, o.arg, to, n, lsn_now(), id)) != 0) {
-        rc = cli_fail(r, 0, "cannot forward %s", o.arg);
+        rc = lsn_cli_fail(r, "cannot forward %s", o.arg);
         goto out;
     }
     print_sent(&o, id, to, n, "forwarded");

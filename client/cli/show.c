@@ -10,174 +10,156 @@
 #include "keys/json.h"
 #include "proto/err.h"
 
+/* Sender-chosen text goes through lsn_json_text (invalid UTF-8 as
+ * U+FFFD); our own words and hex through json_string. */
 static void
-jkey(FILE *f, const char *k, int *first)
+set_text(json_t *o, const char *k, const char *v)
 {
-    lsn_json_key(f, k, first);
+    json_object_set_new(o, k, lsn_json_text(v));
 }
 
 static void
-jstr(FILE *f, const char *k, const char *v, int *first)
+set_int(json_t *o, const char *k, long long v)
 {
-    jkey(f, k, first);
-    lsn_json_str(f, v);
+    json_object_set_new(o, k, json_integer(v));
 }
 
-static void
-jint(FILE *f, const char *k, long long v, int *first)
-{
-    jkey(f, k, first);
-    fprintf(f, "%lld", v);
-}
-
-static void
-jref(FILE *f, const char *k, const Liaison__MessageRef *r, int *first)
+static json_t *
+json_ref(const Liaison__MessageRef *r)
 {
     char hex[33];
 
-    jkey(f, k, first);
-    if (r == NULL) {
-        fputs("null", f);
-        return;
-    }
+    if (r == NULL)
+        return json_null();
     cli_hex_id(hex, r->msg_id.data);
-    fputs("{\"org\":", f);
-    lsn_json_str(f, r->org);
-    fprintf(f, ",\"msg_id\":\"%s\"}", hex);
+    return json_pack("{s:o, s:s}", "org", lsn_json_text(r->org), "msg_id", hex);
+}
+
+static json_t *
+json_grading(const Liaison__Grading *g)
+{
+    if (g == NULL)
+        return json_null();
+    return json_pack("{s:s, s:o, s:o}", "system",
+                     g->system == LIAISON__GRADING_SYSTEM__GRADING_EUROPOL_4X4
+                         ? "europol-4x4" : "admiralty",
+                     "source", lsn_json_text(g->source),
+                     "information", lsn_json_text(g->information));
+}
+
+static json_t *
+json_receipt(const Liaison__Receipt *r)
+{
+    json_t *o;
+
+    if (r == NULL)
+        return json_null();
+    o = json_pack("{s:s, s:o, s:I}", "kind", lsn_name_of(lsn_names_receipt, r->kind),
+                  "device", lsn_json_text(r->device), "at", (json_int_t)r->at);
+    if (o != NULL && r->kind == LIAISON__RECEIPT_KIND__RECEIPT_REFUSED) {
+        set_int(o, "code", r->reason);
+        json_object_set_new(o, "reason", json_string(lsn_strerror(r->reason)));
+    }
+    return o;
 }
 
 static void
-json_alert(FILE *f, const Liaison__Alert *a, int *first)
+json_alert(json_t *o, const Liaison__Alert *a)
 {
+    json_t *ind = json_array(), *att = json_array(), *ext = json_array();
     char hex[65];
 
-    jstr(f, "type", lsn_name_of(lsn_names_type, a->type), first);
-    jstr(f, "title", a->title, first);
-    jstr(f, "body", a->body, first);
-    jstr(f, "tlp", lsn_name_of(lsn_names_tlp, a->tlp), first);
-    jstr(f, "pap", lsn_name_of(lsn_names_pap, a->pap), first);
-    jstr(f, "handling", lsn_name_of(lsn_names_handling, a->handling), first);
-    jstr(f, "handling_text", a->handling_text, first);
-    jkey(f, "grading", first);
-    if (a->grading == NULL) {
-        fputs("null", f);
-    } else {
-        fprintf(f, "{\"system\":\"%s\",\"source\":",
-                a->grading->system == LIAISON__GRADING_SYSTEM__GRADING_EUROPOL_4X4
-                    ? "europol-4x4" : "admiralty");
-        lsn_json_str(f, a->grading->source);
-        fputs(",\"information\":", f);
-        lsn_json_str(f, a->grading->information);
-        fputc('}', f);
-    }
-    jstr(f, "priority", lsn_name_of(lsn_names_priority, a->priority), first);
-    jstr(f, "case", a->case_ref, first);
-    jref(f, "in_reply_to", a->in_reply_to, first);
-    jref(f, "supersedes", a->supersedes, first);
-    jkey(f, "indicators", first);
-    fputc('[', f);
-    for (size_t i = 0; i < a->n_indicators; i++) {
-        fprintf(f, "%s{\"type\":", i ? "," : "");
-        lsn_json_str(f, a->indicators[i]->type);
-        fputs(",\"value\":", f);
-        lsn_json_str(f, a->indicators[i]->value);
-        fputc('}', f);
-    }
-    fputc(']', f);
-    jkey(f, "attachments", first);
-    fputc('[', f);
+    json_object_set_new(o, "type", json_string(lsn_name_of(lsn_names_type, a->type)));
+    set_text(o, "title", a->title);
+    set_text(o, "body", a->body);
+    json_object_set_new(o, "tlp", json_string(lsn_name_of(lsn_names_tlp, a->tlp)));
+    json_object_set_new(o, "pap", json_string(lsn_name_of(lsn_names_pap, a->pap)));
+    json_object_set_new(o, "handling",
+                        json_string(lsn_name_of(lsn_names_handling, a->handling)));
+    set_text(o, "handling_text", a->handling_text);
+    json_object_set_new(o, "grading", json_grading(a->grading));
+    json_object_set_new(o, "priority",
+                        json_string(lsn_name_of(lsn_names_priority, a->priority)));
+    set_text(o, "case", a->case_ref);
+    json_object_set_new(o, "in_reply_to", json_ref(a->in_reply_to));
+    json_object_set_new(o, "supersedes", json_ref(a->supersedes));
+    for (size_t i = 0; i < a->n_indicators; i++)
+        json_array_append_new(ind, json_pack("{s:o, s:o}",
+            "type", lsn_json_text(a->indicators[i]->type),
+            "value", lsn_json_text(a->indicators[i]->value)));
+    json_object_set_new(o, "indicators", ind);
     for (size_t i = 0; i < a->n_attachments; i++) {
         const Liaison__Attachment *at = a->attachments[i];
         sodium_bin2hex(hex, sizeof hex, at->sha256.data, at->sha256.len == 32 ? 32 : 0);
-        fprintf(f, "%s{\"name\":", i ? "," : "");
-        lsn_json_str(f, at->name);
-        fputs(",\"media_type\":", f);
-        lsn_json_str(f, at->media_type);
-        fprintf(f, ",\"sha256\":\"%s\",\"size\":%zu}", hex, at->data.len);
+        json_array_append_new(att, json_pack("{s:o, s:o, s:s, s:I}",
+            "name", lsn_json_text(at->name), "media_type", lsn_json_text(at->media_type),
+            "sha256", hex, "size", (json_int_t)at->data.len));
     }
-    fputc(']', f);
-    jkey(f, "external_refs", first);
-    fputc('[', f);
-    for (size_t i = 0; i < a->n_external_refs; i++) {
-        fprintf(f, "%s{\"system\":", i ? "," : "");
-        lsn_json_str(f, a->external_refs[i]->system);
-        fputs(",\"id\":", f);
-        lsn_json_str(f, a->external_refs[i]->id);
-        fputc('}', f);
-    }
-    fputc(']', f);
-    jstr(f, "ack", lsn_name_of(lsn_names_ack, a->ack), first);
-    jint(f, "respond_by", a->respond_by, first);
-    jkey(f, "receipt", first);
-    if (a->receipt == NULL) {
-        fputs("null", f);
-    } else {
-        fprintf(f, "{\"kind\":\"%s\",\"device\":",
-                lsn_name_of(lsn_names_receipt, a->receipt->kind));
-        lsn_json_str(f, a->receipt->device);
-        fprintf(f, ",\"at\":%lld", (long long)a->receipt->at);
-        if (a->receipt->kind == LIAISON__RECEIPT_KIND__RECEIPT_REFUSED) {
-            fprintf(f, ",\"code\":%d,\"reason\":", (int)a->receipt->reason);
-            lsn_json_str(f, lsn_strerror(a->receipt->reason));
-        }
-        fputc('}', f);
-    }
+    json_object_set_new(o, "attachments", att);
+    for (size_t i = 0; i < a->n_external_refs; i++)
+        json_array_append_new(ext, json_pack("{s:o, s:o}",
+            "system", lsn_json_text(a->external_refs[i]->system),
+            "id", lsn_json_text(a->external_refs[i]->id)));
+    json_object_set_new(o, "external_refs", ext);
+    json_object_set_new(o, "ack", json_string(lsn_name_of(lsn_names_ack, a->ack)));
+    set_int(o, "respond_by", a->respond_by);
+    json_object_set_new(o, "receipt", json_receipt(a->receipt));
 }
 
-/* The signed facts of an opened envelope. */
+/* The signed facts of an opened envelope, then its alert, into o. */
 static void
-json_envelope(FILE *f, const struct lsn_opened *o, int *first)
+json_envelope(json_t *o, const struct lsn_opened *op)
 {
+    json_t *to = json_array();
     char hex[33];
 
-    cli_hex_id(hex, o->msg_id);
-    jstr(f, "msg_id", hex, first);
-    jstr(f, "from_org", o->sender_org, first);
-    jstr(f, "from_device", o->sender_device, first);
-    jkey(f, "to", first);
-    fputc('[', f);
-    for (size_t i = 0; i < o->n_recipients; i++) {
-        fputs(i ? "," : "", f);
-        lsn_json_str(f, o->recipients[i].org);
-    }
-    fputc(']', f);
-    jint(f, "created", o->created, first);
-    jint(f, "expires", o->expires, first);
-    json_alert(f, o->alert, first);
+    cli_hex_id(hex, op->msg_id);
+    json_object_set_new(o, "msg_id", json_string(hex));
+    set_text(o, "from_org", op->sender_org);
+    set_text(o, "from_device", op->sender_device);
+    for (size_t i = 0; i < op->n_recipients; i++)
+        json_array_append_new(to, lsn_json_text(op->recipients[i].org));
+    json_object_set_new(o, "to", to);
+    set_int(o, "created", op->created);
+    set_int(o, "expires", op->expires);
+    json_alert(o, op->alert);
 }
 
+static json_t *
+json_forwarded(const struct lsn_message *m)
+{
+    int verified = m->original != NULL && m->original_err == 0;
+    json_t *o;
+
+    if (m->o->alert->forwarded == NULL)
+        return json_null();
+    if ((o = json_pack("{s:b}", "verified", verified)) == NULL)
+        return NULL;
+    if (!verified)
+        json_object_set_new(o, "error", json_string(lsn_strerror(
+            m->original_err ? m->original_err : LSN_ERR_NOT_FOUND)));
+    if (m->original != NULL) {
+        json_t *orig = json_object();
+        if (orig != NULL)
+            json_envelope(orig, m->original);
+        json_object_set_new(o, "original", orig);
+    }
+    return o;
+}
+
+/* One message, one line (docs/json.md). */
 static void
 print_json(FILE *f, const struct lsn_message *m)
 {
-    int first = 1;
+    json_t *o = json_object();
 
-    fputc('{', f);
-    json_envelope(f, m->o, &first);
-    jint(f, "received", m->received, &first);
-    jkey(f, "read", &first);
-    fputs(m->read ? "true" : "false", f);
-    jkey(f, "forwarded", &first);
-    if (m->o->alert->forwarded == NULL) {
-        fputs("null", f);
-    } else {
-        int inner = 1;
-        fputc('{', f);
-        int verified = m->original != NULL && m->original_err == 0;
-        jkey(f, "verified", &inner);
-        fputs(verified ? "true" : "false", f);
-        if (!verified)
-            jstr(f, "error", lsn_strerror(m->original_err ? m->original_err
-                                                          : LSN_ERR_NOT_FOUND), &inner);
-        if (m->original != NULL) {
-            int o = 1;
-            jkey(f, "original", &inner);
-            fputc('{', f);
-            json_envelope(f, m->original, &o);
-            fputc('}', f);
-        }
-        fputc('}', f);
+    if (o != NULL) {
+        json_envelope(o, m->o);
+        set_int(o, "received", m->received);
+        json_object_set_new(o, "read", json_boolean(m->read));
+        json_object_set_new(o, "forwarded", json_forwarded(m));
     }
-    fputs("}\n", f);
+    lsn_json_print(f, o);
 }
 
 void
@@ -206,6 +188,12 @@ cli_safe_text(FILE *f, const char *s, const char *indent)
             fprintf(f, "\\x%02x", *p);
         }
     }
+}
+
+void
+cli_safe_line(FILE *f, const char *s)
+{
+    cli_safe_text(f, s, NULL);
 }
 
 const char *

@@ -1,4 +1,5 @@
-/* cli.c: shared plumbing of liaison-keys: dispatch, errors, passphrases. */
+/* cli.c: what the liaison-keys commands share: passphrases, org folders,
+ * rosters, bundle expiry warnings, output files. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -21,69 +22,6 @@
 #include "proto/err.h"
 
 int
-cli_dispatch(const char *group, const struct cli_cmd *table, int argc,
-             char **argv)
-{
-    if (argc >= 2) {
-        for (const struct cli_cmd *c = table; c->name != NULL; c++)
-            if (strcmp(argv[1], c->name) == 0)
-                return c->fn(argc - 1, argv + 1);
-    }
-    FILE *f = (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-                             strcmp(argv[1], "-h") == 0)) ? stdout : stderr;
-    if (f == stderr && argc >= 2) {
-        fprintf(stderr, "liaison-keys %s: unknown command `%.64s`; see "
-                "`liaison-keys %s --help`\n", group, argv[1], group);
-        return EXIT_USAGE;
-    }
-    fprintf(f, "usage: liaison-keys %s COMMAND [OPTIONS]   (COMMAND --help for more)\n\n",
-            group);
-    for (const struct cli_cmd *c = table; c->name != NULL; c++)
-        fprintf(f, "  %-16s %s\n", c->name, c->summary);
-    return f == stdout ? 0 : EXIT_USAGE;
-}
-
-int
-cli_fail(int exit_code, int err, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    lsn_report("liaison-keys", err, fmt, ap);
-    va_end(ap);
-    return exit_code;
-}
-
-int
-cli_usage_error(const char *usage, const char *fmt, ...)
-{
-    char what[768], cmd[128];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    lsn_usage_command(usage, cmd, sizeof cmd);
-    fprintf(stderr, "liaison-keys: %s; see `%s --help`\n", what, cmd);
-    return EXIT_USAGE;
-}
-
-int
-cli_bad_option(const char *usage, char **argv)
-{
-    char what[128];
-
-    lsn_bad_option(argv, what, sizeof what);
-    return cli_usage_error(usage, "%s", what);
-}
-
-int
-cli_wants_help(int argc, char **argv, const char *usage)
-{
-    return lsn_wants_help(argc, argv, usage);
-}
-
-int
 cli_verify_exit(int err)
 {
     switch (err) {
@@ -91,9 +29,9 @@ cli_verify_exit(int err)
     case LSN_ERR_EXPIRED: case LSN_ERR_WRONG_SIGNER: case LSN_ERR_UNKNOWN_ORG:
     case LSN_ERR_CHAIN: case LSN_ERR_CONFLICT: case LSN_ERR_UNKNOWN_DEVICE:
     case LSN_ERR_KEY_MISMATCH:
-        return EXIT_VERIFY;
+        return LSN_EXIT_FAILED;
     default:
-        return EXIT_USAGE;
+        return LSN_EXIT_USAGE;
     }
 }
 
@@ -104,7 +42,7 @@ pass_from_file(const char *file, char **out)
     int r = lsn_pass_read_file(file, out);
 
     if (r != 0)
-        return cli_fail(EXIT_USAGE, r, "cannot read passphrase file %s", file);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot read passphrase file %s", file);
     return 0;
 }
 
@@ -114,7 +52,7 @@ pass_from_tty(const char *prompt, char **out)
     int r = lsn_pass_read_tty(prompt, out);
 
     if (r != 0)
-        return cli_fail(EXIT_USAGE, r, "no passphrase");
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "no passphrase");
     return 0;
 }
 
@@ -128,7 +66,7 @@ cli_pass_new(const char *file, int no_pass, const char *what, char **out)
     if (file != NULL && no_pass) {
         fprintf(stderr, "liaison-keys: --passphrase-file and --no-passphrase "
                 "exclude each other\n");
-        return EXIT_USAGE;
+        return LSN_EXIT_USAGE;
     }
     if (no_pass) {
         fprintf(stderr, "liaison-keys: warning: %s will be stored WITHOUT a "
@@ -146,7 +84,7 @@ cli_pass_new(const char *file, int no_pass, const char *what, char **out)
             fprintf(stderr, "liaison-keys: the passphrases differ\n");
         cli_pass_free(out);
         cli_pass_free(&again);
-        return EXIT_USAGE;
+        return LSN_EXIT_USAGE;
     }
     cli_pass_free(&again);
     return 0;
@@ -191,17 +129,17 @@ cli_org_load(const char *dir, const char *pass_file, struct lsn_org **out)
 
     *out = NULL;
     if ((r = lsn_org_is_protected(dir, &prot)) == LSN_ERR_PERMISSIONS)
-        return cli_fail(EXIT_USAGE, r, "refusing the org keys in %s", dir);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "refusing the org keys in %s", dir);
     if (r != 0)
-        return cli_fail(EXIT_USAGE, r, "%s is not an org folder (no readable root.key)",
-                        dir);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "%s is not an org folder (no readable "
+                               "root.key)", dir);
     snprintf(what, sizeof what, "the org keys in %s", dir);
     if ((rc = cli_pass_unlock(pass_file, prot, what, &pass)) != 0)
         return rc;
     r = lsn_org_load(dir, pass, out);
     cli_pass_free(&pass);
     if (r != 0)
-        return cli_fail(EXIT_USAGE, r, "cannot open org folder %s", dir);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot open org folder %s", dir);
     return 0;
 }
 
@@ -211,10 +149,10 @@ cli_roster_load(const char *path, struct lsn_roster **out)
     int r;
 
     if ((r = lsn_roster_load(path, out)) != 0)
-        return cli_fail(EXIT_USAGE, r, "cannot read roster %s", path);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot read roster %s", path);
     if ((r = lsn_roster_verify(*out, lsn_now())) != 0) {
         lsn_roster_destroy(out);
-        return cli_fail(cli_verify_exit(r), r, "roster %s is not valid", path);
+        return lsn_cli_fail_as(cli_verify_exit(r), r, "roster %s is not valid", path);
     }
     return 0;
 }
@@ -259,28 +197,28 @@ cli_out_check(const char *path, int force)
     struct stat st;
 
     if (strlen(path) >= sizeof copy)
-        return cli_fail(EXIT_USAGE, LSN_ERR_TOO_LARGE, "cannot write %s", path);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, LSN_ERR_TOO_LARGE, "cannot write %s", path);
     if (lstat(path, &st) == 0) {
         if (!force) {
             lsn_set_detail("use --force to overwrite");
-            return cli_fail(EXIT_USAGE, LSN_ERR_EXISTS, "cannot write %s", path);
+            return lsn_cli_fail_as(LSN_EXIT_USAGE, LSN_ERR_EXISTS, "cannot write %s", path);
         }
         if (!S_ISREG(st.st_mode)) {
             lsn_set_detail("%s is not a regular file", path);
-            return cli_fail(EXIT_USAGE, LSN_ERR_INVALID, "cannot write %s", path);
+            return lsn_cli_fail_as(LSN_EXIT_USAGE, LSN_ERR_INVALID, "cannot write %s", path);
         }
     } else if (errno != ENOENT) {
-        return cli_fail(EXIT_USAGE, LSN_ERR_IO, "cannot write %s: %s", path,
-                        strerror(errno));
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, LSN_ERR_IO, "cannot write %s: %s", path,
+                               strerror(errno));
     }
     /* Files are written to a temporary name in the folder, then renamed. */
     strcpy(copy, path);
     dir = dirname(copy);
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return cli_fail(EXIT_USAGE, LSN_ERR_NOT_FOUND, "cannot write %s: folder %s "
-                        "is missing", path, dir);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, LSN_ERR_NOT_FOUND, "cannot write %s: folder %s "
+                               "is missing", path, dir);
     if (access(dir, W_OK | X_OK) != 0)
-        return cli_fail(EXIT_USAGE, LSN_ERR_DENIED, "cannot write %s: folder %s "
-                        "is not writable", path, dir);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, LSN_ERR_DENIED, "cannot write %s: folder %s "
+                               "is not writable", path, dir);
     return 0;
 }

@@ -1,40 +1,11 @@
-/* cli.h: what every liaison-keys command shares: the command table type,
- * exit codes, error reporting and passphrase handling. */
+/* cli.h: what the liaison-keys commands share beyond the kit
+ * (keys/clikit.h): passphrases, org folders, rosters, output files. */
 #ifndef LSN_KEYS_CLI_H
 #define LSN_KEYS_CLI_H
 
 #include <stdint.h>
 
-#define EXIT_SUCCESS_ 0
-#define EXIT_VERIFY   1   /* verification failed */
-#define EXIT_USAGE    2   /* usage or input error */
-
-struct cli_cmd {
-    const char *name;
-    int (*fn)(int argc, char **argv);
-    const char *summary;
-};
-
-/* Runs the entry of table named argv[1] (argv[0] is the group name), or
- * prints the group's usage. */
-int cli_dispatch(const char *group, const struct cli_cmd *table, int argc,
-                 char **argv);
-
-/* Prints "liaison-keys: <what>: <sentence>[ (detail)]" to stderr and
- * returns exit_code. */
-int cli_fail(int exit_code, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Prints one line to stderr, the usage error and "see `CMD --help`"
- * with CMD from the usage text's first line; returns EXIT_USAGE. */
-int cli_usage_error(const char *usage, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* True (and prints usage to stdout) if argv holds --help or -h. */
-int cli_wants_help(int argc, char **argv, const char *usage);
-
-/* cli_usage_error for what getopt_long (opterr 0) just refused in argv. */
-int cli_bad_option(const char *usage, char **argv);
+#include "keys/clikit.h"
 
 /* Exit code for an error from a verification: 1 for a failed check,
  * 2 for unreadable input. */
@@ -54,14 +25,13 @@ void cli_pass_free(char **p);
 /* Unix time as "2026-11-29T00:52:47Z" into buf (>= 21 bytes). */
 const char *cli_time(int64_t t, char *buf);
 
-/* The subcommand entry points. */
-int cmd_authority(int argc, char **argv);
-int cmd_relay(int argc, char **argv);
-int cmd_roster(int argc, char **argv);
-int cmd_org(int argc, char **argv);
-int cmd_device(int argc, char **argv);
+/* The command groups (their own options and --help with each command)
+ * and the commands that stand alone. */
+extern const struct lsn_cli_cmd authority_cmds[], relay_cmds[], roster_cmds[];
+extern const struct lsn_cli_cmd org_cmds[], device_cmds[], bundle_cmds[];
+extern const struct option rotate_opts[], publish_opts[];
+extern const char rotate_usage[], fp_usage[], publish_usage[];
 int cmd_rotate(int argc, char **argv);
-int cmd_bundle(int argc, char **argv);
 int cmd_fingerprint(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_publish_roster(int argc, char **argv);
@@ -83,7 +53,7 @@ void cli_bundle_expiry_warn(const struct lsn_bundle *b);
 
 /* Before anything changes: path may be written (absent, or a regular
  * file with force, in an existing writable folder); else says why and
- * returns EXIT_USAGE. */
+ * returns LSN_EXIT_USAGE. */
 int cli_out_check(const char *path, int force);
 
 #endif

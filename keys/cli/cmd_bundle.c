@@ -25,12 +25,31 @@ static const char usage[] =
     "verify: exit 0 only if FILE is signed by the root key that the (valid)\n"
     "        roster lists for its org and has not expired; 1 if not.\n";
 
-static const char fp_usage[] =
+const char fp_usage[] =
     "usage: liaison-keys fingerprint FILE\n"
     "\n"
     "Prints the fingerprint of a public key file (authority, org root or relay),\n"
     "or of a signed roster or bundle file (its hash), in groups people can read\n"
     "to each other over the phone.\n";
+
+static const struct option show_opts[] = {
+    { "org-dir", required_argument, NULL, 'd' },
+    { "json", no_argument, NULL, 'j' },
+    { NULL, 0, NULL, 0 },
+};
+
+static const struct option export_opts[] = {
+    { "org-dir", required_argument, NULL, 'd' },
+    { "out", required_argument, NULL, 'o' },
+    { "force", no_argument, NULL, 'f' },
+    { NULL, 0, NULL, 0 },
+};
+
+static const struct option verify_opts[] = {
+    { "roster", required_argument, NULL, 'r' },
+    { "json", no_argument, NULL, 'j' },
+    { NULL, 0, NULL, 0 },
+};
 
 struct bopts {
     const char *dir, *out, *roster, *file;
@@ -40,33 +59,23 @@ struct bopts {
 static int
 parse(int argc, char **argv, struct bopts *o, int want_file)
 {
-    static const struct option opts[] = {
-        { "org-dir", required_argument, NULL, 'd' },
-        { "out", required_argument, NULL, 'o' },
-        { "roster", required_argument, NULL, 'r' },
-        { "json", no_argument, NULL, 'j' },
-        { "force", no_argument, NULL, 'f' },
-        { NULL, 0, NULL, 0 },
-    };
     int c;
 
     memset(o, 0, sizeof *o);
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = lsn_cli_next(argc, argv)) != -1) {
         switch (c) {
         case 'd': o->dir = optarg; break;
         case 'o': o->out = optarg; break;
         case 'r': o->roster = optarg; break;
         case 'j': o->json = 1; break;
         case 'f': o->force = 1; break;
-        default: return cli_bad_option(usage, argv);
+        default: return lsn_cli_usage("unknown option");
         }
     }
     if (want_file && optind != argc - 1)
-        return cli_usage_error(usage, "%s: expected one FILE", argv[0]);
+        return lsn_cli_usage("%s: expected one FILE", argv[0]);
     if (!want_file && optind != argc)
-        return cli_usage_error(usage, "unexpected argument `%s`", argv[optind]);
+        return lsn_cli_usage("unexpected argument `%s`", argv[optind]);
     o->file = want_file ? argv[optind] : NULL;
     return 0;
 }
@@ -82,50 +91,46 @@ role_name(int role)
     }
 }
 
+/* One object, one line (docs/json.md); names and relay-chosen text
+ * through lsn_json_text. */
 static void
 print_json(const struct lsn_bundle *bu, int valid, int err)
 {
     const Liaison__Bundle *b = bu->b;
     char fp[LSN_FP_LEN], hash[65];
-    int first = 1;
+    json_t *o, *keys = json_array(), *devs = json_array();
 
     lsn_hex(hash, bu->hash, 32);
-    printf("{");
-    lsn_json_key(stdout, "org", &first); lsn_json_str(stdout, b->org);
-    lsn_json_key(stdout, "version", &first); printf("%llu", (unsigned long long)b->version);
-    lsn_json_key(stdout, "issued", &first); printf("%lld", (long long)b->issued);
-    lsn_json_key(stdout, "expires", &first); printf("%lld", (long long)b->expires);
-    lsn_json_key(stdout, "hash", &first); lsn_json_str(stdout, hash);
-    if (valid >= 0) {
-        lsn_json_key(stdout, "valid", &first); printf(valid ? "true" : "false");
-        if (!valid) {
-            lsn_json_key(stdout, "error", &first);
-            lsn_json_str(stdout, lsn_strerror(err));
-        }
+    o = json_pack("{s:o, s:I, s:I, s:I, s:s}", "org", lsn_json_text(b->org),
+                  "version", (json_int_t)b->version, "issued", (json_int_t)b->issued,
+                  "expires", (json_int_t)b->expires, "hash", hash);
+    if (o != NULL && valid >= 0) {
+        json_object_set_new(o, "valid", json_boolean(valid));
+        if (!valid)
+            json_object_set_new(o, "error", json_string(lsn_strerror(err)));
     }
-    lsn_json_key(stdout, "enc_keys", &first);
-    printf("[");
     for (size_t i = 0; i < b->n_enc_keys; i++) {
         lsn_fingerprint(fp, b->enc_keys[i]->public_key.data, 32);
-        printf("%s{\"key_id\":%u,\"fingerprint\":", i ? "," : "", b->enc_keys[i]->key_id);
-        lsn_json_str(stdout, fp);
-        printf(",\"created\":%lld,\"retire_after\":%lld}",
-               (long long)b->enc_keys[i]->created, (long long)b->enc_keys[i]->retire_after);
+        json_array_append_new(keys, json_pack("{s:i, s:s, s:I, s:I}",
+            "key_id", (int)b->enc_keys[i]->key_id, "fingerprint", fp,
+            "created", (json_int_t)b->enc_keys[i]->created,
+            "retire_after", (json_int_t)b->enc_keys[i]->retire_after));
     }
-    printf("]");
-    lsn_json_key(stdout, "devices", &first);
-    printf("[");
     for (size_t i = 0; i < b->n_devices; i++) {
         const Liaison__Device *d = b->devices[i];
         lsn_fingerprint(fp, d->sign_key.data, 32);
-        printf("%s{\"name\":", i ? "," : "");
-        lsn_json_str(stdout, d->name);
-        printf(",\"role\":\"%s\",\"fingerprint\":", role_name(d->role));
-        lsn_json_str(stdout, fp);
-        printf(",\"may_send\":%s,\"may_receive\":%s}", d->may_send ? "true" : "false",
-               d->may_receive ? "true" : "false");
+        json_array_append_new(devs, json_pack("{s:o, s:s, s:s, s:b, s:b}",
+            "name", lsn_json_text(d->name), "role", role_name(d->role),
+            "fingerprint", fp, "may_send", d->may_send, "may_receive", d->may_receive));
     }
-    printf("]}\n");
+    if (o != NULL) {
+        json_object_set_new(o, "enc_keys", keys);
+        json_object_set_new(o, "devices", devs);
+    } else {
+        json_decref(keys);
+        json_decref(devs);
+    }
+    lsn_json_print(stdout, o);
 }
 
 static void
@@ -164,14 +169,12 @@ bundle_show(int argc, char **argv)
     struct lsn_bundle *bu = NULL;
     int rc, r;
 
-    if (cli_wants_help(argc, argv, usage))
-        return 0;
     if ((rc = parse(argc, argv, &o, 0)) != 0)
         return rc;
     if (o.dir == NULL)
-        return cli_usage_error(usage, "show needs --org-dir DIR");
+        return lsn_cli_usage("show needs --org-dir DIR");
     if ((r = lsn_org_load_bundle(o.dir, &bu)) != 0)
-        return cli_fail(EXIT_USAGE, r, "cannot read the bundle in %s", o.dir);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot read the bundle in %s", o.dir);
     if (o.json)
         print_json(bu, -1, 0);
     else
@@ -188,20 +191,18 @@ bundle_export(int argc, char **argv)
     struct lsn_bundle *bu = NULL;
     int rc, r;
 
-    if (cli_wants_help(argc, argv, usage))
-        return 0;
     if ((rc = parse(argc, argv, &o, 0)) != 0)
         return rc;
     if (o.dir == NULL || o.out == NULL)
-        return cli_usage_error(usage, "export needs --org-dir DIR and --out FILE");
+        return lsn_cli_usage("export needs --org-dir DIR and --out FILE");
     if ((r = lsn_org_load_bundle(o.dir, &bu)) != 0)
-        return cli_fail(EXIT_USAGE, r, "cannot read the bundle in %s", o.dir);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot read the bundle in %s", o.dir);
     r = lsn_signed_file_write(o.out, LSN_TYPE_BUNDLE, bu->bytes, bu->len,
                               o.force ? LSN_WRITE_FORCE : 0);
     if (r == LSN_ERR_EXISTS)
         lsn_set_detail("use --force to overwrite");
     if (r != 0)
-        rc = cli_fail(EXIT_USAGE, r, "cannot write %s", o.out);
+        rc = lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot write %s", o.out);
     else
         printf("%s: bundle v%llu of `%s`\n", o.out,
                (unsigned long long)bu->b->version, bu->b->org);
@@ -215,7 +216,7 @@ load_bundle(const char *path, struct lsn_bundle **out)
     int r = lsn_bundle_load(path, out);
 
     if (r != 0)
-        return cli_fail(EXIT_USAGE, r, "cannot read bundle %s", path);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot read bundle %s", path);
     return 0;
 }
 
@@ -227,12 +228,10 @@ bundle_verify(int argc, char **argv)
     struct lsn_roster *ro = NULL;
     int rc, r;
 
-    if (cli_wants_help(argc, argv, usage))
-        return 0;
     if ((rc = parse(argc, argv, &o, 1)) != 0)
         return rc;
     if (o.roster == NULL)
-        return cli_usage_error(usage, "verify needs --roster FILE");
+        return lsn_cli_usage("verify needs --roster FILE");
     if ((rc = cli_roster_load(o.roster, &ro)) != 0)
         return rc;
     if ((rc = load_bundle(o.file, &bu)) != 0)
@@ -242,7 +241,7 @@ bundle_verify(int argc, char **argv)
         print_json(bu, r == 0, r);
         rc = r == 0 ? 0 : cli_verify_exit(r);
     } else if (r != 0) {
-        rc = cli_fail(cli_verify_exit(r), r, "%s", o.file);
+        rc = lsn_cli_fail_as(cli_verify_exit(r), r, "%s", o.file);
     } else {
         printf("%s: valid bundle v%llu of `%s` (roster v%llu)\n", o.file,
                (unsigned long long)bu->b->version, bu->b->org,
@@ -254,17 +253,14 @@ out:
     return rc;
 }
 
-int
-cmd_bundle(int argc, char **argv)
-{
-    static const struct cli_cmd t[] = {
-        { "show", bundle_show, "print the org's current bundle" },
-        { "export", bundle_export, "copy the current signed bundle to a file" },
-        { "verify", bundle_verify, "verify a bundle file against a roster" },
-        { NULL, NULL, NULL },
-    };
-    return cli_dispatch("bundle", t, argc, argv);
-}
+const struct lsn_cli_cmd bundle_cmds[] = {
+    { "show", bundle_show, show_opts, usage, "print the org's current bundle", NULL },
+    { "export", bundle_export, export_opts, usage, "copy the current signed bundle to a file",
+      NULL },
+    { "verify", bundle_verify, verify_opts, usage, "verify a bundle file against a roster",
+      NULL },
+    { NULL, NULL, NULL, NULL, NULL, NULL },
+};
 
 int
 cmd_fingerprint(int argc, char **argv)
@@ -276,10 +272,8 @@ cmd_fingerprint(int argc, char **argv)
     size_t n = 0;
     int r = LSN_ERR_MALFORMED;
 
-    if (cli_wants_help(argc, argv, fp_usage))
-        return 0;
     if (argc != 2)
-        return cli_usage_error(fp_usage, "expected one FILE");
+        return lsn_cli_usage("expected one FILE");
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         r = lsn_public_read(argv[1], kinds[i], key);
         if (r == 0) {
@@ -298,5 +292,6 @@ cmd_fingerprint(int argc, char **argv)
             return 0;
         }
     }
-    return cli_fail(EXIT_USAGE, r, "%s is not a public key or signed file", argv[1]);
+    return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "%s is not a public key or signed file",
+                           argv[1]);
 }

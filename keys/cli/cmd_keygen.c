@@ -31,42 +31,41 @@ static const char relay_usage[] =
     "NAME.key on the relay's machine only.  (--no-passphrase is accepted and\n"
     "changes nothing.)\n";
 
+/* Both take the same options (relay new refuses --passphrase-file with
+ * a sentence: a relay key has no passphrase). */
+static const struct option keypair_opts[] = {
+    { "dir", required_argument, NULL, 'd' },
+    { "force", no_argument, NULL, 'f' },
+    { "passphrase-file", required_argument, NULL, 'p' },
+    { "no-passphrase", no_argument, NULL, 'n' },
+    { NULL, 0, NULL, 0 },
+};
+
 /* Generates a key pair of kind and writes DIR/NAME.key and DIR/NAME.pub. */
 static int
-keypair_new(int kind, const char *usage, int argc, char **argv)
+keypair_new(int kind, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "dir", required_argument, NULL, 'd' },
-        { "force", no_argument, NULL, 'f' },
-        { "passphrase-file", required_argument, NULL, 'p' },
-        { "no-passphrase", no_argument, NULL, 'n' },
-        { NULL, 0, NULL, 0 },
-    };
     const char *dir = ".", *pass_file = NULL, *name;
     char path[PATH_MAX], fp[LSN_FP_LEN], what[128], *pass = NULL;
     uint8_t *sk = NULL, pk[32];
     size_t sk_len = kind == LSN_KEY_RELAY ? 32 : 64;
-    int force = 0, no_pass = 0, c, r, rc = EXIT_USAGE;
+    int force = 0, no_pass = 0, c, r, rc = LSN_EXIT_USAGE;
 
-    if (cli_wants_help(argc, argv, usage))
-        return 0;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = lsn_cli_next(argc, argv)) != -1) {
         switch (c) {
         case 'd': dir = optarg; break;
         case 'f': force = 1; break;
         case 'p': pass_file = optarg; break;
         case 'n': no_pass = 1; break;
-        default: return cli_bad_option(usage, argv);
+        default: return lsn_cli_usage("unknown option");
         }
     }
     if (optind != argc - 1)
-        return cli_usage_error(usage, "expected one NAME");
+        return lsn_cli_usage("expected one NAME");
     name = argv[optind];
     if (lsn_name_check(name) != 0)
-        return cli_usage_error(usage, "invalid name `%s`: use 1 to 64 of a-z 0-9 . _ -",
-                               name);
+        return lsn_cli_usage("invalid name `%s`: use 1 to 64 of a-z 0-9 . _ -",
+                             name);
     /* Both files may be written before either is. */
     snprintf(path, sizeof path, "%s/%s.key", dir, name);
     if ((rc = cli_out_check(path, force)) != 0)
@@ -77,9 +76,9 @@ keypair_new(int kind, const char *usage, int argc, char **argv)
     if (kind == LSN_KEY_RELAY) {
         /* liaison-relay reads its key at start, with nobody to ask. */
         if (pass_file != NULL)
-            return cli_usage_error(usage, "a relay key is stored without a "
-                                   "passphrase (the relay refuses a protected "
-                                   "key): drop --passphrase-file");
+            return lsn_cli_usage("a relay key is stored without a "
+                                 "passphrase (the relay refuses a protected "
+                                 "key): drop --passphrase-file");
         fprintf(stderr, "liaison-keys: %s/%s.key is stored without a passphrase, "
                 "as liaison-relay needs it; keep it on the relay's machine only\n",
                 dir, name);
@@ -88,7 +87,7 @@ keypair_new(int kind, const char *usage, int argc, char **argv)
         if ((rc = cli_pass_new(pass_file, no_pass, what, &pass)) != 0)
             return rc;
     }
-    rc = EXIT_USAGE;
+    rc = LSN_EXIT_USAGE;
     if ((sk = sodium_malloc(64)) == NULL)
         goto out;
     if (kind == LSN_KEY_RELAY)
@@ -99,13 +98,13 @@ keypair_new(int kind, const char *usage, int argc, char **argv)
     r = lsn_secret_write(path, kind, name, sk, sk_len, pass,
                          force ? LSN_WRITE_FORCE : 0);
     if (r != 0) {
-        rc = cli_fail(EXIT_USAGE, r, "cannot write %s", path);
+        rc = lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot write %s", path);
         goto out;
     }
     printf("secret key: %s\n", path);
     snprintf(path, sizeof path, "%s/%s.pub", dir, name);
     if ((r = lsn_public_write(path, kind, name, pk, force ? LSN_WRITE_FORCE : 0)) != 0) {
-        rc = cli_fail(EXIT_USAGE, r, "cannot write %s", path);
+        rc = lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot write %s", path);
         goto out;
     }
     lsn_fingerprint(fp, pk, 32);
@@ -120,31 +119,22 @@ out:
 static int
 authority_new(int argc, char **argv)
 {
-    return keypair_new(LSN_KEY_AUTHORITY, authority_usage, argc, argv);
+    return keypair_new(LSN_KEY_AUTHORITY, argc, argv);
 }
 
 static int
 relay_new(int argc, char **argv)
 {
-    return keypair_new(LSN_KEY_RELAY, relay_usage, argc, argv);
+    return keypair_new(LSN_KEY_RELAY, argc, argv);
 }
 
-int
-cmd_authority(int argc, char **argv)
-{
-    static const struct cli_cmd t[] = {
-        { "new", authority_new, "create an authority key pair" },
-        { NULL, NULL, NULL },
-    };
-    return cli_dispatch("authority", t, argc, argv);
-}
+const struct lsn_cli_cmd authority_cmds[] = {
+    { "new", authority_new, keypair_opts, authority_usage, "create an authority key pair",
+      NULL },
+    { NULL, NULL, NULL, NULL, NULL, NULL },
+};
 
-int
-cmd_relay(int argc, char **argv)
-{
-    static const struct cli_cmd t[] = {
-        { "new", relay_new, "create a relay CURVE key pair" },
-        { NULL, NULL, NULL },
-    };
-    return cli_dispatch("relay", t, argc, argv);
-}
+const struct lsn_cli_cmd relay_cmds[] = {
+    { "new", relay_new, keypair_opts, relay_usage, "create a relay CURVE key pair", NULL },
+    { NULL, NULL, NULL, NULL, NULL, NULL },
+};

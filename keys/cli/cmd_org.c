@@ -43,7 +43,7 @@ static const char device_usage[] =
     "revoke: the next bundle drops the device AND carries a new encryption key,\n"
     "delivered (DIR/deliveries/) only to the remaining receiving devices.\n";
 
-static const char rotate_usage[] =
+const char rotate_usage[] =
     "usage: liaison-keys rotate --org-dir DIR --enc\n"
     "       liaison-keys rotate --org-dir DIR --device NAME [--roster FILE] [--out CRED]\n"
     "       liaison-keys rotate --org-dir DIR --root [--adopt --roster FILE]\n"
@@ -60,6 +60,49 @@ static const char rotate_usage[] =
     "          Step 2, --adopt --roster FILE, once FILE is a valid roster\n"
     "          listing root.next.pub: switches to it and signs the next bundle.\n";
 
+/* Each command's options; parse reads any of them into struct oopts. */
+static const struct option org_init_opts[] = {
+    { "dir", required_argument, NULL, 'd' },
+    { "force", no_argument, NULL, 'f' },
+    { "passphrase-file", required_argument, NULL, 'p' },
+    { "no-passphrase", no_argument, NULL, 'n' },
+    { NULL, 0, NULL, 0 },
+};
+
+static const struct option device_add_opts[] = {
+    { "org-dir", required_argument, NULL, 'd' },
+    { "role", required_argument, NULL, 'R' },
+    { "send-only", no_argument, NULL, 'S' },
+    { "receive-only", no_argument, NULL, 'V' },
+    { "roster", required_argument, NULL, 'r' },
+    { "out", required_argument, NULL, 'o' },
+    { "force", no_argument, NULL, 'f' },
+    { "passphrase-file", required_argument, NULL, 'p' },
+    { "cred-passphrase-file", required_argument, NULL, 'c' },
+    { "no-passphrase", no_argument, NULL, 'n' },
+    { NULL, 0, NULL, 0 },
+};
+
+static const struct option device_revoke_opts[] = {
+    { "org-dir", required_argument, NULL, 'd' },
+    { "passphrase-file", required_argument, NULL, 'p' },
+    { NULL, 0, NULL, 0 },
+};
+
+const struct option rotate_opts[] = {
+    { "org-dir", required_argument, NULL, 'd' },
+    { "enc", no_argument, NULL, 'e' },
+    { "device", required_argument, NULL, 'D' },
+    { "root", no_argument, NULL, 'T' },
+    { "adopt", no_argument, NULL, 'A' },
+    { "roster", required_argument, NULL, 'r' },
+    { "out", required_argument, NULL, 'o' },
+    { "passphrase-file", required_argument, NULL, 'p' },
+    { "cred-passphrase-file", required_argument, NULL, 'c' },
+    { "no-passphrase", no_argument, NULL, 'n' },
+    { NULL, 0, NULL, 0 },
+};
+
 struct oopts {
     const char *dir, *pass_file, *cred_pass_file, *roster, *out, *role, *device;
     int force, no_pass, send_only, receive_only, enc, root, adopt;
@@ -67,32 +110,12 @@ struct oopts {
 };
 
 static int
-parse(int argc, char **argv, const char *usage, struct oopts *o, int want_arg)
+parse(int argc, char **argv, struct oopts *o, int want_arg)
 {
-    static const struct option opts[] = {
-        { "dir", required_argument, NULL, 'd' },
-        { "org-dir", required_argument, NULL, 'd' },
-        { "passphrase-file", required_argument, NULL, 'p' },
-        { "cred-passphrase-file", required_argument, NULL, 'c' },
-        { "no-passphrase", no_argument, NULL, 'n' },
-        { "force", no_argument, NULL, 'f' },
-        { "roster", required_argument, NULL, 'r' },
-        { "out", required_argument, NULL, 'o' },
-        { "role", required_argument, NULL, 'R' },
-        { "send-only", no_argument, NULL, 'S' },
-        { "receive-only", no_argument, NULL, 'V' },
-        { "enc", no_argument, NULL, 'e' },
-        { "device", required_argument, NULL, 'D' },
-        { "root", no_argument, NULL, 'T' },
-        { "adopt", no_argument, NULL, 'A' },
-        { NULL, 0, NULL, 0 },
-    };
     int c;
 
     memset(o, 0, sizeof *o);
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = lsn_cli_next(argc, argv)) != -1) {
         switch (c) {
         case 'd': o->dir = optarg; break;
         case 'p': o->pass_file = optarg; break;
@@ -108,17 +131,17 @@ parse(int argc, char **argv, const char *usage, struct oopts *o, int want_arg)
         case 'D': o->device = optarg; break;
         case 'T': o->root = 1; break;
         case 'A': o->adopt = 1; break;
-        default: return cli_bad_option(usage, argv);
+        default: return lsn_cli_usage("unknown option");
         }
     }
     if (want_arg && optind != argc - 1)
-        return cli_usage_error(usage, "%s: expected one argument", argv[0]);
+        return lsn_cli_usage("%s: expected one argument", argv[0]);
     if (!want_arg && optind != argc)
-        return cli_usage_error(usage, "unexpected argument `%s`", argv[optind]);
+        return lsn_cli_usage("unexpected argument `%s`", argv[optind]);
     o->arg = want_arg ? argv[optind] : NULL;
     if (o->dir == NULL)
-        return cli_usage_error(usage, "%s needs %s DIR", argv[0],
-                               strcmp(argv[0], "init") == 0 ? "--dir" : "--org-dir");
+        return lsn_cli_usage("%s needs %s DIR", argv[0],
+                             strcmp(argv[0], "init") == 0 ? "--dir" : "--org-dir");
     return 0;
 }
 
@@ -130,13 +153,11 @@ org_init(int argc, char **argv)
     char *pass = NULL, what[PATH_MAX + 32], fp[LSN_FP_LEN];
     int rc, r;
 
-    if (cli_wants_help(argc, argv, org_usage))
-        return 0;
-    if ((rc = parse(argc, argv, org_usage, &o, 1)) != 0)
+    if ((rc = parse(argc, argv, &o, 1)) != 0)
         return rc;
     if (lsn_org_id_check(o.arg) != 0)
-        return cli_usage_error(org_usage, "invalid org id `%s`: use 1 to 32 of "
-                               "a-z, 0-9 and -", o.arg);
+        return lsn_cli_usage("invalid org id `%s`: use 1 to 32 of "
+                             "a-z, 0-9 and -", o.arg);
     /* Every file it writes may be written, before any is. */
     if (access(o.dir, F_OK) == 0) {
         static const char *const files[] = {
@@ -156,7 +177,7 @@ org_init(int argc, char **argv)
     r = lsn_org_init(o.dir, o.arg, pass, o.force, lsn_now(), &org);
     cli_pass_free(&pass);
     if (r != 0)
-        return cli_fail(EXIT_USAGE, r, "cannot create org `%s` in %s", o.arg, o.dir);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot create org `%s` in %s", o.arg, o.dir);
     lsn_fingerprint(fp, org->root_sk + 32, 32);
     printf("org `%s` created in %s\n", o.arg, o.dir);
     printf("root key fingerprint: %s\n", fp);
@@ -183,7 +204,7 @@ roster_for(const struct lsn_org *org, const char *path, struct lsn_roster **out)
                 "folder's root key: the steering group must add it first\n",
                 path, org->id);
         lsn_roster_destroy(out);
-        return EXIT_USAGE;
+        return LSN_EXIT_USAGE;
     }
     /* Later commands (publish) find the coalition here. */
     (void)lsn_org_keep_roster(org, *out);
@@ -208,7 +229,7 @@ save_credential(const struct lsn_credential *c, const char *path,
     int r = lsn_credential_save(c, path, pass, flags);
 
     if (r != 0)
-        return cli_fail(EXIT_USAGE, r, "cannot write credential %s", path);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot write credential %s", path);
     lsn_fingerprint(fp, c->keys->sign_pk, 32);
     printf("credential: %s (device `%s` of `%s`)\n", path, c->device, c->org);
     printf("device signing key fingerprint: %s\n", fp);
@@ -225,25 +246,23 @@ device_add(int argc, char **argv)
     char *pass = NULL;
     int role, rc, r;
 
-    if (cli_wants_help(argc, argv, device_usage))
-        return 0;
-    if ((rc = parse(argc, argv, device_usage, &o, 1)) != 0)
+    if ((rc = parse(argc, argv, &o, 1)) != 0)
         return rc;
     if (o.role == NULL || o.roster == NULL || o.out == NULL)
-        return cli_usage_error(device_usage, "add needs --role, --roster and --out");
+        return lsn_cli_usage("add needs --role, --roster and --out");
     if (strcmp(o.role, "human") == 0)
         role = LIAISON__DEVICE_ROLE__ROLE_HUMAN;
     else if (strcmp(o.role, "system") == 0)
         role = LIAISON__DEVICE_ROLE__ROLE_SYSTEM;
     else
-        return cli_usage_error(device_usage, "--role must be human or system, not `%s`",
-                               o.role);
+        return lsn_cli_usage("--role must be human or system, not `%s`",
+                             o.role);
     if (o.send_only && o.receive_only)
-        return cli_usage_error(device_usage, "--send-only and --receive-only "
-                               "exclude each other");
+        return lsn_cli_usage("--send-only and --receive-only "
+                             "exclude each other");
     if (lsn_name_check(o.arg) != 0)
-        return cli_usage_error(device_usage, "invalid device name `%s`: use 1 to 64 "
-                               "of a-z 0-9 . _ -", o.arg);
+        return lsn_cli_usage("invalid device name `%s`: use 1 to 64 "
+                             "of a-z 0-9 . _ -", o.arg);
     /* Every input is checked before the bundle changes: a failure after
      * would leave the device in the bundle without its credential. */
     if ((rc = cli_out_check(o.out, o.force)) != 0)
@@ -253,9 +272,9 @@ device_add(int argc, char **argv)
     if ((rc = roster_for(org, o.roster, &ro)) != 0)
         goto out;
     if (lsn_bundle_find_device(org->bundle, o.arg) != NULL) {
-        rc = cli_fail(EXIT_USAGE, LSN_ERR_EXISTS, "device `%s` is already in the "
-                      "bundle of `%s`: use `rotate --device %s --out CRED` for a new "
-                      "credential", o.arg, org->id, o.arg);
+        rc = lsn_cli_fail_as(LSN_EXIT_USAGE, LSN_ERR_EXISTS, "device `%s` is already in the "
+                             "bundle of `%s`: use `rotate --device %s --out CRED` for a new "
+                             "credential", o.arg, org->id, o.arg);
         goto out;
     }
     if ((rc = credential_pass(o.out, &o, &pass)) != 0)
@@ -263,7 +282,7 @@ device_add(int argc, char **argv)
     r = lsn_org_device_add(org, o.arg, role, !o.receive_only, !o.send_only,
                            ro->bytes, ro->len, lsn_now(), &c);
     if (r != 0) {
-        rc = cli_fail(EXIT_USAGE, r, "cannot add device `%s`", o.arg);
+        rc = lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot add device `%s`", o.arg);
         goto out;
     }
     cli_org_report(org, "device added");
@@ -286,14 +305,12 @@ device_revoke(int argc, char **argv)
     struct lsn_org *org = NULL;
     int rc, r;
 
-    if (cli_wants_help(argc, argv, device_usage))
-        return 0;
-    if ((rc = parse(argc, argv, device_usage, &o, 1)) != 0)
+    if ((rc = parse(argc, argv, &o, 1)) != 0)
         return rc;
     if ((rc = cli_org_load(o.dir, o.pass_file, &org)) != 0)
         return rc;
     if ((r = lsn_org_device_revoke(org, o.arg, lsn_now())) != 0)
-        rc = cli_fail(EXIT_USAGE, r, "cannot revoke device `%s`", o.arg);
+        rc = lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot revoke device `%s`", o.arg);
     else
         cli_org_report(org, "device revoked, encryption key replaced");
     lsn_org_destroy(&org);
@@ -314,10 +331,10 @@ rotate_device(struct lsn_org *org, const struct oopts *o)
         out = admin_path;
     }
     if (out == NULL)
-        return cli_usage_error(rotate_usage, "--device needs --out CRED");
+        return lsn_cli_usage("--device needs --out CRED");
     if (lsn_bundle_find_device(org->bundle, o->device) == NULL)
-        return cli_fail(EXIT_USAGE, LSN_ERR_UNKNOWN_DEVICE, "cannot rotate device "
-                        "`%s` of `%s`", o->device, org->id);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, LSN_ERR_UNKNOWN_DEVICE, "cannot rotate device "
+                               "`%s` of `%s`", o->device, org->id);
     if ((rc = cli_out_check(out, 1)) != 0)
         return rc;
     if (o->roster != NULL && (rc = roster_for(org, o->roster, &ro)) != 0)
@@ -327,7 +344,7 @@ rotate_device(struct lsn_org *org, const struct oopts *o)
     r = lsn_org_rotate_device(org, o->device, ro ? ro->bytes : NULL,
                               ro ? ro->len : 0, lsn_now(), &c);
     if (r != 0)
-        rc = cli_fail(EXIT_USAGE, r, "cannot rotate device `%s`", o->device);
+        rc = lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot rotate device `%s`", o->device);
     else {
         cli_org_report(org, "device keys rotated");
         rc = save_credential(c, out, pass, LSN_WRITE_FORCE);
@@ -350,7 +367,7 @@ rotate_root(struct lsn_org *org, const struct oopts *o)
         uint8_t pk[32];
         char path[PATH_MAX];
         if ((r = lsn_org_root_prepare(org)) != 0)
-            return cli_fail(EXIT_USAGE, r, "cannot create the next root key");
+            return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot create the next root key");
         snprintf(path, sizeof path, "%s/root.next.pub", o->dir);
         if (lsn_public_read(path, LSN_KEY_ORG_ROOT, pk) == 0) {
             lsn_fingerprint(fp, pk, 32);
@@ -362,11 +379,11 @@ rotate_root(struct lsn_org *org, const struct oopts *o)
         return 0;
     }
     if (o->roster == NULL)
-        return cli_usage_error(rotate_usage, "--adopt needs --roster FILE");
+        return lsn_cli_usage("--adopt needs --roster FILE");
     if ((rc = cli_roster_load(o->roster, &ro)) != 0)
         return rc;
     if ((r = lsn_org_root_adopt(org, ro, lsn_now())) != 0) {
-        rc = cli_fail(cli_verify_exit(r), r, "cannot adopt the next root");
+        rc = lsn_cli_fail_as(cli_verify_exit(r), r, "cannot adopt the next root");
     } else {
         (void)lsn_org_keep_roster(org, ro);
         cli_org_report(org, "root key replaced");
@@ -382,18 +399,16 @@ cmd_rotate(int argc, char **argv)
     struct lsn_org *org = NULL;
     int rc, r;
 
-    if (cli_wants_help(argc, argv, rotate_usage))
-        return 0;
-    if ((rc = parse(argc, argv, rotate_usage, &o, 0)) != 0)
+    if ((rc = parse(argc, argv, &o, 0)) != 0)
         return rc;
     if (o.enc + (o.device != NULL) + o.root != 1)
-        return cli_usage_error(rotate_usage, "give exactly one of --enc, --device "
-                               "NAME, --root");
+        return lsn_cli_usage("give exactly one of --enc, --device "
+                             "NAME, --root");
     if ((rc = cli_org_load(o.dir, o.pass_file, &org)) != 0)
         return rc;
     if (o.enc) {
         if ((r = lsn_org_rotate_enc(org, lsn_now())) != 0)
-            rc = cli_fail(EXIT_USAGE, r, "cannot rotate the encryption key");
+            rc = lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot rotate the encryption key");
         else
             cli_org_report(org, "encryption key rotated");
     } else if (o.device != NULL) {
@@ -405,23 +420,16 @@ cmd_rotate(int argc, char **argv)
     return rc;
 }
 
-int
-cmd_org(int argc, char **argv)
-{
-    static const struct cli_cmd t[] = {
-        { "init", org_init, "create an organisation's identity" },
-        { NULL, NULL, NULL },
-    };
-    return cli_dispatch("org", t, argc, argv);
-}
+const struct lsn_cli_cmd org_cmds[] = {
+    { "init", org_init, org_init_opts, org_usage, "create an organisation's identity",
+      NULL },
+    { NULL, NULL, NULL, NULL, NULL, NULL },
+};
 
-int
-cmd_device(int argc, char **argv)
-{
-    static const struct cli_cmd t[] = {
-        { "add", device_add, "add a device and write its credential" },
-        { "revoke", device_revoke, "remove a device and replace the encryption key" },
-        { NULL, NULL, NULL },
-    };
-    return cli_dispatch("device", t, argc, argv);
-}
+const struct lsn_cli_cmd device_cmds[] = {
+    { "add", device_add, device_add_opts, device_usage,
+      "add a device and write its credential", NULL },
+    { "revoke", device_revoke, device_revoke_opts, device_usage,
+      "remove a device and replace the encryption key", NULL },
+    { NULL, NULL, NULL, NULL, NULL, NULL },
+};

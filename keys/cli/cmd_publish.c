@@ -19,7 +19,7 @@
 #include "proto/err.h"
 #include "proto/wire.h"
 
-static const char usage[] =
+const char publish_usage[] =
     "usage: liaison-keys publish --org-dir DIR [--roster FILE] [--relay tcp://HOST:PORT]\n"
     "                            [--passphrase-file FILE]\n"
     "       liaison-keys publish-roster FILE --org-dir DIR [--roster FILE]\n"
@@ -36,6 +36,14 @@ static const char usage[] =
     "publish warns on stderr when the bundle expires within 30 days; a relay\n"
     "refuses the messages of an org whose bundle has expired.\n";
 
+const struct option publish_opts[] = {
+    { "org-dir", required_argument, NULL, 'd' },
+    { "roster", required_argument, NULL, 'r' },
+    { "relay", required_argument, NULL, 'e' },
+    { "passphrase-file", required_argument, NULL, 'p' },
+    { NULL, 0, NULL, 0 },
+};
+
 struct popts {
     const char *dir, *roster, *relay, *pass, *file;
 };
@@ -43,36 +51,27 @@ struct popts {
 static int
 parse(int argc, char **argv, struct popts *o, int want_file)
 {
-    static const struct option opts[] = {
-        { "org-dir", required_argument, NULL, 'd' },
-        { "roster", required_argument, NULL, 'r' },
-        { "relay", required_argument, NULL, 'e' },
-        { "passphrase-file", required_argument, NULL, 'p' },
-        { NULL, 0, NULL, 0 },
-    };
     int c;
 
     memset(o, 0, sizeof *o);
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = lsn_cli_next(argc, argv)) != -1) {
         switch (c) {
         case 'd': o->dir = optarg; break;
         case 'r': o->roster = optarg; break;
         case 'e': o->relay = optarg; break;
         case 'p': o->pass = optarg; break;
-        default: return cli_bad_option(usage, argv);
+        default: return lsn_cli_usage("unknown option");
         }
     }
     if (want_file) {
         if (optind + 1 != argc)
-            return cli_usage_error(usage, "want exactly one roster FILE");
+            return lsn_cli_usage("want exactly one roster FILE");
         o->file = argv[optind];
     } else if (optind != argc) {
-        return cli_usage_error(usage, "unexpected argument `%s`", argv[optind]);
+        return lsn_cli_usage("unexpected argument `%s`", argv[optind]);
     }
     if (o->dir == NULL)
-        return cli_usage_error(usage, "--org-dir is required");
+        return lsn_cli_usage("--org-dir is required");
     return 0;
 }
 
@@ -94,7 +93,7 @@ connect_admin(const struct popts *o, struct lsn_wire **w, char *org, size_t org_
         (r = cli_pass_unlock(o->pass, prot, "org folder", &pass)) != 0 ||
         (r = lsn_credential_load(path, pass, &cred)) != 0) {
         cli_pass_free(&pass);
-        return cli_fail(EXIT_USAGE, r, "%s", path);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "%s", path);
     }
     cli_pass_free(&pass);
     if (o->roster != NULL) {
@@ -108,28 +107,29 @@ connect_admin(const struct popts *o, struct lsn_wire **w, char *org, size_t org_
             r = cli_roster_load(path, &ro);
         } else {
             lsn_credential_destroy(&cred);
-            return cli_usage_error(usage, "%s/admin.cred pins no roster and the "
-                                   "folder holds none yet: pass --roster FILE", o->dir);
+            return lsn_cli_usage("%s/admin.cred pins no roster and the "
+                                 "folder holds none yet: pass --roster FILE", o->dir);
         }
     }
     (void)rb;
     (void)rl;
     if (r != 0) {
         lsn_credential_destroy(&cred);
-        return cli_fail(EXIT_USAGE, r, "roster");
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "roster");
     }
     if ((ent = lsn_roster_find_org(ro, cred->org)) == NULL ||
         (rel = lsn_roster_find_relay(ro, ent->relay)) == NULL || rel->curve_key.len != 32) {
-        r = cli_fail(EXIT_USAGE, LSN_ERR_UNKNOWN_ORG, "org `%s` or its home relay in roster v%llu",
-                     cred->org, (unsigned long long)ro->r->version);
+        r = lsn_cli_fail_as(LSN_EXIT_USAGE, LSN_ERR_UNKNOWN_ORG,
+                            "org `%s` or its home relay in roster v%llu", cred->org,
+                            (unsigned long long)ro->r->version);
         goto out;
     }
     if ((r = lsn_wire_connect(o->relay != NULL ? o->relay : rel->endpoint, rel->curve_key.data,
                               cred->keys->curve_pk, cred->keys->curve_sk, w)) != 0 ||
         (r = lsn_wire_handshake(*w, 10000)) != 0) {
         lsn_wire_close(w);
-        r = cli_fail(EXIT_VERIFY, r, "relay %s at %s", rel->name,
-                     o->relay != NULL ? o->relay : rel->endpoint);
+        r = lsn_cli_fail_as(LSN_EXIT_FAILED, r, "relay %s at %s", rel->name,
+                            o->relay != NULL ? o->relay : rel->endpoint);
         goto out;
     }
     snprintf(org, org_len, "%s", cred->org);
@@ -151,7 +151,7 @@ put_file(struct lsn_wire *w, const char *path, const char *type, Liaison__DirKin
     int r;
 
     if ((r = lsn_signed_file_read(path, type, &bin, &len)) != 0)
-        return cli_fail(EXIT_USAGE, r, "%s", path);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "%s", path);
     if (kind == LIAISON__DIR_KIND__DIR_BUNDLE) {
         struct lsn_bundle *bu = NULL;
         if (lsn_bundle_parse(bin, len, &bu) == 0)
@@ -167,7 +167,7 @@ put_file(struct lsn_wire *w, const char *path, const char *type, Liaison__DirKin
     if (r != 0) {
         fprintf(stderr, "liaison-keys: relay refused %s: %s\n", path,
                 lsn_wire_message(w)[0] ? lsn_wire_message(w) : lsn_strerror(r));
-        return EXIT_VERIFY;
+        return LSN_EXIT_FAILED;
     }
     printf("%s: %s (version %llu)\n", path,
            resp->dir_put->unchanged ? "already held" : "published",
@@ -186,8 +186,6 @@ cmd_publish(int argc, char **argv)
     struct dirent *e;
     int r, rc = 0;
 
-    if (cli_wants_help(argc, argv, usage))
-        return 0;
     if ((r = parse(argc, argv, &o, 0)) != 0)
         return r;
     if ((r = connect_admin(&o, &w, org, sizeof org)) != 0)
@@ -229,8 +227,6 @@ cmd_publish_roster(int argc, char **argv)
     char org[LSN_ORG_ID_MAX + 1];
     int r;
 
-    if (cli_wants_help(argc, argv, usage))
-        return 0;
     if ((r = parse(argc, argv, &o, 1)) != 0)
         return r;
     if ((r = connect_admin(&o, &w, org, sizeof org)) != 0)

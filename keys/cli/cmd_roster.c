@@ -45,7 +45,40 @@ static const char usage[] =
     "Org ids are 1 to 32 of a-z, 0-9 and -.  Exit status: 0 success,\n"
     "1 verification failed, 2 usage or input error.\n";
 
-/* Options every roster subcommand may take; each uses what it needs. */
+/* Each command's options (O_NAME is --name); parse reads any of them
+ * into struct ropts. */
+#define O_COALITION { "coalition", required_argument, NULL, 'c' }
+#define O_THRESHOLD { "threshold", required_argument, NULL, 't' }
+#define O_AUTHORITY { "authority", required_argument, NULL, 'a' }
+#define O_OUT       { "out", required_argument, NULL, 'o' }
+#define O_DAYS      { "days", required_argument, NULL, 'D' }
+#define O_ORG       { "org", required_argument, NULL, 'g' }
+#define O_ROOT      { "root", required_argument, NULL, 'r' }
+#define O_RELAY     { "relay", required_argument, NULL, 'R' }
+#define O_DISPLAY   { "display", required_argument, NULL, 'd' }
+#define O_ENDPOINT  { "endpoint", required_argument, NULL, 'e' }
+#define O_KEY       { "key", required_argument, NULL, 'k' }
+#define O_PREVIOUS  { "previous", required_argument, NULL, 'P' }
+#define O_PASS_FILE { "passphrase-file", required_argument, NULL, 'p' }
+#define O_JSON      { "json", no_argument, NULL, 'j' }
+#define O_END       { NULL, 0, NULL, 0 }
+
+static const struct option init_opts[] = {
+    O_COALITION, O_THRESHOLD, O_AUTHORITY, O_OUT, O_DAYS, O_END,
+};
+static const struct option next_opts[] = { O_OUT, O_DAYS, O_END };
+static const struct option add_org_opts[] = { O_ORG, O_ROOT, O_RELAY, O_DISPLAY, O_END };
+static const struct option org_opts[] = { O_ORG, O_END };
+static const struct option relay_opts[] = { O_RELAY, O_ENDPOINT, O_KEY, O_END };
+static const struct option relay_name_opts[] = { O_RELAY, O_END };
+static const struct option org_relay_opts[] = { O_ORG, O_RELAY, O_END };
+static const struct option org_root_opts[] = { O_ORG, O_ROOT, O_END };
+static const struct option authority_opts[] = { O_AUTHORITY, O_END };
+static const struct option threshold_opts[] = { O_THRESHOLD, O_END };
+static const struct option sign_opts[] = { O_KEY, O_PASS_FILE, O_END };
+static const struct option verify_opts[] = { O_PREVIOUS, O_JSON, O_END };
+static const struct option show_opts[] = { O_JSON, O_END };
+
 struct ropts {
     const char *coalition, *out, *org, *root, *relay, *display, *endpoint;
     const char *key, *previous, *pass_file;
@@ -57,50 +90,31 @@ struct ropts {
 static int
 parse(int argc, char **argv, struct ropts *o, int want_file)
 {
-    static const struct option opts[] = {
-        { "coalition", required_argument, NULL, 'c' },
-        { "threshold", required_argument, NULL, 't' },
-        { "authority", required_argument, NULL, 'a' },
-        { "out", required_argument, NULL, 'o' },
-        { "days", required_argument, NULL, 'D' },
-        { "org", required_argument, NULL, 'g' },
-        { "root", required_argument, NULL, 'r' },
-        { "relay", required_argument, NULL, 'R' },
-        { "display", required_argument, NULL, 'd' },
-        { "endpoint", required_argument, NULL, 'e' },
-        { "key", required_argument, NULL, 'k' },
-        { "previous", required_argument, NULL, 'P' },
-        { "passphrase-file", required_argument, NULL, 'p' },
-        { "json", no_argument, NULL, 'j' },
-        { NULL, 0, NULL, 0 },
-    };
     char *end;
     int c;
 
     memset(o, 0, sizeof *o);
     o->days = DEFAULT_DAYS;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = lsn_cli_next(argc, argv)) != -1) {
         switch (c) {
         case 'c': o->coalition = optarg; break;
         case 't':
             o->threshold = (int)strtol(optarg, &end, 10);
             if (*end != '\0' || o->threshold < 1 || o->threshold > 64)
-                return cli_usage_error(usage, "--threshold must be 1 to 64, not `%s`",
-                                       optarg);
+                return lsn_cli_usage("--threshold must be 1 to 64, not `%s`",
+                                     optarg);
             break;
         case 'a':
             if (o->n_auth == 64)
-                return cli_usage_error(usage, "at most 64 --authority");
+                return lsn_cli_usage("at most 64 --authority");
             o->authorities[o->n_auth++] = optarg;
             break;
         case 'o': o->out = optarg; break;
         case 'D':
             o->days = (int)strtol(optarg, &end, 10);
             if (*end != '\0' || o->days < 1 || o->days > MAX_DAYS)
-                return cli_usage_error(usage, "--days must be 1 to %d, not `%s`",
-                                       MAX_DAYS, optarg);
+                return lsn_cli_usage("--days must be 1 to %d, not `%s`",
+                                     MAX_DAYS, optarg);
             break;
         case 'g': o->org = optarg; break;
         case 'r': o->root = optarg; break;
@@ -111,16 +125,16 @@ parse(int argc, char **argv, struct ropts *o, int want_file)
         case 'P': o->previous = optarg; break;
         case 'p': o->pass_file = optarg; break;
         case 'j': o->json = 1; break;
-        default: return cli_bad_option(usage, argv);
+        default: return lsn_cli_usage("unknown option");
         }
     }
     if (want_file) {
         if (optind != argc - 1)
-            return cli_usage_error(usage, "%s: expected one roster FILE", argv[0]);
+            return lsn_cli_usage("%s: expected one roster FILE", argv[0]);
         o->file = argv[optind];
     } else if (optind != argc) {
-        return cli_usage_error(usage, "%s: unexpected argument `%s`", argv[0],
-                               argv[optind]);
+        return lsn_cli_usage("%s: unexpected argument `%s`", argv[0],
+                             argv[optind]);
     }
     return 0;
 }
@@ -131,7 +145,7 @@ load(const char *path, struct lsn_roster **out)
     int r = lsn_roster_load(path, out);
 
     if (r != 0)
-        return cli_fail(EXIT_USAGE, r, "cannot read roster %s", path);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot read roster %s", path);
     return 0;
 }
 
@@ -141,7 +155,7 @@ save(const char *path, const struct lsn_roster *ro, int flags)
     int r = lsn_signed_file_write(path, LSN_TYPE_ROSTER, ro->bytes, ro->len, flags);
 
     if (r != 0)
-        return cli_fail(EXIT_USAGE, r, "cannot write %s", path);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot write %s", path);
     return 0;
 }
 
@@ -151,8 +165,8 @@ read_pub(const char *path, int kind, uint8_t key[32])
     int r = lsn_public_read(path, kind, key);
 
     if (r != 0)
-        return cli_fail(EXIT_USAGE, r, "cannot read %s public key %s",
-                        lsn_key_kind_name(kind), path);
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot read %s public key %s",
+                               lsn_key_kind_name(kind), path);
     return 0;
 }
 
@@ -166,7 +180,7 @@ commit_edit(const char *path, const Liaison__Roster *body, size_t dropped,
     int r, rc;
 
     if ((r = lsn_roster_from_body(body, &ro)) != 0)
-        return cli_fail(EXIT_USAGE, r, "roster edit refused");
+        return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "roster edit refused");
     if ((rc = save(path, ro, flags)) == 0) {
         printf("%s: roster v%llu, %zu orgs, %zu relays\n", path,
                (unsigned long long)ro->r->version, ro->r->n_orgs, ro->r->n_relays);
@@ -187,16 +201,14 @@ roster_init(int argc, char **argv)
     uint8_t pk[64][32];
     int rc;
 
-    if (cli_wants_help(argc, argv, usage))
-        return 0;
     if ((rc = parse(argc, argv, &o, 0)) != 0)
         return rc;
     if (!o.coalition || !o.threshold || !o.n_auth || !o.out)
-        return cli_usage_error(usage, "init needs --coalition, --threshold, "
-                               "--authority and --out");
+        return lsn_cli_usage("init needs --coalition, --threshold, "
+                             "--authority and --out");
     if (o.threshold > o.n_auth)
-        return cli_usage_error(usage, "--threshold %d is more than the %d "
-                               "authorities given", o.threshold, o.n_auth);
+        return lsn_cli_usage("--threshold %d is more than the %d "
+                             "authorities given", o.threshold, o.n_auth);
     for (int i = 0; i < o.n_auth; i++) {
         if ((rc = read_pub(o.authorities[i], LSN_KEY_AUTHORITY, pk[i])) != 0)
             return rc;
@@ -220,17 +232,15 @@ roster_next(int argc, char **argv)
     Liaison__Roster body;
     int rc, r;
 
-    if (cli_wants_help(argc, argv, usage))
-        return 0;
     if ((rc = parse(argc, argv, &o, 1)) != 0)
         return rc;
     if (!o.out)
-        return cli_usage_error(usage, "next needs --out NEWFILE");
+        return lsn_cli_usage("next needs --out NEWFILE");
     if ((rc = load(o.file, &ro)) != 0)
         return rc;
     if ((r = lsn_roster_verify(ro, lsn_now())) != 0) {
-        rc = cli_fail(cli_verify_exit(r), r, "%s is not a valid roster to follow",
-                      o.file);
+        rc = lsn_cli_fail_as(cli_verify_exit(r), r, "%s is not a valid roster to follow",
+                             o.file);
         goto out;
     }
     body = *ro->r;
@@ -268,14 +278,12 @@ edit_in_place(int argc, char **argv, edit_fn edit)
     struct scratch_view *s = NULL;
     int rc;
 
-    if (cli_wants_help(argc, argv, usage))
-        return 0;
     if ((rc = parse(argc, argv, &o, 1)) != 0)
         return rc;
     if ((rc = load(o.file, &ro)) != 0)
         return rc;
     if ((s = calloc(1, sizeof *s)) == NULL) {
-        rc = cli_fail(EXIT_USAGE, LSN_ERR_NOMEM, "edit");
+        rc = lsn_cli_fail_as(LSN_EXIT_USAGE, LSN_ERR_NOMEM, "edit");
         goto out;
     }
     body = *ro->r;
@@ -311,15 +319,15 @@ edit_add_org(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
     int rc;
 
     if (!o->org || !o->root || !o->relay)
-        return cli_usage_error(usage, "add-org needs --org, --root and --relay");
+        return lsn_cli_usage("add-org needs --org, --root and --relay");
     if (lsn_org_id_check(o->org) != 0)
-        return cli_usage_error(usage, "invalid org id `%s`: use 1 to 32 of a-z, "
-                               "0-9 and -", o->org);
+        return lsn_cli_usage("invalid org id `%s`: use 1 to 32 of a-z, "
+                             "0-9 and -", o->org);
     if (find_org(b, o->org) >= 0)
-        return cli_usage_error(usage, "org `%s` is already in the roster (use "
-                               "set-root to change its root)", o->org);
+        return lsn_cli_usage("org `%s` is already in the roster (use "
+                             "set-root to change its root)", o->org);
     if (b->n_orgs >= LSN_ROSTER_MAX_ORGS)
-        return cli_usage_error(usage, "the roster is full");
+        return lsn_cli_usage("the roster is full");
     if ((rc = read_pub(o->root, LSN_KEY_ORG_ROOT, s->key)) != 0)
         return rc;
     liaison__roster_org__init(&s->org);
@@ -338,9 +346,9 @@ edit_remove_org(const struct ropts *o, Liaison__Roster *b, struct scratch_view *
 
     (void)s;
     if (!o->org)
-        return cli_usage_error(usage, "remove-org needs --org");
+        return lsn_cli_usage("remove-org needs --org");
     if ((i = find_org(b, o->org)) < 0)
-        return cli_usage_error(usage, "org `%s` is not in the roster", o->org);
+        return lsn_cli_usage("org `%s` is not in the roster", o->org);
     memmove(&b->orgs[i], &b->orgs[i + 1], (b->n_orgs - (size_t)i - 1) * sizeof *b->orgs);
     b->n_orgs--;
     return 0;
@@ -352,9 +360,9 @@ edit_set_root(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
     int i, rc;
 
     if (!o->org || !o->root)
-        return cli_usage_error(usage, "set-root needs --org and --root");
+        return lsn_cli_usage("set-root needs --org and --root");
     if ((i = find_org(b, o->org)) < 0)
-        return cli_usage_error(usage, "org `%s` is not in the roster", o->org);
+        return lsn_cli_usage("org `%s` is not in the roster", o->org);
     if ((rc = read_pub(o->root, LSN_KEY_ORG_ROOT, s->key)) != 0)
         return rc;
     s->org = *b->orgs[i];
@@ -379,10 +387,10 @@ existing_relay(const struct ropts *o, const Liaison__Roster *b, const char *cmd,
                int *idx)
 {
     if (!o->relay)
-        return cli_usage_error(usage, "%s needs --relay NAME", cmd);
+        return lsn_cli_usage("%s needs --relay NAME", cmd);
     if ((*idx = find_relay(b, o->relay)) < 0)
-        return cli_usage_error(usage, "relay `%s` is not in the roster (add it "
-                               "with `roster add-relay`)", o->relay);
+        return lsn_cli_usage("relay `%s` is not in the roster (add it "
+                             "with `roster add-relay`)", o->relay);
     return 0;
 }
 
@@ -392,12 +400,12 @@ edit_add_relay(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s
     int rc;
 
     if (!o->relay || !o->endpoint || !o->key)
-        return cli_usage_error(usage, "add-relay needs --relay, --endpoint and --key");
+        return lsn_cli_usage("add-relay needs --relay, --endpoint and --key");
     if (find_relay(b, o->relay) >= 0)
-        return cli_usage_error(usage, "relay `%s` is already in the roster (use "
-                               "set-relay to change it)", o->relay);
+        return lsn_cli_usage("relay `%s` is already in the roster (use "
+                             "set-relay to change it)", o->relay);
     if (b->n_relays >= LSN_ROSTER_MAX_RELAYS)
-        return cli_usage_error(usage, "the roster is full");
+        return lsn_cli_usage("the roster is full");
     if ((rc = read_pub(o->key, LSN_KEY_RELAY, s->key)) != 0)
         return rc;
     liaison__roster_relay__init(&s->relay);
@@ -416,7 +424,7 @@ edit_set_relay(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s
     if ((rc = existing_relay(o, b, "set-relay", &i)) != 0)
         return rc;
     if (!o->endpoint && !o->key)
-        return cli_usage_error(usage, "set-relay needs --endpoint, --key or both");
+        return lsn_cli_usage("set-relay needs --endpoint, --key or both");
     s->relay = *b->relays[i];
     if (o->endpoint)
         s->relay.endpoint = (char *)o->endpoint;
@@ -450,9 +458,9 @@ edit_remove_relay(const struct ropts *o, Liaison__Roster *b, struct scratch_view
         n++;
     }
     if (n > 0)
-        return cli_usage_error(usage, "relay `%s` is the home relay of %zu org(s): "
-                               "%s%s; move them first with `roster set-org-relay`",
-                               o->relay, n, homed, n > 8 ? " and more" : "");
+        return lsn_cli_usage("relay `%s` is the home relay of %zu org(s): "
+                             "%s%s; move them first with `roster set-org-relay`",
+                             o->relay, n, homed, n > 8 ? " and more" : "");
     memmove(&b->relays[i], &b->relays[i + 1],
             (b->n_relays - (size_t)i - 1) * sizeof *b->relays);
     b->n_relays--;
@@ -465,14 +473,14 @@ edit_set_org_relay(const struct ropts *o, Liaison__Roster *b, struct scratch_vie
     int i, j, rc;
 
     if (!o->org)
-        return cli_usage_error(usage, "set-org-relay needs --org and --relay");
+        return lsn_cli_usage("set-org-relay needs --org and --relay");
     if ((i = find_org(b, o->org)) < 0)
-        return cli_usage_error(usage, "org `%s` is not in the roster", o->org);
+        return lsn_cli_usage("org `%s` is not in the roster", o->org);
     if ((rc = existing_relay(o, b, "set-org-relay", &j)) != 0)
         return rc;
     if (strcmp(b->orgs[i]->relay, o->relay) == 0)
-        return cli_usage_error(usage, "org `%s` is already homed on relay `%s`",
-                               o->org, o->relay);
+        return lsn_cli_usage("org `%s` is already homed on relay `%s`",
+                             o->org, o->relay);
     s->org = *b->orgs[i];
     s->org.relay = (char *)o->relay;
     b->orgs[i] = &s->org;
@@ -494,13 +502,13 @@ edit_add_authority(const struct ropts *o, Liaison__Roster *b, struct scratch_vie
     int rc;
 
     if (o->n_auth != 1)
-        return cli_usage_error(usage, "add-authority needs one --authority");
+        return lsn_cli_usage("add-authority needs one --authority");
     if ((rc = read_pub(o->authorities[0], LSN_KEY_AUTHORITY, s->key)) != 0)
         return rc;
     if (find_authority(b, s->key) >= 0)
-        return cli_usage_error(usage, "that authority is already in the roster");
+        return lsn_cli_usage("that authority is already in the roster");
     if (b->n_authorities >= LSN_ROSTER_MAX_AUTHORITIES)
-        return cli_usage_error(usage, "the roster has the most authorities allowed");
+        return lsn_cli_usage("the roster has the most authorities allowed");
     b->authorities[b->n_authorities++] = (ProtobufCBinaryData){ 32, s->key };
     return 0;
 }
@@ -511,11 +519,11 @@ edit_remove_authority(const struct ropts *o, Liaison__Roster *b, struct scratch_
     int i, rc;
 
     if (o->n_auth != 1)
-        return cli_usage_error(usage, "remove-authority needs one --authority");
+        return lsn_cli_usage("remove-authority needs one --authority");
     if ((rc = read_pub(o->authorities[0], LSN_KEY_AUTHORITY, s->key)) != 0)
         return rc;
     if ((i = find_authority(b, s->key)) < 0)
-        return cli_usage_error(usage, "that authority is not in the roster");
+        return lsn_cli_usage("that authority is not in the roster");
     memmove(&b->authorities[i], &b->authorities[i + 1],
             (b->n_authorities - (size_t)i - 1) * sizeof *b->authorities);
     b->n_authorities--;
@@ -527,7 +535,7 @@ edit_set_threshold(const struct ropts *o, Liaison__Roster *b, struct scratch_vie
 {
     (void)s;
     if (!o->threshold)
-        return cli_usage_error(usage, "set-threshold needs --threshold K");
+        return lsn_cli_usage("set-threshold needs --threshold K");
     b->threshold = (uint32_t)o->threshold;
     return 0;
 }
@@ -563,27 +571,25 @@ roster_sign(int argc, char **argv)
     char *pass = NULL;
     int rc, r, prot = 0;
 
-    if (cli_wants_help(argc, argv, usage))
-        return 0;
     if ((rc = parse(argc, argv, &o, 1)) != 0)
         return rc;
     if (!o.key)
-        return cli_usage_error(usage, "sign needs --key AUTHORITY.key");
+        return lsn_cli_usage("sign needs --key AUTHORITY.key");
     if ((rc = load(o.file, &ro)) != 0)
         return rc;
     if ((r = lsn_secret_is_protected(o.key, &prot)) != 0) {
-        rc = cli_fail(EXIT_USAGE, r, "cannot read %s", o.key);
+        rc = lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot read %s", o.key);
         goto out;
     }
     if ((rc = cli_pass_unlock(o.pass_file, prot, o.key, &pass)) != 0)
         goto out;
     if ((r = lsn_secret_read(o.key, LSN_KEY_AUTHORITY, pass, &sk, &n)) != 0 ||
         (n != 64 && (r = LSN_ERR_MALFORMED))) {
-        rc = cli_fail(EXIT_USAGE, r, "cannot use authority key %s", o.key);
+        rc = lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot use authority key %s", o.key);
         goto out;
     }
     if ((r = lsn_roster_sign(ro, sk)) != 0) {
-        rc = cli_fail(EXIT_USAGE, r, "cannot sign %s", o.file);
+        rc = lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot sign %s", o.file);
         goto out;
     }
     if ((rc = save(o.file, ro, LSN_WRITE_FORCE)) == 0) {
@@ -606,64 +612,49 @@ out:
     return rc;
 }
 
+/* One object, one line (docs/json.md). */
 static void
 print_json(const struct lsn_roster *ro, int valid, int err)
 {
     const Liaison__Roster *b = ro->r;
     char fp[LSN_FP_LEN], hash[65];
-    int first = 1;
+    json_t *o, *auth = json_array(), *orgs = json_array(), *relays = json_array();
 
     lsn_hex(hash, ro->hash, 32);
-    printf("{");
-    lsn_json_key(stdout, "coalition", &first); lsn_json_str(stdout, b->coalition);
-    lsn_json_key(stdout, "version", &first); printf("%llu", (unsigned long long)b->version);
-    lsn_json_key(stdout, "issued", &first); printf("%lld", (long long)b->issued);
-    lsn_json_key(stdout, "expires", &first); printf("%lld", (long long)b->expires);
-    lsn_json_key(stdout, "threshold", &first); printf("%u", b->threshold);
-    lsn_json_key(stdout, "hash", &first); lsn_json_str(stdout, hash);
-    lsn_json_key(stdout, "valid", &first); printf(valid ? "true" : "false");
-    if (!valid) {
-        lsn_json_key(stdout, "error", &first);
-        lsn_json_str(stdout, lsn_strerror(err));
-    }
-    lsn_json_key(stdout, "authorities", &first);
-    printf("[");
+    o = json_pack("{s:o, s:I, s:I, s:I, s:I, s:s, s:b}",
+                  "coalition", lsn_json_text(b->coalition),
+                  "version", (json_int_t)b->version, "issued", (json_int_t)b->issued,
+                  "expires", (json_int_t)b->expires, "threshold", (json_int_t)b->threshold,
+                  "hash", hash, "valid", valid);
+    if (o != NULL && !valid)
+        json_object_set_new(o, "error", json_string(lsn_strerror(err)));
     for (size_t i = 0; i < b->n_authorities; i++) {
         lsn_fingerprint(fp, b->authorities[i].data, 32);
-        printf("%s{\"fingerprint\":", i ? "," : "");
-        lsn_json_str(stdout, fp);
-        printf(",\"signed\":%s}",
-               lsn_signed_verify_by(ro->so, b->authorities[i].data) == 0 ? "true" : "false");
+        json_array_append_new(auth, json_pack("{s:s, s:b}", "fingerprint", fp, "signed",
+            lsn_signed_verify_by(ro->so, b->authorities[i].data) == 0));
     }
-    printf("]");
-    lsn_json_key(stdout, "orgs", &first);
-    printf("[");
     for (size_t i = 0; i < b->n_orgs; i++) {
         lsn_fingerprint(fp, b->orgs[i]->root_key.data, 32);
-        printf("%s{\"id\":", i ? "," : "");
-        lsn_json_str(stdout, b->orgs[i]->id);
-        printf(",\"display\":");
-        lsn_json_str(stdout, b->orgs[i]->display);
-        printf(",\"root_fingerprint\":");
-        lsn_json_str(stdout, fp);
-        printf(",\"relay\":");
-        lsn_json_str(stdout, b->orgs[i]->relay);
-        printf("}");
+        json_array_append_new(orgs, json_pack("{s:o, s:o, s:s, s:o}",
+            "id", lsn_json_text(b->orgs[i]->id), "display", lsn_json_text(b->orgs[i]->display),
+            "root_fingerprint", fp, "relay", lsn_json_text(b->orgs[i]->relay)));
     }
-    printf("]");
-    lsn_json_key(stdout, "relays", &first);
-    printf("[");
     for (size_t i = 0; i < b->n_relays; i++) {
         lsn_fingerprint(fp, b->relays[i]->curve_key.data, 32);
-        printf("%s{\"name\":", i ? "," : "");
-        lsn_json_str(stdout, b->relays[i]->name);
-        printf(",\"endpoint\":");
-        lsn_json_str(stdout, b->relays[i]->endpoint);
-        printf(",\"fingerprint\":");
-        lsn_json_str(stdout, fp);
-        printf("}");
+        json_array_append_new(relays, json_pack("{s:o, s:o, s:s}",
+            "name", lsn_json_text(b->relays[i]->name),
+            "endpoint", lsn_json_text(b->relays[i]->endpoint), "fingerprint", fp));
     }
-    printf("]}\n");
+    if (o != NULL) {
+        json_object_set_new(o, "authorities", auth);
+        json_object_set_new(o, "orgs", orgs);
+        json_object_set_new(o, "relays", relays);
+    } else {
+        json_decref(auth);
+        json_decref(orgs);
+        json_decref(relays);
+    }
+    lsn_json_print(stdout, o);
 }
 
 static void
@@ -704,8 +695,6 @@ roster_show(int argc, char **argv)
     struct lsn_roster *ro = NULL;
     int rc, err;
 
-    if (cli_wants_help(argc, argv, usage))
-        return 0;
     if ((rc = parse(argc, argv, &o, 1)) != 0)
         return rc;
     if ((rc = load(o.file, &ro)) != 0)
@@ -727,8 +716,6 @@ roster_verify(int argc, char **argv)
     struct lsn_roster *ro = NULL, *prev = NULL;
     int rc, r;
 
-    if (cli_wants_help(argc, argv, usage))
-        return 0;
     if ((rc = parse(argc, argv, &o, 1)) != 0)
         return rc;
     if ((rc = load(o.file, &ro)) != 0)
@@ -742,7 +729,7 @@ roster_verify(int argc, char **argv)
         print_json(ro, r == 0, r);
         rc = r == 0 ? 0 : cli_verify_exit(r);
     } else if (r != 0) {
-        rc = cli_fail(cli_verify_exit(r), r, "%s", o.file);
+        rc = lsn_cli_fail_as(cli_verify_exit(r), r, "%s", o.file);
     } else {
         printf("%s: valid roster v%llu of `%s`%s\n", o.file,
                (unsigned long long)ro->r->version, ro->r->coalition,
@@ -754,26 +741,29 @@ out:
     return rc;
 }
 
-int
-cmd_roster(int argc, char **argv)
-{
-    static const struct cli_cmd t[] = {
-        { "init", roster_init, "a new roster (version 1)" },
-        { "next", roster_next, "draft version N+1 from a valid roster" },
-        { "add-org", roster_add_org, "admit an organisation" },
-        { "remove-org", roster_remove_org, "remove an organisation" },
-        { "add-relay", roster_add_relay, "add a relay" },
-        { "set-relay", roster_set_relay, "change a relay's endpoint or key" },
-        { "remove-relay", roster_remove_relay, "remove a relay no org is homed on" },
-        { "set-org-relay", roster_set_org_relay, "move an organisation to another relay" },
-        { "set-root", roster_set_root, "change an organisation's root key" },
-        { "add-authority", roster_add_authority, "add a steering-group key" },
-        { "remove-authority", roster_remove_authority, "remove a steering-group key" },
-        { "set-threshold", roster_set_threshold, "change the signature threshold" },
-        { "sign", roster_sign, "sign with an authority key" },
-        { "verify", roster_verify, "check signatures, expiry and succession" },
-        { "show", roster_show, "print the roster" },
-        { NULL, NULL, NULL },
-    };
-    return cli_dispatch("roster", t, argc, argv);
-}
+const struct lsn_cli_cmd roster_cmds[] = {
+    { "init", roster_init, init_opts, usage, "a new roster (version 1)", NULL },
+    { "next", roster_next, next_opts, usage, "draft version N+1 from a valid roster", NULL },
+    { "add-org", roster_add_org, add_org_opts, usage, "admit an organisation", NULL },
+    { "remove-org", roster_remove_org, org_opts, usage, "remove an organisation", NULL },
+    { "add-relay", roster_add_relay, relay_opts, usage, "add a relay", NULL },
+    { "set-relay", roster_set_relay, relay_opts, usage, "change a relay's endpoint or key",
+      NULL },
+    { "remove-relay", roster_remove_relay, relay_name_opts, usage,
+      "remove a relay no org is homed on", NULL },
+    { "set-org-relay", roster_set_org_relay, org_relay_opts, usage,
+      "move an organisation to another relay", NULL },
+    { "set-root", roster_set_root, org_root_opts, usage, "change an organisation's root key",
+      NULL },
+    { "add-authority", roster_add_authority, authority_opts, usage,
+      "add a steering-group key", NULL },
+    { "remove-authority", roster_remove_authority, authority_opts, usage,
+      "remove a steering-group key", NULL },
+    { "set-threshold", roster_set_threshold, threshold_opts, usage,
+      "change the signature threshold", NULL },
+    { "sign", roster_sign, sign_opts, usage, "sign with an authority key", NULL },
+    { "verify", roster_verify, verify_opts, usage, "check signatures, expiry and succession",
+      NULL },
+    { "show", roster_show, show_opts, usage, "print the roster", NULL },
+    { NULL, NULL, NULL, NULL, NULL, NULL },
+};
