@@ -5,7 +5,6 @@
  * values' byte formats are relay/record.c's.  Opening and format changes
  * are store_open.c's, records store_msg.c's, submits store_submit.c's,
  * queues store_queue.c's, expiry, quarantine and status store_expire.c's. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +74,21 @@ lsn_st_dev_join(char *dst, size_t size, const char *org, const char *name)
     size_t ol = lsn_st_join(dst, size, org, "/");
 
     return ol + lsn_st_join(dst + ol, size - ol, "", name);
+}
+
+/* Splits "org/device". */
+int
+lsn_st_split_dev(const char *dev, char org[LSN_ENV_ORG_MAX + 1],
+                 const char **name)
+{
+    const char *slash = strchr(dev, '/');
+
+    if (slash == NULL || (size_t)(slash - dev) > LSN_ENV_ORG_MAX)
+        return LSN_ERR_INVALID;
+    memcpy(org, dev, (size_t)(slash - dev));
+    org[slash - dev] = '\0';
+    *name = slash + 1;
+    return 0;
 }
 
 int
@@ -241,6 +255,8 @@ hot_clear(struct lsn_store *s)
     s->n_hot = 0;
 }
 
+/* ---------------------------------------------------------- the batch */
+
 /* Records env_next in the batch if it took numbers. */
 static int
 env_next_save(struct lsn_store *s)
@@ -252,41 +268,6 @@ env_next_save(struct lsn_store *s)
         return 0;
     lsn_rec_count_encode(b, s->env_next);
     return mdb_put(s->batch, s->info, &key, &val, 0) == 0 ? 0 : LSN_ERR_IO;
-}
-
-/* Splits "org/device". */
-int
-lsn_st_split_dev(const char *dev, char org[LSN_ENV_ORG_MAX + 1],
-                 const char **name)
-{
-    const char *slash = strchr(dev, '/');
-
-    if (slash == NULL || (size_t)(slash - dev) > LSN_ENV_ORG_MAX)
-        return LSN_ERR_INVALID;
-    memcpy(org, dev, (size_t)(slash - dev));
-    org[slash - dev] = '\0';
-    *name = slash + 1;
-    return 0;
-}
-
-int
-lsn_store_quarantined(struct lsn_store *s, uint64_t *n)
-{
-    MDB_txn *t = s->batch;
-    MDB_val v;
-    int own = 0, r;
-
-    *n = 0;
-    if (t == NULL) {
-        if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t) != 0)
-            return LSN_ERR_IO;
-        own = 1;
-    }
-    if ((r = lsn_st_get(t, s->info, "quarantined", 11, &v)) == 0)
-        (void)lsn_rec_count_decode(v.mv_data, v.mv_size, n);
-    if (own)
-        mdb_txn_abort(t);
-    return r == LSN_ERR_NOT_FOUND ? 0 : r;
 }
 
 /* Starts the batch's page account: direct writes are allowed only while
@@ -620,6 +601,28 @@ lsn_store_dir_del(struct lsn_store *s, const char *name)
         return r;
     r = lsn_st_del(s, t, s->dir, name, strlen(name));
     return lsn_st_op_end(s, t, r);
+}
+
+/* ---------------------------------------------------------- counters */
+
+int
+lsn_store_quarantined(struct lsn_store *s, uint64_t *n)
+{
+    MDB_txn *t = s->batch;
+    MDB_val v;
+    int own = 0, r;
+
+    *n = 0;
+    if (t == NULL) {
+        if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t) != 0)
+            return LSN_ERR_IO;
+        own = 1;
+    }
+    if ((r = lsn_st_get(t, s->info, "quarantined", 11, &v)) == 0)
+        (void)lsn_rec_count_decode(v.mv_data, v.mv_size, n);
+    if (own)
+        mdb_txn_abort(t);
+    return r == LSN_ERR_NOT_FOUND ? 0 : r;
 }
 
 int

@@ -23,7 +23,7 @@
 #define STORE_FORMAT_5 "5"
 #define STORE_FORMAT_4 "4"
 
-/* ---------------------------------------------------------- what memory holds */
+/* ---------------------------------------------------------- rebuilt at open */
 
 /* Moves s->env_next past the last key of table d (an 8-byte number):
  * 0, LSN_ERR_CORRUPT (a key of another size) or LSN_ERR_IO. */
