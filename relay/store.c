@@ -3,8 +3,9 @@
  * batch's begin, commit and abort, nested and direct operations, and the
  * directory objects.  The store's tables are listed in store_int.h; its
  * values' byte formats are relay/record.c's.  Opening and format changes
- * are store_open.c's, records store_msg.c's, submits store_submit.c's,
- * queues store_queue.c's, expiry, quarantine and status store_expire.c's. */
+ * are store_open.c's, single records store_records.c's, submits
+ * store_submit.c's, queues store_queue.c's, expiry, quarantine and status
+ * store_expire.c's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,12 @@
 /* store_int.h: the relay store's handle and the helpers its files share
- * (store.c, store_open.c, store_msg.c, store_submit.c, store_queue.c,
- * store_expire.c).  Not for use outside them: the rest of the relay sees
- * store.h only.
+ * (store.c, store_open.c, store_records.c, store_submit.c,
+ * store_queue.c, store_expire.c).  Not for use outside them: the rest of
+ * the relay sees store.h only.
+ *
+ * The files call one way: store_queue.c (fetch quarantines) -> store_expire.c
+ * -> store_records.c -> store.c; store_submit.c -> store_queue.c (trim);
+ * store_open.c -> store_records.c.  store.c and store_records.c build and
+ * read values only through relay/record.h.
  *
  * Tables (LMDB named databases), with dk = len8 "org/device" and
  * mk = len8 org || msg_id (org "" names a relay notice); keys are
@@ -162,8 +167,9 @@ int lsn_st_direct_end(struct lsn_store *s, size_t before, int r);
 int lsn_st_op_begin(struct lsn_store *s, MDB_txn **t);
 int lsn_st_op_end(struct lsn_store *s, MDB_txn *t, int r);
 
-/* ---------------------------------------------------------- store_msg.c:
- * device and quota records, envelopes, message records */
+/* ---------------------------------------------------------- store_records.c:
+ * one record at a time: device and quota records, envelopes, message
+ * records, queue entries */
 
 /* dev's device record (zero if it has none); LSN_ERR_CORRUPT. */
 int lsn_st_dev_load(MDB_txn *t, struct lsn_store *s, const uint8_t *dk, size_t dkl,
@@ -209,11 +215,22 @@ int lsn_st_meta_remove(MDB_txn *t, struct lsn_store *s, const uint8_t key[8],
 int lsn_st_release(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
                    const char *org, const char *name, uint8_t newst);
 
-/* ---------------------------------------------------------- store_queue.c */
-
 /* Appends an item to dev's queue: *seq its seq. */
 int lsn_st_enqueue(MDB_txn *t, struct lsn_store *s, const char *dev,
                    const struct lsn_rec_item *it, uint64_t *seq);
+
+/* dev's queue entry seq if it holds message mk: *v (valid until the next
+ * write).  LSN_ERR_NOT_FOUND if there is none, or if it holds another
+ * message (damage: that entry is not this message's to touch). */
+int lsn_st_entry_get(MDB_txn *t, struct lsn_store *s, const uint8_t *dk, size_t dkl,
+                     uint64_t seq, const uint8_t *mk, size_t mkl, MDB_val *v);
+
+/* Deletes dev's queue entry seq if it holds message mk, and counts it out
+ * of the device's record; nothing if it does not. */
+int lsn_st_entry_drop(MDB_txn *t, struct lsn_store *s, const uint8_t *dk, size_t dkl,
+                      uint64_t seq, const uint8_t *mk, size_t mkl);
+
+/* ---------------------------------------------------------- store_queue.c */
 
 /* Removes queue entry seq (value val) of dev and ends its reference. */
 int lsn_st_unqueue(MDB_txn *t, struct lsn_store *s, const char *dev, const uint8_t *dk,
@@ -222,10 +239,6 @@ int lsn_st_unqueue(MDB_txn *t, struct lsn_store *s, const char *dev, const uint8
 
 /* Drops the oldest item of dev's queue and records it in the gap. */
 int lsn_st_trim_oldest(MDB_txn *t, struct lsn_store *s, const char *dev);
-
-/* Deletes dev's queue entry seq if it holds message mk. */
-int lsn_st_entry_drop(MDB_txn *t, struct lsn_store *s, const uint8_t *dk, size_t dkl,
-                      uint64_t seq, const uint8_t *mk, size_t mkl);
 
 /* ---------------------------------------------------------- store_expire.c */
 

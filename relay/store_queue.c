@@ -1,6 +1,9 @@
-/* store_queue.c: the device and peer queues (store.h): enqueue, fetch,
- * the gap (trim), ack (with the device's outcome), a peer's forward
- * done, and a revoked device's queue dropped. */
+/* store_queue.c: the device and peer queues (store.h): fetch (which
+ * quarantines an envelope that fails its checksum), the gap (trim), ack
+ * (with the device's outcome), a peer's forward done, and a revoked
+ * device's queue dropped.  Appending one entry (lsn_st_enqueue) is
+ * store_records.c's, since expiry queues notices and this file calls
+ * expiry's quarantine: the calls stay one way. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,43 +27,6 @@ gap_key(uint8_t gk[DK_MAX + 4], const uint8_t *dk, size_t dkl, uint32_t idx)
     gk[dkl + 2] = (uint8_t)(idx >> 8);
     gk[dkl + 3] = (uint8_t)idx;
     return dkl + 4;
-}
-
-int
-lsn_st_enqueue(MDB_txn *t, struct lsn_store *s, const char *dev,
-               const struct lsn_rec_item *it, uint64_t *seq)
-{
-    uint8_t dk[DK_MAX], qk[DK_MAX + 8], ik[DK_MAX + MK_MAX], seqb[8];
-    uint8_t *val = NULL;
-    size_t dkl = lsn_st_dk(dk, dev), vl = lsn_rec_item_len(it);
-    struct lsn_rec_dev d;
-    int r;
-
-    if (it->mkl > MK_MAX)
-        return LSN_ERR_INTERNAL;
-    if ((r = lsn_st_dev_load(t, s, dk, dkl, &d)) != 0)
-        return r;
-    d.next_seq++;
-    memcpy(qk, dk, dkl);
-    lsn_st_put_be64(qk + dkl, d.next_seq);
-    memcpy(ik, dk, dkl);
-    memcpy(ik + dkl, it->mk, it->mkl);
-    lsn_st_put_be64(seqb, d.next_seq);
-    if ((val = malloc(vl)) == NULL)
-        return LSN_ERR_NOMEM;
-    if ((r = lsn_rec_item_encode(val, vl, it)) != 0) {
-        free(val);
-        return LSN_ERR_INTERNAL;
-    }
-    d.count++;
-    *seq = d.next_seq;
-    /* A message's record holds its entries' seqs; a notice has no record. */
-    if ((r = lsn_st_put(s, t, s->queue, qk, dkl + 8, val, vl)) == 0 &&
-        (it->kind == LSN_REC_KIND_MSG ||
-         (r = lsn_st_put(s, t, s->qidx, ik, dkl + it->mkl, seqb, 8)) == 0))
-        r = lsn_st_dev_save(t, s, dk, dkl, &d);
-    free(val);
-    return r;
 }
 
 int
@@ -295,56 +261,6 @@ lsn_store_queue_info(struct lsn_store *s, const char *dev, uint64_t *queued,
     return 0;
 }
 
-/* 1 if queue value val (vlen bytes) is an entry for message mk. */
-static int
-entry_is(const uint8_t *val, size_t vlen, const uint8_t *mk, size_t mkl)
-{
-    struct lsn_rec_item it;
-
-    return (lsn_rec_item_decode(val, vlen, &it) == 0 || it.mkl != 0) &&
-           it.mkl == mkl && memcmp(it.mk, mk, mkl) == 0;
-}
-
-/* dev's queue entry seq if it holds message mk: *v (valid until the next
- * write).  LSN_ERR_NOT_FOUND if there is none, or if it holds another
- * message (damage: that entry is not this message's to touch). */
-static int
-queue_entry_get(MDB_txn *t, struct lsn_store *s, const uint8_t *dk, size_t dkl,
-                uint64_t seq, const uint8_t *mk, size_t mkl, MDB_val *v)
-{
-    uint8_t qk[DK_MAX + 8];
-    int r;
-
-    memcpy(qk, dk, dkl);
-    lsn_st_put_be64(qk + dkl, seq);
-    if ((r = lsn_st_get(t, s->queue, qk, dkl + 8, v)) != 0)
-        return r;
-    return entry_is(v->mv_data, v->mv_size, mk, mkl) ? 0 : LSN_ERR_NOT_FOUND;
-}
-
-/* Deletes dev's queue entry seq if it holds message mk, and counts it out
- * of the device's record; nothing if it does not (see queue_entry_get). */
-int
-lsn_st_entry_drop(MDB_txn *t, struct lsn_store *s, const uint8_t *dk, size_t dkl,
-                  uint64_t seq, const uint8_t *mk, size_t mkl)
-{
-    uint8_t qk[DK_MAX + 8];
-    struct lsn_rec_dev d;
-    MDB_val v;
-    int r;
-
-    if ((r = queue_entry_get(t, s, dk, dkl, seq, mk, mkl, &v)) != 0)
-        return r == LSN_ERR_NOT_FOUND ? 0 : r;
-    memcpy(qk, dk, dkl);
-    lsn_st_put_be64(qk + dkl, seq);
-    if ((r = lsn_st_del(s, t, s->queue, qk, dkl + 8)) != 0 ||
-        (r = lsn_st_dev_load(t, s, dk, dkl, &d)) != 0)
-        return r;
-    if (d.count > 0)
-        d.count--;
-    return lsn_st_dev_save(t, s, dk, dkl, &d);
-}
-
 /* Finds a pending entry of a record: the device org/name, or (org NULL)
  * the peer queue name in any org. */
 struct seq_find {
@@ -427,7 +343,7 @@ ack_tx(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
         seq = *known;
     else if ((r = queue_seq(t, s, dev, dk, dkl, mk, mkl, &seq, NULL)) != 0)
         return r == LSN_ERR_NOT_FOUND ? 0 : r;
-    if ((r = queue_entry_get(t, s, dk, dkl, seq, mk, mkl, &v)) != 0)
+    if ((r = lsn_st_entry_get(t, s, dk, dkl, seq, mk, mkl, &v)) != 0)
         return r == LSN_ERR_NOT_FOUND ? 0 : r;
     if ((val = malloc(v.mv_size)) == NULL)
         return LSN_ERR_NOMEM;
@@ -462,7 +378,7 @@ ack_check(MDB_txn *t, struct lsn_store *s, const char *dev, const char *org,
     *queued = 0;
     if ((r = queue_seq(t, s, dev, dk, dkl, mk0, mkl, seq, &rec)) != 0)
         return r == LSN_ERR_NOT_FOUND ? 0 : r;
-    if ((r = queue_entry_get(t, s, dk, dkl, *seq, mk0, mkl, &v)) != 0)
+    if ((r = lsn_st_entry_get(t, s, dk, dkl, *seq, mk0, mkl, &v)) != 0)
         return r == LSN_ERR_NOT_FOUND ? 0 : r;
     /* What lsn_st_unqueue reads of the entry. */
     if (lsn_rec_item_decode(v.mv_data, v.mv_size, &it) != 0 && it.mkl == 0)

@@ -1,7 +1,9 @@
-/* store_msg.c: the records every store operation shares (store_int.h):
- * device records, quota counters, envelopes behind their checksum, and
- * message records (found through the index, filed, removed, and each
- * queue reference ended by lsn_st_release). */
+/* store_records.c: the store's records in LMDB, one at a time, that every
+ * store operation shares (store_int.h): device records, quota counters,
+ * envelopes behind their checksum, message records (found through the
+ * index, filed, removed, and each queue reference ended by
+ * lsn_st_release), and single queue entries (appended, found, deleted).
+ * Their bytes are relay/record.c's. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -355,4 +357,93 @@ out:
     free(m);
     free(cp);
     return r;
+}
+
+/* ---------------------------------------------------------- queue entries */
+
+int
+lsn_st_enqueue(MDB_txn *t, struct lsn_store *s, const char *dev,
+               const struct lsn_rec_item *it, uint64_t *seq)
+{
+    uint8_t dk[DK_MAX], qk[DK_MAX + 8], ik[DK_MAX + MK_MAX], seqb[8];
+    uint8_t *val = NULL;
+    size_t dkl = lsn_st_dk(dk, dev), vl = lsn_rec_item_len(it);
+    struct lsn_rec_dev d;
+    int r;
+
+    if (it->mkl > MK_MAX)
+        return LSN_ERR_INTERNAL;
+    if ((r = lsn_st_dev_load(t, s, dk, dkl, &d)) != 0)
+        return r;
+    d.next_seq++;
+    memcpy(qk, dk, dkl);
+    lsn_st_put_be64(qk + dkl, d.next_seq);
+    memcpy(ik, dk, dkl);
+    memcpy(ik + dkl, it->mk, it->mkl);
+    lsn_st_put_be64(seqb, d.next_seq);
+    if ((val = malloc(vl)) == NULL)
+        return LSN_ERR_NOMEM;
+    if ((r = lsn_rec_item_encode(val, vl, it)) != 0) {
+        free(val);
+        return LSN_ERR_INTERNAL;
+    }
+    d.count++;
+    *seq = d.next_seq;
+    /* A message's record holds its entries' seqs; a notice has no record. */
+    if ((r = lsn_st_put(s, t, s->queue, qk, dkl + 8, val, vl)) == 0 &&
+        (it->kind == LSN_REC_KIND_MSG ||
+         (r = lsn_st_put(s, t, s->qidx, ik, dkl + it->mkl, seqb, 8)) == 0))
+        r = lsn_st_dev_save(t, s, dk, dkl, &d);
+    free(val);
+    return r;
+}
+
+/* 1 if queue value val (vlen bytes) is an entry for message mk. */
+static int
+entry_is(const uint8_t *val, size_t vlen, const uint8_t *mk, size_t mkl)
+{
+    struct lsn_rec_item it;
+
+    return (lsn_rec_item_decode(val, vlen, &it) == 0 || it.mkl != 0) &&
+           it.mkl == mkl && memcmp(it.mk, mk, mkl) == 0;
+}
+
+/* dev's queue entry seq if it holds message mk: *v (valid until the next
+ * write).  LSN_ERR_NOT_FOUND if there is none, or if it holds another
+ * message (damage: that entry is not this message's to touch). */
+int
+lsn_st_entry_get(MDB_txn *t, struct lsn_store *s, const uint8_t *dk, size_t dkl,
+                 uint64_t seq, const uint8_t *mk, size_t mkl, MDB_val *v)
+{
+    uint8_t qk[DK_MAX + 8];
+    int r;
+
+    memcpy(qk, dk, dkl);
+    lsn_st_put_be64(qk + dkl, seq);
+    if ((r = lsn_st_get(t, s->queue, qk, dkl + 8, v)) != 0)
+        return r;
+    return entry_is(v->mv_data, v->mv_size, mk, mkl) ? 0 : LSN_ERR_NOT_FOUND;
+}
+
+/* Deletes dev's queue entry seq if it holds message mk, and counts it out
+ * of the device's record; nothing if it does not (see queue_entry_get). */
+int
+lsn_st_entry_drop(MDB_txn *t, struct lsn_store *s, const uint8_t *dk, size_t dkl,
+                  uint64_t seq, const uint8_t *mk, size_t mkl)
+{
+    uint8_t qk[DK_MAX + 8];
+    struct lsn_rec_dev d;
+    MDB_val v;
+    int r;
+
+    if ((r = lsn_st_entry_get(t, s, dk, dkl, seq, mk, mkl, &v)) != 0)
+        return r == LSN_ERR_NOT_FOUND ? 0 : r;
+    memcpy(qk, dk, dkl);
+    lsn_st_put_be64(qk + dkl, seq);
+    if ((r = lsn_st_del(s, t, s->queue, qk, dkl + 8)) != 0 ||
+        (r = lsn_st_dev_load(t, s, dk, dkl, &d)) != 0)
+        return r;
+    if (d.count > 0)
+        d.count--;
+    return lsn_st_dev_save(t, s, dk, dkl, &d);
 }
