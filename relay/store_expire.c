@@ -88,6 +88,25 @@ expire_cb(void *vctx, const char *org, const char *name, struct lsn_rec_entry *e
     return lsn_st_entry_drop(c->t, c->s, dk, dkl, e->seq, c->mk, c->mkl);
 }
 
+/* A context that ends message mk's pending entries (size: its envelope's
+ * bytes; mark: the state they get, or 0 to leave them).  NULL: no memory. */
+static struct expire_ctx *
+expire_ctx_new(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
+               uint32_t size, uint8_t mark)
+{
+    struct expire_ctx *c = calloc(1, sizeof *c);
+
+    if (c != NULL) {
+        c->t = t;
+        c->s = s;
+        c->mk = mk;
+        c->mkl = mkl;
+        c->size = size;
+        c->mark = mark;
+    }
+    return c;
+}
+
 static int
 notice_queue(MDB_txn *t, struct lsn_store *s, const char *sender,
              const uint8_t id[LSN_MSG_ID_LEN], struct expire_ctx *c,
@@ -171,15 +190,10 @@ expire_one(MDB_txn *t, struct lsn_store *s, const uint8_t *mk, size_t mkl,
         goto out;
     if (h.state != LSN_REC_LIVE)
         goto drop;
-    if ((c = calloc(1, sizeof *c)) == NULL) {
+    if ((c = expire_ctx_new(t, s, mk, mkl, h.size, 0)) == NULL) {
         r = LSN_ERR_NOMEM;
         goto out;
     }
-    c->t = t;
-    c->s = s;
-    c->mk = mk;
-    c->mkl = mkl;
-    c->size = h.size;
     if ((r = lsn_rec_msg_update(m, ml, expire_cb, c)) != 0 ||
         (r = expire_org_done(c)) != 0)
         goto out;
@@ -289,16 +303,10 @@ lsn_st_quarantine(struct lsn_store *s, const uint8_t *mk, size_t mkl, const char
             goto out;
         if (h.state == LSN_REC_LIVE) {
             live = 1;
-            if ((c = calloc(1, sizeof *c)) == NULL) {
+            if ((c = expire_ctx_new(t, s, mk, mkl, h.size, LSN_REC_DROPPED)) == NULL) {
                 r = LSN_ERR_NOMEM;
                 goto out;
             }
-            c->t = t;
-            c->s = s;
-            c->mk = mk;
-            c->mkl = mkl;
-            c->size = h.size;
-            c->mark = LSN_REC_DROPPED;
             if ((r = lsn_rec_msg_update(m, ml, expire_cb, c)) != 0 ||
                 (r = expire_org_done(c)) != 0 ||
                 (r = lsn_st_quota_add(t, s, 's', sender, -1, -(int64_t)c->size)) != 0 ||

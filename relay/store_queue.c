@@ -29,6 +29,34 @@ gap_key(uint8_t gk[DK_MAX + 4], const uint8_t *dk, size_t dkl, uint32_t idx)
     return dkl + 4;
 }
 
+/* The oldest entry of queue dk: its seq and a malloc'd copy of its value
+ * (*val NULL if the queue is empty). */
+static int
+queue_first(MDB_txn *t, struct lsn_store *s, const uint8_t *dk, size_t dkl,
+            uint64_t *seq, uint8_t **val, size_t *vlen)
+{
+    MDB_cursor *c = NULL;
+    MDB_val k = { dkl, (void *)dk }, v;
+    int rc;
+
+    *val = NULL;
+    *vlen = 0;
+    if (mdb_cursor_open(t, s->queue, &c) != 0)
+        return LSN_ERR_IO;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    if (rc != 0 || k.mv_size != dkl + 8 || memcmp(k.mv_data, dk, dkl) != 0) {
+        mdb_cursor_close(c);
+        return 0;
+    }
+    *seq = lsn_st_get_be64((const uint8_t *)k.mv_data + dkl);
+    if ((*val = malloc(v.mv_size + 1)) != NULL) {
+        memcpy(*val, v.mv_data, v.mv_size);
+        *vlen = v.mv_size;
+    }
+    mdb_cursor_close(c);
+    return *val == NULL ? LSN_ERR_NOMEM : 0;
+}
+
 int
 lsn_st_unqueue(MDB_txn *t, struct lsn_store *s, const char *dev, const uint8_t *dk,
                size_t dkl, uint64_t seq, const uint8_t *val, size_t vlen,
@@ -67,30 +95,14 @@ lsn_st_trim_oldest(MDB_txn *t, struct lsn_store *s, const char *dev)
 {
     uint8_t dk[DK_MAX], gk[DK_MAX + 4], *val = NULL;
     size_t dkl = lsn_st_dk(dk, dev), vlen;
-    MDB_cursor *c = NULL;
-    MDB_val k = { dkl, dk }, v;
     struct lsn_rec_item it;
     struct lsn_rec_dev d;
-    uint64_t seq;
+    uint64_t seq = 0;
     int r;
 
-    if ((r = lsn_st_dev_load(t, s, dk, dkl, &d)) != 0)
+    if ((r = lsn_st_dev_load(t, s, dk, dkl, &d)) != 0 ||
+        (r = queue_first(t, s, dk, dkl, &seq, &val, &vlen)) != 0 || val == NULL)
         return r;
-    if (mdb_cursor_open(t, s->queue, &c) != 0)
-        return LSN_ERR_IO;
-    r = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    if (r != 0 || k.mv_size != dkl + 8 || memcmp(k.mv_data, dk, dkl) != 0) {
-        mdb_cursor_close(c);
-        return 0;
-    }
-    seq = lsn_st_get_be64((const uint8_t *)k.mv_data + dkl);
-    vlen = v.mv_size;
-    val = malloc(vlen);
-    if (val != NULL)
-        memcpy(val, v.mv_data, vlen);
-    mdb_cursor_close(c);
-    if (val == NULL)
-        return LSN_ERR_NOMEM;
     if ((r = lsn_st_unqueue(t, s, dev, dk, dkl, seq, val, vlen, LSN_REC_TRIMMED, &d)) != 0)
         goto out;
     /* unqueue read the entry's kind and mk. */
@@ -496,29 +508,16 @@ drop_tx(MDB_txn *t, struct lsn_store *s, const char *dev)
     uint8_t dk[DK_MAX], *val = NULL;
     size_t dkl = lsn_st_dk(dk, dev), vlen;
     struct lsn_rec_dev d;
+    uint64_t seq = 0;
     int r;
 
     if ((r = lsn_st_dev_load(t, s, dk, dkl, &d)) != 0)
         return r;
     for (;;) {
-        MDB_cursor *c = NULL;
-        MDB_val k = { dkl, dk }, v;
-        uint64_t seq;
-        if (mdb_cursor_open(t, s->queue, &c) != 0)
-            return LSN_ERR_IO;
-        r = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-        if (r != 0 || k.mv_size != dkl + 8 || memcmp(k.mv_data, dk, dkl) != 0) {
-            mdb_cursor_close(c);
-            break;
-        }
-        seq = lsn_st_get_be64((const uint8_t *)k.mv_data + dkl);
-        vlen = v.mv_size;
-        val = malloc(vlen);
-        if (val != NULL)
-            memcpy(val, v.mv_data, vlen);
-        mdb_cursor_close(c);
+        if ((r = queue_first(t, s, dk, dkl, &seq, &val, &vlen)) != 0)
+            return r;
         if (val == NULL)
-            return LSN_ERR_NOMEM;
+            break;
         r = lsn_st_unqueue(t, s, dev, dk, dkl, seq, val, vlen, LSN_REC_DROPPED, &d);
         free(val);
         if (r != 0)
