@@ -232,7 +232,7 @@ int lsn_store_dir_list_last(struct lsn_store *s, const char *prefix, uint8_t ***
 /* Deletes a directory object (not there: not an error). */
 int lsn_store_dir_del(struct lsn_store *s, const char *name);
 
-/* The store's 64-bit checksum of p[0..n) (relay/store.c says what it is
+/* The store's 64-bit checksum of p[0..n) (relay/record.c says what it is
  * for and how it mixes); exposed for its test. */
 uint64_t lsn_store_checksum(const uint8_t *p, size_t n, uint64_t seed);
 

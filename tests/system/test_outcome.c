@@ -655,7 +655,7 @@ test_outcome_store_keeps_refusal_and_format(void **state)
     assert_int_equal(lsn_store_batch_commit(s), 0);
     lsn_store_close(&s);
     store_format(data, NULL, fmt);
-    assert_string_equal(fmt, "5");
+    assert_string_equal(fmt, "6");
 
     store_format(data, "3", NULL);
     assert_int_equal(lsn_store_open(data, (size_t)1 << 30, &s), LSN_ERR_IO);

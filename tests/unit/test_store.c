@@ -189,7 +189,7 @@ mk_of(uint8_t key[64], const char *org, uint8_t tag)
 
 /* The key of org's message tag in tables "env" and "meta": its number.
  * Records are keyed by it and hold their mk after a 36-byte header
- * (relay/store.c), so the test looks through them, as the store's index
+ * (relay/record.h), so the test looks through them, as the store's index
  * does when it is rebuilt. */
 static void
 env_key_of(MDB_txn *t, const char *org, uint8_t tag, uint8_t num[8])
@@ -614,7 +614,7 @@ test_store_damaged_records(void **state)
 /* ---------------------------------------------------------- checksum */
 
 /* The checksum written again with 32-bit multiplies only, as a machine
- * without 128-bit integers computes it (relay/store.c). */
+ * without 128-bit integers computes it (relay/record.c). */
 static uint64_t
 ref_fold(uint64_t a, uint64_t b)
 {
