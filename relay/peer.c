@@ -26,7 +26,11 @@
 #include "keys/util.h"
 #include "proto/err.h"
 #include "proto/wire.h"
-#include "relay/relay_int.h"
+#include "relay/arena.h"
+#include "relay/log.h"
+#include "relay/out.h"
+#include "relay/peer.h"
+#include "relay/status.h"
 
 #define ID_DIR       (1ull << 62)   /* directory sync asks */
 #define ID_STATUS    (1ull << 61)   /* peer status asks */

@@ -12,6 +12,7 @@
 
 #include "keys/bundle.h"
 #include "keys/roster.h"
+#include "keys/util.h"
 #include "proto/pb.h"
 #include "proto/wire.h"
 #include "relay/config.h"
@@ -206,112 +207,5 @@ struct lsn_relay {
     int unbound, rebind_failed;     /* the listener closed (listener_reset) */
     int64_t unbound_ms;             /* when it was closed or a bind failed */
 };
-
-/* Handles one decoded request from who over conn; fills resp.  Returns 0
- * or a negative LSN_ERR_* (the dispatcher turns it into a WireError with
- * r->msg if set).  *needs_commit is set when the answer must wait for the
- * batch commit.  Defined in handlers.c. */
-int lsn_relay_dispatch(struct lsn_relay *r, struct conn *c, const struct who *w,
-                       const Liaison__Request *req, Liaison__Response *resp,
-                       int *needs_commit);
-
-/* Takes a signed bundle from the operator (liaison-relay import, the
- * import/ drop-in folder) with the checks of an admin's put: roster org,
- * root signature, expiry, version, chain; inside the current batch.
- * 0 (also when already held), or an error with its sentence in r->msg
- * (handlers.c). */
-int lsn_relay_import_bundle(struct lsn_relay *r, const uint8_t *buf, size_t len);
-
-/* Frees what the handlers allocated for the last response (handlers.c). */
-void lsn_relay_response_free(struct lsn_relay *r);
-
-/* A routine log line a request causes (a hello, a subscription): at most
- * 100 a second from all clients are written, the rest counted and
- * reported (relay.c). */
-void lsn_relay_log_req(struct lsn_relay *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* The log line of a refused request from connection c: at most 20 a
- * second per connection are written, the rest counted and reported with
- * its identity, so no client can hide another's refusals. */
-void lsn_relay_log_refusal(struct conn *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* Sets the error sentence for the current request. */
-void lsn_relay_msg(struct lsn_relay *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* Index of org in the roster, or -1. */
-int lsn_relay_org_index(const struct lsn_relay *r, const char *org);
-
-/* Rebuilds the allow-list from the roster and the held bundles. */
-int lsn_relay_allow_rebuild(struct lsn_relay *r);
-
-/* Takes a new verified bundle for roster org i (ownership passes): drops
- * the queues of devices it no longer lists as receiving. */
-int lsn_relay_bundle_replace(struct lsn_relay *r, int i, struct lsn_bundle *b);
-
-/* Takes a new roster (ownership passes) and reloads the bundles for it. */
-int lsn_relay_roster_replace(struct lsn_relay *r, struct lsn_roster *ro);
-
-/* Stores ro under its version for peers that must step through it. */
-int lsn_relay_roster_history(struct lsn_relay *r, const struct lsn_roster *ro);
-
-/* Marks subscriptions of org's devices (NULL: all) as having news. */
-void lsn_relay_wake(struct lsn_relay *r, const char *org);
-
-/* The device of org that a current bundle lists (NULL if none). */
-const Liaison__Device *lsn_relay_device(const struct lsn_relay *r,
-                                        const char *org, const char *device);
-
-int64_t lsn_relay_now_ms(void);
-
-/* Unix seconds for every protocol check: the clock, or the fixed time of an
- * offline relay (relay/offline.h). */
-int64_t lsn_relay_time(const struct lsn_relay *r);
-
-/* The org's home relay name in the held roster ("" if unknown). */
-const char *lsn_relay_home(const struct lsn_relay *r, const char *org);
-
-/* Queues a reply outside request handling (a parked status). */
-int lsn_relay_reply(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
-                    const Liaison__Response *resp);
-
-/* Fills s (arena memory, freed with the response) from store figures. */
-int lsn_relay_status_fill(struct lsn_relay *r, Liaison__StatusReply *s, int known,
-                          int64_t accepted, int64_t expires,
-                          const struct lsn_store_rstatus *st, const int *answered,
-                          size_t n);
-
-/* ---- peer.c: federation (docs/relay.md "Federation") */
-
-/* Matches the forwarders to the roster's relays (other than this one). */
-int lsn_peers_rebuild(struct lsn_relay *r);
-void lsn_peers_destroy(struct lsn_relay *r);
-
-/* Poll items: the socket and the monitor of each peer (2 per peer). */
-size_t lsn_peers_poll_fill(struct lsn_relay *r, zmq_pollitem_t *it);
-/* Handles monitor events (session up/down). */
-void lsn_peers_events(struct lsn_relay *r);
-/* 1 if a round is due for the forwarders (work, time-outs, back-off). */
-int lsn_peers_due(struct lsn_relay *r, int64_t now_ms);
-/* Inside the batch: reads the peers' answers (acks go to the store). */
-void lsn_peers_recv(struct lsn_relay *r);
-/* Inside the batch: prepares forwards and directory syncs. */
-void lsn_peers_fill(struct lsn_relay *r);
-/* After the commit: sends what fill prepared (dropped if it failed). */
-void lsn_peers_flush(struct lsn_relay *r, int commit_failed);
-/* A directory object stored: it goes to every peer (after the commit). */
-void lsn_peers_dir_push(struct lsn_relay *r, Liaison__DirKind kind,
-                        const uint8_t *obj, size_t len);
-/* Marks peer relay `name`'s outbound queue as having news. */
-void lsn_peers_wake(struct lsn_relay *r, const char *name);
-/* Answers parked statuses whose figures are in or whose time ran out. */
-void lsn_peers_tick(struct lsn_relay *r);
-/* Forgets every parked status (shutdown). */
-void lsn_peers_parked_free(struct lsn_relay *r);
-/* Asks the peers about a status; 1 if the request was parked. */
-int lsn_peers_status_ask(struct lsn_relay *r, struct conn *c, uint64_t req_id,
-                         const uint8_t msg_id[LSN_MSG_ID_LEN], const char *org,
-                         int known, int64_t accepted, int64_t expires,
-                         struct lsn_store_rstatus *st, size_t n);
 
 #endif

@@ -1,0 +1,44 @@
+/* peer.h: federation, this relay as a client of its peer relays
+ * (peer.c, docs/relay.md "Federation").  Private to relay/. */
+#ifndef LSN_RELAY_PEER_H
+#define LSN_RELAY_PEER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <zmq.h>
+
+#include "relay/relay_int.h"
+
+/* Matches the forwarders to the roster's relays (other than this one). */
+int lsn_peers_rebuild(struct lsn_relay *r);
+void lsn_peers_destroy(struct lsn_relay *r);
+
+/* Poll items: the socket and the monitor of each peer (2 per peer). */
+size_t lsn_peers_poll_fill(struct lsn_relay *r, zmq_pollitem_t *it);
+/* Handles monitor events (session up/down). */
+void lsn_peers_events(struct lsn_relay *r);
+/* 1 if a round is due for the forwarders (work, time-outs, back-off). */
+int lsn_peers_due(struct lsn_relay *r, int64_t now_ms);
+/* Inside the batch: reads the peers' answers (acks go to the store). */
+void lsn_peers_recv(struct lsn_relay *r);
+/* Inside the batch: prepares forwards and directory syncs. */
+void lsn_peers_fill(struct lsn_relay *r);
+/* After the commit: sends what fill prepared (dropped if it failed). */
+void lsn_peers_flush(struct lsn_relay *r, int commit_failed);
+/* A directory object stored: it goes to every peer (after the commit). */
+void lsn_peers_dir_push(struct lsn_relay *r, Liaison__DirKind kind,
+                        const uint8_t *obj, size_t len);
+/* Marks peer relay `name`'s outbound queue as having news. */
+void lsn_peers_wake(struct lsn_relay *r, const char *name);
+/* Answers parked statuses whose figures are in or whose time ran out. */
+void lsn_peers_tick(struct lsn_relay *r);
+/* Forgets every parked status (shutdown). */
+void lsn_peers_parked_free(struct lsn_relay *r);
+/* Asks the peers about a status; 1 if the request was parked. */
+int lsn_peers_status_ask(struct lsn_relay *r, struct conn *c, uint64_t req_id,
+                         const uint8_t msg_id[LSN_MSG_ID_LEN], const char *org,
+                         int known, int64_t accepted, int64_t expires,
+                         struct lsn_store_rstatus *st, size_t n);
+
+#endif
