@@ -9,7 +9,7 @@
 /* ---------------------------------------------------------- arena */
 
 void *
-alloc(struct lsn_relay *r, size_t n)
+lsn_arena_alloc(struct lsn_relay *r, size_t n)
 {
     void *p;
 
@@ -27,9 +27,8 @@ alloc(struct lsn_relay *r, size_t n)
     return p;
 }
 
-/* Keeps a decoded message until the response is encoded. */
 int
-track_pb(struct lsn_relay *r, ProtobufCMessage *m)
+lsn_arena_keep(struct lsn_relay *r, ProtobufCMessage *m)
 {
     if (r->n_pbs == r->cap_pbs) {
         size_t cap = r->cap_pbs ? 2 * r->cap_pbs : 16;

@@ -8,10 +8,10 @@
 #include "relay/relay_int.h"
 
 /* n zeroed bytes, freed with the response; NULL without memory. */
-void *alloc(struct lsn_relay *r, size_t n);
+void *lsn_arena_alloc(struct lsn_relay *r, size_t n);
 /* Keeps a decoded message until the response is encoded (freed now if it
  * cannot be kept: LSN_ERR_NOMEM). */
-int track_pb(struct lsn_relay *r, ProtobufCMessage *m);
+int lsn_arena_keep(struct lsn_relay *r, ProtobufCMessage *m);
 /* Frees what the handlers allocated for the last response. */
 void lsn_relay_response_free(struct lsn_relay *r);
 

@@ -3,6 +3,7 @@
  * the pushes that feed it, and the budgets of the log lines requests
  * cause (routine ones for all, refusals per connection). */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,27 @@
 #include "relay/out.h"
 
 #define CONN_IDLE_MS  (10 * 60 * 1000)
+
+/* One connection (by routing id): rate limit and subscription. */
+struct conn {
+    uint8_t rid[RID_MAX];
+    size_t rid_len;
+    double tokens;
+    int64_t last_ms;
+    char dev[LSN_DEV_ID_MAX + 1];   /* subscribed device, "" if none */
+    uint64_t sub_id;                /* the subscribe request's id */
+    uint32_t credit, inflight;
+    uint64_t pushed_seq;            /* last seq pushed */
+    int want;                       /* may have something to push */
+    /* The identity its last request arrived with, and the ZAP User-Id and
+     * X-Key it was read from (compared on every request: a match skips
+     * parsing them again). */
+    struct who who;
+    char who_user[LSN_DEV_ID_MAX + 8];
+    char who_key[65];
+    struct log_budget log;          /* its refusals' log lines */
+    struct conn *next;
+};
 
 /* Lines that requests cause are one per request, and one frame can hold
  * 4096 requests.  Routine ones (a hello, a subscription) share a budget
@@ -29,7 +51,7 @@
 static void
 conn_log_tick(struct conn *c, int64_t now)
 {
-    uint64_t dropped = budget_tick(&c->log, now);
+    uint64_t dropped = lsn_budget_tick(&c->log, now);
 
     if (dropped > 0)
         lsn_relay_log("%llu more refusals of requests from %.80s not written (at most "
@@ -38,11 +60,8 @@ conn_log_tick(struct conn *c, int64_t now)
                       REFUSALS_PER_S);
 }
 
-/* Starts a new second of request log lines, saying how many of the last
- * one's were not written (the routine ones, and each connection's
- * refusals). */
 void
-req_log_tick(struct lsn_relay *r)
+lsn_conns_log_tick(struct lsn_relay *r)
 {
     int64_t now = lsn_relay_now_ms();
     uint64_t dropped;
@@ -52,7 +71,7 @@ req_log_tick(struct lsn_relay *r)
     for (struct conn *c = r->conns; c != NULL; c = c->next)
         if (c->log.dropped > 0)
             conn_log_tick(c, now);
-    if ((dropped = budget_tick(&r->req_log, now)) > 0)
+    if ((dropped = lsn_budget_tick(&r->req_log, now)) > 0)
         lsn_relay_log("%llu more routine log lines about requests (hellos, "
                       "subscriptions) not written (at most %d a second)",
                       (unsigned long long)dropped, REQ_LOG_PER_S);
@@ -63,9 +82,9 @@ lsn_relay_log_req(struct lsn_relay *r, const char *fmt, ...)
 {
     va_list ap;
 
-    req_log_tick(r);
+    lsn_conns_log_tick(r);
     va_start(ap, fmt);
-    budget_log(&r->req_log, REQ_LOG_PER_S, fmt, ap);
+    lsn_budget_log(&r->req_log, REQ_LOG_PER_S, fmt, ap);
     va_end(ap);
 }
 
@@ -76,13 +95,12 @@ lsn_relay_log_refusal(struct conn *c, const char *fmt, ...)
 
     conn_log_tick(c, lsn_relay_now_ms());
     va_start(ap, fmt);
-    budget_log(&c->log, REFUSALS_PER_S, fmt, ap);
+    lsn_budget_log(&c->log, REFUSALS_PER_S, fmt, ap);
     va_end(ap);
 }
 
-/* The connection with routing id rid, or NULL. */
 struct conn *
-conn_find(struct lsn_relay *r, const uint8_t *rid, size_t len)
+lsn_conn_find(struct lsn_relay *r, const uint8_t *rid, size_t len)
 {
     struct conn *c, **pp;
 
@@ -97,15 +115,13 @@ conn_find(struct lsn_relay *r, const uint8_t *rid, size_t len)
     return NULL;
 }
 
-/* The connection with routing id rid, added if new; NULL if the table is
- * full. */
 struct conn *
-conn_get(struct lsn_relay *r, const uint8_t *rid, size_t len)
+lsn_conn_get(struct lsn_relay *r, const uint8_t *rid, size_t len)
 {
     struct conn *c, **pp;
     int64_t now = lsn_relay_now_ms();
 
-    if ((c = conn_find(r, rid, len)) != NULL)
+    if ((c = lsn_conn_find(r, rid, len)) != NULL)
         return c;
     /* Forget idle connections without a subscription before adding; if
      * none is idle, the least recently active one without a subscription
@@ -155,6 +171,104 @@ lsn_relay_wake(struct lsn_relay *r, const char *org)
         if (c->dev[0] != '\0' &&
             (org == NULL || (strncmp(c->dev, org, ol) == 0 && c->dev[ol] == '/')))
             c->want = 1;
+}
+
+int
+lsn_conn_who_cached(const struct conn *c, const char *user, const char *key,
+                    struct who *w)
+{
+    if (c == NULL || user == NULL || key == NULL || c->who_user[0] == '\0' ||
+        strcmp(user, c->who_user) != 0 || strcmp(key, c->who_key) != 0)
+        return 0;
+    *w = c->who;
+    return 1;
+}
+
+void
+lsn_conn_who_keep(struct conn *c, const char *user, const char *key, const struct who *w)
+{
+    c->who_user[0] = '\0';
+    if (strlen(user) < sizeof c->who_user && strlen(key) < sizeof c->who_key) {
+        c->who = *w;
+        memcpy(c->who_user, user, strlen(user) + 1);
+        memcpy(c->who_key, key, strlen(key) + 1);
+    }
+}
+
+int
+lsn_conn_take_token(struct lsn_relay *r, struct conn *c)
+{
+    lsn_bucket_fill(&c->tokens, &c->last_ms, (double)r->cfg.rate, (double)r->cfg.burst);
+    if (c->tokens < 1.0)
+        return LSN_ERR_RATE;
+    c->tokens -= 1.0;
+    return 0;
+}
+
+const uint8_t *
+lsn_conn_rid(const struct conn *c, size_t *len)
+{
+    *len = c->rid_len;
+    return c->rid;
+}
+
+uint32_t
+lsn_conn_subscribe(struct lsn_relay *r, struct conn *c, const char *dev,
+                   uint64_t sub_id, uint32_t credit)
+{
+    /* One subscription per device: the newest connection wins. */
+    for (struct conn *o = r->conns; o != NULL; o = o->next)
+        if (o != c && strcmp(o->dev, dev) == 0)
+            o->dev[0] = '\0';
+    snprintf(c->dev, sizeof c->dev, "%s", dev);
+    c->sub_id = sub_id;
+    c->credit = credit == 0 ? 1 : credit;
+    if (c->credit > r->cfg.max_pending)     /* the send queue holds a window */
+        c->credit = (uint32_t)r->cfg.max_pending;
+    c->inflight = 0;
+    c->pushed_seq = 0;
+    c->want = 1;
+    return c->credit;
+}
+
+void
+lsn_conn_unsubscribe(struct conn *c, const char *dev)
+{
+    if (strcmp(c->dev, dev) == 0)
+        c->dev[0] = '\0';
+}
+
+void
+lsn_conn_credit_back(struct conn *c, const char *dev, uint32_t n)
+{
+    if (strcmp(c->dev, dev) == 0)
+        c->inflight -= n < c->inflight ? n : c->inflight;
+}
+
+void
+lsn_conn_want(struct conn *c)
+{
+    c->want = 1;
+}
+
+void
+lsn_conn_gone(struct lsn_relay *r, const uint8_t *rid, size_t len)
+{
+    struct conn *c = lsn_conn_get(r, rid, len);
+
+    if (c != NULL)
+        c->dev[0] = '\0';
+}
+
+void
+lsn_conns_free(struct lsn_relay *r)
+{
+    while (r->conns != NULL) {
+        struct conn *c = r->conns;
+        r->conns = c->next;
+        free(c);
+    }
+    r->n_conns = 0;
 }
 
 static int
@@ -213,7 +327,7 @@ push_conn(struct lsn_relay *r, struct conn *c)
     resp.id = c->sub_id;
     resp.body_case = LIAISON__RESPONSE__BODY_PUSH;
     resp.push = &p;
-    if (k > 0 && (rc = out_add(r, c->rid, c->rid_len, &resp, 1)) != 0)
+    if (k > 0 && (rc = lsn_out_add(r, c->rid, c->rid_len, &resp, 1)) != 0)
         goto out;
     /* Items that could not be sent (a damaged notice) are passed over. */
     c->pushed_seq = items[n - 1].seq;
@@ -229,7 +343,7 @@ out:
 }
 
 int
-push_all(struct lsn_relay *r)
+lsn_conns_push(struct lsn_relay *r)
 {
     int rc;
 

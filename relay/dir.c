@@ -17,6 +17,11 @@
 #include "relay/log.h"
 #include "relay/peer.h"
 
+/* The allow-list: CURVE key -> identity. */
+struct allow_entry {
+    uint8_t key[32];
+    char id[LSN_DEV_ID_MAX + 8];
+};
 int
 lsn_relay_org_index(const struct lsn_relay *r, const char *org)
 {
@@ -104,14 +109,16 @@ lsn_relay_allow_rebuild(struct lsn_relay *r)
     return 0;
 }
 
-const struct allow_entry *
-allow_find(const struct lsn_relay *r, const uint8_t key[32])
+const char *
+lsn_relay_allow_find(const struct lsn_relay *r, const uint8_t key[32])
 {
+    const struct allow_entry *a;
     struct allow_entry k;
 
     memcpy(k.key, key, 32);
-    return r->n_allow == 0 ? NULL
+    a = r->n_allow == 0 ? NULL
         : bsearch(&k, r->allow, r->n_allow, sizeof k, allow_cmp);
+    return a != NULL ? a->id : NULL;
 }
 
 /* Devices of b that may receive and are named name (or NULL). */
@@ -157,7 +164,7 @@ lsn_relay_bundle_replace(struct lsn_relay *r, int i, struct lsn_bundle *b)
 /* Loads the stored bundle of every roster org that still verifies.  An
  * expired one is held all the same: its devices are admitted so that its
  * administrator can publish the next bundle along the bundle chain, and
- * they hear why they may not send (handlers.c sender_check). */
+ * they hear why they may not send (h_submit.c sender_check). */
 static int
 bundles_load(struct lsn_relay *r)
 {
@@ -225,10 +232,9 @@ lsn_relay_roster_history(struct lsn_relay *r, const struct lsn_roster *ro)
     return lsn_store_dir_put(r->store, name, ro->bytes, ro->len);
 }
 
-/* Reads the roster file and picks it or the held one (the higher version
- * that verifies); the operator's file is trusted to jump versions. */
+/* The operator's file is trusted to jump versions. */
 int
-roster_load(struct lsn_relay *r, int startup)
+lsn_relay_roster_load(struct lsn_relay *r, int startup)
 {
     struct lsn_roster *file = NULL, *held = NULL;
     uint8_t *bin = NULL, *hb = NULL;
@@ -285,9 +291,8 @@ out:
     return rc;
 }
 
-/* The device's entry in its org's current bundle, or NULL. */
 const Liaison__Device *
-current_device(struct lsn_relay *r, const struct who *w)
+lsn_relay_current_device(struct lsn_relay *r, const struct who *w)
 {
     const Liaison__Device *d = lsn_relay_device(r, w->org, w->device);
 

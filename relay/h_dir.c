@@ -24,7 +24,7 @@ static int
 put_reply(struct lsn_relay *r, Liaison__Response *resp, int unchanged,
           uint64_t version)
 {
-    Liaison__DirPutReply *p = alloc(r, sizeof *p);
+    Liaison__DirPutReply *p = lsn_arena_alloc(r, sizeof *p);
 
     if (p == NULL)
         return LSN_ERR_NOMEM;
@@ -38,7 +38,7 @@ put_reply(struct lsn_relay *r, Liaison__Response *resp, int unchanged,
 
 /* A bundle from key w->key: for an unknown key only one that lists that key
  * as an admin device (checked before any signature). */
-int
+static int
 put_bundle(struct lsn_relay *r, const struct who *w, const ProtobufCBinaryData *o,
            Liaison__Response *resp, int *commit)
 {
@@ -370,8 +370,8 @@ h_dir_get(struct lsn_relay *r, struct conn *c, const struct who *w,
           const Liaison__Request *req, Liaison__Response *resp, int *commit)
 {
     const Liaison__DirGetRequest *g = req->dir_get;
-    Liaison__DirGetReply *rep = alloc(r, sizeof *rep);
-    ProtobufCBinaryData *objs = alloc(r, DIR_LIST_MAX * sizeof *objs);
+    Liaison__DirGetReply *rep = lsn_arena_alloc(r, sizeof *rep);
+    ProtobufCBinaryData *objs = lsn_arena_alloc(r, DIR_LIST_MAX * sizeof *objs);
     char prefix[128];
     uint8_t **bufs = NULL;
     size_t *lens = NULL, n = 0;
@@ -412,7 +412,7 @@ h_dir_get(struct lsn_relay *r, struct conn *c, const struct who *w,
                                           DIR_LIST_MAX)) != 0)
             return rc;
         for (size_t i = 0; i < n; i++) {
-            uint8_t *copy = alloc(r, lens[i]);
+            uint8_t *copy = lsn_arena_alloc(r, lens[i]);
             if (copy != NULL) {
                 memcpy(copy, bufs[i], lens[i]);
                 objs[rep->n_objects++] = (ProtobufCBinaryData){ lens[i], copy };

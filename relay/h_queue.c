@@ -26,11 +26,11 @@ gap_pb(struct lsn_relay *r, const struct lsn_store_gap *g)
 
     if (g->trimmed == 0)
         return NULL;
-    if ((q = alloc(r, sizeof *q)) == NULL ||
-        (refs = alloc(r, (g->n_refs + 1) * sizeof *refs)) == NULL ||
-        (ref = alloc(r, (g->n_refs + 1) * sizeof *ref)) == NULL ||
-        (ids = alloc(r, (g->n_refs + 1) * LSN_MSG_ID_LEN)) == NULL ||
-        (orgs = alloc(r, (g->n_refs + 1) * (LSN_ENV_ORG_MAX + 1))) == NULL)
+    if ((q = lsn_arena_alloc(r, sizeof *q)) == NULL ||
+        (refs = lsn_arena_alloc(r, (g->n_refs + 1) * sizeof *refs)) == NULL ||
+        (ref = lsn_arena_alloc(r, (g->n_refs + 1) * sizeof *ref)) == NULL ||
+        (ids = lsn_arena_alloc(r, (g->n_refs + 1) * LSN_MSG_ID_LEN)) == NULL ||
+        (orgs = lsn_arena_alloc(r, (g->n_refs + 1) * (LSN_ENV_ORG_MAX + 1))) == NULL)
         return NULL;
     liaison__queue_gap__init(q);
     q->trimmed = g->trimmed;
@@ -53,34 +53,24 @@ int
 h_subscribe(struct lsn_relay *r, struct conn *c, const struct who *w,
             const Liaison__Request *req, Liaison__Response *resp, int *commit)
 {
-    Liaison__SubscribeReply *s = alloc(r, sizeof *s);
-    struct lsn_store_gap *g = alloc(r, sizeof *g);
+    Liaison__SubscribeReply *s = lsn_arena_alloc(r, sizeof *s);
+    struct lsn_store_gap *g = lsn_arena_alloc(r, sizeof *g);
     uint64_t queued = 0;
+    uint32_t credit;
     int rc;
 
     if (s == NULL || g == NULL)
         return LSN_ERR_NOMEM;
     if ((rc = lsn_store_queue_info(r->store, w->id, &queued, g)) != 0)
         return rc;
-    /* One subscription per device: the newest connection wins. */
-    for (struct conn *o = r->conns; o != NULL; o = o->next)
-        if (o != c && strcmp(o->dev, w->id) == 0)
-            o->dev[0] = '\0';
-    snprintf(c->dev, sizeof c->dev, "%s", w->id);
-    c->sub_id = req->id;
-    c->credit = req->subscribe->credit == 0 ? 1 : req->subscribe->credit;
-    if (c->credit > r->cfg.max_pending)     /* the send queue holds a window */
-        c->credit = (uint32_t)r->cfg.max_pending;
-    c->inflight = 0;
-    c->pushed_seq = 0;
-    c->want = 1;
+    credit = lsn_conn_subscribe(r, c, w->id, req->id, req->subscribe->credit);
     liaison__subscribe_reply__init(s);
     s->queued = queued;
     s->gap = gap_pb(r, g);
     resp->body_case = LIAISON__RESPONSE__BODY_SUBSCRIBE;
     resp->subscribe = s;
     *commit = 1;    /* so that the first pushes follow this reply */
-    lsn_relay_log_req(r, "%s subscribed (credit %u, %llu queued)", w->id, c->credit,
+    lsn_relay_log_req(r, "%s subscribed (credit %u, %llu queued)", w->id, credit,
                       (unsigned long long)queued);
     return 0;
 }
@@ -89,8 +79,8 @@ int
 h_fetch(struct lsn_relay *r, struct conn *c, const struct who *w,
         const Liaison__Request *req, Liaison__Response *resp, int *commit)
 {
-    Liaison__FetchReply *f = alloc(r, sizeof *f);
-    struct lsn_store_gap *g = alloc(r, sizeof *g);
+    Liaison__FetchReply *f = lsn_arena_alloc(r, sizeof *f);
+    struct lsn_store_gap *g = lsn_arena_alloc(r, sizeof *g);
     Liaison__QueueItem **items, *q;
     size_t max = req->fetch->max, n = 0;
     uint64_t queued = 0;
@@ -106,8 +96,8 @@ h_fetch(struct lsn_relay *r, struct conn *c, const struct who *w,
                               &r->items, &n)) != 0)
         return rc;
     r->n_items = n;
-    if ((items = alloc(r, (n + 1) * sizeof *items)) == NULL ||
-        (q = alloc(r, (n + 1) * sizeof *q)) == NULL)
+    if ((items = lsn_arena_alloc(r, (n + 1) * sizeof *items)) == NULL ||
+        (q = lsn_arena_alloc(r, (n + 1) * sizeof *q)) == NULL)
         return LSN_ERR_NOMEM;
     liaison__fetch_reply__init(f);
     for (size_t i = 0; i < n; i++) {
@@ -123,7 +113,7 @@ h_fetch(struct lsn_relay *r, struct conn *c, const struct who *w,
             if (LSN_PB_DECODE(relay_notice, r->items[i].notice, r->items[i].notice_len,
                               LSN_PB_DEFAULT_HEAP_CAP, &nt) != 0)
                 return LSN_ERR_CORRUPT;
-            if ((rc = track_pb(r, &nt->base)) != 0)
+            if ((rc = lsn_arena_keep(r, &nt->base)) != 0)
                 return rc;
             q[i].notice = nt;
         }
@@ -144,7 +134,7 @@ h_ack(struct lsn_relay *r, struct conn *c, const struct who *w,
       const Liaison__Request *req, Liaison__Response *resp, int *commit)
 {
     const Liaison__AckMessagesRequest *a = req->ack;
-    Liaison__AckReply *rep = alloc(r, sizeof *rep);
+    Liaison__AckReply *rep = lsn_arena_alloc(r, sizeof *rep);
     uint32_t acked = 0;
     int found, rc;
 
@@ -180,18 +170,16 @@ h_ack(struct lsn_relay *r, struct conn *c, const struct who *w,
             return rc;
         if (found) {
             acked++;
-            if (strcmp(c->dev, w->id) == 0 && c->inflight > 0)
-                c->inflight--;
+            lsn_conn_credit_back(c, w->id, 1);
         }
     }
     if (a->gap_seen > 0 && (rc = lsn_store_gap_ack(r->store, w->id, a->gap_seen)) != 0)
         return rc;
     /* Items the device passes over stay queued and are not pushed again
      * (pushed_seq is past them): only their credit comes back. */
-    if (strcmp(c->dev, w->id) == 0)
-        c->inflight -= a->passed < c->inflight ? a->passed : c->inflight;
+    lsn_conn_credit_back(c, w->id, a->passed);
     r->dirty = 1;
-    c->want = 1;
+    lsn_conn_want(c);
     liaison__ack_reply__init(rep);
     rep->acked = acked;
     resp->body_case = LIAISON__RESPONSE__BODY_ACK;
@@ -204,10 +192,12 @@ int
 h_status(struct lsn_relay *r, struct conn *c, const struct who *w,
          const Liaison__Request *req, Liaison__Response *resp, int *commit)
 {
-    Liaison__StatusReply *s = alloc(r, sizeof *s);
+    Liaison__StatusReply *s = lsn_arena_alloc(r, sizeof *s);
     struct lsn_store_rstatus *st = NULL;
     size_t n = 0;
     int64_t accepted = 0, expires = 0;
+    const uint8_t *rid;
+    size_t rid_len;
     int known = 0, rc;
 
     if (s == NULL)
@@ -221,8 +211,9 @@ h_status(struct lsn_relay *r, struct conn *c, const struct who *w,
                                &accepted, &expires, &st, &n)) != 0)
         return rc;
     /* Orgs homed on peers: their relays' figures, answered later. */
-    if (lsn_peers_status_ask(r, c, req->id, req->status->msg_id.data, w->org, known,
-                             accepted, expires, st, n)) {
+    rid = lsn_conn_rid(c, &rid_len);
+    if (lsn_peers_status_ask(r, rid, rid_len, req->id, req->status->msg_id.data, w->org,
+                             known, accepted, expires, st, n)) {
         r->park = 1;
         return 0;
     }
@@ -243,7 +234,7 @@ h_peer_status(struct lsn_relay *r, struct conn *c, const struct who *w,
               const Liaison__Request *req, Liaison__Response *resp, int *commit)
 {
     const Liaison__PeerStatusRequest *q = req->peer_status;
-    Liaison__StatusReply *s = alloc(r, sizeof *s);
+    Liaison__StatusReply *s = lsn_arena_alloc(r, sizeof *s);
     struct lsn_store_rstatus *st = NULL;
     int64_t accepted = 0, expires = 0;
     size_t n = 0, k = 0;

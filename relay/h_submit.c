@@ -167,7 +167,7 @@ submit_check(struct lsn_relay *r, const struct who *w,
                       info->sender_org, info->sender_device, w->id);
         return LSN_ERR_DENIED;
     }
-    if ((d = current_device(r, w)) == NULL || !d->may_send) {
+    if ((d = lsn_relay_current_device(r, w)) == NULL || !d->may_send) {
         lsn_relay_msg(r, "device %s may not send (its bundle says so)", w->id);
         return LSN_ERR_REVOKED;
     }
@@ -255,7 +255,7 @@ h_submit(struct lsn_relay *r, struct conn *c, const struct who *w,
         lsn_relay_log_refusal(c, "submit %s from %s refused: %s", hex, w->id, r->msg);
         return rc;
     }
-    if ((s = alloc(r, sizeof *s)) == NULL || (id = alloc(r, 16)) == NULL)
+    if ((s = lsn_arena_alloc(r, sizeof *s)) == NULL || (id = lsn_arena_alloc(r, 16)) == NULL)
         return LSN_ERR_NOMEM;
     liaison__submit_reply__init(s);
     memcpy(id, info->msg_id, 16);
@@ -363,7 +363,7 @@ h_forward(struct lsn_relay *r, struct conn *c, const struct who *w,
         lsn_relay_log_refusal(c, "forward %s from %s refused: %s", hex, w->id, r->msg);
         return rc;
     }
-    if ((f = alloc(r, sizeof *f)) == NULL || (id = alloc(r, 16)) == NULL)
+    if ((f = lsn_arena_alloc(r, sizeof *f)) == NULL || (id = lsn_arena_alloc(r, 16)) == NULL)
         return LSN_ERR_NOMEM;
     liaison__forward_reply__init(f);
     memcpy(id, info->msg_id, 16);

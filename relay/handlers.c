@@ -43,8 +43,8 @@ h_hello(struct lsn_relay *r, struct conn *c, const struct who *w,
         const Liaison__Request *req, Liaison__Response *resp, int *commit)
 {
     char client[41];
-    Liaison__HelloReply *h = alloc(r, sizeof *h);
-    char *id = alloc(r, sizeof w->id);
+    Liaison__HelloReply *h = lsn_arena_alloc(r, sizeof *h);
+    char *id = lsn_arena_alloc(r, sizeof w->id);
 
     (void)c;
     (void)commit;
@@ -69,7 +69,7 @@ static int
 h_ping(struct lsn_relay *r, struct conn *c, const struct who *w,
        const Liaison__Request *req, Liaison__Response *resp, int *commit)
 {
-    Liaison__PingReply *p = alloc(r, sizeof *p);
+    Liaison__PingReply *p = lsn_arena_alloc(r, sizeof *p);
 
     (void)c;
     (void)w;
@@ -149,7 +149,7 @@ lsn_relay_dispatch(struct lsn_relay *r, struct conn *c, const struct who *w,
         int rc = LSN_ERR_DENIED;
         if (req->body_case == LIAISON__REQUEST__BODY_DIR_PUT &&
             req->dir_put->kind == LIAISON__DIR_KIND__DIR_BUNDLE)
-            rc = put_bundle(r, w, &req->dir_put->object, resp, needs_commit);
+            rc = h_dir_put(r, c, w, req, resp, needs_commit);
         if (rc != 0) {
             lsn_relay_msg(r, UNKNOWN_KEY_MSG);
             return LSN_ERR_DENIED;
@@ -162,9 +162,8 @@ lsn_relay_dispatch(struct lsn_relay *r, struct conn *c, const struct who *w,
         lsn_relay_msg(r, "not allowed");
         return LSN_ERR_DENIED;
     }
-    if (current_device(r, w) == NULL) {
-        if (strcmp(c->dev, w->id) == 0)
-            c->dev[0] = '\0';
+    if (lsn_relay_current_device(r, w) == NULL) {
+        lsn_conn_unsubscribe(c, w->id);
         lsn_relay_msg(r, "device %s is no longer in its organisation's current "
                       "bundle (revoked or re-keyed)", w->id);
         lsn_relay_log_refusal(c, "refused %s: not in its org's current bundle", w->id);

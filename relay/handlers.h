@@ -37,8 +37,4 @@ LSN_HANDLER(h_dir_put);
 LSN_HANDLER(h_dir_sync);
 LSN_HANDLER(h_dir_get);
 
-/* A bundle put from w (for an unknown key, only its own admin's). */
-int put_bundle(struct lsn_relay *r, const struct who *w, const ProtobufCBinaryData *o,
-               Liaison__Response *resp, int *commit);
-
 #endif

@@ -37,7 +37,7 @@ sockopt_int(void *s, int opt, int v)
 /* Raises the soft descriptor limit to the hard one: a relay holds one
  * descriptor per connection, and the reserve below is taken from it. */
 void
-nofile_raise(struct lsn_relay *r)
+lsn_listen_nofile(struct lsn_relay *r)
 {
     struct rlimit rl;
 
@@ -85,7 +85,7 @@ fds_open(void)
  * listens), the backlog twice over, each peer relay's and some slack;
  * under a very low limit the slack goes first.  At least 1. */
 size_t
-tcp_max(const struct lsn_relay *r)
+lsn_listen_tcp_max(const struct lsn_relay *r)
 {
     uint64_t need = r->fds_own + 2 * (uint64_t)(listen_backlog(r) + 1) +
                     FDS_PER_PEER * (uint64_t)r->n_peers;
@@ -121,9 +121,9 @@ accepting_set(struct lsn_relay *r, int on)
  * closed (listener_reset), listens again a second later.  One log line
  * per change. */
 void
-reserve_check(struct lsn_relay *r)
+lsn_listen_check(struct lsn_relay *r)
 {
-    size_t max = tcp_max(r);
+    size_t max = lsn_listen_tcp_max(r);
 
     if (r->unbound) {
         if (lsn_relay_now_ms() - r->unbound_ms < 1000)
@@ -165,7 +165,7 @@ reserve_check(struct lsn_relay *r)
  * accept (EMFILE) for the connections still in the kernel's queue, over
  * and over.  The one way to stop it is to close the listener: zmq_unbind
  * closes it and every connection it accepted (their clients connect
- * again), and reserve_check listens again a second later. */
+ * again), and lsn_listen_check listens again a second later. */
 static void
 listener_reset(struct lsn_relay *r)
 {
@@ -188,7 +188,7 @@ listener_reset(struct lsn_relay *r)
 /* Takes every event the ROUTER's monitor has: the listening socket, and
  * each accepted connection opened or gone. */
 void
-monitor_events(struct lsn_relay *r)
+lsn_listen_events(struct lsn_relay *r)
 {
     int failed = 0;
 
@@ -237,11 +237,11 @@ monitor_events(struct lsn_relay *r)
     }
     if (failed)
         listener_reset(r);
-    reserve_check(r);
+    lsn_listen_check(r);
 }
 
 int
-sockets_open(struct lsn_relay *r)
+lsn_listen_open(struct lsn_relay *r)
 {
     /* The largest request: an envelope or a batch of small ones. */
     int64_t maxmsg = (int64_t)(r->cfg.max_envelope > LSN_WIRE_BATCH_FRAME_MAX
@@ -298,6 +298,6 @@ sockets_open(struct lsn_relay *r)
         snprintf(r->endpoint, sizeof r->endpoint, "%s", r->cfg.listen);
     if ((r->fds_own = fds_open()) == 0)
         r->fds_own = 48;
-    monitor_events(r);
+    lsn_listen_events(r);
     return 0;
 }

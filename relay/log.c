@@ -57,10 +57,8 @@ lsn_relay_log(const char *fmt, ...)
     va_end(ap);
 }
 
-/* Starts a new second of budget b once one has passed: the lines of the
- * last one not written (0 if none, or still the same second). */
 uint64_t
-budget_tick(struct log_budget *b, int64_t now)
+lsn_budget_tick(struct log_budget *b, int64_t now)
 {
     uint64_t dropped = b->dropped;
 
@@ -72,9 +70,8 @@ budget_tick(struct log_budget *b, int64_t now)
     return dropped;
 }
 
-/* Writes one line if budget b has room for it this second, else counts it. */
 void
-budget_log(struct log_budget *b, unsigned per_s, const char *fmt, va_list ap)
+lsn_budget_log(struct log_budget *b, unsigned per_s, const char *fmt, va_list ap)
 {
     if (b->n >= per_s) {
         b->dropped++;
@@ -109,9 +106,8 @@ lsn_relay_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Refills a token bucket of rate per_s tokens per second up to burst. */
 void
-bucket_fill(double *tokens, int64_t *last_ms, double per_s, double burst)
+lsn_bucket_fill(double *tokens, int64_t *last_ms, double per_s, double burst)
 {
     int64_t now = lsn_relay_now_ms();
 

@@ -10,9 +10,9 @@
 
 /* Starts a new second of budget b once one has passed: the lines of the
  * last one not written (0 if none, or still the same second). */
-uint64_t budget_tick(struct log_budget *b, int64_t now);
+uint64_t lsn_budget_tick(struct log_budget *b, int64_t now);
 /* Writes one line if budget b has room for it this second, else counts it. */
-void budget_log(struct log_budget *b, unsigned per_s, const char *fmt, va_list ap)
+void lsn_budget_log(struct log_budget *b, unsigned per_s, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
 /* Sets the error sentence for the current request. */
@@ -27,6 +27,6 @@ int64_t lsn_relay_now_ms(void);
 int64_t lsn_relay_time(const struct lsn_relay *r);
 
 /* Refills a token bucket of rate per_s tokens per second up to burst. */
-void bucket_fill(double *tokens, int64_t *last_ms, double per_s, double burst);
+void lsn_bucket_fill(double *tokens, int64_t *last_ms, double per_s, double burst);
 
 #endif

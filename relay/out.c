@@ -10,11 +10,19 @@
 
 #include "proto/err.h"
 #include "proto/wire.h"
-#include "relay/conn.h"
 #include "relay/out.h"
 
+/* A reply waiting for the batch commit. */
+struct outmsg {
+    uint8_t rid[RID_MAX];
+    size_t rid_len;
+    uint8_t *buf;
+    size_t len;
+    uint64_t req_id;
+    int needs_commit;
+};
 int
-out_add(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
+lsn_out_add(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
         const Liaison__Response *resp, int needs_commit)
 {
     struct outmsg *o;
@@ -43,11 +51,11 @@ int
 lsn_relay_reply(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
                 const Liaison__Response *resp)
 {
-    return out_add(r, rid, rid_len, resp, 0);
+    return lsn_out_add(r, rid, rid_len, resp, 0);
 }
 
 void
-error_fill(Liaison__Response *resp, Liaison__WireError *e, int code,
+lsn_out_error_fill(Liaison__Response *resp, Liaison__WireError *e, int code,
            const char *msg)
 {
     liaison__wire_error__init(e);
@@ -58,33 +66,31 @@ error_fill(Liaison__Response *resp, Liaison__WireError *e, int code,
 }
 
 int
-out_error(struct lsn_relay *r, const uint8_t *rid, size_t rid_len, uint64_t id,
+lsn_out_error(struct lsn_relay *r, const uint8_t *rid, size_t rid_len, uint64_t id,
           int code, const char *msg)
 {
     Liaison__Response resp = LIAISON__RESPONSE__INIT;
     Liaison__WireError e;
 
     resp.id = id;
-    error_fill(&resp, &e, code, msg);
-    return out_add(r, rid, rid_len, &resp, 0);
+    lsn_out_error_fill(&resp, &e, code, msg);
+    return lsn_out_add(r, rid, rid_len, &resp, 0);
 }
 
 /* Sends one frame to the connection rid (or to the test sink); a
- * connection found gone stops being pushed to. */
+ * connection found gone is passed to gone. */
 static void
 send_frame(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
-           const uint8_t *buf, size_t len)
+           const uint8_t *buf, size_t len, lsn_out_gone_fn gone)
 {
-    struct conn *c;
-
     if (r->sink != NULL) {
         r->sink(r->sink_ctx, buf, len);
         return;
     }
     if ((zmq_send(r->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
          zmq_send(r->router, buf, len, ZMQ_DONTWAIT) < 0) &&
-        errno == EHOSTUNREACH && (c = conn_get(r, rid, rid_len)) != NULL)
-        c->dev[0] = '\0';
+        errno == EHOSTUNREACH)
+        gone(r, rid, rid_len);
 }
 
 /* The connection lsn_wire_send_parts sends a frame to. */
@@ -92,6 +98,7 @@ struct to {
     struct lsn_relay *r;
     const uint8_t *rid;
     size_t rid_len;
+    lsn_out_gone_fn gone;
 };
 
 static int
@@ -99,16 +106,16 @@ to_send(void *ctx, const uint8_t *buf, size_t len)
 {
     struct to *t = ctx;
 
-    send_frame(t->r, t->rid, t->rid_len, buf, len);
+    send_frame(t->r, t->rid, t->rid_len, buf, len, t->gone);
     return 0;
 }
 
 /* Sends the n replies parts[0..n) to o's connection, batched. */
 static void
 send_replies(struct lsn_relay *r, const struct outmsg *o,
-             const struct lsn_wire_part *parts, size_t n)
+             const struct lsn_wire_part *parts, size_t n, lsn_out_gone_fn gone)
 {
-    struct to t = { r, o->rid, o->rid_len };
+    struct to t = { r, o->rid, o->rid_len, gone };
 
     (void)lsn_wire_send_parts(LSN_WIRE_RESPONSES, parts, n, to_send, &t);
 }
@@ -145,17 +152,16 @@ out_commit_failed(struct outmsg *o)
     o->buf = NULL;
     o->len = 0;
     resp.id = o->req_id;
-    error_fill(&resp, &e, LSN_ERR_UNAVAILABLE,
+    lsn_out_error_fill(&resp, &e, LSN_ERR_UNAVAILABLE,
                "the relay could not store this durably: nothing was "
                "stored; retry later");
     (void)lsn_pb_encode(&resp.base, &o->buf, &o->len);
 }
 
-/* Sends every queued reply: each connection's in one frame (in the order
- * they were queued), so a group commit's answers cost one CURVE frame
- * per connection, not one per request (docs/wire.md). */
+/* A group commit's answers cost one CURVE frame per connection, not one
+ * per request (docs/wire.md). */
 void
-out_flush(struct lsn_relay *r, int commit_failed)
+lsn_out_flush(struct lsn_relay *r, int commit_failed, lsn_out_gone_fn gone)
 {
     struct outmsg **ord = NULL, *head = NULL;
     struct lsn_wire_part *parts = NULL;
@@ -171,7 +177,7 @@ out_flush(struct lsn_relay *r, int commit_failed)
         for (size_t i = 0; i < r->n_out; i++)    /* unbatched, then */
             if (r->out[i].buf != NULL)
                 send_frame(r, r->out[i].rid, r->out[i].rid_len, r->out[i].buf,
-                           r->out[i].len);
+                           r->out[i].len, gone);
         goto done;
     }
     for (size_t i = 0; i < r->n_out; i++)
@@ -182,7 +188,7 @@ out_flush(struct lsn_relay *r, int commit_failed)
         if (o->buf == NULL)         /* its error could not be encoded */
             continue;
         if (n > 0 && !same_conn(head, o)) {
-            send_replies(r, head, parts, n);
+            send_replies(r, head, parts, n, gone);
             n = 0;
         }
         if (n == 0)
@@ -190,11 +196,21 @@ out_flush(struct lsn_relay *r, int commit_failed)
         parts[n++] = (struct lsn_wire_part){ o->buf, o->len };
     }
     if (n > 0)
-        send_replies(r, head, parts, n);
+        send_replies(r, head, parts, n, gone);
 done:
     for (size_t i = 0; i < r->n_out; i++)
         free(r->out[i].buf);
     free(parts);
     free(ord);
     r->n_out = 0;
+}
+
+void
+lsn_out_free(struct lsn_relay *r)
+{
+    for (size_t i = 0; i < r->n_out; i++)
+        free(r->out[i].buf);
+    free(r->out);
+    r->out = NULL;
+    r->n_out = r->cap_out = 0;
 }

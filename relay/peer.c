@@ -50,6 +50,55 @@
 _Static_assert((uint64_t)PEER_RCVHWM * PEER_REPLY_MAX <= 512ull * 1024 * 1024,
                "a peer's unread answers stay within 512 MiB");
 
+/* A forward in flight: Request.id is the outbound queue seq. */
+struct flight {
+    uint64_t seq;
+    char org[LSN_ENV_ORG_MAX + 1];
+    uint8_t msg_id[LSN_MSG_ID_LEN];
+    int64_t sent_ms;
+};
+
+/* The forwarder of one peer relay: a CURVE DEALER to the
+ * peer's roster endpoint with this relay's key pair, and a monitor that
+ * says when a session starts (handshake) or ends (disconnect). */
+struct peer {
+    char name[LSN_NAME_MAX + 1];
+    char endpoint[256];
+    uint8_t key[32];
+    void *sock, *mon;
+    int up;                         /* handshake done, not disconnected */
+    int sync;                       /* full directory sync due */
+    int want;                       /* the outbound queue may have news */
+    int retry;                      /* a transient refusal: resend later */
+    int deferred;                   /* this pass left an item for later (QUOTA) */
+    uint64_t sent_seq;              /* highest seq sent this session */
+    struct flight *fl;              /* peer_window entries, oldest first */
+    size_t n_fl;
+    int64_t next_ms;                /* back-off: no sends before */
+    int64_t backoff_ms;
+    struct lsn_wire_part *frames;   /* to send after the commit (owned) */
+    int send_errno;                 /* why the last send failed */
+    size_t n_frames, cap_frames;
+};
+
+/* A status request waiting for peer relays' figures. */
+struct parked {
+    uint8_t rid[RID_MAX];
+    size_t rid_len;
+    uint64_t req_id;
+    int64_t deadline_ms;
+    int known;
+    int64_t accepted, expires;
+    struct lsn_store_rstatus *st;   /* malloc'd, n entries */
+    int *answered;                  /* per entry: a peer's figures */
+    struct lsn_store_dstate **peer_dev; /* per entry: a peer's devices (malloc'd) */
+    size_t n;
+    uint64_t ask[8];                /* peer status request ids outstanding */
+    char ask_peer[8][LSN_NAME_MAX + 1];
+    size_t n_ask;
+    struct parked *next;
+};
+
 /* ---------------------------------------------------------- set-up */
 
 static int
@@ -787,7 +836,8 @@ done:
 }
 
 int
-lsn_peers_status_ask(struct lsn_relay *r, struct conn *c, uint64_t req_id,
+lsn_peers_status_ask(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
+                     uint64_t req_id,
                      const uint8_t msg_id[LSN_MSG_ID_LEN], const char *org,
                      int known, int64_t accepted, int64_t expires,
                      struct lsn_store_rstatus *st, size_t n)
@@ -830,8 +880,8 @@ lsn_peers_status_ask(struct lsn_relay *r, struct conn *c, uint64_t req_id,
         parked_free(k);
         return 0;
     }
-    memcpy(k->rid, c->rid, c->rid_len);
-    k->rid_len = c->rid_len;
+    memcpy(k->rid, rid, rid_len);
+    k->rid_len = rid_len;
     k->req_id = req_id;
     k->deadline_ms = lsn_relay_now_ms() + (int64_t)r->cfg.peer_status_wait_ms;
     k->known = known;

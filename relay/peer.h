@@ -35,8 +35,13 @@ void lsn_peers_wake(struct lsn_relay *r, const char *name);
 void lsn_peers_tick(struct lsn_relay *r);
 /* Forgets every parked status (shutdown). */
 void lsn_peers_parked_free(struct lsn_relay *r);
-/* Asks the peers about a status; 1 if the request was parked. */
-int lsn_peers_status_ask(struct lsn_relay *r, struct conn *c, uint64_t req_id,
+/* Asks the peer relays that took copies of msg_id (st: the store's
+ * figures, n entries) for theirs, parking the status request req_id of
+ * connection rid until they answer or peer_status_wait_ms passes: 1 if
+ * parked (st then belongs to the parked request), 0 if it is to be
+ * answered now. */
+int lsn_peers_status_ask(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
+                         uint64_t req_id,
                          const uint8_t msg_id[LSN_MSG_ID_LEN], const char *org,
                          int known, int64_t accepted, int64_t expires,
                          struct lsn_store_rstatus *st, size_t n);

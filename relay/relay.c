@@ -102,10 +102,7 @@ relay_open(const struct lsn_relay_config *cfg, int online, int64_t now,
         return LSN_ERR_NOMEM;
     r->cfg = *cfg;
     r->fixed_now = now;
-    r->boot_tokens = boot_total_burst(cfg);
-    r->boot_req_tokens = BOOT_REQ_ALL_BURST;
-    r->boot_last_ms = lsn_relay_now_ms();
-    r->boot_req_last_ms = r->boot_last_ms;
+    lsn_zap_budgets_reset(r);
     if ((rc = key_load(r)) != 0)
         goto out;
     if ((rc = lsn_store_open(cfg->data, cfg->map_size, &r->store)) != 0) {
@@ -127,7 +124,7 @@ relay_open(const struct lsn_relay_config *cfg, int online, int64_t now,
                           "in quarantine (never served)", cfg->data,
                           (unsigned long long)q);
     }
-    if ((rc = roster_load(r, 1)) != 0 || (rc = name_find(r)) != 0)
+    if ((rc = lsn_relay_roster_load(r, 1)) != 0 || (rc = name_find(r)) != 0)
         goto out;
     if (!online) {
         if ((rc = lsn_relay_allow_rebuild(r)) != 0)
@@ -135,18 +132,18 @@ relay_open(const struct lsn_relay_config *cfg, int online, int64_t now,
         *out = r;
         return 0;
     }
-    nofile_raise(r);
-    if ((rc = sockets_open(r)) != 0 || (rc = lsn_relay_allow_rebuild(r)) != 0 ||
+    lsn_listen_nofile(r);
+    if ((rc = lsn_listen_open(r)) != 0 || (rc = lsn_relay_allow_rebuild(r)) != 0 ||
         (rc = lsn_peers_rebuild(r)) != 0)
         goto out;
     lsn_relay_log("relay %s listening on %s (roster v%llu, %zu keys admitted, "
                   "%zu peer relays)", r->name, r->endpoint,
                   (unsigned long long)r->roster->r->version, r->n_allow, r->n_peers);
     lsn_relay_log("descriptors: limit %llu, new connections held back from %zu open "
-                  "connections on%s", (unsigned long long)r->nofile, tcp_max(r),
+                  "connections on%s", (unsigned long long)r->nofile, lsn_listen_tcp_max(r),
                   r->listen_fd < 0 ? " (cannot be held back: listening socket "
                   "unknown)" : "");
-    if (tcp_max(r) < 64)
+    if (lsn_listen_tcp_max(r) < 64)
         lsn_relay_log("descriptor limit %llu is low for a relay: raise the hard "
                       "limit (ulimit -Hn, systemd LimitNOFILE) to hold more "
                       "connections", (unsigned long long)r->nofile);
@@ -189,14 +186,8 @@ lsn_relay_destroy(struct lsn_relay **rp)
     free(r->bundles);
     lsn_roster_destroy(&r->roster);
     lsn_store_close(&r->store);
-    while (r->conns != NULL) {
-        struct conn *c = r->conns;
-        r->conns = c->next;
-        free(c);
-    }
-    for (size_t i = 0; i < r->n_out; i++)
-        free(r->out[i].buf);
-    free(r->out);
+    lsn_conns_free(r);
+    lsn_out_free(r);
     free(r->allow);
     free(r->boot_addrs);
     lsn_relay_response_free(r);
@@ -287,13 +278,13 @@ round_run(struct lsn_relay *r, int do_expire)
     /* The batch's writes stay in memory until its commit: bound it by
      * requests and by bytes (at least one request always fits). */
     while (n < r->cfg.batch_max && bytes < r->cfg.batch_max_bytes &&
-           router_recv(r, &bytes, &n) == 0)
+           lsn_request_recv(r, &bytes, &n) == 0)
         ;
     lsn_peers_recv(r);
     lsn_peers_tick(r);
     if (do_expire && (rc = expire_tick(r)) != 0)
         lsn_relay_log("expiry failed: %s", lsn_strerror(rc));
-    if ((rc = push_all(r)) != 0)
+    if ((rc = lsn_conns_push(r)) != 0)
         lsn_relay_log("push failed: %s", lsn_strerror(rc));
     lsn_peers_fill(r);
     if (r->dirty) {
@@ -307,7 +298,7 @@ round_run(struct lsn_relay *r, int do_expire)
     } else {
         lsn_store_batch_abort(r->store);
     }
-    out_flush(r, failed);
+    lsn_out_flush(r, failed, lsn_conn_gone);
     lsn_peers_flush(r, failed);
     return failed ? LSN_ERR_IO : 0;
 }
@@ -404,7 +395,7 @@ static void
 reload_roster(struct lsn_relay *r)
 {
     r->reload = 0;
-    if (roster_load(r, 0) != 0)
+    if (lsn_relay_roster_load(r, 0) != 0)
         lsn_relay_log("SIGHUP: roster not reloaded: %s", lsn_detail());
     else
         lsn_relay_log("SIGHUP: roster v%llu loaded, %zu keys admitted",
@@ -452,12 +443,12 @@ lsn_relay_run(struct lsn_relay *r)
                 zmq_pollitem_t z = { r->zap, 0, ZMQ_POLLIN, 0 };
                 if (zmq_poll(&z, 1, 0) <= 0)
                     break;
-                zap_handle(r);
+                lsn_zap_handle(r);
             }
         /* Connections counted before requests are served: the reserve
          * holds new ones back as soon as it is reached. */
         if (n > 0 && (it[2].revents & ZMQ_POLLIN))
-            monitor_events(r);
+            lsn_listen_events(r);
         for (size_t k = 3; n > 0 && k < ni; k++)
             peer_in |= (it[k].revents & ZMQ_POLLIN) != 0;
         if (peer_in)
@@ -466,10 +457,10 @@ lsn_relay_run(struct lsn_relay *r)
         int do_expire = now - last_expire >= 1000;
         if (do_expire) {
             last_expire = now;
-            refused_log(r);
-            req_log_tick(r);
+            lsn_zap_refused_log(r);
+            lsn_conns_log_tick(r);
             if (r->paused || r->unbound)
-                reserve_check(r);
+                lsn_listen_check(r);
         }
         if ((n > 0 && (it[1].revents & ZMQ_POLLIN)) || do_expire || peer_in ||
             lsn_peers_due(r, now)) {
@@ -506,19 +497,15 @@ lsn_relay_offline_round(struct lsn_relay *r, const char *user, const char *key_h
                         const uint8_t *const *frames, const size_t *lens, size_t n,
                         unsigned flags, lsn_relay_reply_fn fn, void *ctx)
 {
-    static const uint8_t rid[] = { 0, 'o', 'f', 'f' };
     int rc, failed = 0;
 
     if ((rc = lsn_store_batch_begin(r->store)) != 0)
         return rc;
     r->dirty = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct from f = { .rid = rid, .rid_len = sizeof rid, .user = user,
-                          .key_hex = key_hex, .addr = r->offline_addr };
-        frame_handle(r, &f, frames[i], lens[i],
-                     (flags & LSN_OFFLINE_EXTRA) != 0 && i + 1 == n);
-    }
-    if ((rc = push_all(r)) != 0)
+    for (size_t i = 0; i < n; i++)
+        lsn_request_offline(r, user, key_hex, frames[i], lens[i],
+                            (flags & LSN_OFFLINE_EXTRA) != 0 && i + 1 == n);
+    if ((rc = lsn_conns_push(r)) != 0)
         lsn_relay_log("push failed: %s", lsn_strerror(rc));
     rc = 0;
     if ((flags & LSN_OFFLINE_COMMIT) != 0 && r->dirty) {
@@ -529,7 +516,7 @@ lsn_relay_offline_round(struct lsn_relay *r, const char *user, const char *key_h
     }
     r->sink = fn;
     r->sink_ctx = ctx;
-    out_flush(r, failed);
+    lsn_out_flush(r, failed, lsn_conn_gone);
     r->sink = NULL;
     r->sink_ctx = NULL;
     return rc;
@@ -544,16 +531,8 @@ lsn_relay_offline_set_addr(struct lsn_relay *r, const char *addr)
 void
 lsn_relay_offline_reset(struct lsn_relay *r)
 {
-    while (r->conns != NULL) {
-        struct conn *c = r->conns;
-        r->conns = c->next;
-        free(c);
-    }
-    r->n_conns = 0;
-    r->boot_tokens = boot_total_burst(&r->cfg);
-    r->boot_req_tokens = BOOT_REQ_ALL_BURST;
-    r->boot_last_ms = r->boot_req_last_ms = lsn_relay_now_ms();
-    r->n_boot_addrs = 0;
+    lsn_conns_free(r);
+    lsn_zap_budgets_reset(r);
 }
 
 uint64_t

@@ -56,30 +56,6 @@ who_read(const char *user, const char *key, struct who *w)
     return 0;
 }
 
-/* 1 if connection c's previous request came with the same User-Id and key
- * strings (*w is then its identity): they are parsed once per connection. */
-static int
-conn_who_cached(const struct conn *c, const char *user, const char *key,
-                struct who *w)
-{
-    if (c == NULL || user == NULL || key == NULL || c->who_user[0] == '\0' ||
-        strcmp(user, c->who_user) != 0 || strcmp(key, c->who_key) != 0)
-        return 0;
-    *w = c->who;
-    return 1;
-}
-
-static void
-conn_who_keep(struct conn *c, const char *user, const char *key, const struct who *w)
-{
-    c->who_user[0] = '\0';
-    if (strlen(user) < sizeof c->who_user && strlen(key) < sizeof c->who_key) {
-        c->who = *w;
-        memcpy(c->who_user, user, strlen(user) + 1);
-        memcpy(c->who_key, key, strlen(key) + 1);
-    }
-}
-
 /* The request id of a frame not decoded yet (a refusal before the decode
  * still names the request it refuses): field 1 comes first in the
  * canonical encoding; 0 if the frame does not start with it. */
@@ -127,6 +103,18 @@ submit_view(const uint8_t *body, size_t len, Liaison__Request *req,
 #define WANT_ONE_REQUEST "malformed request: want one frame holding a liaison.Request"
 #define NOT_KNOWN "not allowed: this key is not known to the relay"
 
+/* The sender of a frame (its routing id and ZAP identity) and, once
+ * admitted, its connection: every request of a batch shares them. */
+struct from {
+    const uint8_t *rid;
+    size_t rid_len;
+    const char *user, *key_hex;
+    zmq_msg_t *msg;             /* its frame, for the source address; NULL offline */
+    const char *addr;           /* offline: the source address */
+    struct conn *c;
+    struct who w;
+};
+
 /* Finds (or takes) the frame's connection and reads its identity: 0, or an
  * error code with its sentence in *why (refused before the request is
  * decoded, and before it takes a connection slot when the identity is
@@ -138,18 +126,18 @@ admit(struct lsn_relay *r, struct from *f, const char **why)
         *why = NULL;            /* nowhere to answer */
         return LSN_ERR_INTERNAL;
     }
-    f->c = conn_find(r, f->rid, f->rid_len);
-    if (conn_who_cached(f->c, f->user, f->key_hex, &f->w))
+    f->c = lsn_conn_find(r, f->rid, f->rid_len);
+    if (lsn_conn_who_cached(f->c, f->user, f->key_hex, &f->w))
         return 0;
     if (who_read(f->user, f->key_hex, &f->w) != 0) {
         *why = "not allowed";
         return LSN_ERR_DENIED;
     }
-    if (f->c == NULL && (f->c = conn_get(r, f->rid, f->rid_len)) == NULL) {
+    if (f->c == NULL && (f->c = lsn_conn_get(r, f->rid, f->rid_len)) == NULL) {
         *why = "too many connections: retry later";
         return LSN_ERR_RATE;
     }
-    conn_who_keep(f->c, f->user, f->key_hex, &f->w);
+    lsn_conn_who_keep(f->c, f->user, f->key_hex, &f->w);
     return 0;
 }
 
@@ -159,29 +147,18 @@ admit(struct lsn_relay *r, struct from *f, const char **why)
 static int
 take_token(struct lsn_relay *r, struct from *f, size_t len, const char **why)
 {
-    struct conn *c = f->c;
+    const char *addr;
 
-    bucket_fill(&c->tokens, &c->last_ms, (double)r->cfg.rate, (double)r->cfg.burst);
-    if (c->tokens < 1.0) {
+    if (lsn_conn_take_token(r, f->c) != 0) {
         *why = "too many requests on this connection: slow down and retry";
         return LSN_ERR_RATE;
     }
-    c->tokens -= 1.0;
     if (f->w.kind == WHO_UNKNOWN) {
-        const char *addr = f->msg != NULL ? zmq_msg_gets(f->msg, "Peer-Address") : f->addr;
-        struct boot_addr *ba = boot_addr(r, addr != NULL ? addr : "",
-                                         addr != NULL ? strlen(addr) : 0);
-        bucket_fill(&r->boot_req_tokens, &r->boot_req_last_ms, BOOT_REQ_ALL_PER_S,
-                    BOOT_REQ_ALL_BURST);
-        if (ba != NULL)
-            bucket_fill(&ba->req, &ba->req_ms, BOOT_REQ_PER_S, BOOT_REQ_BURST);
-        if (ba == NULL || ba->req < 1.0 || r->boot_req_tokens < 1.0 ||
-            len > r->cfg.bootstrap_max_bytes) {
+        addr = f->msg != NULL ? zmq_msg_gets(f->msg, "Peer-Address") : f->addr;
+        if (lsn_zap_request_token(r, addr, len) != 0) {
             *why = NOT_KNOWN;
             return LSN_ERR_DENIED;
         }
-        ba->req -= 1.0;
-        r->boot_req_tokens -= 1.0;
     }
     return 0;
 }
@@ -206,7 +183,7 @@ serve(struct lsn_relay *r, struct from *f, const uint8_t *body, size_t len,
         submit_view(body, len, &view, &view_submit) == 0)
         req = &view;
     else if (malformed != NULL || LSN_PB_DECODE(request, body, len, cap, &req) != 0) {
-        out_error(r, f->rid, f->rid_len, 0,
+        lsn_out_error(r, f->rid, f->rid_len, 0,
                   f->w.kind == WHO_UNKNOWN ? LSN_ERR_DENIED : LSN_ERR_MALFORMED,
                   f->w.kind == WHO_UNKNOWN ? NOT_KNOWN
                   : malformed != NULL ? malformed : WANT_ONE_REQUEST);
@@ -224,10 +201,10 @@ serve(struct lsn_relay *r, struct from *f, const uint8_t *body, size_t len,
     if (rc != 0) {
         lsn_relay_response_free(r);
         resp.body_case = LIAISON__RESPONSE__BODY__NOT_SET;
-        error_fill(&resp, &e, rc, r->msg);
+        lsn_out_error_fill(&resp, &e, rc, r->msg);
         needs_commit = 0;
     }
-    if (out_add(r, f->rid, f->rid_len, &resp, needs_commit) != 0)
+    if (lsn_out_add(r, f->rid, f->rid_len, &resp, needs_commit) != 0)
         lsn_relay_log("cannot queue a reply: out of memory");
     if (rc == 0)
         lsn_relay_response_free(r);
@@ -246,12 +223,12 @@ request_one(struct lsn_relay *r, struct from *f, const uint8_t *body, size_t len
     if ((rc = admit(r, f, &why)) != 0) {
         /* An identity the relay cannot read gets nothing of its own back. */
         if (why != NULL)
-            out_error(r, f->rid, f->rid_len, rc == LSN_ERR_RATE ? peek_id(body, len) : 0,
+            lsn_out_error(r, f->rid, f->rid_len, rc == LSN_ERR_RATE ? peek_id(body, len) : 0,
                       rc, why);
         return;
     }
     if ((rc = take_token(r, f, len, &why)) != 0) {
-        out_error(r, f->rid, f->rid_len, peek_id(body, len), rc, why);
+        lsn_out_error(r, f->rid, f->rid_len, peek_id(body, len), rc, why);
         return;
     }
     serve(r, f, body, len, malformed);
@@ -271,10 +248,10 @@ refuse_parts(struct lsn_relay *r, const struct from *f, const struct lsn_wire_pa
     for (size_t i = 0; i < n; i++)
         r->batch_ids[i] = peek_id(parts[i].buf, parts[i].len);
     resp.id = r->batch_ids[0];
-    error_fill(&resp, &e, code, why);
+    lsn_out_error_fill(&resp, &e, code, why);
     e.also = r->batch_ids + 1;
     e.n_also = n - 1;
-    if (out_add(r, f->rid, f->rid_len, &resp, 0) != 0)
+    if (lsn_out_add(r, f->rid, f->rid_len, &resp, 0) != 0)
         lsn_relay_log("cannot queue a reply: out of memory");
 }
 
@@ -317,7 +294,7 @@ batch_handle(struct lsn_relay *r, struct from *f, const uint8_t *body, size_t le
     if ((rc = admit(r, f, &why)) != 0) {
         /* An identity the relay cannot read gets nothing of its own back. */
         if (rc == LSN_ERR_DENIED)
-            out_error(r, f->rid, f->rid_len, 0, rc, why);
+            lsn_out_error(r, f->rid, f->rid_len, 0, rc, why);
         else
             refuse_parts(r, f, r->batch_parts, r->n_batch_parts, rc, why);
         return 0;
@@ -339,7 +316,7 @@ batch_handle(struct lsn_relay *r, struct from *f, const uint8_t *body, size_t le
 /* Handles a request frame (body, len): a batch, or one request; extra
  * says the message had more than one frame.  Returns the requests it
  * held. */
-uint64_t
+static uint64_t
 frame_handle(struct lsn_relay *r, struct from *f, const uint8_t *body,
              size_t len, int extra)
 {
@@ -351,10 +328,8 @@ frame_handle(struct lsn_relay *r, struct from *f, const uint8_t *body,
     return 1;
 }
 
-/* Receives one ROUTER message: 0 (adding its request bytes to *bytes and
- * the requests it held to *n), or LSN_ERR_NOT_FOUND when none waits. */
 int
-router_recv(struct lsn_relay *r, uint64_t *bytes, uint64_t *n)
+lsn_request_recv(struct lsn_relay *r, uint64_t *bytes, uint64_t *n)
 {
     zmq_msg_t rid, body;
     int extra = 0;
@@ -391,4 +366,15 @@ router_recv(struct lsn_relay *r, uint64_t *bytes, uint64_t *n)
     zmq_msg_close(&rid);
     zmq_msg_close(&body);
     return 0;
+}
+
+void
+lsn_request_offline(struct lsn_relay *r, const char *user, const char *key_hex,
+                    const uint8_t *frame, size_t len, int extra)
+{
+    static const uint8_t rid[] = { 0, 'o', 'f', 'f' };
+    struct from f = { .rid = rid, .rid_len = sizeof rid, .user = user,
+                      .key_hex = key_hex, .addr = r->offline_addr };
+
+    frame_handle(r, &f, frame, len, extra);
 }

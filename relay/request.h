@@ -6,28 +6,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <zmq.h>
-
 #include "relay/relay_int.h"
 
-/* The sender of a frame (its routing id and ZAP identity) and, once
- * admitted, its connection: every request of a batch shares them. */
-struct from {
-    const uint8_t *rid;
-    size_t rid_len;
-    const char *user, *key_hex;
-    zmq_msg_t *msg;             /* its frame, for the source address; NULL offline */
-    const char *addr;           /* offline: the source address */
-    struct conn *c;
-    struct who w;
-};
+/* Receives one ROUTER message and handles its requests, queueing their
+ * replies: 0 (adding its request bytes to *bytes and the requests it held
+ * to *n), or LSN_ERR_NOT_FOUND when none waits. */
+int lsn_request_recv(struct lsn_relay *r, uint64_t *bytes, uint64_t *n);
 
-/* Handles a request frame: a batch, or one request; extra says the
- * message had more than one frame.  Returns the requests it held. */
-uint64_t frame_handle(struct lsn_relay *r, struct from *f, const uint8_t *body,
-                      size_t len, int extra);
-
-/* Receives one ROUTER message: 0, or LSN_ERR_NOT_FOUND when none waits. */
-int router_recv(struct lsn_relay *r, uint64_t *bytes, uint64_t *n);
+/* The same for a frame handed in by relay/offline.h: it came from user
+ * and key_hex (the ZAP identity, either may be NULL) from the address
+ * r->offline_addr on one fixed connection; extra: with more frames. */
+void lsn_request_offline(struct lsn_relay *r, const char *user, const char *key_hex,
+                         const uint8_t *frame, size_t len, int extra);
 
 #endif

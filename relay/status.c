@@ -33,18 +33,18 @@ lsn_relay_status_fill(struct lsn_relay *r, Liaison__StatusReply *s, int known,
     int expired = expires < lsn_relay_time(r);
 
     liaison__status_reply__init(s);
-    if ((rs = alloc(r, (n + 1) * sizeof *rs)) == NULL ||
-        (x = alloc(r, (n + 1) * sizeof *x)) == NULL)
+    if ((rs = lsn_arena_alloc(r, (n + 1) * sizeof *rs)) == NULL ||
+        (x = lsn_arena_alloc(r, (n + 1) * sizeof *x)) == NULL)
         return LSN_ERR_NOMEM;
     for (size_t i = 0; i < n; i++) {
-        char *org = alloc(r, sizeof st[i].org), *relay = alloc(r, sizeof st[i].relay);
-        Liaison__DeviceStatus **dp = alloc(r, (st[i].n_dev + 1) * sizeof *dp);
-        Liaison__DeviceStatus *d = alloc(r, (st[i].n_dev + 1) * sizeof *d);
+        char *org = lsn_arena_alloc(r, sizeof st[i].org), *relay = lsn_arena_alloc(r, sizeof st[i].relay);
+        Liaison__DeviceStatus **dp = lsn_arena_alloc(r, (st[i].n_dev + 1) * sizeof *dp);
+        Liaison__DeviceStatus *d = lsn_arena_alloc(r, (st[i].n_dev + 1) * sizeof *d);
         if (org == NULL || relay == NULL || dp == NULL || d == NULL)
             return LSN_ERR_NOMEM;
         for (size_t j = 0; j < st[i].n_dev; j++) {
             const struct lsn_store_dstate *ds = &st[i].dev[j];
-            char *name = alloc(r, sizeof ds->name);
+            char *name = lsn_arena_alloc(r, sizeof ds->name);
             if (name == NULL)
                 return LSN_ERR_NOMEM;
             memcpy(name, ds->name, sizeof ds->name);

@@ -16,6 +16,28 @@
 #include "relay/log.h"
 #include "relay/zap.h"
 
+#define BOOT_BURST    3.0
+/* Unknown-key requests: one a second per source address (burst 12), ten
+ * a second from all together (burst 120). */
+#define BOOT_REQ_PER_S      1.0
+#define BOOT_REQ_BURST      (BOOT_BURST * 4)
+#define BOOT_REQ_ALL_PER_S  10.0
+#define BOOT_REQ_ALL_BURST  (BOOT_REQ_BURST * 10)
+/* Source addresses whose unknown-key budgets are kept: one address with
+ * its own budget cannot take the others', and a table full of flooding
+ * addresses gives its least recently used slot to the next one (which
+ * starts with a full budget, so an evicted honest address loses
+ * nothing). */
+#define BOOT_ADDRS    1024
+
+/* The unknown-key budgets of one source address (zap_handle,
+ * lsn_zap_request_token): handshakes and requests, each a token bucket. */
+struct boot_addr {
+    char addr[64];                  /* as ZeroMQ reports it, "" offline */
+    double hs, req;
+    int64_t hs_ms, req_ms;          /* last refill; the later is its last use */
+};
+
 /* The global unknown-key handshake budget a minute: never below one
  * address's. */
 static double
@@ -27,7 +49,7 @@ boot_total_rate(const struct lsn_relay_config *cfg)
 
 /* Its burst: a quarter of a minute's worth, between one and ten
  * addresses' bursts. */
-double
+static double
 boot_total_burst(const struct lsn_relay_config *cfg)
 {
     double b = boot_total_rate(cfg) / 4.0;
@@ -67,7 +89,7 @@ boot_key(char key[64], const char *addr, size_t len)
 /* The budgets of source address addr (len bytes; boot_key), made with
  * full buckets if new; the least recently used slot is reused when the
  * table is full.  NULL without memory. */
-struct boot_addr *
+static struct boot_addr *
 boot_addr(struct lsn_relay *r, const char *raw, size_t raw_len)
 {
     struct boot_addr *a, *lru = NULL;
@@ -148,10 +170,8 @@ zap_meta(uint8_t *m, const uint8_t key[32])
     return 5 + nl + 64;
 }
 
-/* Logs the refused unknown keys counted so far, at most once a second: a
- * flood of fresh keys must not flood the log. */
 void
-refused_log(struct lsn_relay *r)
+lsn_zap_refused_log(struct lsn_relay *r)
 {
     int64_t now = lsn_relay_now_ms();
 
@@ -167,13 +187,12 @@ refused_log(struct lsn_relay *r)
     r->refused_log_ms = now;
 }
 
-/* Answers one ZAP request: 200 with the identity for an admitted key. */
 void
-zap_handle(struct lsn_relay *r)
+lsn_zap_handle(struct lsn_relay *r)
 {
     zmq_msg_t f[8];
     int n = 0;
-    const struct allow_entry *a;
+    const char *id;
     struct boot_addr *ba;
     uint8_t key[32], meta[128];
     char user[80], hex[65];
@@ -196,19 +215,19 @@ zap_handle(struct lsn_relay *r)
     }
     memcpy(key, zmq_msg_data(&f[6]), 32);
     lsn_hex(hex, key, 32);
-    if ((a = allow_find(r, key)) != NULL) {
-        zap_reply(r->zap, &f[1], "200", "OK", a->id, meta, zap_meta(meta, key));
+    if ((id = lsn_relay_allow_find(r, key)) != NULL) {
+        zap_reply(r->zap, &f[1], "200", "OK", id, meta, zap_meta(meta, key));
         goto out;
     }
     /* The budget of its source address, and the global one: a key cycling
      * outsider spends its own address's budget, not a new member's. */
     ba = r->cfg.bootstrap_per_minute == 0 ? NULL
          : boot_addr(r, zmq_msg_data(&f[3]), zmq_msg_size(&f[3]));
-    bucket_fill(&r->boot_tokens, &r->boot_last_ms,
+    lsn_bucket_fill(&r->boot_tokens, &r->boot_last_ms,
                 boot_total_rate(&r->cfg) / 60.0,
                 boot_total_burst(&r->cfg));
     if (ba != NULL)
-        bucket_fill(&ba->hs, &ba->hs_ms, (double)r->cfg.bootstrap_per_minute / 60.0,
+        lsn_bucket_fill(&ba->hs, &ba->hs_ms, (double)r->cfg.bootstrap_per_minute / 60.0,
                     BOOT_BURST);
     if (ba != NULL && ba->hs >= 1.0 && r->boot_tokens >= 1.0) {
         ba->hs -= 1.0;
@@ -220,9 +239,36 @@ zap_handle(struct lsn_relay *r)
     }
     r->refused_n++;
     memcpy(r->refused_hex, hex, 16);
-    refused_log(r);
+    lsn_zap_refused_log(r);
     zap_reply(r->zap, &f[1], "400", "key not admitted", "", NULL, 0);
 out:
     for (int i = 0; i < n; i++)
         zmq_msg_close(&f[i]);
+}
+
+int
+lsn_zap_request_token(struct lsn_relay *r, const char *addr, size_t len)
+{
+    struct boot_addr *ba = boot_addr(r, addr != NULL ? addr : "",
+                                     addr != NULL ? strlen(addr) : 0);
+
+    lsn_bucket_fill(&r->boot_req_tokens, &r->boot_req_last_ms, BOOT_REQ_ALL_PER_S,
+                    BOOT_REQ_ALL_BURST);
+    if (ba != NULL)
+        lsn_bucket_fill(&ba->req, &ba->req_ms, BOOT_REQ_PER_S, BOOT_REQ_BURST);
+    if (ba == NULL || ba->req < 1.0 || r->boot_req_tokens < 1.0 ||
+        len > r->cfg.bootstrap_max_bytes)
+        return LSN_ERR_DENIED;
+    ba->req -= 1.0;
+    r->boot_req_tokens -= 1.0;
+    return 0;
+}
+
+void
+lsn_zap_budgets_reset(struct lsn_relay *r)
+{
+    r->boot_tokens = boot_total_burst(&r->cfg);
+    r->boot_req_tokens = BOOT_REQ_ALL_BURST;
+    r->boot_last_ms = r->boot_req_last_ms = lsn_relay_now_ms();
+    r->n_boot_addrs = 0;
 }

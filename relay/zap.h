@@ -7,27 +7,20 @@
 
 #include "relay/relay_int.h"
 
-#define BOOT_BURST    3.0
-/* Unknown-key requests: one a second per source address (burst 12), ten
- * a second from all together (burst 120). */
-#define BOOT_REQ_PER_S      1.0
-#define BOOT_REQ_BURST      (BOOT_BURST * 4)
-#define BOOT_REQ_ALL_PER_S  10.0
-#define BOOT_REQ_ALL_BURST  (BOOT_REQ_BURST * 10)
-/* Source addresses whose unknown-key budgets are kept: one address with
- * its own budget cannot take the others', and a table full of flooding
- * addresses gives its least recently used slot to the next one (which
- * starts with a full budget, so an evicted honest address loses
- * nothing). */
-#define BOOT_ADDRS    1024
+/* Answers one ZAP request: 200 with the identity for an admitted key (an
+ * unknown one within the handshake budgets), 400 otherwise. */
+void lsn_zap_handle(struct lsn_relay *r);
 
-/* The global unknown-key handshake burst. */
-double boot_total_burst(const struct lsn_relay_config *cfg);
-/* The budgets of a source address, made full if new; NULL without memory. */
-struct boot_addr *boot_addr(struct lsn_relay *r, const char *raw, size_t raw_len);
-/* Logs the refused unknown keys counted so far, at most once a second. */
-void refused_log(struct lsn_relay *r);
-/* Answers one ZAP request: 200 with the identity for an admitted key. */
-void zap_handle(struct lsn_relay *r);
+/* Logs the refused unknown keys counted so far, at most once a second: a
+ * flood of fresh keys must not flood the log. */
+void lsn_zap_refused_log(struct lsn_relay *r);
+
+/* Takes one unknown-key request of len bytes from source address addr
+ * (as ZeroMQ reports it; NULL if unknown) out of its address's budget and
+ * the global one: 0, or LSN_ERR_DENIED. */
+int lsn_zap_request_token(struct lsn_relay *r, const char *addr, size_t len);
+
+/* Fills the global budgets and forgets every address's. */
+void lsn_zap_budgets_reset(struct lsn_relay *r);
 
 #endif
