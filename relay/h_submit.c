@@ -100,7 +100,7 @@ sender_check(struct lsn_relay *r, const char *org, const char *device)
     return 0;
 }
 
-/* ---------------------------------------------------------- submit */
+/* ---------------------------------------------------------- checks */
 
 /* What every stored envelope must meet, submitted or forwarded: TTL,
  * clock skew, not expired, recipient count. */
@@ -152,11 +152,12 @@ fanout_local(struct lsn_fanout *f, const char *org, const struct lsn_bundle *b,
 /* The checks of a submit (docs/relay.md "Admission"): sender is the
  * authenticated device, may send, its org's bundle has not expired; times
  * and TTL; every recipient org in the roster, known here, wrapped to its
- * newest key.  Fills the fan-out. */
+ * newest key.  Fills the fan-out: one entry per recipient, a peer relay's
+ * outbound queue for an org homed there. */
 static int
 submit_check(struct lsn_relay *r, const struct who *w,
              const struct lsn_envelope_info *info, struct lsn_fanout *fan,
-             const char **names)
+             size_t *n_fan, const char **names)
 {
     const Liaison__Device *d;
     size_t used = 0;
@@ -208,75 +209,9 @@ submit_check(struct lsn_relay *r, const struct who *w,
         }
         fanout_local(&fan[i], rc->org, b, names, &used);
     }
+    *n_fan = info->n_recipients;
     return 0;
 }
-
-int
-h_submit(struct lsn_relay *r, struct conn *c, const struct who *w,
-         const Liaison__Request *req, Liaison__Response *resp, int *commit)
-{
-    const ProtobufCBinaryData *env = &req->submit->envelope;
-    struct lsn_envelope_info *info = NULL;
-    struct lsn_fanout *fan = NULL;
-    const char **names = NULL;
-    struct lsn_submit_result res;
-    Liaison__SubmitReply *s;
-    uint8_t *id;
-    char hex[33];
-    int rc;
-
-    (void)c;
-    if (env->len > r->cfg.max_envelope) {
-        lsn_relay_msg(r, "envelope of %zu bytes; this relay takes at most %llu",
-                      env->len, (unsigned long long)r->cfg.max_envelope);
-        return LSN_ERR_TOO_LARGE;
-    }
-    if (submit_scratch(r, 0, NULL, NULL) != 0)
-        return LSN_ERR_NOMEM;
-    info = r->sub_info;
-    if ((rc = lsn_envelope_peek(env->data, env->len, r->cfg.max_envelope, info)) != 0) {
-        lsn_relay_msg(r, "envelope refused: %s", lsn_strerror(rc));
-        return rc;
-    }
-    /* Sized by the envelope's recipients. */
-    if (submit_scratch(r, info->n_recipients, &fan, &names) != 0)
-        return LSN_ERR_NOMEM;
-    if ((rc = submit_check(r, w, info, fan, names)) != 0) {
-        lsn_hex(hex, info->msg_id, 16);
-        lsn_relay_log_refusal(c, "submit %s from %s refused: %s", hex, w->id, r->msg);
-        return rc;
-    }
-    if ((rc = lsn_store_submit(r->store, info, env->data, env->len, fan,
-                               info->n_recipients, lsn_relay_time(r), &res)) != 0) {
-        lsn_hex(hex, info->msg_id, 16);
-        lsn_relay_msg(r, "message %s not stored: %s", hex,
-                      lsn_store_why(r->store)[0] ? lsn_store_why(r->store)
-                                                 : lsn_strerror(rc));
-        lsn_relay_log_refusal(c, "submit %s from %s refused: %s", hex, w->id, r->msg);
-        return rc;
-    }
-    if ((s = lsn_arena_alloc(r, sizeof *s)) == NULL || (id = lsn_arena_alloc(r, 16)) == NULL)
-        return LSN_ERR_NOMEM;
-    liaison__submit_reply__init(s);
-    memcpy(id, info->msg_id, 16);
-    s->msg_id = (ProtobufCBinaryData){ 16, id };
-    s->duplicate = res.duplicate;
-    s->accepted = res.accepted;
-    resp->body_case = LIAISON__RESPONSE__BODY_SUBMIT;
-    resp->submit = s;
-    *commit = 1;
-    if (!res.duplicate) {
-        r->dirty = 1;
-        for (size_t i = 0; i < info->n_recipients; i++) {
-            lsn_relay_wake(r, info->recipients[i].org);
-            if (fan[i].relay != NULL)
-                lsn_peers_wake(r, fan[i].relay);
-        }
-    }
-    return 0;
-}
-
-/* ---------------------------------------------------------- relay to relay */
 
 /* The checks a forwarded envelope passes (docs/relay.md "Federation"): the
  * sender org is homed on the forwarding relay; its held bundle lists the
@@ -319,22 +254,73 @@ forward_check(struct lsn_relay *r, const struct who *w,
     return 0;
 }
 
-int
-h_forward(struct lsn_relay *r, struct conn *c, const struct who *w,
-          const Liaison__Request *req, Liaison__Response *resp, int *commit)
+/* ---------------------------------------------------------- taking one */
+
+/* What tells a device's submit from a peer relay's forward. */
+struct kind {
+    const char *name;               /* in log lines */
+    const char *what;               /* in the refusal of an unreadable one */
+    int (*check)(struct lsn_relay *r, const struct who *w,
+                 const struct lsn_envelope_info *info, struct lsn_fanout *fan,
+                 size_t *n_fan, const char **names);
+    int forward;                    /* answered with a ForwardReply */
+};
+
+static const struct kind submit_kind = { "submit", "envelope", submit_check, 0 };
+static const struct kind forward_kind = { "forward", "forwarded envelope", forward_check, 1 };
+
+/* The reply to an envelope taken (arena memory): a submit's says when it
+ * was first stored, a forward's only whether it was already. */
+static int
+reply_fill(struct lsn_relay *r, const struct kind *k, const uint8_t msg_id[16],
+           const struct lsn_submit_result *res, Liaison__Response *resp)
 {
-    const ProtobufCBinaryData *env = &req->forward->envelope;
+    Liaison__SubmitReply *s;
+    Liaison__ForwardReply *f;
+    uint8_t *id;
+
+    if (k->forward) {
+        if ((f = lsn_arena_alloc(r, sizeof *f)) == NULL ||
+            (id = lsn_arena_alloc(r, 16)) == NULL)
+            return LSN_ERR_NOMEM;
+        liaison__forward_reply__init(f);
+        memcpy(id, msg_id, 16);
+        f->msg_id = (ProtobufCBinaryData){ 16, id };
+        f->duplicate = res->duplicate;
+        resp->body_case = LIAISON__RESPONSE__BODY_FORWARD;
+        resp->forward = f;
+        return 0;
+    }
+    if ((s = lsn_arena_alloc(r, sizeof *s)) == NULL || (id = lsn_arena_alloc(r, 16)) == NULL)
+        return LSN_ERR_NOMEM;
+    liaison__submit_reply__init(s);
+    memcpy(id, msg_id, 16);
+    s->msg_id = (ProtobufCBinaryData){ 16, id };
+    s->duplicate = res->duplicate;
+    s->accepted = res->accepted;
+    resp->body_case = LIAISON__RESPONSE__BODY_SUBMIT;
+    resp->submit = s;
+    return 0;
+}
+
+/* Takes one envelope, submitted or forwarded: its size and header, the
+ * checks of its kind (which fill the fan-out), the store; then builds the
+ * reply, which waits for the commit, and gives news to the recipients'
+ * subscriptions and to the outbound queue of each peer relay a copy went
+ * to.  A refusal is logged against connection c. */
+static int
+envelope_take(struct lsn_relay *r, struct conn *c, const struct who *w,
+              const ProtobufCBinaryData *env, const struct kind *k,
+              Liaison__Response *resp, int *commit)
+{
     struct lsn_envelope_info *info = NULL;
     struct lsn_fanout *fan = NULL;
     const char **names = NULL;
     struct lsn_submit_result res;
-    Liaison__ForwardReply *f;
     size_t n_fan = 0;
-    uint8_t *id;
     char hex[33];
     int rc;
 
-    (void)c;
     if (env->len > r->cfg.max_envelope) {
         lsn_relay_msg(r, "envelope of %zu bytes; this relay takes at most %llu",
                       env->len, (unsigned long long)r->cfg.max_envelope);
@@ -344,38 +330,50 @@ h_forward(struct lsn_relay *r, struct conn *c, const struct who *w,
         return LSN_ERR_NOMEM;
     info = r->sub_info;
     if ((rc = lsn_envelope_peek(env->data, env->len, r->cfg.max_envelope, info)) != 0) {
-        lsn_relay_msg(r, "forwarded envelope refused: %s", lsn_strerror(rc));
+        lsn_relay_msg(r, "%s refused: %s", k->what, lsn_strerror(rc));
         return rc;
     }
-    /* Sized by the envelope's recipients, as for a submit. */
+    /* Sized by the envelope's recipients. */
     if (submit_scratch(r, info->n_recipients, &fan, &names) != 0)
         return LSN_ERR_NOMEM;
-    lsn_hex(hex, info->msg_id, 16);
-    if ((rc = forward_check(r, w, info, fan, &n_fan, names)) != 0) {
-        lsn_relay_log_refusal(c, "forward %s from %s refused: %s", hex, w->id, r->msg);
+    if ((rc = k->check(r, w, info, fan, &n_fan, names)) != 0) {
+        lsn_hex(hex, info->msg_id, 16);
+        lsn_relay_log_refusal(c, "%s %s from %s refused: %s", k->name, hex, w->id, r->msg);
         return rc;
     }
     if ((rc = lsn_store_submit(r->store, info, env->data, env->len, fan, n_fan,
                                lsn_relay_time(r), &res)) != 0) {
+        lsn_hex(hex, info->msg_id, 16);
         lsn_relay_msg(r, "message %s not stored: %s", hex,
                       lsn_store_why(r->store)[0] ? lsn_store_why(r->store)
                                                  : lsn_strerror(rc));
-        lsn_relay_log_refusal(c, "forward %s from %s refused: %s", hex, w->id, r->msg);
+        lsn_relay_log_refusal(c, "%s %s from %s refused: %s", k->name, hex, w->id, r->msg);
         return rc;
     }
-    if ((f = lsn_arena_alloc(r, sizeof *f)) == NULL || (id = lsn_arena_alloc(r, 16)) == NULL)
-        return LSN_ERR_NOMEM;
-    liaison__forward_reply__init(f);
-    memcpy(id, info->msg_id, 16);
-    f->msg_id = (ProtobufCBinaryData){ 16, id };
-    f->duplicate = res.duplicate;
-    resp->body_case = LIAISON__RESPONSE__BODY_FORWARD;
-    resp->forward = f;
-    *commit = 1;        /* the peer hears "stored" only after our fsync */
+    if ((rc = reply_fill(r, k, info->msg_id, &res, resp)) != 0)
+        return rc;
+    *commit = 1;        /* "stored" is heard only after the fsync */
     if (!res.duplicate) {
         r->dirty = 1;
-        for (size_t i = 0; i < n_fan; i++)
+        for (size_t i = 0; i < n_fan; i++) {
             lsn_relay_wake(r, fan[i].org);
+            if (fan[i].relay != NULL)
+                lsn_peers_wake(r, fan[i].relay);
+        }
     }
     return 0;
+}
+
+int
+h_submit(struct lsn_relay *r, struct conn *c, const struct who *w,
+         const Liaison__Request *req, Liaison__Response *resp, int *commit)
+{
+    return envelope_take(r, c, w, &req->submit->envelope, &submit_kind, resp, commit);
+}
+
+int
+h_forward(struct lsn_relay *r, struct conn *c, const struct who *w,
+          const Liaison__Request *req, Liaison__Response *resp, int *commit)
+{
+    return envelope_take(r, c, w, &req->forward->envelope, &forward_kind, resp, commit);
 }
