@@ -267,6 +267,7 @@ TEST_ENV = LSN_BIN=$(abspath $(BUILD)/bin) LSN_VECTORS=$(abspath tests/vectors) 
 comma := ,
 
 test: all
+	@sh tests/structure/layers.sh $(BUILD)/obj
 	@mkdir -p $(BUILD)/tmp
 	@fail=0; for t in $(UNIT_BINS); do \
 	  echo "== $$t"; $(TEST_ENV) $$t || { fail=1; echo "FAILED: $$t"; }; \

@@ -31,9 +31,15 @@ symbols() {
     done
 }
 
-# The objects under a folder of OBJDIR, sorted.
+# The objects under a folder of OBJDIR whose source is in the tree (run
+# from the top folder: an object left from a removed file does not
+# count), sorted.
 layer() {
-    [ -d "$obj/$1" ] && find "$obj/$1" -name '*.o' | sort
+    [ -d "$obj/$1" ] || return 0
+    find "$obj/$1" -name '*.o' | sort | while read -r f; do
+        src=${f#"$obj"/}
+        [ -f "${src%.o}.c" ] && echo "$f"
+    done
 }
 
 set -- $(layer relay)
@@ -45,7 +51,8 @@ symbols "$@" > "$tmp/relay"
 for l in proto keys client; do
     symbols $(layer $l) > "$tmp/$l"
 done
-symbols $(layer gen) >> "$tmp/proto"
+# the generated protobuf-c code (its source is under the build folder)
+[ -d "$obj/gen" ] && symbols $(find "$obj/gen" -name '*.o') >> "$tmp/proto"
 
 fail=0
 
