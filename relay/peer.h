@@ -18,7 +18,8 @@ void lsn_peers_destroy(struct lsn_relay *r);
 size_t lsn_peers_poll_fill(struct lsn_relay *r, zmq_pollitem_t *it);
 /* Handles monitor events (session up/down). */
 void lsn_peers_events(struct lsn_relay *r);
-/* 1 if a round is due for the forwarders (work, time-outs, back-off). */
+/* 1 if a round is due for the forwarders (work, time-outs, back-off) or
+ * for a parked status. */
 int lsn_peers_due(struct lsn_relay *r, int64_t now_ms);
 /* Inside the batch: reads the peers' answers (acks go to the store). */
 void lsn_peers_recv(struct lsn_relay *r);
@@ -31,15 +32,11 @@ void lsn_peers_dir_push(struct lsn_relay *r, Liaison__DirKind kind,
                         const uint8_t *obj, size_t len);
 /* Marks peer relay `name`'s outbound queue as having news. */
 void lsn_peers_wake(struct lsn_relay *r, const char *name);
-/* Answers parked statuses whose figures are in or whose time ran out. */
-void lsn_peers_tick(struct lsn_relay *r);
-/* Forgets every parked status (shutdown). */
-void lsn_peers_parked_free(struct lsn_relay *r);
 /* Asks the peer relays that took copies of msg_id (st: the store's
  * figures, n entries) for theirs, parking the status request req_id of
- * connection rid until they answer or peer_status_wait_ms passes: 1 if
- * parked (st then belongs to the parked request), 0 if it is to be
- * answered now. */
+ * connection rid (status.c) until they answer or peer_status_wait_ms
+ * passes: 1 if parked (st then belongs to the parked request), 0 if it is
+ * to be answered now. */
 int lsn_peers_status_ask(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
                          uint64_t req_id,
                          const uint8_t msg_id[LSN_MSG_ID_LEN], const char *org,

@@ -36,6 +36,7 @@
 #include "relay/out.h"
 #include "relay/peer.h"
 #include "relay/request.h"
+#include "relay/status.h"
 #include "relay/zap.h"
 
 #define TICK_MS       200
@@ -168,7 +169,7 @@ lsn_relay_destroy(struct lsn_relay **rp)
     if (r == NULL)
         return;
     lsn_peers_destroy(r);
-    lsn_peers_parked_free(r);
+    lsn_parked_free_all(r);
     if (r->mon != NULL)
         zmq_close(r->mon);
     if (r->router != NULL) {
@@ -281,7 +282,7 @@ round_run(struct lsn_relay *r, int do_expire)
            lsn_request_recv(r, &bytes, &n) == 0)
         ;
     lsn_peers_recv(r);
-    lsn_peers_tick(r);
+    lsn_parked_sweep(r);
     if (do_expire && (rc = expire_tick(r)) != 0)
         lsn_relay_log("expiry failed: %s", lsn_strerror(rc));
     if ((rc = lsn_conns_push(r)) != 0)

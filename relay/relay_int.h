@@ -43,7 +43,7 @@ struct log_budget {
 
 struct conn;                        /* conn.c */
 struct peer;                        /* peer.c */
-struct parked;                      /* peer.c */
+struct parked;                      /* status.c */
 struct outmsg;                      /* out.c */
 struct allow_entry;                 /* dir.c */
 struct boot_addr;                   /* zap.c */
@@ -128,11 +128,12 @@ struct lsn_relay {
     const char **sub_names;
     size_t sub_cap;                 /* recipients sub_fan and sub_names fit */
 
-    /* peer.c: the forwarders, one per other relay of the roster, and the
-     * statuses parked for their figures */
+    /* peer.c: the forwarders, one per other relay of the roster */
     struct peer *peers;
     size_t n_peers;
     uint64_t peer_ids;              /* ids of dir-sync and status asks */
+
+    /* status.c: the status requests parked for peer relays' figures */
     struct parked *parked;
     size_t n_parked;
 };
