@@ -1,9 +1,12 @@
 /* relay_int.h: the relay's state, struct lsn_relay, shared by the files
  * of relay/, and the identity a request arrives with.  Each group of
- * fields belongs to the file named beside it, which alone reads or writes
- * them; the types of connections, peers, parked statuses, queued replies,
- * allow-list entries and address budgets are private to their files
- * (incomplete here).  Not for use outside relay/. */
+ * fields is marked with the file that keeps it (makes, changes and frees
+ * it); others only read the configuration, the store, the roster and the
+ * bundles, except that whatever writes to the store batch marks it dirty
+ * (r->dirty) and a handler sets the sentence of its error (r->msg) or
+ * parks its request (r->park).  The types of connections, peers, parked
+ * statuses, queued replies, allow-list entries and address budgets are
+ * private to their files (incomplete here).  Not for use outside relay/. */
 #ifndef LSN_RELAY_INT_H
 #define LSN_RELAY_INT_H
 
