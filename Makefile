@@ -313,6 +313,7 @@ run_tests = @mkdir -p $(BUILD)/tmp; \
 	if [ $$fail = 0 ]; then echo "all tests passed"; else echo "some tests FAILED"; exit 1; fi
 
 test: all
+	@sh tests/structure/layers.sh $(BUILD)/obj
 	$(call run_tests,$(UNIT_BINS) $(SYSTEM_BINS) $(SYSTEM_SH))
 
 unit: all

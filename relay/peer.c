@@ -26,13 +26,14 @@
 #include "keys/util.h"
 #include "proto/err.h"
 #include "proto/wire.h"
-#include "relay/relay_int.h"
+#include "relay/log.h"
+#include "relay/peer.h"
+#include "relay/status.h"
 
 #define ID_DIR       (1ull << 62)   /* directory sync asks */
 #define ID_STATUS    (1ull << 61)   /* peer status asks */
 #define ID_TAGS      (ID_DIR | ID_STATUS)
 #define SYNC_MAX     4096           /* directory objects of one kind per sync */
-#define PARKED_MAX   1024
 /* A peer answers forwards, syncs and status asks only: a StatusReply of 256
  * recipient orgs of 512 devices each, every device named in 64 bytes, is
  * about 10 MiB. */
@@ -45,6 +46,37 @@
 
 _Static_assert((uint64_t)PEER_RCVHWM * PEER_REPLY_MAX <= 512ull * 1024 * 1024,
                "a peer's unread answers stay within 512 MiB");
+
+/* A forward in flight: Request.id is the outbound queue seq. */
+struct flight {
+    uint64_t seq;
+    char org[LSN_ENV_ORG_MAX + 1];
+    uint8_t msg_id[LSN_MSG_ID_LEN];
+    int64_t sent_ms;
+};
+
+/* The forwarder of one peer relay: a CURVE DEALER to the
+ * peer's roster endpoint with this relay's key pair, and a monitor that
+ * says when a session starts (handshake) or ends (disconnect). */
+struct peer {
+    char name[LSN_NAME_MAX + 1];
+    char endpoint[256];
+    uint8_t key[32];
+    void *sock, *mon;
+    int up;                         /* handshake done, not disconnected */
+    int sync;                       /* full directory sync due */
+    int want;                       /* the outbound queue may have news */
+    int retry;                      /* a transient refusal: resend later */
+    int deferred;                   /* this pass left an item for later (QUOTA) */
+    uint64_t sent_seq;              /* highest seq sent this session */
+    struct flight *fl;              /* peer_window entries, oldest first */
+    size_t n_fl;
+    int64_t next_ms;                /* back-off: no sends before */
+    int64_t backoff_ms;
+    struct lsn_wire_part *frames;   /* to send after the commit (owned) */
+    int send_errno;                 /* why the last send failed */
+    size_t n_frames, cap_frames;
+};
 
 /* ---------------------------------------------------------- set-up */
 
@@ -289,9 +321,8 @@ lsn_peers_events(struct lsn_relay *r)
 int
 lsn_peers_due(struct lsn_relay *r, int64_t now)
 {
-    for (struct parked *k = r->parked; k != NULL; k = k->next)
-        if (now >= k->deadline_ms)
-            return 1;
+    if (lsn_parked_due(r, now))
+        return 1;
     for (size_t i = 0; i < r->n_peers; i++) {
         struct peer *p = &r->peers[i];
         if (!p->up)
@@ -582,9 +613,6 @@ forward_answer(struct lsn_relay *r, struct peer *p, const Liaison__Response *res
     p->want = 1;
 }
 
-static void status_answer(struct lsn_relay *r, struct peer *p,
-                          const Liaison__Response *resp);
-
 struct answer_ctx {
     struct lsn_relay *r;
     struct peer *p;
@@ -598,7 +626,7 @@ peer_answer_one(struct answer_ctx *a, Liaison__Response *resp)
     if ((resp->id & ID_TAGS) == 0)
         forward_answer(a->r, a->p, resp);
     else if (resp->id & ID_STATUS)
-        status_answer(a->r, a->p, resp);
+        lsn_parked_answer(a->r, a->p->name, resp);
     else if (resp->error != NULL && resp->error->code != LSN_ERR_ROLLBACK)
         lsn_relay_log("peer relay %s did not take a directory object: %.200s",
                       a->p->name, resp->error->message);
@@ -659,157 +687,23 @@ lsn_peers_recv(struct lsn_relay *r)
 
 /* ---------------------------------------------------------- status */
 
-static void
-parked_free(struct parked *k)
-{
-    for (size_t i = 0; k->peer_dev != NULL && i < k->n; i++)
-        free(k->peer_dev[i]);
-    free(k->peer_dev);
-    free(k->st);
-    free(k->answered);
-    free(k);
-}
-
-/* Answers a parked status with what it has and forgets it. */
-static void
-parked_finish(struct lsn_relay *r, struct parked **pp)
-{
-    struct parked *k = *pp;
-    Liaison__Response resp = LIAISON__RESPONSE__INIT;
-    Liaison__StatusReply s = LIAISON__STATUS_REPLY__INIT;
-
-    *pp = k->next;
-    r->n_parked--;
-    resp.id = k->req_id;
-    if (lsn_relay_status_fill(r, &s, k->known, k->accepted, k->expires, k->st,
-                              k->answered, k->n) == 0) {
-        resp.body_case = LIAISON__RESPONSE__BODY_STATUS;
-        resp.status = &s;
-        if (lsn_relay_reply(r, k->rid, k->rid_len, &resp) != 0)
-            lsn_relay_log("cannot queue a status reply: out of memory");
-    }
-    lsn_relay_response_free(r);
-    parked_free(k);
-}
-
-/* Answers every parked status that has all its figures or ran out of
- * time (called each round, inside the batch). */
-static void
-parked_sweep(struct lsn_relay *r)
-{
-    int64_t now = lsn_relay_now_ms();
-    struct parked **pp = &r->parked;
-
-    while (*pp != NULL)
-        if ((*pp)->n_ask == 0 || now >= (*pp)->deadline_ms)
-            parked_finish(r, pp);
-        else
-            pp = &(*pp)->next;
-}
-
-/* The peer's per-device states for entry i of a parked status: at most a
- * bundle's devices, each named as a bundle names a device; anything else
- * is left out (the counts above are the peer's either way). */
-static void
-peer_devices(struct parked *k, size_t i, const Liaison__RecipientStatus *x)
-{
-    struct lsn_store_dstate *d;
-    size_t n = 0;
-
-    k->st[i].dev = NULL;
-    k->st[i].n_dev = 0;
-    free(k->peer_dev[i]);
-    k->peer_dev[i] = NULL;
-    if (x->n_device_states == 0 || x->n_device_states > LSN_BUNDLE_MAX_DEVICES ||
-        (d = calloc(x->n_device_states, sizeof *d)) == NULL)
-        return;
-    for (size_t j = 0; j < x->n_device_states; j++) {
-        const Liaison__DeviceStatus *y = x->device_states[j];
-        uint8_t state;
-        if (lsn_name_check(y->device) != 0)
-            continue;
-        switch (y->state) {
-        case LIAISON__DEVICE_STATE__DEVICE_DELIVERED: state = LSN_STORE_DEV_DELIVERED; break;
-        case LIAISON__DEVICE_STATE__DEVICE_REFUSED:   state = LSN_STORE_DEV_REFUSED; break;
-        case LIAISON__DEVICE_STATE__DEVICE_TRIMMED:   state = LSN_STORE_DEV_TRIMMED; break;
-        case LIAISON__DEVICE_STATE__DEVICE_DROPPED:   state = LSN_STORE_DEV_DROPPED; break;
-        default:                                      state = LSN_STORE_DEV_QUEUED; break;
-        }
-        snprintf(d[n].name, sizeof d[n].name, "%s", y->device);
-        d[n].state = state;
-        d[n].reason = state == LSN_STORE_DEV_REFUSED && y->reason < 0 &&
-                      y->reason >= LSN_STORE_REASON_MIN ? y->reason : 0;
-        n++;
-    }
-    k->peer_dev[i] = d;
-    k->st[i].dev = d;
-    k->st[i].n_dev = n;
-}
-
-static void
-status_answer(struct lsn_relay *r, struct peer *p, const Liaison__Response *resp)
-{
-    const Liaison__StatusReply *s = resp->peer_status;
-
-    for (struct parked *k = r->parked; k != NULL; k = k->next)
-        for (size_t a = 0; a < k->n_ask; a++) {
-            if (k->ask[a] != resp->id || strcmp(k->ask_peer[a], p->name) != 0)
-                continue;
-            k->ask[a] = k->ask[--k->n_ask];
-            memcpy(k->ask_peer[a], k->ask_peer[k->n_ask], sizeof k->ask_peer[a]);
-            if (resp->error != NULL || resp->body_case != LIAISON__RESPONSE__BODY_PEER_STATUS ||
-                !s->known)
-                goto done;
-            for (size_t i = 0; i < k->n; i++) {
-                if (strcmp(k->st[i].relay, p->name) != 0)
-                    continue;
-                for (size_t j = 0; j < s->n_recipients; j++) {
-                    const Liaison__RecipientStatus *x = s->recipients[j];
-                    if (strcmp(x->org, k->st[i].org) != 0)
-                        continue;
-                    k->st[i].devices = x->devices;
-                    k->st[i].delivered = x->delivered;
-                    k->st[i].trimmed = x->trimmed;
-                    k->st[i].dropped = x->dropped;
-                    k->st[i].refused = x->refused;
-                    peer_devices(k, i, x);
-                    k->answered[i] = 1;
-                }
-            }
-            goto done;
-        }
-done:
-    parked_sweep(r);
-}
-
 int
-lsn_peers_status_ask(struct lsn_relay *r, struct conn *c, uint64_t req_id,
+lsn_peers_status_ask(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
+                     uint64_t req_id,
                      const uint8_t msg_id[LSN_MSG_ID_LEN], const char *org,
                      int known, int64_t accepted, int64_t expires,
                      struct lsn_store_rstatus *st, size_t n)
 {
     struct parked *k;
 
-    if (r->cfg.peer_status_wait_ms == 0 || r->n_parked >= PARKED_MAX ||
-        (k = calloc(1, sizeof *k)) == NULL)
+    if ((k = lsn_parked_new(r, n)) == NULL)
         return 0;
-    if ((k->answered = calloc(n + 1, sizeof *k->answered)) == NULL ||
-        (k->peer_dev = calloc(n + 1, sizeof *k->peer_dev)) == NULL) {
-        free(k->answered);
-        free(k);
-        return 0;
-    }
-    for (size_t i = 0; i < n && k->n_ask < 8; i++) {
+    for (size_t i = 0; i < n; i++) {
         struct peer *p = st[i].relay[0] != '\0' && st[i].forwarded
                          ? peer_find(r, st[i].relay) : NULL;
         Liaison__Request req = LIAISON__REQUEST__INIT;
         Liaison__PeerStatusRequest q = LIAISON__PEER_STATUS_REQUEST__INIT;
-        int asked = 0;
-        if (p == NULL || !p->up)
-            continue;
-        for (size_t a = 0; a < k->n_ask; a++)
-            asked |= strcmp(k->ask_peer[a], p->name) == 0;
-        if (asked)
+        if (p == NULL || !p->up || !lsn_parked_may_ask(k, p->name))
             continue;
         req.id = ID_STATUS | (++r->peer_ids & 0xffffffffffffull);
         req.body_case = LIAISON__REQUEST__BODY_PEER_STATUS;
@@ -818,42 +712,7 @@ lsn_peers_status_ask(struct lsn_relay *r, struct conn *c, uint64_t req_id,
         q.msg_id = (ProtobufCBinaryData){ LSN_MSG_ID_LEN, (uint8_t *)msg_id };
         if (frame_add(p, &req) != 0)
             continue;
-        k->ask[k->n_ask] = req.id;
-        snprintf(k->ask_peer[k->n_ask], sizeof k->ask_peer[0], "%s", p->name);
-        k->n_ask++;
+        lsn_parked_ask(k, req.id, p->name);
     }
-    if (k->n_ask == 0) {
-        parked_free(k);
-        return 0;
-    }
-    memcpy(k->rid, c->rid, c->rid_len);
-    k->rid_len = c->rid_len;
-    k->req_id = req_id;
-    k->deadline_ms = lsn_relay_now_ms() + (int64_t)r->cfg.peer_status_wait_ms;
-    k->known = known;
-    k->accepted = accepted;
-    k->expires = expires;
-    k->st = st;                     /* ownership passes */
-    k->n = n;
-    k->next = r->parked;
-    r->parked = k;
-    r->n_parked++;
-    return 1;
-}
-
-void
-lsn_peers_tick(struct lsn_relay *r)
-{
-    parked_sweep(r);
-}
-
-void
-lsn_peers_parked_free(struct lsn_relay *r)
-{
-    while (r->parked != NULL) {
-        struct parked *k = r->parked;
-        r->parked = k->next;
-        parked_free(k);
-    }
-    r->n_parked = 0;
+    return lsn_parked_park(r, k, rid, rid_len, req_id, known, accepted, expires, st, n);
 }

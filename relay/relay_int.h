@@ -1,6 +1,12 @@
-/* relay_int.h: the relay's internal state, shared by relay.c (transport,
- * allow-list, loop) and handlers.c (the request table).  Not for use
- * outside relay/. */
+/* relay_int.h: the relay's state, struct lsn_relay, shared by the files
+ * of relay/, and the identity a request arrives with.  Each group of
+ * fields is marked with the file that keeps it (makes, changes and frees
+ * it); others only read the configuration, the store, the roster and the
+ * bundles, except that whatever writes to the store batch marks it dirty
+ * (r->dirty) and a handler sets the sentence of its error (r->msg) or
+ * parks its request (r->park).  The types of connections, peers, parked
+ * statuses, queued replies, allow-list entries and address budgets are
+ * private to their files (incomplete here).  Not for use outside relay/. */
 #ifndef LSN_RELAY_INT_H
 #define LSN_RELAY_INT_H
 
@@ -8,10 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <zmq.h>
-
 #include "keys/bundle.h"
 #include "keys/roster.h"
+#include "keys/util.h"
 #include "proto/pb.h"
 #include "proto/wire.h"
 #include "relay/config.h"
@@ -32,55 +37,6 @@ struct who {
     uint8_t key[32];                /* the connection's CURVE key */
 };
 
-/* A forward in flight: Request.id is the outbound queue seq. */
-struct flight {
-    uint64_t seq;
-    char org[LSN_ENV_ORG_MAX + 1];
-    uint8_t msg_id[LSN_MSG_ID_LEN];
-    int64_t sent_ms;
-};
-
-/* The forwarder of one peer relay (relay/peer.c): a CURVE DEALER to the
- * peer's roster endpoint with this relay's key pair, and a monitor that
- * says when a session starts (handshake) or ends (disconnect). */
-struct peer {
-    char name[LSN_NAME_MAX + 1];
-    char endpoint[256];
-    uint8_t key[32];
-    void *sock, *mon;
-    int up;                         /* handshake done, not disconnected */
-    int sync;                       /* full directory sync due */
-    int want;                       /* the outbound queue may have news */
-    int retry;                      /* a transient refusal: resend later */
-    int deferred;                   /* this pass left an item for later (QUOTA) */
-    uint64_t sent_seq;              /* highest seq sent this session */
-    struct flight *fl;              /* peer_window entries, oldest first */
-    size_t n_fl;
-    int64_t next_ms;                /* back-off: no sends before */
-    int64_t backoff_ms;
-    struct lsn_wire_part *frames;   /* to send after the commit (owned) */
-    int send_errno;                 /* why the last send failed */
-    size_t n_frames, cap_frames;
-};
-
-/* A status request waiting for peer relays' figures. */
-struct parked {
-    uint8_t rid[RID_MAX];
-    size_t rid_len;
-    uint64_t req_id;
-    int64_t deadline_ms;
-    int known;
-    int64_t accepted, expires;
-    struct lsn_store_rstatus *st;   /* malloc'd, n entries */
-    int *answered;                  /* per entry: a peer's figures */
-    struct lsn_store_dstate **peer_dev; /* per entry: a peer's devices (malloc'd) */
-    size_t n;
-    uint64_t ask[8];                /* peer status request ids outstanding */
-    char ask_peer[8][LSN_NAME_MAX + 1];
-    size_t n_ask;
-    struct parked *next;
-};
-
 /* Log lines of one kind in the current second: written, and not. */
 struct log_budget {
     int64_t ms;                     /* when the second began */
@@ -88,112 +44,36 @@ struct log_budget {
     uint64_t dropped;
 };
 
-/* One connection (by routing id): rate limit and subscription. */
-struct conn {
-    uint8_t rid[RID_MAX];
-    size_t rid_len;
-    double tokens;
-    int64_t last_ms;
-    char dev[LSN_DEV_ID_MAX + 1];   /* subscribed device, "" if none */
-    uint64_t sub_id;                /* the subscribe request's id */
-    uint32_t credit, inflight;
-    uint64_t pushed_seq;            /* last seq pushed */
-    int want;                       /* may have something to push */
-    /* The identity its last request arrived with, and the ZAP User-Id and
-     * X-Key it was read from (compared on every request: a match skips
-     * parsing them again). */
-    struct who who;
-    char who_user[LSN_DEV_ID_MAX + 8];
-    char who_key[65];
-    struct log_budget log;          /* its refusals' log lines */
-    struct conn *next;
-};
-
-/* The allow-list: CURVE key -> identity. */
-struct allow_entry {
-    uint8_t key[32];
-    char id[LSN_DEV_ID_MAX + 8];
-};
-
-/* The unknown-key budgets of one source address (relay.c zap_handle,
- * take_token): handshakes and requests, each a token bucket. */
-struct boot_addr {
-    char addr[64];                  /* as ZeroMQ reports it, "" offline */
-    double hs, req;
-    int64_t hs_ms, req_ms;          /* last refill; the later is its last use */
-};
-
-/* A reply waiting for the batch commit. */
-struct outmsg {
-    uint8_t rid[RID_MAX];
-    size_t rid_len;
-    uint8_t *buf;
-    size_t len;
-    uint64_t req_id;
-    int needs_commit;
-};
+struct conn;                        /* conn.c */
+struct peer;                        /* peer.c */
+struct parked;                      /* status.c */
+struct outmsg;                      /* out.c */
+struct allow_entry;                 /* dir.c */
+struct boot_addr;                   /* zap.c */
 
 struct lsn_relay {
+    /* relay.c: set-up and the loop */
     struct lsn_relay_config cfg;
-    char endpoint[256];
-    char name[LSN_NAME_MAX + 1];
+    char endpoint[256];             /* as bound, port resolved */
+    char name[LSN_NAME_MAX + 1];    /* this relay's name in the roster */
     uint8_t pk[32];
     uint8_t *sk;                    /* sodium_malloc */
     void *zctx, *router, *zap;
     struct lsn_store *store;
+    int dirty;                      /* the batch holds writes */
+    volatile sig_atomic_t stop, reload;
+    int64_t fixed_now;              /* offline (tests, fuzzing): the clock; 0: real */
+    char offline_addr[64];          /* offline: the requests' source address */
+    char msg[512];                  /* the sentence for the current error */
+
+    /* dir.c: the directory */
     struct lsn_roster *roster;
     struct lsn_bundle **bundles;    /* per roster org (same index), or NULL */
     struct allow_entry *allow;
     size_t n_allow, cap_allow;
-    struct conn *conns;
-    size_t n_conns;
-    struct outmsg *out;
-    size_t n_out, cap_out;
-    double boot_tokens;             /* global: unknown-key handshakes */
-    int64_t boot_last_ms;
-    double boot_req_tokens;         /* global: unknown-key requests */
-    int dirty;                      /* the batch holds writes */
-    int subs_all_want;
-    volatile sig_atomic_t stop, reload;
-    char msg[512];                  /* the sentence for the current error */
-    /* The requests of the batch frame in hand, and their ids for a
-     * refusal of several at once (relay.c batch_handle). */
-    struct lsn_wire_part batch_parts[LSN_WIRE_BATCH_ITEMS];
-    uint64_t batch_ids[LSN_WIRE_BATCH_ITEMS];
-    size_t n_batch_parts;
-    struct peer *peers;             /* every other relay of the roster */
-    size_t n_peers;
-    uint64_t peer_ids;              /* ids of dir-sync and status asks */
-    struct parked *parked;
-    size_t n_parked;
-    int park;                       /* the handler parked its request */
-    /* What handlers allocated for the response being built. */
-    void **arena;
-    size_t n_arena, cap_arena;
-    struct lsn_store_item *items;
-    size_t n_items;
-    /* A submit's or forward's working memory, kept from one to the next
-     * (handlers.c, submit_scratch); never zeroed. */
-    struct lsn_envelope_info *sub_info;
-    struct lsn_fanout *sub_fan;
-    const char **sub_names;
-    size_t sub_cap;                 /* recipients sub_fan and sub_names fit */
-    ProtobufCMessage **pbs;
-    size_t n_pbs, cap_pbs;
-    int64_t fixed_now;              /* offline (tests, fuzzing): the clock; 0: real */
-    char offline_addr[64];          /* offline: the requests' source address */
-    int64_t boot_req_last_ms;
-    struct boot_addr *boot_addrs;   /* BOOT_ADDRS slots, the least recently */
-    size_t n_boot_addrs;            /* used one reused when full */
     uint64_t dir_gen;               /* counts roster and bundle replacements */
-    uint64_t refused_n;             /* unknown-key refusals not yet logged */
-    struct log_budget req_log;      /* routine lines requests cause */
-    int64_t refused_log_ms;
-    char refused_hex[17];           /* the latest refused key, shortened */
-    /* Offline (relay/offline.h): replies go here instead of the ROUTER. */
-    void (*sink)(void *ctx, const uint8_t *buf, size_t len);
-    void *sink_ctx;
-    /* The descriptor reserve (relay.c, docs/relay.md "Limits"): the
+
+    /* listen.c: the descriptor reserve (docs/relay.md "Limits"): the
      * ROUTER's monitor counts its TCP connections; at the limit less the
      * reserve the listening socket drops new handshakes until enough
      * close. */
@@ -205,113 +85,60 @@ struct lsn_relay {
     uint64_t fds_own;               /* descriptors open once listening */
     int unbound, rebind_failed;     /* the listener closed (listener_reset) */
     int64_t unbound_ms;             /* when it was closed or a bind failed */
+
+    /* zap.c: the unknown-key budgets and their log line */
+    double boot_tokens;             /* global: unknown-key handshakes */
+    int64_t boot_last_ms;
+    double boot_req_tokens;         /* global: unknown-key requests */
+    int64_t boot_req_last_ms;
+    struct boot_addr *boot_addrs;   /* BOOT_ADDRS slots, the least recently */
+    size_t n_boot_addrs;            /* used one reused when full */
+    uint64_t refused_n;             /* unknown-key refusals not yet logged */
+    int64_t refused_log_ms;
+    char refused_hex[17];           /* the latest refused key, shortened */
+
+    /* conn.c: connections, and the routine lines requests cause */
+    struct conn *conns;
+    size_t n_conns;
+    struct log_budget req_log;
+
+    /* request.c: the requests of the batch frame in hand, and their ids
+     * for a refusal of several at once (batch_handle) */
+    struct lsn_wire_part batch_parts[LSN_WIRE_BATCH_ITEMS];
+    uint64_t batch_ids[LSN_WIRE_BATCH_ITEMS];
+    size_t n_batch_parts;
+    int park;                       /* the handler parked its request */
+
+    /* out.c: replies and pushes waiting for the commit */
+    struct outmsg *out;
+    size_t n_out, cap_out;
+    /* Offline (relay/offline.h): replies go here instead of the ROUTER. */
+    void (*sink)(void *ctx, const uint8_t *buf, size_t len);
+    void *sink_ctx;
+
+    /* arena.c: what handlers allocated for the response being built */
+    void **arena;
+    size_t n_arena, cap_arena;
+    struct lsn_store_item *items;
+    size_t n_items;
+    ProtobufCMessage **pbs;
+    size_t n_pbs, cap_pbs;
+
+    /* h_submit.c: a submit's or forward's working memory, kept from one
+     * to the next (submit_scratch); never zeroed */
+    struct lsn_envelope_info *sub_info;
+    struct lsn_fanout *sub_fan;
+    const char **sub_names;
+    size_t sub_cap;                 /* recipients sub_fan and sub_names fit */
+
+    /* peer.c: the forwarders, one per other relay of the roster */
+    struct peer *peers;
+    size_t n_peers;
+    uint64_t peer_ids;              /* ids of dir-sync and status asks */
+
+    /* status.c: the status requests parked for peer relays' figures */
+    struct parked *parked;
+    size_t n_parked;
 };
-
-/* Handles one decoded request from who over conn; fills resp.  Returns 0
- * or a negative LSN_ERR_* (the dispatcher turns it into a WireError with
- * r->msg if set).  *needs_commit is set when the answer must wait for the
- * batch commit.  Defined in handlers.c. */
-int lsn_relay_dispatch(struct lsn_relay *r, struct conn *c, const struct who *w,
-                       const Liaison__Request *req, Liaison__Response *resp,
-                       int *needs_commit);
-
-/* Takes a signed bundle from the operator (liaison-relay import, the
- * import/ drop-in folder) with the checks of an admin's put: roster org,
- * root signature, expiry, version, chain; inside the current batch.
- * 0 (also when already held), or an error with its sentence in r->msg
- * (handlers.c). */
-int lsn_relay_import_bundle(struct lsn_relay *r, const uint8_t *buf, size_t len);
-
-/* Frees what the handlers allocated for the last response (handlers.c). */
-void lsn_relay_response_free(struct lsn_relay *r);
-
-/* A routine log line a request causes (a hello, a subscription): at most
- * 100 a second from all clients are written, the rest counted and
- * reported (relay.c). */
-void lsn_relay_log_req(struct lsn_relay *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* The log line of a refused request from connection c: at most 20 a
- * second per connection are written, the rest counted and reported with
- * its identity, so no client can hide another's refusals. */
-void lsn_relay_log_refusal(struct conn *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* Sets the error sentence for the current request. */
-void lsn_relay_msg(struct lsn_relay *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* Index of org in the roster, or -1. */
-int lsn_relay_org_index(const struct lsn_relay *r, const char *org);
-
-/* Rebuilds the allow-list from the roster and the held bundles. */
-int lsn_relay_allow_rebuild(struct lsn_relay *r);
-
-/* Takes a new verified bundle for roster org i (ownership passes): drops
- * the queues of devices it no longer lists as receiving. */
-int lsn_relay_bundle_replace(struct lsn_relay *r, int i, struct lsn_bundle *b);
-
-/* Takes a new roster (ownership passes) and reloads the bundles for it. */
-int lsn_relay_roster_replace(struct lsn_relay *r, struct lsn_roster *ro);
-
-/* Stores ro under its version for peers that must step through it. */
-int lsn_relay_roster_history(struct lsn_relay *r, const struct lsn_roster *ro);
-
-/* Marks subscriptions of org's devices (NULL: all) as having news. */
-void lsn_relay_wake(struct lsn_relay *r, const char *org);
-
-/* The device of org that a current bundle lists (NULL if none). */
-const Liaison__Device *lsn_relay_device(const struct lsn_relay *r,
-                                        const char *org, const char *device);
-
-int64_t lsn_relay_now_ms(void);
-
-/* Unix seconds for every protocol check: the clock, or the fixed time of an
- * offline relay (relay/offline.h). */
-int64_t lsn_relay_time(const struct lsn_relay *r);
-
-/* The org's home relay name in the held roster ("" if unknown). */
-const char *lsn_relay_home(const struct lsn_relay *r, const char *org);
-
-/* Queues a reply outside request handling (a parked status). */
-int lsn_relay_reply(struct lsn_relay *r, const uint8_t *rid, size_t rid_len,
-                    const Liaison__Response *resp);
-
-/* Fills s (arena memory, freed with the response) from store figures. */
-int lsn_relay_status_fill(struct lsn_relay *r, Liaison__StatusReply *s, int known,
-                          int64_t accepted, int64_t expires,
-                          const struct lsn_store_rstatus *st, const int *answered,
-                          size_t n);
-
-/* ---- peer.c: federation (docs/relay.md "Federation") */
-
-/* Matches the forwarders to the roster's relays (other than this one). */
-int lsn_peers_rebuild(struct lsn_relay *r);
-void lsn_peers_destroy(struct lsn_relay *r);
-
-/* Poll items: the socket and the monitor of each peer (2 per peer). */
-size_t lsn_peers_poll_fill(struct lsn_relay *r, zmq_pollitem_t *it);
-/* Handles monitor events (session up/down). */
-void lsn_peers_events(struct lsn_relay *r);
-/* 1 if a round is due for the forwarders (work, time-outs, back-off). */
-int lsn_peers_due(struct lsn_relay *r, int64_t now_ms);
-/* Inside the batch: reads the peers' answers (acks go to the store). */
-void lsn_peers_recv(struct lsn_relay *r);
-/* Inside the batch: prepares forwards and directory syncs. */
-void lsn_peers_fill(struct lsn_relay *r);
-/* After the commit: sends what fill prepared (dropped if it failed). */
-void lsn_peers_flush(struct lsn_relay *r, int commit_failed);
-/* A directory object stored: it goes to every peer (after the commit). */
-void lsn_peers_dir_push(struct lsn_relay *r, Liaison__DirKind kind,
-                        const uint8_t *obj, size_t len);
-/* Marks peer relay `name`'s outbound queue as having news. */
-void lsn_peers_wake(struct lsn_relay *r, const char *name);
-/* Answers parked statuses whose figures are in or whose time ran out. */
-void lsn_peers_tick(struct lsn_relay *r);
-/* Forgets every parked status (shutdown). */
-void lsn_peers_parked_free(struct lsn_relay *r);
-/* Asks the peers about a status; 1 if the request was parked. */
-int lsn_peers_status_ask(struct lsn_relay *r, struct conn *c, uint64_t req_id,
-                         const uint8_t msg_id[LSN_MSG_ID_LEN], const char *org,
-                         int known, int64_t accepted, int64_t expires,
-                         struct lsn_store_rstatus *st, size_t n);
 
 #endif

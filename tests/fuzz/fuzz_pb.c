@@ -9,7 +9,7 @@
  * documented errors.  And on every input, the zero-copy view
  * (lsn_pb_scan) of the messages the hot paths read with it (the
  * envelope's outer layer and its header in proto/envelope.c, a Request
- * holding a SubmitRequest in relay/relay.c) accepts exactly what the
+ * holding a SubmitRequest in relay/request.c) accepts exactly what the
  * strict decode accepts, with the same values. */
 #include <string.h>
 

@@ -1,5 +1,5 @@
-/* fuzz_relay_request.c: the relay's request path (relay/relay.c
- * request_one and the handler table of relay/handlers.c) without a
+/* fuzz_relay_request.c: the relay's request path (relay/request.c and
+ * the handler table of relay/handlers.c, relay/h_*.c) without a
  * network, through relay/offline.h: a relay "r1" with its own store in a
  * temporary folder, a roster of two orgs (alpha homed on r1, bravo on the
  * peer relay r2) and both orgs' bundles, at the fixtures' fixed time.
@@ -316,7 +316,7 @@ check_reply(const struct who_fix *who, const Liaison__Response *resp,
 }
 
 /* The requests one input's frames hold, as the relay takes them apart
- * (relay/relay.c frame_handle); decode 0 marks one the relay refuses
+ * (relay/request.c frame_handle); decode 0 marks one the relay refuses
  * without decoding (a message of several frames, a broken batch). */
 struct requests {
     const uint8_t *buf[RQ_MAX_REQUESTS];
