@@ -80,8 +80,6 @@ e2e_run(struct sealer *s)
     struct lsn_relay_client *c = NULL;
     struct bk_receiver rc;
     struct bk_submit_run run = { .window = WINDOW, .seconds = RUN_S };
-    pthread_t th;
-    double t0;
     int r;
 
     memset(&rc, 0, sizeof rc);
@@ -90,20 +88,9 @@ e2e_run(struct sealer *s)
     rc.idle_s = 10;
     if ((r = bk_relay_fresh(&f)) != 0 ||
         (r = rf_connect(&f, f.orgs[0].dev[0], &c)) != 0 ||
-        (r = rf_connect(&f, f.orgs[1].dev[0], &rc.c)) != 0 ||
-        (r = bk_receiver_subscribe(&rc)) != 0)
+        (r = rf_connect(&f, f.orgs[1].dev[0], &rc.c)) != 0)
         bk_die("relay set-up", r);
-    pthread_create(&th, NULL, bk_receiver_run, &rc);
-    t0 = bk_now();
-    if ((r = bk_submit_pipelined(c, seal_next, s, &run)) != 0)
-        bk_die("sealed submit", r);
-    atomic_store(&rc.target, run.done);
-    pthread_join(th, NULL);
-    if (rc.err != 0)
-        bk_die("receive and open", rc.err);
-    lsn_relay_client_close(&rc.c);
-    lsn_relay_client_close(&c);
-    return (double)run.done / (rc.t_last - t0);
+    return bk_cycle(c, seal_next, s, &rc, &run, "sealed submit");
 }
 
 static int rounds;

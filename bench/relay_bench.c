@@ -269,30 +269,15 @@ delivery_latency(struct rf *x, struct bk_tpl *t, size_t from, size_t to,
 static double
 full_cycle(struct rf *x, struct bk_tpl *t, size_t from, size_t to)
 {
-    struct lsn_relay_client *c = connect_to(x, from);
     struct bk_receiver rc;
     struct bk_submit_run run = { .window = WINDOW, .seconds = RUN_S };
-    pthread_t th;
-    double t0;
-    int r;
 
     memset(&rc, 0, sizeof rc);
     rc.c = connect_to(x, to);
     rc.credit = 2 * WINDOW;
     rc.idle_s = 10;
-    if ((r = bk_receiver_subscribe(&rc)) != 0)
-        bk_die("subscribe", r);
-    pthread_create(&th, NULL, bk_receiver_run, &rc);
-    t0 = bk_now();
-    if ((r = bk_submit_pipelined(c, bk_tpl_source, t, &run)) != 0)
-        bk_die("pipelined submit", r);
-    atomic_store(&rc.target, run.done);
-    pthread_join(th, NULL);
-    if (rc.err != 0)
-        bk_die("receiver", rc.err);
-    lsn_relay_client_close(&rc.c);
-    lsn_relay_client_close(&c);
-    return (double)run.done / (rc.t_last - t0);
+    return bk_cycle(connect_to(x, from), bk_tpl_source, t, &rc, &run,
+                    "pipelined submit");
 }
 
 /* ---------------------------------------------------------- one round */

@@ -862,3 +862,27 @@ bk_drain(struct lsn_relay_client *c, uint64_t *n, double *elapsed)
     *elapsed = bk_now() - t0;
     return 0;
 }
+
+double
+bk_cycle(struct lsn_relay_client *sender, bk_next_fn next, void *ctx,
+         struct bk_receiver *rc, struct bk_submit_run *run, const char *what)
+{
+    pthread_t th;
+    double t0;
+    int r;
+
+    if ((r = bk_receiver_subscribe(rc)) != 0)
+        bk_die("subscribe", r);
+    if (pthread_create(&th, NULL, bk_receiver_run, rc) != 0)
+        bk_die("receiver thread", LSN_ERR_INTERNAL);
+    t0 = bk_now();
+    if ((r = bk_submit_pipelined(sender, next, ctx, run)) != 0)
+        bk_die(what, r);
+    atomic_store(&rc->target, run->done);
+    pthread_join(th, NULL);
+    if (rc->err != 0)
+        bk_die("receiver", rc->err);
+    lsn_relay_client_close(&rc->c);
+    lsn_relay_client_close(&sender);
+    return (double)run->done / (rc->t_last - t0);
+}

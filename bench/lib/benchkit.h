@@ -202,6 +202,15 @@ int bk_receiver_subscribe(struct bk_receiver *r);
 /* Runs the receiver loop (a pthread start routine). */
 void *bk_receiver_run(void *r);
 
+/* One full cycle: rc->c is subscribed, its loop started, then sender
+ * submits pipelined from next(ctx) under run; once every acknowledged
+ * submit was pushed and acked, both connections are closed.  Returns
+ * messages per second, first submit to last ack; dies on any error,
+ * naming it after what. */
+double bk_cycle(struct lsn_relay_client *sender, bk_next_fn next, void *ctx,
+                struct bk_receiver *rc, struct bk_submit_run *run,
+                const char *what);
+
 /* Fetches and acks (batches of up to 256) until the queue is empty:
  * *n items, *elapsed seconds. */
 int bk_drain(struct lsn_relay_client *c, uint64_t *n, double *elapsed);
