@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "client/cli/cli.h"
+#include "client/cli/cmd_agent.h"
 
 static const struct cmd commands[] = {
     { "init",    cmd_init,    "set up a profile from a device credential" },
@@ -23,6 +24,9 @@ static const struct cmd commands[] = {
     { "bundle",  cmd_bundle,  "import an org bundle for offline use" },
     { "audit",   cmd_audit,   "check or show the local hash-chained audit log" },
     { "prune",   cmd_prune,   "remove old read messages from the local store" },
+    { "unlock",  cmd_unlock,  "ask the passphrase once; an agent holds the credential" },
+    { "lock",    cmd_lock,    "stop the unlock agent: the next command asks again" },
+    { "passwd",  cmd_passwd,  "change the credential's passphrase" },
     { NULL, NULL, NULL },
 };
 

@@ -135,8 +135,11 @@ cli_pass_new(const char *file, int no_pass, const char *what, char **out)
                 "passphrase; anyone who can read the file holds the key\n", what);
         return 0;
     }
-    if (file != NULL)
-        return pass_from_file(file, out);
+    if (file != NULL) {
+        if ((r = pass_from_file(file, out)) == 0)
+            lsn_pass_warn_short("liaison-keys", *out);
+        return r;
+    }
     snprintf(prompt, sizeof prompt, "New passphrase for %.120s: ", what);
     if ((r = pass_from_tty(prompt, out)) != 0)
         return r;
@@ -149,6 +152,7 @@ cli_pass_new(const char *file, int no_pass, const char *what, char **out)
         return EXIT_USAGE;
     }
     cli_pass_free(&again);
+    lsn_pass_warn_short("liaison-keys", *out);
     return 0;
 }
 
