@@ -4,6 +4,7 @@
  *   DIR/config         settings, with comments (read receipts, relay timeout)
  *   DIR/trust/         the pinned roster and the bundles seen (trust.h)
  *   DIR/store/         the local store (store.h)
+ *   DIR/agent.sock     the unlock agent's socket while one runs (agent.h)
  *
  * The folder is found from --home DIR, else $LIAISON_HOME, else
  * ~/.liaison. */
