@@ -118,6 +118,7 @@ test_agent_file_key_opens_and_reseals(void **state)
                                            PASS, &other), 0);
     assert_true(sodium_memcmp(other.k, kek.k, 32) != 0);
     /* Another kind is not sealed under a credential's key. */
+    free(text);
     assert_int_equal(lsn_secret_encode_kek(LSN_KEY_AUTHORITY, NULL, payload, pn, &kek,
                                            &text, &tn), LSN_ERR_WRONG_KIND);
     assert_null(text);
@@ -426,14 +427,19 @@ test_agent_secret_not_on_disk_nor_in_environment(void **state)
     assert_false(file_holds(path, c));
     snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
     assert_false(file_holds(path, c));
-    /* The key it holds is in locked memory. */
+    /* The key it holds is in locked memory (AddressSanitizer makes mlock
+     * a no-op: nothing to see in its builds). */
     snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
     assert_non_null(f = fopen(path, "r"));
     while (fgets(line, sizeof line, f) != NULL)
         if (sscanf(line, "VmLck: %ld", &locked) == 1)
             break;
     fclose(f);
+#ifndef __SANITIZE_ADDRESS__
     assert_true(locked > 0);
+#else
+    (void)locked;
+#endif
     assert_int_equal(lsn_agent_stop(dir), 0);
     assert_true(gone(dir));
     lsn_credential_destroy(&c);
