@@ -478,6 +478,8 @@ call(const char *dir, uint8_t op, const uint8_t *req, size_t req_len,
      uint8_t **body, size_t *len)
 {
     struct sockaddr_un sa;
+    struct ucred uc;
+    socklen_t ul = sizeof uc;
     uint8_t status = 0;
     int fd, r;
 
@@ -491,6 +493,13 @@ call(const char *dir, uint8_t op, const uint8_t *req, size_t req_len,
     if (connect(fd, (const struct sockaddr *)&sa, sizeof sa) != 0) {
         close(fd);
         return LSN_ERR_NOT_FOUND;
+    }
+    /* Only an agent of this uid is handed a credential or believed. */
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) != 0 || ul != sizeof uc ||
+        uc.uid != getuid()) {
+        close(fd);
+        lsn_set_detail("%s belongs to another user", sa.sun_path);
+        return LSN_ERR_DENIED;
     }
     if ((r = msg_send(fd, op, req, req_len)) == 0)
         r = msg_recv(fd, &status, body, len);

@@ -246,6 +246,29 @@ has "not unlocked" "lock says nothing was unlocked"
 expect 2 "unlock an unprotected credential" lsn paypal analyst unlock
 has "nothing to unlock" "an unprotected credential has nothing to unlock"
 
+# ------------------------------------------------------------ key delivery
+# An agent started outside any terminal session (setsid: it leads its
+# own) serves commands that have no terminal at all; a key delivery
+# fetched through it is sealed under the passphrase the file had.
+expect 0 "unlock from a file, in a session of its own" setsid "$L" --home home/desk \
+    --passphrase-file short.txt unlock --for 5m
+"$K" rotate --org-dir org-europol --enc >/dev/null 2>&1 || bad "rotate --enc"
+publish_all europol || bad "publish the rotation"
+expect 0 "paypal sends under the new key" lsn paypal analyst send --to europol \
+    --title "Third" --body-file body.txt --json
+M3=$(json_field msg_id)
+expect 0 "fetch without a terminal, through the agent" setsid "$L" --home home/desk \
+    fetch </dev/null
+expect 0 "read it through the agent" setsid "$L" --home home/desk read "$M3" </dev/null
+has "Seen at the border" "the message under the new key opens"
+expect 0 "lock" "$L" --home home/desk lock
+expect 2 "locked: no terminal, no passphrase" setsid "$L" --home home/desk inbox </dev/null
+expect 0 "the resealed credential opens with its passphrase" "$L" --home home/desk \
+    --passphrase-file short.txt read "$M3"
+expect 0 "the delivery is in the audit log" "$L" --home home/desk --passphrase-file short.txt \
+    audit show
+has "encryption key 2 of europol delivered" "the key delivery was recorded"
+
 # ------------------------------------------------------------ publish asks once
 "$K" org init bank --dir org-bank --passphrase-file pass.txt >/dev/null 2>&1 ||
     bad "org init bank"
