@@ -389,40 +389,54 @@ listen_at(const struct sockaddr_un *sa, ino_t *ino)
 }
 
 int
-lsn_agent_start(const char *dir, const char *pass, int64_t seconds, pid_t *pid)
+lsn_agent_key(const char *dir, const char *pass, struct lsn_secret_kek **kek)
 {
-    struct lsn_secret_kek *kek = NULL;
-    struct sockaddr_un sa;
-    char abs[PATH_MAX], path[PATH_MAX];
+    char path[PATH_MAX];
     uint8_t *text = NULL;
     size_t n = 0;
+    int r;
+
+    if ((*kek = sodium_malloc(sizeof **kek)) == NULL)
+        return LSN_ERR_NOMEM;
+    if ((r = path_in(dir, "credential", path, sizeof path)) == 0 &&
+        (r = lsn_secret_file_read(path, LSN_SECRET_FILE_MAX * 2, &text, &n)) == 0) {
+        r = lsn_secret_kek_derive(text, n, LSN_KEY_CREDENTIAL, pass, *kek);
+        sodium_memzero(text, n);
+        free(text);
+    }
+    if (r != 0) {
+        sodium_free(*kek);
+        *kek = NULL;
+    }
+    return r;
+}
+
+int
+lsn_agent_start(const char *dir, struct lsn_secret_kek **kekp, int64_t seconds,
+                pid_t *pid)
+{
+    struct lsn_secret_kek *kek = *kekp;
+    struct sockaddr_un sa;
+    char abs[PATH_MAX];
     int64_t expiry;
     long apid;
     ino_t ino = 0;
     pid_t child, watch;
     int lfd = -1, st = 0, r;
 
+    *kekp = NULL;
     *pid = 0;
-    if (seconds < 1 || seconds > LSN_AGENT_MAX_SECONDS)
-        return LSN_ERR_INVALID;
-    if (realpath(dir, abs) == NULL)
-        return LSN_ERR_NOT_FOUND;
-    if ((r = sock_path(abs, &sa)) != 0 ||
-        (r = path_in(abs, "credential", path, sizeof path)) != 0)
-        return r;
+    r = LSN_ERR_INVALID;
+    if (kek == NULL || seconds < 1 || seconds > LSN_AGENT_MAX_SECONDS)
+        goto out;
+    r = LSN_ERR_NOT_FOUND;
+    if (realpath(dir, abs) == NULL || (r = sock_path(abs, &sa)) != 0)
+        goto out;
     if (lsn_agent_info(abs, &expiry, &apid) == 0) {
         lsn_set_detail("an agent (pid %ld) already holds it", apid);
-        return LSN_ERR_EXISTS;
+        r = LSN_ERR_EXISTS;
+        goto out;
     }
-    if ((kek = sodium_malloc(sizeof *kek)) == NULL)
-        return LSN_ERR_NOMEM;
-    if ((r = lsn_secret_file_read(path, LSN_SECRET_FILE_MAX * 2, &text, &n)) != 0)
-        goto out;
-    r = lsn_secret_kek_derive(text, n, LSN_KEY_CREDENTIAL, pass, kek);
-    sodium_memzero(text, n);
-    free(text);
-    if (r != 0)
-        goto out;
     if ((lfd = listen_at(&sa, &ino)) < 0) {
         r = lfd;
         goto out;

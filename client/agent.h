@@ -37,6 +37,7 @@
 #include <sys/types.h>
 
 #include "keys/credential.h"
+#include "keys/keyfile.h"
 
 #define LSN_AGENT_SOCK "agent.sock"
 /* The largest request or reply body: a credential file's payload. */
@@ -44,14 +45,21 @@
 /* The longest --for. */
 #define LSN_AGENT_MAX_SECONDS (7 * 86400)
 
-/* Starts an agent for the profile in dir that holds the key which pass
- * opens its credential with, for seconds (1 to LSN_AGENT_MAX_SECONDS).
- * Returns in the caller once the agent listens (daemonised: double fork,
- * setsid, every other descriptor closed); *pid is the agent's.
- * LSN_ERR_PASSPHRASE for a wrong pass, LSN_ERR_EXISTS if an agent already
- * answers for dir, LSN_ERR_TOO_LARGE if the socket path does not fit. */
-int lsn_agent_start(const char *dir, const char *pass, int64_t seconds,
-                    pid_t *pid);
+/* The key that pass opens dir's credential file with, in sodium_malloc'd
+ * *kek (for lsn_agent_start).  LSN_ERR_PASSPHRASE for a wrong pass,
+ * LSN_ERR_INVALID for a credential without a passphrase. */
+int lsn_agent_key(const char *dir, const char *pass, struct lsn_secret_kek **kek);
+
+/* Starts an agent for the profile in dir holding *kek (taken over, wiped
+ * and freed here, *kek set to NULL), for seconds (1 to
+ * LSN_AGENT_MAX_SECONDS).  Wipe the passphrase before: the agent is
+ * forked from the caller and keeps whatever memory it still has mapped.
+ * Returns once the agent listens (daemonised: double fork, setsid, every
+ * other descriptor closed); *pid is the agent's.  LSN_ERR_EXISTS if an
+ * agent already answers for dir, LSN_ERR_TOO_LARGE if the socket path
+ * does not fit. */
+int lsn_agent_start(const char *dir, struct lsn_secret_kek **kek,
+                    int64_t seconds, pid_t *pid);
 
 /* The credential held by dir's agent (caller destroys).
  * LSN_ERR_NEED_PASSPHRASE when no agent answers. */

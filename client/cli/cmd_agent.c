@@ -157,18 +157,17 @@ profile(char *dir, size_t n, int *prot)
     return 0;
 }
 
-struct start_try {
+struct key_try {
     const char *dir;
-    int64_t seconds;
-    pid_t pid;
+    struct lsn_secret_kek *kek;
 };
 
 static int
-try_start(const char *pass, void *arg)
+try_key(const char *pass, void *arg)
 {
-    struct start_try *t = arg;
+    struct key_try *t = arg;
 
-    return lsn_agent_start(t->dir, pass, t->seconds, &t->pid);
+    return lsn_agent_key(t->dir, pass, &t->kek);
 }
 
 int
@@ -180,17 +179,17 @@ cmd_unlock(int argc, char **argv)
     };
     const char *dur = DEFAULT_FOR;
     char dir[PATH_MAX], prompt[PATH_MAX + 40], when[21];
-    struct start_try t;
-    int64_t expiry;
+    struct key_try t = { NULL, NULL };
+    int64_t expiry, seconds = 0;
     long pid;
+    pid_t started;
     int rc, r, prot = 0, read_failed = 0;
 
     if (cli_help(argc, argv, unlock_usage))
         return 0;
     if ((rc = no_args(argc, argv, unlock_usage, opts, &dur)) != 0)
         return rc;
-    memset(&t, 0, sizeof t);
-    if (lsn_duration_parse(dur, &t.seconds) != 0 || t.seconds > LSN_AGENT_MAX_SECONDS)
+    if (lsn_duration_parse(dur, &seconds) != 0 || seconds > LSN_AGENT_MAX_SECONDS)
         return cli_usage(unlock_usage, "--for must be a duration up to 7d (like "
                          "30m, 8h), not `%s`", dur);
     if ((rc = profile(dir, sizeof dir, &prot)) != 0)
@@ -207,9 +206,13 @@ cmd_unlock(int argc, char **argv)
     }
     t.dir = dir;
     snprintf(prompt, sizeof prompt, "Passphrase for the credential in %s: ", dir);
-    r = cli_pass_tries(prompt, try_start, &t, &read_failed);
+    r = cli_pass_tries(prompt, try_key, &t, &read_failed);
     if (r != 0)
         return cli_fail(r, 0, read_failed ? "passphrase" : "cannot unlock %s", dir);
+    /* The passphrase is wiped and unmapped: the agent forked from here
+     * cannot inherit it. */
+    if ((r = lsn_agent_start(dir, &t.kek, seconds, &started)) != 0)
+        return cli_fail(r, 0, "cannot start the agent for %s", dir);
     if ((r = lsn_agent_info(dir, &expiry, &pid)) != 0)
         return cli_fail(r, 0, "the agent for %s does not answer", dir);
     printf("unlocked until %s: commands on %s use the agent (pid %ld) instead "

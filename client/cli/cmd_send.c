@@ -359,6 +359,14 @@ build(const struct send_opts *o, struct built **out)
         (o->grade && (rc = build_grade(b, o->grade)) != 0) ||
         (rc = build_indicators(b, o)) != 0 || (rc = build_attachments(b, o)) != 0)
         goto fail;
+    if (o->reply_to != NULL) {
+        /* A stand-in for the replied-to message, looked up once the
+         * profile is open (build_reply), so the rest is checked now. */
+        static uint8_t none[16];
+        b->reply.org = (char *)"stand-in";
+        b->reply.msg_id = (ProtobufCBinaryData){ 16, none };
+        b->a.in_reply_to = &b->reply;
+    }
     if ((r = lsn_alert_validate(&b->a)) != 0) {
         rc = cli_fail(r, 0, "the alert is not valid (title 1 to 256 bytes on one "
                       "line, UTF-8 text, H3 needs its text, grading A-F/1-6)");

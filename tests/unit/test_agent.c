@@ -57,6 +57,20 @@ make_dir(const char *tag, struct lsn_credential **c)
     return dir;
 }
 
+/* lsn_agent_key, then lsn_agent_start. */
+static int
+start(const char *dir, const char *pass, int64_t seconds, pid_t *pid)
+{
+    struct lsn_secret_kek *kek = NULL;
+    int r = lsn_agent_key(dir, pass, &kek);
+
+    if (r != 0)
+        return r;
+    r = lsn_agent_start(dir, &kek, seconds, pid);
+    assert_null(kek);
+    return r;
+}
+
 static void
 short_sleep(void)
 {
@@ -142,11 +156,11 @@ test_agent_serves_credential_and_reseals_key_deliveries(void **state)
 
     (void)state;
     assert_int_equal(lsn_agent_credential(dir, &got), LSN_ERR_NEED_PASSPHRASE);
-    assert_int_equal(lsn_agent_start(dir, "wrong", 60, &pid), LSN_ERR_PASSPHRASE);
+    assert_int_equal(start(dir, "wrong", 60, &pid), LSN_ERR_PASSPHRASE);
     snprintf(path, sizeof path, "%s/%s", dir, LSN_AGENT_SOCK);
     assert_int_not_equal(stat(path, &st), 0);
 
-    assert_int_equal(lsn_agent_start(dir, PASS, 60, &pid), 0);
+    assert_int_equal(start(dir, PASS, 60, &pid), 0);
     assert_true(pid > 0);
     assert_int_equal(stat(path, &st), 0);
     assert_true(S_ISSOCK(st.st_mode));
@@ -154,7 +168,7 @@ test_agent_serves_credential_and_reseals_key_deliveries(void **state)
     assert_int_equal(lsn_agent_info(dir, &expiry, &apid), 0);
     assert_int_equal(apid, pid);
     assert_true(expiry > time(NULL) && expiry <= time(NULL) + 60);
-    assert_int_equal(lsn_agent_start(dir, PASS, 60, &pid), LSN_ERR_EXISTS);
+    assert_int_equal(start(dir, PASS, 60, &pid), LSN_ERR_EXISTS);
 
     assert_int_equal(lsn_agent_credential(dir, &got), 0);
     assert_memory_equal(got->keys->sign_sk, c->keys->sign_sk, 64);
@@ -205,15 +219,15 @@ test_agent_stops_on_timeout_sighup_and_new_passphrase(void **state)
     pid_t pid;
 
     (void)state;
-    assert_int_equal(lsn_agent_start(dir, PASS, 1, &pid), 0);
+    assert_int_equal(start(dir, PASS, 1, &pid), 0);
     assert_true(gone(dir));
 
-    assert_int_equal(lsn_agent_start(dir, PASS, 60, &pid), 0);
+    assert_int_equal(start(dir, PASS, 60, &pid), 0);
     assert_int_equal(kill(pid, SIGHUP), 0);
     assert_true(gone(dir));
 
     /* Sealed under another passphrase (passwd): the agent ends. */
-    assert_int_equal(lsn_agent_start(dir, PASS, 60, &pid), 0);
+    assert_int_equal(start(dir, PASS, 60, &pid), 0);
     snprintf(path, sizeof path, "%s/credential", dir);
     assert_int_equal(lsn_credential_save(c, path, "another passphrase", LSN_WRITE_FORCE), 0);
     assert_int_equal(lsn_agent_credential(dir, &got), LSN_ERR_PASSPHRASE);
@@ -245,7 +259,7 @@ test_agent_ends_with_its_session(void **state)
             _exit(1);
         if ((cmd = fork()) == 0) {
             pid_t p;
-            _exit(lsn_agent_start(dir, PASS, 600, &p) == 0 ? 0 : 1);
+            _exit(start(dir, PASS, 600, &p) == 0 ? 0 : 1);
         }
         if (cmd < 0 || waitpid(cmd, &st, 0) != cmd || !WIFEXITED(st) ||
             WEXITSTATUS(st) != 0)
@@ -318,7 +332,7 @@ test_agent_refuses_another_uid(void **state)
     }
     dir = make_dir("aguid", &c);
     snprintf(sock, sizeof sock, "%s/%s", dir, LSN_AGENT_SOCK);
-    assert_int_equal(lsn_agent_start(dir, PASS, 60, &pid), 0);
+    assert_int_equal(start(dir, PASS, 60, &pid), 0);
     /* As made: the 0600 socket in a 0700 folder keeps nobody out. */
     assert_int_equal(connect_as_nobody(sock), 2);
     /* Opened up on purpose: the agent itself refuses the other uid. */
@@ -349,8 +363,10 @@ holds(const uint8_t *buf, size_t len, const uint8_t *key, size_t n)
            memmem(buf, len, b64u, strlen(b64u)) != NULL;
 }
 
+/* 1 if the file at path holds one of c's secrets (or, with pass, the
+ * passphrase). */
 static int
-file_holds(const char *path, const struct lsn_credential *c)
+file_holds(const char *path, const struct lsn_credential *c, int pass)
 {
     uint8_t *buf = malloc(4u << 20);
     ssize_t k;
@@ -366,13 +382,14 @@ file_holds(const char *path, const struct lsn_credential *c)
     close(fd);
     found = holds(buf, len, c->keys->sign_sk, 32) || holds(buf, len, c->keys->curve_sk, 32) ||
             holds(buf, len, c->keys->delivery_sk, 32) ||
-            holds(buf, len, (const uint8_t *)PASS, strlen(PASS));
+            (pass && holds(buf, len, (const uint8_t *)PASS, strlen(PASS)));
     free(buf);
     return found;
 }
 
 /* The first regular file under dir (depth at most 3) that holds one of
- * c's secrets or the passphrase, in found; 1 if there is one. */
+ * c's secrets, in found; 1 if there is one.  (Not the passphrase: it is
+ * in this test's source, which may lie anywhere.) */
 static int
 tree_holds(const char *dir, const struct lsn_credential *c, int depth, char *found,
            size_t n)
@@ -392,7 +409,7 @@ tree_holds(const char *dir, const struct lsn_credential *c, int depth, char *fou
             continue;
         if (S_ISDIR(st.st_mode) && depth > 0)
             hit = tree_holds(path, c, depth - 1, found, n);
-        else if (S_ISREG(st.st_mode) && st.st_size < (4 << 20) && file_holds(path, c)) {
+        else if (S_ISREG(st.st_mode) && st.st_size < (4 << 20) && file_holds(path, c, 0)) {
             snprintf(found, n, "%s", path);
             hit = 1;
         }
@@ -413,7 +430,7 @@ test_agent_secret_not_on_disk_nor_in_environment(void **state)
     pid_t pid;
 
     (void)state;
-    assert_int_equal(lsn_agent_start(dir, PASS, 60, &pid), 0);
+    assert_int_equal(start(dir, PASS, 60, &pid), 0);
     /* Used as a command uses it, and resealed once. */
     assert_int_equal(lsn_agent_credential(dir, &got), 0);
     assert_int_equal(lsn_agent_credential_save(dir, got), 0);
@@ -421,12 +438,12 @@ test_agent_secret_not_on_disk_nor_in_environment(void **state)
     if (tree_holds(dir, c, 3, found, sizeof found) ||
         tree_holds("/tmp", c, 2, found, sizeof found) ||
         (tmp != NULL && tree_holds(tmp, c, 2, found, sizeof found)))
-        fail_msg("a device secret or the passphrase is on disk in %s", found);
+        fail_msg("a device secret is on disk in %s", found);
     snprintf(path, sizeof path, "/proc/%ld/environ", (long)pid);
     assert_int_equal(access(path, R_OK), 0);
-    assert_false(file_holds(path, c));
+    assert_false(file_holds(path, c, 1));
     snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
-    assert_false(file_holds(path, c));
+    assert_false(file_holds(path, c, 1));
     /* The key it holds is in locked memory (AddressSanitizer makes mlock
      * a no-op: nothing to see in its builds). */
     snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
@@ -446,6 +463,87 @@ test_agent_secret_not_on_disk_nor_in_environment(void **state)
     kf_rmdir(dir);
 }
 
+/* 1 if the readable memory of pid (regions up to 64 MiB each) holds the
+ * n bytes at needle. */
+static int
+memory_holds(pid_t pid, const uint8_t *needle, size_t n)
+{
+    char path[64], line[512];
+    FILE *maps;
+    int mem, hit = 0;
+
+    snprintf(path, sizeof path, "/proc/%ld/maps", (long)pid);
+    assert_non_null(maps = fopen(path, "r"));
+    snprintf(path, sizeof path, "/proc/%ld/mem", (long)pid);
+    assert_true((mem = open(path, O_RDONLY)) >= 0);
+    while (!hit && fgets(line, sizeof line, maps) != NULL) {
+        unsigned long lo, hi;
+        char perms[5];
+        uint8_t *buf;
+        ssize_t k;
+        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3 || perms[0] != 'r' ||
+            hi - lo > (64ul << 20) || strstr(line, "[vvar]") != NULL ||
+            strstr(line, "[vsyscall]") != NULL || (buf = malloc(hi - lo)) == NULL)
+            continue;
+        k = pread(mem, buf, hi - lo, (off_t)lo);
+        hit = k > 0 && memmem(buf, (size_t)k, needle, n) != NULL;
+        free(buf);
+    }
+    close(mem);
+    fclose(maps);
+    return hit;
+}
+
+static void
+test_agent_memory_holds_no_passphrase_nor_device_key(void **state)
+{
+    struct lsn_credential *c = NULL, *got = NULL;
+    struct lsn_secret_kek *kek = NULL;
+    char dir[PATH_MAX], path[PATH_MAX + 16], *pass;
+    uint8_t rnd[16], masked_pass[32], masked_sk[64], *needle;
+    pid_t pid;
+
+    (void)state;
+    if (getuid() != 0) {
+        print_message("skipped: only root reads a non-dumpable agent's memory\n");
+        skip();
+    }
+    /* The test process keeps only masked copies, so that the agent,
+     * forked from it, cannot hold them by inheritance. */
+    snprintf(dir, sizeof dir, "%s", kf_tmpdir("agmem"));
+    assert_non_null(pass = sodium_malloc(33));
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(pass, 33, rnd, sizeof rnd);
+    sodium_memzero(rnd, sizeof rnd);
+    assert_int_equal(lsn_credential_new("police", "analyst", 1, 1, 1, &c), 0);
+    snprintf(path, sizeof path, "%s/credential", dir);
+    assert_int_equal(lsn_credential_save(c, path, pass, 0), 0);
+    for (size_t i = 0; i < 32; i++)
+        masked_pass[i] = (uint8_t)pass[i] ^ 0x5a;
+    for (size_t i = 0; i < 64; i++)
+        masked_sk[i] = c->keys->sign_sk[i] ^ 0x5a;
+    lsn_credential_destroy(&c);
+    assert_int_equal(lsn_agent_key(dir, pass, &kek), 0);
+    sodium_free(pass);
+    assert_int_equal(lsn_agent_start(dir, &kek, 60, &pid), 0);
+    /* Served once, as a command is. */
+    assert_int_equal(lsn_agent_credential(dir, &got), 0);
+    lsn_credential_destroy(&got);
+
+    assert_non_null(needle = sodium_malloc(64));
+    for (size_t i = 0; i < 32; i++)
+        needle[i] = masked_pass[i] ^ 0x5a;
+    assert_false(memory_holds(pid, needle, 32));
+    for (size_t i = 0; i < 64; i++)
+        needle[i] = masked_sk[i] ^ 0x5a;
+    assert_false(memory_holds(pid, needle, 32));        /* the seed half */
+    assert_false(memory_holds(pid, needle + 32, 32));   /* the public half */
+    sodium_free(needle);
+    assert_int_equal(lsn_agent_stop(dir), 0);
+    assert_true(gone(dir));
+    kf_rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -456,6 +554,7 @@ main(void)
         cmocka_unit_test(test_agent_ends_with_its_session),
         cmocka_unit_test(test_agent_refuses_another_uid),
         cmocka_unit_test(test_agent_secret_not_on_disk_nor_in_environment),
+        cmocka_unit_test(test_agent_memory_holds_no_passphrase_nor_device_key),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
