@@ -69,9 +69,8 @@ get_u32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* The box key: argon2id of the passphrase, then bound to the header
- * (magic, kind, KDF and its limits, salt, nonce, length), so a header
- * edited to relabel the key's kind or weaken its limits no longer opens. */
+/* The file key: argon2id of the passphrase with the header's salt and
+ * limits (what struct lsn_secret_kek keeps). */
 static int
 stretch(uint8_t k[32], const char *pass, const uint8_t hdr[SECRET_HDR])
 {
@@ -81,6 +80,9 @@ stretch(uint8_t k[32], const char *pass, const uint8_t hdr[SECRET_HDR])
     return 0;
 }
 
+/* The box key: the file key bound to the header (magic, kind, KDF and its
+ * limits, salt, nonce, length), so a header edited to relabel the key's
+ * kind or weaken its limits no longer opens. */
 static int
 derive_key(uint8_t key[32], const char *pass, const uint8_t hdr[SECRET_HDR])
 {

@@ -51,16 +51,18 @@ static const char lock_usage[] =
 static const char passwd_usage[] =
     "usage: liaison passwd [--new-passphrase-file FILE]\n"
     "\n"
-    "Changes the passphrase of the profile's credential.  Asks the current\n"
-    "one (three tries on a terminal, or --passphrase-file FILE), then the new\n"
-    "one twice on the terminal (or the first line of --new-passphrase-file\n"
-    "FILE, for scripts); one of fewer than 12 characters is taken with a\n"
-    "warning.  The credential file is rewritten atomically (mode 0600) and\n"
-    "the old file's bytes are overwritten.  The device keys stay the same, so\n"
-    "every stored message stays readable.  A running unlock agent is stopped:\n"
-    "`liaison unlock` again with the new passphrase.\n";
+    "Changes the passphrase of the profile's credential (or gives one to a\n"
+    "credential that has none).  Asks the current one (three tries on a\n"
+    "terminal, or --passphrase-file FILE), then the new one twice on the\n"
+    "terminal (or the first line of --new-passphrase-file FILE, for\n"
+    "scripts); one of fewer than 12 characters is taken with a warning.  The\n"
+    "credential file is rewritten atomically (mode 0600) and the old file's\n"
+    "bytes are overwritten.  The device keys stay the same, so every stored\n"
+    "message stays readable.  A running unlock agent is stopped: `liaison\n"
+    "unlock` again with the new passphrase.\n";
 
-/* Allows no argument but --help-style options handled before. */
+/* Parses opts, of which only one, 'v', takes a value (into *value);
+ * refuses any other option or argument. */
 static int
 no_args(int argc, char **argv, const char *usage, const struct option *opts,
         const char **value)
