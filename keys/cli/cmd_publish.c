@@ -93,14 +93,18 @@ connect_admin(const struct popts *o, struct lsn_credential **credp,
     int prot = 0, r;
 
     snprintf(path, sizeof path, "%s/admin.cred", o->dir);
-    if (cred == NULL &&
-        ((r = lsn_secret_is_protected(path, &prot)) != 0 ||
-         (r = cli_pass_unlock(o->pass, prot, "org folder", &pass)) != 0 ||
-         (r = lsn_credential_load(path, pass, credp)) != 0)) {
-        cli_pass_free(&pass);
+    if (cred == NULL && (r = lsn_secret_is_protected(path, &prot)) != 0)
         return cli_fail(EXIT_USAGE, r, "%s", path);
+    for (int tries = 1; cred == NULL; tries++) {
+        if ((r = cli_pass_unlock(o->pass, prot, "org folder", &pass)) != 0)
+            return r;
+        r = lsn_credential_load(path, pass, credp);
+        cli_pass_free(&pass);
+        if (r == 0)
+            break;
+        if (!cli_pass_retry(r, o->pass, prot, tries))
+            return cli_fail(EXIT_USAGE, r, "%s", path);
     }
-    cli_pass_free(&pass);
     cred = *credp;
     if (o->roster != NULL) {
         r = cli_roster_load(o->roster, &ro);

@@ -8,7 +8,8 @@
 #     (logout) the agent exits
 #   - a usage error comes before the prompt (send with a bad option,
 #     init on an existing profile)
-#   - a wrong passphrase is asked again, three tries in all
+#   - a wrong passphrase is asked again, three tries in all (liaison and
+#     liaison-keys)
 #   - `passwd` keeps every stored message readable, refuses the old
 #     passphrase, stops a running agent; a short one gets a warning
 #   - `liaison-keys publish` asks for the org folder's passphrase once
@@ -281,10 +282,22 @@ has "encryption key 2 of europol delivered" "the key delivery was recorded"
 "$K" roster sign roster-2 --key a1.key >/dev/null 2>&1
 "$K" roster sign roster-2 --key a2.key >/dev/null 2>&1
 "$K" publish-roster roster-2 --org-dir org-europol >/dev/null 2>&1 || bad "publish-roster v2"
-printf '"%s" publish --org-dir org-bank --roster roster-2\n' "$K" > s3.steps
-echo "$PASS" > s3.answers
+{
+    printf '"%s" publish --org-dir org-bank --roster roster-2\n' "$K"
+    printf '"%s" rotate --org-dir org-bank --enc\n' "$K"
+    printf '"%s" publish --org-dir org-bank --roster roster-2\n' "$K"
+} > s3.steps
+{
+    echo "$PASS"                              # publish
+    echo "$WRONG"; echo "$WRONG"; echo "$PASS"   # rotate: three tries
+    echo "$WRONG"; echo "$PASS"               # publish: two
+} > s3.answers
 pty s3 s3.answers s3.steps
 step_is s3 1 0 1 "liaison-keys publish asks once"
+step_is s3 2 0 3 "liaison-keys: two wrong passphrases, then the right one"
+[ "$(step_text s3 2 | grep -c 'wrong passphrase, try again')" = 2 ] ||
+    bad "liaison-keys says try again after each wrong one"
+step_is s3 3 0 2 "liaison-keys publish: one wrong passphrase, then the right one"
 expect 0 "org init with a short passphrase" "$K" org init shorty --dir org-shorty \
     --passphrase-file short.txt
 has "warning: the new passphrase has only 5 characters" "org init warns of a short one"
