@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "client/agent.h"
 #include "client/profile.h"
 #include "keys/keyfile.h"
 #include "keys/util.h"
@@ -246,8 +247,13 @@ lsn_profile_open(const char *dir, const char *pass, struct lsn_profile **out)
         }
         memcpy(p->pass, pass, strlen(pass) + 1);
     }
-    if ((r = path_in(dir, "credential", path, sizeof path)) != 0 ||
-        (r = lsn_credential_load(path, pass, &p->cred)) != 0)
+    if ((r = path_in(dir, "credential", path, sizeof path)) != 0)
+        goto fail;
+    r = lsn_credential_load(path, pass, &p->cred);
+    /* Protected and no passphrase given: the unlock agent's, if one runs. */
+    if (r == LSN_ERR_NEED_PASSPHRASE && (r = lsn_agent_credential(dir, &p->cred)) == 0)
+        p->via_agent = 1;
+    if (r != 0)
         goto fail;
     if ((r = read_config(p)) != 0)
         goto fail;
@@ -296,6 +302,8 @@ lsn_profile_save_credential(struct lsn_profile *p)
 
     if ((r = path_in(p->dir, "credential", path, sizeof path)) != 0)
         return r;
+    if (p->via_agent)
+        return lsn_agent_credential_save(p->dir, p->cred);
     return lsn_credential_save(p->cred, path, p->pass, LSN_WRITE_FORCE);
 }
 

@@ -4,6 +4,7 @@
  *   DIR/config         settings, with comments (read receipts, relay timeout)
  *   DIR/trust/         the pinned roster and the bundles seen (trust.h)
  *   DIR/store/         the local store (store.h)
+ *   DIR/agent.sock     the unlock agent's socket while one runs (agent.h)
  *
  * The folder is found from --home DIR, else $LIAISON_HOME, else
  * ~/.liaison. */
@@ -29,6 +30,8 @@ struct lsn_profile {
     int resend_s;                    /* config: first wait after a quota */
     char *pass;                      /* sodium_malloc copy, or NULL: to save
                                         the credential after key deliveries */
+    int via_agent;                   /* the credential came from the unlock
+                                        agent (agent.h), which seals it */
 };
 
 /* The profile folder: home if given, else $LIAISON_HOME, else ~/.liaison. */
@@ -43,7 +46,9 @@ int lsn_profile_init(const char *dir, const char *cred_path, const char *pass,
 /* *is_protected = 1 if the profile's credential needs a passphrase. */
 int lsn_profile_is_protected(const char *dir, int *is_protected);
 
-/* Opens a profile (LSN_ERR_NOT_FOUND if dir has none). */
+/* Opens a profile (LSN_ERR_NOT_FOUND if dir has none).  A protected
+ * credential with pass NULL comes from the profile's unlock agent when one
+ * runs (LSN_ERR_NEED_PASSPHRASE when none does). */
 int lsn_profile_open(const char *dir, const char *pass,
                      struct lsn_profile **out);
 

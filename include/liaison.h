@@ -34,7 +34,8 @@ const char *lsn_strerror(int err);
 typedef struct lsn_session lsn_session;
 
 /* Opens the profile in home (NULL: $LIAISON_HOME, else ~/.liaison);
- * passphrase is the credential's, or NULL if it has none. */
+ * passphrase is the credential's, or NULL if it has none or if the
+ * profile's unlock agent (`liaison unlock`) holds it. */
 int lsn_session_open(const char *home, const char *passphrase,
                      lsn_session **out);
 

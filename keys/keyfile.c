@@ -69,16 +69,26 @@ get_u32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* The box key: argon2id of the passphrase, then bound to the header
- * (magic, kind, KDF and its limits, salt, nonce, length), so a header
- * edited to relabel the key's kind or weaken its limits no longer opens. */
+/* The file key: argon2id of the passphrase with the header's salt and
+ * limits (what struct lsn_secret_kek keeps). */
+static int
+stretch(uint8_t k[32], const char *pass, const uint8_t hdr[SECRET_HDR])
+{
+    if (crypto_pwhash(k, 32, pass, strlen(pass), hdr + 24, get_u64(hdr + 8),
+                      (size_t)get_u64(hdr + 16), crypto_pwhash_ALG_ARGON2ID13) != 0)
+        return LSN_ERR_NOMEM;
+    return 0;
+}
+
+/* The box key: the file key bound to the header (magic, kind, KDF and its
+ * limits, salt, nonce, length), so a header edited to relabel the key's
+ * kind or weaken its limits no longer opens. */
 static int
 derive_key(uint8_t key[32], const char *pass, const uint8_t hdr[SECRET_HDR])
 {
     uint8_t k[32];
 
-    if (crypto_pwhash(k, 32, pass, strlen(pass), hdr + 24, get_u64(hdr + 8),
-                      (size_t)get_u64(hdr + 16), crypto_pwhash_ALG_ARGON2ID13) != 0)
+    if (stretch(k, pass, hdr) != 0)
         return LSN_ERR_NOMEM;
     crypto_generichash(key, 32, hdr, SECRET_HDR, k, sizeof k);
     sodium_memzero(k, sizeof k);
@@ -87,11 +97,14 @@ derive_key(uint8_t key[32], const char *pass, const uint8_t hdr[SECRET_HDR])
 
 #define SECRET_LABEL "secret-key"
 
-int
-lsn_secret_encode(int kind, const char *comment, const uint8_t *payload,
-                  size_t len, const char *pass, char **text, size_t *text_len)
+/* Encodes under pass, or under kek when it is not NULL (then with kek's
+ * salt and KDF limits), or unprotected when both are NULL. */
+static int
+encode(int kind, const char *comment, const uint8_t *payload, size_t len,
+       const char *pass, const struct lsn_secret_kek *kek, char **text,
+       size_t *text_len)
 {
-    size_t data_len = len + (pass ? crypto_secretbox_MACBYTES : 0);
+    size_t data_len = len + (pass || kek ? crypto_secretbox_MACBYTES : 0);
     size_t total = SECRET_HDR + data_len + SUM;
     uint8_t *bin = NULL, key[32];
     char note[160];
@@ -106,9 +119,18 @@ lsn_secret_encode(int kind, const char *comment, const uint8_t *payload,
     memcpy(bin, "LSNS", 4);
     bin[4] = 1;
     bin[5] = (uint8_t)kind;
-    bin[6] = pass ? KDF_ARGON2ID : KDF_NONE;
+    bin[6] = pass || kek ? KDF_ARGON2ID : KDF_NONE;
     put_u32(bin + 64, (uint32_t)len);
-    if (pass) {
+    if (kek) {
+        if (kek->prefix[5] != kind) {
+            r = LSN_ERR_WRONG_KIND;
+            goto out;
+        }
+        memcpy(bin, kek->prefix, sizeof kek->prefix);
+        randombytes_buf(bin + 40, 24);
+        crypto_generichash(key, 32, bin, SECRET_HDR, kek->k, sizeof kek->k);
+        crypto_secretbox_easy(bin + SECRET_HDR, payload, len, bin + 40, key);
+    } else if (pass) {
         put_u64(bin + 8, OPSLIMIT);
         put_u64(bin + 16, MEMLIMIT);
         randombytes_buf(bin + 24, 16);
@@ -121,7 +143,7 @@ lsn_secret_encode(int kind, const char *comment, const uint8_t *payload,
     }
     crypto_generichash(bin + total - SUM, SUM, bin, total - SUM, NULL, 0);
     snprintf(note, sizeof note, "%s secret key%s%s%s",
-             lsn_key_kind_name(kind), pass ? ", passphrase-protected" : "",
+             lsn_key_kind_name(kind), bin[6] ? ", passphrase-protected" : "",
              comment ? "\n" : "", comment ? comment : "");
     r = lsn_armor_encode(SECRET_LABEL, note, bin, total, text, text_len);
 out:
@@ -131,6 +153,21 @@ out:
         free(bin);
     }
     return r;
+}
+
+int
+lsn_secret_encode(int kind, const char *comment, const uint8_t *payload,
+                  size_t len, const char *pass, char **text, size_t *text_len)
+{
+    return encode(kind, comment, payload, len, pass, NULL, text, text_len);
+}
+
+int
+lsn_secret_encode_kek(int kind, const char *comment, const uint8_t *payload,
+                      size_t len, const struct lsn_secret_kek *kek, char **text,
+                      size_t *text_len)
+{
+    return encode(kind, comment, payload, len, NULL, kek, text, text_len);
 }
 
 /* Checks the fixed part of a decoded secret binary. */
@@ -167,11 +204,14 @@ check_secret_bin(const uint8_t *bin, size_t n, int kind, uint32_t *len)
     return 0;
 }
 
-int
-lsn_secret_decode(const uint8_t *text, size_t text_len, int kind,
-                  const char *pass, uint8_t **payload, size_t *len)
+/* Decodes with pass, or with kek when it is not NULL.  With kek_out, the
+ * file key found from pass is kept there (the file must be protected). */
+static int
+decode(const uint8_t *text, size_t text_len, int kind, const char *pass,
+       const struct lsn_secret_kek *kek, struct lsn_secret_kek *kek_out,
+       uint8_t **payload, size_t *len)
 {
-    uint8_t *bin = NULL, *out = NULL, key[32];
+    uint8_t *bin = NULL, *out = NULL, key[32], k[32];
     size_t n = 0;
     uint32_t plen = 0;
     int r;
@@ -188,21 +228,38 @@ lsn_secret_decode(const uint8_t *text, size_t text_len, int kind,
         r = LSN_ERR_NOMEM;
         goto out;
     }
+    if (bin[6] == KDF_NONE && (kek != NULL || kek_out != NULL)) {
+        lsn_set_detail("the file is not protected by a passphrase");
+        r = LSN_ERR_INVALID;
+        goto out;
+    }
     if (bin[6] == KDF_NONE) {
         memcpy(out, bin + SECRET_HDR, plen);
     } else {
-        if (pass == NULL) {
+        if (kek != NULL) {
+            /* Another salt or KDF: sealed under another passphrase. */
+            if (sodium_memcmp(bin, kek->prefix, sizeof kek->prefix) != 0) {
+                r = LSN_ERR_PASSPHRASE;
+                goto out;
+            }
+            memcpy(k, kek->k, sizeof k);
+        } else if (pass == NULL) {
             r = LSN_ERR_NEED_PASSPHRASE;
             goto out;
-        }
-        if ((r = derive_key(key, pass, bin)) != 0)
+        } else if ((r = stretch(k, pass, bin)) != 0) {
             goto out;
+        }
+        crypto_generichash(key, 32, bin, SECRET_HDR, k, sizeof k);
         /* The checksum passed, so a failing tag means the passphrase. */
         if (crypto_secretbox_open_easy(out, bin + SECRET_HDR,
                                        plen + crypto_secretbox_MACBYTES,
                                        bin + 40, key) != 0) {
             r = LSN_ERR_PASSPHRASE;
             goto out;
+        }
+        if (kek_out != NULL) {
+            memcpy(kek_out->prefix, bin, sizeof kek_out->prefix);
+            memcpy(kek_out->k, k, sizeof k);
         }
     }
     *payload = out;
@@ -211,10 +268,40 @@ lsn_secret_decode(const uint8_t *text, size_t text_len, int kind,
     r = 0;
 out:
     sodium_memzero(key, sizeof key);
+    sodium_memzero(k, sizeof k);
     sodium_memzero(bin, n);
     free(bin);
     sodium_free(out);
     return r;
+}
+
+int
+lsn_secret_decode(const uint8_t *text, size_t text_len, int kind,
+                  const char *pass, uint8_t **payload, size_t *len)
+{
+    return decode(text, text_len, kind, pass, NULL, NULL, payload, len);
+}
+
+int
+lsn_secret_kek_derive(const uint8_t *text, size_t text_len, int kind,
+                      const char *pass, struct lsn_secret_kek *kek)
+{
+    uint8_t *payload = NULL;
+    size_t n = 0;
+    int r = decode(text, text_len, kind, pass, NULL, kek, &payload, &n);
+
+    sodium_free(payload);
+    if (r != 0)
+        sodium_memzero(kek, sizeof *kek);
+    return r;
+}
+
+int
+lsn_secret_decode_kek(const uint8_t *text, size_t text_len, int kind,
+                      const struct lsn_secret_kek *kek, uint8_t **payload,
+                      size_t *len)
+{
+    return decode(text, text_len, kind, NULL, kek, NULL, payload, len);
 }
 
 int

@@ -37,6 +37,33 @@ int lsn_secret_encode(int kind, const char *comment, const uint8_t *payload,
 int lsn_secret_decode(const uint8_t *text, size_t text_len, int kind,
                       const char *pass, uint8_t **payload, size_t *len);
 
+/* A protected secret file's own key: argon2id of the passphrase with the
+ * file's salt, and the header prefix (kind, KDF limits, salt) it goes
+ * with.  It opens that file, and reseals new payloads under the same
+ * passphrase, without the passphrase (the unlock agent holds one:
+ * client/agent.h).  Keep it in sodium_malloc'd memory. */
+struct lsn_secret_kek {
+    uint8_t prefix[40];
+    uint8_t k[32];
+};
+
+/* Checks pass against the protected secret file text and fills *kek.
+ * LSN_ERR_PASSPHRASE (wrong), LSN_ERR_INVALID (not protected), decode's
+ * errors. */
+int lsn_secret_kek_derive(const uint8_t *text, size_t text_len, int kind,
+                          const char *pass, struct lsn_secret_kek *kek);
+
+/* lsn_secret_decode with a file key: LSN_ERR_PASSPHRASE when the file was
+ * sealed under another passphrase (or salt). */
+int lsn_secret_decode_kek(const uint8_t *text, size_t text_len, int kind,
+                          const struct lsn_secret_kek *kek, uint8_t **payload,
+                          size_t *len);
+
+/* lsn_secret_encode under a file key (a fresh nonce, kek's salt). */
+int lsn_secret_encode_kek(int kind, const char *comment, const uint8_t *payload,
+                          size_t len, const struct lsn_secret_kek *kek,
+                          char **text, size_t *text_len);
+
 /* The same for files; writes are 0600, O_EXCL|O_NOFOLLOW unless
  * LSN_WRITE_FORCE. */
 int lsn_secret_write(const char *path, int kind, const char *comment,

@@ -1,6 +1,7 @@
 /* pass.c: passphrases from a file or the terminal (see pass.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
@@ -97,6 +98,27 @@ out:
         sodium_free(p);     /* which wipes it */
     close(fd);
     return r;
+}
+
+size_t
+lsn_pass_chars(const char *p)
+{
+    size_t n = 0;
+
+    for (; *p != '\0'; p++)
+        n += ((unsigned char)*p & 0xc0) != 0x80;   /* not a continuation byte */
+    return n;
+}
+
+void
+lsn_pass_warn_short(const char *prog, const char *p)
+{
+    size_t n = lsn_pass_chars(p);
+
+    if (n < LSN_PASS_ADVISED)
+        fprintf(stderr, "%s: warning: the new passphrase has only %zu "
+                "characters; %d or more (a few words) are much harder to "
+                "guess\n", prog, n, LSN_PASS_ADVISED);
 }
 
 void

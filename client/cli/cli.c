@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "client/cli/cli.h"
+#include "client/cli/cmd_agent.h"
 #include "keys/pass.h"
 #include "keys/util.h"
 #include "proto/err.h"
@@ -16,7 +17,7 @@ const char *cli_pass_file;
 int
 cli_open(struct lsn_client **c)
 {
-    char dir[PATH_MAX], *pass = NULL, prompt[PATH_MAX + 40];
+    char dir[PATH_MAX];
     int prot = 0, r;
 
     *c = NULL;
@@ -29,18 +30,8 @@ cli_open(struct lsn_client **c)
             return lsn_cli_fail(r, "refusing the profile in %s", dir);
         return lsn_cli_fail(r, "no profile in %s", dir);
     }
-    if (prot) {
-        snprintf(prompt, sizeof prompt, "Passphrase for the credential in %s: ", dir);
-        r = cli_pass_file ? lsn_pass_read_file(cli_pass_file, &pass)
-                          : lsn_pass_read_tty(prompt, &pass);
-        if (r != 0)
-            return lsn_cli_fail(r, "passphrase");
-    }
-    r = lsn_client_open(dir, pass, c);
-    lsn_pass_free(&pass);
-    if (r != 0)
-        return lsn_cli_fail(r, "cannot open the profile in %s", dir);
-    return 0;
+    /* The unlock agent's credential, else the passphrase (three tries). */
+    return cli_open_unlocked(dir, prot, c);
 }
 
 int

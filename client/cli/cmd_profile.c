@@ -4,8 +4,10 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client/cli/cli.h"
+#include "client/cli/cmd_agent.h"
 #include "client/names.h"
 #include "keys/json.h"
 #include "keys/keyfile.h"
@@ -82,11 +84,23 @@ json_flag(int argc, char **argv, int *json, int n, const char **arg)
     return lsn_cli_args(argc, argv, n, n ? "an argument" : "nothing", arg);
 }
 
+struct init_try {
+    const char *dir, *cred;
+};
+
+static int
+try_init(const char *pass, void *arg)
+{
+    const struct init_try *t = arg;
+
+    return lsn_profile_init(t->dir, t->cred, pass, lsn_now());
+}
+
 int
 cmd_init(int argc, char **argv)
 {
     const char *cred = NULL;
-    char dir[PATH_MAX], *pass = NULL, prompt[PATH_MAX + 40];
+    char dir[PATH_MAX], prompt[PATH_MAX + 40];
     int c, r, prot = 0;
 
     while ((c = lsn_cli_next(argc, argv)) != -1) {
@@ -100,15 +114,20 @@ cmd_init(int argc, char **argv)
         return lsn_cli_fail(r, "no profile folder");
     if ((r = lsn_secret_is_protected(cred, &prot)) != 0)
         return lsn_cli_fail(r, "cannot read credential %s", cred);
-    if (prot) {
+    /* Said before the passphrase is asked for, not after. */
+    snprintf(prompt, sizeof prompt, "%s/credential", dir);
+    if (access(prompt, F_OK) == 0)
+        r = LSN_ERR_EXISTS;
+    else if (prot) {
+        struct init_try t = { dir, cred };
+        int read_failed = 0;
         snprintf(prompt, sizeof prompt, "Passphrase for %.200s: ", cred);
-        r = cli_pass_file ? lsn_pass_read_file(cli_pass_file, &pass)
-                          : lsn_pass_read_tty(prompt, &pass);
-        if (r != 0)
+        r = cli_pass_tries(prompt, try_init, &t, &read_failed);
+        if (read_failed)
             return lsn_cli_fail(r, "passphrase");
+    } else {
+        r = lsn_profile_init(dir, cred, NULL, lsn_now());
     }
-    r = lsn_profile_init(dir, cred, pass, lsn_now());
-    lsn_pass_free(&pass);
     if (r == LSN_ERR_EXISTS) {
         fputs("liaison: profile already exists in ", stderr);
         cli_safe_text(stderr, dir, NULL);

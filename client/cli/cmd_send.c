@@ -335,10 +335,10 @@ build_indicators(struct built *b, const struct send_opts *o)
     return 0;
 }
 
-/* Builds the Alert from options; *reply_org gets the replied-to org. */
+/* Builds the Alert from options, before the profile is opened, so that
+ * every usage and input error comes before a passphrase prompt. */
 static int
-build(struct lsn_client *c, const struct send_opts *o, struct built **out,
-      char reply_org[LSN_ENV_ORG_MAX + 1])
+build(const struct send_opts *o, struct built **out)
 {
     struct built *b = calloc(1, sizeof *b);
     int rc, r;
@@ -368,13 +368,11 @@ build(struct lsn_client *c, const struct send_opts *o, struct built **out,
         (rc = build_indicators(b, o)) != 0 || (rc = build_attachments(b, o)) != 0)
         goto fail;
     if (o->reply_to != NULL) {
-        static uint8_t id[16];
-        if ((r = lsn_local_find_received(c->p->store, o->reply_to, reply_org, id)) != 0) {
-            rc = lsn_cli_fail(r, "no received message %s to reply to", o->reply_to);
-            goto fail;
-        }
-        b->reply.org = reply_org;
-        b->reply.msg_id = (ProtobufCBinaryData){ 16, id };
+        /* A stand-in for the replied-to message, looked up once the
+         * profile is open (build_reply), so the rest is checked now. */
+        static uint8_t none[16];
+        b->reply.org = (char *)"stand-in";
+        b->reply.msg_id = (ProtobufCBinaryData){ 16, none };
         b->a.in_reply_to = &b->reply;
     }
     if ((r = lsn_alert_validate(&b->a)) != 0) {
@@ -387,6 +385,23 @@ build(struct lsn_client *c, const struct send_opts *o, struct built **out,
 fail:
     built_free(b);
     return rc;
+}
+
+/* Points the Alert at the received message it answers (o->reply_to);
+ * reply_org gets that message's org. */
+static int
+build_reply(struct lsn_client *c, const struct send_opts *o, struct built *b,
+            char reply_org[LSN_ENV_ORG_MAX + 1])
+{
+    static uint8_t id[16];
+    int r;
+
+    if ((r = lsn_local_find_received(c->p->store, o->reply_to, reply_org, id)) != 0)
+        return lsn_cli_fail(r, "no received message %s to reply to", o->reply_to);
+    b->reply.org = reply_org;
+    b->reply.msg_id = (ProtobufCBinaryData){ 16, id };
+    b->a.in_reply_to = &b->reply;
+    return 0;
 }
 
 static void
@@ -497,9 +512,8 @@ run_send(int argc, char **argv, int reply)
         free(orgs);
         return lsn_cli_fail(r, "--to");
     }
-    if ((rc = cli_open(&c)) != 0)
-        goto out;
-    if ((rc = build(c, &o, &b, reply_org)) != 0)
+    if ((rc = build(&o, &b)) != 0 || (rc = cli_open(&c)) != 0 ||
+        (o.reply_to != NULL && (rc = build_reply(c, &o, b, reply_org)) != 0))
         goto out;
     if (reply && n == 0) {
         to[0] = reply_org;
@@ -559,7 +573,8 @@ cmd_seal(int argc, char **argv)
         free(orgs);
         return lsn_cli_fail(r, "--to");
     }
-    if ((rc = cli_open(&c)) != 0 || (rc = build(c, &o, &b, reply_org)) != 0)
+    if ((rc = build(&o, &b)) != 0 || (rc = cli_open(&c)) != 0 ||
+        (o.reply_to != NULL && (rc = build_reply(c, &o, b, reply_org)) != 0))
         goto out;
     c->offline = 1;     /* carried by other means: bundles as held here */
     if ((r = lsn_client_seal(c, &b->a, to, n, lsn_now(), o.ttl, o.idem, id, &env,

@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "client/cli/cli.h"
+#include "client/cli/cmd_agent.h"
 
 static const struct lsn_cli_cmd commands[] = {
     { "init", cmd_init, init_opts, init_usage,
@@ -34,6 +35,12 @@ static const struct lsn_cli_cmd commands[] = {
       "check or show the local hash-chained audit log", audit_cmds },
     { "prune", cmd_prune, prune_opts, prune_usage,
       "remove old read messages from the local store", NULL },
+    { "unlock", cmd_unlock, unlock_opts, unlock_usage,
+      "ask the passphrase once; an agent holds the credential", NULL },
+    { "lock", cmd_lock, lock_opts, lock_usage,
+      "stop the unlock agent: the next command asks again", NULL },
+    { "passwd", cmd_passwd, passwd_opts, passwd_usage,
+      "change the credential's passphrase", NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -50,7 +57,8 @@ static const char usage[] =
     "Sends and receives end-to-end encrypted, signed intelligence alerts\n"
     "between the organisations of a liaison coalition.  The profile folder is\n"
     "--home DIR, else $LIAISON_HOME, else ~/.liaison.  A passphrase-protected\n"
-    "credential is unlocked from the terminal or --passphrase-file FILE.\n"
+    "credential is opened with --passphrase-file FILE, else by the agent\n"
+    "`liaison unlock` starts, else by asking on the terminal (three tries).\n"
     "Each command takes only the options its --help lists (and these two);\n"
     "any other is refused (exit 2).\n"
     "\n"

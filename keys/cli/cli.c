@@ -73,8 +73,11 @@ cli_pass_new(const char *file, int no_pass, const char *what, char **out)
                 "passphrase; anyone who can read the file holds the key\n", what);
         return 0;
     }
-    if (file != NULL)
-        return pass_from_file(file, out);
+    if (file != NULL) {
+        if ((r = pass_from_file(file, out)) == 0)
+            lsn_pass_warn_short("liaison-keys", *out);
+        return r;
+    }
     snprintf(prompt, sizeof prompt, "New passphrase for %.120s: ", what);
     if ((r = pass_from_tty(prompt, out)) != 0)
         return r;
@@ -87,6 +90,7 @@ cli_pass_new(const char *file, int no_pass, const char *what, char **out)
         return LSN_EXIT_USAGE;
     }
     cli_pass_free(&again);
+    lsn_pass_warn_short("liaison-keys", *out);
     return 0;
 }
 
@@ -102,6 +106,19 @@ cli_pass_unlock(const char *file, int is_protected, const char *what, char **out
         return pass_from_file(file, out);
     snprintf(prompt, sizeof prompt, "Passphrase for %.120s: ", what);
     return pass_from_tty(prompt, out);
+}
+
+int
+cli_pass_retry(int r, const char *file, int is_protected, int tries)
+{
+    if (r != LSN_ERR_PASSPHRASE || file != NULL || !is_protected)
+        return 0;
+    if (tries >= CLI_PASS_TRIES) {
+        lsn_set_detail("%d tries", CLI_PASS_TRIES);
+        return 0;
+    }
+    fputs("liaison-keys: wrong passphrase, try again\n", stderr);
+    return 1;
 }
 
 void
@@ -134,10 +151,14 @@ cli_org_load(const char *dir, const char *pass_file, struct lsn_org **out)
         return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "%s is not an org folder (no readable "
                                "root.key)", dir);
     snprintf(what, sizeof what, "the org keys in %s", dir);
-    if ((rc = cli_pass_unlock(pass_file, prot, what, &pass)) != 0)
-        return rc;
-    r = lsn_org_load(dir, pass, out);
-    cli_pass_free(&pass);
+    for (int tries = 1;; tries++) {
+        if ((rc = cli_pass_unlock(pass_file, prot, what, &pass)) != 0)
+            return rc;
+        r = lsn_org_load(dir, pass, out);
+        cli_pass_free(&pass);
+        if (!cli_pass_retry(r, pass_file, prot, tries))
+            break;
+    }
     if (r != 0)
         return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot open org folder %s", dir);
     return 0;

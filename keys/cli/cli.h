@@ -20,6 +20,12 @@ int cli_pass_new(const char *file, int no_pass, const char *what, char **out);
 int cli_pass_unlock(const char *file, int is_protected, const char *what,
                     char **out);
 
+/* After a passphrase from the terminal failed with r: 1 to ask again
+ * (saying so), 0 once it was right, came from a file, or was wrong
+ * CLI_PASS_TRIES times (tries counts them from 1). */
+#define CLI_PASS_TRIES 3
+int cli_pass_retry(int r, const char *file, int is_protected, int tries);
+
 void cli_pass_free(char **p);
 
 /* Unix time as "2026-11-29T00:52:47Z" into buf (>= 21 bytes). */

@@ -75,11 +75,14 @@ parse(int argc, char **argv, struct popts *o, int want_file)
     return 0;
 }
 
-/* Loads admin.cred and connects to the org's home relay. */
+/* Connects to the org's home relay as admin.cred, loading it into *credp
+ * (which the caller destroys) the first time, so its passphrase is asked
+ * once however often a command connects. */
 static int
-connect_admin(const struct popts *o, struct lsn_wire **w, char *org, size_t org_len)
+connect_admin(const struct popts *o, struct lsn_credential **credp,
+              struct lsn_wire **w, char *org, size_t org_len)
 {
-    struct lsn_credential *cred = NULL;
+    struct lsn_credential *cred = *credp;
     struct lsn_roster *ro = NULL;
     const Liaison__RosterOrg *ent;
     const Liaison__RosterRelay *rel;
@@ -89,13 +92,19 @@ connect_admin(const struct popts *o, struct lsn_wire **w, char *org, size_t org_
     int prot = 0, r;
 
     snprintf(path, sizeof path, "%s/admin.cred", o->dir);
-    if ((r = lsn_secret_is_protected(path, &prot)) != 0 ||
-        (r = cli_pass_unlock(o->pass, prot, "org folder", &pass)) != 0 ||
-        (r = lsn_credential_load(path, pass, &cred)) != 0) {
-        cli_pass_free(&pass);
+    if (cred == NULL && (r = lsn_secret_is_protected(path, &prot)) != 0)
         return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "%s", path);
+    for (int tries = 1; cred == NULL; tries++) {
+        if ((r = cli_pass_unlock(o->pass, prot, "org folder", &pass)) != 0)
+            return r;
+        r = lsn_credential_load(path, pass, credp);
+        cli_pass_free(&pass);
+        if (r == 0)
+            break;
+        if (!cli_pass_retry(r, o->pass, prot, tries))
+            return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "%s", path);
     }
-    cli_pass_free(&pass);
+    cred = *credp;
     if (o->roster != NULL) {
         r = cli_roster_load(o->roster, &ro);
     } else if (cred->roster != NULL) {
@@ -106,17 +115,14 @@ connect_admin(const struct popts *o, struct lsn_wire **w, char *org, size_t org_
         if (access(path, F_OK) == 0) {
             r = cli_roster_load(path, &ro);
         } else {
-            lsn_credential_destroy(&cred);
             return lsn_cli_usage("%s/admin.cred pins no roster and the "
-                                 "folder holds none yet: pass --roster FILE", o->dir);
+                                   "folder holds none yet: pass --roster FILE", o->dir);
         }
     }
     (void)rb;
     (void)rl;
-    if (r != 0) {
-        lsn_credential_destroy(&cred);
+    if (r != 0)
         return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "roster");
-    }
     if ((ent = lsn_roster_find_org(ro, cred->org)) == NULL ||
         (rel = lsn_roster_find_relay(ro, ent->relay)) == NULL || rel->curve_key.len != 32) {
         r = lsn_cli_fail_as(LSN_EXIT_USAGE, LSN_ERR_UNKNOWN_ORG,
@@ -135,7 +141,6 @@ connect_admin(const struct popts *o, struct lsn_wire **w, char *org, size_t org_
     snprintf(org, org_len, "%s", cred->org);
 out:
     lsn_roster_destroy(&ro);
-    lsn_credential_destroy(&cred);
     return r;
 }
 
@@ -180,6 +185,7 @@ int
 cmd_publish(int argc, char **argv)
 {
     struct popts o;
+    struct lsn_credential *cred = NULL;
     struct lsn_wire *w = NULL;
     char org[LSN_ORG_ID_MAX + 1], path[PATH_MAX];
     DIR *d;
@@ -188,14 +194,14 @@ cmd_publish(int argc, char **argv)
 
     if ((r = parse(argc, argv, &o, 0)) != 0)
         return r;
-    if ((r = connect_admin(&o, &w, org, sizeof org)) != 0)
-        return r;
+    if ((r = connect_admin(&o, &cred, &w, org, sizeof org)) != 0)
+        goto out;
     snprintf(path, sizeof path, "%s/bundle.signed", o.dir);
     if ((rc = put_file(w, path, LSN_TYPE_BUNDLE, LIAISON__DIR_KIND__DIR_BUNDLE)) != 0)
         goto out;
     /* The bundle may have added this admin key: reconnect to be known. */
     lsn_wire_close(&w);
-    if ((rc = connect_admin(&o, &w, org, sizeof org)) != 0)
+    if ((rc = connect_admin(&o, &cred, &w, org, sizeof org)) != 0)
         goto out;
     snprintf(path, sizeof path, "%s/deliveries", o.dir);
     if ((d = opendir(path)) != NULL) {
@@ -216,22 +222,24 @@ cmd_publish(int argc, char **argv)
     }
 out:
     lsn_wire_close(&w);
-    return rc;
+    lsn_credential_destroy(&cred);
+    return r != 0 ? r : rc;
 }
 
 int
 cmd_publish_roster(int argc, char **argv)
 {
     struct popts o;
+    struct lsn_credential *cred = NULL;
     struct lsn_wire *w = NULL;
     char org[LSN_ORG_ID_MAX + 1];
     int r;
 
     if ((r = parse(argc, argv, &o, 1)) != 0)
         return r;
-    if ((r = connect_admin(&o, &w, org, sizeof org)) != 0)
-        return r;
-    r = put_file(w, o.file, LSN_TYPE_ROSTER, LIAISON__DIR_KIND__DIR_ROSTER);
+    if ((r = connect_admin(&o, &cred, &w, org, sizeof org)) == 0)
+        r = put_file(w, o.file, LSN_TYPE_ROSTER, LIAISON__DIR_KIND__DIR_ROSTER);
     lsn_wire_close(&w);
+    lsn_credential_destroy(&cred);
     return r;
 }

@@ -581,10 +581,15 @@ roster_sign(int argc, char **argv)
         rc = lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot read %s", o.key);
         goto out;
     }
-    if ((rc = cli_pass_unlock(o.pass_file, prot, o.key, &pass)) != 0)
-        goto out;
-    if ((r = lsn_secret_read(o.key, LSN_KEY_AUTHORITY, pass, &sk, &n)) != 0 ||
-        (n != 64 && (r = LSN_ERR_MALFORMED))) {
+    for (int tries = 1;; tries++) {
+        if ((rc = cli_pass_unlock(o.pass_file, prot, o.key, &pass)) != 0)
+            goto out;
+        r = lsn_secret_read(o.key, LSN_KEY_AUTHORITY, pass, &sk, &n);
+        cli_pass_free(&pass);
+        if (!cli_pass_retry(r, o.pass_file, prot, tries))
+            break;
+    }
+    if (r != 0 || (n != 64 && (r = LSN_ERR_MALFORMED))) {
         rc = lsn_cli_fail_as(LSN_EXIT_USAGE, r, "cannot use authority key %s", o.key);
         goto out;
     }
