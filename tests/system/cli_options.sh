@@ -47,6 +47,9 @@ refused "liaison bundle import" --json "$L" $H bundle import b.signed --json
 refused "liaison audit verify" --unread "$L" $H audit verify --unread
 refused "liaison audit show" --exec "$L" $H audit show --exec cat
 refused "liaison prune" --to "$L" $H prune --older-than 1d --to b
+refused "liaison unlock" --json "$L" $H unlock --json
+refused "liaison lock" --for "$L" $H lock --for 1h
+refused "liaison passwd" --for "$L" $H passwd --for 1h
 }
 
 refused "liaison-keys authority new" --org-dir "$K" authority new a --org-dir d
@@ -115,6 +118,15 @@ expect 0 "liaison reply --help" "$L" reply --help
 has "usage: liaison send" "reply --help prints the send family's usage"
 expect 0 "liaison audit show --help" "$L" audit show --help
 has "usage: liaison audit" "audit show --help prints audit's usage"
+
+# Every command the programs list is tried above: a new command cannot
+# be left out of this test.
+for prog in liaison liaison-keys; do
+    for name in $("$LSN_BIN/$prog" --help | sed -n '/^Commands:/,$s/^  \([a-z-]*\) .*/\1/p'); do
+        grep -q "^refused \"$prog $name[ \"]" "$HERE/tests/system/cli_options.sh" ||
+            bad "$prog $name: no option refusal tried"
+    done
+done
 
 if [ "$fails" -ne 0 ]; then echo "cli_options: $fails check(s) failed"; exit 1; fi
 echo "cli_options: all checks passed"
