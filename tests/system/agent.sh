@@ -226,7 +226,7 @@ step_text s2 3 | grep -q "unlock agent .* was stopped" || bad "passwd stops the 
 step_is s2 4 2 3 "passwd with differing new passphrases"
 step_text s2 4 | grep -q "differ; nothing was changed" || bad "differing ones change nothing"
 step_is s2 5 2 0 "a reply's usage error before any prompt"
-step_text s2 5 | grep -q "see \`liaison send --help\`" || bad "reply's usage error shown"
+step_text s2 5 | grep -q "see \`liaison reply --help\`" || bad "reply's usage error shown"
 [ "$(stat -c %a home/desk/credential)" = 600 ] || bad "the credential is not 0600"
 ls home/desk | grep -q 'credential\.' && bad "a temporary credential file was left"
 expect 2 "the old passphrase no longer opens it" "$L" --home home/desk \
