@@ -30,6 +30,10 @@
  *   exp    expires64be || num64be -> mk
  *   dir    name -> a signed directory object
  *   quar   mk -> an env value that failed its check, as it was found
+ *   gone   curve key (32 bytes) -> removed-key record: a device key that
+ *          left its org's bundle, to tell its holder so (store_gone.c)
+ *   goneq  seq64be -> curve key: the gone records in the order they were
+ *          made, the oldest forgotten first past LSN_STORE_GONE_MAX
  *   info   "format" -> STORE_FORMAT; "quarantined" -> count;
  *          "env_next" -> count: the next envelope number
  * A message record outlives its envelope as a tombstone (state DONE) until
@@ -86,6 +90,7 @@ struct lsn_store {
     MDB_env *env;
     int lock_fd;            /* DIR/relay.lock, held for the store's life */
     MDB_dbi meta, envs, queue, qidx, dev, gap, quota, exp, dir, quar, info;
+    MDB_dbi gone, goneq;    /* store_gone.c */
     MDB_txn *batch;
     struct lsn_msgidx *idx; /* mk -> record number (msgidx.h) */
     size_t op_mark;         /* the index's log when the operation began */
