@@ -465,7 +465,7 @@ test_federation_impostors_refused(void **state)
     req.forward = &fw;
     /* A relay key that the roster does not list. */
     crypto_box_keypair(xpk, xsk);
-    assert_int_equal(raw_relay_request(0, xpk, xsk, &req), LSN_ERR_DENIED);
+    assert_int_equal(raw_relay_request(0, xpk, xsk, &req), LSN_ERR_UNPUBLISHED);
     /* A client pretending to be a relay: o1's own device key. */
     dev = F.orgs[0].dev[0];
     assert_int_equal(raw_relay_request(0, dev->keys->curve_pk, dev->keys->curve_sk, &req),
@@ -494,7 +494,7 @@ test_federation_impostors_refused(void **state)
         Liaison__FetchRequest fr = LIAISON__FETCH_REQUEST__INIT;
         req.fetch = &fr;
         assert_int_equal(raw_relay_request(0, dev->keys->curve_pk, dev->keys->curve_sk,
-                                           &req), LSN_ERR_DENIED);
+                                           &req), LSN_ERR_UNPUBLISHED);
     }
     /* None of it was stored: o4 has nothing. */
     drain_into(&F, 3, 0, &seen);
