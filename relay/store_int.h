@@ -1,12 +1,13 @@
 /* store_int.h: the relay store's handle and the helpers its files share
  * (store.c, store_open.c, store_records.c, store_submit.c,
- * store_queue.c, store_expire.c).  Not for use outside them: the rest of
- * the relay sees store.h only.
+ * store_queue.c, store_expire.c, store_gone.c).  Not for use outside
+ * them: the rest of the relay sees store.h only.
  *
  * The files call one way: store_queue.c (fetch quarantines) -> store_expire.c
  * -> store_records.c -> store.c; store_submit.c -> store_queue.c (trim);
- * store_open.c -> store_records.c.  store.c and store_records.c build and
- * read values only through relay/record.h.
+ * store_open.c -> store_records.c; store_gone.c -> store.c.  store.c,
+ * store_records.c and store_gone.c build and read values only through
+ * relay/record.h.
  *
  * Tables (LMDB named databases), with dk = len8 "org/device" and
  * mk = len8 org || msg_id (org "" names a relay notice); keys are
