@@ -95,12 +95,15 @@ lsn_client_connect(struct lsn_client *c)
     return r;
 }
 
-/* An error from a relay request, with the relay's sentence as the detail. */
+/* An error from a relay request, with the relay's sentence as the detail
+ * (unless it only repeats the error's own sentence, as the relay's answer
+ * to a device key it never knew does). */
 int
 lsn_client_relay_fail(struct lsn_client *c, int r)
 {
     if (r != 0 && c->rc != NULL && lsn_detail()[0] == '\0' &&
-        lsn_relay_client_message(c->rc)[0] != '\0')
+        lsn_relay_client_message(c->rc)[0] != '\0' &&
+        strcmp(lsn_relay_client_message(c->rc), lsn_strerror(r)) != 0)
         lsn_set_detail("%s", lsn_relay_client_message(c->rc));
     return r;
 }
@@ -257,6 +260,9 @@ lsn_client_bundle(struct lsn_client *c, const char *org, int64_t now,
     }
     lsn_bundle_destroy(out);
     if (r != 0 && r != LSN_ERR_NOT_FOUND) {
+        /* A relay that does not admit this device's key says all there is. */
+        if (r == LSN_ERR_UNPUBLISHED || r == LSN_ERR_KEY_REMOVED)
+            return lsn_client_relay_fail(c, r);
         if (lsn_detail()[0] == '\0')
             lsn_set_detail("no valid bundle of `%s` held and the relay gave none",
                            org);

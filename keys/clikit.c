@@ -130,7 +130,7 @@ lsn_cli_exit_for(int err, int verifying)
     case LSN_ERR_SUITE: case LSN_ERR_STALE_KEY: case LSN_ERR_DENIED:
     case LSN_ERR_THRESHOLD: case LSN_ERR_ROLLBACK: case LSN_ERR_CHAIN:
     case LSN_ERR_WRONG_SIGNER: case LSN_ERR_CONFLICT: case LSN_ERR_PROTOCOL:
-    case LSN_ERR_STORE_FULL:
+    case LSN_ERR_STORE_FULL: case LSN_ERR_UNPUBLISHED: case LSN_ERR_KEY_REMOVED:
         return LSN_EXIT_FAILED;
     case LSN_ERR_MALFORMED: case LSN_ERR_TRUNCATED: case LSN_ERR_CORRUPT:
         return verifying ? LSN_EXIT_FAILED : LSN_EXIT_USAGE;

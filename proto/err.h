@@ -54,6 +54,8 @@
     X(LSN_ERR_UNAVAILABLE,     -43, "the relay is shutting down or unavailable: retry later") \
     X(LSN_ERR_PROTOCOL,        -44, "the peer broke the request protocol") \
     X(LSN_ERR_PERMISSIONS,     -45, "permissions too open: other users could read or change it") \
+    X(LSN_ERR_UNPUBLISHED,     -46, "this device key is not known to the relay: ask your administrator to run `liaison-keys publish`") \
+    X(LSN_ERR_KEY_REMOVED,     -47, "device key removed from its organisation's bundle") \
     X(LSN_ERR_AMBIGUOUS,       -60, "more than one message matches that id prefix: give more digits") \
     X(LSN_ERR_STORE_FULL,      -61, "the local store is full (its map size ceiling or the disk): nothing was acknowledged")
 

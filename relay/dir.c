@@ -132,6 +132,47 @@ receiving(const struct lsn_bundle *b, const char *name)
     return d;
 }
 
+/* The device of b whose CURVE key is key (NULL if none). */
+static const Liaison__Device *
+by_key(const struct lsn_bundle *b, const uint8_t *key)
+{
+    for (size_t j = 0; b != NULL && j < b->b->n_devices; j++)
+        if (b->b->devices[j]->curve_key.len == 32 &&
+            memcmp(b->b->devices[j]->curve_key.data, key, 32) == 0)
+            return b->b->devices[j];
+    return NULL;
+}
+
+/* Remembers the device keys of old that b (the next bundle of org i, homed
+ * here) leaves out, and forgets those it lists again, so that the holder
+ * of a removed key hears so (store_gone.c).  Only a hint: a failure is
+ * logged, and the bundle is taken all the same. */
+static void
+keys_gone(struct lsn_relay *r, int i, const struct lsn_bundle *old,
+          const struct lsn_bundle *b)
+{
+    const Liaison__Roster *ro = r->roster->r;
+    int rc = 0;
+
+    if (strcmp(ro->orgs[i]->relay, r->name) != 0)
+        return;
+    for (size_t j = 0; old != NULL && j < old->b->n_devices && rc == 0; j++) {
+        const Liaison__Device *d = old->b->devices[j];
+        if (d->curve_key.len == 32 && by_key(b, d->curve_key.data) == NULL)
+            rc = lsn_store_gone_put(r->store, d->curve_key.data, b->b->org,
+                                    b->b->version, b->b->issued);
+    }
+    for (size_t j = 0; j < b->b->n_devices && rc == 0; j++) {
+        const Liaison__Device *d = b->b->devices[j];
+        if (d->curve_key.len == 32 && by_key(old, d->curve_key.data) == NULL)
+            rc = lsn_store_gone_del(r->store, d->curve_key.data);
+    }
+    if (rc != 0)
+        lsn_relay_log("bundle of %s v%llu: cannot record the device keys it "
+                      "removes (%s): their holders hear that they are unknown",
+                      b->b->org, (unsigned long long)b->b->version, lsn_strerror(rc));
+}
+
 int
 lsn_relay_bundle_replace(struct lsn_relay *r, int i, struct lsn_bundle *b)
 {
@@ -155,6 +196,7 @@ lsn_relay_bundle_replace(struct lsn_relay *r, int i, struct lsn_bundle *b)
         lsn_bundle_destroy(&b);
         return rc;
     }
+    keys_gone(r, i, old, b);
     lsn_bundle_destroy(&r->bundles[i]);
     r->bundles[i] = b;
     r->dir_gen++;

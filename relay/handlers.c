@@ -4,6 +4,7 @@
  * all but the smallest); the dispatcher applies the checks every request
  * shares (the identity is still admitted) before the table entry runs. */
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -14,7 +15,36 @@
 #include "relay/handlers.h"
 #include "relay/log.h"
 
-#define UNKNOWN_KEY_MSG "not allowed: this key is not known to the relay"
+/* ---------------------------------------------------------- unknown keys */
+
+void
+lsn_relay_unknown_look(struct lsn_relay *r, struct who *w)
+{
+    w->gone = w->kind == WHO_UNKNOWN &&
+              lsn_store_gone_get(r->store, w->key, &w->gone_from) == 0;
+}
+
+/* Only the holder of the key completed the CURVE handshake with it, so
+ * telling it which bundle removed its device tells no one else anything. */
+int
+lsn_relay_unknown_refusal(struct lsn_relay *r, const struct who *w)
+{
+    char day[16] = "";
+    struct tm tm;
+    time_t t;
+
+    if (!w->gone) {
+        lsn_relay_msg(r, "%s", lsn_strerror(LSN_ERR_UNPUBLISHED));
+        return LSN_ERR_UNPUBLISHED;
+    }
+    t = (time_t)w->gone_from.issued;
+    if (w->gone_from.issued > 0 && gmtime_r(&t, &tm) != NULL)
+        strftime(day, sizeof day, " on %Y-%m-%d", &tm);
+    lsn_relay_msg(r, "this device key was removed from %s's bundle v%llu%s: "
+                  "ask your administrator", w->gone_from.org,
+                  (unsigned long long)w->gone_from.version, day);
+    return LSN_ERR_KEY_REMOVED;
+}
 
 /* ---------------------------------------------------------- hello, ping */
 
@@ -150,11 +180,7 @@ lsn_relay_dispatch(struct lsn_relay *r, struct conn *c, const struct who *w,
         if (req->body_case == LIAISON__REQUEST__BODY_DIR_PUT &&
             req->dir_put->kind == LIAISON__DIR_KIND__DIR_BUNDLE)
             rc = h_dir_put(r, c, w, req, resp, needs_commit);
-        if (rc != 0) {
-            lsn_relay_msg(r, UNKNOWN_KEY_MSG);
-            return LSN_ERR_DENIED;
-        }
-        return 0;
+        return rc != 0 ? lsn_relay_unknown_refusal(r, w) : 0;
     }
     if (w->kind == WHO_RELAY)
         return dispatch_relay(r, c, w, req, resp, needs_commit);

@@ -16,6 +16,16 @@ int lsn_relay_dispatch(struct lsn_relay *r, struct conn *c, const struct who *w,
                        const Liaison__Request *req, Liaison__Response *resp,
                        int *needs_commit);
 
+/* Reads whether unknown key w->key left a bundle held here (one store
+ * read, in the batch) into w->gone: done once, when a connection's
+ * identity is read. */
+void lsn_relay_unknown_look(struct lsn_relay *r, struct who *w);
+
+/* The refusal of every request of unknown key w: LSN_ERR_KEY_REMOVED
+ * naming the bundle that removed it, else LSN_ERR_UNPUBLISHED; its
+ * sentence in r->msg. */
+int lsn_relay_unknown_refusal(struct lsn_relay *r, const struct who *w);
+
 /* Takes a signed bundle from the operator (liaison-relay import, the
  * import/ drop-in folder) with the checks of an admin's put: roster org,
  * root signature, expiry, version, chain; inside the current batch.

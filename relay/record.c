@@ -435,6 +435,47 @@ lsn_rec_quota_decode(const uint8_t *v, size_t len, struct lsn_rec_quota *q)
     return 0;
 }
 
+/* ---------------------------------------------------------- removed key */
+
+size_t
+lsn_rec_gone_encode(uint8_t out[LSN_REC_GONE_MAX], const struct lsn_rec_gone *g)
+{
+    struct lsn_rec_cur c;
+    size_t ol = strnlen(g->org, sizeof g->org);
+
+    if (ol == 0 || ol > LSN_ENV_ORG_MAX)
+        return 0;
+    lsn_rec_writer(&c, out, LSN_REC_GONE_MIN + ol);
+    if (lsn_rec_put_u64(&c, g->seq) != 0 || lsn_rec_put_u64(&c, g->version) != 0 ||
+        lsn_rec_put_u64(&c, (uint64_t)g->issued) != 0 ||
+        lsn_rec_put_u8(&c, (uint8_t)ol) != 0)
+        return 0;
+    memcpy(out + LSN_REC_GONE_MIN, g->org, ol);
+    return LSN_REC_GONE_MIN + ol;
+}
+
+int
+lsn_rec_gone_decode(const uint8_t *v, size_t len, struct lsn_rec_gone *g)
+{
+    struct lsn_rec_cur c;
+    uint64_t issued = 0;
+    uint8_t ol = 0;
+    const uint8_t *org = NULL;
+
+    memset(g, 0, sizeof *g);
+    lsn_rec_reader(&c, v, len);
+    if (lsn_rec_get_u64(&c, &g->seq) != 0 || lsn_rec_get_u64(&c, &g->version) != 0 ||
+        lsn_rec_get_u64(&c, &issued) != 0 || lsn_rec_get_u8(&c, &ol) != 0 ||
+        ol == 0 || ol > LSN_ENV_ORG_MAX || lsn_rec_left(&c) != ol ||
+        lsn_rec_get_bytes(&c, ol, &org) != 0 || memchr(org, '\0', ol) != NULL) {
+        memset(g, 0, sizeof *g);
+        return LSN_ERR_CORRUPT;
+    }
+    g->issued = (int64_t)issued;
+    memcpy(g->org, org, ol);
+    return 0;
+}
+
 /* ---------------------------------------------------------- counters */
 
 void

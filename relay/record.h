@@ -360,6 +360,28 @@ struct lsn_rec_quota {
 void lsn_rec_quota_encode(uint8_t out[LSN_REC_QUOTA_LEN], const struct lsn_rec_quota *q);
 int lsn_rec_quota_decode(const uint8_t *v, size_t len, struct lsn_rec_quota *q);
 
+/* ---------------------------------------------------------- removed key
+ *
+ * A device CURVE key that left its org's bundle (table gone, keyed by the
+ * key): seq64 (its place in table goneq, by which the oldest is
+ * forgotten first) version64 (the bundle that left it out) issued64
+ * (that bundle's issue time, unix seconds) orglen8 org.  An org id is 1
+ * to LSN_ENV_ORG_MAX bytes. */
+
+#define LSN_REC_GONE_MIN 25
+#define LSN_REC_GONE_MAX (LSN_REC_GONE_MIN + LSN_ENV_ORG_MAX)
+
+struct lsn_rec_gone {
+    uint64_t seq;
+    uint64_t version;
+    int64_t issued;
+    char org[LSN_ENV_ORG_MAX + 1];
+};
+
+/* Writes g into out; its length, or 0 if g's org is empty or too long. */
+size_t lsn_rec_gone_encode(uint8_t out[LSN_REC_GONE_MAX], const struct lsn_rec_gone *g);
+int lsn_rec_gone_decode(const uint8_t *v, size_t len, struct lsn_rec_gone *g);
+
 /* ---------------------------------------------------------- counters
  *
  * A counter of the info table ("quarantined", "env_next"): u64. */

@@ -35,6 +35,10 @@ struct who {
     char id[LSN_DEV_ID_MAX + 1];    /* "org/device" or "relay:NAME" */
     char relay[LSN_NAME_MAX + 1];   /* WHO_RELAY: the peer's roster name */
     uint8_t key[32];                /* the connection's CURVE key */
+    /* WHO_UNKNOWN: whether the key left a bundle held here, and which
+     * (lsn_relay_unknown_look) */
+    int gone;
+    struct lsn_store_gone gone_from;
 };
 
 /* Log lines of one kind in the current second: written, and not. */

@@ -101,7 +101,6 @@ submit_view(const uint8_t *body, size_t len, Liaison__Request *req,
 }
 
 #define WANT_ONE_REQUEST "malformed request: want one frame holding a liaison.Request"
-#define NOT_KNOWN "not allowed: this key is not known to the relay"
 
 /* The sender of a frame (its routing id and ZAP identity) and, once
  * admitted, its connection: every request of a batch shares them. */
@@ -137,6 +136,7 @@ admit(struct lsn_relay *r, struct from *f, const char **why)
         *why = "too many connections: retry later";
         return LSN_ERR_RATE;
     }
+    lsn_relay_unknown_look(r, &f->w);
     lsn_conn_who_keep(f->c, f->user, f->key_hex, &f->w);
     return 0;
 }
@@ -156,8 +156,9 @@ take_token(struct lsn_relay *r, struct from *f, size_t len, const char **why)
     if (f->w.kind == WHO_UNKNOWN) {
         addr = f->msg != NULL ? zmq_msg_gets(f->msg, "Peer-Address") : f->addr;
         if (lsn_zap_request_token(r, addr, len) != 0) {
-            *why = NOT_KNOWN;
-            return LSN_ERR_DENIED;
+            int rc = lsn_relay_unknown_refusal(r, &f->w);
+            *why = r->msg;
+            return rc;
         }
     }
     return 0;
@@ -183,10 +184,12 @@ serve(struct lsn_relay *r, struct from *f, const uint8_t *body, size_t len,
         submit_view(body, len, &view, &view_submit) == 0)
         req = &view;
     else if (malformed != NULL || LSN_PB_DECODE(request, body, len, cap, &req) != 0) {
-        lsn_out_error(r, f->rid, f->rid_len, 0,
-                  f->w.kind == WHO_UNKNOWN ? LSN_ERR_DENIED : LSN_ERR_MALFORMED,
-                  f->w.kind == WHO_UNKNOWN ? NOT_KNOWN
-                  : malformed != NULL ? malformed : WANT_ONE_REQUEST);
+        if (f->w.kind == WHO_UNKNOWN)
+            rc = lsn_relay_unknown_refusal(r, &f->w);
+        else
+            rc = LSN_ERR_MALFORMED;
+        lsn_out_error(r, f->rid, f->rid_len, 0, rc, f->w.kind == WHO_UNKNOWN ? r->msg
+                      : malformed != NULL ? malformed : WANT_ONE_REQUEST);
         return;
     }
     resp.id = req->id;
@@ -300,7 +303,8 @@ batch_handle(struct lsn_relay *r, struct from *f, const uint8_t *body, size_t le
         return 0;
     }
     if (f->w.kind == WHO_UNKNOWN) {     /* it may only put its bundle, alone */
-        refuse_parts(r, f, r->batch_parts, r->n_batch_parts, LSN_ERR_DENIED, NOT_KNOWN);
+        rc = lsn_relay_unknown_refusal(r, &f->w);
+        refuse_parts(r, f, r->batch_parts, r->n_batch_parts, rc, r->msg);
         return 0;
     }
     for (; i < r->n_batch_parts; i++) {

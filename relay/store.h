@@ -232,6 +232,26 @@ int lsn_store_dir_list_last(struct lsn_store *s, const char *prefix, uint8_t ***
 /* Deletes a directory object (not there: not an error). */
 int lsn_store_dir_del(struct lsn_store *s, const char *name);
 
+/* Device keys that left their org's bundle (relay/store_gone.c): at most
+ * LSN_STORE_GONE_MAX, the oldest removal forgotten first.  put records
+ * key as left out of org's bundle version (issued at issued), replacing
+ * any earlier record of it; del forgets it (not there: not an error);
+ * get reads it (one LMDB get): 0, LSN_ERR_NOT_FOUND, LSN_ERR_CORRUPT.
+ * Each needs the batch. */
+#define LSN_STORE_GONE_MAX 65536u
+
+struct lsn_store_gone {
+    char org[LSN_ENV_ORG_MAX + 1];
+    uint64_t version;
+    int64_t issued;
+};
+
+int lsn_store_gone_put(struct lsn_store *s, const uint8_t key[32], const char *org,
+                       uint64_t version, int64_t issued);
+int lsn_store_gone_del(struct lsn_store *s, const uint8_t key[32]);
+int lsn_store_gone_get(struct lsn_store *s, const uint8_t key[32],
+                       struct lsn_store_gone *g);
+
 /* The store's 64-bit checksum of p[0..n) (relay/record.c says what it is
  * for and how it mixes); exposed for its test. */
 uint64_t lsn_store_checksum(const uint8_t *p, size_t n, uint64_t seed);

@@ -1,12 +1,13 @@
 /* store_int.h: the relay store's handle and the helpers its files share
  * (store.c, store_open.c, store_records.c, store_submit.c,
- * store_queue.c, store_expire.c).  Not for use outside them: the rest of
- * the relay sees store.h only.
+ * store_queue.c, store_expire.c, store_gone.c).  Not for use outside
+ * them: the rest of the relay sees store.h only.
  *
  * The files call one way: store_queue.c (fetch quarantines) -> store_expire.c
  * -> store_records.c -> store.c; store_submit.c -> store_queue.c (trim);
- * store_open.c -> store_records.c.  store.c and store_records.c build and
- * read values only through relay/record.h.
+ * store_open.c -> store_records.c; store_gone.c -> store.c.  store.c,
+ * store_records.c and store_gone.c build and read values only through
+ * relay/record.h.
  *
  * Tables (LMDB named databases), with dk = len8 "org/device" and
  * mk = len8 org || msg_id (org "" names a relay notice); keys are
@@ -30,6 +31,10 @@
  *   exp    expires64be || num64be -> mk
  *   dir    name -> a signed directory object
  *   quar   mk -> an env value that failed its check, as it was found
+ *   gone   curve key (32 bytes) -> removed-key record: a device key that
+ *          left its org's bundle, to tell its holder so (store_gone.c)
+ *   goneq  seq64be -> curve key: the gone records in the order they were
+ *          made, the oldest forgotten first past LSN_STORE_GONE_MAX
  *   info   "format" -> STORE_FORMAT; "quarantined" -> count;
  *          "env_next" -> count: the next envelope number
  * A message record outlives its envelope as a tombstone (state DONE) until
@@ -86,6 +91,7 @@ struct lsn_store {
     MDB_env *env;
     int lock_fd;            /* DIR/relay.lock, held for the store's life */
     MDB_dbi meta, envs, queue, qidx, dev, gap, quota, exp, dir, quar, info;
+    MDB_dbi gone, goneq;    /* store_gone.c */
     MDB_txn *batch;
     struct lsn_msgidx *idx; /* mk -> record number (msgidx.h) */
     size_t op_mark;         /* the index's log when the operation began */

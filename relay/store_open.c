@@ -389,7 +389,9 @@ lsn_store_open(const char *dir, size_t map_size, struct lsn_store **out)
         (rc = mdb_dbi_open(t, "exp", MDB_CREATE, &s->exp)) != 0 ||
         (rc = mdb_dbi_open(t, "dir", MDB_CREATE, &s->dir)) != 0 ||
         (rc = mdb_dbi_open(t, "quar", MDB_CREATE, &s->quar)) != 0 ||
-        (rc = mdb_dbi_open(t, "info", MDB_CREATE, &s->info)) != 0) {
+        (rc = mdb_dbi_open(t, "info", MDB_CREATE, &s->info)) != 0 ||
+        (rc = mdb_dbi_open(t, "gone", MDB_CREATE, &s->gone)) != 0 ||
+        (rc = mdb_dbi_open(t, "goneq", MDB_CREATE, &s->goneq)) != 0) {
         snprintf(s->why, sizeof s->why, "LMDB store %s: %s", dir, mdb_strerror(rc));
         goto out;
     }

@@ -17,8 +17,8 @@
  * id (0 if it is no Request, unless refused before the decode), where a
  * frame is one request or each request of its batch (docs/wire.md
  * "Batched requests"), and one refusal may answer several requests of a
- * batch by their ids (WireError.also); an unknown key gets DENIED
- * with one sentence or a stored bundle; a device never gets a relay-only
+ * batch by their ids (WireError.also); an unknown key gets UNPUBLISHED
+ * with its one sentence (or KEY_REMOVED) or a stored bundle; a device never gets a relay-only
  * answer and a peer relay nothing else; pushes only follow a subscribe. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +38,6 @@
 #define RQ_MAX_FRAMES 16
 /* Requests of one input: each frame a batch at its largest. */
 #define RQ_MAX_REQUESTS (RQ_MAX_FRAMES * LSN_WIRE_BATCH_ITEMS)
-#define UNKNOWN_SENTENCE "not allowed: this key is not known to the relay"
 
 struct who_fix {
     char user[80];
@@ -268,6 +267,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* 1 if resp is the relay's refusal of an unknown key. */
+static int
+unknown_refusal(const Liaison__Response *resp)
+{
+    return resp->error != NULL && (resp->error->code == LSN_ERR_UNPUBLISHED ||
+                                   resp->error->code == LSN_ERR_KEY_REMOVED);
+}
+
 /* Checks one reply to a frame from who. */
 static void
 check_reply(const struct who_fix *who, const Liaison__Response *resp,
@@ -284,16 +291,16 @@ check_reply(const struct who_fix *who, const Liaison__Response *resp,
     if (req == NULL)
         FF_CHECK(resp->error != NULL &&
                  (resp->id == 0 || resp->error->code == LSN_ERR_RATE ||
-                  resp->error->code == LSN_ERR_DENIED));
+                  resp->error->code == LSN_ERR_DENIED || unknown_refusal(resp)));
     else
         FF_CHECK(resp->id == req->id || (resp->id == 0 && resp->error != NULL));
     switch (who->kind) {
     case K_UNKNOWN:
         if (resp->error != NULL) {
-            FF_CHECK(resp->error->code == LSN_ERR_DENIED ||
-                     resp->error->code == LSN_ERR_RATE);
-            if (resp->error->code == LSN_ERR_DENIED)
-                FF_CHECK(strcmp(resp->error->message, UNKNOWN_SENTENCE) == 0);
+            FF_CHECK(unknown_refusal(resp) || resp->error->code == LSN_ERR_RATE);
+            if (resp->error->code == LSN_ERR_UNPUBLISHED)
+                FF_CHECK(strcmp(resp->error->message,
+                                lsn_strerror(LSN_ERR_UNPUBLISHED)) == 0);
         } else {
             FF_CHECK(resp->body_case == LIAISON__RESPONSE__BODY_DIR_PUT);
         }
@@ -424,7 +431,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FF_CHECK(resp->error->n_also < q.n - k);
             FF_CHECK(q.frame[k + resp->error->n_also] == q.frame[k]);
             FF_CHECK((resp->error->code == LSN_ERR_RATE && k >= cfg.burst) ||
-                     (resp->error->code == LSN_ERR_DENIED && who->kind == K_UNKNOWN));
+                     (unknown_refusal(resp) && who->kind == K_UNKNOWN));
             for (size_t j = 0; j < resp->error->n_also; j++)
                 FF_CHECK(req[k + 1 + j] == NULL ||
                          resp->error->also[j] == req[k + 1 + j]->id);

@@ -232,14 +232,14 @@ test_relay_unknown_key_only_bootstrap(void **state)
     assert_int_equal(lsn_credential_new("o1", "intruder", LIAISON__DEVICE_ROLE__ROLE_ADMIN,
                                         1, 1, &x), 0);
     assert_int_equal(rf_connect(&F, x, &c), 0);
-    assert_int_equal(lsn_relay_client_hello(c, &h), LSN_ERR_DENIED);
+    assert_int_equal(lsn_relay_client_hello(c, &h), LSN_ERR_UNPUBLISHED);
     snprintf(m1, sizeof m1, "%s", lsn_relay_client_message(c));
-    assert_int_equal(lsn_relay_client_fetch(c, 1, &f), LSN_ERR_DENIED);
+    assert_int_equal(lsn_relay_client_fetch(c, 1, &f), LSN_ERR_UNPUBLISHED);
     assert_string_equal(m1, lsn_relay_client_message(c));
     /* A valid bundle that does not list this key: the same refusal. */
     assert_int_equal(lsn_relay_client_dir_put(c, LIAISON__DIR_KIND__DIR_BUNDLE,
                                               F.orgs[1].bundle->bytes,
-                                              F.orgs[1].bundle->len, NULL), LSN_ERR_DENIED);
+                                              F.orgs[1].bundle->len, NULL), LSN_ERR_UNPUBLISHED);
     assert_string_equal(m1, lsn_relay_client_message(c));
     /* A batch is not for it: refused with one answer, which the client
      * library takes as the same refusal for each request in it. */
@@ -258,7 +258,7 @@ test_relay_unknown_key_only_bootstrap(void **state)
         for (int i = 0; i < 2; i++) {
             assert_int_equal(lsn_wire_recv(w, 5000, &resp), 0);
             assert_int_equal(resp->id, ids[i]);
-            assert_int_equal(lsn_wire_check(w, resp), LSN_ERR_DENIED);
+            assert_int_equal(lsn_wire_check(w, resp), LSN_ERR_UNPUBLISHED);
             assert_string_equal(m1, lsn_wire_message(w));
             lsn_pb_free(&resp->base);
         }
