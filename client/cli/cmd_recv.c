@@ -48,7 +48,8 @@ const char inbox_usage[] =
     "       liaison read MSGID [--json] [--save-attachments DIR]\n"
     "       liaison open FILE [--json] [--save-attachments DIR]\n"
     "\n"
-    "inbox lists received messages, oldest first (* marks unread).\n"
+    "inbox lists received messages, oldest first, under a row of column\n"
+    "names (* marks unread).\n"
     "read shows one message (a unique prefix of its id is enough), marks it\n"
     "read and, if its sender asked for one, sends a read receipt (unless\n"
     "read-receipts = no in the profile's config).\n"
@@ -292,10 +293,13 @@ list_one(void *ctx, const struct lsn_message *m)
 {
     struct list_ctx *x = ctx;
 
-    if (x->json)
+    if (x->json) {
         cli_print_message(stdout, m, 1);
-    else
+    } else {
+        if (x->n == 0)
+            cli_print_summary_header(stdout);
         cli_print_summary(stdout, m);
+    }
     x->n++;
     return 0;
 }
@@ -317,6 +321,8 @@ cmd_inbox(int argc, char **argv)
         rc = lsn_cli_fail(r, "inbox");
     else if (!l.json && l.n == 0)
         fprintf(stderr, "no %smessages\n", unread ? "unread " : "");
+    else if (!l.json)
+        cli_print_summary_legend(stdout);
     lsn_client_close(&c);
     return rc;
 }
