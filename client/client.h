@@ -164,6 +164,7 @@ struct lsn_sent_summary {
     int known;                          /* 0: the record keeps no summary */
     int type, tlp, priority;            /* LIAISON__ALERT_TYPE__ ... */
     int sealed_only;                    /* made by `liaison seal` (a file) */
+    int64_t sealed_us;                  /* when sealed, unix us; 0 unknown */
     char title[LSN_ALERT_TITLE_MAX + 1];
 };
 

@@ -39,9 +39,10 @@ unseal(struct lsn_client *c, const ProtobufCBinaryData *b, const uint8_t *ad,
 
 static void
 fill(struct lsn_sent_summary *out, int type, const char *title, int tlp,
-     int priority, int sealed_only)
+     int priority, int sealed_only, int64_t sealed_us)
 {
     out->known = 1;
+    out->sealed_us = sealed_us;
     out->type = type;
     out->tlp = tlp;
     out->priority = priority;
@@ -66,12 +67,13 @@ lsn_client_sent_summary(struct lsn_client *c, const uint8_t msg_id[16],
         /* A title's 256 bytes and four small fields. */
         if ((r = LSN_PB_DECODE(sent_summary, plain, n, 4096, &sum)) == 0 &&
             (r = lsn_utf8_check(sum->title, strlen(sum->title))) == 0)
-            fill(out, sum->type, sum->title, sum->tlp, sum->priority, sum->sealed_only);
+            fill(out, sum->type, sum->title, sum->tlp, sum->priority, sum->sealed_only,
+                 sum->sealed_us);
     } else if (r == LSN_ERR_NOT_FOUND &&
                (r = unseal(c, &rec->sealed_content, msg_id, 16, &plain, &n)) == 0) {
         /* A record without a summary, not yet taken: its content tells. */
         if ((r = lsn_alert_decode(plain, n, &a)) == 0)
-            fill(out, a->type, a->title, a->tlp, a->priority, 0);
+            fill(out, a->type, a->title, a->tlp, a->priority, 0, 0);
     }
     if (r == LSN_ERR_NOT_FOUND)
         r = 0;          /* it keeps neither: known stays 0 */

@@ -4,6 +4,7 @@
  * (re-sealed once when a recipient's key is stale). */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -188,6 +189,7 @@ seal_summary(struct lsn_client *c, const Liaison__Alert *a, const uint8_t msg_id
 {
     Liaison__SentSummary sum = LIAISON__SENT_SUMMARY__INIT;
     uint8_t ad[16 + LSN_SUMMARY_AD_LEN], *plain = NULL;
+    struct timespec ts;
     size_t pl = 0;
     int r;
 
@@ -196,6 +198,8 @@ seal_summary(struct lsn_client *c, const Liaison__Alert *a, const uint8_t msg_id
     sum.tlp = a->tlp;
     sum.priority = a->priority;
     sum.sealed_only = c->offline != 0;
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+        sum.sealed_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
     memcpy(ad, msg_id, 16);
     memcpy(ad + 16, LSN_SUMMARY_AD, LSN_SUMMARY_AD_LEN);
     if ((r = lsn_pb_encode(&sum.base, &plain, &pl)) != 0)

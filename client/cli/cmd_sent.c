@@ -117,7 +117,8 @@ collect(void *ctx, const uint8_t id[16], const Liaison__StoredSent *rec)
     return 0;
 }
 
-/* Newest first; the same second in id order, so the listing is stable. */
+/* Newest first: by the signed creation second, then by when it was
+ * sealed within it; then in id order, so the listing is stable. */
 static int
 newest_first(const void *a, const void *b)
 {
@@ -125,6 +126,8 @@ newest_first(const void *a, const void *b)
 
     if (x->created != y->created)
         return x->created < y->created ? 1 : -1;
+    if (x->sum.sealed_us != y->sum.sealed_us)
+        return x->sum.sealed_us < y->sum.sealed_us ? 1 : -1;
     return memcmp(x->id, y->id, 16);
 }
 
