@@ -62,6 +62,7 @@ struct item {
     uint8_t id[16];
     int64_t created;
     struct lsn_sent_summary sum;
+    int err;                    /* why the summary did not open, or 0 */
 };
 
 struct listing {
@@ -89,7 +90,6 @@ collect(void *ctx, const uint8_t id[16], const Liaison__StoredSent *rec)
 {
     struct listing *l = ctx;
     struct item *it;
-    int r;
 
     if (rec->created < l->since)
         return 0;
@@ -104,12 +104,12 @@ collect(void *ctx, const uint8_t id[16], const Liaison__StoredSent *rec)
     it = &l->v[l->n];
     memcpy(it->id, id, 16);
     it->created = rec->created;
-    if ((r = lsn_client_sent_summary(l->c, id, rec, &it->sum)) != 0) {
-        char hex[33];
-        cli_hex_id(hex, id);
-        lsn_set_detail("sent record %s", hex);
-        return r;
-    }
+    /* A summary that does not open is shown as not kept, with why: one
+     * damaged record does not hide the others. */
+    it->err = lsn_client_sent_summary(l->c, id, rec, &it->sum);
+    if (it->err == LSN_ERR_NOMEM)
+        return it->err;
+    lsn_set_detail("%s", "");
     /* Receipts are bookkeeping, as in the inbox. */
     if (it->sum.known && it->sum.type == LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT)
         return 0;
@@ -292,7 +292,7 @@ print_org_text(const Liaison__StoredSent *rec, const char *msg_state,
 
 static void
 print_text(const uint8_t id[16], const Liaison__StoredSent *rec,
-           const struct lsn_sent_summary *sum, const struct rcpts *rx,
+           const struct lsn_sent_summary *sum, int sum_err, const struct rcpts *rx,
            const Liaison__StatusReply *st, int err, int64_t now)
 {
     const char *state = message_state(rec, sum, now);
@@ -307,6 +307,8 @@ print_text(const uint8_t id[16], const Liaison__StoredSent *rec,
            sum->known ? tlp : "-");
     if (sum->known)
         cli_safe_text(stdout, sum->title, NULL);
+    else if (sum_err != 0)
+        printf("(title not shown: %s)", lsn_strerror(sum_err));
     else
         fputs("(title not kept for this message)", stdout);
     printf("%s\n", mark[0] ? CLI_SGR_OFF : "");
@@ -346,7 +348,7 @@ json_summary_text(const struct lsn_sent_summary *sum, const struct lsn_name *t, 
 
 static void
 print_json(const uint8_t id[16], const Liaison__StoredSent *rec,
-           const struct lsn_sent_summary *sum, const struct rcpts *rx,
+           const struct lsn_sent_summary *sum, int sum_err, const struct rcpts *rx,
            const Liaison__StatusReply *st, int err, int64_t now)
 {
     const char *state = message_state(rec, sum, now);
@@ -367,6 +369,8 @@ print_json(const uint8_t id[16], const Liaison__StoredSent *rec,
         lsn_json_print(stdout, NULL);
         return;
     }
+    if (sum_err != 0)
+        json_object_set_new(o, "summary_error", json_string(lsn_strerror(sum_err)));
     if (strcmp(state, "waiting") == 0) {
         json_object_set_new(o, "waiting", json_string(cli_waiting_what(rec)));
         json_object_set_new(o, "retry_at", json_integer(rec->retry_at));
@@ -452,13 +456,14 @@ show(struct lsn_client *c, const struct opts *o, const struct item *it, int *dow
         if ((err = *down) == 0 && (err = lsn_client_connect(c)) == 0)
             err = lsn_relay_client_status(c->rc, it->id, &st);
         if (err != 0 && lsn_cli_exit_for(err, 0) == LSN_EXIT_UNREACHABLE)
-            *down = err;
-        lsn_set_detail("%s", "");
+            *down = err;            /* its detail stays for the closing line */
+        else
+            lsn_set_detail("%s", "");
     }
     if (o->json)
-        print_json(it->id, rec, &it->sum, &rx, st, err, now);
+        print_json(it->id, rec, &it->sum, it->err, &rx, st, err, now);
     else
-        print_text(it->id, rec, &it->sum, &rx, st, err, now);
+        print_text(it->id, rec, &it->sum, it->err, &rx, st, err, now);
 out:
     free(rx.v);
     lsn_pb_free((ProtobufCMessage *)st);
