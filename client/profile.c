@@ -95,7 +95,6 @@ describe(struct lsn_profile_about *about, const struct lsn_credential *c,
     const Liaison__RosterOrg *o = lsn_roster_find_org(ro, c->org);
     const Liaison__RosterRelay *rl = o != NULL ? lsn_roster_find_relay(ro, o->relay) : NULL;
 
-    memset(about, 0, sizeof *about);
     snprintf(about->org, sizeof about->org, "%s", c->org);
     snprintf(about->device, sizeof about->device, "%s", c->device);
     if (o != NULL)
@@ -124,6 +123,8 @@ lsn_profile_init_about(const char *dir, const char *cred_path, const char *pass,
     char path[PATH_MAX];
     int r;
 
+    if (about != NULL)
+        memset(about, 0, sizeof *about);
     if ((r = lsn_credential_load(cred_path, pass, &c)) != 0)
         return r;
     if (c->roster_len == 0) {
@@ -151,7 +152,9 @@ lsn_profile_init_about(const char *dir, const char *cred_path, const char *pass,
     r = lsn_file_write(path, default_config, sizeof default_config - 1, 0);
     if (r == LSN_ERR_EXISTS)
         r = 0;      /* keep the user's settings */
-    if (r == 0 && about != NULL && (r = lsn_trust_roster_held(t, &ro)) == 0)
+    /* The profile stands: a roster that cannot be read back only leaves
+     * *about empty. */
+    if (r == 0 && about != NULL && lsn_trust_roster_held(t, &ro) == 0)
         describe(about, c, ro);
 out:
     if (text != NULL) {

@@ -50,7 +50,8 @@ struct lsn_profile_about {
     uint64_t roster_version;
 };
 
-/* lsn_profile_init, filling *about (may be NULL) when it returns 0. */
+/* lsn_profile_init, filling *about (may be NULL) when it returns 0 (left
+ * zeroed if the pinned roster cannot be read back). */
 int lsn_profile_init_about(const char *dir, const char *cred_path,
                            const char *pass, int64_t now,
                            struct lsn_profile_about *about);

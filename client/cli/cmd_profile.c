@@ -126,6 +126,12 @@ cmd_init(int argc, char **argv)
         return lsn_cli_fail(r, "cannot set up the profile in %s", dir);
     /* Which org, device and relay: a profile set up from the wrong
      * credential shows at once. */
+    if (about.org[0] == '\0') {
+        fputs("profile ready in ", stdout);
+        cli_safe_text(stdout, dir, NULL);
+        fputc('\n', stdout);
+        return 0;
+    }
     printf("profile for %s/%s at ", about.org, about.device);
     cli_safe_text(stdout, dir, NULL);
     if (about.relay[0] != '\0')
