@@ -491,7 +491,8 @@ cmd_sent(int argc, char **argv)
         rc = lsn_cli_fail(r, "cannot list the sent messages");
         goto out;
     }
-    qsort(l.v, l.n, sizeof *l.v, newest_first);
+    if (l.n > 1)
+        qsort(l.v, l.n, sizeof *l.v, newest_first);
     n = o.limit > 0 && (size_t)o.limit < l.n ? (size_t)o.limit : l.n;
     if (n == 0 && !o.json)
         fprintf(stderr, "no sent messages%s\n", o.since ? " since then" : "");
