@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client/alert.h"
 #include "client/profile.h"
 #include "client/relay_client.h"
 #include "client/seal.h"
@@ -157,5 +158,27 @@ int lsn_client_tlp_allows(int tlp, const char *own, const char *to);
 int lsn_client_forward(struct lsn_client *c, const char *prefix,
                        const char *const *to, size_t n, int64_t now,
                        uint8_t msg_id[16]);
+
+/* What `liaison sent` shows of a sent alert without the network. */
+struct lsn_sent_summary {
+    int known;                          /* 0: the record keeps no summary */
+    int type, tlp, priority;            /* LIAISON__ALERT_TYPE__ ... */
+    int sealed_only;                    /* made by `liaison seal` (a file) */
+    int64_t sealed_us;                  /* when sealed, unix us; 0 unknown */
+    char title[LSN_ALERT_TITLE_MAX + 1];
+};
+
+/* A sent record's summary is sealed under the local store key with
+ * msg_id || LSN_SUMMARY_AD as associated data (StoredSent.sealed_summary). */
+#define LSN_SUMMARY_AD "summary"
+#define LSN_SUMMARY_AD_LEN 7
+
+/* The summary of sent record rec (held under msg_id): from its sealed
+ * summary, else from its content while that is still sealed there; known
+ * 0 when it keeps neither.  LSN_ERR_CORRUPT if what it keeps does not
+ * open under this store's key. */
+int lsn_client_sent_summary(struct lsn_client *c, const uint8_t msg_id[16],
+                            const Liaison__StoredSent *rec,
+                            struct lsn_sent_summary *out);
 
 #endif

@@ -3,6 +3,7 @@
  * calls only files below it, then local*.c, seal.c, profile.c and
  * relay_client.c):
  *   fetch.c, inbox.c   take queue items; list, read and forward stored ones
+ *   outbox.c           sent records summarised for listing
  *   accept.c           one envelope opened and stored
  *   receipts.c         receipts sent, and recorded against sent messages
  *   deliveries.c       key deliveries applied to the credential

@@ -155,6 +155,10 @@ typedef int (*lsn_local_sent_fn)(void *ctx, const uint8_t msg_id[16],
 int lsn_local_each_unsubmitted(struct lsn_local *s, lsn_local_sent_fn fn,
                                void *ctx);
 
+/* Calls fn for every sent record, in msg_id order; stops at fn's first
+ * non-zero return and returns it. */
+int lsn_local_each_sent(struct lsn_local *s, lsn_local_sent_fn fn, void *ctx);
+
 /* Records a receipt for a sent message from org/device. */
 int lsn_local_put_receipt(struct lsn_local *s, const uint8_t msg_id[16],
                           const char *org, const char *device, int kind,

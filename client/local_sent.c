@@ -180,6 +180,29 @@ lsn_local_each_unsubmitted(struct lsn_local *s, lsn_local_sent_fn fn, void *ctx)
     return lsn_local_scan(s, s->sent, NULL, visit_unsubmitted, &x);
 }
 
+static int
+visit_sent(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    struct each_sent *x = ctx;
+    Liaison__StoredSent *rec = NULL;
+    int r;
+
+    if (k->mv_size != 16)
+        return 0;
+    if ((r = LSN_PB_DECODE(stored_sent, v->mv_data, v->mv_size, RECORD_MAX * 2, &rec)) == 0)
+        r = x->fn(x->ctx, k->mv_data, rec);
+    lsn_pb_free((ProtobufCMessage *)rec);
+    return r;
+}
+
+int
+lsn_local_each_sent(struct lsn_local *s, lsn_local_sent_fn fn, void *ctx)
+{
+    struct each_sent x = { fn, ctx };
+
+    return lsn_local_scan(s, s->sent, NULL, visit_sent, &x);
+}
+
 /* ------------------------------------------------------------ receipts */
 
 static void

@@ -87,17 +87,45 @@ missing_folder(const char *dir, int err)
     return LSN_ERR_IO;
 }
 
+/* Fills *about with the device c is and the home relay roster ro names
+ * for its org ("" where it names none). */
+static void
+describe(struct lsn_profile_about *about, const struct lsn_credential *c,
+         const struct lsn_roster *ro)
+{
+    const Liaison__RosterOrg *o = lsn_roster_find_org(ro, c->org);
+    const Liaison__RosterRelay *rl = o != NULL ? lsn_roster_find_relay(ro, o->relay) : NULL;
+
+    snprintf(about->org, sizeof about->org, "%s", c->org);
+    snprintf(about->device, sizeof about->device, "%s", c->device);
+    if (o != NULL)
+        snprintf(about->relay, sizeof about->relay, "%s", o->relay);
+    if (rl != NULL)
+        snprintf(about->endpoint, sizeof about->endpoint, "%s", rl->endpoint);
+    about->roster_version = ro->r->version;
+}
+
 int
 lsn_profile_init(const char *dir, const char *cred_path, const char *pass,
                  int64_t now)
 {
+    return lsn_profile_init_about(dir, cred_path, pass, now, NULL);
+}
+
+int
+lsn_profile_init_about(const char *dir, const char *cred_path, const char *pass,
+                       int64_t now, struct lsn_profile_about *about)
+{
     struct lsn_credential *c = NULL;
+    struct lsn_roster *ro = NULL;
     struct lsn_trust *t = NULL;
     uint8_t *text = NULL;
     size_t n = 0;
     char path[PATH_MAX];
     int r;
 
+    if (about != NULL)
+        memset(about, 0, sizeof *about);
     if ((r = lsn_credential_load(cred_path, pass, &c)) != 0)
         return r;
     if (c->roster_len == 0) {
@@ -125,11 +153,16 @@ lsn_profile_init(const char *dir, const char *cred_path, const char *pass,
     r = lsn_file_write(path, default_config, sizeof default_config - 1, 0);
     if (r == LSN_ERR_EXISTS)
         r = 0;      /* keep the user's settings */
+    /* The profile stands: a roster that cannot be read back only leaves
+     * *about empty. */
+    if (r == 0 && about != NULL && lsn_trust_roster_held(t, &ro) == 0)
+        describe(about, c, ro);
 out:
     if (text != NULL) {
         sodium_memzero(text, n);
         free(text);
     }
+    lsn_roster_destroy(&ro);
     lsn_trust_close(&t);
     lsn_credential_destroy(&c);
     return r;

@@ -43,6 +43,22 @@ int lsn_profile_dir(const char *home, char *out, size_t n);
 int lsn_profile_init(const char *dir, const char *cred_path, const char *pass,
                      int64_t now);
 
+/* Which device a profile is: its org and name, and its org's home relay
+ * in the pinned roster (name and endpoint, "" if the roster names none). */
+struct lsn_profile_about {
+    char org[LSN_ORG_ID_MAX + 1];
+    char device[LSN_NAME_MAX + 1];
+    char relay[LSN_NAME_MAX + 1];
+    char endpoint[256];
+    uint64_t roster_version;
+};
+
+/* lsn_profile_init, filling *about (may be NULL) when it returns 0 (left
+ * zeroed if the pinned roster cannot be read back). */
+int lsn_profile_init_about(const char *dir, const char *cred_path,
+                           const char *pass, int64_t now,
+                           struct lsn_profile_about *about);
+
 /* *is_protected = 1 if the profile's credential needs a passphrase. */
 int lsn_profile_is_protected(const char *dir, int *is_protected);
 

@@ -4,6 +4,7 @@
  * (re-sealed once when a recipient's key is stale). */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -179,16 +180,47 @@ same_send(struct lsn_client *c, const Liaison__StoredSent *held,
     return LSN_ERR_INVALID;
 }
 
+/* The alert's SentSummary sealed under the local store key, bound to
+ * msg_id || "summary" (*out malloc'd): what `liaison sent` shows once the
+ * content is wiped. */
+static int
+seal_summary(struct lsn_client *c, const Liaison__Alert *a, const uint8_t msg_id[16],
+             uint8_t **out, size_t *len)
+{
+    Liaison__SentSummary sum = LIAISON__SENT_SUMMARY__INIT;
+    uint8_t ad[16 + LSN_SUMMARY_AD_LEN], *plain = NULL;
+    struct timespec ts;
+    size_t pl = 0;
+    int r;
+
+    sum.type = a->type;
+    sum.title = a->title;
+    sum.tlp = a->tlp;
+    sum.priority = a->priority;
+    sum.sealed_only = c->offline != 0;
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+        sum.sealed_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    memcpy(ad, msg_id, 16);
+    memcpy(ad + 16, LSN_SUMMARY_AD, LSN_SUMMARY_AD_LEN);
+    if ((r = lsn_pb_encode(&sum.base, &plain, &pl)) != 0)
+        return r;
+    r = lsn_local_seal(c->p->store, plain, pl, ad, sizeof ad, out, len);
+    sodium_memzero(plain, pl);
+    free(plain);
+    return r;
+}
+
 /* The record of a sealed envelope, with its content sealed under the local
- * store key until the relay takes it (so a refusal as stale can re-seal). */
+ * store key until the relay takes it (so a refusal as stale can re-seal),
+ * and its summary for as long as the record stays. */
 static int
 record_sent(struct lsn_client *c, const Liaison__Alert *a, const char *const *to,
             size_t n, const struct lsn_seal_params *sp, const char *idem,
             const uint8_t msg_id[16], const uint8_t *env, size_t len)
 {
     Liaison__StoredSent rec = LIAISON__STORED_SENT__INIT, *held = NULL;
-    uint8_t *content = NULL, *sealed = NULL, digest[32];
-    size_t cl = 0, sl = 0;
+    uint8_t *content = NULL, *sealed = NULL, *summary = NULL, digest[32];
+    size_t cl = 0, sl = 0, suml = 0;
     int r;
 
     if ((r = lsn_alert_encode(a, &content, &cl)) != 0)
@@ -204,7 +236,8 @@ record_sent(struct lsn_client *c, const Liaison__Alert *a, const char *const *to
         else if ((r = same_send(c, held, msg_id, digest, to, n)) != 0)
             goto out;
     }
-    if ((r = lsn_local_seal(c->p->store, content, cl, msg_id, 16, &sealed, &sl)) != 0)
+    if ((r = lsn_local_seal(c->p->store, content, cl, msg_id, 16, &sealed, &sl)) != 0 ||
+        (r = seal_summary(c, a, msg_id, &summary, &suml)) != 0)
         goto out;
     rec.envelope = (ProtobufCBinaryData){ len, (uint8_t *)env };
     rec.recipients = (char **)to;
@@ -215,6 +248,7 @@ record_sent(struct lsn_client *c, const Liaison__Alert *a, const char *const *to
     rec.sealed_content = (ProtobufCBinaryData){ sl, sealed };
     rec.idem = (char *)(idem ? idem : "");
     rec.digest = (ProtobufCBinaryData){ sizeof digest, digest };
+    rec.sealed_summary = (ProtobufCBinaryData){ suml, summary };
     r = lsn_local_put_sent(c->p->store, msg_id, &rec);
 out:
     lsn_pb_free((ProtobufCMessage *)held);
@@ -223,6 +257,7 @@ out:
         free(content);
     }
     free(sealed);
+    free(summary);
     return r;
 }
 

@@ -23,6 +23,7 @@
 static const char usage[] =
     "usage: liaison-relay [--config FILE] [--listen tcp://HOST:PORT] [--data DIR]\n"
     "                     [--roster FILE] [--key FILE] [--syslog]\n"
+    "       liaison-relay --version\n"
     "       liaison-relay check-config FILE\n"
     "       liaison-relay import [--config FILE] [--data DIR] [--roster FILE]\n"
     "                            [--key FILE] BUNDLE\n"
@@ -215,6 +216,7 @@ main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { "listen", required_argument, NULL, 'l' },
         { "syslog", no_argument, NULL, 's' },
+        { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     static const struct option import_opts[] = {
@@ -265,6 +267,7 @@ main(int argc, char **argv)
         case 'k': over[3] = optarg; break;
         case 's': use_syslog = 1; break;
         case 'h': fputs(usage, stdout); return 0;
+        case 'V': printf("liaison-relay %s\n", LSN_VERSION); return 0;
         default: {
             const char *a = argv[optind - 1];
             char what[128];

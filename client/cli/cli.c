@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "client/cli/cli.h"
 #include "client/cli/cmd_agent.h"
@@ -58,6 +59,29 @@ cli_split_orgs(const char *list, char **buf, const char **out, size_t max,
     return 0;
 }
 
+int
+cli_colour(void)
+{
+    static int decided = -1;
+    const char *term = getenv("TERM");
+
+    if (decided < 0)
+        decided = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL &&
+                  !(term != NULL && strcmp(term, "dumb") == 0);
+    return decided;
+}
+
+const char *
+cli_mark(int priority, int tlp)
+{
+    int urgent = priority == LIAISON__PRIORITY__PRIORITY_URGENT;
+    int red = tlp == LIAISON__TLP__TLP_RED;
+
+    if ((!urgent && !red) || !cli_colour())
+        return "";
+    return urgent && red ? "\033[1;31m" : urgent ? "\033[1m" : "\033[31m";
+}
+
 void
 cli_hex_id(char out[33], const uint8_t id[16])
 {
@@ -73,4 +97,22 @@ cli_time(int64_t t, char buf[21])
     if (gmtime_r(&tt, &tm) == NULL || strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
         snprintf(buf, 21, "%lld", (long long)t);
     return buf;
+}
+
+int
+cli_parse_date(const char *s, int64_t *out)
+{
+    struct tm tm;
+    const char *end;
+
+    memset(&tm, 0, sizeof tm);
+    if ((end = strptime(s, "%Y-%m-%d", &tm)) == NULL)
+        return LSN_ERR_INVALID;
+    if (*end == 'T' && (end = strptime(end + 1, "%H:%M:%S", &tm)) != NULL &&
+        *end == 'Z')
+        end++;
+    if (end == NULL || *end != '\0' || tm.tm_year < 70)
+        return LSN_ERR_INVALID;
+    *out = (int64_t)timegm(&tm);
+    return 0;
 }

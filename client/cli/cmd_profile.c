@@ -24,14 +24,17 @@ const char init_usage[] =
     "`liaison-keys device add`: copies it (mode 0600), pins the roster it\n"
     "carries (every later roster must chain from it) and writes a commented\n"
     "config file.  The credential's passphrase, if it has one, is asked on the\n"
-    "terminal or read from --passphrase-file.\n";
+    "terminal or read from --passphrase-file.  It says which org and device\n"
+    "the profile is and its home relay: \"profile for ORG/DEVICE at DIR,\n"
+    "relay NAME ENDPOINT (roster vN)\".\n";
 
 const char orgs_usage[] =
     "usage: liaison orgs [--json]\n"
     "\n"
-    "Lists the coalition's member organisations from the pinned roster: id,\n"
-    "display name, root key fingerprint (compare it by phone), the bundle\n"
-    "version held (- if none yet) and the home relay.\n";
+    "Lists the coalition's member organisations from the pinned roster, under\n"
+    "a row of column names: id, display name, root key fingerprint (compare it\n"
+    "by phone), the bundle version held (- if none yet) and the home relay;\n"
+    "* marks this device's org, and a line at the end says so.\n";
 
 const char bundle_usage[] =
     "usage: liaison bundle import FILE\n"
@@ -51,12 +54,15 @@ const char audit_usage[] =
 
 const char status_usage[] =
     "usage: liaison status MSGID [--json]\n"
+    "       liaison status [--json]        (every sent message: `liaison sent`)\n"
     "\n"
-    "What became of a message this device sent, per recipient organisation\n"
+    "What became of a message this device sent (a unique prefix of its id is\n"
+    "enough), as its home relay tells it now, per recipient organisation\n"
     "and device: queued at the relay, delivered (stored by the device),\n"
     "refused by the device with its reason, trimmed, dropped or expired; and\n"
     "the delivery, read and non-delivery receipts that came back, each signed\n"
-    "by the device it names.\n";
+    "by the device it names.  Without MSGID it lists every message this\n"
+    "device sent, as `liaison sent` does.\n";
 
 const struct option init_opts[] = {
     { "credential", required_argument, NULL, 'c' }, { NULL, 0, NULL, 0 },
@@ -86,6 +92,7 @@ json_flag(int argc, char **argv, int *json, int n, const char **arg)
 
 struct init_try {
     const char *dir, *cred;
+    struct lsn_profile_about *about;
 };
 
 static int
@@ -93,12 +100,13 @@ try_init(const char *pass, void *arg)
 {
     const struct init_try *t = arg;
 
-    return lsn_profile_init(t->dir, t->cred, pass, lsn_now());
+    return lsn_profile_init_about(t->dir, t->cred, pass, lsn_now(), t->about);
 }
 
 int
 cmd_init(int argc, char **argv)
 {
+    struct lsn_profile_about about;
     const char *cred = NULL;
     char dir[PATH_MAX], prompt[PATH_MAX + 40];
     int c, r, prot = 0;
@@ -119,14 +127,14 @@ cmd_init(int argc, char **argv)
     if (access(prompt, F_OK) == 0)
         r = LSN_ERR_EXISTS;
     else if (prot) {
-        struct init_try t = { dir, cred };
+        struct init_try t = { dir, cred, &about };
         int read_failed = 0;
         snprintf(prompt, sizeof prompt, "Passphrase for %.200s: ", cred);
         r = cli_pass_tries(prompt, try_init, &t, &read_failed);
         if (read_failed)
             return lsn_cli_fail(r, "passphrase");
     } else {
-        r = lsn_profile_init(dir, cred, NULL, lsn_now());
+        r = lsn_profile_init_about(dir, cred, NULL, lsn_now(), &about);
     }
     if (r == LSN_ERR_EXISTS) {
         fputs("liaison: profile already exists in ", stderr);
@@ -136,8 +144,57 @@ cmd_init(int argc, char **argv)
     }
     if (r != 0)
         return lsn_cli_fail(r, "cannot set up the profile in %s", dir);
-    printf("profile ready in %s\n", dir);
+    /* Which org, device and relay: a profile set up from the wrong
+     * credential shows at once. */
+    if (about.org[0] == '\0') {
+        fputs("profile ready in ", stdout);
+        cli_safe_text(stdout, dir, NULL);
+        fputc('\n', stdout);
+        return 0;
+    }
+    printf("profile for %s/%s at ", about.org, about.device);
+    cli_safe_text(stdout, dir, NULL);
+    if (about.relay[0] != '\0')
+        printf(", relay %s %s", about.relay,
+               about.endpoint[0] ? about.endpoint : "(no endpoint in the roster)");
+    printf(" (roster v%llu)\n", (unsigned long long)about.roster_version);
     return 0;
+}
+
+/* orgs prints each kind of roster entry with its own header row, line
+ * and legend, so another kind is one more such group. */
+#define ORG_LINE "%c %-20s %-28s %-39s  %-6s %s\n"
+
+static void
+print_orgs_header(void)
+{
+    printf(ORG_LINE, ' ', "ORG", "NAME", "ROOT KEY FINGERPRINT", "BUNDLE", "RELAY");
+}
+
+static void
+print_org(const struct lsn_client *c, const Liaison__RosterOrg *o, long long v,
+          const char *fp, int json)
+{
+    int self = strcmp(o->id, c->p->cred->org) == 0;
+    char vs[24], display[4 * 64 + 1];
+
+    if (json) {
+        lsn_json_print(stdout, json_pack("{s:o, s:o, s:s, s:I, s:o, s:b}",
+            "org", lsn_json_text(o->id), "display", lsn_json_text(o->display),
+            "fingerprint", fp, "bundle_version", (json_int_t)v,
+            "relay", lsn_json_text(o->relay), "self", self));
+        return;
+    }
+    snprintf(vs, sizeof vs, v ? "v%lld" : "-", v);
+    printf(ORG_LINE, self ? '*' : ' ', o->id, cli_safe(o->display, display, sizeof display),
+           fp, vs, o->relay);
+}
+
+static void
+print_orgs_legend(void)
+{
+    puts("* your org; BUNDLE: the version of its signed keys held here (- none yet);\n"
+         "compare a ROOT KEY FINGERPRINT with that org by phone before trusting it");
 }
 
 int
@@ -156,9 +213,11 @@ cmd_orgs(int argc, char **argv)
         rc = lsn_cli_fail(r, "no valid roster");
         goto out;
     }
-    if (!json)
+    if (!json) {
         printf("coalition `%s`, roster v%llu\n", ro->r->coalition,
                (unsigned long long)ro->r->version);
+        print_orgs_header();
+    }
     for (size_t i = 0; i < ro->r->n_orgs; i++) {
         const Liaison__RosterOrg *o = ro->r->orgs[i];
         struct lsn_bundle *b = NULL;
@@ -166,20 +225,10 @@ cmd_orgs(int argc, char **argv)
                           ? (long long)b->b->version : 0;
         lsn_bundle_destroy(&b);
         lsn_fingerprint(fp, o->root_key.data, 32);
-        if (json) {
-            lsn_json_print(stdout, json_pack("{s:o, s:o, s:s, s:I, s:o, s:b}",
-                "org", lsn_json_text(o->id), "display", lsn_json_text(o->display),
-                "fingerprint", fp, "bundle_version", (json_int_t)v,
-                "relay", lsn_json_text(o->relay),
-                "self", strcmp(o->id, c->p->cred->org) == 0));
-        } else {
-            char vs[24];
-            snprintf(vs, sizeof vs, v ? "v%lld" : "-", v);
-            printf("%c %-20s %-28s %s  %-5s %s\n",
-                   strcmp(o->id, c->p->cred->org) == 0 ? '*' : ' ', o->id,
-                   o->display, fp, vs, o->relay);
-        }
+        print_org(c, o, v, fp, json);
     }
+    if (!json)
+        print_orgs_legend();
 out:
     lsn_roster_destroy(&ro);
     lsn_client_close(&c);
@@ -353,6 +402,12 @@ recipient_state(const Liaison__RecipientStatus *p)
     return "queued";
 }
 
+const char *
+cli_recipient_state(const Liaison__RecipientStatus *p)
+{
+    return recipient_state(p);
+}
+
 /* One line per device that did not simply take it: who refused it and
  * why, and what still waits. */
 static void
@@ -485,6 +540,12 @@ waiting_what(const Liaison__StoredSent *sent)
                                                               : "recipient quota";
 }
 
+const char *
+cli_waiting_what(const Liaison__StoredSent *sent)
+{
+    return waiting_what(sent);
+}
+
 int
 cmd_status(int argc, char **argv)
 {
@@ -497,6 +558,9 @@ cmd_status(int argc, char **argv)
     char hex[33];
     int json, rc, r, relay_err = 0;
 
+    /* The kit put options first: optind is at the MSGID, if any. */
+    if (optind == argc)
+        return cmd_sent(argc, argv);
     if ((rc = json_flag(argc, argv, &json, 1, &prefix)) != 0)
         return rc;
     if ((rc = cli_open(&c)) != 0)

@@ -69,25 +69,6 @@ collect(void *ctx, const char *org, const uint8_t msg_id[16], int64_t received,
     return 0;
 }
 
-/* YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC. */
-static int
-parse_date(const char *s, int64_t *out)
-{
-    struct tm tm;
-    const char *end;
-
-    memset(&tm, 0, sizeof tm);
-    if ((end = strptime(s, "%Y-%m-%d", &tm)) == NULL)
-        return LSN_ERR_INVALID;
-    if (*end == 'T' && (end = strptime(end + 1, "%H:%M:%S", &tm)) != NULL &&
-        *end == 'Z')
-        end++;
-    if (end == NULL || *end != '\0' || tm.tm_year < 70)
-        return LSN_ERR_INVALID;
-    *out = (int64_t)timegm(&tm);
-    return 0;
-}
-
 int
 cmd_prune(int argc, char **argv)
 {
@@ -113,7 +94,7 @@ cmd_prune(int argc, char **argv)
         return lsn_cli_usage("unexpected argument `%.64s`", argv[optind]);
     if ((before_s == NULL) == (age_s == NULL))
         return lsn_cli_usage("give one of --before DATE and --older-than AGE");
-    if (before_s != NULL && parse_date(before_s, &before) != 0)
+    if (before_s != NULL && cli_parse_date(before_s, &before) != 0)
         return lsn_cli_usage("--before `%.64s`: use YYYY-MM-DD or "
                              "YYYY-MM-DDTHH:MM:SSZ", before_s);
     if (age_s != NULL) {

@@ -48,13 +48,17 @@ const char inbox_usage[] =
     "       liaison read MSGID [--json] [--save-attachments DIR]\n"
     "       liaison open FILE [--json] [--save-attachments DIR]\n"
     "\n"
-    "inbox lists received messages, oldest first (* marks unread).\n"
+    "inbox lists received messages, oldest first, under a row of column\n"
+    "names (* marks unread).\n"
     "read shows one message (a unique prefix of its id is enough), marks it\n"
     "read and, if its sender asked for one, sends a read receipt (unless\n"
     "read-receipts = no in the profile's config).\n"
     "open verifies and opens an envelope file made by `liaison seal`, without\n"
     "a relay (import the sender's bundle first with `liaison bundle import`),\n"
-    "and stores it like a fetched message.\n"
+    "and stores it like a fetched message.  A forward's original is shown\n"
+    "under it, every line behind \"  | \".  On a colour terminal urgent\n"
+    "messages are bold and TLP:RED ones red (never with NO_COLOR set, output\n"
+    "piped, or --json).\n"
     "\n"
     "  --save-attachments DIR   also write each attachment (and those of a\n"
     "                           forwarded original that verified) into DIR\n"
@@ -292,10 +296,13 @@ list_one(void *ctx, const struct lsn_message *m)
 {
     struct list_ctx *x = ctx;
 
-    if (x->json)
+    if (x->json) {
         cli_print_message(stdout, m, 1);
-    else
+    } else {
+        if (x->n == 0)
+            cli_print_summary_header(stdout);
         cli_print_summary(stdout, m);
+    }
     x->n++;
     return 0;
 }
@@ -317,6 +324,8 @@ cmd_inbox(int argc, char **argv)
         rc = lsn_cli_fail(r, "inbox");
     else if (!l.json && l.n == 0)
         fprintf(stderr, "no %smessages\n", unread ? "unread " : "");
+    else if (!l.json)
+        cli_print_summary_legend(stdout);
     lsn_client_close(&c);
     return rc;
 }

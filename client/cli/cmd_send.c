@@ -21,7 +21,8 @@
 
 const char send_usage[] =
     "usage: liaison send --to ORG[,ORG...] --title TEXT [options]\n"
-    "       liaison reply MSGID [options]          (to the sender's org; type response)\n"
+    "       liaison reply MSGID [options]          (to the sender's org; type response;\n"
+    "                                               title \"Re: \" and the original's)\n"
     "       liaison seal --to ORG[,ORG...] --title TEXT --out FILE [options]\n"
     "       liaison forward MSGID --to ORG[,ORG...] [--json]\n"
     "\n"
@@ -485,6 +486,28 @@ seal_and_submit(struct lsn_client *c, const struct send_opts *o,
     return 0;
 }
 
+/* A reply's title without --title: "Re: " and the title of the message
+ * replied to (by id prefix), unless that already starts with "Re:"; cut
+ * to LSN_ALERT_TITLE_MAX bytes on a UTF-8 boundary. */
+static int
+reply_title(struct lsn_client *c, const char *prefix,
+            char title[LSN_ALERT_TITLE_MAX + 1])
+{
+    struct lsn_message *m = NULL;
+    const char *t;
+    int r;
+
+    if ((r = lsn_client_read(c, prefix, 0, &m)) != 0)
+        return r;
+    t = m->o->alert->title;
+    snprintf(title, LSN_ALERT_TITLE_MAX + 1, "%s%s",
+             strncasecmp(t, "re:", 3) == 0 ? "" : "Re: ", t);
+    for (size_t k = strlen(title); k > 0 && lsn_utf8_check(title, k) != 0; k--)
+        title[k - 1] = '\0';
+    lsn_message_free(&m);
+    return 0;
+}
+
 static int
 run_send(int argc, char **argv, int reply)
 {
@@ -493,6 +516,7 @@ run_send(int argc, char **argv, int reply)
     struct built *b = NULL;
     const char *to[LSN_MAX_RECIPIENTS];
     char *orgs = NULL, reply_org[LSN_ENV_ORG_MAX + 1] = "";
+    char title[LSN_ALERT_TITLE_MAX + 1];
     uint8_t held[16];
     size_t n = 0, pending = 0;
     int rc, r;
@@ -503,8 +527,6 @@ run_send(int argc, char **argv, int reply)
         o.reply_to = o.arg;
         if (!o.type_set)
             o.type = LIAISON__ALERT_TYPE__ALERT_TYPE_RESPONSE;
-        if (o.title == NULL)
-            return lsn_cli_usage("reply needs --title");
     } else if (o.to == NULL || o.title == NULL) {
         return lsn_cli_usage("send needs --to and --title");
     }
@@ -512,9 +534,22 @@ run_send(int argc, char **argv, int reply)
         free(orgs);
         return lsn_cli_fail(r, "--to");
     }
+    /* A reply without --title is checked with a stand-in title and given
+     * "Re: " and the original's once the profile is open. */
+    int default_title = reply && o.title == NULL;
+    if (default_title)
+        o.title = "Re:";
     if ((rc = build(&o, &b)) != 0 || (rc = cli_open(&c)) != 0 ||
         (o.reply_to != NULL && (rc = build_reply(c, &o, b, reply_org)) != 0))
         goto out;
+    if (default_title) {
+        if ((r = reply_title(c, o.arg, title)) != 0) {
+            rc = lsn_cli_fail(r, "no received message %s to reply to", o.arg);
+            goto out;
+        }
+        o.title = title;
+        b->a.title = title;
+    }
     if (reply && n == 0) {
         to[0] = reply_org;
         n = 1;

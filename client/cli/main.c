@@ -23,6 +23,8 @@ static const struct lsn_cli_cmd commands[] = {
     { "reply", cmd_reply, reply_opts, send_usage, "answer a received message", NULL },
     { "forward", cmd_forward, forward_opts, send_usage,
       "forward a received message (TLP 2.0 enforced)", NULL },
+    { "sent", cmd_sent, sent_opts, sent_usage,
+      "list sent messages with their state per recipient org", NULL },
     { "status", cmd_status, status_opts, status_usage,
       "what became of a sent message, with receipts", NULL },
     { "seal", cmd_seal, seal_opts, send_usage,

@@ -1,5 +1,6 @@
 /* show.c: how a message looks: text for people, one JSON object per
  * message for scripts (field names are stable: docs/json.md). */
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -211,14 +212,18 @@ cli_safe(const char *s, char *buf, size_t n)
     return buf;
 }
 
+/* The alert's fields and body; colour: the priority and TLP lines of an
+ * urgent or TLP:RED alert stand out (cli_mark). */
 static void
-text_alert(FILE *f, const Liaison__Alert *a)
+text_alert(FILE *f, const Liaison__Alert *a, int colour)
 {
+    const char *pri = colour ? cli_mark(a->priority, LIAISON__TLP__TLP_AMBER) : "";
+    const char *tlp = colour ? cli_mark(LIAISON__PRIORITY__PRIORITY_ROUTINE, a->tlp) : "";
     char t[21];
 
-    fprintf(f, "Type:     %s    Priority: %s\n", lsn_name_of(lsn_names_type, a->type),
-            lsn_name_of(lsn_names_priority, a->priority));
-    fprintf(f, "TLP:%s", lsn_name_of(lsn_names_tlp, a->tlp));
+    fprintf(f, "%sType:     %s    Priority: %s%s\n", pri, lsn_name_of(lsn_names_type, a->type),
+            lsn_name_of(lsn_names_priority, a->priority), pri[0] ? CLI_SGR_OFF : "");
+    fprintf(f, "%sTLP:%s%s", tlp, lsn_name_of(lsn_names_tlp, a->tlp), tlp[0] ? CLI_SGR_OFF : "");
     if (a->pap != LIAISON__PAP__PAP_UNSET)
         fprintf(f, "  PAP:%s", lsn_name_of(lsn_names_pap, a->pap));
     if (a->handling != LIAISON__HANDLING_CODE__HANDLING_UNSET) {
@@ -280,19 +285,49 @@ text_alert(FILE *f, const Liaison__Alert *a)
 }
 
 static void
-text_envelope(FILE *f, const struct lsn_opened *o, const char *indent)
+text_envelope(FILE *f, const struct lsn_opened *o)
 {
     char hex[33], t[21];
 
     cli_hex_id(hex, o->msg_id);
-    fprintf(f, "%sMessage:  %s\n", indent, hex);
-    fprintf(f, "%sFrom:     %s (device %s), signature verified\n", indent,
+    fprintf(f, "Message:  %s\n", hex);
+    fprintf(f, "From:     %s (device %s), signature verified\n",
             o->sender_org, o->sender_device);
-    fprintf(f, "%sTo:      ", indent);
+    fputs("To:      ", f);
     for (size_t i = 0; i < o->n_recipients; i++)
         fprintf(f, " %s", o->recipients[i].org);
-    fprintf(f, "\n%sSent:     %s", indent, cli_time(o->created, t));
+    fprintf(f, "\nSent:     %s", cli_time(o->created, t));
     fprintf(f, "   expires %s\n", cli_time(o->expires, t));
+}
+
+/* The original inside a forward, indented under it: every line of its
+ * header and body behind ORIGINAL_INDENT (through cli_safe_text), so no
+ * text of it can pose as a line of the forward or of ours. */
+#define ORIGINAL_INDENT "  | "
+
+static void
+text_original(FILE *f, const struct lsn_opened *o)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+
+    if (mem == NULL) {
+        fputs(ORIGINAL_INDENT "(not shown: out of memory)\n", f);
+        return;
+    }
+    /* Rendered as text first (sender text escaped there), then every
+     * line prefixed; escaping again changes nothing it already wrote. */
+    text_envelope(mem, o);
+    text_alert(mem, o->alert, 0);
+    if (fclose(mem) != 0 || buf == NULL) {
+        fputs(ORIGINAL_INDENT "(not shown: out of memory)\n", f);
+    } else {
+        cli_safe_text(f, buf, ORIGINAL_INDENT);
+        if (len > 0 && buf[len - 1] != '\n')
+            fputc('\n', f);
+    }
+    free(buf);
 }
 
 void
@@ -302,8 +337,8 @@ cli_print_message(FILE *f, const struct lsn_message *m, int json)
         print_json(f, m);
         return;
     }
-    text_envelope(f, m->o, "");
-    text_alert(f, m->o->alert);
+    text_envelope(f, m->o);
+    text_alert(f, m->o->alert, f == stdout);
     if (m->o->alert->forwarded != NULL) {
         if (m->original_err != 0 || m->original == NULL) {
             fprintf(f, "\n--- forwarded original: NOT VERIFIED (%s) ---\n",
@@ -314,8 +349,7 @@ cli_print_message(FILE *f, const struct lsn_message *m, int json)
             for (size_t i = 0; i < m->original->n_recipients; i++)
                 fprintf(f, " %s", m->original->recipients[i].org);
             fprintf(f, " ---\n");
-            text_envelope(f, m->original, "  ");
-            text_alert(f, m->original->alert);
+            text_original(f, m->original);
         }
     }
 }
@@ -324,13 +358,27 @@ void
 cli_print_summary(FILE *f, const struct lsn_message *m)
 {
     const Liaison__Alert *a = m->o->alert;
+    const char *mark = f == stdout ? cli_mark(a->priority, a->tlp) : "";
     char hex[33], t[21];
 
     cli_hex_id(hex, m->o->msg_id);
-    fprintf(f, "%c %.12s  %s  %-16s %-8s TLP:%-12s ", m->read ? ' ' : '*', hex,
+    fprintf(f, "%s%c %.12s  %s  %-16s %-8s TLP:%-12s ", mark, m->read ? ' ' : '*', hex,
             cli_time(m->o->created, t), m->o->sender_org,
             lsn_name_of(lsn_names_priority, a->priority),
             lsn_name_of(lsn_names_tlp, a->tlp));
     cli_safe_text(f, a->title, NULL);
-    fputc('\n', f);
+    fprintf(f, "%s\n", mark[0] ? CLI_SGR_OFF : "");
+}
+
+void
+cli_print_summary_header(FILE *f)
+{
+    fprintf(f, "%c %-12s  %-20s  %-16s %-8s %-16s %s\n", ' ', "ID", "SENT", "FROM",
+            "PRIORITY", "TLP", "TITLE");
+}
+
+void
+cli_print_summary_legend(FILE *f)
+{
+    fputs("* unread; `liaison read ID` shows one and marks it read\n", f);
 }
