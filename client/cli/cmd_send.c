@@ -20,9 +20,9 @@
 #define MAX_ATTACH 32
 
 const char send_usage[] =
-    "usage: liaison send --to ORG[,ORG...] --title TEXT [options]\n"
+    "usage: liaison send --to ORG|circle:NAME[,...] --title TEXT [options]\n"
     "       liaison reply MSGID [options]          (to the sender's org; type response)\n"
-    "       liaison seal --to ORG[,ORG...] --title TEXT --out FILE [options]\n"
+    "       liaison seal --to ORG|circle:NAME[,...] --title TEXT --out FILE [options]\n"
     "       liaison forward MSGID --to ORG[,ORG...] [--json]\n"
     "\n"
     "Seals an alert so that only the named organisations can read it, signs it\n"
@@ -31,7 +31,8 @@ const char send_usage[] =
     "from --body-file FILE (- for stdin), or from stdin when stdin is not a\n"
     "terminal.\n"
     "\n"
-    "  --to ORG[,ORG...]        recipient organisations (see `liaison orgs`)\n"
+    "  --to ORG[,ORG...]        recipient organisations (see `liaison orgs`);\n"
+    "                           circle:NAME stands for that circle's members\n"
     "  --title TEXT             one line, at most 256 bytes\n"
     "  --body-file FILE|-       the body text\n"
     "  --tlp clear|green|amber|amber+strict|red     TLP 2.0 marking (amber)\n"
@@ -64,7 +65,8 @@ const char send_usage[] =
     "msg_id).  A send refused for a full quota (exit 4) stays stored too and\n"
     "is resent with back-off until it expires.  TLP on forward: RED never leaves its\n"
     "named recipients; AMBER and AMBER+STRICT stay within your organisation;\n"
-    "GREEN and CLEAR may go to any coalition member.\n"
+    "GREEN may go to any coalition member, or for an alert sent to circles to\n"
+    "their members only; CLEAR may go to any coalition member.\n"
     "\n"
     "Exit status: 0 sent, 1 delivery failed, 2 usage or input error,\n"
     "3 relay unreachable (the message is stored: retry), 4 refused by a limit\n"
@@ -470,13 +472,30 @@ seal_and_submit(struct lsn_client *c, const struct send_opts *o,
     return 0;
 }
 
+/* Each circle:NAME of to[0..*n) replaced by its members; the alert gets
+ * the circles it is sent to.  *x owns the list (x->to, *n orgs). */
+static int
+address(struct lsn_client *c, Liaison__Alert *a, const char *const *to, size_t *n,
+        struct lsn_addressed **x)
+{
+    int r;
+
+    if ((r = lsn_client_address(c, to, *n, lsn_now(), x)) != 0)
+        return lsn_cli_fail(r, "--to");
+    a->circles = (*x)->circlep;
+    a->n_circles = (*x)->n_circles;
+    *n = (*x)->n;
+    return 0;
+}
+
 static int
 run_send(int argc, char **argv, int reply)
 {
     struct send_opts o;
     struct lsn_client *c = NULL;
     struct built *b = NULL;
-    const char *to[LSN_MAX_RECIPIENTS];
+    struct lsn_addressed *x = NULL;
+    const char *to[LSN_MAX_RECIPIENTS], *const *dest = to;
     char *orgs = NULL, reply_org[LSN_ENV_ORG_MAX + 1] = "";
     uint8_t held[16];
     size_t n = 0, pending = 0;
@@ -505,11 +524,14 @@ run_send(int argc, char **argv, int reply)
         to[0] = reply_org;
         n = 1;
     }
+    if ((rc = address(c, &b->a, to, &n, &x)) != 0)
+        goto out;
+    dest = x->to;
     /* The same alert to the same orgs, stored by a run the relay did not
      * answer (exit 3): this run submits that one, as the first run would
      * have, seals none, and then resends whatever else waits. */
-    if (o.idem == NULL && lsn_client_find_unsent(c, &b->a, to, n, lsn_now(), held) == 0) {
-        rc = seal_and_submit(c, &o, &b->a, to, n, held);
+    if (o.idem == NULL && lsn_client_find_unsent(c, &b->a, dest, n, lsn_now(), held) == 0) {
+        rc = seal_and_submit(c, &o, &b->a, dest, n, held);
         if (rc == LSN_EXIT_OK && lsn_client_resubmit(c, &pending) == 0 && pending > 0 &&
             !o.json)
             printf("resent %zu other stored message(s)\n", pending);
@@ -518,8 +540,9 @@ run_send(int argc, char **argv, int reply)
     /* Anything an earlier run stored but could not hand over goes first. */
     if (lsn_client_resubmit(c, &pending) == 0 && pending > 0 && !o.json)
         printf("resent %zu stored message(s)\n", pending);
-    rc = seal_and_submit(c, &o, &b->a, to, n, NULL);
+    rc = seal_and_submit(c, &o, &b->a, dest, n, NULL);
 out:
+    lsn_addressed_free(&x);
     if (b != NULL)
         built_free(b);
     free(orgs);
@@ -545,6 +568,7 @@ cmd_seal(int argc, char **argv)
     struct send_opts o;
     struct lsn_client *c = NULL;
     struct built *b = NULL;
+    struct lsn_addressed *x = NULL;
     const char *to[LSN_MAX_RECIPIENTS];
     char *orgs = NULL, reply_org[LSN_ENV_ORG_MAX + 1];
     uint8_t id[16], *env = NULL;
@@ -562,7 +586,9 @@ cmd_seal(int argc, char **argv)
     if ((rc = cli_open(&c)) != 0 || (rc = build(c, &o, &b, reply_org)) != 0)
         goto out;
     c->offline = 1;     /* carried by other means: bundles as held here */
-    if ((r = lsn_client_seal(c, &b->a, to, n, lsn_now(), o.ttl, o.idem, id, &env,
+    if ((rc = address(c, &b->a, to, &n, &x)) != 0)
+        goto out;
+    if ((r = lsn_client_seal(c, &b->a, x->to, n, lsn_now(), o.ttl, o.idem, id, &env,
                              &len)) != 0) {
         rc = lsn_cli_fail(r, "cannot seal the alert");
         goto out;
@@ -574,8 +600,9 @@ cmd_seal(int argc, char **argv)
         rc = lsn_cli_fail(r, "cannot write %s", o.out);
         goto out;
     }
-    print_sent(&o, id, to, n, again ? "already-sealed" : "sealed");
+    print_sent(&o, id, x->to, n, again ? "already-sealed" : "sealed");
 out:
+    lsn_addressed_free(&x);
     free(env);
     if (b != NULL)
         built_free(b);
