@@ -194,8 +194,11 @@ commit_edit(const char *path, const Liaison__Roster *body, size_t dropped,
     if ((r = lsn_roster_from_body(body, &ro)) != 0)
         return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "roster edit refused");
     if ((rc = save(path, ro, flags)) == 0) {
-        printf("%s: roster v%llu, %zu orgs, %zu relays\n", path,
+        printf("%s: roster v%llu, %zu orgs, %zu relays", path,
                (unsigned long long)ro->r->version, ro->r->n_orgs, ro->r->n_relays);
+        if (ro->r->n_circles > 0)
+            printf(", %zu circles", ro->r->n_circles);
+        printf("\n");
         if (dropped > 0)
             printf("%zu signature(s) dropped: the edited roster must be signed again\n",
                    dropped);
