@@ -297,6 +297,31 @@ test_alert_circle_round_trip(void **state)
     free(buf);
 }
 
+/* The known-answer encoding docs/protocol.md "Circles" gives. */
+static void
+test_alert_circle_vector(void **state)
+{
+    static const char want[] =
+        "0801" "120448697473" "2002"
+        "a20112" "0a08686f746c696e6573" "1206706f6c696365";
+    char *m[] = { "police" };
+    Liaison__AlertCircle c, *cp[] = { &c };
+    Liaison__Alert a;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char hex[128];
+
+    (void)state;
+    alert_circle_init(&c, "hotlines", m, 1);
+    a = alert_to(cp, 1, LIAISON__TLP__TLP_GREEN);
+    a.title = "Hits";
+    assert_int_equal(lsn_alert_encode(&a, &buf, &len), 0);
+    assert_true(len * 2 < sizeof hex);
+    lsn_hex(hex, buf, len);
+    assert_string_equal(hex, want);
+    free(buf);
+}
+
 static void
 test_alert_circle_bad_refused(void **state)
 {
@@ -406,6 +431,7 @@ main(void)
         cmocka_unit_test(test_roster_circle_bad_members_refused),
         cmocka_unit_test(test_roster_circle_counts_and_duplicates_refused),
         cmocka_unit_test(test_alert_circle_round_trip),
+        cmocka_unit_test(test_alert_circle_vector),
         cmocka_unit_test(test_alert_circle_bad_refused),
         cmocka_unit_test(test_alert_receipt_never_to_a_circle),
         cmocka_unit_test(test_forward_green_stays_in_circle),
