@@ -70,8 +70,8 @@ lsn_client_address(struct lsn_client *c, const char *const *to, size_t n,
         if (is_circle(to[i]))
             continue;
         if (x->n == LSN_MAX_RECIPIENTS) {
-            lsn_set_detail("at most %u recipient orgs", LSN_MAX_RECIPIENTS);
-            r = LSN_ERR_LIMIT;
+            lsn_set_detail("give 1 to %u recipient orgs", LSN_MAX_RECIPIENTS);
+            r = LSN_ERR_USAGE;      /* as sealing says it */
             goto fail;
         }
         x->to[x->n++] = to[i];
