@@ -274,6 +274,41 @@ receipt_check(const Liaison__Alert *a)
     return 0;
 }
 
+/* The circles an alert was addressed to: at most LSN_ALERT_MAX_CIRCLES,
+ * each a valid unique name with 1 to LSN_ALERT_CIRCLE_MAX_ORGS valid org
+ * ids listed once.  Receipts are addressed to one org, never a circle. */
+static int
+circles_check(const Liaison__Alert *a)
+{
+    if (a->n_circles == 0)
+        return 0;
+    if (a->type == LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT)
+        return LSN_ERR_INVALID;
+    if (a->n_circles > LSN_ALERT_MAX_CIRCLES)
+        return LSN_ERR_LIMIT;
+    for (size_t i = 0; i < a->n_circles; i++) {
+        const Liaison__AlertCircle *c = a->circles[i];
+
+        if (lsn_org_id_check(c->name) != 0)
+            return LSN_ERR_INVALID;
+        if (c->n_orgs == 0)
+            return LSN_ERR_INVALID;
+        if (c->n_orgs > LSN_ALERT_CIRCLE_MAX_ORGS)
+            return LSN_ERR_LIMIT;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(a->circles[j]->name, c->name) == 0)
+                return LSN_ERR_INVALID;
+        for (size_t k = 0; k < c->n_orgs; k++) {
+            if (lsn_org_id_check(c->orgs[k]) != 0)
+                return LSN_ERR_INVALID;
+            for (size_t j = 0; j < k; j++)
+                if (strcmp(c->orgs[j], c->orgs[k]) == 0)
+                    return LSN_ERR_INVALID;
+        }
+    }
+    return 0;
+}
+
 /* A forward carries one whole envelope and its 32-byte content key; the
  * envelope itself is checked when the recipient opens it. */
 static int
@@ -336,7 +371,7 @@ lsn_alert_validate(const Liaison__Alert *a)
     if (a->supersedes != NULL && (r = ref_check(a->supersedes)) != 0)
         return r;
     if ((r = links_check(a)) != 0 || (r = receipt_check(a)) != 0 ||
-        (r = forwarded_check(a->forwarded)) != 0)
+        (r = forwarded_check(a->forwarded)) != 0 || (r = circles_check(a)) != 0)
         return r;
     if (a->respond_by < 0 || a->respond_by > LSN_TIME_MAX)
         return LSN_ERR_INVALID;

@@ -27,6 +27,8 @@
 #define LSN_ALERT_MAX_EXTREFS        64u
 #define LSN_ALERT_EXTREF_SYSTEM_MAX  64u
 #define LSN_ALERT_EXTREF_ID_MAX      256u
+#define LSN_ALERT_MAX_CIRCLES        16u
+#define LSN_ALERT_CIRCLE_MAX_ORGS    256u        /* = LSN_MAX_RECIPIENTS */
 /* A non-delivery receipt's reason: an LSN_ERR_* code in [-127, -1]. */
 #define LSN_RECEIPT_REASON_MIN       (-127)
 /* The whole encoded Alert, attachments included: see LSN_CONTENT_MAX. */

@@ -300,6 +300,8 @@ lsn_session_send(lsn_session *s, const lsn_alert *a, const char *const *to,
                  size_t n, int64_t ttl, const char *idempotency_key,
                  char msg_id[33])
 {
+    struct lsn_addressed *x = NULL;
+    Liaison__Alert sent;
     uint8_t id[16], *env = NULL;
     size_t len = 0;
     int r;
@@ -307,8 +309,16 @@ lsn_session_send(lsn_session *s, const lsn_alert *a, const char *const *to,
     msg_id[0] = '\0';
     if (ttl <= 0)
         ttl = LSN_DEFAULT_TTL;
-    r = lsn_client_seal(s->c, &a->a, to, n, lsn_now(), ttl, idempotency_key, id,
+    /* "circle:NAME" entries become the circle's members, and the alert
+     * carries the circles (a copy: a is the caller's, unchanged). */
+    if ((r = lsn_client_address(s->c, to, n, lsn_now(), &x)) != 0)
+        return r;
+    sent = a->a;
+    sent.circles = x->circlep;
+    sent.n_circles = x->n_circles;
+    r = lsn_client_seal(s->c, &sent, x->to, x->n, lsn_now(), ttl, idempotency_key, id,
                         &env, &len);
+    lsn_addressed_free(&x);
     free(env);
     if (r != 0)
         return r;
@@ -466,6 +476,23 @@ lsn_received_indicator(const lsn_received *m, size_t i, const char **type,
         return LSN_ERR_NOT_FOUND;
     *type = m->m->o->alert->indicators[i]->type;
     *value = m->m->o->alert->indicators[i]->value;
+    return 0;
+}
+
+size_t
+lsn_received_circle_count(const lsn_received *m)
+{
+    return m->m->o->alert->n_circles;
+}
+
+int
+lsn_received_circle(const lsn_received *m, size_t i, const char **name,
+                    size_t *n_orgs)
+{
+    if (i >= m->m->o->alert->n_circles)
+        return LSN_ERR_NOT_FOUND;
+    *name = m->m->o->alert->circles[i]->name;
+    *n_orgs = m->m->o->alert->circles[i]->n_orgs;
     return 0;
 }
 

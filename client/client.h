@@ -153,6 +153,37 @@ int lsn_client_read(struct lsn_client *c, const char *prefix, int mark_read,
  * member of org `own`; else LSN_ERR_LIMIT with the rule in lsn_detail(). */
 int lsn_client_tlp_allows(int tlp, const char *own, const char *to);
 
+/* circles.c */
+
+/* A recipient list with each "circle:NAME" replaced by that circle's
+ * member orgs (the roster's, read after following the relay's chain when
+ * connected): to[0..n) the orgs to seal to (orgs named outright first, as
+ * given; then members not yet listed, the sender's own org left out), and
+ * circlep[0..n_circles) what the alert carries as its circles.  Names
+ * are borrowed from the list given and from ro. */
+struct lsn_addressed {
+    const char *to[LSN_MAX_RECIPIENTS];
+    size_t n;
+    Liaison__AlertCircle circle[LSN_ALERT_MAX_CIRCLES];
+    Liaison__AlertCircle *circlep[LSN_ALERT_MAX_CIRCLES];
+    size_t n_circles;
+    struct lsn_roster *ro;
+};
+
+/* LSN_ERR_UNKNOWN_ORG for a circle the roster does not have, LSN_ERR_LIMIT
+ * past LSN_MAX_RECIPIENTS orgs or LSN_ALERT_MAX_CIRCLES circles.  Free with
+ * lsn_addressed_free. */
+int lsn_client_address(struct lsn_client *c, const char *const *to, size_t n,
+                       int64_t now, struct lsn_addressed **out);
+void lsn_addressed_free(struct lsn_addressed **x);
+
+/* TLP 2.0 GREEN on forward: "within the community", and for an alert sent
+ * to circles the community is their members (the sending org's own
+ * devices too).  0 if a may go to org `to` from org `own` by that rule
+ * (any alert not GREEN, or GREEN without circles, passes here: see
+ * lsn_client_tlp_allows); else LSN_ERR_LIMIT with a sentence. */
+int lsn_client_circle_allows(const Liaison__Alert *a, const char *own, const char *to);
+
 /* Forwards a received message (by id prefix) to orgs: a new alert from
  * this device that carries the original envelope and its key. */
 int lsn_client_forward(struct lsn_client *c, const char *prefix,

@@ -131,7 +131,11 @@ lsn_client_forward(struct lsn_client *c, const char *prefix,
         if ((r = lsn_client_tlp_allows(m->o->alert->tlp, c->p->cred->org, to[i])) != 0 ||
             (m->original != NULL &&
              (r = lsn_client_tlp_allows(m->original->alert->tlp, c->p->cred->org,
-                                        to[i])) != 0))
+                                        to[i])) != 0) ||
+            (r = lsn_client_circle_allows(m->o->alert, c->p->cred->org, to[i])) != 0 ||
+            (m->original != NULL &&
+             (r = lsn_client_circle_allows(m->original->alert, c->p->cred->org,
+                                           to[i])) != 0))
             goto out;
     }
     if ((r = lsn_local_get_received(c->p->store, m->o->sender_org, m->o->msg_id,

@@ -1,7 +1,7 @@
 /* example.c: an automated system using the liaison C library.
  *
  *   cc example.c $(pkg-config --cflags --libs liaison) -o example
- *   ./example PROFILE send ORG TITLE [INDICATOR-TYPE VALUE [FILE]]
+ *   ./example PROFILE send ORG|circle:NAME TITLE [INDICATOR-TYPE VALUE [FILE]]
  *   ./example PROFILE fetch
  *
  * PROFILE is a folder set up with `liaison init --credential CRED`.
@@ -15,11 +15,13 @@
 static int
 print_message(void *ctx, const lsn_received *m)
 {
-    size_t *count = ctx;
-    const char *type, *value;
+    size_t *count = ctx, n_orgs;
+    const char *type, *value, *circle;
 
     printf("%s from %s/%s: %s\n", lsn_received_id(m), lsn_received_sender_org(m),
            lsn_received_sender_device(m), lsn_received_title(m));
+    for (size_t i = 0; lsn_received_circle(m, i, &circle, &n_orgs) == 0; i++)
+        printf("  to %s (%zu orgs)\n", circle, n_orgs);
     for (size_t i = 0; lsn_received_indicator(m, i, &type, &value) == 0; i++)
         printf("  indicator %s = %s\n", type, value);
     for (size_t i = 0; i < lsn_received_attachment_count(m); i++) {
@@ -71,7 +73,7 @@ main(int argc, char **argv)
     int r, rc = 0;
 
     if (argc < 3 || (strcmp(argv[2], "send") == 0 && argc != 5 && argc != 7 && argc != 8)) {
-        fprintf(stderr, "usage: example PROFILE send ORG TITLE [TYPE VALUE [FILE]]\n"
+        fprintf(stderr, "usage: example PROFILE send ORG|circle:NAME TITLE [TYPE VALUE [FILE]]\n"
                         "       example PROFILE fetch\n");
         return 2;
     }

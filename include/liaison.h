@@ -104,7 +104,11 @@ int lsn_alert_add_attachment(lsn_alert *a, const char *name, const char *media_t
  * resent with back-off by lsn_session_resend() (or the next send or
  * fetch) until it expires.  LSN_ERR_LIMIT: refused by a limit.
  * LSN_ERR_INVALID: the idempotency key was used for another alert or
- * other recipients (the detail names that message). */
+ * other recipients (the detail names that message).
+ * An entry "circle:NAME" stands for the members of roster circle NAME
+ * (this org left out); the alert then carries the circle's name and
+ * members, and recipients see it.  LSN_ERR_UNKNOWN_ORG for a circle the
+ * roster does not have. */
 int lsn_session_send(lsn_session *s, const lsn_alert *a, const char *const *to,
                      size_t n, int64_t ttl, const char *idempotency_key,
                      char msg_id[33]);
@@ -166,6 +170,14 @@ size_t lsn_received_attachment_count(const lsn_received *m);
  * *len is 0), else LSN_ERR_NOT_FOUND.  Borrowed, like every accessor. */
 int lsn_received_attachment(const lsn_received *m, size_t i, const char **name,
                             const char **media_type, const uint8_t **data, size_t *len);
+/* The roster circles the sender addressed it to ("circle:NAME" in its
+ * recipient list): 0 and circle i's *name and its number of member orgs
+ * *n_orgs (as the sender's roster had them) for i < count, else
+ * LSN_ERR_NOT_FOUND.  For TLP:GREEN they bound where it may be
+ * forwarded. */
+size_t lsn_received_circle_count(const lsn_received *m);
+int lsn_received_circle(const lsn_received *m, size_t i, const char **name,
+                        size_t *n_orgs);
 
 /* ---------------------------------------------------------------- status */
 

@@ -120,6 +120,75 @@ check_orgs(const Liaison__Roster *r)
     return 0;
 }
 
+int
+lsn_circle_name_check(const char *name)
+{
+    /* The same alphabet and length as an org id. */
+    return lsn_org_id_check(name);
+}
+
+static int
+has_org(const Liaison__Roster *r, const char *id)
+{
+    for (size_t i = 0; i < r->n_orgs; i++)
+        if (strcmp(r->orgs[i]->id, id) == 0)
+            return 1;
+    return 0;
+}
+
+/* Circles: valid unique names, 1..LSN_ROSTER_CIRCLE_MAX_ORGS members, each
+ * an org of this roster and listed once.  An org leaves its circles before
+ * it leaves the roster: `roster remove-org` is refused until then. */
+static int
+check_circles(const Liaison__Roster *r)
+{
+    if (r->n_circles > LSN_ROSTER_MAX_CIRCLES) {
+        lsn_set_detail("roster lists %zu circles, at most %u allowed",
+                       r->n_circles, LSN_ROSTER_MAX_CIRCLES);
+        return LSN_ERR_LIMIT;
+    }
+    for (size_t i = 0; i < r->n_circles; i++) {
+        const Liaison__RosterCircle *x = r->circles[i];
+
+        if (lsn_circle_name_check(x->name) != 0) {
+            lsn_set_detail("circle `%.40s`: invalid name (1 to 32 of a-z, 0-9 "
+                           "and -)", x->name);
+            return LSN_ERR_MALFORMED;
+        }
+        if (!text_ok(x->display, TEXT_MAX, 1)) {
+            lsn_set_detail("circle `%s`: display name of at most %d printable "
+                           "bytes", x->name, TEXT_MAX);
+            return LSN_ERR_MALFORMED;
+        }
+        if (x->n_orgs == 0 || x->n_orgs > LSN_ROSTER_CIRCLE_MAX_ORGS) {
+            lsn_set_detail("circle `%s` has %zu members: 1 to %u allowed",
+                           x->name, x->n_orgs, LSN_ROSTER_CIRCLE_MAX_ORGS);
+            return x->n_orgs == 0 ? LSN_ERR_MALFORMED : LSN_ERR_LIMIT;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(r->circles[j]->name, x->name) == 0) {
+                lsn_set_detail("circle `%s` is listed twice", x->name);
+                return LSN_ERR_MALFORMED;
+            }
+        for (size_t k = 0; k < x->n_orgs; k++) {
+            if (!has_org(r, x->orgs[k])) {
+                lsn_set_detail("circle `%s`: member `%.40s` is not an org of "
+                               "the roster (an org leaves its circles before "
+                               "the roster: `roster circle-remove`)",
+                               x->name, x->orgs[k]);
+                return LSN_ERR_MALFORMED;
+            }
+            for (size_t j = 0; j < k; j++)
+                if (strcmp(x->orgs[j], x->orgs[k]) == 0) {
+                    lsn_set_detail("circle `%s`: member `%s` is listed twice",
+                                   x->name, x->orgs[k]);
+                    return LSN_ERR_MALFORMED;
+                }
+        }
+    }
+    return 0;
+}
+
 static int
 check_roster_body(const Liaison__Roster *r)
 {
@@ -149,9 +218,9 @@ check_roster_body(const Liaison__Roster *r)
                 return LSN_ERR_MALFORMED;
             }
     }
-    if ((rc = check_relays(r)) != 0)
+    if ((rc = check_relays(r)) != 0 || (rc = check_orgs(r)) != 0)
         return rc;
-    return check_orgs(r);
+    return check_circles(r);
 }
 
 static int
@@ -324,6 +393,15 @@ lsn_roster_find_relay(const struct lsn_roster *r, const char *name)
     for (size_t i = 0; i < r->r->n_relays; i++)
         if (strcmp(r->r->relays[i]->name, name) == 0)
             return r->r->relays[i];
+    return NULL;
+}
+
+const Liaison__RosterCircle *
+lsn_roster_find_circle(const struct lsn_roster *r, const char *name)
+{
+    for (size_t i = 0; i < r->r->n_circles; i++)
+        if (strcmp(r->r->circles[i]->name, name) == 0)
+            return r->r->circles[i];
     return NULL;
 }
 

@@ -12,6 +12,9 @@
 #define LSN_ROSTER_MAX_ORGS        1024
 #define LSN_ROSTER_MAX_RELAYS      256
 #define LSN_ROSTER_MAX_AUTHORITIES 64
+#define LSN_ROSTER_MAX_CIRCLES     64
+/* A circle is addressed in one envelope: at most its recipient count. */
+#define LSN_ROSTER_CIRCLE_MAX_ORGS 256
 
 struct lsn_roster {
     union {
@@ -27,8 +30,9 @@ struct lsn_roster {
 };
 
 /* Parses an encoded signed roster: strict decode and structure (valid,
- * unique org ids and relay names, key sizes, 1 <= threshold <= authorities,
- * no authority key doubling as an org root).  No signature check. */
+ * unique org ids, relay and circle names, key sizes, 1 <= threshold <=
+ * authorities, no authority key doubling as an org root, every circle
+ * member an org of the roster).  No signature check. */
 int lsn_roster_parse(const uint8_t *buf, size_t len, struct lsn_roster **out);
 
 /* Reads and parses a signed roster file (no signature check). */
@@ -49,6 +53,11 @@ const Liaison__RosterOrg *lsn_roster_find_org(const struct lsn_roster *r,
                                               const char *org);
 const Liaison__RosterRelay *lsn_roster_find_relay(const struct lsn_roster *r,
                                                   const char *name);
+const Liaison__RosterCircle *lsn_roster_find_circle(const struct lsn_roster *r,
+                                                    const char *name);
+
+/* 0 if name is a valid circle name: 1 to 32 of a-z, 0-9 and -. */
+int lsn_circle_name_check(const char *name);
 
 /* A new unsigned roster from a body the caller built (borrowed): encoded,
  * wrapped and parsed, so it passes the same checks as one read from a file.

@@ -22,11 +22,23 @@ relay_start </dev/null || die "the relay did not start"
 echo "relay r1 listening on $EP (log: relay.log)"
 step "Each organisation's administrator publishes its bundle to the relay"
 publish_all europol mastercard paypal || die "publish failed"
+
+step "The steering group adds a circle, the payment companies: a roster change"
+echo "    like any other, valid only once both authorities have signed it"
+run "$K" roster next roster --out roster-2
+run "$K" roster add-circle roster-2 --circle payments-eu --org mastercard,paypal \
+    --display "Payment companies (EU)"
+run "$K" roster sign roster-2 --key a1.key
+run "$K" roster sign roster-2 --key a2.key
+run "$K" roster verify roster-2 --previous roster || die "roster v2 does not verify"
+run "$K" publish-roster roster-2 --org-dir org-europol || die "publish-roster failed"
+echo "(the devices follow the roster chain from the relay on their next fetch)"
+run "$L" --home home/europol-analyst fetch
 run "$L" --home home/europol-analyst orgs
 
-step "Europol sends an urgent TLP:AMBER alert with indicators, asking for read receipts"
+step "Europol sends an urgent TLP:AMBER alert with indicators to the circle, asking for read receipts"
 printf 'A card-testing ring is probing merchants from these addresses.\nPlease block and report hits.\n' > body.txt
-run "$L" --home home/europol-analyst send --to mastercard,paypal \
+run "$L" --home home/europol-analyst send --to circle:payments-eu \
     --title "Card-testing ring targeting EU merchants" --body-file body.txt \
     --tlp amber --priority urgent --case EU-2026-0042 --grade B2 \
     --indicator ip-dst=192.0.2.44 --indicator domain=cards-check.example --ack read \

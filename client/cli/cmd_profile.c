@@ -34,7 +34,9 @@ const char orgs_usage[] =
     "Lists the coalition's member organisations from the pinned roster, under\n"
     "a row of column names: id, display name, root key fingerprint (compare it\n"
     "by phone), the bundle version held (- if none yet) and the home relay;\n"
-    "* marks this device's org, and a line at the end says so.\n";
+    "* marks this device's org, and a line after the table says so.  Then\n"
+    "the roster's circles (send to one with --to circle:NAME) and their\n"
+    "members.  With --json, one object per org, then one per circle.\n";
 
 const char bundle_usage[] =
     "usage: liaison bundle import FILE\n"
@@ -197,6 +199,32 @@ print_orgs_legend(void)
          "compare a ROOT KEY FINGERPRINT with that org by phone before trusting it");
 }
 
+/* The roster's circles after its orgs: one object per circle with --json. */
+static void
+print_circles(const struct lsn_roster *ro, int json)
+{
+    if (!json && ro->r->n_circles > 0)
+        printf("circles:\n");
+    for (size_t i = 0; i < ro->r->n_circles; i++) {
+        const Liaison__RosterCircle *x = ro->r->circles[i];
+        json_t *m;
+
+        if (!json) {
+            printf("  circle:%-20s %-28s", x->name, x->display);
+            for (size_t k = 0; k < x->n_orgs; k++)
+                printf("%s%s", k ? "," : " ", x->orgs[k]);
+            printf("\n");
+            continue;
+        }
+        m = json_array();
+        for (size_t k = 0; k < x->n_orgs; k++)
+            json_array_append_new(m, lsn_json_text(x->orgs[k]));
+        lsn_json_print(stdout, json_pack("{s:o, s:o, s:o}", "circle",
+                       lsn_json_text(x->name), "display", lsn_json_text(x->display),
+                       "orgs", m));
+    }
+}
+
 int
 cmd_orgs(int argc, char **argv)
 {
@@ -229,6 +257,7 @@ cmd_orgs(int argc, char **argv)
     }
     if (!json)
         print_orgs_legend();
+    print_circles(ro, json);
 out:
     lsn_roster_destroy(&ro);
     lsn_client_close(&c);

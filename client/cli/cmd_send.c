@@ -20,10 +20,10 @@
 #define MAX_ATTACH 32
 
 const char send_usage[] =
-    "usage: liaison send --to ORG[,ORG...] --title TEXT [options]\n"
+    "usage: liaison send --to ORG|circle:NAME[,...] --title TEXT [options]\n"
     "       liaison reply MSGID [options]          (to the sender's org; type response;\n"
     "                                               title \"Re: \" and the original's)\n"
-    "       liaison seal --to ORG[,ORG...] --title TEXT --out FILE [options]\n"
+    "       liaison seal --to ORG|circle:NAME[,...] --title TEXT --out FILE [options]\n"
     "       liaison forward MSGID --to ORG[,ORG...] [--json]\n"
     "\n"
     "Seals an alert so that only the named organisations can read it, signs it\n"
@@ -32,7 +32,8 @@ const char send_usage[] =
     "from --body-file FILE (- for stdin), or from stdin when stdin is not a\n"
     "terminal.\n"
     "\n"
-    "  --to ORG[,ORG...]        recipient organisations (see `liaison orgs`)\n"
+    "  --to ORG[,ORG...]        recipient organisations (see `liaison orgs`);\n"
+    "                           circle:NAME stands for that circle's members\n"
     "  --title TEXT             one line, at most 256 bytes\n"
     "  --body-file FILE|-       the body text\n"
     "  --tlp clear|green|amber|amber+strict|red     TLP 2.0 marking (amber)\n"
@@ -65,7 +66,8 @@ const char send_usage[] =
     "msg_id).  A send refused for a full quota (exit 4) stays stored too and\n"
     "is resent with back-off until it expires.  TLP on forward: RED never leaves its\n"
     "named recipients; AMBER and AMBER+STRICT stay within your organisation;\n"
-    "GREEN and CLEAR may go to any coalition member.\n"
+    "GREEN may go to any coalition member, or for an alert sent to circles to\n"
+    "their members only; CLEAR may go to any coalition member.\n"
     "\n"
     "Exit status: 0 sent, 1 delivery failed, 2 usage or input error,\n"
     "3 relay unreachable (the message is stored: retry), 4 refused by a limit\n"
@@ -508,18 +510,35 @@ reply_title(struct lsn_client *c, const char *prefix,
     return 0;
 }
 
+/* Each circle:NAME of to[0..*n) replaced by its members; the alert gets
+ * the circles it is sent to.  *x owns the list (x->to, *n orgs). */
+static int
+address(struct lsn_client *c, Liaison__Alert *a, const char *const *to, size_t *n,
+        struct lsn_addressed **x)
+{
+    int r;
+
+    if ((r = lsn_client_address(c, to, *n, lsn_now(), x)) != 0)
+        return lsn_cli_fail(r, "--to");
+    a->circles = (*x)->circlep;
+    a->n_circles = (*x)->n_circles;
+    *n = (*x)->n;
+    return 0;
+}
+
 static int
 run_send(int argc, char **argv, int reply)
 {
     struct send_opts o;
     struct lsn_client *c = NULL;
     struct built *b = NULL;
-    const char *to[LSN_MAX_RECIPIENTS];
+    struct lsn_addressed *x = NULL;
+    const char *to[LSN_MAX_RECIPIENTS], *const *dest = to;
     char *orgs = NULL, reply_org[LSN_ENV_ORG_MAX + 1] = "";
     char title[LSN_ALERT_TITLE_MAX + 1];
     uint8_t held[16];
     size_t n = 0, pending = 0;
-    int rc, r;
+    int rc, r, default_title;
 
     if ((rc = parse(argc, argv, &o, reply)) != 0)
         return rc;
@@ -536,7 +555,7 @@ run_send(int argc, char **argv, int reply)
     }
     /* A reply without --title is checked with a stand-in title and given
      * "Re: " and the original's once the profile is open. */
-    int default_title = reply && o.title == NULL;
+    default_title = reply && o.title == NULL;
     if (default_title)
         o.title = "Re:";
     if ((rc = build(&o, &b)) != 0 || (rc = cli_open(&c)) != 0 ||
@@ -554,11 +573,14 @@ run_send(int argc, char **argv, int reply)
         to[0] = reply_org;
         n = 1;
     }
+    if ((rc = address(c, &b->a, to, &n, &x)) != 0)
+        goto out;
+    dest = x->to;
     /* The same alert to the same orgs, stored by a run the relay did not
      * answer (exit 3): this run submits that one, as the first run would
      * have, seals none, and then resends whatever else waits. */
-    if (o.idem == NULL && lsn_client_find_unsent(c, &b->a, to, n, lsn_now(), held) == 0) {
-        rc = seal_and_submit(c, &o, &b->a, to, n, held);
+    if (o.idem == NULL && lsn_client_find_unsent(c, &b->a, dest, n, lsn_now(), held) == 0) {
+        rc = seal_and_submit(c, &o, &b->a, dest, n, held);
         if (rc == LSN_EXIT_OK && lsn_client_resubmit(c, &pending) == 0 && pending > 0 &&
             !o.json)
             printf("resent %zu other stored message(s)\n", pending);
@@ -567,8 +589,9 @@ run_send(int argc, char **argv, int reply)
     /* Anything an earlier run stored but could not hand over goes first. */
     if (lsn_client_resubmit(c, &pending) == 0 && pending > 0 && !o.json)
         printf("resent %zu stored message(s)\n", pending);
-    rc = seal_and_submit(c, &o, &b->a, to, n, NULL);
+    rc = seal_and_submit(c, &o, &b->a, dest, n, NULL);
 out:
+    lsn_addressed_free(&x);
     if (b != NULL)
         built_free(b);
     free(orgs);
@@ -594,6 +617,7 @@ cmd_seal(int argc, char **argv)
     struct send_opts o;
     struct lsn_client *c = NULL;
     struct built *b = NULL;
+    struct lsn_addressed *x = NULL;
     const char *to[LSN_MAX_RECIPIENTS];
     char *orgs = NULL, reply_org[LSN_ENV_ORG_MAX + 1];
     uint8_t id[16], *env = NULL;
@@ -612,7 +636,9 @@ cmd_seal(int argc, char **argv)
         (o.reply_to != NULL && (rc = build_reply(c, &o, b, reply_org)) != 0))
         goto out;
     c->offline = 1;     /* carried by other means: bundles as held here */
-    if ((r = lsn_client_seal(c, &b->a, to, n, lsn_now(), o.ttl, o.idem, id, &env,
+    if ((rc = address(c, &b->a, to, &n, &x)) != 0)
+        goto out;
+    if ((r = lsn_client_seal(c, &b->a, x->to, n, lsn_now(), o.ttl, o.idem, id, &env,
                              &len)) != 0) {
         rc = lsn_cli_fail(r, "cannot seal the alert");
         goto out;
@@ -624,8 +650,9 @@ cmd_seal(int argc, char **argv)
         rc = lsn_cli_fail(r, "cannot write %s", o.out);
         goto out;
     }
-    print_sent(&o, id, to, n, again ? "already-sealed" : "sealed");
+    print_sent(&o, id, x->to, n, again ? "already-sealed" : "sealed");
 out:
+    lsn_addressed_free(&x);
     free(env);
     if (b != NULL)
         built_free(b);

@@ -64,6 +64,22 @@ json_receipt(const Liaison__Receipt *r)
     return o;
 }
 
+/* [{"name", "orgs": [...]}]: the circles it was sent to. */
+static json_t *
+json_circles(const Liaison__Alert *a)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; i < a->n_circles; i++) {
+        json_t *m = json_array();
+        for (size_t k = 0; k < a->circles[i]->n_orgs; k++)
+            json_array_append_new(m, lsn_json_text(a->circles[i]->orgs[k]));
+        json_array_append_new(arr, json_pack("{s:o, s:o}", "name",
+                              lsn_json_text(a->circles[i]->name), "orgs", m));
+    }
+    return arr;
+}
+
 static void
 json_alert(json_t *o, const Liaison__Alert *a)
 {
@@ -105,6 +121,7 @@ json_alert(json_t *o, const Liaison__Alert *a)
     json_object_set_new(o, "ack", json_string(lsn_name_of(lsn_names_ack, a->ack)));
     set_int(o, "respond_by", a->respond_by);
     json_object_set_new(o, "receipt", json_receipt(a->receipt));
+    json_object_set_new(o, "circles", json_circles(a));
 }
 
 /* The signed facts of an opened envelope, then its alert, into o. */
@@ -294,6 +311,10 @@ text_envelope(FILE *f, const struct lsn_opened *o)
     fprintf(f, "From:     %s (device %s), signature verified\n",
             o->sender_org, o->sender_device);
     fputs("To:      ", f);
+    for (size_t i = 0; i < o->alert->n_circles; i++)
+        fprintf(f, " %s (%zu orgs)%s", o->alert->circles[i]->name,
+                o->alert->circles[i]->n_orgs,
+                i + 1 < o->alert->n_circles ? "," : ":");
     for (size_t i = 0; i < o->n_recipients; i++)
         fprintf(f, " %s", o->recipients[i].org);
     fprintf(f, "\nSent:     %s", cli_time(o->created, t));
@@ -367,6 +388,9 @@ cli_print_summary(FILE *f, const struct lsn_message *m)
             lsn_name_of(lsn_names_priority, a->priority),
             lsn_name_of(lsn_names_tlp, a->tlp));
     cli_safe_text(f, a->title, NULL);
+    for (size_t i = 0; i < a->n_circles; i++)
+        fprintf(f, "%s%s (%zu orgs)%s", i ? ", " : "  [to ", a->circles[i]->name,
+                a->circles[i]->n_orgs, i + 1 < a->n_circles ? "" : "]");
     fprintf(f, "%s\n", mark[0] ? CLI_SGR_OFF : "");
 }
 

@@ -33,6 +33,11 @@ static const char usage[] =
     "  remove-relay FILE --relay NAME      (refused while an org is homed on it)\n"
     "  set-org-relay FILE --org ID --relay NAME   move an org to another relay\n"
     "  set-root FILE --org ID --root ROOT.pub    an org's new root key\n"
+    "  add-circle FILE --circle NAME --org ID[,ID...] [--display TEXT]\n"
+    "                                      a named group of member orgs\n"
+    "  remove-circle FILE --circle NAME\n"
+    "  circle-add FILE --circle NAME --org ID[,ID...]     members join a circle\n"
+    "  circle-remove FILE --circle NAME --org ID[,ID...]  members leave it\n"
     "  add-authority FILE --authority A.pub\n"
     "  remove-authority FILE --authority A.pub\n"
     "  set-threshold FILE --threshold K\n"
@@ -42,7 +47,9 @@ static const char usage[] =
     "\n"
     "Editing drops every signature: the steering group signs the final draft;\n"
     "version N+1 needs K signatures by version N's authorities and K by its own.\n"
-    "Org ids are 1 to 32 of a-z, 0-9 and -.  Exit status: 0 success,\n"
+    "Org ids and circle names are 1 to 32 of a-z, 0-9 and -; a circle has\n"
+    "1 to 256 members, all orgs of the roster (remove-org is refused while\n"
+    "the org is in a circle).  Exit status: 0 success,\n"
     "1 verification failed, 2 usage or input error.\n";
 
 /* Each command's options (O_NAME is --name); parse reads any of them
@@ -61,6 +68,7 @@ static const char usage[] =
 #define O_PREVIOUS  { "previous", required_argument, NULL, 'P' }
 #define O_PASS_FILE { "passphrase-file", required_argument, NULL, 'p' }
 #define O_JSON      { "json", no_argument, NULL, 'j' }
+#define O_CIRCLE    { "circle", required_argument, NULL, 'C' }
 #define O_END       { NULL, 0, NULL, 0 }
 
 static const struct option init_opts[] = {
@@ -78,10 +86,13 @@ static const struct option threshold_opts[] = { O_THRESHOLD, O_END };
 static const struct option sign_opts[] = { O_KEY, O_PASS_FILE, O_END };
 static const struct option verify_opts[] = { O_PREVIOUS, O_JSON, O_END };
 static const struct option show_opts[] = { O_JSON, O_END };
+static const struct option add_circle_opts[] = { O_CIRCLE, O_ORG, O_DISPLAY, O_END };
+static const struct option circle_opts[] = { O_CIRCLE, O_END };
+static const struct option circle_org_opts[] = { O_CIRCLE, O_ORG, O_END };
 
 struct ropts {
     const char *coalition, *out, *org, *root, *relay, *display, *endpoint;
-    const char *key, *previous, *pass_file;
+    const char *key, *previous, *pass_file, *circle;
     const char *authorities[64];
     int n_auth, threshold, days, json;
     const char *file;
@@ -125,6 +136,7 @@ parse(int argc, char **argv, struct ropts *o, int want_file)
         case 'P': o->previous = optarg; break;
         case 'p': o->pass_file = optarg; break;
         case 'j': o->json = 1; break;
+        case 'C': o->circle = optarg; break;
         default: return lsn_cli_usage("unknown option");
         }
     }
@@ -182,8 +194,11 @@ commit_edit(const char *path, const Liaison__Roster *body, size_t dropped,
     if ((r = lsn_roster_from_body(body, &ro)) != 0)
         return lsn_cli_fail_as(LSN_EXIT_USAGE, r, "roster edit refused");
     if ((rc = save(path, ro, flags)) == 0) {
-        printf("%s: roster v%llu, %zu orgs, %zu relays\n", path,
+        printf("%s: roster v%llu, %zu orgs, %zu relays", path,
                (unsigned long long)ro->r->version, ro->r->n_orgs, ro->r->n_relays);
+        if (ro->r->n_circles > 0)
+            printf(", %zu circles", ro->r->n_circles);
+        printf("\n");
         if (dropped > 0)
             printf("%zu signature(s) dropped: the edited roster must be signed again\n",
                    dropped);
@@ -259,8 +274,12 @@ struct scratch_view {
     Liaison__RosterOrg *orgs[LSN_ROSTER_MAX_ORGS + 1];
     Liaison__RosterRelay *relays[LSN_ROSTER_MAX_RELAYS + 1];
     ProtobufCBinaryData auth[LSN_ROSTER_MAX_AUTHORITIES + 1];
+    Liaison__RosterCircle *circles[LSN_ROSTER_MAX_CIRCLES + 1];
+    char *members[LSN_ROSTER_CIRCLE_MAX_ORGS + 1];
+    char list[4096];                /* --org ID,ID...: split in place */
     Liaison__RosterOrg org;
     Liaison__RosterRelay relay;
+    Liaison__RosterCircle circle;
     uint8_t key[32];
 };
 
@@ -293,9 +312,12 @@ edit_in_place(int argc, char **argv, edit_fn edit)
     if (body.n_relays > 0)
         memcpy(s->relays, body.relays, body.n_relays * sizeof *body.relays);
     memcpy(s->auth, body.authorities, body.n_authorities * sizeof *body.authorities);
+    if (body.n_circles > 0)
+        memcpy(s->circles, body.circles, body.n_circles * sizeof *body.circles);
     body.orgs = s->orgs;
     body.relays = s->relays;
     body.authorities = s->auth;
+    body.circles = s->circles;
     if ((rc = edit(&o, &body, s)) == 0)
         rc = commit_edit(o.file, &body, ro->so->n_signatures, LSN_WRITE_FORCE);
 out:
@@ -340,6 +362,17 @@ edit_add_org(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
 }
 
 static int
+in_circle(const Liaison__RosterCircle *x, const char *id)
+{
+    for (size_t i = 0; i < x->n_orgs; i++)
+        if (strcmp(x->orgs[i], id) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* An org in a circle is not removed: the authorities see each circle
+ * shrink as an edit of its own rather than a side effect. */
+static int
 edit_remove_org(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
 {
     int i;
@@ -349,6 +382,13 @@ edit_remove_org(const struct ropts *o, Liaison__Roster *b, struct scratch_view *
         return lsn_cli_usage("remove-org needs --org");
     if ((i = find_org(b, o->org)) < 0)
         return lsn_cli_usage("org `%s` is not in the roster", o->org);
+    for (size_t j = 0; j < b->n_circles; j++)
+        if (in_circle(b->circles[j], o->org) >= 0)
+            return lsn_cli_usage("org `%s` is a member of circle `%s`: take it "
+                                 "out first with `roster circle-remove %s "
+                                 "--circle %s --org %s`", o->org,
+                                 b->circles[j]->name, o->file,
+                                 b->circles[j]->name, o->org);
     memmove(&b->orgs[i], &b->orgs[i + 1], (b->n_orgs - (size_t)i - 1) * sizeof *b->orgs);
     b->n_orgs--;
     return 0;
@@ -541,6 +581,166 @@ edit_set_threshold(const struct ropts *o, Liaison__Roster *b, struct scratch_vie
 }
 
 static int
+find_circle(const Liaison__Roster *b, const char *name)
+{
+    for (size_t i = 0; i < b->n_circles; i++)
+        if (strcmp(b->circles[i]->name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Sets *idx to the index of circle o->circle, or reports a usage error. */
+static int
+existing_circle(const struct ropts *o, const Liaison__Roster *b, const char *cmd,
+                int *idx)
+{
+    if (!o->circle)
+        return lsn_cli_usage("%s needs --circle NAME", cmd);
+    if ((*idx = find_circle(b, o->circle)) < 0)
+        return lsn_cli_usage("circle `%s` is not in the roster (add it with "
+                             "`roster add-circle`)", o->circle);
+    return 0;
+}
+
+/* Splits --org ID[,ID...] into s->members after the *n already there,
+ * each an org of the roster. */
+static int
+members_from(const struct ropts *o, const Liaison__Roster *b, struct scratch_view *s,
+             const char *cmd, size_t *n)
+{
+    char *save = NULL, *tok;
+    size_t before = *n;
+
+    if (!o->org)
+        return lsn_cli_usage("%s needs --org ID[,ID...]", cmd);
+    if (strlen(o->org) >= sizeof s->list)
+        return lsn_cli_usage("--org: list too long");
+    memcpy(s->list, o->org, strlen(o->org) + 1);
+    for (tok = strtok_r(s->list, ",", &save); tok != NULL;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (find_org(b, tok) < 0)
+            return lsn_cli_usage("org `%.40s` is not in the roster (a circle "
+                                 "holds only its orgs)", tok);
+        if (*n >= LSN_ROSTER_CIRCLE_MAX_ORGS)
+            return lsn_cli_usage("a circle has at most %u members",
+                                 LSN_ROSTER_CIRCLE_MAX_ORGS);
+        s->members[(*n)++] = tok;
+    }
+    if (*n == before)
+        return lsn_cli_usage("%s: --org names no org", cmd);
+    return 0;
+}
+
+static int
+edit_add_circle(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
+{
+    size_t n = 0;
+    int rc;
+
+    if (!o->circle)
+        return lsn_cli_usage("add-circle needs --circle NAME and --org ID[,ID...]");
+    if (lsn_circle_name_check(o->circle) != 0)
+        return lsn_cli_usage("invalid circle name `%s`: use 1 to 32 of a-z, "
+                             "0-9 and -", o->circle);
+    if (find_circle(b, o->circle) >= 0)
+        return lsn_cli_usage("circle `%s` is already in the roster (use "
+                             "circle-add to add members)", o->circle);
+    if (b->n_circles >= LSN_ROSTER_MAX_CIRCLES)
+        return lsn_cli_usage("the roster has the most circles allowed (%u)",
+                             LSN_ROSTER_MAX_CIRCLES);
+    if ((rc = members_from(o, b, s, "add-circle", &n)) != 0)
+        return rc;
+    liaison__roster_circle__init(&s->circle);
+    s->circle.name = (char *)o->circle;
+    s->circle.display = (char *)(o->display ? o->display : "");
+    s->circle.orgs = s->members;
+    s->circle.n_orgs = n;
+    b->circles[b->n_circles++] = &s->circle;
+    return 0;
+}
+
+static int
+edit_remove_circle(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
+{
+    int i, rc;
+
+    (void)s;
+    if ((rc = existing_circle(o, b, "remove-circle", &i)) != 0)
+        return rc;
+    memmove(&b->circles[i], &b->circles[i + 1],
+            (b->n_circles - (size_t)i - 1) * sizeof *b->circles);
+    b->n_circles--;
+    return 0;
+}
+
+static int
+edit_circle_add(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
+{
+    size_t n;
+    int i, rc;
+
+    if ((rc = existing_circle(o, b, "circle-add", &i)) != 0)
+        return rc;
+    n = b->circles[i]->n_orgs;
+    memcpy(s->members, b->circles[i]->orgs, n * sizeof *s->members);
+    if ((rc = members_from(o, b, s, "circle-add", &n)) != 0)
+        return rc;
+    for (size_t k = b->circles[i]->n_orgs; k < n; k++)
+        if (in_circle(b->circles[i], s->members[k]) >= 0)
+            return lsn_cli_usage("org `%s` is already in circle `%s`",
+                                 s->members[k], o->circle);
+    s->circle = *b->circles[i];
+    s->circle.orgs = s->members;
+    s->circle.n_orgs = n;
+    b->circles[i] = &s->circle;
+    return 0;
+}
+
+static int
+edit_circle_remove(const struct ropts *o, Liaison__Roster *b, struct scratch_view *s)
+{
+    char *save = NULL, *tok;
+    size_t n;
+    int i, k, rc;
+
+    if ((rc = existing_circle(o, b, "circle-remove", &i)) != 0)
+        return rc;
+    if (!o->org)
+        return lsn_cli_usage("circle-remove needs --org ID[,ID...]");
+    if (strlen(o->org) >= sizeof s->list)
+        return lsn_cli_usage("--org: list too long");
+    s->circle = *b->circles[i];
+    n = s->circle.n_orgs;
+    memcpy(s->members, s->circle.orgs, n * sizeof *s->members);
+    s->circle.orgs = s->members;
+    memcpy(s->list, o->org, strlen(o->org) + 1);
+    for (tok = strtok_r(s->list, ",", &save); tok != NULL;
+         tok = strtok_r(NULL, ",", &save)) {
+        s->circle.n_orgs = n;
+        if ((k = in_circle(&s->circle, tok)) < 0)
+            return lsn_cli_usage("org `%.40s` is not in circle `%s`", tok,
+                                 o->circle);
+        memmove(&s->members[k], &s->members[k + 1],
+                (n - (size_t)k - 1) * sizeof *s->members);
+        n--;
+    }
+    if (n == 0)
+        return lsn_cli_usage("that would leave circle `%s` empty: remove it "
+                             "with `roster remove-circle`", o->circle);
+    s->circle.n_orgs = n;
+    b->circles[i] = &s->circle;
+    return 0;
+}
+
+static int
+roster_add_circle(int argc, char **argv) { return edit_in_place(argc, argv, edit_add_circle); }
+static int
+roster_remove_circle(int argc, char **argv) { return edit_in_place(argc, argv, edit_remove_circle); }
+static int
+roster_circle_add(int argc, char **argv) { return edit_in_place(argc, argv, edit_circle_add); }
+static int
+roster_circle_remove(int argc, char **argv) { return edit_in_place(argc, argv, edit_circle_remove); }
+static int
 roster_add_org(int argc, char **argv) { return edit_in_place(argc, argv, edit_add_org); }
 static int
 roster_remove_org(int argc, char **argv) { return edit_in_place(argc, argv, edit_remove_org); }
@@ -624,6 +824,7 @@ print_json(const struct lsn_roster *ro, int valid, int err)
     const Liaison__Roster *b = ro->r;
     char fp[LSN_FP_LEN], hash[65];
     json_t *o, *auth = json_array(), *orgs = json_array(), *relays = json_array();
+    json_t *circles = json_array();
 
     lsn_hex(hash, ro->hash, 32);
     o = json_pack("{s:o, s:I, s:I, s:I, s:I, s:s, s:b}",
@@ -650,14 +851,24 @@ print_json(const struct lsn_roster *ro, int valid, int err)
             "name", lsn_json_text(b->relays[i]->name),
             "endpoint", lsn_json_text(b->relays[i]->endpoint), "fingerprint", fp));
     }
+    for (size_t i = 0; i < b->n_circles; i++) {
+        json_t *m = json_array();
+        for (size_t k = 0; k < b->circles[i]->n_orgs; k++)
+            json_array_append_new(m, lsn_json_text(b->circles[i]->orgs[k]));
+        json_array_append_new(circles, json_pack("{s:o, s:o, s:o}",
+            "name", lsn_json_text(b->circles[i]->name),
+            "display", lsn_json_text(b->circles[i]->display), "orgs", m));
+    }
     if (o != NULL) {
         json_object_set_new(o, "authorities", auth);
         json_object_set_new(o, "orgs", orgs);
         json_object_set_new(o, "relays", relays);
+        json_object_set_new(o, "circles", circles);
     } else {
         json_decref(auth);
         json_decref(orgs);
         json_decref(relays);
+        json_decref(circles);
     }
     lsn_json_print(stdout, o);
 }
@@ -690,6 +901,14 @@ print_text(const struct lsn_roster *ro, int valid, int err)
         lsn_fingerprint(fp, b->relays[i]->curve_key.data, 32);
         printf("    %-20s %s  key %s\n", b->relays[i]->name,
                b->relays[i]->endpoint, fp);
+    }
+    if (b->n_circles > 0)
+        printf("  circles (%zu):\n", b->n_circles);
+    for (size_t i = 0; i < b->n_circles; i++) {
+        printf("    %-20s ", b->circles[i]->name);
+        for (size_t k = 0; k < b->circles[i]->n_orgs; k++)
+            printf("%s%s", k ? "," : "", b->circles[i]->orgs[k]);
+        printf("  %s\n", b->circles[i]->display);
     }
 }
 
@@ -766,6 +985,13 @@ const struct lsn_cli_cmd roster_cmds[] = {
       "remove a steering-group key", NULL },
     { "set-threshold", roster_set_threshold, threshold_opts, usage,
       "change the signature threshold", NULL },
+    { "add-circle", roster_add_circle, add_circle_opts, usage,
+      "a named group of member organisations", NULL },
+    { "remove-circle", roster_remove_circle, circle_opts, usage, "remove a circle", NULL },
+    { "circle-add", roster_circle_add, circle_org_opts, usage,
+      "add organisations to a circle", NULL },
+    { "circle-remove", roster_circle_remove, circle_org_opts, usage,
+      "take organisations out of a circle", NULL },
     { "sign", roster_sign, sign_opts, usage, "sign with an authority key", NULL },
     { "verify", roster_verify, verify_opts, usage, "check signatures, expiry and succession",
       NULL },

@@ -2,11 +2,13 @@
  * after decryption (client/alert.c).
  *
  * Input: the encoded Alert.  Invariants: a decoded alert validates and
- * encodes back to exactly the input; a refused one leaves *out NULL with
+ * encodes back to exactly the input, its circles bounded and well named;
+ * a refused one leaves *out NULL with
  * one of the documented errors. */
 #include <string.h>
 
 #include "client/alert.h"
+#include "keys/util.h"
 #include "proto/err.h"
 #include "tests/fuzz/fuzzfix.h"
 
@@ -27,6 +29,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     FF_CHECK(a != NULL && lsn_alert_validate(a) == 0);
+    /* Circles, when present, are bounded and named as org ids are. */
+    FF_CHECK(a->n_circles <= LSN_ALERT_MAX_CIRCLES);
+    for (size_t i = 0; i < a->n_circles; i++)
+        FF_CHECK(a->circles[i]->n_orgs >= 1 &&
+                 a->circles[i]->n_orgs <= LSN_ALERT_CIRCLE_MAX_ORGS &&
+                 lsn_org_id_check(a->circles[i]->name) == 0);
     FF_CHECK(lsn_alert_encode(a, &enc, &n) == 0);
     FF_CHECK(n == size && memcmp(enc, data, n) == 0);
     free(enc);

@@ -2,7 +2,8 @@
  * lsn_roster_verify_next against the fixed pinned roster v1.
  *
  * Input: an encoded signed roster.  Invariants: a parsed roster keeps the
- * input bytes and their hash, finds each of its orgs and relays; a roster
+ * input bytes and their hash, finds each of its orgs, relays and circles,
+ * and every circle member is one of its orgs, listed once; a roster
  * that verifies really carries threshold valid signatures by distinct
  * authorities of its own (recounted here); a successor that verifies is
  * version 2 of the same coalition and carries both signatures of v1's
@@ -61,6 +62,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (size_t i = 0; i < b->n_relays; i++)
         FF_CHECK(lsn_roster_find_relay(r, b->relays[i]->name) == b->relays[i]);
+    FF_CHECK(b->n_circles <= LSN_ROSTER_MAX_CIRCLES);
+    for (size_t i = 0; i < b->n_circles; i++) {
+        const Liaison__RosterCircle *c = b->circles[i];
+        FF_CHECK(lsn_roster_find_circle(r, c->name) == c);
+        FF_CHECK(lsn_circle_name_check(c->name) == 0);
+        FF_CHECK(c->n_orgs >= 1 && c->n_orgs <= LSN_ROSTER_CIRCLE_MAX_ORGS);
+        for (size_t k = 0; k < c->n_orgs; k++) {
+            FF_CHECK(lsn_roster_find_org(r, c->orgs[k]) != NULL);
+            for (size_t j = 0; j < k; j++)
+                FF_CHECK(strcmp(c->orgs[j], c->orgs[k]) != 0);
+        }
+    }
 
     rc = lsn_roster_verify(r, FF_NOW);
     if (rc == 0) {

@@ -115,11 +115,12 @@ struct blob {
     size_t n;
 };
 
-#define N_ALERTS 8
+#define N_ALERTS 10
 static struct blob alerts[N_ALERTS];
 static const char *const alert_names[N_ALERTS] = {
     "sample", "minimal", "attachment", "update", "h3-europol",
-    "bad-enum", "title-newline", "unknown-indicator",
+    "bad-enum", "title-newline", "unknown-indicator", "circle",
+    "circle-member-twice",
 };
 
 static void
@@ -132,6 +133,8 @@ make_alerts(void)
     Liaison__MessageRef ref = LIAISON__MESSAGE_REF__INIT;
     Liaison__Grading g = LIAISON__GRADING__INIT;
     Liaison__Indicator in = LIAISON__INDICATOR__INIT, *inp = &in;
+    Liaison__AlertCircle ci = LIAISON__ALERT_CIRCLE__INIT, *cip = &ci;
+    static char *members[] = { "alpha", "bravo" }, *twice[] = { "alpha", "alpha" };
     uint8_t sha[32];
 
     for (int i = 0; i < N_ALERTS; i++) {
@@ -181,6 +184,15 @@ make_alerts(void)
             in.value = "x";
             a.indicators = &inp;
             a.n_indicators = 1;
+            break;
+        case 8:
+        case 9:
+            a.tlp = LIAISON__TLP__TLP_GREEN;
+            ci.name = "payments-eu";
+            ci.orgs = i == 8 ? members : twice;
+            ci.n_orgs = 2;
+            a.circles = &cip;
+            a.n_circles = 1;
             break;
         }
         need(lsn_pb_encode(&a.base, &alerts[i].p, &alerts[i].n), "alert");
@@ -338,6 +350,34 @@ gen_roster(void)
         signed_bytes(LSN_TYPE_ROSTER, &body->base, sks, 2, &b, &n);
         body->threshold = t;
         put("roster", "threshold-over", -1, b, n);
+        free(b);
+    }
+    /* v2 with a circle, signed by both; then circles the builder would
+     * refuse: an unknown member, a bad name. */
+    {
+        Liaison__Roster b2 = *w->roster2->r;
+        Liaison__RosterCircle c = LIAISON__ROSTER_CIRCLE__INIT, *cp = &c;
+        static char *members[] = { "alpha", "bravo" }, *unknown[] = { "charlie" };
+
+        c.name = "payments-eu";
+        c.display = "Payments EU";
+        c.orgs = members;
+        c.n_orgs = 2;
+        b2.circles = &cp;
+        b2.n_circles = 1;
+        signed_bytes(LSN_TYPE_ROSTER, &b2.base, sks, 2, &b, &n);
+        put("roster", "v2-circle", -1, b, n);
+        free(b);
+        c.orgs = unknown;
+        c.n_orgs = 1;
+        signed_bytes(LSN_TYPE_ROSTER, &b2.base, sks, 2, &b, &n);
+        put("roster", "circle-unknown-member", -1, b, n);
+        free(b);
+        c.orgs = members;
+        c.n_orgs = 2;
+        c.name = "Pay.EU";
+        signed_bytes(LSN_TYPE_ROSTER, &b2.base, sks, 2, &b, &n);
+        put("roster", "circle-bad-name", -1, b, n);
         free(b);
     }
     /* A bundle where a roster belongs: the type must not cross over. */

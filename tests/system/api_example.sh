@@ -54,6 +54,19 @@ grep -q "attachment hosts.csv (text/csv, 39 bytes)" out.txt ||
 cmp -s hosts.csv saved/hosts.csv || bad "the attachment arrived as sent"
 "$T/example" home/hotline-engine send nosuch "x" >out.txt 2>&1
 [ $? = 1 ] && grep -q "not in roster" out.txt || bad "unknown org refused by the library"
+# A circle through the library: roster v2 names one, signed by both
+# authorities; "circle:NAME" in the recipient list reaches its members.
+"$K" roster next roster --out roster-2 >/dev/null &&
+    "$K" roster add-circle roster-2 --circle partners --org hotline,bank >/dev/null &&
+    "$K" roster sign roster-2 --key a1.key >/dev/null 2>&1 &&
+    "$K" roster sign roster-2 --key a2.key >/dev/null 2>&1 &&
+    "$K" publish-roster roster-2 --org-dir org-hotline >/dev/null 2>&1 || bad "roster v2 with a circle"
+"$T/example" home/hotline-engine send circle:partners "To the partners" >out.txt 2>&1 ||
+    { cat out.txt; bad "example send to a circle"; }
+"$T/example" home/bank-analyst fetch >out.txt 2>&1 || { cat out.txt; bad "example fetch"; }
+grep -q "to partners (2 orgs)" out.txt || { cat out.txt; bad "the circle through the API"; }
+"$T/example" home/hotline-engine send circle:nosuch "x" >out.txt 2>&1
+[ $? = 1 ] && grep -q "no circle" out.txt || bad "unknown circle refused by the library"
 relay_stop
 "$T/example" home/hotline-engine send bank "Down" >out.txt 2>&1
 [ $? = 3 ] || { cat out.txt; bad "relay down gives 3"; }

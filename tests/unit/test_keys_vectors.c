@@ -84,6 +84,28 @@ compute(void)
     add("authority_a_fingerprint", fp);
     add_hex("roster_v1_signed", ro->bytes, ro->len);
     add_hex("roster_v1_hash", ro->hash, 32);
+    {
+        /* The same roster with one circle, signed by both authorities. */
+        char *members[] = { "police" };
+        Liaison__RosterCircle c = LIAISON__ROSTER_CIRCLE__INIT, *cp[] = { &c };
+        Liaison__Roster cb = *ro->r;
+        struct lsn_roster *rc = NULL;
+
+        c.name = "hotlines";
+        c.display = "Hotlines";
+        c.orgs = members;
+        c.n_orgs = 1;
+        cb.circles = cp;
+        cb.n_circles = 1;
+        assert_int_equal(lsn_roster_from_body(&cb, &rc), 0);
+        assert_int_equal(lsn_roster_sign(rc, a.sk), 0);
+        assert_int_equal(lsn_roster_sign(rc, b.sk), 0);
+        assert_int_equal(lsn_roster_verify(rc, KF_NOW), 0);
+        add_hex("roster_v1_circle_body", rc->so->body.data, rc->so->body.len);
+        add_hex("roster_v1_circle_signed", rc->bytes, rc->len);
+        add_hex("roster_v1_circle_hash", rc->hash, 32);
+        lsn_roster_destroy(&rc);
+    }
 
     memset(enc_pk, 0x11, 32);
     memset(sign_pk, 0x22, 32);
