@@ -314,14 +314,11 @@ static int
 pruned_add(struct pruned_list *l, const char *org, const uint8_t id[16],
            int64_t received, uint64_t bytes)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        struct pruned_item *v = realloc(l->v, cap * sizeof *v);
-        if (v == NULL)
-            return LSN_ERR_NOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
+    struct pruned_item *v = lsn_grow(l->v, &l->cap, l->n, sizeof *v, 64);
+
+    if (v == NULL)
+        return LSN_ERR_NOMEM;
+    l->v = v;
     memcpy(l->v[l->n].org, org, sizeof l->v[l->n].org);
     memcpy(l->v[l->n].id, id, LSN_MSG_ID_LEN);
     l->v[l->n].received = received;

@@ -505,19 +505,15 @@ collect_unsubmitted(void *ctx, const uint8_t msg_id[16],
                     const Liaison__StoredSent *rec)
 {
     struct resubmit_ctx *x = ctx;
+    void *p;
 
     if (rec->expires <= lsn_now())
         return 0;           /* nothing to retry: it would only be refused */
     if (rec->waiting != 0 && rec->retry_at > lsn_now())
         return 0;           /* refused for a while: not yet */
-    if (x->n == x->cap) {
-        size_t cap = x->cap ? x->cap * 2 : 16;
-        void *p = realloc(x->ids, cap * sizeof *x->ids);
-        if (p == NULL)
-            return LSN_ERR_NOMEM;
-        x->ids = p;
-        x->cap = cap;
-    }
+    if ((p = lsn_grow(x->ids, &x->cap, x->n, sizeof *x->ids, 16)) == NULL)
+        return LSN_ERR_NOMEM;
+    x->ids = p;
     x->ids[x->n].created = rec->created;
     memcpy(x->ids[x->n++].id, msg_id, 16);
     return 0;

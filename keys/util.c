@@ -331,3 +331,18 @@ lsn_hash_field(struct crypto_generichash_blake2b_state *st, const void *data,
         crypto_generichash_blake2b_update(st, data, len);
     return 0;
 }
+
+void *
+lsn_grow(void *v, size_t *cap, size_t n, size_t size, size_t first)
+{
+    size_t want;
+    void *p;
+
+    if (n < *cap)
+        return v;
+    want = *cap ? *cap * 2 : first;
+    if (want < *cap || (p = reallocarray(v, want, size)) == NULL)
+        return NULL;
+    *cap = want;
+    return p;
+}

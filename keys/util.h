@@ -66,6 +66,12 @@ void lsn_hex(char *out, const uint8_t *bin, size_t len);
 /* Length-prefixed hashing: feeds u16 big-endian length then bytes, so
  * distinct field lists never hash alike (docs/protocol.md "Notation").
  * LSN_ERR_TOO_LARGE (and nothing hashed) if len > 65535. */
+/* Room for one more element in a growing array v of n elements of size
+ * bytes, *cap allocated: v itself while n < *cap, else v reallocated to
+ * twice *cap (first, if *cap is 0), *cap updated.  NULL on failure or
+ * overflow, with v and *cap unchanged. */
+void *lsn_grow(void *v, size_t *cap, size_t n, size_t size, size_t first);
+
 struct crypto_generichash_blake2b_state;
 int lsn_hash_field(struct crypto_generichash_blake2b_state *st,
                     const void *data, size_t len);

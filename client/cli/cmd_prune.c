@@ -52,15 +52,11 @@ collect(void *ctx, const char *org, const uint8_t msg_id[16], int64_t received,
         uint64_t bytes)
 {
     struct prune_list *l = ctx;
+    struct pruned *v;
 
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        struct pruned *v = realloc(l->v, cap * sizeof *v);
-        if (v == NULL)
-            return LSN_ERR_NOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
+    if ((v = lsn_grow(l->v, &l->cap, l->n, sizeof *v, 64)) == NULL)
+        return LSN_ERR_NOMEM;
+    l->v = v;
     snprintf(l->v[l->n].org, sizeof l->v[l->n].org, "%s", org);
     memcpy(l->v[l->n].id, msg_id, 16);
     l->v[l->n].received = received;

@@ -89,18 +89,13 @@ static int
 collect(void *ctx, const uint8_t id[16], const Liaison__StoredSent *rec)
 {
     struct listing *l = ctx;
-    struct item *it;
+    struct item *it, *v;
 
     if (rec->created < l->since)
         return 0;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        struct item *v = realloc(l->v, cap * sizeof *v);
-        if (v == NULL)
-            return LSN_ERR_NOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
+    if ((v = lsn_grow(l->v, &l->cap, l->n, sizeof *v, 64)) == NULL)
+        return LSN_ERR_NOMEM;
+    l->v = v;
     it = &l->v[l->n];
     memcpy(it->id, id, 16);
     it->created = rec->created;
@@ -136,16 +131,11 @@ collect_receipt(void *ctx, const char *org, const char *device, int kind, int64_
                 int reads_off, int reason)
 {
     struct rcpts *x = ctx;
-    struct rcpt *p;
+    struct rcpt *p, *v;
 
-    if (x->n == x->cap) {
-        size_t cap = x->cap ? x->cap * 2 : 8;
-        struct rcpt *v = realloc(x->v, cap * sizeof *v);
-        if (v == NULL)
-            return LSN_ERR_NOMEM;
-        x->v = v;
-        x->cap = cap;
-    }
+    if ((v = lsn_grow(x->v, &x->cap, x->n, sizeof *v, 8)) == NULL)
+        return LSN_ERR_NOMEM;
+    x->v = v;
     p = &x->v[x->n++];
     snprintf(p->org, sizeof p->org, "%s", org);
     snprintf(p->device, sizeof p->device, "%s", device);
