@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -273,23 +274,23 @@ serve(int fd, const char *dir, const struct lsn_secret_kek *kek, int64_t expiry)
     return quit;
 }
 
-/* Moves lfd to descriptor 3, closes every other one and points 0-2 at
- * /dev/null: the agent keeps nothing of the command that started it. */
+/* Moves lfd to descriptor 3 and the profile folder's lock (lkfd) to 4,
+ * closes every other one and points 0-2 at /dev/null: the agent keeps
+ * nothing of the command that started it. */
 static int
-own_fds(int lfd)
+own_fds(int lfd, int lkfd)
 {
-    int nul;
+    int nul, a, b;
 
-    if (lfd != 3) {
-        if (dup2(lfd, 3) < 0)
-            return -1;
-        close(lfd);
-    }
+    /* Copies above both targets first: either may sit on 3 or 4. */
+    if ((a = fcntl(lfd, F_DUPFD, 5)) < 0 || (b = fcntl(lkfd, F_DUPFD, 5)) < 0 ||
+        dup2(a, 3) < 0 || dup2(b, 4) < 0)
+        return -1;
     for (int fd = 0; fd < 3; fd++)
         close(fd);
-    if (close_range(4, ~0U, 0) != 0) {
+    if (close_range(5, ~0U, 0) != 0) {
         long max = sysconf(_SC_OPEN_MAX);
-        for (long fd = 4; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+        for (long fd = 5; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
             close((int)fd);
     }
     if ((nul = open("/dev/null", O_RDWR)) != 0)
@@ -300,7 +301,7 @@ own_fds(int lfd)
 }
 
 static void __attribute__((noreturn))
-run_agent(int lfd, const char *dir, struct lsn_secret_kek *inherited,
+run_agent(int lfd, int lkfd, const char *dir, struct lsn_secret_kek *inherited,
           int64_t seconds, int64_t expiry, pid_t watch, ino_t sock_ino)
 {
     struct lsn_secret_kek *kek;
@@ -318,7 +319,7 @@ run_agent(int lfd, const char *dir, struct lsn_secret_kek *inherited,
     if (kek != NULL)
         memcpy(kek, inherited, sizeof *kek);
     sodium_free(inherited);
-    if (kek == NULL || chdir("/") != 0 || (lfd = own_fds(lfd)) < 0)
+    if (kek == NULL || chdir("/") != 0 || (lfd = own_fds(lfd, lkfd)) < 0)
         _exit(1);
     umask(077);
     memset(&sa, 0, sizeof sa);
@@ -350,7 +351,8 @@ run_agent(int lfd, const char *dir, struct lsn_secret_kek *inherited,
         close(fd);
     }
     sodium_free(kek);
-    /* Remove the socket unless another agent has bound the name since. */
+    /* Remove the socket unless another agent has bound the name since;
+     * the folder's lock goes with this process, after. */
     if (sock_path(dir, &addr) == 0 && stat(addr.sun_path, &st) == 0 &&
         st.st_ino == sock_ino)
         unlink(addr.sun_path);
@@ -422,7 +424,7 @@ lsn_agent_start(const char *dir, struct lsn_secret_kek **kekp, int64_t seconds,
     long apid;
     ino_t ino = 0;
     pid_t child, watch;
-    int lfd = -1, st = 0, r;
+    int lfd = -1, lkfd = -1, st = 0, r;
 
     *kekp = NULL;
     *pid = 0;
@@ -432,8 +434,18 @@ lsn_agent_start(const char *dir, struct lsn_secret_kek **kekp, int64_t seconds,
     r = LSN_ERR_NOT_FOUND;
     if (realpath(dir, abs) == NULL || (r = sock_path(abs, &sa)) != 0)
         goto out;
-    if (lsn_agent_info(abs, &expiry, &apid) == 0) {
-        lsn_set_detail("an agent (pid %ld) already holds it", apid);
+    /* The agent holds an flock on the profile folder for its whole life:
+     * while it is held, a socket at sa is a live agent's (if a busy one)
+     * and is left alone; once it is taken here, any socket there is
+     * stale. */
+    r = LSN_ERR_IO;
+    if ((lkfd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        goto out;
+    if (flock(lkfd, LOCK_EX | LOCK_NB) != 0) {
+        if (lsn_agent_info(abs, &expiry, &apid) == 0)
+            lsn_set_detail("an agent (pid %ld) already holds it", apid);
+        else
+            lsn_set_detail("an agent runs or starts for it");
         r = LSN_ERR_EXISTS;
         goto out;
     }
@@ -458,7 +470,7 @@ lsn_agent_start(const char *dir, struct lsn_secret_kek **kekp, int64_t seconds,
             _exit(1);
         if ((g = fork()) != 0)
             _exit(g < 0);
-        run_agent(lfd, abs, kek, seconds, expiry, watch, ino);
+        run_agent(lfd, lkfd, abs, kek, seconds, expiry, watch, ino);
     }
     close(lfd);
     lfd = -1;
@@ -478,6 +490,8 @@ out:
         close(lfd);
         unlink(sa.sun_path);
     }
+    if (lkfd >= 0)
+        close(lkfd);
     sodium_free(kek);
     return r;
 }

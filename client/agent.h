@@ -55,9 +55,10 @@ int lsn_agent_key(const char *dir, const char *pass, struct lsn_secret_kek **kek
  * LSN_AGENT_MAX_SECONDS).  Wipe the passphrase before: the agent is
  * forked from the caller and keeps whatever memory it still has mapped.
  * Returns once the agent listens (daemonised: double fork, setsid, every
- * other descriptor closed); *pid is the agent's.  LSN_ERR_EXISTS if an
- * agent already answers for dir, LSN_ERR_TOO_LARGE if the socket path
- * does not fit. */
+ * other descriptor closed); *pid is the agent's.  The agent holds an
+ * flock on dir while it lives: LSN_ERR_EXISTS if an agent runs (or
+ * starts) for dir, answering or not; LSN_ERR_TOO_LARGE if the socket
+ * path does not fit. */
 int lsn_agent_start(const char *dir, struct lsn_secret_kek **kek,
                     int64_t seconds, pid_t *pid);
 

@@ -154,6 +154,16 @@ lsn_client_forward(struct lsn_client *c, const char *prefix,
     a.title = title;
     a.tlp = m->o->alert->tlp;
     a.priority = m->o->alert->priority;
+    /* The forward carries the circles that bind what it forwards: only
+     * two layers are opened on the next forward, so a third must not
+     * lose the circle of the first. */
+    if (m->o->alert->n_circles > 0) {
+        a.circles = m->o->alert->circles;
+        a.n_circles = m->o->alert->n_circles;
+    } else if (m->original != NULL) {
+        a.circles = m->original->alert->circles;
+        a.n_circles = m->original->alert->n_circles;
+    }
     f.envelope = (ProtobufCBinaryData){ st->len, st->envelope };
     f.key = (ProtobufCBinaryData){ 32, st->key };
     a.forwarded = &f;

@@ -202,12 +202,40 @@ refuse(char **argv)
     return lsn_cli_usage("%s", what);
 }
 
+/* 1 if a is `--NAME` (no `=VALUE`) for an option of c, abbreviations
+ * included as getopt_long takes them (an exact name first), that requires
+ * a value: getopt_long then takes the next argument as that value,
+ * whatever it is. */
 static int
-wants_help(int argc, char **argv)
+takes_next(const struct lsn_cli_cmd *c, const char *a)
 {
-    for (int i = 1; i < argc; i++)
+    size_t len;
+
+    if (strncmp(a, "--", 2) != 0 || strchr(a, '=') != NULL)
+        return 0;
+    len = strlen(a + 2);
+    for (const struct option *o = opts_of(c); o->name != NULL; o++)
+        if (strcmp(o->name, a + 2) == 0)
+            return o->has_arg == required_argument;
+    for (const struct option *o = opts_of(c); o->name != NULL; o++)
+        if (o->has_arg == required_argument && strncmp(o->name, a + 2, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* 1 if --help or -h stands as an option in argv: not as an option's value
+ * (`--title --help` is a title) nor after `--`. */
+static int
+wants_help(const struct lsn_cli_cmd *c, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return 0;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return 1;
+        if (takes_next(c, argv[i]))
+            i++;
+    }
     return 0;
 }
 
@@ -217,7 +245,7 @@ run_command(const struct lsn_cli_cmd *c, int argc, char **argv)
     int o;
 
     current = c;
-    if (wants_help(argc, argv)) {
+    if (wants_help(c, argc, argv)) {
         if (c->usage != NULL)
             fputs(c->usage, stdout);
         else
