@@ -51,7 +51,6 @@ refused "liaison prune" --to "$L" $H prune --older-than 1d --to b
 refused "liaison unlock" --json "$L" $H unlock --json
 refused "liaison lock" --for "$L" $H lock --for 1h
 refused "liaison passwd" --for "$L" $H passwd --for 1h
-refused "liaison sent" --exec "$L" $H sent --exec cat
 }
 
 refused "liaison-keys authority new" --org-dir "$K" authority new a --org-dir d
