@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "keys/clikit.h"
 #include "keys/util.h"
 #include "proto/err.h"
@@ -345,6 +347,10 @@ lsn_cli_main(const struct lsn_cli *p, int argc, char **argv)
     prog = p;
     current = NULL;
     snprintf(path, sizeof path, "%s", p->prog);
+    if (sodium_init() < 0) {
+        fprintf(stderr, "%s: libsodium failed to initialise\n", p->prog);
+        return LSN_EXIT_USAGE;
+    }
     if ((rc = take_globals(&argc, argv)) != 0)
         return rc;
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {

@@ -65,7 +65,7 @@ struct lsn_cli {
 };
 
 /* Runs the command argv names, with --help and --version; returns the
- * exit code.  The caller has initialised libsodium. */
+ * exit code.  Initialises libsodium first. */
 int lsn_cli_main(const struct lsn_cli *p, int argc, char **argv);
 
 /* The running command's next option (getopt_long over its own table,

@@ -3,7 +3,6 @@
  * file per group of commands), run by the kit (keys/clikit.h). */
 #include <stdio.h>
 
-#include <sodium.h>
 
 #include "client/cli/cli.h"
 #include "client/cli/cmd_agent.h"
@@ -81,9 +80,5 @@ static const struct lsn_cli program = {
 int
 main(int argc, char **argv)
 {
-    if (sodium_init() < 0) {
-        fputs("liaison: libsodium failed to initialise\n", stderr);
-        return LSN_EXIT_USAGE;
-    }
     return lsn_cli_main(&program, argc, argv);
 }

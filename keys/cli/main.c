@@ -3,7 +3,6 @@
  * it takes), run by the kit (keys/clikit.h). */
 #include <stdio.h>
 
-#include <sodium.h>
 
 #include "keys/cli/cli.h"
 
@@ -50,9 +49,5 @@ static const struct lsn_cli program = {
 int
 main(int argc, char **argv)
 {
-    if (sodium_init() < 0) {
-        fputs("liaison-keys: libsodium failed to initialise\n", stderr);
-        return LSN_EXIT_USAGE;
-    }
     return lsn_cli_main(&program, argc, argv);
 }
