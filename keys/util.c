@@ -341,7 +341,8 @@ lsn_grow(void *v, size_t *cap, size_t n, size_t size, size_t first)
     if (n < *cap)
         return v;
     want = *cap ? *cap * 2 : first;
-    if (want < *cap || (p = reallocarray(v, want, size)) == NULL)
+    if (want < *cap || size == 0 || want > SIZE_MAX / size ||
+        (p = realloc(v, want * size)) == NULL)
         return NULL;
     *cap = want;
     return p;
