@@ -55,7 +55,8 @@
     X(LSN_ERR_PROTOCOL,        -44, "the peer broke the request protocol") \
     X(LSN_ERR_PERMISSIONS,     -45, "permissions too open: other users could read or change it") \
     X(LSN_ERR_AMBIGUOUS,       -60, "more than one message matches that id prefix: give more digits") \
-    X(LSN_ERR_STORE_FULL,      -61, "the local store is full (its map size ceiling or the disk): nothing was acknowledged")
+    X(LSN_ERR_STORE_FULL,      -61, "the local store is full (its map size ceiling or the disk): nothing was acknowledged") \
+    X(LSN_ERR_INTERRUPTED,     -69, "interrupted (Ctrl-C or a termination signal)")
 
 enum lsn_err {
 #define LSN_ERR_ENUM(name, value, text) name = value,

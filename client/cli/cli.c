@@ -7,6 +7,7 @@
 
 #include "client/cli/cli.h"
 #include "keys/pass.h"
+#include "keys/progress.h"
 #include "keys/util.h"
 #include "proto/err.h"
 
@@ -33,6 +34,9 @@ cli_open(struct lsn_client **c)
         snprintf(prompt, sizeof prompt, "Passphrase for the credential in %s: ", dir);
         r = cli_pass_file ? lsn_pass_read_file(cli_pass_file, &pass)
                           : lsn_pass_read_tty(prompt, &pass);
+        /* Interrupted at the prompt: the command says what that means. */
+        if (r == LSN_ERR_INTERRUPTED)
+            return lsn_cli_exit_for(r, 0);
         if (r != 0)
             return lsn_cli_fail(r, "passphrase");
     }
@@ -40,6 +44,8 @@ cli_open(struct lsn_client **c)
     lsn_pass_free(&pass);
     if (r != 0)
         return lsn_cli_fail(r, "cannot open the profile in %s", dir);
+    /* Shown only where the command's lsn_progress_init allowed it. */
+    (*c)->progress = lsn_progress_cb;
     return 0;
 }
 

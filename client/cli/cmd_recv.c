@@ -12,6 +12,7 @@
 
 #include "client/alert.h"
 #include "client/cli/cli.h"
+#include "keys/progress.h"
 #include "keys/roster.h"
 #include "keys/util.h"
 #include "proto/envelope.h"
@@ -214,6 +215,7 @@ cmd_fetch(int argc, char **argv)
 
     if ((rc = parse_recv(argc, argv, &x, NULL, 0, NULL)) != 0)
         return rc;
+    lsn_progress_init(x.json);
     if ((rc = cli_open(&c)) != 0)
         return rc;
     if ((r = lsn_client_fetch(c, on_message, on_error, &x, &n)) != 0) {
@@ -263,13 +265,19 @@ cmd_watch(int argc, char **argv)
     struct show_ctx x;
     struct lsn_client *c = NULL;
     struct sigaction sa;
+    char relay[128];
     size_t resent = 0;
     int rc, r;
 
     if ((rc = parse_recv(argc, argv, &x, NULL, 0, NULL)) != 0)
         return rc;
+    lsn_progress_init(x.json);
     if ((rc = cli_open(&c)) != 0)
         return rc;
+    if (lsn_client_relay_name(c, relay, sizeof relay) != 0)
+        snprintf(relay, sizeof relay, "the home relay");
+    lsn_progress_note("watching for messages for %s/%s on %s, Ctrl-C to stop",
+                      c->p->cred->org, c->p->cred->device, relay);
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
