@@ -110,6 +110,12 @@ lsn_interrupted(void)
     return caught;
 }
 
+volatile sig_atomic_t *
+lsn_interrupt_flag(void)
+{
+    return &caught;
+}
+
 int
 lsn_interrupt_exit(const char *fmt, ...)
 {

@@ -15,6 +15,8 @@
 #ifndef LSN_PROGRESS_H
 #define LSN_PROGRESS_H
 
+#include <signal.h>
+
 /* Decides once whether progress is shown: stderr is a terminal and json
  * is 0. */
 void lsn_progress_init(int json);
@@ -45,6 +47,9 @@ void lsn_interrupt_catch(void);
 
 /* The signal that interrupted the command (SIGINT, SIGTERM) or 0. */
 int lsn_interrupted(void);
+
+/* The flag itself, for a loop that polls it (lsn_client_watch). */
+volatile sig_atomic_t *lsn_interrupt_flag(void);
 
 /* Erases the progress line and writes "PROG: <line>" to stderr; returns
  * the exit code for the signal caught: 128 + its number (130 for Ctrl-C,

@@ -68,9 +68,15 @@ const char send_usage[] =
     "named recipients; AMBER and AMBER+STRICT stay within your organisation;\n"
     "GREEN and CLEAR may go to any coalition member.\n"
     "\n"
+    "On a terminal, waits on the relay are shown on stderr (connecting to\n"
+    "RELAY..., resending N stored messages...), never with --json.  Ctrl-C\n"
+    "(or SIGTERM) stops at the next step and says either that nothing was\n"
+    "sealed (nothing stored or sent) or that the alert is stored as MSGID\n"
+    "and is resent by the next send, fetch or watch: nothing else to do.\n"
+    "\n"
     "Exit status: 0 sent, 1 delivery failed, 2 usage or input error,\n"
     "3 relay unreachable (the message is stored: retry), 4 refused by a limit\n"
-    "(quota, size, TLP rule).\n";
+    "(quota, size, TLP rule), 130 interrupted by Ctrl-C (143 by SIGTERM).\n";
 
 /* The alert's options, which send, reply and seal share (O_ALERT); parse
  * reads any of them into struct send_opts. */
