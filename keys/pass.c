@@ -68,7 +68,10 @@ lsn_pass_read_tty(const char *prompt, char **out)
         goto out;
     for (;;) {
         char c;
-        ssize_t k = read(fd, &c, 1);
+        ssize_t k;
+        if (lsn_interrupted())
+            break;
+        k = read(fd, &c, 1);
         if (k < 0 && errno == EINTR && !lsn_interrupted())
             continue;
         if (k <= 0 || c == '\n' || c == '\r')

@@ -2,13 +2,14 @@
 """ptyrun.py: runs a command on a pseudo-terminal, as a person at a
 terminal runs it, for the system tests (tests/system/progress.sh).
 
-    ptyrun.py [--when TEXT --send KEYS | --signal NAME] [--raw FILE]
+    ptyrun.py [--when TEXT [--echo-off] --send KEYS | --signal NAME] [--raw FILE]
               [--screen FILE] -- COMMAND ARGS...
 
 stdin, stdout and stderr of COMMAND are the terminal.  Once TEXT has
 appeared in what it wrote, KEYS are typed (\\x03 is Ctrl-C: the terminal
 sends SIGINT to the command) or the signal NAME (TERM, INT) is sent to
-it.  --raw gets every byte it wrote; --screen gets what the screen shows
+it; with --echo-off, once the terminal's echo is also off (a passphrase
+prompt waiting).  --raw gets every byte it wrote; --screen gets what the screen shows
 once it ended: carriage return, erase to end of line (ESC [ K) and
 newline applied, one line per screen line.  The exit status is the
 command's (128 + N when it died of signal N).  A command that never
@@ -19,6 +20,8 @@ import pty
 import select
 import signal
 import sys
+import termios
+import time
 
 
 def screen(raw):
@@ -48,7 +51,11 @@ def screen(raw):
 
 def main(argv):
     when = keys = sig = raw_file = screen_file = None
+    echo_off = False
     while argv and argv[0] != '--':
+        if argv[0] == '--echo-off':
+            echo_off, argv = True, argv[1:]
+            continue
         opt, val = argv[0], argv[1]
         argv = argv[2:]
         if opt == '--when':
@@ -85,6 +92,10 @@ def main(argv):
         out += chunk
         if not done and when in out:
             done = True
+            for _ in range(600):
+                if not echo_off or not termios.tcgetattr(fd)[3] & termios.ECHO:
+                    break
+                time.sleep(0.05)
             if keys is not None:
                 os.write(fd, keys)
             if sig is not None:

@@ -7,8 +7,9 @@
 #     watch's banner appear, and are erased so the screen ends clean;
 #   - with --json, or with stdout and stderr piped, nothing of it is
 #     written and stdout is the command's result alone;
-#   - Ctrl-C while a send to a relay that is down waits before sealing
-#     says nothing was stored or sent (exit 130) and nothing arrives later;
+#   - Ctrl-C at the passphrase prompt, or while a send to a relay that is
+#     down waits before sealing, says nothing was stored or sent (exit
+#     130), leaves the terminal echoing, and nothing arrives later;
 #   - Ctrl-C (and SIGTERM) while a stored send waits on its connect says
 #     the alert is stored as its msg_id and will be resent (exit 130, 143),
 #     and the next fetch delivers it exactly once.
@@ -117,6 +118,19 @@ has "liaison: interrupted before sealing: nothing was stored or sent" \
 grep -q "^liaison: interrupted before sealing" out.txt ||
     { bad "the interruption reads on a line of its own"; cat out.txt; }
 
+# --- Ctrl-C at the passphrase prompt: nothing sealed, the echo back on.
+printf 'a passphrase long enough\n' > cred.pass
+"$K" device add desk --org-dir org-police --role human --roster roster --out desk.cred \
+    --cred-passphrase-file cred.pass >/dev/null 2>&1 || bad "a protected credential"
+"$L" --home home/police-desk --passphrase-file cred.pass init --credential desk.cred \
+    >/dev/null 2>&1 ||
+    bad "a protected profile"
+on_tty 130 "Ctrl-C at the passphrase prompt" --when "Passphrase for" --echo-off --send '\x03' -- \
+    sh -c "trap '' INT; \"$L\" --home home/police-desk send --to bank --title at-prompt; r=\$?; stty -a; exit \$r"
+has "liaison: interrupted before sealing: nothing was stored or sent" \
+    "Ctrl-C at the prompt says nothing was sealed"
+grep -q -- " echo " out.txt || { bad "the terminal echoes again after Ctrl-C at the prompt"; cat out.txt; }
+
 # --- Ctrl-C with the alert stored, waiting on the connect.
 expect 3 "send with the relay down" lsn police analyst send --to bank --title kept
 ID=$(sed -n 's/.*message \([0-9a-f]\{32\}\) is stored.*/\1/p' err.txt)
@@ -138,6 +152,7 @@ expect 0 "bank fetches" lsn bank analyst fetch --json
 n=$(grep -c '"title":"kept"' out.txt)
 [ "$n" = 1 ] || { bad "the stored alert arrives once, not $n times"; cat out.txt; }
 hasnt "never-sealed" "the alert interrupted before sealing never arrives"
+hasnt "at-prompt" "the alert interrupted at the prompt never arrives"
 
 [ "$fails" = 0 ] && echo "progress: all passed"
 exit $((fails > 0))
