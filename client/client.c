@@ -2,6 +2,7 @@
  * connection to the home relay, and the roster and bundles kept fresh
  * from it.  The work is in files of its own: send.c, accept.c, fetch.c,
  * receipts.c, deliveries.c, inbox.c (client_int.h is what they share). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,10 +57,45 @@ lsn_client_close(struct lsn_client **cp)
 
 static int refresh_roster(struct lsn_client *c, int64_t now);
 
+void
+lsn_client_progress(struct lsn_client *c, const char *fmt, ...)
+{
+    char what[200];
+    va_list ap;
+
+    if (c->progress == NULL)
+        return;
+    if (fmt == NULL) {
+        c->progress(c->progress_ctx, NULL);
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    c->progress(c->progress_ctx, what);
+}
+
+int
+lsn_client_relay_name(struct lsn_client *c, char *name, size_t n)
+{
+    struct lsn_roster *ro = NULL;
+    const Liaison__RosterOrg *o;
+    int r;
+
+    if ((r = lsn_trust_roster_held(c->p->trust, &ro)) != 0)
+        return r;
+    r = LSN_ERR_NOT_FOUND;
+    if ((o = lsn_roster_find_org(ro, c->p->cred->org)) != NULL &&
+        lsn_roster_find_relay(ro, o->relay) != NULL)
+        r = (size_t)snprintf(name, n, "%s", o->relay) >= n ? LSN_ERR_TOO_LARGE : 0;
+    lsn_roster_destroy(&ro);
+    return r;
+}
+
 int
 lsn_client_connect(struct lsn_client *c)
 {
-    char endpoint[512];
+    char endpoint[512], name[128];
     uint8_t key[32];
     int r;
 
@@ -77,6 +113,10 @@ lsn_client_connect(struct lsn_client *c)
                        "this run)", endpoint, (c->p->timeout_ms + 999) / 1000);
         return LSN_ERR_TIMEOUT;
     }
+    if (lsn_client_relay_name(c, name, sizeof name) == 0)
+        lsn_client_progress(c, "connecting to %s", name);
+    else
+        lsn_client_progress(c, "connecting to the relay at %s", endpoint);
     r = lsn_relay_client_connect(c->p->cred, endpoint, key, c->p->timeout_ms,
                                  &c->rc);
     if (r == LSN_ERR_TIMEOUT || r == LSN_ERR_IO)
@@ -90,8 +130,9 @@ lsn_client_connect(struct lsn_client *c)
         lsn_set_detail("home relay at %s", endpoint);
     if (r == LSN_ERR_TIMEOUT || r == LSN_ERR_IO)
         c->unreachable = 1;
-    if (r == 0)
-        (void)refresh_roster(c, lsn_now());
+    if (r == 0 && refresh_roster(c, lsn_now()) == LSN_ERR_INTERRUPTED)
+        r = LSN_ERR_INTERRUPTED;    /* connected, but asked to stop */
+    lsn_client_progress(c, NULL);
     return r;
 }
 
@@ -252,6 +293,10 @@ lsn_client_bundle(struct lsn_client *c, const char *org, int64_t now,
         return LSN_ERR_NOT_FOUND;
     }
     r = refresh_bundle(c, org, now);
+    if (r == LSN_ERR_INTERRUPTED) {
+        lsn_bundle_destroy(out);    /* asked to stop: not the held one */
+        return r;
+    }
     if (r == 0 || r == LSN_ERR_NOT_FOUND)
         mark_fresh(c, org);
     if (r != 0 && held) {

@@ -39,6 +39,11 @@ struct lsn_client {
     size_t waiting;                     /* items it left queued (not acked) */
     int waiting_err;                    /* why the last of those waits */
     int unreachable;                    /* the relay did not answer: fail fast */
+    /* Told what a step that waits on the relay does ("connecting to
+     * relay-eu"), and what NULL when it ended; NULL: nothing is told.
+     * The CLI shows it on a terminal (keys/progress.h). */
+    void (*progress)(void *ctx, const char *what);
+    void *progress_ctx;
 };
 
 /* A message as the user sees it: the opened envelope, and for a forward
@@ -62,6 +67,10 @@ void lsn_client_close(struct lsn_client **c);
  * LSN_ERR_TIMEOUT means the relay is unreachable (exit 3 for the CLI);
  * LSN_ERR_USAGE if the client is offline. */
 int lsn_client_connect(struct lsn_client *c);
+
+/* The name the roster gives this profile's home relay, in name (n bytes);
+ * LSN_ERR_NOT_FOUND if the roster names none. */
+int lsn_client_relay_name(struct lsn_client *c, char *name, size_t n);
 
 /* The newest verified bundle of org: from the trust store, refreshed from
  * the relay once per session (a revocation is seen before the first seal

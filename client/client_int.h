@@ -24,6 +24,11 @@
  * request and no detail is set. */
 int lsn_client_relay_fail(struct lsn_client *c, int r);
 
+/* Tells c->progress what the step about to wait on the relay does
+ * (printf-style), or with fmt NULL that it ended. */
+void lsn_client_progress(struct lsn_client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* receipts.c */
 
 /* Seals and submits a receipt of kind (delivered or read) about o to its

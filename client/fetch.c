@@ -160,14 +160,21 @@ lsn_client_fetch(struct lsn_client *c, lsn_client_msg_fn fn,
     c->n_absent = 0;        /* ask the relay again for what it lacked */
     if ((r = lsn_client_connect(c)) != 0)
         return r;
+    /* Said until the first batch is in: handling it may print. */
+    lsn_client_progress(c, "fetching");
     /* Keys first: the envelopes fetched next may need them. */
-    if ((r = lsn_client_apply_deliveries(c, lsn_now(), &keys)) != 0)
+    if ((r = lsn_client_apply_deliveries(c, lsn_now(), &keys)) != 0) {
+        lsn_client_progress(c, NULL);
         return lsn_client_relay_fail(c, r);
+    }
     /* Once through the whole queue, a cursor past each batch: items that
      * wait (not acked) stay behind it and never hide the ones after. */
     while (!stop && r == 0) {
         Liaison__FetchReply *rep = NULL;
-        if ((r = lsn_relay_client_fetch_after(c->rc, LSN_FETCH_BATCH, after, &rep)) != 0)
+        r = lsn_relay_client_fetch_after(c->rc, LSN_FETCH_BATCH, after, &rep);
+        if (first)
+            lsn_client_progress(c, NULL);
+        if (r != 0)
             return lsn_client_relay_fail(c, r);
         if (first) {
             note_gap(c, rep->gap, on_error, ctx);

@@ -68,7 +68,9 @@ recipient_bundles(struct lsn_client *c, const char *const *to, size_t n,
      * follows the relay's roster chain, so ask before refusing. */
     if ((gone = not_in_roster(ro, to, n)) != NULL && c->rc == NULL &&
         !c->offline && !c->unreachable) {
-        asked = lsn_client_connect(c) == 0;
+        if ((r = lsn_client_connect(c)) == LSN_ERR_INTERRUPTED)
+            goto out;
+        asked = r == 0;
         lsn_roster_destroy(&ro);
         if ((r = lsn_profile_roster(c->p, now, &ro)) != 0)
             goto out;
@@ -529,6 +531,10 @@ lsn_client_resubmit(struct lsn_client *c, size_t *n)
     r = lsn_local_each_unsubmitted(c->p->store, collect_unsubmitted, &x);
     if (x.n > 1)
         qsort(x.ids, x.n, sizeof *x.ids, older_first);
+    /* Connected first, so that what is said is in the order it is done. */
+    if (r == 0 && x.n > 0 && lsn_client_connect(c) == 0)
+        lsn_client_progress(c, "resending %zu stored message%s", x.n,
+                            x.n == 1 ? "" : "s");
     /* Each record on its own: one refusal does not hold back the rest. */
     for (size_t i = 0; r == 0 && i < x.n && !unreachable; i++) {
         int e = lsn_client_submit(c, x.ids[i].id, NULL);
@@ -537,6 +543,7 @@ lsn_client_resubmit(struct lsn_client *c, size_t *n)
         else if (!refusal_is_final(e) && !refusal_waits(e))
             unreachable = e;
     }
+    lsn_client_progress(c, NULL);
     free(x.ids);
     return r != 0 ? r : unreachable;
 }

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "keys/clikit.h"
+#include "keys/progress.h"
 #include "keys/util.h"
 #include "proto/err.h"
 
@@ -65,6 +66,7 @@ report(int err, const char *fmt, va_list ap)
     char what[1024];
 
     vsnprintf(what, sizeof what, fmt, ap);
+    lsn_progress_clear();
     fprintf(stderr, "%s: ", lsn_cli_prog());
     safe(stderr, what);
     if (err != 0) {
@@ -122,6 +124,8 @@ lsn_cli_exit_for(int err, int verifying)
         return LSN_EXIT_OK;
     case LSN_ERR_TIMEOUT: case LSN_ERR_UNAVAILABLE:
         return LSN_EXIT_UNREACHABLE;
+    case LSN_ERR_INTERRUPTED:
+        return lsn_interrupted() ? 128 + lsn_interrupted() : LSN_EXIT_INTERRUPTED;
     case LSN_ERR_QUOTA: case LSN_ERR_LIMIT: case LSN_ERR_TOO_LARGE:
     case LSN_ERR_RATE: case LSN_ERR_TTL:
         return LSN_EXIT_LIMIT;

@@ -33,6 +33,8 @@
 #define LSN_EXIT_USAGE       2   /* usage or input error */
 #define LSN_EXIT_UNREACHABLE 3   /* relay unreachable: retry later */
 #define LSN_EXIT_LIMIT       4   /* refused by a limit (quota, size, TLP rule) */
+#define LSN_EXIT_INTERRUPTED 130 /* Ctrl-C (SIGINT); 143 for SIGTERM
+                                  * (128 + the signal, the shell's way) */
 
 /* One command, or a group of commands (run NULL, sub its table).  run
  * gets argv[0] = the command's name; usage is its --help text (for a

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "keys/pass.h"
+#include "keys/progress.h"
 #include "keys/util.h"
 #include "proto/err.h"
 
@@ -68,8 +69,11 @@ lsn_pass_read_tty(const char *prompt, char **out)
         goto out;
     for (;;) {
         char c;
-        ssize_t k = read(fd, &c, 1);
-        if (k < 0 && errno == EINTR)
+        ssize_t k;
+        if (lsn_interrupted())
+            break;
+        k = read(fd, &c, 1);
+        if (k < 0 && errno == EINTR && !lsn_interrupted())
             continue;
         if (k <= 0 || c == '\n' || c == '\r')
             break;
@@ -81,6 +85,10 @@ lsn_pass_read_tty(const char *prompt, char **out)
     p[len] = '\0';
     (void)tcsetattr(fd, TCSAFLUSH, &old);
     (void)!write(fd, "\n", 1);
+    if (lsn_interrupted()) {
+        r = LSN_ERR_INTERRUPTED;
+        goto out;
+    }
     if (len == 0 || too_long) {
         /* A cut passphrase would silently differ from the one typed. */
         if (too_long)

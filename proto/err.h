@@ -57,7 +57,8 @@
     X(LSN_ERR_UNPUBLISHED,     -46, "this device key is not known to the relay: ask your administrator to run `liaison-keys publish`") \
     X(LSN_ERR_KEY_REMOVED,     -47, "device key removed from its organisation's bundle") \
     X(LSN_ERR_AMBIGUOUS,       -60, "more than one message matches that id prefix: give more digits") \
-    X(LSN_ERR_STORE_FULL,      -61, "the local store is full (its map size ceiling or the disk): nothing was acknowledged")
+    X(LSN_ERR_STORE_FULL,      -61, "the local store is full (its map size ceiling or the disk): nothing was acknowledged") \
+    X(LSN_ERR_INTERRUPTED,     -69, "interrupted (Ctrl-C or a termination signal)")
 
 enum lsn_err {
 #define LSN_ERR_ENUM(name, value, text) name = value,

@@ -15,6 +15,21 @@
 #define SEND_TIMEOUT_MS 5000
 #define HEARTBEAT_MS    5000
 
+static volatile sig_atomic_t *stop_flag;
+
+void
+lsn_wire_set_stop(volatile sig_atomic_t *flag)
+{
+    stop_flag = flag;
+}
+
+/* 1 once the process was asked to stop waiting (lsn_wire_set_stop). */
+static int
+stopped(void)
+{
+    return stop_flag != NULL && *stop_flag != 0;
+}
+
 /* A Response kept for a later take.  An error that answers several
  * requests at once (WireError.also) is kept once, as it came, and handed
  * out one id at a time: `pending` counts the ids still to hand out (its
@@ -114,7 +129,10 @@ lsn_wire_handshake(struct lsn_wire *w, int timeout_ms)
     uint16_t ev = 0;
 
     for (;;) {
-        int n = zmq_poll(&it, 1, timeout_ms);
+        int n;
+        if (stopped())
+            return LSN_ERR_INTERRUPTED;
+        n = zmq_poll(&it, 1, timeout_ms);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -576,6 +594,8 @@ recv_frame(struct lsn_wire *w, int timeout_ms)
     if ((r = lsn_wire_flush(w)) != 0)
         return r;
     do {
+        if (stopped())
+            return LSN_ERR_INTERRUPTED;
         n = zmq_poll(&it, 1, timeout_ms);
     } while (n < 0 && errno == EINTR);
     if (n < 0)
@@ -627,8 +647,10 @@ lsn_wire_check(struct lsn_wire *w, const Liaison__Response *resp)
     if (resp->error == NULL)
         return 0;
     code = resp->error->code;
-    /* A peer's code is only trusted if it is one of ours. */
-    if (code >= 0 || code < -1000 || strcmp(lsn_strerror(code), "unknown error") == 0)
+    /* A peer's code is only trusted if it is one of ours, and one a
+     * peer can mean (an interruption is this process's own). */
+    if (code >= 0 || code < -1000 || code == LSN_ERR_INTERRUPTED ||
+        strcmp(lsn_strerror(code), "unknown error") == 0)
         code = LSN_ERR_PROTOCOL;
     snprintf(w->message, sizeof w->message, "%s",
              resp->error->message != NULL ? resp->error->message : "");

@@ -8,6 +8,7 @@
 #define LSN_WIRE_H
 
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "proto/pb.h"
@@ -34,6 +35,12 @@ int lsn_wire_connect(const char *endpoint, const uint8_t server_pk[32],
 /* Waits up to timeout_ms for the CURVE handshake: 0 once it succeeded,
  * LSN_ERR_DENIED if the relay refused the key, LSN_ERR_TIMEOUT. */
 int lsn_wire_handshake(struct lsn_wire *w, int timeout_ms);
+
+/* A flag a signal handler sets (NULL: none): while it is non-zero every
+ * wait of this process for the relay (handshake, answers) ends at once
+ * with LSN_ERR_INTERRUPTED instead of resuming.  Signals are the
+ * process's, so the flag is too. */
+void lsn_wire_set_stop(volatile sig_atomic_t *flag);
 
 /* Closes the connection, wipes the keys and sets *w to NULL.  Requests
  * still queued (lsn_wire_queue) are dropped, as are frames ZeroMQ has not

@@ -9,6 +9,7 @@
 #include "client/cli/cli.h"
 #include "client/cli/cmd_agent.h"
 #include "keys/pass.h"
+#include "keys/progress.h"
 #include "keys/util.h"
 #include "proto/err.h"
 
@@ -32,7 +33,11 @@ cli_open(struct lsn_client **c)
         return lsn_cli_fail(r, "no profile in %s", dir);
     }
     /* The unlock agent's credential, else the passphrase (three tries). */
-    return cli_open_unlocked(dir, prot, c);
+    if ((r = cli_open_unlocked(dir, prot, c)) != 0)
+        return r;
+    /* Shown only where the command's lsn_progress_init allowed it. */
+    (*c)->progress = lsn_progress_cb;
+    return 0;
 }
 
 int

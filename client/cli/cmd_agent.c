@@ -115,6 +115,9 @@ cli_open_unlocked(const char *dir, int prot, struct lsn_client **c)
     } else {
         snprintf(prompt, sizeof prompt, "Passphrase for the credential in %s: ", dir);
         r = cli_pass_tries(prompt, try_open, &t, &read_failed);
+        /* Interrupted at the prompt: the command says what that means. */
+        if (r == LSN_ERR_INTERRUPTED)
+            return lsn_cli_exit_for(r, 0);
         if (read_failed)
             return lsn_cli_fail(r, "passphrase");
     }

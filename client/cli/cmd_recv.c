@@ -12,6 +12,7 @@
 
 #include "client/alert.h"
 #include "client/cli/cli.h"
+#include "keys/progress.h"
 #include "keys/roster.h"
 #include "keys/util.h"
 #include "proto/envelope.h"
@@ -32,10 +33,14 @@ const char fetch_usage[] =
     "left waiting at the relay, passed over, and tried again next time.\n"
     "\n"
     "watch does the same, then stays connected and handles messages as they\n"
-    "arrive, until interrupted; what waits is tried again after 5 s, then\n"
+    "arrive, until Ctrl-C or SIGTERM (exit 0; on a terminal it says so in a\n"
+    "banner first); what waits is tried again after 5 s, then\n"
     "10 s, 20 s, ... up to every 5 min.  With --exec CMD each new message is\n"
     "given to CMD (run by /bin/sh) on its stdin as one JSON object; a message\n"
     "is acknowledged once it is stored, whatever CMD does.\n"
+    "\n"
+    "On a terminal both say on stderr what they wait on (connecting to\n"
+    "RELAY..., fetching...); never with --json or when stderr is not one.\n"
     "\n"
     "A message that does not fit in the local store (store-max-mb in the\n"
     "profile's config, or the disk) is not acknowledged either: it waits.\n"
@@ -218,6 +223,7 @@ cmd_fetch(int argc, char **argv)
 
     if ((rc = parse_recv(argc, argv, &x, NULL, 0, NULL)) != 0)
         return rc;
+    lsn_progress_init(x.json);
     if ((rc = cli_open(&c)) != 0)
         return rc;
     if ((r = lsn_client_fetch(c, on_message, on_error, &x, &n)) != 0) {
@@ -252,36 +258,30 @@ out:
     return rc;
 }
 
-static volatile int stop_watch;
-
-static void
-on_signal(int sig)
-{
-    (void)sig;
-    stop_watch = 1;
-}
-
 int
 cmd_watch(int argc, char **argv)
 {
     struct show_ctx x;
     struct lsn_client *c = NULL;
-    struct sigaction sa;
+    char relay[128];
     size_t resent = 0;
     int rc, r;
 
     if ((rc = parse_recv(argc, argv, &x, NULL, 0, NULL)) != 0)
         return rc;
+    lsn_progress_init(x.json);
+    /* Ctrl-C and SIGTERM are how watch stops, whatever it waits on. */
+    lsn_interrupt_catch();
     if ((rc = cli_open(&c)) != 0)
         return rc;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    if (lsn_client_relay_name(c, relay, sizeof relay) != 0)
+        snprintf(relay, sizeof relay, "the home relay");
+    lsn_progress_note("watching for messages for %s/%s on %s, Ctrl-C to stop",
+                      c->p->cred->org, c->p->cred->device, relay);
     signal(SIGPIPE, SIG_IGN);
     (void)lsn_client_resubmit(c, &resent);
-    r = lsn_client_watch(c, on_message, on_error, &x, &stop_watch, 250);
-    if (r != 0)
+    r = lsn_client_watch(c, on_message, on_error, &x, lsn_interrupt_flag(), 250);
+    if (r != 0 && !(r == LSN_ERR_INTERRUPTED && lsn_interrupted()))
         rc = lsn_cli_fail(r, "watch");
     lsn_client_close(&c);
     return rc;

@@ -1,5 +1,6 @@
 /* cmd_send.c: `send`, `reply`, `seal` and `forward`: building an alert
  * from options, sealing it into the store, and handing it to the relay. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "client/cli/cli.h"
 #include "client/names.h"
 #include "keys/json.h"
+#include "keys/progress.h"
 #include "keys/signed.h"
 #include "keys/util.h"
 #include "proto/err.h"
@@ -69,9 +71,15 @@ const char send_usage[] =
     "GREEN may go to any coalition member, or for an alert sent to circles to\n"
     "their members only; CLEAR may go to any coalition member.\n"
     "\n"
+    "On a terminal, waits on the relay are shown on stderr (connecting to\n"
+    "RELAY..., resending N stored messages...), never with --json.  Ctrl-C\n"
+    "(or SIGTERM) stops at the next step and says either that nothing was\n"
+    "sealed (nothing stored or sent) or that the alert is stored as MSGID\n"
+    "and is resent by the next send, fetch or watch: nothing else to do.\n"
+    "\n"
     "Exit status: 0 sent, 1 delivery failed, 2 usage or input error,\n"
     "3 relay unreachable (the message is stored: retry), 4 refused by a limit\n"
-    "(quota, size, TLP rule).\n";
+    "(quota, size, TLP rule), 130 interrupted by Ctrl-C (143 by SIGTERM).\n";
 
 /* The alert's options, which send, reply and seal share (O_ALERT); parse
  * reads any of them into struct send_opts. */
@@ -246,9 +254,11 @@ read_body(const char *file, char **out)
             buf = p;
         }
         ssize_t k = read(0, buf + n, cap - n);
+        if (k < 0 && errno == EINTR && !lsn_interrupted())
+            continue;
         if (k < 0) {
             free(buf);
-            return LSN_ERR_IO;
+            return lsn_interrupted() ? LSN_ERR_INTERRUPTED : LSN_ERR_IO;
         }
         if (k == 0)
             break;
@@ -440,6 +450,26 @@ already_done(struct lsn_client *c, const uint8_t id[16])
     return done;
 }
 
+/* Ctrl-C or SIGTERM before this alert was sealed: nothing of it exists. */
+static int
+stopped_before_seal(void)
+{
+    return lsn_interrupt_exit("interrupted before sealing: nothing was stored or sent");
+}
+
+/* Ctrl-C or SIGTERM once the alert is in the store: the next send, fetch
+ * or watch resends its stored bytes (lsn_client_resubmit). */
+static int
+stopped_after_seal(const uint8_t id[16])
+{
+    char hex[33];
+
+    cli_hex_id(hex, id);
+    return lsn_interrupt_exit("interrupted: the alert is stored as %s and will be "
+                              "resent by the next `liaison send`, `fetch` or "
+                              "`watch`; nothing else to do", hex);
+}
+
 /* Seals (into the store), then submits the stored bytes.  held: the
  * msg_id of this alert to these orgs stored by an earlier run the relay
  * did not take (NULL if none), submitted instead of a new seal. */
@@ -458,6 +488,8 @@ seal_and_submit(struct lsn_client *c, const struct send_opts *o,
     } else {
         r = lsn_client_seal(c, a, to, n, lsn_now(), o->ttl, o->idem, id, &env, &len);
         free(env);
+        if (r == LSN_ERR_INTERRUPTED)
+            return stopped_before_seal();
         if (r != 0)
             return lsn_cli_fail(r, "cannot seal the alert");
         if (already_done(c, id)) {
@@ -465,7 +497,12 @@ seal_and_submit(struct lsn_client *c, const struct send_opts *o,
             return 0;
         }
     }
+    /* Between two durable steps: stored, not yet handed over. */
+    if (lsn_interrupted())
+        return stopped_after_seal(id);
     r = lsn_client_submit(c, id, id);
+    if (r == LSN_ERR_INTERRUPTED)
+        return stopped_after_seal(id);
     cli_hex_id(hex, id);
     if (r == LSN_ERR_QUOTA) {
         fprintf(stderr, "liaison: message %s is stored and waiting for room at "
@@ -558,9 +595,18 @@ run_send(int argc, char **argv, int reply)
     default_title = reply && o.title == NULL;
     if (default_title)
         o.title = "Re:";
-    if ((rc = build(&o, &b)) != 0 || (rc = cli_open(&c)) != 0 ||
-        (o.reply_to != NULL && (rc = build_reply(c, &o, b, reply_org)) != 0))
+    if ((rc = build(&o, &b)) != 0)
         goto out;
+    /* From here Ctrl-C stops at the next step and says what became of
+     * the alert (the passphrase prompt included). */
+    lsn_progress_init(o.json);
+    lsn_interrupt_catch();
+    if ((rc = cli_open(&c)) != 0 ||
+        (o.reply_to != NULL && (rc = build_reply(c, &o, b, reply_org)) != 0)) {
+        if (lsn_interrupted())
+            rc = stopped_before_seal();
+        goto out;
+    }
     if (default_title) {
         if ((r = reply_title(c, o.arg, title)) != 0) {
             rc = lsn_cli_fail(r, "no received message %s to reply to", o.arg);
@@ -573,8 +619,11 @@ run_send(int argc, char **argv, int reply)
         to[0] = reply_org;
         n = 1;
     }
-    if ((rc = address(c, &b->a, to, &n, &x)) != 0)
+    if ((rc = address(c, &b->a, to, &n, &x)) != 0) {
+        if (lsn_interrupted())
+            rc = stopped_before_seal();
         goto out;
+    }
     dest = x->to;
     /* The same alert to the same orgs, stored by a run the relay did not
      * answer (exit 3): this run submits that one, as the first run would
@@ -589,6 +638,10 @@ run_send(int argc, char **argv, int reply)
     /* Anything an earlier run stored but could not hand over goes first. */
     if (lsn_client_resubmit(c, &pending) == 0 && pending > 0 && !o.json)
         printf("resent %zu stored message(s)\n", pending);
+    if (lsn_interrupted()) {
+        rc = stopped_before_seal();
+        goto out;
+    }
     rc = seal_and_submit(c, &o, &b->a, dest, n, NULL);
 out:
     lsn_addressed_free(&x);
@@ -680,9 +733,23 @@ cmd_forward(int argc, char **argv)
         free(orgs);
         return lsn_cli_fail(r, "--to");
     }
-    if ((rc = cli_open(&c)) != 0)
+    lsn_progress_init(o.json);
+    lsn_interrupt_catch();
+    if ((rc = cli_open(&c)) != 0) {
+        if (lsn_interrupted())
+            rc = stopped_before_seal();
         goto out;
-    if ((r = lsn_client_forward(c, o.arg, to, n, lsn_now(), id)) != 0) {
+    }
+    memset(id, 0, sizeof id);
+    r = lsn_client_forward(c, o.arg, to, n, lsn_now(), id);
+    if (r == LSN_ERR_INTERRUPTED) {
+        Liaison__StoredSent *rec = NULL;
+        int stored = lsn_local_get_sent(c->p->store, id, &rec) == 0;
+        lsn_pb_free((ProtobufCMessage *)rec);
+        rc = stored ? stopped_after_seal(id) : stopped_before_seal();
+        goto out;
+    }
+    if (r != 0) {
         rc = lsn_cli_fail(r, "cannot forward %s", o.arg);
         goto out;
     }

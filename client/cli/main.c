@@ -65,7 +65,8 @@ static const char usage[] =
     "\n"
     "Exit status: 0 success; 1 verification or delivery failure; 2 usage or\n"
     "input error; 3 relay unreachable (temporary: retry later); 4 refused by a\n"
-    "limit (quota, size, TLP rule).\n"
+    "limit (quota, size, TLP rule); 130 interrupted by Ctrl-C (send, reply,\n"
+    "forward; 143 by SIGTERM).\n"
     "\n"
     "Commands:\n";
 

@@ -13,6 +13,7 @@
 #include "keys/cli/cli.h"
 #include "keys/credential.h"
 #include "keys/keyfile.h"
+#include "keys/progress.h"
 #include "keys/roster.h"
 #include "keys/signed.h"
 #include "keys/util.h"
@@ -130,14 +131,17 @@ connect_admin(const struct popts *o, struct lsn_credential **credp,
                             (unsigned long long)ro->r->version);
         goto out;
     }
+    lsn_progress("connecting to %s", rel->name);
     if ((r = lsn_wire_connect(o->relay != NULL ? o->relay : rel->endpoint, rel->curve_key.data,
                               cred->keys->curve_pk, cred->keys->curve_sk, w)) != 0 ||
         (r = lsn_wire_handshake(*w, 10000)) != 0) {
+        lsn_progress_clear();
         lsn_wire_close(w);
         r = lsn_cli_fail_as(LSN_EXIT_FAILED, r, "relay %s at %s", rel->name,
                             o->relay != NULL ? o->relay : rel->endpoint);
         goto out;
     }
+    lsn_progress_clear();
     snprintf(org, org_len, "%s", cred->org);
 out:
     lsn_roster_destroy(&ro);
@@ -167,7 +171,9 @@ put_file(struct lsn_wire *w, const char *path, const char *type, Liaison__DirKin
     p.object = (ProtobufCBinaryData){ len, bin };
     req.body_case = LIAISON__REQUEST__BODY_DIR_PUT;
     req.dir_put = &p;
+    lsn_progress("publishing %s", strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
     r = lsn_wire_call(w, &req, LSN_WIRE_TIMEOUT_MS, &resp);
+    lsn_progress_clear();
     free(bin);
     if (r != 0) {
         fprintf(stderr, "liaison-keys: relay refused %s: %s\n", path,
@@ -194,6 +200,7 @@ cmd_publish(int argc, char **argv)
 
     if ((r = parse(argc, argv, &o, 0)) != 0)
         return r;
+    lsn_progress_init(0);
     if ((r = connect_admin(&o, &cred, &w, org, sizeof org)) != 0)
         goto out;
     snprintf(path, sizeof path, "%s/bundle.signed", o.dir);
@@ -237,6 +244,7 @@ cmd_publish_roster(int argc, char **argv)
 
     if ((r = parse(argc, argv, &o, 1)) != 0)
         return r;
+    lsn_progress_init(0);
     if ((r = connect_admin(&o, &cred, &w, org, sizeof org)) == 0)
         r = put_file(w, o.file, LSN_TYPE_ROSTER, LIAISON__DIR_KIND__DIR_ROSTER);
     lsn_wire_close(&w);
