@@ -303,12 +303,13 @@ TEST_ENV = LSN_BIN=$(abspath $(BUILD)/bin) LSN_VECTORS=$(abspath tests/vectors) 
 comma := ,
 
 # Runs every program and shell script given, each once, whatever the ones
-# before it gave; fails if any failed.
+# before it gave, and says how long each took; fails if any failed.
 run_tests = @mkdir -p $(BUILD)/tmp; \
 	fail=0; for t in $(1); do \
-	  echo "== $$t"; \
+	  echo "== $$t"; start=$$(date +%s); \
 	  case $$t in *.sh) $(TEST_ENV) sh $$t;; *) $(TEST_ENV) $$t;; esac || \
 	    { fail=1; echo "FAILED: $$t"; }; \
+	  echo "-- $$t: $$(( $$(date +%s) - start )) s"; \
 	done; \
 	if [ $$fail = 0 ]; then echo "all tests passed"; else echo "some tests FAILED"; exit 1; fi
 

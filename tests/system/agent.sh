@@ -91,10 +91,16 @@ pty() {
     wait "$SPID"
     exec 3>&-
     SPID=""
-    tr -d '\r' < "$name.typescript" | awk '
+    screen_text "$name.typescript" | awk '
         /^== STEP [0-9]+$/ { step = $3; n[step] = 0; next }
         step { k = gsub(/[Pp]assphrase( for [^:]*)?: /, "&"); n[step] += k }
         END { for (s in n) print s, n[s] }' | sort -n > "$name.prompts"
+}
+# screen_text FILE: a typescript as the lines a terminal shows: what a
+# carriage return rewrites (a progress line) replaced, control sequences
+# taken out.
+screen_text() {
+    sed 's/\r$//; s/.*\r//; s/\x1b\[[0-9;]*[A-Za-z]//g' "$1"
 }
 # step_is NAME N EXIT PROMPTS DESCRIPTION: step N exited EXIT after
 # PROMPTS prompts.
@@ -106,7 +112,7 @@ step_is() {
 }
 # session_text NAME N: what step N printed on the terminal.
 step_text() {
-    tr -d '\r' < "$1.typescript" |
+    screen_text "$1.typescript" |
         awk -v s="$2" '/^== STEP [0-9]+$/ { on = ($3 == s); next } on'
 }
 # gone PIDFILE: waits (a bound, not a timing check) until the pid is gone.
