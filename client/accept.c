@@ -192,6 +192,10 @@ lsn_client_accept(struct lsn_client *c, const uint8_t *env, size_t len,
         return LSN_ERR_NOMEM;
     if ((r = open_fresh(c, env, len, now, &info, &m->o, sign_key)) != 0)
         goto out;
+    /* A feedback about a message this org never had, or from an org it
+     * was not sent to, is refused like a forgery. */
+    if ((r = lsn_client_check_feedback(c, m->o)) != 0)
+        goto out;
     /* Durable before anyone acks it. */
     if ((r = lsn_local_put_received(c->p->store, m->o, env, len, sign_key, now)) != 0)
         goto out;
@@ -201,6 +205,10 @@ lsn_client_accept(struct lsn_client *c, const uint8_t *env, size_t len,
     m->fresh = 1;
     lsn_client_open_original(c, m, now);
     lsn_client_record_receipt(c, m->o);
+    if (lsn_client_record_feedback(c, m->o) == 0 &&
+        m->o->alert->type == LIAISON__ALERT_TYPE__ALERT_TYPE_FEEDBACK)
+        lsn_local_audit(c->p->store, now, "feedback", "msg %s from %s recorded", hex,
+                        info.sender_org);
     if (m->o->alert->type != LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT &&
         m->o->alert->ack != LIAISON__ACK_REQUEST__ACK_NONE && c->rc != NULL &&
         lsn_client_send_receipt(c, m->o, LIAISON__RECEIPT_KIND__RECEIPT_DELIVERED,

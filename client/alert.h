@@ -29,6 +29,9 @@
 #define LSN_ALERT_EXTREF_ID_MAX      256u
 /* A non-delivery receipt's reason: an LSN_ERR_* code in [-127, -1]. */
 #define LSN_RECEIPT_REASON_MIN       (-127)
+/* Feedback (docs/protocol.md "Feedback"). */
+#define LSN_FEEDBACK_NOTE_MAX        4096u
+#define LSN_FEEDBACK_OTHER_MAX       64u
 /* The whole encoded Alert, attachments included: see LSN_CONTENT_MAX. */
 
 /* 0 if a is a valid Alert, else LSN_ERR_INVALID (a value out of range or

@@ -158,4 +158,50 @@ int lsn_client_forward(struct lsn_client *c, const char *prefix,
                        const char *const *to, size_t n, int64_t now,
                        uint8_t msg_id[16]);
 
+/* A disposition about a received message (client/feedback.c). */
+struct lsn_feedback_req {
+    const char *prefix;             /* the received message: its id or a prefix */
+    int disposition;                /* LIAISON__DISPOSITION__* */
+    const uint32_t *indicators;     /* 1-based positions, increasing; may be NULL */
+    size_t n_indicators;            /* 0: the whole message */
+    int reported_to;                /* LIAISON__REPORTED_TO__*: REPORTED only */
+    const char *reported_other;     /* REPORTED_OTHER: whom; else NULL */
+    const char *note;               /* NULL: none */
+    int tlp;                        /* at least the message's TLP is used */
+    int share;                      /* to the message's other recipients too */
+};
+
+/* Seals the feedback q as a FEEDBACK alert to the sender org of the
+ * received message (and with q->share to its other recipient orgs),
+ * marked with the message's TLP or q->tlp if stricter, and submits it.
+ * LSN_ERR_USAGE (with the detail) for an indicator the message does not
+ * have, or a message that is a receipt or feedback itself. */
+int lsn_client_feedback(struct lsn_client *c, const struct lsn_feedback_req *q,
+                        int64_t now, uint8_t msg_id[16]);
+
+/* The latest disposition of one org about one indicator of a message (0:
+ * the message as a whole), by the signed creation time of the feedback,
+ * then by the order it arrived in. */
+struct lsn_feedback_latest {
+    uint32_t indicator;
+    char org[LSN_ENV_ORG_MAX + 1];
+    char device[LSN_ENV_DEVICE_MAX + 1];
+    uint8_t fb_id[16];
+    int disposition;
+    int reported_to;
+    char reported_other[65];
+    int64_t created;
+    uint64_t seq;                   /* order of arrival here */
+};
+
+/* The latest disposition per (org, indicator) recorded about message id
+ * of org, sorted by indicator, then in the order they were given; *out
+ * is the caller's (free). */
+int lsn_client_feedback_latest(struct lsn_client *c, const char *org,
+                               const uint8_t id[16],
+                               struct lsn_feedback_latest **out, size_t *n);
+
+/* Of two TLP markings, the more restrictive. */
+int lsn_client_tlp_stricter(int a, int b);
+
 #endif

@@ -5,6 +5,7 @@
  *   fetch.c, inbox.c   take queue items; list, read and forward stored ones
  *   accept.c           one envelope opened and stored
  *   receipts.c         receipts sent, and recorded against sent messages
+ *   feedback.c         dispositions sent, checked and recorded
  *   deliveries.c       key deliveries applied to the credential
  *   send.c             seal into the store, submit, resubmit
  *   client.c           the handle, the connection, roster and bundles */
@@ -44,6 +45,20 @@ int lsn_client_signed_by_sender(struct lsn_client *c, const uint8_t *env, size_t
 /* Records o, if it is a receipt for one of our sent messages from an org it
  * was sent to, against that message. */
 void lsn_client_record_receipt(struct lsn_client *c, const struct lsn_opened *o);
+
+/* feedback.c */
+
+/* 0 unless o is a feedback that this device must refuse: one about a
+ * message of another org that it never received (LSN_ERR_INVALID), or
+ * from an org the message was not sent to (LSN_ERR_NOT_RECIPIENT); the
+ * detail says which.  A feedback about a message of this org that
+ * another of its devices sent, or one this device pruned, is taken (not
+ * recorded: its recipients cannot be checked here). */
+int lsn_client_check_feedback(struct lsn_client *c, const struct lsn_opened *o);
+
+/* Records o, if it is a feedback about a message held here, against that
+ * message: 0, or LSN_ERR_NOT_FOUND when it is not recorded. */
+int lsn_client_record_feedback(struct lsn_client *c, const struct lsn_opened *o);
 
 /* accept.c */
 

@@ -1,8 +1,8 @@
 /* local.h: a client's local store (docs/formats.md "Folders"): LMDB in the
  * profile folder holding received envelopes (still encrypted) with their
  * content keys sealed under the local store key, the seen (sender org,
- * msg_id) entries, sent envelopes with their state and receipts, and a
- * MAC-chained audit log.  Plaintext is never written.
+ * msg_id) entries, sent envelopes with their state and receipts, the
+ * feedback recipients sent about messages, and a MAC-chained audit log.  Plaintext is never written.
  *
  * Every write is one durable transaction: when a put returns 0, it
  * survives a crash. */
@@ -177,6 +177,25 @@ typedef int (*lsn_local_receipt_reason_fn)(void *ctx, const char *org,
                                            int64_t at, int reads_off, int reason);
 int lsn_local_each_receipt_reason(struct lsn_local *s, const uint8_t msg_id[16],
                                   lsn_local_receipt_reason_fn fn, void *ctx);
+
+/* --- feedback -------------------------------------------------------- */
+
+/* Records a feedback (message fb_id of from_org) about message msg_id of
+ * org, which this store sent (org is its own) or received.  The same
+ * feedback again is kept once. */
+int lsn_local_put_feedback(struct lsn_local *s, const char *org,
+                           const uint8_t msg_id[16], const char *from_org,
+                           const uint8_t fb_id[16],
+                           const Liaison__StoredFeedback *rec);
+
+/* Calls fn for each feedback recorded about message msg_id of org, in
+ * order of sending org, then feedback msg_id (not of time: see created). */
+typedef int (*lsn_local_feedback_fn)(void *ctx, const char *from_org,
+                                     const uint8_t fb_id[16],
+                                     const Liaison__StoredFeedback *rec);
+int lsn_local_each_feedback(struct lsn_local *s, const char *org,
+                            const uint8_t msg_id[16], lsn_local_feedback_fn fn,
+                            void *ctx);
 
 /* --- audit ----------------------------------------------------------- */
 

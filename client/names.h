@@ -15,7 +15,8 @@ struct lsn_name {
 
 extern const struct lsn_name lsn_names_type[], lsn_names_tlp[], lsn_names_pap[],
     lsn_names_handling[], lsn_names_priority[], lsn_names_ack[],
-    lsn_names_receipt[], lsn_names_device_state[];
+    lsn_names_receipt[], lsn_names_device_state[], lsn_names_disposition[],
+    lsn_names_reported[];
 
 /* The name of value in table, or "unknown". */
 const char *lsn_name_of(const struct lsn_name *table, int value);

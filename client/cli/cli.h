@@ -69,4 +69,15 @@ int cmd_status(int argc, char **argv);
 int cmd_open(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 
+/* Dispositions: `feedback`, and what status shows of them (cmd_feedback.c). */
+extern const struct option feedback_opts[];
+extern const char feedback_usage[];
+int cmd_feedback(int argc, char **argv);
+
+/* The feedback recorded about message id of org: with json (a status
+ * object) its "dispositions" and "feedback" members, else text lines. */
+struct json_t;
+void cli_print_feedback(struct lsn_client *c, const char *org, const uint8_t id[16],
+                        struct json_t *json);
+
 #endif

@@ -24,6 +24,8 @@ static const struct lsn_cli_cmd commands[] = {
       "forward a received message (TLP 2.0 enforced)", NULL },
     { "status", cmd_status, status_opts, status_usage,
       "what became of a sent message, with receipts", NULL },
+    { "feedback", cmd_feedback, feedback_opts, feedback_usage,
+      "tell a message's sender what this org did with it", NULL },
     { "seal", cmd_seal, seal_opts, send_usage,
       "seal an alert into a file, without a relay", NULL },
     { "open", cmd_open, read_opts, inbox_usage,

@@ -63,6 +63,31 @@ json_receipt(const Liaison__Receipt *r)
     return o;
 }
 
+/* A feedback's disposition, indicator positions, recipient of a report
+ * and note (docs/json.md "Feedback"). */
+static json_t *
+json_feedback(const Liaison__Feedback *fb)
+{
+    json_t *o, *ind = json_array();
+
+    if (fb == NULL) {
+        json_decref(ind);
+        return json_null();
+    }
+    for (size_t i = 0; i < fb->n_indicators; i++)
+        json_array_append_new(ind, json_integer(fb->indicators[i]));
+    o = json_pack("{s:s, s:o, s:o, s:I}",
+                  "disposition", lsn_name_of(lsn_names_disposition, fb->disposition),
+                  "indicators", ind, "note", lsn_json_text(fb->note),
+                  "at", (json_int_t)fb->at);
+    if (o != NULL && fb->reported_to != 0)
+        json_object_set_new(o, "reported_to",
+            fb->reported_to == LIAISON__REPORTED_TO__REPORTED_OTHER
+                ? lsn_json_text(fb->reported_other)
+                : json_string(lsn_name_of(lsn_names_reported, fb->reported_to)));
+    return o;
+}
+
 static void
 json_alert(json_t *o, const Liaison__Alert *a)
 {
@@ -104,6 +129,7 @@ json_alert(json_t *o, const Liaison__Alert *a)
     json_object_set_new(o, "ack", json_string(lsn_name_of(lsn_names_ack, a->ack)));
     set_int(o, "respond_by", a->respond_by);
     json_object_set_new(o, "receipt", json_receipt(a->receipt));
+    json_object_set_new(o, "feedback", json_feedback(a->feedback));
 }
 
 /* The signed facts of an opened envelope, then its alert, into o. */
@@ -212,6 +238,27 @@ cli_safe(const char *s, char *buf, size_t n)
 }
 
 static void
+text_feedback(FILE *f, const Liaison__Feedback *fb)
+{
+    fprintf(f, "Feedback: %s", lsn_name_of(lsn_names_disposition, fb->disposition));
+    if (fb->reported_to == LIAISON__REPORTED_TO__REPORTED_OTHER) {
+        fputs(" to ", f);
+        cli_safe_text(f, fb->reported_other, NULL);
+    } else if (fb->reported_to != 0) {
+        fprintf(f, " to %s", lsn_name_of(lsn_names_reported, fb->reported_to));
+    }
+    for (size_t i = 0; i < fb->n_indicators; i++)
+        fprintf(f, "%s%u", i == 0 ? ", indicator " : ",", fb->indicators[i]);
+    fputc('\n', f);
+    if (fb->note[0] != '\0') {
+        fputs("Note:\n", f);
+        cli_safe_text(f, fb->note, "| ");
+        if (fb->note[strlen(fb->note) - 1] != '\n')
+            fputc('\n', f);
+    }
+}
+
+static void
 text_alert(FILE *f, const Liaison__Alert *a)
 {
     char t[21];
@@ -250,6 +297,8 @@ text_alert(FILE *f, const Liaison__Alert *a)
                 a->receipt->kind == LIAISON__RECEIPT_KIND__RECEIPT_REFUSED ? ": " : "",
                 a->receipt->kind == LIAISON__RECEIPT_KIND__RECEIPT_REFUSED
                     ? lsn_strerror(a->receipt->reason) : "");
+    if (a->feedback != NULL)
+        text_feedback(f, a->feedback);
     fputs("Title:    ", f);
     cli_safe_text(f, a->title, NULL);
     fputc('\n', f);
