@@ -24,6 +24,11 @@ _Static_assert((int)LSN_PRIORITY_URGENT == (int)LIAISON__PRIORITY__PRIORITY_URGE
                "priority values match the schema");
 _Static_assert((int)LSN_ACK_READ == (int)LIAISON__ACK_REQUEST__ACK_READ,
                "ack values match the schema");
+_Static_assert((int)LSN_TYPE_FEEDBACK == (int)LIAISON__ALERT_TYPE__ALERT_TYPE_FEEDBACK &&
+               (int)LSN_DISPOSITION_RETRACTION_APPLIED ==
+                   (int)LIAISON__DISPOSITION__DISPOSITION_RETRACTION_APPLIED &&
+               (int)LSN_DISPOSITION_SEEN == (int)LIAISON__DISPOSITION__DISPOSITION_SEEN,
+               "feedback values match the schema");
 
 #define MAX_INDICATORS LSN_ALERT_MAX_INDICATORS
 
@@ -43,6 +48,7 @@ struct lsn_alert {
 struct lsn_received {
     const struct lsn_message *m;
     char id[33];
+    char about[33];                  /* a feedback's in_reply_to, in hex */
 };
 
 const char *
@@ -340,6 +346,9 @@ pass_on(void *ctx, const struct lsn_message *m)
         return 0;
     rx.m = m;
     lsn_hex(rx.id, m->o->msg_id, 16);
+    rx.about[0] = '\0';
+    if (m->o->alert->in_reply_to != NULL)
+        lsn_hex(rx.about, m->o->alert->in_reply_to->msg_id.data, 16);
     return x->fn(x->ctx, &rx);
 }
 
@@ -547,5 +556,113 @@ lsn_session_device_status(lsn_session *s, const char *msg_id,
         }
     }
     lsn_pb_free((ProtobufCMessage *)st);
+    return r;
+}
+
+/* ------------------------------------------------------------ feedback */
+
+const char *
+lsn_disposition_name(enum lsn_disposition d)
+{
+    return lsn_name_of(lsn_names_disposition, (int)d);
+}
+
+int
+lsn_session_feedback(lsn_session *s, const char *msg_id, enum lsn_disposition d,
+                     const unsigned *indicators, size_t n, const char *reported_to,
+                     const char *note, int share, char feedback_id[33])
+{
+    struct lsn_feedback_req q = { 0 };
+    uint32_t *ind = NULL;
+    uint8_t id[16];
+    int r;
+
+    feedback_id[0] = '\0';
+    if (msg_id == NULL || (n > 0 && indicators == NULL) || n > MAX_INDICATORS ||
+        d < LSN_DISPOSITION_SEEN || d >= LSN_DISPOSITION_RETRACTION_APPLIED)
+        return LSN_ERR_USAGE;
+    if ((reported_to != NULL) != (d == LSN_DISPOSITION_REPORTED))
+        return LSN_ERR_USAGE;
+    if (reported_to != NULL &&
+        lsn_reported_parse(reported_to, &q.reported_to, &q.reported_other) != 0)
+        return LSN_ERR_INVALID;
+    if (n > 0 && (ind = calloc(n, sizeof *ind)) == NULL)
+        return LSN_ERR_NOMEM;
+    /* One encoding per set: increasing, each once. */
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && indicators[i] <= indicators[i - 1]) {
+            free(ind);
+            lsn_set_detail("indicator positions must increase");
+            return LSN_ERR_USAGE;
+        }
+        ind[i] = indicators[i];
+    }
+    q.prefix = msg_id;
+    q.disposition = (int)d;
+    q.indicators = ind;
+    q.n_indicators = n;
+    q.note = note;
+    q.tlp = LIAISON__TLP__TLP_CLEAR;
+    q.share = share != 0;
+    memset(id, 0, sizeof id);
+    r = lsn_client_feedback(s->c, &q, lsn_now(), id);
+    if (r == 0 || r == LSN_ERR_TIMEOUT || r == LSN_ERR_UNAVAILABLE)
+        lsn_hex(feedback_id, id, 16);
+    free(ind);
+    return r;
+}
+
+int
+lsn_received_feedback(const lsn_received *m, enum lsn_disposition *d,
+                      const char **about_org, const char **about_id, const char **note)
+{
+    const Liaison__Alert *a = m->m->o->alert;
+
+    if (a->feedback == NULL || a->in_reply_to == NULL)
+        return LSN_ERR_INVALID;
+    *d = (enum lsn_disposition)a->feedback->disposition;
+    *about_org = a->in_reply_to->org;
+    *about_id = m->about;
+    *note = a->feedback->note;
+    return 0;
+}
+
+size_t
+lsn_received_feedback_indicator_count(const lsn_received *m)
+{
+    const Liaison__Feedback *fb = m->m->o->alert->feedback;
+
+    return fb != NULL ? fb->n_indicators : 0;
+}
+
+unsigned
+lsn_received_feedback_indicator(const lsn_received *m, size_t i)
+{
+    const Liaison__Feedback *fb = m->m->o->alert->feedback;
+
+    return fb != NULL && i < fb->n_indicators ? fb->indicators[i] : 0;
+}
+
+int
+lsn_session_feedback_status(lsn_session *s, const char *msg_id, lsn_feedback_fn fn,
+                            void *ctx)
+{
+    struct lsn_feedback_latest *v = NULL;
+    uint8_t id[16];
+    size_t n = 0;
+    int r;
+
+    if ((r = lsn_local_find_sent(s->c->p->store, msg_id, id)) != 0 ||
+        (r = lsn_client_feedback_latest(s->c, s->c->p->cred->org, id, &v, &n)) != 0)
+        return r;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        const char *to = v[i].reported_to == LIAISON__REPORTED_TO__REPORTED_OTHER
+                             ? v[i].reported_other
+                         : v[i].reported_to != 0
+                             ? lsn_name_of(lsn_names_reported, v[i].reported_to) : "";
+        r = fn(ctx, v[i].org, v[i].indicator, (enum lsn_disposition)v[i].disposition,
+               to, v[i].created);
+    }
+    free(v);
     return r;
 }

@@ -235,3 +235,18 @@ lsn_indicator_parse(const char *s, char type[LSN_INDICATOR_TYPE_BUF],
     *value = eq + 1;
     return 0;
 }
+
+int
+lsn_reported_parse(const char *s, int *to, const char **other)
+{
+    *other = "";
+    if (strncmp(s, "other:", 6) == 0 && s[6] != '\0') {
+        *to = LIAISON__REPORTED_TO__REPORTED_OTHER;
+        *other = s + 6;
+        return 0;
+    }
+    if (lsn_name_parse(lsn_names_reported, s, to) != 0 ||
+        *to == LIAISON__REPORTED_TO__REPORTED_OTHER)
+        return LSN_ERR_INVALID;
+    return 0;
+}

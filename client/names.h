@@ -50,4 +50,8 @@ int lsn_grade_parse(const char *s, int *system, char source[2],
 int lsn_indicator_parse(const char *s, char type[LSN_INDICATOR_TYPE_BUF],
                         const char **value);
 
+/* "ncmec", "police", "inhope" or "other:TEXT" (TEXT non-empty): *to a
+ * LIAISON__REPORTED_TO__*, *other TEXT (pointing into s) or "". */
+int lsn_reported_parse(const char *s, int *to, const char **other);
+
 #endif

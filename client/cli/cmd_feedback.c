@@ -131,13 +131,8 @@ cmd_feedback(int argc, char **argv)
     if (reported != NULL) {
         if (q.disposition != LIAISON__DISPOSITION__DISPOSITION_REPORTED)
             return lsn_cli_usage("--reported-to goes with --disposition reported");
-        if (strncmp(reported, "other:", 6) == 0) {
-            q.reported_to = LIAISON__REPORTED_TO__REPORTED_OTHER;
-            q.reported_other = reported + 6;
-        } else if (lsn_name_parse(lsn_names_reported, reported, &q.reported_to) != 0 ||
-                   q.reported_to == LIAISON__REPORTED_TO__REPORTED_OTHER) {
+        if (lsn_reported_parse(reported, &q.reported_to, &q.reported_other) != 0)
             return lsn_cli_usage("--reported-to wants ncmec, police, inhope or other:TEXT");
-        }
     } else if (q.disposition == LIAISON__DISPOSITION__DISPOSITION_REPORTED) {
         return lsn_cli_usage("--disposition reported needs --reported-to");
     }
