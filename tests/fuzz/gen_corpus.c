@@ -115,11 +115,12 @@ struct blob {
     size_t n;
 };
 
-#define N_ALERTS 8
+#define N_ALERTS 10
 static struct blob alerts[N_ALERTS];
 static const char *const alert_names[N_ALERTS] = {
     "sample", "minimal", "attachment", "update", "h3-europol",
-    "bad-enum", "title-newline", "unknown-indicator",
+    "bad-enum", "title-newline", "unknown-indicator", "feedback",
+    "feedback-reported-other",
 };
 
 static void
@@ -132,6 +133,8 @@ make_alerts(void)
     Liaison__MessageRef ref = LIAISON__MESSAGE_REF__INIT;
     Liaison__Grading g = LIAISON__GRADING__INIT;
     Liaison__Indicator in = LIAISON__INDICATOR__INIT, *inp = &in;
+    Liaison__Feedback fb = LIAISON__FEEDBACK__INIT;
+    static uint32_t fb_ind[3] = { 1, 2, 7 };
     uint8_t sha[32];
 
     for (int i = 0; i < N_ALERTS; i++) {
@@ -181,6 +184,25 @@ make_alerts(void)
             in.value = "x";
             a.indicators = &inp;
             a.n_indicators = 1;
+            break;
+        case 8:
+        case 9:
+            a.type = LIAISON__ALERT_TYPE__ALERT_TYPE_FEEDBACK;
+            ref.org = "bravo";
+            ref.msg_id = (ProtobufCBinaryData){ 16, msg_id };
+            a.in_reply_to = &ref;
+            liaison__feedback__init(&fb);
+            fb.disposition = LIAISON__DISPOSITION__DISPOSITION_FALSE_POSITIVE;
+            fb.indicators = fb_ind;
+            fb.n_indicators = 3;
+            fb.note = "our own test domain";
+            fb.at = FF_NOW;
+            if (i == 9) {
+                fb.disposition = LIAISON__DISPOSITION__DISPOSITION_REPORTED;
+                fb.reported_to = LIAISON__REPORTED_TO__REPORTED_OTHER;
+                fb.reported_other = "IWF";
+            }
+            a.feedback = &fb;
             break;
         }
         need(lsn_pb_encode(&a.base, &alerts[i].p, &alerts[i].n), "alert");
