@@ -43,6 +43,7 @@ refused "liaison inbox" --exec "$L" $H inbox --exec cat
 refused "liaison read" --unread "$L" $H read 00ff --unread
 refused "liaison open" --exec "$L" $H open env.bin --exec cat
 refused "liaison status" --dry-run "$L" $H status 00ff --dry-run
+refused "liaison feedback" --to "$L" $H feedback 00ff --disposition seen --to b
 refused "liaison bundle import" --json "$L" $H bundle import b.signed --json
 refused "liaison audit verify" --unread "$L" $H audit verify --unread
 refused "liaison audit show" --exec "$L" $H audit show --exec cat
