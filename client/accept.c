@@ -61,6 +61,11 @@ lsn_client_open_stored(const struct lsn_local_msg *st, struct lsn_message *m)
         return r;
     m->received = st->received;
     m->read = st->read;
+    m->retracted = st->retracted;
+    m->retracted_at = st->retracted_at;
+    m->held = st->held;
+    memcpy(m->retract_reason, st->retract_reason, sizeof m->retract_reason);
+    memcpy(m->hold_case, st->hold_case, sizeof m->hold_case);
     return 0;
 }
 
@@ -204,11 +209,13 @@ lsn_client_accept(struct lsn_client *c, const uint8_t *env, size_t len,
     m->received = now;
     m->fresh = 1;
     lsn_client_open_original(c, m, now);
+    lsn_client_note_forward(c, m);
     lsn_client_record_receipt(c, m->o);
     if (lsn_client_record_feedback(c, m->o) == 0 &&
         m->o->alert->type == LIAISON__ALERT_TYPE__ALERT_TYPE_FEEDBACK)
         lsn_local_audit(c->p->store, now, "feedback", "msg %s from %s recorded", hex,
                         info.sender_org);
+    lsn_client_apply_retraction(c, m, now);
     if (m->o->alert->type != LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT &&
         m->o->alert->ack != LIAISON__ACK_REQUEST__ACK_NONE && c->rc != NULL &&
         lsn_client_send_receipt(c, m->o, LIAISON__RECEIPT_KIND__RECEIPT_DELIVERED,

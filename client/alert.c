@@ -278,8 +278,9 @@ receipt_check(const Liaison__Alert *a)
 /* A feedback belongs to, and only to, a FEEDBACK: a known disposition;
  * indicator positions 1..LSN_ALERT_MAX_INDICATORS, strictly increasing
  * (one encoding per set); whom it was reported to with, and only with,
- * REPORTED (a name with, and only with, OTHER); a bounded note.  A
- * feedback asks for no receipt and forwards nothing. */
+ * REPORTED (a name with, and only with, OTHER); a bounded note; the orgs
+ * a retraction was passed on to, and a hold, with RETRACTION_APPLIED
+ * only.  A feedback asks for no receipt and forwards nothing. */
 static int
 feedback_check(const Liaison__Alert *a)
 {
@@ -314,6 +315,20 @@ feedback_check(const Liaison__Alert *a)
     if (fb->at < 0 || fb->at > LSN_TIME_MAX ||
         a->ack != LIAISON__ACK_REQUEST__ACK_NONE || a->forwarded != NULL)
         return LSN_ERR_INVALID;
+    /* Whom a retraction was passed on to, and a hold, belong to a
+     * retraction-applied only; each org once. */
+    if (fb->disposition != LIAISON__DISPOSITION__DISPOSITION_RETRACTION_APPLIED &&
+        (fb->n_passed_to > 0 || fb->kept))
+        return LSN_ERR_INVALID;
+    if (fb->n_passed_to > LSN_FEEDBACK_PASSED_MAX)
+        return LSN_ERR_LIMIT;
+    for (size_t i = 0; i < fb->n_passed_to; i++) {
+        if (lsn_org_id_check(fb->passed_to[i]) != 0)
+            return LSN_ERR_INVALID;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(fb->passed_to[i], fb->passed_to[j]) == 0)
+                return LSN_ERR_INVALID;
+    }
     return text_check(fb->note, 0, LSN_FEEDBACK_NOTE_MAX, 0);
 }
 

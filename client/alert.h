@@ -32,6 +32,7 @@
 /* Feedback (docs/protocol.md "Feedback"). */
 #define LSN_FEEDBACK_NOTE_MAX        4096u
 #define LSN_FEEDBACK_OTHER_MAX       64u
+#define LSN_FEEDBACK_PASSED_MAX      64u         /* orgs in passed_to */
 /* The whole encoded Alert, attachments included: see LSN_CONTENT_MAX. */
 
 /* 0 if a is a valid Alert, else LSN_ERR_INVALID (a value out of range or

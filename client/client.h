@@ -49,6 +49,11 @@ struct lsn_message {
     int64_t received;
     int read;
     int fresh;                          /* accepted just now (not a repeat) */
+    int retracted;                      /* by its sender (key kept: held) */
+    int held;                           /* under a legal hold */
+    int64_t retracted_at;
+    char retract_reason[LSN_LOCAL_REASON_MAX + 1];
+    char hold_case[LSN_LOCAL_REASON_MAX + 1];
 };
 
 void lsn_message_free(struct lsn_message **m);
@@ -200,6 +205,19 @@ struct lsn_feedback_latest {
 int lsn_client_feedback_latest(struct lsn_client *c, const char *org,
                                const uint8_t id[16],
                                struct lsn_feedback_latest **out, size_t *n);
+
+/* Retracts the message this device sent (by id prefix): a REVOKE with
+ * the reason (1 to LSN_LOCAL_REASON_MAX bytes) to its recipient orgs,
+ * recorded as a link of the message; rid gets the REVOKE's id.  Only the
+ * sending device holds the record: elsewhere LSN_ERR_NOT_FOUND. */
+int lsn_client_retract(struct lsn_client *c, const char *prefix, const char *reason,
+                       int64_t now, uint8_t rid[16]);
+
+/* Sets (on) or lifts a legal hold on the received message prefix, or with
+ * case_ref and a NULL prefix on every received message of that case
+ * (*n counts them). */
+int lsn_client_hold(struct lsn_client *c, const char *prefix, const char *case_ref,
+                    const char *reason, int on, size_t *n);
 
 /* Of two TLP markings, the more restrictive. */
 int lsn_client_tlp_stricter(int a, int b);

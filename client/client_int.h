@@ -4,6 +4,7 @@
  * relay_client.c):
  *   fetch.c, inbox.c   take queue items; list, read and forward stored ones
  *   accept.c           one envelope opened and stored
+ *   retract.c          retractions sent, applied and passed on
  *   receipts.c         receipts sent, and recorded against sent messages
  *   feedback.c         dispositions sent, checked and recorded
  *   deliveries.c       key deliveries applied to the credential
@@ -45,6 +46,19 @@ int lsn_client_signed_by_sender(struct lsn_client *c, const uint8_t *env, size_t
 /* Records o, if it is a receipt for one of our sent messages from an org it
  * was sent to, against that message. */
 void lsn_client_record_receipt(struct lsn_client *c, const struct lsn_opened *o);
+
+/* retract.c */
+
+/* If m (accepted just now) is a REVOKE of its sender org's own message,
+ * or one passed on with the originator's REVOKE inside, verified: marks
+ * the message and every forward of it held here retracted (content keys
+ * wiped unless held), tells the originator, and passes the REVOKE on to
+ * the orgs this device forwarded the message to. */
+void lsn_client_apply_retraction(struct lsn_client *c, const struct lsn_message *m,
+                                 int64_t now);
+
+/* Notes that m, a forward whose original verified, holds a copy of it. */
+void lsn_client_note_forward(struct lsn_client *c, const struct lsn_message *m);
 
 /* feedback.c */
 

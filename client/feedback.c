@@ -129,6 +129,36 @@ out:
     return r;
 }
 
+struct via_ctx {
+    const char *org;
+    int found;
+};
+
+static int
+via_one(void *ctx, const char *from, const uint8_t fb_id[16],
+        const Liaison__StoredFeedback *rec)
+{
+    struct via_ctx *x = ctx;
+
+    (void)from;
+    (void)fb_id;
+    for (size_t i = 0; rec->feedback != NULL && i < rec->feedback->n_passed_to; i++)
+        x->found |= strcmp(rec->feedback->passed_to[i], x->org) == 0;
+    return 0;
+}
+
+/* 1 if a retraction-applied recorded here about message id of org says
+ * the retraction was passed on to `to` (an org it had been forwarded
+ * to, which may then answer as a recipient would). */
+static int
+passed_to(struct lsn_client *c, const char *org, const uint8_t id[16], const char *to)
+{
+    struct via_ctx x = { to, 0 };
+
+    (void)lsn_local_each_feedback(c->p->store, org, id, via_one, &x);
+    return x.found;
+}
+
 /* lsn_client_check_feedback, and *held: whether the message it names is
  * held here (sent by this device, or received and not pruned), so that
  * its recipients could be checked. */
@@ -155,6 +185,10 @@ check_feedback(struct lsn_client *c, const struct lsn_opened *o, int *held)
         for (size_t i = 0; i < sent->n_recipients; i++)
             addressed |= strcmp(sent->recipients[i], o->sender_org) == 0;
         lsn_pb_free((ProtobufCMessage *)sent);
+        /* An org reached by a forward answers a retraction too. */
+        if (!addressed && o->alert->feedback->disposition ==
+                              LIAISON__DISPOSITION__DISPOSITION_RETRACTION_APPLIED)
+            addressed = passed_to(c, ref->org, ref->msg_id.data, o->sender_org);
     } else {
         r = lsn_local_get_received(c->p->store, ref->org, ref->msg_id.data, &st);
         if (r == LSN_ERR_NOT_FOUND &&

@@ -159,6 +159,17 @@ lsn_client_forward(struct lsn_client *c, const char *prefix,
     lsn_hex(hex, m->o->msg_id, 16);
     lsn_local_audit(c->p->store, now, "forward", "msg %s of %s to %zu org(s)", hex,
                     m->o->sender_org, n);
+    /* Kept under the message first sent, so that its retraction is
+     * passed on to these orgs. */
+    {
+        const struct lsn_opened *first = m->original != NULL ? m->original : m->o;
+        Liaison__StoredLink link = LIAISON__STORED_LINK__INIT;
+        link.to = (char **)to;
+        link.n_to = n;
+        link.at = now;
+        (void)lsn_local_put_link(c->p->store, first->sender_org, first->msg_id,
+                                 LSN_LINK_FORWARDED, c->p->cred->org, msg_id, &link);
+    }
     r = lsn_client_submit(c, msg_id, msg_id);
 out:
     free(env);

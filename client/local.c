@@ -14,6 +14,8 @@
  *   meta      "audit-head"                           -> seq (8) || mac (32) || tag (32)
  *   feedback  org || msg_id || from org (32) || feedback msg_id (16)
  *                                                    -> StoredFeedback
+ *   links     org || msg_id || kind (1) || org (32) || msg_id (16)
+ *                                                    -> StoredLink
  * Records are protobuf, read back through the strict decoder. */
 #include <errno.h>
 #include <stdlib.h>
@@ -94,7 +96,8 @@ lsn_local_open(const char *dir, const uint8_t store_key[32],
         (rc = mdb_dbi_open(t, "receipts", MDB_CREATE, &s->receipts)) != 0 ||
         (rc = mdb_dbi_open(t, "audit", MDB_CREATE, &s->audit)) != 0 ||
         (rc = mdb_dbi_open(t, "meta", MDB_CREATE, &s->meta)) != 0 ||
-        (rc = mdb_dbi_open(t, "feedback", MDB_CREATE, &s->feedback)) != 0) {
+        (rc = mdb_dbi_open(t, "feedback", MDB_CREATE, &s->feedback)) != 0 ||
+        (rc = mdb_dbi_open(t, "links", MDB_CREATE, &s->links)) != 0) {
         r = lsn_local_mdb_err(rc);
         if (t != NULL)
             mdb_txn_abort(t);

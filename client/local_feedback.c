@@ -1,7 +1,8 @@
-/* local_feedback.c: feedback in the local store (see local.h): every
- * disposition a recipient org sent about a message this device's org
- * sent or received, kept under that message so that its dispositions are
- * read together, in one scan, oldest key first. */
+/* local_feedback.c: feedback and links in the local store (see local.h):
+ * every disposition a recipient org sent about a message this device's
+ * org sent or received, and what ties other messages to one (this
+ * device forwarded it, holds a forwarded copy of it, retracted it), each
+ * kept under that message so that they are read together, in one scan. */
 #include <string.h>
 
 #include <lmdb.h>
@@ -89,4 +90,78 @@ lsn_local_each_feedback(struct lsn_local *s, const char *org, const uint8_t msg_
     x.fn = fn;
     x.ctx = ctx;
     return lsn_local_scan(s, s->feedback, &from, visit_feedback, &x);
+}
+
+/* ------------------------------------------------------------ links */
+
+#define LINK_KEY (MSG_KEY + 1 + ORG_LEN + LSN_MSG_ID_LEN)
+
+static void
+link_key(uint8_t k[LINK_KEY], const char *org, const uint8_t msg_id[16], int kind,
+         const char *link_org, const uint8_t link_id[16])
+{
+    lsn_local_msg_key(k, org, msg_id);
+    k[MSG_KEY] = (uint8_t)kind;
+    memset(k + MSG_KEY + 1, 0, ORG_LEN);
+    memcpy(k + MSG_KEY + 1, link_org, strnlen(link_org, ORG_LEN));
+    memcpy(k + MSG_KEY + 1 + ORG_LEN, link_id, LSN_MSG_ID_LEN);
+}
+
+int
+lsn_local_put_link(struct lsn_local *s, const char *org, const uint8_t msg_id[16],
+                   int kind, const char *link_org, const uint8_t link_id[16],
+                   const Liaison__StoredLink *rec)
+{
+    uint8_t k[LINK_KEY];
+    MDB_txn *t = NULL;
+    int r;
+
+    link_key(k, org, msg_id, kind, link_org, link_id);
+    for (int grown = 0;; grown = 1) {
+        if ((r = lsn_local_begin(s, 0, &t)) != 0)
+            return r;
+        r = lsn_local_put_pb(t, s->links, k, sizeof k, &rec->base, 0);
+        r = lsn_local_commit(t, r);
+        if (r != LSN_ERR_STORE_FULL || grown || lsn_local_grow_map(s) != 0)
+            return r;
+    }
+}
+
+struct each_link {
+    uint8_t prefix[MSG_KEY + 1];
+    lsn_local_link_fn fn;
+    void *ctx;
+};
+
+static int
+visit_link(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    struct each_link *x = ctx;
+    Liaison__StoredLink *rec = NULL;
+    char org[ORG_LEN + 1];
+    int r;
+
+    if (k->mv_size != LINK_KEY || memcmp(k->mv_data, x->prefix, sizeof x->prefix) != 0)
+        return SCAN_END;
+    memcpy(org, (const uint8_t *)k->mv_data + MSG_KEY + 1, ORG_LEN);
+    org[ORG_LEN] = '\0';
+    if ((r = LSN_PB_DECODE(stored_link, v->mv_data, v->mv_size, RECORD_MAX * 2,
+                           &rec)) == 0)
+        r = x->fn(x->ctx, org, (const uint8_t *)k->mv_data + MSG_KEY + 1 + ORG_LEN, rec);
+    lsn_pb_free((ProtobufCMessage *)rec);
+    return r;
+}
+
+int
+lsn_local_each_link(struct lsn_local *s, const char *org, const uint8_t msg_id[16],
+                    int kind, lsn_local_link_fn fn, void *ctx)
+{
+    struct each_link x;
+    MDB_val from = { sizeof x.prefix, x.prefix };
+
+    lsn_local_msg_key(x.prefix, org, msg_id);
+    x.prefix[MSG_KEY] = (uint8_t)kind;
+    x.fn = fn;
+    x.ctx = ctx;
+    return lsn_local_scan(s, s->links, &from, visit_link, &x);
 }

@@ -25,7 +25,7 @@
 struct lsn_local {
     MDB_env *env;
     MDB_dbi inbox, seen, sent, receipts, audit, meta;
-    MDB_dbi feedback;             /* local_feedback.c */
+    MDB_dbi feedback, links;      /* local_feedback.c */
     size_t map_max;               /* the map never grows past this */
     uint8_t *key;                 /* sodium_malloc: seal key (32) || audit key (32) */
 };

@@ -1,11 +1,15 @@
-/* cmd_feedback.c: `feedback`: what this org did with a received message,
- * told to its sender (and with --share to its other recipients) in a
- * signed, sealed disposition; and the dispositions a sender sees in
- * `status` (cli_print_feedback). */
+/* cmd_feedback.c: what happens to a message after it is sent: `feedback`
+ * (what this org did with a received message, told to its sender, and
+ * with --share to its other recipients, in a signed, sealed disposition),
+ * `retract` (the sender withdraws it from everyone it reached), `hold`
+ * and `release` (a legal hold keeps a received message's key through a
+ * retraction and `prune`); and what a sender sees of them in `status`
+ * (cli_print_feedback). */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/alert.h"
 #include "client/cli/cli.h"
 #include "client/names.h"
 #include "keys/json.h"
@@ -162,7 +166,258 @@ cmd_feedback(int argc, char **argv)
     return rc;
 }
 
+/* ------------------------------------------------------------ retract */
+
+const char retract_usage[] =
+    "usage: liaison retract MSGID --reason TEXT [--json]\n"
+    "\n"
+    "Withdraws a message this device sent: a signed, sealed retraction goes\n"
+    "to its recipient orgs.  Each of their devices marks its copy retracted\n"
+    "(`inbox` and `read` show it) and wipes its content key, unless the\n"
+    "copy is under a legal hold (`liaison hold`: the key is kept and the\n"
+    "answer says so), answers with a signed \"retraction applied\", and\n"
+    "passes the retraction on to every org it had forwarded the message\n"
+    "to, which do the same.  `liaison status MSGID` shows, per org reached\n"
+    "directly or by a forward, whether it applied the retraction.\n"
+    "\n"
+    "Exit status: 0 sent, 2 usage or input error (no such sent message\n"
+    "here: only the device that sent a message retracts it), 3 relay\n"
+    "unreachable (stored, resent by `liaison fetch`).\n";
+
+const struct option retract_opts[] = {
+    { "reason", required_argument, NULL, 'r' },
+    { "json", no_argument, NULL, 'j' },
+    { NULL, 0, NULL, 0 },
+};
+
+int
+cmd_retract(int argc, char **argv)
+{
+    struct lsn_client *c = NULL;
+    const char *prefix = NULL, *reason = NULL;
+    uint8_t rid[16];
+    char hex[33];
+    int ch, rc, r, json = 0;
+
+    while ((ch = lsn_cli_next(argc, argv)) != -1) {
+        switch (ch) {
+        case 'r': reason = optarg; break;
+        case 'j': json = 1; break;
+        default: return lsn_cli_usage("unknown option");
+        }
+    }
+    if ((rc = lsn_cli_args(argc, argv, 1, "a MSGID", &prefix)) != 0)
+        return rc;
+    if (reason == NULL || reason[0] == '\0')
+        return lsn_cli_usage("retract needs --reason TEXT");
+    if ((rc = cli_open(&c)) != 0)
+        return rc;
+    memset(rid, 0, sizeof rid);
+    r = lsn_client_retract(c, prefix, reason, lsn_now(), rid);
+    cli_hex_id(hex, rid);
+    if (r == LSN_ERR_TIMEOUT || r == LSN_ERR_UNAVAILABLE)
+        rc = lsn_cli_fail(r, "retraction %s stored here; the relay did not answer "
+                          "(`liaison fetch` resends it)", hex);
+    else if (r != 0)
+        rc = lsn_cli_fail(r, "cannot retract %s", prefix);
+    else if (json)
+        lsn_json_print(stdout, json_pack("{s:s, s:s}", "msg_id", hex, "state", "sent"));
+    else
+        printf("retraction %s sent; `liaison status %s` shows who applied it\n", hex,
+               prefix);
+    lsn_client_close(&c);
+    return rc;
+}
+
+/* ------------------------------------------------------------ hold */
+
+const char hold_usage[] =
+    "usage: liaison hold MSGID [--case REF] [--reason TEXT]\n"
+    "       liaison hold --case REF [--reason TEXT]\n"
+    "       liaison release MSGID | --case REF\n"
+    "\n"
+    "A legal hold on a received message (or on every received message of the\n"
+    "case REF) keeps its content key when its sender retracts it (the\n"
+    "\"retraction applied\" answer says the key was kept) and keeps it from\n"
+    "`liaison prune`.  `inbox` and `read` show it.  release lifts it.\n";
+
+const struct option hold_opts[] = {
+    { "case", required_argument, NULL, 'c' },
+    { "reason", required_argument, NULL, 'r' },
+    { NULL, 0, NULL, 0 },
+};
+const struct option release_opts[] = {
+    { "case", required_argument, NULL, 'c' },
+    { NULL, 0, NULL, 0 },
+};
+
+static int
+hold_or_release(int argc, char **argv, int on)
+{
+    struct lsn_client *c = NULL;
+    const char *case_ref = NULL, *reason = NULL, *prefix = NULL;
+    size_t n = 0;
+    int ch, rc, r;
+
+    while ((ch = lsn_cli_next(argc, argv)) != -1) {
+        switch (ch) {
+        case 'c': case_ref = optarg; break;
+        case 'r': reason = optarg; break;
+        default: return lsn_cli_usage("unknown option");
+        }
+    }
+    if (optind < argc && (rc = lsn_cli_args(argc, argv, 1, "a MSGID", &prefix)) != 0)
+        return rc;
+    if (prefix == NULL && (case_ref == NULL || case_ref[0] == '\0'))
+        return lsn_cli_usage("%s needs a MSGID or --case REF", on ? "hold" : "release");
+    if ((rc = cli_open(&c)) != 0)
+        return rc;
+    if ((r = lsn_client_hold(c, prefix, case_ref, reason, on, &n)) != 0)
+        rc = lsn_cli_fail(r, "cannot %s %s", on ? "hold" : "release",
+                          prefix != NULL ? prefix : "the case");
+    else if (prefix != NULL)
+        printf("%s %s\n", on ? "legal hold set on" : "legal hold lifted from", prefix);
+    else
+        printf("%s %zu message(s) of the case\n",
+               on ? "legal hold set on" : "legal hold lifted from", n);
+    lsn_client_close(&c);
+    return rc;
+}
+
+int
+cmd_hold(int argc, char **argv)
+{
+    return hold_or_release(argc, argv, 1);
+}
+
+int
+cmd_release(int argc, char **argv)
+{
+    return hold_or_release(argc, argv, 0);
+}
+
 /* ------------------------------------------------------------ status */
+
+struct retraction_ctx {
+    Liaison__StoredLink *link;          /* the first retraction: a copy */
+};
+
+static int
+first_retraction(void *ctx, const char *org, const uint8_t id[16],
+                 const Liaison__StoredLink *rec)
+{
+    struct retraction_ctx *x = ctx;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    (void)org;
+    (void)id;
+    /* The scan frees rec: keep a copy of the first. */
+    if (x->link == NULL && lsn_pb_encode(&rec->base, &buf, &len) == 0)
+        (void)LSN_PB_DECODE(stored_link, buf, len, 4 * len + 4096, &x->link);
+    free(buf);
+    return 0;
+}
+
+/* Who applied it: org -> kept, and whom each passed it on to. */
+struct applied {
+    char org[LSN_ENV_ORG_MAX + 1];
+    char via[LSN_ENV_ORG_MAX + 1];      /* "" if reached directly */
+    int applied, kept;
+};
+
+struct applied_ctx {
+    struct applied v[LSN_MAX_RECIPIENTS + 4 * LSN_FEEDBACK_PASSED_MAX];
+    size_t n;
+};
+
+static struct applied *
+applied_find(struct applied_ctx *x, const char *org)
+{
+    for (size_t i = 0; i < x->n; i++)
+        if (strcmp(x->v[i].org, org) == 0)
+            return &x->v[i];
+    if (x->n == sizeof x->v / sizeof x->v[0])
+        return NULL;
+    memset(&x->v[x->n], 0, sizeof x->v[x->n]);
+    snprintf(x->v[x->n].org, sizeof x->v[x->n].org, "%s", org);
+    return &x->v[x->n++];
+}
+
+static int
+applied_one(void *ctx, const char *org, const uint8_t fb_id[16],
+            const Liaison__StoredFeedback *rec)
+{
+    struct applied_ctx *x = ctx;
+    struct applied *a;
+
+    (void)fb_id;
+    if (rec->feedback == NULL || rec->feedback->disposition !=
+                                     LIAISON__DISPOSITION__DISPOSITION_RETRACTION_APPLIED)
+        return 0;
+    if ((a = applied_find(x, org)) != NULL) {
+        a->applied = 1;
+        a->kept |= rec->feedback->kept;
+    }
+    for (size_t i = 0; i < rec->feedback->n_passed_to; i++)
+        if ((a = applied_find(x, rec->feedback->passed_to[i])) != NULL && a->via[0] == '\0')
+            snprintf(a->via, sizeof a->via, "%s", org);
+    return 0;
+}
+
+/* The retraction of a sent message: per org reached directly or by a
+ * forward, whether it was applied. */
+static void
+print_retraction(struct lsn_client *c, const char *org, const uint8_t id[16],
+                 json_t *json)
+{
+    struct retraction_ctx r = { NULL };
+    struct applied_ctx *x = calloc(1, sizeof *x);
+    char t[21], buf[4 * LSN_LOCAL_REASON_MAX + 1];
+    json_t *orgs;
+
+    lsn_local_each_link(c->p->store, org, id, LSN_LINK_RETRACTED, first_retraction, &r);
+    if (x == NULL || r.link == NULL) {
+        free(x);
+        lsn_pb_free((ProtobufCMessage *)r.link);
+        return;
+    }
+    for (size_t i = 0; i < r.link->n_to; i++)
+        (void)applied_find(x, r.link->to[i]);
+    lsn_local_each_feedback(c->p->store, org, id, applied_one, x);
+    orgs = json != NULL ? json_array() : NULL;
+    if (json == NULL) {
+        printf("  retracted %s: %s\n", cli_time(r.link->at, t),
+               cli_safe(r.link->reason, buf, sizeof buf));
+    }
+    for (size_t i = 0; i < x->n; i++) {
+        const struct applied *a = &x->v[i];
+        if (json != NULL) {
+            json_t *o = json_pack("{s:o, s:b, s:b}", "org", lsn_json_text(a->org),
+                                  "applied", a->applied, "kept", a->kept);
+            if (o != NULL)
+                json_object_set_new(o, "via", a->via[0] ? lsn_json_text(a->via)
+                                                        : json_null());
+            json_array_append_new(orgs, o);
+            continue;
+        }
+        printf("    %-20s %s%s", a->org,
+               !a->applied ? "not applied yet"
+               : a->kept ? "applied, content key kept under a legal hold"
+                         : "retraction applied",
+               a->via[0] ? " (reached by a forward from " : "");
+        if (a->via[0])
+            printf("%s)", a->via);
+        putchar('\n');
+    }
+    if (json != NULL)
+        json_object_set_new(json, "retraction", json_pack("{s:o, s:I, s:o}",
+            "reason", lsn_json_text(r.link->reason), "at", (json_int_t)r.link->at,
+            "orgs", orgs));
+    lsn_pb_free((ProtobufCMessage *)r.link);
+    free(x);
+}
+
 
 /* "false positive" for false-positive: status reads as a sentence. */
 static const char *
@@ -251,6 +506,7 @@ cli_print_feedback(struct lsn_client *c, const char *org, const uint8_t id[16],
     char w[40], other[4 * 64 + 1];
     size_t n = 0;
 
+    print_retraction(c, org, id, json);
     if (lsn_client_feedback_latest(c, org, id, &v, &n) != 0)
         return;
     if (json != NULL) {

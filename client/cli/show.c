@@ -184,6 +184,11 @@ print_json(FILE *f, const struct lsn_message *m)
         set_int(o, "received", m->received);
         json_object_set_new(o, "read", json_boolean(m->read));
         json_object_set_new(o, "forwarded", json_forwarded(m));
+        json_object_set_new(o, "retracted", !m->retracted ? json_null()
+            : json_pack("{s:I, s:o, s:b}", "at", (json_int_t)m->retracted_at,
+                        "reason", lsn_json_text(m->retract_reason), "key_kept", m->held));
+        json_object_set_new(o, "hold", !m->held ? json_null()
+            : json_pack("{s:o}", "case", lsn_json_text(m->hold_case)));
     }
     lsn_json_print(f, o);
 }
@@ -352,6 +357,17 @@ cli_print_message(FILE *f, const struct lsn_message *m, int json)
         return;
     }
     text_envelope(f, m->o, "");
+    if (m->retracted) {
+        char t[21];
+        fprintf(f, "RETRACTED by %s at %s: ", m->o->sender_org, cli_time(m->retracted_at, t));
+        cli_safe_text(f, m->retract_reason, NULL);
+        fputs(" (content key kept under a legal hold)\n", f);
+    }
+    if (m->held) {
+        fputs("Legal hold: ", f);
+        cli_safe_text(f, m->hold_case[0] ? m->hold_case : "(no case)", NULL);
+        fputs(" (kept through retraction and prune)\n", f);
+    }
     text_alert(f, m->o->alert);
     if (m->o->alert->forwarded != NULL) {
         if (m->original_err != 0 || m->original == NULL) {
@@ -381,5 +397,29 @@ cli_print_summary(FILE *f, const struct lsn_message *m)
             lsn_name_of(lsn_names_priority, a->priority),
             lsn_name_of(lsn_names_tlp, a->tlp));
     cli_safe_text(f, a->title, NULL);
+    if (m->retracted)
+        fputs(" [retracted, held]", f);
+    else if (m->held)
+        fputs(" [held]", f);
     fputc('\n', f);
+}
+
+void
+cli_print_retracted(FILE *f, const char *org, const uint8_t id[16], int64_t received,
+                    int64_t at, const char *reason, int json)
+{
+    char hex[33], t[21];
+
+    cli_hex_id(hex, id);
+    if (json) {
+        lsn_json_print(f, json_pack("{s:s, s:o, s:I, s:o}", "msg_id", hex,
+            "from_org", lsn_json_text(org), "received", (json_int_t)received,
+            "retracted", json_pack("{s:I, s:o, s:b}", "at", (json_int_t)at,
+                                   "reason", lsn_json_text(reason), "key_kept", 0)));
+        return;
+    }
+    fprintf(f, "R %.12s  %s  %-16s retracted at ", hex, cli_time(received, t), org);
+    fprintf(f, "%s: ", cli_time(at, t));
+    cli_safe_text(f, reason, NULL);
+    fputs(" (content key wiped)\n", f);
 }
