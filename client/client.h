@@ -200,8 +200,9 @@ struct lsn_feedback_latest {
 };
 
 /* The latest disposition per (org, indicator) recorded about message id
- * of org, sorted by indicator, then in the order they were given; *out
- * is the caller's (free). */
+ * of org, sorted by indicator, then in the order they were given
+ * (retraction-applied answers are not dispositions: not listed); *out is
+ * the caller's (free). */
 int lsn_client_feedback_latest(struct lsn_client *c, const char *org,
                                const uint8_t id[16],
                                struct lsn_feedback_latest **out, size_t *n);

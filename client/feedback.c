@@ -310,7 +310,10 @@ latest_visit(void *ctx, const char *org, const uint8_t fb_id[16],
 {
     struct latest_ctx *x = ctx;
 
-    if (rec->feedback == NULL)
+    /* A retraction's answers are the retraction's business (status
+     * shows them with it), not a disposition about the content. */
+    if (rec->feedback == NULL || rec->feedback->disposition ==
+                                     LIAISON__DISPOSITION__DISPOSITION_RETRACTION_APPLIED)
         return 0;
     if (rec->feedback->n_indicators == 0)
         latest_put(x, org, fb_id, rec, 0);

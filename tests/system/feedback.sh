@@ -4,6 +4,10 @@
 # one else; the latest disposition per org and indicator is what status
 # shows, as text and --json; watch --json emits feedback as it arrives;
 # feedback on a message one does not hold is refused before it is sealed.
+# Then retraction from the CLI: only the sending device may retract; a
+# held copy keeps its key and says so, the others are listed retracted
+# and cannot be read; status shows each org's answer; prune keeps a held
+# message.
 set -u
 K="$LSN_BIN/liaison-keys"
 R="$LSN_BIN/liaison-relay"
@@ -24,7 +28,7 @@ lsn europol engine watch --json > watch.out 2> watch.err &
 WATCH=$!
 
 expect 0 "europol sends to mastercard and paypal" lsn europol analyst send \
-    --to mastercard,paypal --title "Card-testing ring" --tlp amber \
+    --to mastercard,paypal --title "Card-testing ring" --tlp amber --case EU-7 \
     --indicator ip-dst=192.0.2.44 --indicator domain=cards-check.example \
     --indicator url=http://cards-check.example/x --json
 ID=$(json_field msg_id)
@@ -94,6 +98,43 @@ n=$(grep -c '"type":"feedback"' watch.out)
 [ "$n" = 4 ] || { bad "watch --json emitted $n feedback events, wanted 4"; cat watch.out watch.err; }
 grep -q '"feedback":{"disposition":"reported"' watch.out ||
     bad "watch --json event carries the disposition"
+
+# --- Retraction, legal hold ----------------------------------------------
+expect 0 "mastercard holds the case" lsn mastercard analyst hold --case EU-7 \
+    --reason "court order 12"
+has "1 message(s)" "hold by case"
+expect 0 "mastercard reads it" lsn mastercard analyst read "$ID"
+has "Legal hold: EU-7" "read shows the hold"
+expect 2 "another device of europol cannot retract" \
+    lsn europol engine retract "$ID" --reason "wrong"
+has "only the device that sent" "says who can"
+expect 2 "retract needs a reason" lsn europol analyst retract "$ID"
+expect 0 "europol retracts" lsn europol analyst retract "$ID" \
+    --reason "sent in error"
+expect 0 "paypal fetches the retraction" lsn paypal analyst fetch
+expect 0 "mastercard fetches the retraction" lsn mastercard analyst fetch
+expect 0 "paypal inbox" lsn paypal analyst inbox
+has "R ${ID%"${ID#????????????}"}" "inbox lists it retracted"
+has "sent in error (content key wiped)" "with the reason"
+expect 2 "paypal cannot read it any more" lsn paypal analyst read "$ID"
+has "retracted by europol" "read names the retraction"
+expect 0 "mastercard still reads its held copy" lsn mastercard analyst read "$ID"
+has "RETRACTED by europol" "read shows the retraction"
+has "kept under a legal hold" "and that the key was kept"
+expect 0 "europol fetches the answers" lsn europol analyst fetch
+expect 0 "europol status" lsn europol analyst status "$ID"
+has "retracted .*: sent in error" "status shows the retraction"
+has "paypal  *retraction applied" "paypal applied it"
+has "mastercard  *applied, content key kept under a legal hold" "mastercard kept it"
+expect 0 "europol status --json" lsn europol analyst status "$ID" --json
+has '"retraction":{' "json retraction"
+has '"org":"mastercard","applied":true,"kept":true' "json kept"
+# prune keeps the held message, takes it once released.
+expect 0 "prune at mastercard" lsn mastercard analyst prune --before 2100-01-01
+expect 0 "the held message is still there" lsn mastercard analyst read "$ID"
+expect 0 "release" lsn mastercard analyst release "$ID"
+expect 0 "prune again" lsn mastercard analyst prune --before 2100-01-01
+expect 2 "pruned once released" lsn mastercard analyst read "$ID"
 
 relay_stop
 if [ $fails -ne 0 ]; then echo "feedback: $fails failure(s)"; exit 1; fi
