@@ -666,3 +666,112 @@ lsn_session_feedback_status(lsn_session *s, const char *msg_id, lsn_feedback_fn 
     free(v);
     return r;
 }
+
+/* ------------------------------------------------------------ retraction */
+
+int
+lsn_session_retract(lsn_session *s, const char *msg_id, const char *reason,
+                    char retraction_id[33])
+{
+    uint8_t id[16];
+    int r;
+
+    retraction_id[0] = '\0';
+    if (msg_id == NULL)
+        return LSN_ERR_USAGE;
+    memset(id, 0, sizeof id);
+    r = lsn_client_retract(s->c, msg_id, reason, lsn_now(), id);
+    if (r == 0 || r == LSN_ERR_TIMEOUT || r == LSN_ERR_UNAVAILABLE)
+        lsn_hex(retraction_id, id, 16);
+    return r;
+}
+
+struct retraction_org {
+    char org[LSN_ENV_ORG_MAX + 1], via[LSN_ENV_ORG_MAX + 1];
+    int applied, kept;
+};
+
+struct retraction_ctx {
+    struct retraction_org v[LSN_MAX_RECIPIENTS + 4 * LSN_FEEDBACK_PASSED_MAX];
+    size_t n;
+    int retracted;
+};
+
+static struct retraction_org *
+retraction_org(struct retraction_ctx *x, const char *org)
+{
+    for (size_t i = 0; i < x->n; i++)
+        if (strcmp(x->v[i].org, org) == 0)
+            return &x->v[i];
+    if (x->n == sizeof x->v / sizeof x->v[0])
+        return NULL;
+    memset(&x->v[x->n], 0, sizeof x->v[0]);
+    snprintf(x->v[x->n].org, sizeof x->v[0].org, "%s", org);
+    return &x->v[x->n++];
+}
+
+static int
+retraction_sent(void *ctx, const char *org, const uint8_t id[16],
+                const Liaison__StoredLink *rec)
+{
+    struct retraction_ctx *x = ctx;
+
+    (void)org;
+    (void)id;
+    x->retracted = 1;
+    for (size_t i = 0; i < rec->n_to; i++)
+        (void)retraction_org(x, rec->to[i]);
+    return 0;
+}
+
+static int
+retraction_answer(void *ctx, const char *org, const uint8_t fb_id[16],
+                  const Liaison__StoredFeedback *rec)
+{
+    struct retraction_ctx *x = ctx;
+    struct retraction_org *o;
+
+    (void)fb_id;
+    if (rec->feedback == NULL || rec->feedback->disposition !=
+                                     LIAISON__DISPOSITION__DISPOSITION_RETRACTION_APPLIED)
+        return 0;
+    if ((o = retraction_org(x, org)) != NULL) {
+        o->applied = 1;
+        o->kept |= rec->feedback->kept;
+    }
+    for (size_t i = 0; i < rec->feedback->n_passed_to; i++)
+        if ((o = retraction_org(x, rec->feedback->passed_to[i])) != NULL &&
+            o->via[0] == '\0')
+            snprintf(o->via, sizeof o->via, "%s", org);
+    return 0;
+}
+
+int
+lsn_session_retraction_status(lsn_session *s, const char *msg_id, lsn_retraction_fn fn,
+                              void *ctx)
+{
+    struct retraction_ctx *x;
+    const char *own = s->c->p->cred->org;
+    uint8_t id[16];
+    int r;
+
+    if ((r = lsn_local_find_sent(s->c->p->store, msg_id, id)) != 0)
+        return r;
+    if ((x = calloc(1, sizeof *x)) == NULL)
+        return LSN_ERR_NOMEM;
+    if ((r = lsn_local_each_link(s->c->p->store, own, id, LSN_LINK_RETRACTED,
+                                 retraction_sent, x)) == 0 && !x->retracted)
+        r = LSN_ERR_NOT_FOUND;
+    if (r == 0)
+        r = lsn_local_each_feedback(s->c->p->store, own, id, retraction_answer, x);
+    for (size_t i = 0; r == 0 && i < x->n; i++)
+        r = fn(ctx, x->v[i].org, x->v[i].via, x->v[i].applied, x->v[i].kept);
+    free(x);
+    return r;
+}
+
+int
+lsn_received_retracted(const lsn_received *m)
+{
+    return m->m->retracted;
+}

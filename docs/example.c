@@ -5,6 +5,7 @@
  *   ./example PROFILE fetch
  *   ./example PROFILE feedback MSGID DISPOSITION [INDICATOR]
  *   ./example PROFILE status MSGID
+ *   ./example PROFILE retract MSGID REASON
  *
  * PROFILE is a folder set up with `liaison init --credential CRED`.
  * Exit status: 0 success, 1 failure, 3 relay unreachable (retry later). */
@@ -59,6 +60,18 @@ print_disposition(void *ctx, const char *org, unsigned indicator,
     return 0;
 }
 
+/* Who applied a retraction. */
+static int
+print_retraction(void *ctx, const char *org, const char *via, int applied, int kept)
+{
+    (void)ctx;
+    printf("retraction %s by %s%s%s%s\n", applied ? "applied" : "not applied yet", org,
+           via[0] ? " (reached by a forward from " : "", via, via[0] ? ")" : "");
+    if (kept)
+        printf("  %s kept the content key under a legal hold\n", org);
+    return 0;
+}
+
 /* The disposition word ("false-positive") as a value, or 0. */
 static enum lsn_disposition
 disposition_of(const char *word)
@@ -108,11 +121,13 @@ main(int argc, char **argv)
 
     if (argc < 3 || (strcmp(argv[2], "send") == 0 && argc != 5 && argc != 7 && argc != 8) ||
         (strcmp(argv[2], "feedback") == 0 && argc != 5 && argc != 6) ||
-        (strcmp(argv[2], "status") == 0 && argc != 4)) {
+        (strcmp(argv[2], "status") == 0 && argc != 4) ||
+        (strcmp(argv[2], "retract") == 0 && argc != 5)) {
         fprintf(stderr, "usage: example PROFILE send ORG TITLE [TYPE VALUE [FILE]]\n"
                         "       example PROFILE fetch\n"
                         "       example PROFILE feedback MSGID DISPOSITION [INDICATOR]\n"
-                        "       example PROFILE status MSGID\n");
+                        "       example PROFILE status MSGID\n"
+                        "       example PROFILE retract MSGID REASON\n");
         return 2;
     }
     if ((r = lsn_session_open(argv[1], NULL, &s)) != 0)
@@ -139,6 +154,14 @@ main(int argc, char **argv)
     } else if (strcmp(argv[2], "status") == 0) {
         if ((r = lsn_session_feedback_status(s, argv[3], print_disposition, NULL)) != 0)
             rc = fail("status", r);
+        else if ((r = lsn_session_retraction_status(s, argv[3], print_retraction,
+                                                    NULL)) != 0 && r != LSN_ERR_NOT_FOUND)
+            rc = fail("status", r);
+    } else if (strcmp(argv[2], "retract") == 0) {
+        if ((r = lsn_session_retract(s, argv[3], argv[4], id)) != 0)
+            rc = fail("retract", r);
+        else
+            printf("retraction %s\n", id);
     } else if ((r = lsn_session_fetch(s, print_message, &seen, &n)) != 0) {
         rc = fail("fetch", r);
     } else {

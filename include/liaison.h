@@ -238,6 +238,29 @@ typedef int (*lsn_feedback_fn)(void *ctx, const char *org, unsigned indicator,
 int lsn_session_feedback_status(lsn_session *s, const char *msg_id,
                                 lsn_feedback_fn fn, void *ctx);
 
+/* ---------------------------------------------------------------- retraction */
+
+/* Withdraws a message this device sent (by id or unique prefix): a signed
+ * retraction to its recipient orgs, which wipe their copies' keys (unless
+ * under a legal hold), answer, and pass it on to the orgs they forwarded
+ * it to.  reason: 1 to 512 bytes.  retraction_id (33 bytes) gets its id.
+ * LSN_ERR_NOT_FOUND: no such sent message on this device. */
+int lsn_session_retract(lsn_session *s, const char *msg_id, const char *reason,
+                        char retraction_id[33]);
+
+/* Per org a retracted message reached, directly (via "") or through a
+ * forward by the org via: whether it applied the retraction, and whether
+ * a legal hold there kept the content key.  fn once per org; strings
+ * borrowed for the call.  LSN_ERR_NOT_FOUND if it was not retracted. */
+typedef int (*lsn_retraction_fn)(void *ctx, const char *org, const char *via,
+                                 int applied, int kept);
+int lsn_session_retraction_status(lsn_session *s, const char *msg_id,
+                                  lsn_retraction_fn fn, void *ctx);
+
+/* 1 if the received message was retracted by its sender (its key kept
+ * under a legal hold, or it could not be passed here), else 0. */
+int lsn_received_retracted(const lsn_received *m);
+
 #ifdef __cplusplus
 }
 #endif

@@ -66,6 +66,15 @@ grep -q "about indicator 1" out.txt || { cat out.txt; bad "feedback indicator"; 
 "$T/example" home/hotline-engine status "$AID" >out.txt 2>&1 || { cat out.txt; bad "status"; }
 grep -q "indicator 1: false-positive by bank" out.txt ||
     { cat out.txt; bad "dispositions through the API"; }
+# Retraction through the library: the bank applies it and says so.
+"$T/example" home/hotline-engine retract "$AID" "sent in error" >out.txt 2>&1 ||
+    { cat out.txt; bad "example retract"; }
+"$T/example" home/bank-analyst fetch >/dev/null 2>&1 || bad "bank fetches the retraction"
+"$L" --home home/bank-analyst read "$AID" >out.txt 2>&1 && bad "retracted message still reads"
+grep -q "retracted by hotline" out.txt || { cat out.txt; bad "read names the retraction"; }
+"$T/example" home/hotline-engine fetch >/dev/null 2>&1 || bad "hotline fetches the answer"
+"$T/example" home/hotline-engine status "$AID" >out.txt 2>&1 || { cat out.txt; bad "status"; }
+grep -q "retraction applied by bank" out.txt || { cat out.txt; bad "retraction status via API"; }
 "$T/example" home/hotline-engine send nosuch "x" >out.txt 2>&1
 [ $? = 1 ] && grep -q "not in roster" out.txt || bad "unknown org refused by the library"
 relay_stop
