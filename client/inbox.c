@@ -119,6 +119,13 @@ lsn_client_forward(struct lsn_client *c, const char *prefix,
 
     if ((r = lsn_client_read(c, prefix, 0, &m)) != 0)
         return r;
+    /* Withdrawn by its sender: kept here only under a legal hold. */
+    if (m->retracted) {
+        lsn_set_detail("its sender retracted it (it is kept here only under a "
+                       "legal hold)");
+        r = LSN_ERR_USAGE;
+        goto out;
+    }
     /* A forward of a forward carries the forward (which carries the
      * original): every layer's TLP binds, and an original that did not
      * verify is not passed on. */

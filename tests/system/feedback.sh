@@ -121,6 +121,9 @@ has "retracted by europol" "read names the retraction"
 expect 0 "mastercard still reads its held copy" lsn mastercard analyst read "$ID"
 has "RETRACTED by europol" "read shows the retraction"
 has "kept under a legal hold" "and that the key was kept"
+expect 2 "a retracted message is not forwarded" \
+    lsn mastercard analyst forward "$ID" --to police
+has "retracted" "says why"
 expect 0 "europol fetches the answers" lsn europol analyst fetch
 expect 0 "europol status" lsn europol analyst status "$ID"
 has "retracted .*: sent in error" "status shows the retraction"
