@@ -87,6 +87,7 @@ lsn_client_stored_message(struct lsn_client *c, const char *org, const uint8_t i
     if ((r = lsn_client_open_stored(st, m)) != 0)
         goto out;
     lsn_client_open_original(c, m, now);
+    m->superseded = lsn_client_superseded_by(c, org, id, m->superseded_by) == 0;
     *out = m;
     m = NULL;
 out:
@@ -210,6 +211,7 @@ lsn_client_accept(struct lsn_client *c, const uint8_t *env, size_t len,
     m->fresh = 1;
     lsn_client_open_original(c, m, now);
     lsn_client_note_forward(c, m);
+    lsn_client_note_update(c, m);
     lsn_client_record_receipt(c, m->o);
     if (lsn_client_record_feedback(c, m->o) == 0 &&
         m->o->alert->type == LIAISON__ALERT_TYPE__ALERT_TYPE_FEEDBACK)

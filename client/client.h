@@ -54,6 +54,8 @@ struct lsn_message {
     int64_t retracted_at;
     char retract_reason[LSN_LOCAL_REASON_MAX + 1];
     char hold_case[LSN_LOCAL_REASON_MAX + 1];
+    int superseded;                     /* by its sender's superseded_by */
+    uint8_t superseded_by[16];
 };
 
 void lsn_message_free(struct lsn_message **m);
@@ -219,6 +221,11 @@ int lsn_client_retract(struct lsn_client *c, const char *prefix, const char *rea
  * (*n counts them). */
 int lsn_client_hold(struct lsn_client *c, const char *prefix, const char *case_ref,
                     const char *reason, int on, size_t *n);
+
+/* The newest message of org that superseded message id (an update):
+ * 0 and by, or LSN_ERR_NOT_FOUND. */
+int lsn_client_superseded_by(struct lsn_client *c, const char *org, const uint8_t id[16],
+                             uint8_t by[16]);
 
 /* Of two TLP markings, the more restrictive. */
 int lsn_client_tlp_stricter(int a, int b);

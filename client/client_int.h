@@ -4,7 +4,7 @@
  * relay_client.c):
  *   fetch.c, inbox.c   take queue items; list, read and forward stored ones
  *   accept.c           one envelope opened and stored
- *   retract.c          retractions sent, applied and passed on
+ *   retract.c          retractions sent, applied and passed on; updates
  *   receipts.c         receipts sent, and recorded against sent messages
  *   feedback.c         dispositions sent, checked and recorded
  *   deliveries.c       key deliveries applied to the credential
@@ -56,6 +56,9 @@ void lsn_client_record_receipt(struct lsn_client *c, const struct lsn_opened *o)
  * the orgs this device forwarded the message to. */
 void lsn_client_apply_retraction(struct lsn_client *c, const struct lsn_message *m,
                                  int64_t now);
+
+/* Notes that m supersedes an earlier message of its sender (an update). */
+void lsn_client_note_update(struct lsn_client *c, const struct lsn_message *m);
 
 /* Notes that m, a forward whose original verified, holds a copy of it. */
 void lsn_client_note_forward(struct lsn_client *c, const struct lsn_message *m);

@@ -227,11 +227,13 @@ int lsn_local_each_feedback(struct lsn_local *s, const char *org,
 /* Links between messages, under the message they are about (org, msg_id):
  * this device forwarded it as its own message link_id (link_org is its
  * org; the StoredLink lists to whom), holds a forwarded copy of it inside
- * message link_id of link_org, or retracted it with its own message
- * link_id (to whom, why, when). */
+ * message link_id of link_org, retracted it with its own message
+ * link_id (to whom, why, when), or its sender superseded it with its
+ * message link_id. */
 #define LSN_LINK_FORWARDED 'F'
 #define LSN_LINK_RECEIVED  'R'
 #define LSN_LINK_RETRACTED 'X'
+#define LSN_LINK_SUPERSEDED 'S'     /* superseded by its sender's link_id */
 int lsn_local_put_link(struct lsn_local *s, const char *org, const uint8_t msg_id[16],
                        int kind, const char *link_org, const uint8_t link_id[16],
                        const Liaison__StoredLink *rec);
@@ -240,6 +242,13 @@ typedef int (*lsn_local_link_fn)(void *ctx, const char *link_org,
                                  const Liaison__StoredLink *rec);
 int lsn_local_each_link(struct lsn_local *s, const char *org, const uint8_t msg_id[16],
                         int kind, lsn_local_link_fn fn, void *ctx);
+
+/* Every link of one kind, whatever message it is under: fn gets that
+ * message (org, msg_id) and the link's. */
+typedef int (*lsn_local_kind_fn)(void *ctx, const char *org, const uint8_t msg_id[16],
+                                 const char *link_org, const uint8_t link_id[16]);
+int lsn_local_each_link_of_kind(struct lsn_local *s, int kind, lsn_local_kind_fn fn,
+                                void *ctx);
 
 /* --- audit ----------------------------------------------------------- */
 

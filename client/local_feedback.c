@@ -165,3 +165,35 @@ lsn_local_each_link(struct lsn_local *s, const char *org, const uint8_t msg_id[1
     x.ctx = ctx;
     return lsn_local_scan(s, s->links, &from, visit_link, &x);
 }
+
+struct each_kind {
+    int kind;
+    lsn_local_kind_fn fn;
+    void *ctx;
+};
+
+static int
+visit_kind(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    struct each_kind *x = ctx;
+    const uint8_t *p = k->mv_data;
+    char org[ORG_LEN + 1], link_org[ORG_LEN + 1];
+
+    (void)v;
+    if (k->mv_size != LINK_KEY || p[MSG_KEY] != (uint8_t)x->kind)
+        return 0;
+    memcpy(org, p, ORG_LEN);
+    org[ORG_LEN] = '\0';
+    memcpy(link_org, p + MSG_KEY + 1, ORG_LEN);
+    link_org[ORG_LEN] = '\0';
+    return x->fn(x->ctx, org, p + ORG_LEN, link_org, p + MSG_KEY + 1 + ORG_LEN);
+}
+
+int
+lsn_local_each_link_of_kind(struct lsn_local *s, int kind, lsn_local_kind_fn fn,
+                            void *ctx)
+{
+    struct each_kind x = { kind, fn, ctx };
+
+    return lsn_local_scan(s, s->links, NULL, visit_kind, &x);
+}

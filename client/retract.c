@@ -1,4 +1,5 @@
-/* retract.c: retractions (docs/protocol.md "Retraction"): the originator
+/* retract.c: retractions and updates (docs/protocol.md "Retraction",
+ * "Update").  Retractions: the originator
  * seals a REVOKE naming its message to the message's recipients; each
  * recipient device marks its copy retracted and wipes its content key
  * (kept under a legal hold), wipes the forwards of it it holds, tells
@@ -363,4 +364,64 @@ lsn_client_hold(struct lsn_client *c, const char *prefix, const char *case_ref,
     free(x.org);
     free(x.id);
     return r;
+}
+
+/* ------------------------------------------------------------ updates */
+
+void
+lsn_client_note_update(struct lsn_client *c, const struct lsn_message *m)
+{
+    const Liaison__MessageRef *old = m->o->alert->supersedes;
+    Liaison__StoredLink link = LIAISON__STORED_LINK__INIT;
+    char hex[33];
+
+    /* Only a sender's own message is superseded, and by a new version,
+     * not a retraction. */
+    if (old == NULL || m->o->alert->type == LIAISON__ALERT_TYPE__ALERT_TYPE_REVOKE ||
+        strcmp(old->org, m->o->sender_org) != 0)
+        return;
+    link.at = m->o->created;
+    if (lsn_local_put_link(c->p->store, old->org, old->msg_id.data, LSN_LINK_SUPERSEDED,
+                           m->o->sender_org, m->o->msg_id, &link) == 0) {
+        lsn_hex(hex, old->msg_id.data, 16);
+        lsn_local_audit(c->p->store, lsn_now(), "update", "msg %s of %s superseded", hex,
+                        old->org);
+    }
+}
+
+struct newest_ctx {
+    uint8_t id[16];
+    int64_t at;
+    int found;
+};
+
+static int
+newest_one(void *ctx, const char *link_org, const uint8_t link_id[16],
+           const Liaison__StoredLink *rec)
+{
+    struct newest_ctx *x = ctx;
+
+    (void)link_org;
+    if (!x->found || rec->at > x->at) {
+        memcpy(x->id, link_id, 16);
+        x->at = rec->at;
+        x->found = 1;
+    }
+    return 0;
+}
+
+int
+lsn_client_superseded_by(struct lsn_client *c, const char *org, const uint8_t id[16],
+                         uint8_t by[16])
+{
+    struct newest_ctx x = { { 0 }, 0, 0 };
+    int r;
+
+    if ((r = lsn_local_each_link(c->p->store, org, id, LSN_LINK_SUPERSEDED, newest_one,
+                                 &x)) != 0)
+        return r;
+    if (!x.found)
+        return LSN_ERR_NOT_FOUND;
+    memcpy(by, x.id, 16);
+    return 0;
 }

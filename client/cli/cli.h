@@ -77,11 +77,13 @@ int cmd_prune(int argc, char **argv);
 /* After sending (cmd_feedback.c): `feedback`, `retract`, `hold`,
  * `release`, and what status shows of them. */
 extern const struct option feedback_opts[], retract_opts[], hold_opts[], release_opts[];
+extern const struct option update_opts[];
 extern const char feedback_usage[], retract_usage[], hold_usage[];
 int cmd_feedback(int argc, char **argv);
 int cmd_retract(int argc, char **argv);
 int cmd_hold(int argc, char **argv);
 int cmd_release(int argc, char **argv);
+int cmd_update(int argc, char **argv);      /* cmd_send.c */
 
 /* The retraction and feedback recorded about message id of org: with
  * json (a status object) its "retraction", "dispositions" and "feedback"

@@ -26,6 +26,8 @@ static const struct lsn_cli_cmd commands[] = {
       "what became of a sent message, with receipts", NULL },
     { "feedback", cmd_feedback, feedback_opts, feedback_usage,
       "tell a message's sender what this org did with it", NULL },
+    { "update", cmd_update, update_opts, send_usage,
+      "send a new version of a sent message that supersedes it", NULL },
     { "retract", cmd_retract, retract_opts, retract_usage,
       "withdraw a sent message from every org it reached", NULL },
     { "hold", cmd_hold, hold_opts, hold_usage,

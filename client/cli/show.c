@@ -187,6 +187,13 @@ print_json(FILE *f, const struct lsn_message *m)
         json_object_set_new(o, "retracted", !m->retracted ? json_null()
             : json_pack("{s:I, s:o, s:b}", "at", (json_int_t)m->retracted_at,
                         "reason", lsn_json_text(m->retract_reason), "key_kept", m->held));
+        if (m->superseded) {
+            char by[33];
+            cli_hex_id(by, m->superseded_by);
+            json_object_set_new(o, "superseded_by", json_string(by));
+        } else {
+            json_object_set_new(o, "superseded_by", json_null());
+        }
         json_object_set_new(o, "hold", !m->held ? json_null()
             : json_pack("{s:o}", "case", lsn_json_text(m->hold_case)));
     }
@@ -291,6 +298,12 @@ text_alert(FILE *f, const Liaison__Alert *a)
         cli_hex_id(hex, a->in_reply_to->msg_id.data);
         fprintf(f, "Reply to: %s from %s\n", hex, a->in_reply_to->org);
     }
+    if (a->supersedes != NULL) {
+        char hex[33];
+        cli_hex_id(hex, a->supersedes->msg_id.data);
+        fprintf(f, "%s %s of %s\n", a->type == LIAISON__ALERT_TYPE__ALERT_TYPE_REVOKE
+                ? "Retracts:" : "Supersedes:", hex, a->supersedes->org);
+    }
     if (a->ack != LIAISON__ACK_REQUEST__ACK_NONE)
         fprintf(f, "Asks for: %s receipt\n", lsn_name_of(lsn_names_ack, a->ack));
     if (a->respond_by != 0)
@@ -362,6 +375,11 @@ cli_print_message(FILE *f, const struct lsn_message *m, int json)
         fprintf(f, "RETRACTED by %s at %s: ", m->o->sender_org, cli_time(m->retracted_at, t));
         cli_safe_text(f, m->retract_reason, NULL);
         fputs(" (content key kept under a legal hold)\n", f);
+    }
+    if (m->superseded) {
+        char by[33];
+        cli_hex_id(by, m->superseded_by);
+        fprintf(f, "Superseded by %s (`liaison read %.12s`)\n", by, by);
     }
     if (m->held) {
         fputs("Legal hold: ", f);

@@ -7,7 +7,7 @@
 # Then retraction from the CLI: only the sending device may retract; a
 # held copy keeps its key and says so, the others are listed retracted
 # and cannot be read; status shows each org's answer; prune keeps a held
-# message.
+# message.  An update supersedes: the inbox lists the newest version.
 set -u
 K="$LSN_BIN/liaison-keys"
 R="$LSN_BIN/liaison-relay"
@@ -21,7 +21,14 @@ trap 'relay_kill; [ -n "${WATCH:-}" ] && kill $WATCH 2>/dev/null' EXIT INT TERM
 
 coalition_new europol mastercard paypal police
 relay_start </dev/null || exit 1
-publish_all europol mastercard paypal police || { echo "publish failed"; exit 1; }
+# The relay admits three unknown keys at once from one address, then one
+# more each tenth of a second (bootstrap_per_minute 600): the fourth org
+# tries again until its turn.
+publish_all europol mastercard paypal || { echo "publish failed"; exit 1; }
+i=0
+until publish_all police 2>/dev/null; do
+    i=$((i + 1)); [ $i -lt 50 ] || { echo "publish failed"; exit 1; }; sleep 0.2
+done
 
 # europol's engine watches: every feedback is an event on its stdout.
 lsn europol engine watch --json > watch.out 2> watch.err &
@@ -138,6 +145,23 @@ expect 0 "the held message is still there" lsn mastercard analyst read "$ID"
 expect 0 "release" lsn mastercard analyst release "$ID"
 expect 0 "prune again" lsn mastercard analyst prune --before 2100-01-01
 expect 2 "pruned once released" lsn mastercard analyst read "$ID"
+
+# --- Update ---------------------------------------------------------------
+expect 0 "europol sends v1" lsn europol analyst send --to paypal --title "Notice v1" --json
+V1=$(json_field msg_id)
+expect 0 "paypal fetches v1" lsn paypal analyst fetch
+expect 2 "only the sending device updates" lsn europol engine update "$V1" --title "x"
+expect 0 "europol updates it" lsn europol analyst update "$V1" --title "Notice v2" --json
+V2=$(json_field msg_id)
+expect 0 "paypal fetches v2" lsn paypal analyst fetch
+expect 0 "paypal inbox" lsn paypal analyst inbox
+has "Notice v2" "the inbox lists the newest"
+hasnt "Notice v1" "and not the version it supersedes"
+expect 0 "paypal reads v1" lsn paypal analyst read "$V1"
+has "Superseded by $V2" "the old version names the new"
+expect 0 "paypal reads v2" lsn paypal analyst read "$V2" --json
+has '"type":"update"' "an update"
+has "\"supersedes\":{\"org\":\"europol\",\"msg_id\":\"$V1\"}" "naming v1"
 
 relay_stop
 if [ $fails -ne 0 ]; then echo "feedback: $fails failure(s)"; exit 1; fi
