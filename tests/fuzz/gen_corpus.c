@@ -630,6 +630,7 @@ gen_files(void)
 enum {
     PB_SIGNED, PB_ROSTER, PB_BUNDLE, PB_DELIVERY, PB_CREDENTIAL, PB_KEYRING,
     PB_ENVELOPE, PB_HEADER, PB_ALERT, PB_REQUEST, PB_RESPONSE,
+    PB_STORED_FEEDBACK, PB_STORED_LINK, PB_STORED_RECEIVED,
 };
 
 static void
@@ -690,6 +691,46 @@ gen_pb(void)
     lsn_envelope_destroy(&e);
     put("pb", "alert", PB_ALERT, alerts[0].p, alerts[0].n);
     put("pb", "alert-attachment", PB_ALERT, alerts[2].p, alerts[2].n);
+    {
+        Liaison__StoredFeedback sf = LIAISON__STORED_FEEDBACK__INIT;
+        Liaison__Feedback fb = LIAISON__FEEDBACK__INIT;
+        Liaison__StoredLink sl = LIAISON__STORED_LINK__INIT;
+        Liaison__StoredReceived sr = LIAISON__STORED_RECEIVED__INIT;
+        static uint32_t ind[2] = { 1, 3 };
+        static char *to[2] = { "bravo", "charlie" };
+
+        fb.disposition = LIAISON__DISPOSITION__DISPOSITION_RETRACTION_APPLIED;
+        fb.passed_to = to;
+        fb.n_passed_to = 2;
+        fb.kept = 1;
+        fb.indicators = ind;
+        fb.n_indicators = 2;
+        fb.at = FF_NOW;
+        sf.device = "d1";
+        sf.feedback = &fb;
+        sf.created = FF_NOW;
+        sf.seq = 7;
+        need(lsn_pb_encode(&sf.base, &b, &n), "stored feedback");
+        put("pb", "stored-feedback", PB_STORED_FEEDBACK, b, n);
+        free(b);
+        sl.to = to;
+        sl.n_to = 2;
+        sl.reason = "sent in error";
+        sl.at = FF_NOW;
+        need(lsn_pb_encode(&sl.base, &b, &n), "stored link");
+        put("pb", "stored-link", PB_STORED_LINK, b, n);
+        free(b);
+        sr.envelope = (ProtobufCBinaryData){ envs[0].n, envs[0].p };
+        sr.received = FF_NOW;
+        sr.retracted = 1;
+        sr.retracted_at = FF_NOW;
+        sr.retract_reason = "sent in error";
+        sr.held = 1;
+        sr.hold_case = "CASE-7";
+        need(lsn_pb_encode(&sr.base, &b, &n), "stored received");
+        put("pb", "stored-received-retracted", PB_STORED_RECEIVED, b, n);
+        free(b);
+    }
     ping.data = (ProtobufCBinaryData){ 4, (uint8_t *)"ping" };
     req.id = 7;
     req.body_case = LIAISON__REQUEST__BODY_PING;
