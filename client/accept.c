@@ -61,6 +61,11 @@ lsn_client_open_stored(const struct lsn_local_msg *st, struct lsn_message *m)
         return r;
     m->received = st->received;
     m->read = st->read;
+    m->retracted = st->retracted;
+    m->retracted_at = st->retracted_at;
+    m->held = st->held;
+    memcpy(m->retract_reason, st->retract_reason, sizeof m->retract_reason);
+    memcpy(m->hold_case, st->hold_case, sizeof m->hold_case);
     return 0;
 }
 
@@ -82,6 +87,7 @@ lsn_client_stored_message(struct lsn_client *c, const char *org, const uint8_t i
     if ((r = lsn_client_open_stored(st, m)) != 0)
         goto out;
     lsn_client_open_original(c, m, now);
+    m->superseded = lsn_client_superseded_by(c, org, id, m->superseded_by) == 0;
     *out = m;
     m = NULL;
 out:
@@ -192,6 +198,10 @@ lsn_client_accept(struct lsn_client *c, const uint8_t *env, size_t len,
         return LSN_ERR_NOMEM;
     if ((r = open_fresh(c, env, len, now, &info, &m->o, sign_key)) != 0)
         goto out;
+    /* A feedback about a message this org never had, or from an org it
+     * was not sent to, is refused like a forgery. */
+    if ((r = lsn_client_check_feedback(c, m->o)) != 0)
+        goto out;
     /* Durable before anyone acks it. */
     if ((r = lsn_local_put_received(c->p->store, m->o, env, len, sign_key, now)) != 0)
         goto out;
@@ -200,7 +210,14 @@ lsn_client_accept(struct lsn_client *c, const uint8_t *env, size_t len,
     m->received = now;
     m->fresh = 1;
     lsn_client_open_original(c, m, now);
+    lsn_client_note_forward(c, m);
+    lsn_client_note_update(c, m);
     lsn_client_record_receipt(c, m->o);
+    if (lsn_client_record_feedback(c, m->o) == 0 &&
+        m->o->alert->type == LIAISON__ALERT_TYPE__ALERT_TYPE_FEEDBACK)
+        lsn_local_audit(c->p->store, now, "feedback", "msg %s from %s recorded", hex,
+                        info.sender_org);
+    lsn_client_apply_retraction(c, m, now);
     if (m->o->alert->type != LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT &&
         m->o->alert->ack != LIAISON__ACK_REQUEST__ACK_NONE && c->rc != NULL &&
         lsn_client_send_receipt(c, m->o, LIAISON__RECEIPT_KIND__RECEIPT_DELIVERED,

@@ -241,6 +241,7 @@ links_check(const Liaison__Alert *a)
     switch (a->type) {
     case LIAISON__ALERT_TYPE__ALERT_TYPE_RESPONSE:
     case LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT:
+    case LIAISON__ALERT_TYPE__ALERT_TYPE_FEEDBACK:
         return a->in_reply_to != NULL ? 0 : LSN_ERR_INVALID;
     case LIAISON__ALERT_TYPE__ALERT_TYPE_UPDATE:
     case LIAISON__ALERT_TYPE__ALERT_TYPE_REVOKE:
@@ -309,6 +310,63 @@ circles_check(const Liaison__Alert *a)
     return 0;
 }
 
+/* A feedback belongs to, and only to, a FEEDBACK: a known disposition;
+ * indicator positions 1..LSN_ALERT_MAX_INDICATORS, strictly increasing
+ * (one encoding per set); whom it was reported to with, and only with,
+ * REPORTED (a name with, and only with, OTHER); a bounded note; the orgs
+ * a retraction was passed on to, and a hold, with RETRACTION_APPLIED
+ * only.  A feedback asks for no receipt and forwards nothing. */
+static int
+feedback_check(const Liaison__Alert *a)
+{
+    const Liaison__Feedback *fb = a->feedback;
+    int reported;
+
+    if ((a->type == LIAISON__ALERT_TYPE__ALERT_TYPE_FEEDBACK) != (fb != NULL))
+        return LSN_ERR_INVALID;
+    if (fb == NULL)
+        return 0;
+    if (fb->disposition < LIAISON__DISPOSITION__DISPOSITION_SEEN ||
+        fb->disposition > LIAISON__DISPOSITION__DISPOSITION_RETRACTION_APPLIED)
+        return LSN_ERR_INVALID;
+    if (fb->n_indicators > LSN_ALERT_MAX_INDICATORS)
+        return LSN_ERR_LIMIT;
+    for (size_t i = 0; i < fb->n_indicators; i++)
+        if (fb->indicators[i] < 1 || fb->indicators[i] > LSN_ALERT_MAX_INDICATORS ||
+            (i > 0 && fb->indicators[i] <= fb->indicators[i - 1]))
+            return LSN_ERR_INVALID;
+    reported = fb->disposition == LIAISON__DISPOSITION__DISPOSITION_REPORTED;
+    if ((int)fb->reported_to < LIAISON__REPORTED_TO__REPORTED_UNSET ||
+        fb->reported_to > LIAISON__REPORTED_TO__REPORTED_OTHER ||
+        reported != (fb->reported_to != LIAISON__REPORTED_TO__REPORTED_UNSET))
+        return LSN_ERR_INVALID;
+    if (fb->reported_to == LIAISON__REPORTED_TO__REPORTED_OTHER) {
+        int r = text_check(fb->reported_other, 1, LSN_FEEDBACK_OTHER_MAX, 1);
+        if (r != 0)
+            return r;
+    } else if (fb->reported_other[0] != '\0') {
+        return LSN_ERR_INVALID;
+    }
+    if (fb->at < 0 || fb->at > LSN_TIME_MAX ||
+        a->ack != LIAISON__ACK_REQUEST__ACK_NONE || a->forwarded != NULL)
+        return LSN_ERR_INVALID;
+    /* Whom a retraction was passed on to, and a hold, belong to a
+     * retraction-applied only; each org once. */
+    if (fb->disposition != LIAISON__DISPOSITION__DISPOSITION_RETRACTION_APPLIED &&
+        (fb->n_passed_to > 0 || fb->kept))
+        return LSN_ERR_INVALID;
+    if (fb->n_passed_to > LSN_FEEDBACK_PASSED_MAX)
+        return LSN_ERR_LIMIT;
+    for (size_t i = 0; i < fb->n_passed_to; i++) {
+        if (lsn_org_id_check(fb->passed_to[i]) != 0)
+            return LSN_ERR_INVALID;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(fb->passed_to[i], fb->passed_to[j]) == 0)
+                return LSN_ERR_INVALID;
+    }
+    return text_check(fb->note, 0, LSN_FEEDBACK_NOTE_MAX, 0);
+}
+
 /* A forward carries one whole envelope and its 32-byte content key; the
  * envelope itself is checked when the recipient opens it. */
 static int
@@ -326,7 +384,7 @@ static int
 enums_check(const Liaison__Alert *a)
 {
     if (a->type < LIAISON__ALERT_TYPE__ALERT_TYPE_ALERT ||
-        a->type > LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT)
+        a->type > LIAISON__ALERT_TYPE__ALERT_TYPE_FEEDBACK)
         return LSN_ERR_INVALID;
     if ((int)a->tlp < LIAISON__TLP__TLP_AMBER ||
         a->tlp > LIAISON__TLP__TLP_RED)
@@ -371,6 +429,7 @@ lsn_alert_validate(const Liaison__Alert *a)
     if (a->supersedes != NULL && (r = ref_check(a->supersedes)) != 0)
         return r;
     if ((r = links_check(a)) != 0 || (r = receipt_check(a)) != 0 ||
+        (r = feedback_check(a)) != 0 ||
         (r = forwarded_check(a->forwarded)) != 0 || (r = circles_check(a)) != 0)
         return r;
     if (a->respond_by < 0 || a->respond_by > LSN_TIME_MAX)

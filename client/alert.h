@@ -31,6 +31,10 @@
 #define LSN_ALERT_CIRCLE_MAX_ORGS    256u        /* = LSN_MAX_RECIPIENTS */
 /* A non-delivery receipt's reason: an LSN_ERR_* code in [-127, -1]. */
 #define LSN_RECEIPT_REASON_MIN       (-127)
+/* Feedback (docs/protocol.md "Feedback"). */
+#define LSN_FEEDBACK_NOTE_MAX        4096u
+#define LSN_FEEDBACK_OTHER_MAX       64u
+#define LSN_FEEDBACK_PASSED_MAX      64u         /* orgs in passed_to */
 /* The whole encoded Alert, attachments included: see LSN_CONTENT_MAX. */
 
 /* 0 if a is a valid Alert, else LSN_ERR_INVALID (a value out of range or

@@ -55,6 +55,13 @@ struct lsn_message {
     int64_t received;
     int read;
     int fresh;                          /* accepted just now (not a repeat) */
+    int retracted;                      /* by its sender (key kept: held) */
+    int held;                           /* under a legal hold */
+    int64_t retracted_at;
+    char retract_reason[LSN_LOCAL_REASON_MAX + 1];
+    char hold_case[LSN_LOCAL_REASON_MAX + 1];
+    int superseded;                     /* by its sender's superseded_by */
+    uint8_t superseded_by[16];
 };
 
 void lsn_message_free(struct lsn_message **m);
@@ -220,5 +227,69 @@ struct lsn_sent_summary {
 int lsn_client_sent_summary(struct lsn_client *c, const uint8_t msg_id[16],
                             const Liaison__StoredSent *rec,
                             struct lsn_sent_summary *out);
+/* A disposition about a received message (client/feedback.c). */
+struct lsn_feedback_req {
+    const char *prefix;             /* the received message: its id or a prefix */
+    int disposition;                /* LIAISON__DISPOSITION__* */
+    const uint32_t *indicators;     /* 1-based positions, increasing; may be NULL */
+    size_t n_indicators;            /* 0: the whole message */
+    int reported_to;                /* LIAISON__REPORTED_TO__*: REPORTED only */
+    const char *reported_other;     /* REPORTED_OTHER: whom; else NULL */
+    const char *note;               /* NULL: none */
+    int tlp;                        /* at least the message's TLP is used */
+    int share;                      /* to the message's other recipients too */
+};
+
+/* Seals the feedback q as a FEEDBACK alert to the sender org of the
+ * received message (and with q->share to its other recipient orgs),
+ * marked with the message's TLP or q->tlp if stricter, and submits it.
+ * LSN_ERR_USAGE (with the detail) for an indicator the message does not
+ * have, or a message that is a receipt or feedback itself. */
+int lsn_client_feedback(struct lsn_client *c, const struct lsn_feedback_req *q,
+                        int64_t now, uint8_t msg_id[16]);
+
+/* The latest disposition of one org about one indicator of a message (0:
+ * the message as a whole), by the signed creation time of the feedback,
+ * then by the order it arrived in. */
+struct lsn_feedback_latest {
+    uint32_t indicator;
+    char org[LSN_ENV_ORG_MAX + 1];
+    char device[LSN_ENV_DEVICE_MAX + 1];
+    uint8_t fb_id[16];
+    int disposition;
+    int reported_to;
+    char reported_other[65];
+    int64_t created;
+    uint64_t seq;                   /* order of arrival here */
+};
+
+/* The latest disposition per (org, indicator) recorded about message id
+ * of org, sorted by indicator, then in the order they were given
+ * (retraction-applied answers are not dispositions: not listed); *out is
+ * the caller's (free). */
+int lsn_client_feedback_latest(struct lsn_client *c, const char *org,
+                               const uint8_t id[16],
+                               struct lsn_feedback_latest **out, size_t *n);
+
+/* Retracts the message this device sent (by id prefix): a REVOKE with
+ * the reason (1 to LSN_LOCAL_REASON_MAX bytes) to its recipient orgs,
+ * recorded as a link of the message; rid gets the REVOKE's id.  Only the
+ * sending device holds the record: elsewhere LSN_ERR_NOT_FOUND. */
+int lsn_client_retract(struct lsn_client *c, const char *prefix, const char *reason,
+                       int64_t now, uint8_t rid[16]);
+
+/* Sets (on) or lifts a legal hold on the received message prefix, or with
+ * case_ref and a NULL prefix on every received message of that case
+ * (*n counts them). */
+int lsn_client_hold(struct lsn_client *c, const char *prefix, const char *case_ref,
+                    const char *reason, int on, size_t *n);
+
+/* The newest message of org that superseded message id (an update):
+ * 0 and by, or LSN_ERR_NOT_FOUND. */
+int lsn_client_superseded_by(struct lsn_client *c, const char *org, const uint8_t id[16],
+                             uint8_t by[16]);
+
+/* Of two TLP markings, the more restrictive. */
+int lsn_client_tlp_stricter(int a, int b);
 
 #endif

@@ -5,7 +5,9 @@
  *   fetch.c, inbox.c   take queue items; list, read and forward stored ones
  *   outbox.c           sent records summarised for listing
  *   accept.c           one envelope opened and stored
+ *   retract.c          retractions sent, applied and passed on; updates
  *   receipts.c         receipts sent, and recorded against sent messages
+ *   feedback.c         dispositions sent, checked and recorded
  *   deliveries.c       key deliveries applied to the credential
  *   send.c             seal into the store, submit, resubmit
  *   client.c           the handle, the connection, roster and bundles */
@@ -50,6 +52,36 @@ int lsn_client_signed_by_sender(struct lsn_client *c, const uint8_t *env, size_t
 /* Records o, if it is a receipt for one of our sent messages from an org it
  * was sent to, against that message. */
 void lsn_client_record_receipt(struct lsn_client *c, const struct lsn_opened *o);
+
+/* retract.c */
+
+/* If m (accepted just now) is a REVOKE of its sender org's own message,
+ * or one passed on with the originator's REVOKE inside, verified: marks
+ * the message and every forward of it held here retracted (content keys
+ * wiped unless held), tells the originator, and passes the REVOKE on to
+ * the orgs this device forwarded the message to. */
+void lsn_client_apply_retraction(struct lsn_client *c, const struct lsn_message *m,
+                                 int64_t now);
+
+/* Notes that m supersedes an earlier message of its sender (an update). */
+void lsn_client_note_update(struct lsn_client *c, const struct lsn_message *m);
+
+/* Notes that m, a forward whose original verified, holds a copy of it. */
+void lsn_client_note_forward(struct lsn_client *c, const struct lsn_message *m);
+
+/* feedback.c */
+
+/* 0 unless o is a feedback that this device must refuse: one about a
+ * message of another org that it never received (LSN_ERR_INVALID), or
+ * from an org the message was not sent to (LSN_ERR_NOT_RECIPIENT); the
+ * detail says which.  A feedback about a message of this org that
+ * another of its devices sent, or one this device pruned, is taken (not
+ * recorded: its recipients cannot be checked here). */
+int lsn_client_check_feedback(struct lsn_client *c, const struct lsn_opened *o);
+
+/* Records o, if it is a feedback about a message held here, against that
+ * message: 0, or LSN_ERR_NOT_FOUND when it is not recorded. */
+int lsn_client_record_feedback(struct lsn_client *c, const struct lsn_opened *o);
 
 /* accept.c */
 

@@ -18,7 +18,44 @@ struct each_ctx {
     int unread_only;
     lsn_client_msg_fn fn;
     void *ctx;
+    struct superseded {
+        char org[LSN_ENV_ORG_MAX + 1];
+        uint8_t id[16];
+    } *old;                             /* superseded messages: not listed */
+    size_t n_old, cap_old;
 };
+
+/* Collected before the inbox scan (no read inside another). */
+static int
+note_superseded(void *ctx, const char *org, const uint8_t id[16], const char *link_org,
+                const uint8_t link_id[16])
+{
+    struct each_ctx *x = ctx;
+
+    (void)link_org;
+    (void)link_id;
+    if (x->n_old == x->cap_old) {
+        size_t cap = x->cap_old ? 2 * x->cap_old : 16;
+        struct superseded *v = realloc(x->old, cap * sizeof *v);
+        if (v == NULL)
+            return LSN_ERR_NOMEM;
+        x->old = v;
+        x->cap_old = cap;
+    }
+    snprintf(x->old[x->n_old].org, sizeof x->old[0].org, "%s", org);
+    memcpy(x->old[x->n_old].id, id, 16);
+    x->n_old++;
+    return 0;
+}
+
+static int
+is_superseded(const struct each_ctx *x, const char *org, const uint8_t id[16])
+{
+    for (size_t i = 0; i < x->n_old; i++)
+        if (memcmp(x->old[i].id, id, 16) == 0 && strcmp(x->old[i].org, org) == 0)
+            return 1;
+    return 0;
+}
 
 static int
 each_one(void *ctx, const struct lsn_local_msg *st)
@@ -27,7 +64,7 @@ each_one(void *ctx, const struct lsn_local_msg *st)
     struct lsn_message m = { 0 };
     int r;
 
-    if (x->unread_only && st->read)
+    if ((x->unread_only && st->read) || is_superseded(x, st->sender_org, st->msg_id))
         return 0;
     if ((r = lsn_client_open_stored(st, &m)) != 0)
         return r;
@@ -44,9 +81,15 @@ int
 lsn_client_each_received(struct lsn_client *c, int unread_only,
                          lsn_client_msg_fn fn, void *ctx)
 {
-    struct each_ctx x = { c, unread_only, fn, ctx };
+    struct each_ctx x = { c, unread_only, fn, ctx, NULL, 0, 0 };
+    int r;
 
-    return lsn_local_each_received(c->p->store, each_one, &x);
+    /* The inbox lists the newest version of each message. */
+    if ((r = lsn_local_each_link_of_kind(c->p->store, LSN_LINK_SUPERSEDED,
+                                         note_superseded, &x)) == 0)
+        r = lsn_local_each_received(c->p->store, each_one, &x);
+    free(x.old);
+    return r;
 }
 
 int
@@ -119,6 +162,13 @@ lsn_client_forward(struct lsn_client *c, const char *prefix,
 
     if ((r = lsn_client_read(c, prefix, 0, &m)) != 0)
         return r;
+    /* Withdrawn by its sender: kept here only under a legal hold. */
+    if (m->retracted) {
+        lsn_set_detail("its sender retracted it (it is kept here only under a "
+                       "legal hold)");
+        r = LSN_ERR_USAGE;
+        goto out;
+    }
     /* A forward of a forward carries the forward (which carries the
      * original): every layer's TLP binds, and an original that did not
      * verify is not passed on. */
@@ -173,6 +223,17 @@ lsn_client_forward(struct lsn_client *c, const char *prefix,
     lsn_hex(hex, m->o->msg_id, 16);
     lsn_local_audit(c->p->store, now, "forward", "msg %s of %s to %zu org(s)", hex,
                     m->o->sender_org, n);
+    /* Kept under the message first sent, so that its retraction is
+     * passed on to these orgs. */
+    {
+        const struct lsn_opened *first = m->original != NULL ? m->original : m->o;
+        Liaison__StoredLink link = LIAISON__STORED_LINK__INIT;
+        link.to = (char **)to;
+        link.n_to = n;
+        link.at = now;
+        (void)lsn_local_put_link(c->p->store, first->sender_org, first->msg_id,
+                                 LSN_LINK_FORWARDED, c->p->cred->org, msg_id, &link);
+    }
     r = lsn_client_submit(c, msg_id, msg_id);
 out:
     free(env);

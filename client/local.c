@@ -2,7 +2,8 @@
  * the map and its growth, and what the files of the store share (keys,
  * records, transactions, scans, the seal key).  Received messages are in
  * local_inbox.c, sent ones and their receipts in local_sent.c, the audit
- * log in local_audit.c; local_int.h is what they share.
+ * log in local_audit.c, feedback in local_feedback.c; local_int.h is what
+ * they share.
  *
  * Databases and keys:
  *   inbox     org (32, zero-padded) || msg_id (16)  -> StoredReceived
@@ -11,6 +12,10 @@
  *   receipts  msg_id || org || device (64)           -> StoredReceipt
  *   audit     seq (u64 BE)                           -> AuditEntry
  *   meta      "audit-head"                           -> seq (8) || mac (32) || tag (32)
+ *   feedback  org || msg_id || from org (32) || feedback msg_id (16)
+ *                                                    -> StoredFeedback
+ *   links     org || msg_id || kind (1) || org (32) || msg_id (16)
+ *                                                    -> StoredLink
  * Records are protobuf, read back through the strict decoder. */
 #include <errno.h>
 #include <stdlib.h>
@@ -81,7 +86,7 @@ lsn_local_open(const char *dir, const uint8_t store_key[32],
     subkey(SEAL_KEY(s), store_key, "liaison v1 local seal");
     subkey(AUDIT_KEY(s), store_key, "liaison v1 local audit");
     if ((rc = mdb_env_create(&s->env)) != 0 ||
-        (rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
+        (rc = mdb_env_set_maxdbs(s->env, 16)) != 0 ||
         (rc = mdb_env_set_mapsize(s->env, (size_t)MAP_START)) != 0 ||
         (rc = mdb_env_open(s->env, dir, 0, 0600)) != 0 ||
         (rc = mdb_txn_begin(s->env, NULL, 0, &t)) != 0 ||
@@ -90,7 +95,9 @@ lsn_local_open(const char *dir, const uint8_t store_key[32],
         (rc = mdb_dbi_open(t, "sent", MDB_CREATE, &s->sent)) != 0 ||
         (rc = mdb_dbi_open(t, "receipts", MDB_CREATE, &s->receipts)) != 0 ||
         (rc = mdb_dbi_open(t, "audit", MDB_CREATE, &s->audit)) != 0 ||
-        (rc = mdb_dbi_open(t, "meta", MDB_CREATE, &s->meta)) != 0) {
+        (rc = mdb_dbi_open(t, "meta", MDB_CREATE, &s->meta)) != 0 ||
+        (rc = mdb_dbi_open(t, "feedback", MDB_CREATE, &s->feedback)) != 0 ||
+        (rc = mdb_dbi_open(t, "links", MDB_CREATE, &s->links)) != 0) {
         r = lsn_local_mdb_err(rc);
         if (t != NULL)
             mdb_txn_abort(t);

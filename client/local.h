@@ -1,8 +1,8 @@
 /* local.h: a client's local store (docs/formats.md "Folders"): LMDB in the
  * profile folder holding received envelopes (still encrypted) with their
  * content keys sealed under the local store key, the seen (sender org,
- * msg_id) entries, sent envelopes with their state and receipts, and a
- * MAC-chained audit log.  Plaintext is never written.
+ * msg_id) entries, sent envelopes with their state and receipts, the
+ * feedback recipients sent about messages, and a MAC-chained audit log.  Plaintext is never written.
  *
  * Every write is one durable transaction: when a put returns 0, it
  * survives a crash. */
@@ -18,7 +18,9 @@
 struct lsn_local;
 
 /* A message a device received: its envelope, K unsealed, and the key that
- * signed it (borrowed fields freed by lsn_local_msg_free). */
+ * signed it (borrowed fields freed by lsn_local_msg_free); whether it was
+ * retracted (its key then kept only under a legal hold) and held. */
+#define LSN_LOCAL_REASON_MAX 512
 struct lsn_local_msg {
     char sender_org[LSN_ENV_ORG_MAX + 1];
     uint8_t msg_id[LSN_MSG_ID_LEN];
@@ -28,6 +30,11 @@ struct lsn_local_msg {
     uint8_t sign_key[32];
     int64_t received;
     int read;
+    int retracted;                      /* by its sender org: retract_reason */
+    int held;                           /* under a legal hold: hold_case */
+    int64_t retracted_at;
+    char retract_reason[LSN_LOCAL_REASON_MAX + 1];
+    char hold_case[LSN_LOCAL_REASON_MAX + 1];
 };
 
 /* Opens (creating, 0700) the store in dir with the 32-byte store key. */
@@ -75,6 +82,26 @@ int lsn_local_find_received(struct lsn_local *s, const char *prefix,
 
 int lsn_local_mark_read(struct lsn_local *s, const char *org,
                         const uint8_t msg_id[16]);
+
+/* Marks received message (org, msg_id) retracted at `at` for reason (cut
+ * to LSN_LOCAL_REASON_MAX bytes) and wipes its sealed content key, unless
+ * it is under a legal hold: then the key stays and *kept is 1.  Once
+ * wiped, reading it answers LSN_ERR_NOT_FOUND naming the retraction.
+ * LSN_ERR_NOT_FOUND if (org, msg_id) was never stored here. */
+int lsn_local_retract(struct lsn_local *s, const char *org, const uint8_t msg_id[16],
+                      const char *reason, int64_t at, int *kept);
+
+/* Sets (on) or lifts a legal hold on received message (org, msg_id), with
+ * a case reference and reason (each cut to LSN_LOCAL_REASON_MAX bytes). */
+int lsn_local_hold(struct lsn_local *s, const char *org, const uint8_t msg_id[16],
+                   int on, const char *case_ref, const char *reason);
+
+/* Calls fn for each received message retracted and wiped (so not listed
+ * by lsn_local_each_received), oldest key first. */
+typedef int (*lsn_local_retracted_fn)(void *ctx, const char *org,
+                                      const uint8_t msg_id[16], int64_t received,
+                                      int64_t at, const char *reason);
+int lsn_local_each_retracted(struct lsn_local *s, lsn_local_retracted_fn fn, void *ctx);
 
 /* Calls fn for every received message, oldest first; stops at fn's first
  * non-zero return and returns it. */
@@ -181,6 +208,51 @@ typedef int (*lsn_local_receipt_reason_fn)(void *ctx, const char *org,
                                            int64_t at, int reads_off, int reason);
 int lsn_local_each_receipt_reason(struct lsn_local *s, const uint8_t msg_id[16],
                                   lsn_local_receipt_reason_fn fn, void *ctx);
+
+/* --- feedback -------------------------------------------------------- */
+
+/* Records a feedback (message fb_id of from_org) about message msg_id of
+ * org, which this store sent (org is its own) or received.  The same
+ * feedback again is kept once. */
+int lsn_local_put_feedback(struct lsn_local *s, const char *org,
+                           const uint8_t msg_id[16], const char *from_org,
+                           const uint8_t fb_id[16],
+                           const Liaison__StoredFeedback *rec);
+
+/* Calls fn for each feedback recorded about message msg_id of org, in
+ * order of sending org, then feedback msg_id (not of time: see created). */
+typedef int (*lsn_local_feedback_fn)(void *ctx, const char *from_org,
+                                     const uint8_t fb_id[16],
+                                     const Liaison__StoredFeedback *rec);
+int lsn_local_each_feedback(struct lsn_local *s, const char *org,
+                            const uint8_t msg_id[16], lsn_local_feedback_fn fn,
+                            void *ctx);
+
+/* Links between messages, under the message they are about (org, msg_id):
+ * this device forwarded it as its own message link_id (link_org is its
+ * org; the StoredLink lists to whom), holds a forwarded copy of it inside
+ * message link_id of link_org, retracted it with its own message
+ * link_id (to whom, why, when), or its sender superseded it with its
+ * message link_id. */
+#define LSN_LINK_FORWARDED 'F'
+#define LSN_LINK_RECEIVED  'R'
+#define LSN_LINK_RETRACTED 'X'
+#define LSN_LINK_SUPERSEDED 'S'     /* superseded by its sender's link_id */
+int lsn_local_put_link(struct lsn_local *s, const char *org, const uint8_t msg_id[16],
+                       int kind, const char *link_org, const uint8_t link_id[16],
+                       const Liaison__StoredLink *rec);
+typedef int (*lsn_local_link_fn)(void *ctx, const char *link_org,
+                                 const uint8_t link_id[16],
+                                 const Liaison__StoredLink *rec);
+int lsn_local_each_link(struct lsn_local *s, const char *org, const uint8_t msg_id[16],
+                        int kind, lsn_local_link_fn fn, void *ctx);
+
+/* Every link of one kind, whatever message it is under: fn gets that
+ * message (org, msg_id) and the link's. */
+typedef int (*lsn_local_kind_fn)(void *ctx, const char *org, const uint8_t msg_id[16],
+                                 const char *link_org, const uint8_t link_id[16]);
+int lsn_local_each_link_of_kind(struct lsn_local *s, int kind, lsn_local_kind_fn fn,
+                                void *ctx);
 
 /* --- audit ----------------------------------------------------------- */
 

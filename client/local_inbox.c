@@ -88,6 +88,28 @@ is_pruned(const Liaison__StoredReceived *rec)
     return rec->envelope.len == 0 && rec->sealed_key.len == 0;
 }
 
+/* A record retracted by its sender whose content key is wiped: its
+ * envelope stays (nothing opens it), so does its place in the inbox. */
+static int
+is_wiped(const Liaison__StoredReceived *rec)
+{
+    return rec->retracted && rec->sealed_key.len == 0 && rec->envelope.len > 0;
+}
+
+static void
+copy_text(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+
+    if (n >= size)
+        n = size - 1;
+    /* Cut on a character boundary. */
+    while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
+        n--;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static int
 stored_from(const struct lsn_local *s, const uint8_t k[MSG_KEY],
             const Liaison__StoredReceived *rec, struct lsn_local_msg **out)
@@ -120,6 +142,11 @@ stored_from(const struct lsn_local *s, const uint8_t k[MSG_KEY],
     m->len = rec->envelope.len;
     m->received = rec->received;
     m->read = rec->read;
+    m->retracted = rec->retracted;
+    m->retracted_at = rec->retracted_at;
+    m->held = rec->held;
+    copy_text(m->retract_reason, sizeof m->retract_reason, rec->retract_reason);
+    copy_text(m->hold_case, sizeof m->hold_case, rec->hold_case);
     *out = m;
     return 0;
 fail:
@@ -156,6 +183,12 @@ lsn_local_get_received(struct lsn_local *s, const char *org,
         lsn_hex(hex, msg_id, 16);
         lsn_set_detail("message %s of %s was pruned from this store: its "
                        "content key is wiped", hex, org);
+        r = LSN_ERR_NOT_FOUND;
+    } else if (r == 0 && is_wiped(rec)) {
+        char hex[33];
+        lsn_hex(hex, msg_id, 16);
+        lsn_set_detail("message %s of %s was retracted by %s (%.200s): its content "
+                       "key is wiped", hex, org, org, rec->retract_reason);
         r = LSN_ERR_NOT_FOUND;
     } else if (r == 0) {
         r = stored_from(s, k, rec, out);
@@ -215,6 +248,143 @@ lsn_local_mark_read(struct lsn_local *s, const char *org,
     return r;
 }
 
+/* One read-modify-write of the inbox record of (org, msg_id) in a
+ * transaction: edit changes *rec (0 to write it back, else the error);
+ * its strings retract_reason, hold_case and hold_reason may be pointed
+ * at the caller's buffers (the decoded ones are freed as decoded). */
+typedef int (*edit_fn)(void *ctx, Liaison__StoredReceived *rec);
+
+static int
+edit_received(struct lsn_local *s, const char *org, const uint8_t msg_id[16],
+              edit_fn edit, void *ctx)
+{
+    for (int grown = 0;; grown = 1) {
+        Liaison__StoredReceived *rec = NULL;
+        uint8_t k[MSG_KEY];
+        MDB_txn *t = NULL;
+        int r;
+
+        lsn_local_msg_key(k, org, msg_id);
+        if ((r = lsn_local_begin(s, 0, &t)) != 0)
+            return r;
+        if ((r = inbox_get(t, s, k, &rec)) == 0) {
+            char *reason = rec->retract_reason, *hcase = rec->hold_case,
+                 *hreason = rec->hold_reason;
+            if ((r = edit(ctx, rec)) == 0)
+                r = lsn_local_put_pb(t, s->inbox, k, sizeof k, &rec->base, 0);
+            rec->retract_reason = reason;
+            rec->hold_case = hcase;
+            rec->hold_reason = hreason;
+        }
+        lsn_pb_free((ProtobufCMessage *)rec);
+        r = lsn_local_commit(t, r);
+        /* Rewriting a record needs pages before the old ones are free. */
+        if (r != LSN_ERR_STORE_FULL || grown || lsn_local_grow_over(s) != 0)
+            return r;
+    }
+}
+
+struct retract_edit {
+    const char *reason;
+    int64_t at;
+    int kept;
+    char reason_buf[LSN_LOCAL_REASON_MAX + 1];
+};
+
+static int
+retract_one(void *ctx, Liaison__StoredReceived *rec)
+{
+    struct retract_edit *x = ctx;
+
+    rec->retracted = 1;
+    rec->retracted_at = x->at;
+    copy_text(x->reason_buf, sizeof x->reason_buf, x->reason);
+    rec->retract_reason = x->reason_buf;
+    x->kept = rec->held;
+    if (!rec->held && rec->sealed_key.len > 0) {
+        sodium_memzero(rec->sealed_key.data, rec->sealed_key.len);
+        rec->sealed_key.len = 0;
+    }
+    return 0;
+}
+
+int
+lsn_local_retract(struct lsn_local *s, const char *org, const uint8_t msg_id[16],
+                  const char *reason, int64_t at, int *kept)
+{
+    struct retract_edit x = { reason, at, 0, "" };
+    int r = edit_received(s, org, msg_id, retract_one, &x);
+
+    lsn_local_map_back(s);
+    *kept = x.kept;
+    return r;
+}
+
+struct hold_edit {
+    int on;
+    char case_ref[LSN_LOCAL_REASON_MAX + 1], reason[LSN_LOCAL_REASON_MAX + 1];
+};
+
+static int
+hold_one(void *ctx, Liaison__StoredReceived *rec)
+{
+    struct hold_edit *x = ctx;
+
+    rec->held = x->on;
+    rec->hold_case = x->on ? x->case_ref : "";
+    rec->hold_reason = x->on ? x->reason : "";
+    return 0;
+}
+
+int
+lsn_local_hold(struct lsn_local *s, const char *org, const uint8_t msg_id[16], int on,
+               const char *case_ref, const char *reason)
+{
+    struct hold_edit x;
+    int r;
+
+    x.on = on;
+    copy_text(x.case_ref, sizeof x.case_ref, case_ref != NULL ? case_ref : "");
+    copy_text(x.reason, sizeof x.reason, reason != NULL ? reason : "");
+    r = edit_received(s, org, msg_id, hold_one, &x);
+    lsn_local_map_back(s);
+    return r;
+}
+
+struct each_retracted {
+    lsn_local_retracted_fn fn;
+    void *ctx;
+};
+
+static int
+visit_retracted(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    struct each_retracted *x = ctx;
+    Liaison__StoredReceived *rec = NULL;
+    char org[ORG_LEN + 1];
+    int r;
+
+    if (k->mv_size != MSG_KEY)
+        return 0;
+    r = LSN_PB_DECODE(stored_received, v->mv_data, v->mv_size, RECORD_MAX * 2, &rec);
+    if (r == 0 && is_wiped(rec)) {
+        memcpy(org, k->mv_data, ORG_LEN);
+        org[ORG_LEN] = '\0';
+        r = x->fn(x->ctx, org, (const uint8_t *)k->mv_data + ORG_LEN, rec->received,
+                  rec->retracted_at, rec->retract_reason);
+    }
+    lsn_pb_free((ProtobufCMessage *)rec);
+    return r;
+}
+
+int
+lsn_local_each_retracted(struct lsn_local *s, lsn_local_retracted_fn fn, void *ctx)
+{
+    struct each_retracted x = { fn, ctx };
+
+    return lsn_local_scan(s, s->inbox, NULL, visit_retracted, &x);
+}
+
 int
 lsn_local_find_received(struct lsn_local *s, const char *prefix,
                         char org[LSN_ENV_ORG_MAX + 1], uint8_t msg_id[16])
@@ -248,7 +418,8 @@ visit_received(void *ctx, const MDB_val *k, const MDB_val *v)
     if (k->mv_size != MSG_KEY)
         return 0;
     r = LSN_PB_DECODE(stored_received, v->mv_data, v->mv_size, RECORD_MAX * 2, &rec);
-    if (r == 0 && !is_pruned(rec) && (r = stored_from(x->s, k->mv_data, rec, &m)) == 0)
+    if (r == 0 && !is_pruned(rec) && !is_wiped(rec) &&
+        (r = stored_from(x->s, k->mv_data, rec, &m)) == 0)
         r = x->fn(x->ctx, m);
     lsn_local_msg_free(&m);
     lsn_pb_free((ProtobufCMessage *)rec);
@@ -354,7 +525,8 @@ prune_read_once(struct lsn_local *s, int64_t before, int dry_run,
         if ((r = LSN_PB_DECODE(stored_received, v.mv_data, v.mv_size,
                                RECORD_MAX * 2, &rec)) != 0)
             break;
-        if (!rec->read || rec->received >= before || is_pruned(rec)) {
+        /* A legal hold keeps everything, the key included. */
+        if (!rec->read || rec->received >= before || is_pruned(rec) || rec->held) {
             lsn_pb_free((ProtobufCMessage *)rec);
             continue;
         }

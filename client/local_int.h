@@ -1,9 +1,10 @@
 /* local_int.h: what the files of the local store share (local.c,
- * local_inbox.c, local_sent.c, local_audit.c) and nothing else may use:
- * the store's state, its key layout, and the helpers for records,
+ * local_inbox.c, local_sent.c, local_audit.c, local_feedback.c) and
+ * nothing else may use: the store's state, its key layout, and the helpers for records,
  * transactions and scans, all in local.c.  The seal key is used through
  * lsn_local_seal and lsn_local_unseal (local.h).  local_inbox.c,
- * local_sent.c and local_audit.c call local.c, never each other. */
+ * local_sent.c, local_audit.c and local_feedback.c call local.c, never
+ * each other. */
 #ifndef LSN_LOCAL_INT_H
 #define LSN_LOCAL_INT_H
 
@@ -24,6 +25,7 @@
 struct lsn_local {
     MDB_env *env;
     MDB_dbi inbox, seen, sent, receipts, audit, meta;
+    MDB_dbi feedback, links;      /* local_feedback.c */
     size_t map_max;               /* the map never grows past this */
     uint8_t *key;                 /* sodium_malloc: seal key (32) || audit key (32) */
 };

@@ -16,6 +16,7 @@ const struct lsn_name lsn_names_type[] = {
     { "update", LIAISON__ALERT_TYPE__ALERT_TYPE_UPDATE },
     { "revoke", LIAISON__ALERT_TYPE__ALERT_TYPE_REVOKE },
     { "receipt", LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT },
+    { "feedback", LIAISON__ALERT_TYPE__ALERT_TYPE_FEEDBACK },
     { NULL, 0 },
 };
 
@@ -64,6 +65,28 @@ const struct lsn_name lsn_names_receipt[] = {
     { "delivered", LIAISON__RECEIPT_KIND__RECEIPT_DELIVERED },
     { "read", LIAISON__RECEIPT_KIND__RECEIPT_READ },
     { "refused", LIAISON__RECEIPT_KIND__RECEIPT_REFUSED },
+    { NULL, 0 },
+};
+
+/* A feedback's disposition (`liaison feedback --disposition`). */
+const struct lsn_name lsn_names_disposition[] = {
+    { "seen", LIAISON__DISPOSITION__DISPOSITION_SEEN },
+    { "true-positive", LIAISON__DISPOSITION__DISPOSITION_TRUE_POSITIVE },
+    { "false-positive", LIAISON__DISPOSITION__DISPOSITION_FALSE_POSITIVE },
+    { "actioned", LIAISON__DISPOSITION__DISPOSITION_ACTIONED },
+    { "reported", LIAISON__DISPOSITION__DISPOSITION_REPORTED },
+    { "not-actionable", LIAISON__DISPOSITION__DISPOSITION_NOT_ACTIONABLE },
+    { "need-info", LIAISON__DISPOSITION__DISPOSITION_NEED_INFO },
+    { "retraction-applied", LIAISON__DISPOSITION__DISPOSITION_RETRACTION_APPLIED },
+    { NULL, 0 },
+};
+
+/* Whom a REPORTED feedback names (other:TEXT is REPORTED_OTHER). */
+const struct lsn_name lsn_names_reported[] = {
+    { "ncmec", LIAISON__REPORTED_TO__REPORTED_NCMEC },
+    { "police", LIAISON__REPORTED_TO__REPORTED_POLICE },
+    { "inhope", LIAISON__REPORTED_TO__REPORTED_INHOPE },
+    { "other", LIAISON__REPORTED_TO__REPORTED_OTHER },
     { NULL, 0 },
 };
 
@@ -210,5 +233,20 @@ lsn_indicator_parse(const char *s, char type[LSN_INDICATOR_TYPE_BUF],
     if (!lsn_alert_misp_type_known(type))
         return LSN_ERR_INVALID;
     *value = eq + 1;
+    return 0;
+}
+
+int
+lsn_reported_parse(const char *s, int *to, const char **other)
+{
+    *other = "";
+    if (strncmp(s, "other:", 6) == 0 && s[6] != '\0') {
+        *to = LIAISON__REPORTED_TO__REPORTED_OTHER;
+        *other = s + 6;
+        return 0;
+    }
+    if (lsn_name_parse(lsn_names_reported, s, to) != 0 ||
+        *to == LIAISON__REPORTED_TO__REPORTED_OTHER)
+        return LSN_ERR_INVALID;
     return 0;
 }

@@ -15,7 +15,8 @@ struct lsn_name {
 
 extern const struct lsn_name lsn_names_type[], lsn_names_tlp[], lsn_names_pap[],
     lsn_names_handling[], lsn_names_priority[], lsn_names_ack[],
-    lsn_names_receipt[], lsn_names_device_state[];
+    lsn_names_receipt[], lsn_names_device_state[], lsn_names_disposition[],
+    lsn_names_reported[];
 
 /* The name of value in table, or "unknown". */
 const char *lsn_name_of(const struct lsn_name *table, int value);
@@ -48,5 +49,9 @@ int lsn_grade_parse(const char *s, int *system, char source[2],
 #define LSN_INDICATOR_TYPE_BUF 65
 int lsn_indicator_parse(const char *s, char type[LSN_INDICATOR_TYPE_BUF],
                         const char **value);
+
+/* "ncmec", "police", "inhope" or "other:TEXT" (TEXT non-empty): *to a
+ * LIAISON__REPORTED_TO__*, *other TEXT (pointing into s) or "". */
+int lsn_reported_parse(const char *s, int *to, const char **other);
 
 #endif

@@ -3,6 +3,9 @@
  *   cc example.c $(pkg-config --cflags --libs liaison) -o example
  *   ./example PROFILE send ORG|circle:NAME TITLE [INDICATOR-TYPE VALUE [FILE]]
  *   ./example PROFILE fetch
+ *   ./example PROFILE feedback MSGID DISPOSITION [INDICATOR]
+ *   ./example PROFILE status MSGID
+ *   ./example PROFILE retract MSGID REASON
  *
  * PROFILE is a folder set up with `liaison init --credential CRED`.
  * Exit status: 0 success, 1 failure, 3 relay unreachable (retry later). */
@@ -31,8 +34,54 @@ print_message(void *ctx, const lsn_received *m)
         if (lsn_received_attachment(m, i, &name, &media, &data, &len) == 0)
             printf("  attachment %s (%s, %zu bytes)\n", name, media, len);
     }
+    if (lsn_received_type(m) == LSN_TYPE_FEEDBACK) {
+        enum lsn_disposition d;
+        const char *org, *about, *note;
+        if (lsn_received_feedback(m, &d, &org, &about, &note) == 0)
+            printf("  feedback %s on %s of %s%s%s\n", lsn_disposition_name(d), about, org,
+                   note[0] ? ": " : "", note);
+        for (size_t i = 0; i < lsn_received_feedback_indicator_count(m); i++)
+            printf("  about indicator %u\n", lsn_received_feedback_indicator(m, i));
+    }
     (*count)++;
     return 0;
+}
+
+/* One line per org and indicator: the latest disposition. */
+static int
+print_disposition(void *ctx, const char *org, unsigned indicator,
+                  enum lsn_disposition d, const char *reported_to, int64_t at)
+{
+    (void)ctx;
+    (void)at;
+    if (indicator == 0)
+        printf("message: %s by %s", lsn_disposition_name(d), org);
+    else
+        printf("indicator %u: %s by %s", indicator, lsn_disposition_name(d), org);
+    printf("%s%s\n", reported_to[0] ? " to " : "", reported_to);
+    return 0;
+}
+
+/* Who applied a retraction. */
+static int
+print_retraction(void *ctx, const char *org, const char *via, int applied, int kept)
+{
+    (void)ctx;
+    printf("retraction %s by %s%s%s%s\n", applied ? "applied" : "not applied yet", org,
+           via[0] ? " (reached by a forward from " : "", via, via[0] ? ")" : "");
+    if (kept)
+        printf("  %s kept the content key under a legal hold\n", org);
+    return 0;
+}
+
+/* The disposition word ("false-positive") as a value, or 0. */
+static enum lsn_disposition
+disposition_of(const char *word)
+{
+    for (int d = LSN_DISPOSITION_SEEN; d < LSN_DISPOSITION_RETRACTION_APPLIED; d++)
+        if (strcmp(word, lsn_disposition_name((enum lsn_disposition)d)) == 0)
+            return (enum lsn_disposition)d;
+    return (enum lsn_disposition)0;
 }
 
 /* Attaches the file at path to a under its base name. */
@@ -72,9 +121,15 @@ main(int argc, char **argv)
     size_t n = 0, seen = 0;
     int r, rc = 0;
 
-    if (argc < 3 || (strcmp(argv[2], "send") == 0 && argc != 5 && argc != 7 && argc != 8)) {
+    if (argc < 3 || (strcmp(argv[2], "send") == 0 && argc != 5 && argc != 7 && argc != 8) ||
+        (strcmp(argv[2], "feedback") == 0 && argc != 5 && argc != 6) ||
+        (strcmp(argv[2], "status") == 0 && argc != 4) ||
+        (strcmp(argv[2], "retract") == 0 && argc != 5)) {
         fprintf(stderr, "usage: example PROFILE send ORG|circle:NAME TITLE [TYPE VALUE [FILE]]\n"
-                        "       example PROFILE fetch\n");
+                        "       example PROFILE fetch\n"
+                        "       example PROFILE feedback MSGID DISPOSITION [INDICATOR]\n"
+                        "       example PROFILE status MSGID\n"
+                        "       example PROFILE retract MSGID REASON\n");
         return 2;
     }
     if ((r = lsn_session_open(argv[1], NULL, &s)) != 0)
@@ -91,6 +146,24 @@ main(int argc, char **argv)
         else
             printf("sent %s\n", id);
         lsn_alert_destroy(&a);
+    } else if (strcmp(argv[2], "feedback") == 0) {
+        unsigned ind[1] = { argc == 6 ? (unsigned)strtoul(argv[5], NULL, 10) : 0 };
+        if ((r = lsn_session_feedback(s, argv[3], disposition_of(argv[4]), ind,
+                                      argc == 6 ? 1 : 0, NULL, NULL, 0, id)) != 0)
+            rc = fail("feedback", r);
+        else
+            printf("feedback %s\n", id);
+    } else if (strcmp(argv[2], "status") == 0) {
+        if ((r = lsn_session_feedback_status(s, argv[3], print_disposition, NULL)) != 0)
+            rc = fail("status", r);
+        else if ((r = lsn_session_retraction_status(s, argv[3], print_retraction,
+                                                    NULL)) != 0 && r != LSN_ERR_NOT_FOUND)
+            rc = fail("status", r);
+    } else if (strcmp(argv[2], "retract") == 0) {
+        if ((r = lsn_session_retract(s, argv[3], argv[4], id)) != 0)
+            rc = fail("retract", r);
+        else
+            printf("retraction %s\n", id);
     } else if ((r = lsn_session_fetch(s, print_message, &seen, &n)) != 0) {
         rc = fail("fetch", r);
     } else {

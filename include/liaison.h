@@ -56,7 +56,7 @@ typedef struct lsn_alert lsn_alert;
 enum lsn_alert_type {
     LSN_TYPE_ALERT = 1, LSN_TYPE_NOTICE = 2, LSN_TYPE_REQUEST = 3,
     LSN_TYPE_RESPONSE = 4, LSN_TYPE_UPDATE = 5, LSN_TYPE_REVOKE = 6,
-    LSN_TYPE_RECEIPT = 7,
+    LSN_TYPE_RECEIPT = 7, LSN_TYPE_FEEDBACK = 8,
 };
 enum lsn_tlp {          /* TLP 2.0 */
     LSN_TLP_AMBER = 0, LSN_TLP_CLEAR = 1, LSN_TLP_GREEN = 2,
@@ -200,6 +200,79 @@ typedef int (*lsn_device_status_fn)(void *ctx, const char *org, const char *devi
                                      const char *state, int reason);
 int lsn_session_device_status(lsn_session *s, const char *msg_id,
                               lsn_device_status_fn fn, void *ctx);
+
+/* ---------------------------------------------------------------- feedback */
+
+/* What a recipient org did with a message (docs/protocol.md "Feedback"). */
+enum lsn_disposition {
+    LSN_DISPOSITION_SEEN = 1, LSN_DISPOSITION_TRUE_POSITIVE = 2,
+    LSN_DISPOSITION_FALSE_POSITIVE = 3, LSN_DISPOSITION_ACTIONED = 4,
+    LSN_DISPOSITION_REPORTED = 5, LSN_DISPOSITION_NOT_ACTIONABLE = 6,
+    LSN_DISPOSITION_NEED_INFO = 7,
+    LSN_DISPOSITION_RETRACTION_APPLIED = 8,     /* sent by the library only */
+};
+
+/* The word for a disposition ("false-positive"), as the CLI and --json
+ * write it; "unknown" for another value. */
+const char *lsn_disposition_name(enum lsn_disposition d);
+
+/* Tells the sender org of the received message msg_id (its id or a unique
+ * prefix) what this org did with it, in a sealed, signed feedback (with
+ * share, also to the message's other recipient orgs), marked with the
+ * message's TLP.  indicators[0..n) are 1-based positions in the message's
+ * indicators (n = 0: the whole message); reported_to is NULL, or with
+ * LSN_DISPOSITION_REPORTED "ncmec", "police", "inhope" or "other:TEXT";
+ * note may be NULL.  feedback_id (33 bytes) gets the feedback's id.
+ * LSN_ERR_USAGE (with the detail) for a position the message does not
+ * have; LSN_ERR_TIMEOUT: stored, resent like any send. */
+int lsn_session_feedback(lsn_session *s, const char *msg_id, enum lsn_disposition d,
+                         const unsigned *indicators, size_t n,
+                         const char *reported_to, const char *note, int share,
+                         char feedback_id[33]);
+
+/* For a received message of type LSN_TYPE_FEEDBACK: its disposition, the
+ * org and id (32 hex digits) of the message it is about, and its note
+ * ("" if none); all borrowed.  LSN_ERR_INVALID for another type. */
+int lsn_received_feedback(const lsn_received *m, enum lsn_disposition *d,
+                          const char **about_org, const char **about_id,
+                          const char **note);
+/* Its indicator positions (none: the whole message). */
+size_t lsn_received_feedback_indicator_count(const lsn_received *m);
+unsigned lsn_received_feedback_indicator(const lsn_received *m, size_t i);
+
+/* The latest disposition of each org about a message this device sent (by
+ * id or unique prefix), for the message as a whole (indicator 0) and for
+ * each indicator (1-based), by indicator, then in the order given: fn
+ * once each.  reported_to is "" unless the disposition is reported.
+ * Strings are borrowed for the call. */
+typedef int (*lsn_feedback_fn)(void *ctx, const char *org, unsigned indicator,
+                               enum lsn_disposition d, const char *reported_to,
+                               int64_t at);
+int lsn_session_feedback_status(lsn_session *s, const char *msg_id,
+                                lsn_feedback_fn fn, void *ctx);
+
+/* ---------------------------------------------------------------- retraction */
+
+/* Withdraws a message this device sent (by id or unique prefix): a signed
+ * retraction to its recipient orgs, which wipe their copies' keys (unless
+ * under a legal hold), answer, and pass it on to the orgs they forwarded
+ * it to.  reason: 1 to 512 bytes.  retraction_id (33 bytes) gets its id.
+ * LSN_ERR_NOT_FOUND: no such sent message on this device. */
+int lsn_session_retract(lsn_session *s, const char *msg_id, const char *reason,
+                        char retraction_id[33]);
+
+/* Per org a retracted message reached, directly (via "") or through a
+ * forward by the org via: whether it applied the retraction, and whether
+ * a legal hold there kept the content key.  fn once per org; strings
+ * borrowed for the call.  LSN_ERR_NOT_FOUND if it was not retracted. */
+typedef int (*lsn_retraction_fn)(void *ctx, const char *org, const char *via,
+                                 int applied, int kept);
+int lsn_session_retraction_status(lsn_session *s, const char *msg_id,
+                                  lsn_retraction_fn fn, void *ctx);
+
+/* 1 if the received message was retracted by its sender (its key kept
+ * under a legal hold, or it could not be passed here), else 0. */
+int lsn_received_retracted(const lsn_received *m);
 
 #ifdef __cplusplus
 }

@@ -75,6 +75,26 @@ run "$K" publish --org-dir org-paypal --roster roster
 if run "$L" --home home/paypal-engine fetch; then die "the revoked device was served"; fi
 echo "(refused, as it should be)"
 
+# --- After sending: feedback and retraction -------------------------------
+step "PayPal marks indicator 2 a false positive (shared with Mastercard);"
+echo "    Mastercard reports it actioned"
+run "$L" --home home/paypal-analyst feedback "$ID" --disposition false-positive \
+    --indicator 2 --share --note "cards-check.example is our own test domain" ||
+    die "feedback failed"
+run "$L" --home home/mastercard-analyst feedback "$ID" --disposition actioned \
+    --indicator 1,2 || die "feedback failed"
+run "$L" --home home/europol-analyst fetch
+run "$L" --home home/europol-analyst status "$ID"
+
+step "Europol withdraws the alert: each partner wipes its copy's key and says so"
+run "$L" --home home/europol-analyst retract "$ID" \
+    --reason "cards-check.example is a partner test domain" || die "retract failed"
+run "$L" --home home/mastercard-analyst fetch
+run "$L" --home home/paypal-analyst fetch
+run "$L" --home home/mastercard-analyst inbox
+run "$L" --home home/europol-analyst fetch
+run "$L" --home home/europol-analyst status "$ID"
+
 step "Every profile keeps a hash-chained audit log"
 run "$L" --home home/europol-analyst audit verify
 

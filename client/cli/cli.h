@@ -54,6 +54,10 @@ void cli_print_summary(FILE *f, const struct lsn_message *m);
  * that explains the unread mark. */
 void cli_print_summary_header(FILE *f);
 void cli_print_summary_legend(FILE *f);
+/* A received message its sender retracted, its key wiped: one line (or
+ * one JSON object) for the inbox. */
+void cli_print_retracted(FILE *f, const char *org, const uint8_t id[16],
+                         int64_t received, int64_t at, const char *reason, int json);
 
 /* s as cli_safe_text shows it, in buf (cut to n - 1 bytes); returns buf.
  * For every string a relay or peer supplies in a printf. */
@@ -95,5 +99,23 @@ int cmd_status(int argc, char **argv);
 int cmd_sent(int argc, char **argv);
 int cmd_open(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
+
+/* After sending (cmd_feedback.c): `feedback`, `retract`, `hold`,
+ * `release`, and what status shows of them. */
+extern const struct option feedback_opts[], retract_opts[], hold_opts[], release_opts[];
+extern const struct option update_opts[];
+extern const char feedback_usage[], retract_usage[], hold_usage[];
+int cmd_feedback(int argc, char **argv);
+int cmd_retract(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
+int cmd_release(int argc, char **argv);
+int cmd_update(int argc, char **argv);      /* cmd_send.c */
+
+/* The retraction and feedback recorded about message id of org: with
+ * json (a status object) its "retraction", "dispositions" and "feedback"
+ * members, else text lines. */
+struct json_t;
+void cli_print_feedback(struct lsn_client *c, const char *org, const uint8_t id[16],
+                        struct json_t *json);
 
 #endif

@@ -63,7 +63,10 @@ const char status_usage[] =
     "and device: queued at the relay, delivered (stored by the device),\n"
     "refused by the device with its reason, trimmed, dropped or expired; and\n"
     "the delivery, read and non-delivery receipts that came back, each signed\n"
-    "by the device it names.  Without MSGID it lists every message this\n"
+    "by the device it names; and the feedback recipient orgs sent about it\n"
+    "(`liaison feedback`): the latest disposition of each org, for the\n"
+    "message and per indicator (\"indicator 2: false positive by paypal,\n"
+    "actioned by mastercard\").  Without MSGID it lists every message this\n"
     "device sent, as `liaison sent` does.\n";
 
 const struct option init_opts[] = {
@@ -548,6 +551,8 @@ print_status_json(struct lsn_client *c, const uint8_t id[16], const char *hex,
                           "recipients", recips);
     }
     lsn_local_each_receipt_reason(c->p->store, id, print_receipt, &rx);
+    if (o != NULL)
+        cli_print_feedback(c, c->p->cred->org, id, o);
     if (o != NULL) {
         json_object_set_new(o, "relay", relay);
         json_object_set_new(o, "receipts", rx.json);
@@ -633,6 +638,7 @@ cmd_status(int argc, char **argv)
     if (sent->ack != LIAISON__ACK_REQUEST__ACK_NONE && rx.n == 0)
         printf("  no receipts yet (asked for %s receipts)\n",
                lsn_name_of(lsn_names_ack, sent->ack));
+    cli_print_feedback(c, c->p->cred->org, id, NULL);
 out:
     lsn_pb_free((ProtobufCMessage *)st);
     lsn_pb_free((ProtobufCMessage *)sent);

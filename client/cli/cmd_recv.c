@@ -54,7 +54,8 @@ const char inbox_usage[] =
     "       liaison open FILE [--json] [--save-attachments DIR]\n"
     "\n"
     "inbox lists received messages, oldest first, under a row of column\n"
-    "names (* marks unread).\n"
+    "names (* marks unread), then those their sender retracted (R: content\n"
+    "key wiped).\n"
     "read shows one message (a unique prefix of its id is enough), marks it\n"
     "read and, if its sender asked for one, sends a read receipt (unless\n"
     "read-receipts = no in the profile's config).\n"
@@ -307,6 +308,18 @@ list_one(void *ctx, const struct lsn_message *m)
     return 0;
 }
 
+/* Retracted messages whose key is wiped: listed apart, nothing to open. */
+static int
+list_retracted(void *ctx, const char *org, const uint8_t id[16], int64_t received,
+               int64_t at, const char *reason)
+{
+    struct list_ctx *x = ctx;
+
+    cli_print_retracted(stdout, org, id, received, at, reason, x->json);
+    x->n++;
+    return 0;
+}
+
 int
 cmd_inbox(int argc, char **argv)
 {
@@ -320,7 +333,8 @@ cmd_inbox(int argc, char **argv)
     if ((rc = cli_open(&c)) != 0)
         return rc;
     l.json = x.json;
-    if ((r = lsn_client_each_received(c, unread, list_one, &l)) != 0)
+    if ((r = lsn_client_each_received(c, unread, list_one, &l)) != 0 ||
+        (!unread && (r = lsn_local_each_retracted(c->p->store, list_retracted, &l)) != 0))
         rc = lsn_cli_fail(r, "inbox");
     else if (!l.json && l.n == 0)
         fprintf(stderr, "no %smessages\n", unread ? "unread " : "");

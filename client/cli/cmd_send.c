@@ -25,6 +25,8 @@ const char send_usage[] =
     "usage: liaison send --to ORG|circle:NAME[,...] --title TEXT [options]\n"
     "       liaison reply MSGID [options]          (to the sender's org; type response;\n"
     "                                               title \"Re: \" and the original's)\n"
+    "       liaison update MSGID --title TEXT [options]   (a new version of a sent\n"
+    "                                              message, to its orgs; type update)\n"
     "       liaison seal --to ORG|circle:NAME[,...] --title TEXT --out FILE [options]\n"
     "       liaison forward MSGID --to ORG[,ORG...] [--json]\n"
     "\n"
@@ -105,6 +107,7 @@ const char send_usage[] =
 
 const struct option send_opts[] = { O_ALERT, O_REPLY_TO, O_END };
 const struct option reply_opts[] = { O_ALERT, O_END };      /* MSGID is the reply-to */
+const struct option update_opts[] = { O_ALERT, O_END };     /* MSGID is superseded */
 const struct option seal_opts[] = {
     O_ALERT, O_REPLY_TO, { "out", required_argument, NULL, 'o' }, O_END,
 };
@@ -563,9 +566,37 @@ address(struct lsn_client *c, Liaison__Alert *a, const char *const *to, size_t *
     return 0;
 }
 
+/* `update`: the new version supersedes the sent message prefix (its
+ * recipients unless --to names others); *sent holds the names to[]
+ * points into (the caller frees it). */
+static int
+build_update(struct lsn_client *c, const char *prefix, struct built *b,
+             const char **to, size_t *n, Liaison__StoredSent **sent)
+{
+    static Liaison__MessageRef ref = LIAISON__MESSAGE_REF__INIT;
+    static uint8_t id[16];
+    int r;
+
+    if ((r = lsn_local_find_sent(c->p->store, prefix, id)) != 0 ||
+        (r = lsn_local_get_sent(c->p->store, id, sent)) != 0)
+        return lsn_cli_fail(r, "no sent message %s to update (only the device that "
+                            "sent it can)", prefix);
+    ref.org = c->p->cred->org;
+    ref.msg_id = (ProtobufCBinaryData){ 16, id };
+    b->a.supersedes = &ref;
+    if (b->a.type == LIAISON__ALERT_TYPE__ALERT_TYPE_ALERT)
+        b->a.type = LIAISON__ALERT_TYPE__ALERT_TYPE_UPDATE;
+    for (size_t i = 0; *n == 0 && i < (*sent)->n_recipients; i++)
+        to[i] = (*sent)->recipients[i];
+    if (*n == 0)
+        *n = (*sent)->n_recipients;
+    return 0;
+}
+
 static int
 run_send(int argc, char **argv, int reply)
 {
+    Liaison__StoredSent *sent = NULL;
     struct send_opts o;
     struct lsn_client *c = NULL;
     struct built *b = NULL;
@@ -579,7 +610,16 @@ run_send(int argc, char **argv, int reply)
 
     if ((rc = parse(argc, argv, &o, reply)) != 0)
         return rc;
-    if (reply) {
+    if (reply == 2) {
+        /* Built as an alert, then made the update of o.arg (build checks
+         * the alert before it names what it supersedes). */
+        if (!o.type_set || o.type == LIAISON__ALERT_TYPE__ALERT_TYPE_UPDATE) {
+            o.type = LIAISON__ALERT_TYPE__ALERT_TYPE_ALERT;
+            o.type_set = 0;
+        }
+        if (o.title == NULL)
+            return lsn_cli_usage("update needs --title");
+    } else if (reply) {
         o.reply_to = o.arg;
         if (!o.type_set)
             o.type = LIAISON__ALERT_TYPE__ALERT_TYPE_RESPONSE;
@@ -592,7 +632,7 @@ run_send(int argc, char **argv, int reply)
     }
     /* A reply without --title is checked with a stand-in title and given
      * "Re: " and the original's once the profile is open. */
-    default_title = reply && o.title == NULL;
+    default_title = reply == 1 && o.title == NULL;
     if (default_title)
         o.title = "Re:";
     if ((rc = build(&o, &b)) != 0)
@@ -615,7 +655,9 @@ run_send(int argc, char **argv, int reply)
         o.title = title;
         b->a.title = title;
     }
-    if (reply && n == 0) {
+    if (reply == 2 && (rc = build_update(c, o.arg, b, to, &n, &sent)) != 0)
+        goto out;
+    if (reply == 1 && n == 0) {
         to[0] = reply_org;
         n = 1;
     }
@@ -647,6 +689,7 @@ out:
     lsn_addressed_free(&x);
     if (b != NULL)
         built_free(b);
+    lsn_pb_free((ProtobufCMessage *)sent);
     free(orgs);
     lsn_client_close(&c);
     return rc;
@@ -656,6 +699,12 @@ int
 cmd_send(int argc, char **argv)
 {
     return run_send(argc, argv, 0);
+}
+
+int
+cmd_update(int argc, char **argv)
+{
+    return run_send(argc, argv, 2);
 }
 
 int

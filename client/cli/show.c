@@ -80,6 +80,31 @@ json_circles(const Liaison__Alert *a)
     return arr;
 }
 
+/* A feedback's disposition, indicator positions, recipient of a report
+ * and note (docs/json.md "Feedback"). */
+static json_t *
+json_feedback(const Liaison__Feedback *fb)
+{
+    json_t *o, *ind = json_array();
+
+    if (fb == NULL) {
+        json_decref(ind);
+        return json_null();
+    }
+    for (size_t i = 0; i < fb->n_indicators; i++)
+        json_array_append_new(ind, json_integer(fb->indicators[i]));
+    o = json_pack("{s:s, s:o, s:o, s:I}",
+                  "disposition", lsn_name_of(lsn_names_disposition, fb->disposition),
+                  "indicators", ind, "note", lsn_json_text(fb->note),
+                  "at", (json_int_t)fb->at);
+    if (o != NULL && fb->reported_to != 0)
+        json_object_set_new(o, "reported_to",
+            fb->reported_to == LIAISON__REPORTED_TO__REPORTED_OTHER
+                ? lsn_json_text(fb->reported_other)
+                : json_string(lsn_name_of(lsn_names_reported, fb->reported_to)));
+    return o;
+}
+
 static void
 json_alert(json_t *o, const Liaison__Alert *a)
 {
@@ -122,6 +147,7 @@ json_alert(json_t *o, const Liaison__Alert *a)
     set_int(o, "respond_by", a->respond_by);
     json_object_set_new(o, "receipt", json_receipt(a->receipt));
     json_object_set_new(o, "circles", json_circles(a));
+    json_object_set_new(o, "feedback", json_feedback(a->feedback));
 }
 
 /* The signed facts of an opened envelope, then its alert, into o. */
@@ -176,6 +202,18 @@ print_json(FILE *f, const struct lsn_message *m)
         set_int(o, "received", m->received);
         json_object_set_new(o, "read", json_boolean(m->read));
         json_object_set_new(o, "forwarded", json_forwarded(m));
+        json_object_set_new(o, "retracted", !m->retracted ? json_null()
+            : json_pack("{s:I, s:o, s:b}", "at", (json_int_t)m->retracted_at,
+                        "reason", lsn_json_text(m->retract_reason), "key_kept", m->held));
+        if (m->superseded) {
+            char by[33];
+            cli_hex_id(by, m->superseded_by);
+            json_object_set_new(o, "superseded_by", json_string(by));
+        } else {
+            json_object_set_new(o, "superseded_by", json_null());
+        }
+        json_object_set_new(o, "hold", !m->held ? json_null()
+            : json_pack("{s:o}", "case", lsn_json_text(m->hold_case)));
     }
     lsn_json_print(f, o);
 }
@@ -232,6 +270,27 @@ cli_safe(const char *s, char *buf, size_t n)
 /* The alert's fields and body; colour: the priority and TLP lines of an
  * urgent or TLP:RED alert stand out (cli_mark). */
 static void
+text_feedback(FILE *f, const Liaison__Feedback *fb)
+{
+    fprintf(f, "Feedback: %s", lsn_name_of(lsn_names_disposition, fb->disposition));
+    if (fb->reported_to == LIAISON__REPORTED_TO__REPORTED_OTHER) {
+        fputs(" to ", f);
+        cli_safe_text(f, fb->reported_other, NULL);
+    } else if (fb->reported_to != 0) {
+        fprintf(f, " to %s", lsn_name_of(lsn_names_reported, fb->reported_to));
+    }
+    for (size_t i = 0; i < fb->n_indicators; i++)
+        fprintf(f, "%s%u", i == 0 ? ", indicator " : ",", fb->indicators[i]);
+    fputc('\n', f);
+    if (fb->note[0] != '\0') {
+        fputs("Note:\n", f);
+        cli_safe_text(f, fb->note, "| ");
+        if (fb->note[strlen(fb->note) - 1] != '\n')
+            fputc('\n', f);
+    }
+}
+
+static void
 text_alert(FILE *f, const Liaison__Alert *a, int colour)
 {
     const char *pri = colour ? cli_mark(a->priority, LIAISON__TLP__TLP_AMBER) : "";
@@ -261,6 +320,12 @@ text_alert(FILE *f, const Liaison__Alert *a, int colour)
         cli_hex_id(hex, a->in_reply_to->msg_id.data);
         fprintf(f, "Reply to: %s from %s\n", hex, a->in_reply_to->org);
     }
+    if (a->supersedes != NULL) {
+        char hex[33];
+        cli_hex_id(hex, a->supersedes->msg_id.data);
+        fprintf(f, "%s %s of %s\n", a->type == LIAISON__ALERT_TYPE__ALERT_TYPE_REVOKE
+                ? "Retracts:" : "Supersedes:", hex, a->supersedes->org);
+    }
     if (a->ack != LIAISON__ACK_REQUEST__ACK_NONE)
         fprintf(f, "Asks for: %s receipt\n", lsn_name_of(lsn_names_ack, a->ack));
     if (a->respond_by != 0)
@@ -272,6 +337,8 @@ text_alert(FILE *f, const Liaison__Alert *a, int colour)
                 a->receipt->kind == LIAISON__RECEIPT_KIND__RECEIPT_REFUSED ? ": " : "",
                 a->receipt->kind == LIAISON__RECEIPT_KIND__RECEIPT_REFUSED
                     ? lsn_strerror(a->receipt->reason) : "");
+    if (a->feedback != NULL)
+        text_feedback(f, a->feedback);
     fputs("Title:    ", f);
     cli_safe_text(f, a->title, NULL);
     fputc('\n', f);
@@ -359,6 +426,22 @@ cli_print_message(FILE *f, const struct lsn_message *m, int json)
         return;
     }
     text_envelope(f, m->o);
+    if (m->retracted) {
+        char t[21];
+        fprintf(f, "RETRACTED by %s at %s: ", m->o->sender_org, cli_time(m->retracted_at, t));
+        cli_safe_text(f, m->retract_reason, NULL);
+        fputs(" (content key kept under a legal hold)\n", f);
+    }
+    if (m->superseded) {
+        char by[33];
+        cli_hex_id(by, m->superseded_by);
+        fprintf(f, "Superseded by %s (`liaison read %.12s`)\n", by, by);
+    }
+    if (m->held) {
+        fputs("Legal hold: ", f);
+        cli_safe_text(f, m->hold_case[0] ? m->hold_case : "(no case)", NULL);
+        fputs(" (kept through retraction and prune)\n", f);
+    }
     text_alert(f, m->o->alert, f == stdout);
     if (m->o->alert->forwarded != NULL) {
         if (m->original_err != 0 || m->original == NULL) {
@@ -391,6 +474,10 @@ cli_print_summary(FILE *f, const struct lsn_message *m)
     for (size_t i = 0; i < a->n_circles; i++)
         fprintf(f, "%s%s (%zu orgs)%s", i ? ", " : "  [to ", a->circles[i]->name,
                 a->circles[i]->n_orgs, i + 1 < a->n_circles ? "" : "]");
+    if (m->retracted)
+        fputs(" [retracted, held]", f);
+    else if (m->held)
+        fputs(" [held]", f);
     fprintf(f, "%s\n", mark[0] ? CLI_SGR_OFF : "");
 }
 
@@ -405,4 +492,24 @@ void
 cli_print_summary_legend(FILE *f)
 {
     fputs("* unread; `liaison read ID` shows one and marks it read\n", f);
+}
+
+void
+cli_print_retracted(FILE *f, const char *org, const uint8_t id[16], int64_t received,
+                    int64_t at, const char *reason, int json)
+{
+    char hex[33], t[21];
+
+    cli_hex_id(hex, id);
+    if (json) {
+        lsn_json_print(f, json_pack("{s:s, s:o, s:I, s:o}", "msg_id", hex,
+            "from_org", lsn_json_text(org), "received", (json_int_t)received,
+            "retracted", json_pack("{s:I, s:o, s:b}", "at", (json_int_t)at,
+                                   "reason", lsn_json_text(reason), "key_kept", 0)));
+        return;
+    }
+    fprintf(f, "R %.12s  %s  %-16s retracted at ", hex, cli_time(received, t), org);
+    fprintf(f, "%s: ", cli_time(at, t));
+    cli_safe_text(f, reason, NULL);
+    fputs(" (content key wiped)\n", f);
 }

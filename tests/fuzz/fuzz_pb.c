@@ -29,6 +29,9 @@ static const ProtobufCMessageDescriptor *const types[] = {
     &liaison__alert__descriptor,
     &liaison__request__descriptor,
     &liaison__response__descriptor,
+    &liaison__stored_feedback__descriptor,   /* client local store records */
+    &liaison__stored_link__descriptor,
+    &liaison__stored_received__descriptor,
 };
 #define N_TYPES (sizeof types / sizeof types[0])
 

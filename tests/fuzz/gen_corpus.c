@@ -115,12 +115,12 @@ struct blob {
     size_t n;
 };
 
-#define N_ALERTS 10
+#define N_ALERTS 12
 static struct blob alerts[N_ALERTS];
 static const char *const alert_names[N_ALERTS] = {
     "sample", "minimal", "attachment", "update", "h3-europol",
     "bad-enum", "title-newline", "unknown-indicator", "circle",
-    "circle-member-twice",
+    "circle-member-twice", "feedback", "feedback-reported-other",
 };
 
 static void
@@ -135,6 +135,8 @@ make_alerts(void)
     Liaison__Indicator in = LIAISON__INDICATOR__INIT, *inp = &in;
     Liaison__AlertCircle ci = LIAISON__ALERT_CIRCLE__INIT, *cip = &ci;
     static char *members[] = { "alpha", "bravo" }, *twice[] = { "alpha", "alpha" };
+    Liaison__Feedback fb = LIAISON__FEEDBACK__INIT;
+    static uint32_t fb_ind[3] = { 1, 2, 7 };
     uint8_t sha[32];
 
     for (int i = 0; i < N_ALERTS; i++) {
@@ -193,6 +195,25 @@ make_alerts(void)
             ci.n_orgs = 2;
             a.circles = &cip;
             a.n_circles = 1;
+            break;
+        case 10:
+        case 11:
+            a.type = LIAISON__ALERT_TYPE__ALERT_TYPE_FEEDBACK;
+            ref.org = "bravo";
+            ref.msg_id = (ProtobufCBinaryData){ 16, msg_id };
+            a.in_reply_to = &ref;
+            liaison__feedback__init(&fb);
+            fb.disposition = LIAISON__DISPOSITION__DISPOSITION_FALSE_POSITIVE;
+            fb.indicators = fb_ind;
+            fb.n_indicators = 3;
+            fb.note = "our own test domain";
+            fb.at = FF_NOW;
+            if (i == 11) {
+                fb.disposition = LIAISON__DISPOSITION__DISPOSITION_REPORTED;
+                fb.reported_to = LIAISON__REPORTED_TO__REPORTED_OTHER;
+                fb.reported_other = "IWF";
+            }
+            a.feedback = &fb;
             break;
         }
         need(lsn_pb_encode(&a.base, &alerts[i].p, &alerts[i].n), "alert");
@@ -648,6 +669,7 @@ gen_files(void)
 enum {
     PB_SIGNED, PB_ROSTER, PB_BUNDLE, PB_DELIVERY, PB_CREDENTIAL, PB_KEYRING,
     PB_ENVELOPE, PB_HEADER, PB_ALERT, PB_REQUEST, PB_RESPONSE,
+    PB_STORED_FEEDBACK, PB_STORED_LINK, PB_STORED_RECEIVED,
 };
 
 static void
@@ -708,6 +730,46 @@ gen_pb(void)
     lsn_envelope_destroy(&e);
     put("pb", "alert", PB_ALERT, alerts[0].p, alerts[0].n);
     put("pb", "alert-attachment", PB_ALERT, alerts[2].p, alerts[2].n);
+    {
+        Liaison__StoredFeedback sf = LIAISON__STORED_FEEDBACK__INIT;
+        Liaison__Feedback fb = LIAISON__FEEDBACK__INIT;
+        Liaison__StoredLink sl = LIAISON__STORED_LINK__INIT;
+        Liaison__StoredReceived sr = LIAISON__STORED_RECEIVED__INIT;
+        static uint32_t ind[2] = { 1, 3 };
+        static char *to[2] = { "bravo", "charlie" };
+
+        fb.disposition = LIAISON__DISPOSITION__DISPOSITION_RETRACTION_APPLIED;
+        fb.passed_to = to;
+        fb.n_passed_to = 2;
+        fb.kept = 1;
+        fb.indicators = ind;
+        fb.n_indicators = 2;
+        fb.at = FF_NOW;
+        sf.device = "d1";
+        sf.feedback = &fb;
+        sf.created = FF_NOW;
+        sf.seq = 7;
+        need(lsn_pb_encode(&sf.base, &b, &n), "stored feedback");
+        put("pb", "stored-feedback", PB_STORED_FEEDBACK, b, n);
+        free(b);
+        sl.to = to;
+        sl.n_to = 2;
+        sl.reason = "sent in error";
+        sl.at = FF_NOW;
+        need(lsn_pb_encode(&sl.base, &b, &n), "stored link");
+        put("pb", "stored-link", PB_STORED_LINK, b, n);
+        free(b);
+        sr.envelope = (ProtobufCBinaryData){ envs[0].n, envs[0].p };
+        sr.received = FF_NOW;
+        sr.retracted = 1;
+        sr.retracted_at = FF_NOW;
+        sr.retract_reason = "sent in error";
+        sr.held = 1;
+        sr.hold_case = "CASE-7";
+        need(lsn_pb_encode(&sr.base, &b, &n), "stored received");
+        put("pb", "stored-received-retracted", PB_STORED_RECEIVED, b, n);
+        free(b);
+    }
     ping.data = (ProtobufCBinaryData){ 4, (uint8_t *)"ping" };
     req.id = 7;
     req.body_case = LIAISON__REQUEST__BODY_PING;

@@ -52,6 +52,29 @@ grep -q "attachment hosts.csv (text/csv, 39 bytes)" out.txt ||
 "$L" --home home/bank-analyst read "$AID" --save-attachments saved >/dev/null 2>&1 ||
     bad "the CLI saves what the library received"
 cmp -s hosts.csv saved/hosts.csv || bad "the attachment arrived as sent"
+# Feedback through the library: the bank marks the indicator a false
+# positive; the hotline's engine receives it and its status shows it.
+"$T/example" home/bank-analyst feedback "$AID" false-positive 1 >out.txt 2>&1 ||
+    { cat out.txt; bad "example feedback"; }
+grep -q "^feedback [0-9a-f]\{32\}$" out.txt || bad "example prints the feedback id"
+"$T/example" home/bank-analyst feedback "$AID" actioned 2 >out.txt 2>&1
+[ $? = 1 ] && grep -q "no indicator 2" out.txt || { cat out.txt; bad "no indicator 2"; }
+"$T/example" home/hotline-engine fetch >out.txt 2>&1 || { cat out.txt; bad "example fetch"; }
+grep -q "feedback false-positive on $AID of hotline" out.txt ||
+    { cat out.txt; bad "feedback received through the API"; }
+grep -q "about indicator 1" out.txt || { cat out.txt; bad "feedback indicator"; }
+"$T/example" home/hotline-engine status "$AID" >out.txt 2>&1 || { cat out.txt; bad "status"; }
+grep -q "indicator 1: false-positive by bank" out.txt ||
+    { cat out.txt; bad "dispositions through the API"; }
+# Retraction through the library: the bank applies it and says so.
+"$T/example" home/hotline-engine retract "$AID" "sent in error" >out.txt 2>&1 ||
+    { cat out.txt; bad "example retract"; }
+"$T/example" home/bank-analyst fetch >/dev/null 2>&1 || bad "bank fetches the retraction"
+"$L" --home home/bank-analyst read "$AID" >out.txt 2>&1 && bad "retracted message still reads"
+grep -q "retracted by hotline" out.txt || { cat out.txt; bad "read names the retraction"; }
+"$T/example" home/hotline-engine fetch >/dev/null 2>&1 || bad "hotline fetches the answer"
+"$T/example" home/hotline-engine status "$AID" >out.txt 2>&1 || { cat out.txt; bad "status"; }
+grep -q "retraction applied by bank" out.txt || { cat out.txt; bad "retraction status via API"; }
 "$T/example" home/hotline-engine send nosuch "x" >out.txt 2>&1
 [ $? = 1 ] && grep -q "not in roster" out.txt || bad "unknown org refused by the library"
 # A circle through the library: roster v2 names one, signed by both

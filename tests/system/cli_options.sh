@@ -44,6 +44,12 @@ refused "liaison read" --unread "$L" $H read 00ff --unread
 refused "liaison open" --exec "$L" $H open env.bin --exec cat
 refused "liaison status" --dry-run "$L" $H status 00ff --dry-run
 refused "liaison sent" --unread "$L" $H sent --unread
+refused "liaison feedback" --to "$L" $H feedback 00ff --disposition seen --to b
+refused "liaison retract" --share "$L" $H retract 00ff --reason r --share
+refused "liaison hold" --json "$L" $H hold 00ff --json
+refused "liaison release" --reason "$L" $H release 00ff --reason r
+refused "liaison update" --reply-to "$L" $H update 00ff --title t \
+    --reply-to 00ee
 refused "liaison bundle import" --json "$L" $H bundle import b.signed --json
 refused "liaison audit verify" --unread "$L" $H audit verify --unread
 refused "liaison audit show" --exec "$L" $H audit show --exec cat
