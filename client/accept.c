@@ -11,24 +11,25 @@
 #include "proto/envelope.h"
 #include "proto/err.h"
 
-/* The originator's signature and key on a forwarded original. */
-void
-lsn_client_open_original(struct lsn_client *c, struct lsn_message *m, int64_t now)
+/* The envelope forwarded in f, opened into *out with the key carried
+ * beside it and checked against its sender's newest bundle (present and
+ * allowed to send, as for a direct message); outer_sender, who wrapped
+ * it, must be one of its recipients (else LSN_ERR_NOT_RECIPIENT, with
+ * *out opened all the same). */
+static int
+open_inner(struct lsn_client *c, const Liaison__Forwarded *f, const char *outer_sender,
+           int64_t now, struct lsn_opened **out)
 {
-    const Liaison__Forwarded *f = m->o->alert->forwarded;
     struct lsn_envelope_info info;
     struct lsn_bundle *b = NULL;
     const Liaison__Device *d;
     int r, addressed = 0;
 
-    if (f == NULL)
-        return;
+    *out = NULL;
     if ((r = lsn_envelope_peek(f->envelope.data, f->envelope.len, 0, &info)) != 0)
         goto out;
     if ((r = lsn_client_bundle(c, info.sender_org, now, 0, &b)) != 0)
         goto out;
-    /* The originator judged by its org's newest bundle, as for a direct
-     * message: present and allowed to send. */
     if ((d = lsn_bundle_find_device(b, info.sender_device)) == NULL) {
         r = LSN_ERR_UNKNOWN_DEVICE;
         goto out;
@@ -37,18 +38,67 @@ lsn_client_open_original(struct lsn_client *c, struct lsn_message *m, int64_t no
         r = LSN_ERR_REVOKED;
         goto out;
     }
-    r = lsn_open_with_key(f->envelope.data, f->envelope.len, f->key.data,
-                          d->sign_key.data, &m->original);
-    if (r != 0)
+    if ((r = lsn_open_with_key(f->envelope.data, f->envelope.len, f->key.data,
+                               d->sign_key.data, out)) != 0)
         goto out;
-    /* Only a recipient of the original may forward it. */
-    for (size_t i = 0; i < m->original->n_recipients; i++)
-        addressed |= strcmp(m->original->recipients[i].org, m->o->sender_org) == 0;
+    /* Only a recipient of a message may forward it. */
+    for (size_t i = 0; i < (*out)->n_recipients; i++)
+        addressed |= strcmp((*out)->recipients[i].org, outer_sender) == 0;
     if (!addressed)
-        r = LSN_ERR_NOT_RECIPIENT;
+        r = LSN_ERR_NOT_RECIPIENT;     /* *out kept, to be shown as such */
 out:
-    m->original_err = r;
     lsn_bundle_destroy(&b);
+    return r;
+}
+
+/* The originator's signature and key on a forwarded original. */
+void
+lsn_client_open_original(struct lsn_client *c, struct lsn_message *m, int64_t now)
+{
+    if (m->o->alert->forwarded == NULL)
+        return;
+    m->original_err = open_inner(c, m->o->alert->forwarded, m->o->sender_org, now,
+                                 &m->original);
+}
+
+int
+lsn_client_open_chain(struct lsn_client *c, const struct lsn_message *m, int64_t now,
+                      struct lsn_chain *ch)
+{
+    const struct lsn_opened *outer;
+    int r;
+
+    memset(ch, 0, sizeof *ch);
+    if (m->o->alert->forwarded == NULL)
+        return 0;
+    if (m->original == NULL || m->original_err != 0)
+        return m->original_err != 0 ? m->original_err : LSN_ERR_INVALID;
+    ch->layer[ch->n++] = m->original;
+    while ((outer = ch->layer[ch->n - 1])->alert->forwarded != NULL) {
+        if (ch->n == LSN_FORWARD_DEPTH_MAX) {
+            lsn_set_detail("the forward from %s wraps more than %u forwards: "
+                           "too deep to open", m->o->sender_org, LSN_FORWARD_DEPTH_MAX);
+            lsn_client_chain_free(ch);
+            return LSN_ERR_LIMIT;
+        }
+        r = open_inner(c, outer->alert->forwarded, outer->sender_org, now,
+                       &ch->layer[ch->n]);
+        ch->n++;
+        if (r != 0) {
+            lsn_client_chain_free(ch);
+            return r;
+        }
+    }
+    return 0;
+}
+
+void
+lsn_client_chain_free(struct lsn_chain *ch)
+{
+    /* layer[0] is the message's own original. */
+    for (size_t i = 1; i < ch->n; i++)
+        lsn_opened_destroy(&ch->layer[i]);
+    memset(ch, 0, sizeof *ch);
 }
 
 int
@@ -210,7 +260,7 @@ lsn_client_accept(struct lsn_client *c, const uint8_t *env, size_t len,
     m->received = now;
     m->fresh = 1;
     lsn_client_open_original(c, m, now);
-    lsn_client_note_forward(c, m);
+    lsn_client_note_forward(c, m, now);
     lsn_client_note_update(c, m);
     lsn_client_record_receipt(c, m->o);
     if (lsn_client_record_feedback(c, m->o) == 0 &&

@@ -66,8 +66,10 @@ void lsn_client_apply_retraction(struct lsn_client *c, const struct lsn_message 
 /* Notes that m supersedes an earlier message of its sender (an update). */
 void lsn_client_note_update(struct lsn_client *c, const struct lsn_message *m);
 
-/* Notes that m, a forward whose original verified, holds a copy of it. */
-void lsn_client_note_forward(struct lsn_client *c, const struct lsn_message *m);
+/* Notes that m, a forward whose original verified, holds a copy of it
+ * and of the first message inside it (a forward of a forward ...). */
+void lsn_client_note_forward(struct lsn_client *c, const struct lsn_message *m,
+                             int64_t now);
 
 /* feedback.c */
 
@@ -88,6 +90,27 @@ int lsn_client_record_feedback(struct lsn_client *c, const struct lsn_opened *o)
 /* Opens the original inside the forward m (if it is one) into m->original,
  * with the outcome of its checks in m->original_err. */
 void lsn_client_open_original(struct lsn_client *c, struct lsn_message *m, int64_t now);
+
+/* Forwards wrapped around one first message at most: a forward of a
+ * forward of ... this deep, and a retraction passed on along them. */
+#define LSN_FORWARD_DEPTH_MAX 8u
+
+/* The layers inside a forward: layer[0] is m->original (borrowed),
+ * layer[i + 1] the envelope forwarded in layer[i], and layer[n - 1] the
+ * first message, which forwards nothing. */
+struct lsn_chain {
+    struct lsn_opened *layer[LSN_FORWARD_DEPTH_MAX];
+    size_t n;
+};
+
+/* Opens every layer inside m, each checked as m->original is (signed by
+ * a device of its sender that may send, and addressed to the org that
+ * wrapped it); n = 0 when m forwards nothing.  Errors: m->original_err,
+ * a layer's own, LSN_ERR_LIMIT beyond LSN_FORWARD_DEPTH_MAX wrappers
+ * (the detail says so); *ch is then empty.  Free: lsn_client_chain_free. */
+int lsn_client_open_chain(struct lsn_client *c, const struct lsn_message *m, int64_t now,
+                          struct lsn_chain *ch);
+void lsn_client_chain_free(struct lsn_chain *ch);
 
 /* Opens the stored st into m->o (signature checked against the key held
  * with it) and copies its received time and read mark. */

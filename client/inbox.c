@@ -153,6 +153,7 @@ lsn_client_forward(struct lsn_client *c, const char *prefix,
 {
     struct lsn_message *m = NULL;
     struct lsn_local_msg *st = NULL;
+    struct lsn_chain ch = { { NULL }, 0 };
     Liaison__Alert a = LIAISON__ALERT__INIT;
     Liaison__Forwarded f = LIAISON__FORWARDED__INIT;
     char title[LSN_ALERT_TITLE_MAX + 1], hex[33];
@@ -175,6 +176,16 @@ lsn_client_forward(struct lsn_client *c, const char *prefix,
     if (m->o->alert->forwarded != NULL && m->original_err != 0) {
         r = m->original_err;
         lsn_set_detail("the original inside this forward did not verify");
+        goto out;
+    }
+    /* Every layer, to the first message: a retraction of it reaches
+     * the orgs of this forward only through them, and only so deep. */
+    if ((r = lsn_client_open_chain(c, m, now, &ch)) != 0)
+        goto out;
+    if (ch.n + 1 > LSN_FORWARD_DEPTH_MAX) {
+        lsn_set_detail("this message already wraps %zu forwards; forward one "
+                       "nearer the original instead", ch.n);
+        r = LSN_ERR_LIMIT;
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -223,11 +234,13 @@ lsn_client_forward(struct lsn_client *c, const char *prefix,
     lsn_hex(hex, m->o->msg_id, 16);
     lsn_local_audit(c->p->store, now, "forward", "msg %s of %s to %zu org(s)", hex,
                     m->o->sender_org, n);
-    /* Kept under the message first sent, so that its retraction is
-     * passed on to these orgs. */
+    /* Kept under the message first sent (however many forwards inside),
+     * so that its retraction is passed on to these orgs. */
     {
         const struct lsn_opened *first = m->original != NULL ? m->original : m->o;
         Liaison__StoredLink link = LIAISON__STORED_LINK__INIT;
+        if (ch.n > 0)
+            first = ch.layer[ch.n - 1];
         link.to = (char **)to;
         link.n_to = n;
         link.at = now;
@@ -238,6 +251,7 @@ lsn_client_forward(struct lsn_client *c, const char *prefix,
 out:
     free(env);
     lsn_local_msg_free(&st);
+    lsn_client_chain_free(&ch);
     lsn_message_free(&m);
     return r;
 }

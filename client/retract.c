@@ -144,8 +144,9 @@ collect_forwarded(struct apply_ctx *x, const struct link_list *fw)
         }
 }
 
-/* The originator's REVOKE (env, len, key), signed by it, passed on
- * inside a REVOKE of ours to the orgs of one forward. */
+/* The REVOKE taken here (env, len, key: the originator's own, or one
+ * passed on with it inside), passed on inside a REVOKE of ours to the
+ * orgs of one forward. */
 static void
 pass_on(struct lsn_client *c, const Liaison__Alert *revoke, const uint8_t *env_in,
         size_t len_in, const uint8_t *key, const struct link_item *fw, int64_t now)
@@ -212,6 +213,23 @@ send_applied(struct lsn_client *c, const Liaison__MessageRef *ref,
     return r;
 }
 
+/* 0 if every layer inside a passed-on REVOKE is a REVOKE naming ref and
+ * the innermost is ref's originator's: only that is ever applied. */
+static int
+revoke_chain_check(const struct lsn_chain *ch, const Liaison__MessageRef *ref)
+{
+    const struct lsn_opened *first = ch->layer[ch->n - 1];
+
+    for (size_t i = 0; i < ch->n; i++) {
+        const Liaison__MessageRef *s = ch->layer[i]->alert->supersedes;
+        if (ch->layer[i]->alert->type != LIAISON__ALERT_TYPE__ALERT_TYPE_REVOKE ||
+            s == NULL || strcmp(s->org, ref->org) != 0 || s->msg_id.len != 16 ||
+            ref->msg_id.len != 16 || memcmp(s->msg_id.data, ref->msg_id.data, 16) != 0)
+            return LSN_ERR_INVALID;
+    }
+    return strcmp(first->sender_org, ref->org) == 0 ? 0 : LSN_ERR_INVALID;
+}
+
 void
 lsn_client_apply_retraction(struct lsn_client *c, const struct lsn_message *m,
                             int64_t now)
@@ -220,38 +238,40 @@ lsn_client_apply_retraction(struct lsn_client *c, const struct lsn_message *m,
     const Liaison__MessageRef *ref = a->supersedes;
     struct link_list copies = { 0 }, fw = { 0 };
     struct lsn_local_msg *own = NULL;
+    struct lsn_chain ch = { { NULL }, 0 };
     struct apply_ctx x;
-    const uint8_t *env, *key;
-    size_t len;
-    int kept = 0;
+    char hex[33];
+    int kept = 0, r;
 
     if (a->type != LIAISON__ALERT_TYPE__ALERT_TYPE_REVOKE || ref == NULL)
         return;
-    if (strcmp(m->o->sender_org, ref->org) == 0) {
-        /* From the originator itself: pass on this very envelope. */
-        if (lsn_local_get_received(c->p->store, m->o->sender_org, m->o->msg_id,
-                                   &own) != 0)
+    lsn_hex(hex, m->o->msg_id, 16);
+    if (strcmp(m->o->sender_org, ref->org) != 0) {
+        /* Passed on by an org that forwarded the message here, inside
+         * however many REVOKEs of the orgs between: each wrapper's sender
+         * a recipient of what it wraps, and the originator's own REVOKE,
+         * verified, innermost.  That REVOKE is what counts. */
+        if (a->forwarded == NULL)
+            return;     /* no one else may retract a message */
+        if ((r = lsn_client_open_chain(c, m, now, &ch)) != 0) {
+            lsn_local_audit(c->p->store, now, "retract", "passed-on REVOKE %s of %s "
+                            "not applied: %s%s%s", hex, m->o->sender_org,
+                            lsn_strerror(r), r == LSN_ERR_LIMIT ? ": " : "",
+                            r == LSN_ERR_LIMIT ? lsn_detail() : "");
             return;
-        env = own->envelope;
-        len = own->len;
-        key = own->key;
-    } else if (a->forwarded != NULL && m->original != NULL && m->original_err == 0 &&
-               m->original->alert->type == LIAISON__ALERT_TYPE__ALERT_TYPE_REVOKE &&
-               m->original->alert->supersedes != NULL &&
-               strcmp(m->original->sender_org, ref->org) == 0 &&
-               strcmp(m->original->alert->supersedes->org, ref->org) == 0 &&
-               m->original->alert->supersedes->msg_id.len == 16 &&
-               memcmp(m->original->alert->supersedes->msg_id.data, ref->msg_id.data,
-                      16) == 0) {
-        /* Passed on by an org that forwarded the message here: the
-         * originator's own REVOKE, verified, is what counts. */
-        revoke = m->original->alert;
-        env = a->forwarded->envelope.data;
-        len = a->forwarded->envelope.len;
-        key = a->forwarded->key.data;
-    } else {
-        return;     /* no one else may retract a message */
+        }
+        if (revoke_chain_check(&ch, ref) != 0) {
+            lsn_local_audit(c->p->store, now, "retract", "passed-on REVOKE %s of %s "
+                            "not applied: no REVOKE of %s inside", hex,
+                            m->o->sender_org, ref->org);
+            goto out;
+        }
+        revoke = ch.layer[ch.n - 1]->alert;
     }
+    /* What is passed on wraps this very envelope, so that each org on
+     * the way can check whom it came through. */
+    if (lsn_local_get_received(c->p->store, m->o->sender_org, m->o->msg_id, &own) != 0)
+        goto out;
     memset(&x, 0, sizeof x);
     if (lsn_local_retract(c->p->store, ref->org, ref->msg_id.data, revoke->body, now,
                           &kept) == 0) {
@@ -270,27 +290,48 @@ lsn_client_apply_retraction(struct lsn_client *c, const struct lsn_message *m,
     if (lsn_local_each_link(c->p->store, ref->org, ref->msg_id.data, LSN_LINK_FORWARDED,
                             link_collect, &fw) == 0)
         collect_forwarded(&x, &fw);
+    /* One wrapper more would be deeper than any org opens. */
+    if (ch.n + 1 > LSN_FORWARD_DEPTH_MAX && fw.n > 0) {
+        lsn_local_audit(c->p->store, now, "retract", "REVOKE %s not passed on: it "
+                        "would wrap more than %u forwards", hex, LSN_FORWARD_DEPTH_MAX);
+        x.n_to = 0;
+        link_list_free(&fw);
+    }
     if (x.applied && c->rc != NULL) {
         /* Told first, so the originator knows whom it was passed on to
          * before they answer. */
         (void)send_applied(c, ref, &x, now);
         for (size_t i = 0; i < fw.n; i++)
-            pass_on(c, revoke, env, len, key, &fw.v[i], now);
+            pass_on(c, revoke, own->envelope, own->len, own->key, &fw.v[i], now);
     }
+out:
     link_list_free(&copies);
     link_list_free(&fw);
     lsn_local_msg_free(&own);
+    lsn_client_chain_free(&ch);
 }
 
 void
-lsn_client_note_forward(struct lsn_client *c, const struct lsn_message *m)
+lsn_client_note_forward(struct lsn_client *c, const struct lsn_message *m, int64_t now)
 {
     Liaison__StoredLink link = LIAISON__STORED_LINK__INIT;
+    struct lsn_chain ch;
+    const struct lsn_opened *first;
 
     if (m->o->alert->forwarded == NULL || m->original == NULL || m->original_err != 0)
         return;
     (void)lsn_local_put_link(c->p->store, m->original->sender_org, m->original->msg_id,
                              LSN_LINK_RECEIVED, m->o->sender_org, m->o->msg_id, &link);
+    /* A forward of a forward: a copy of the first message too, which its
+     * originator's retraction reaches. */
+    if (lsn_client_open_chain(c, m, now, &ch) != 0)
+        return;
+    first = ch.layer[ch.n - 1];
+    if (first != m->original)
+        (void)lsn_local_put_link(c->p->store, first->sender_org, first->msg_id,
+                                 LSN_LINK_RECEIVED, m->o->sender_org, m->o->msg_id,
+                                 &link);
+    lsn_client_chain_free(&ch);
 }
 
 /* ------------------------------------------------------------ holds */

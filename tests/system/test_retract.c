@@ -3,8 +3,10 @@
  * under a legal hold; o1 retracts.  Each recipient applies it and says
  * so, o2 passes it on to o4, which applies it too, and o1 records all
  * three; the content keys are gone from the stores of o2 and o4 (read
- * from LMDB, not through the client) and kept in o3's.  A REVOKE from
- * an org other than the originator changes nothing. */
+ * from LMDB, not through the client) and kept in o3's.  Along a chain of
+ * forwards (o2 to o3, o3 to o4) the retraction reaches every org, each
+ * answering the originator.  A REVOKE from an org other than the
+ * originator changes nothing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,7 @@
 #include <sodium.h>
 
 #include "client/client.h"
+#include "include/liaison.h"
 #include "keys/util.h"
 #include "proto/err.h"
 #include "tests/lib/relayfix.h"
@@ -209,6 +212,170 @@ test_retract_reaches_recipients_and_forwards(void **state)
     lsn_message_free(&m);
 }
 
+struct via {
+    char org[N][33], via[N][33];
+    int applied[N], n;
+};
+
+static int
+via_one(void *ctx, const char *org, const char *via, int applied, int kept)
+{
+    struct via *x = ctx;
+
+    (void)kept;
+    if (x->n < N) {
+        snprintf(x->org[x->n], sizeof x->org[0], "%s", org);
+        snprintf(x->via[x->n], sizeof x->via[0], "%s", via);
+        x->applied[x->n++] = applied;
+    }
+    return 0;
+}
+
+/* o1 sends to o2, o2 forwards to o3, o3 forwards that forward to o4; o1
+ * retracts.  o2 passes it on to o3, o3 (opening o2's REVOKE to o1's
+ * inside) applies it and passes it on to o4, which opens two wrappers
+ * and applies it: the keys of both forwards are gone from the stores,
+ * and o1 records o4's answer, reached through o3. */
+static void
+test_retract_reaches_forward_of_forward(void **state)
+{
+    Liaison__Alert a;
+    const char *to[1];
+    struct applied ap = { 0 };
+    struct via st = { 0 };
+    lsn_session *s = NULL;
+    uint8_t id[16], fwd1[16], fwd2[16], rid[16], *env = NULL;
+    char hex[33], fhex[33];
+    size_t len = 0, key_len = 0;
+    int retracted = 0, d = -1;
+
+    (void)state;
+    up("retract-deep");
+    to[0] = F.orgs[1].id;
+    sf_alert_sample(&a);
+    a.ack = LIAISON__ACK_REQUEST__ACK_NONE;
+    a.tlp = LIAISON__TLP__TLP_GREEN;
+    assert_int_equal(lsn_client_seal(C[0], &a, to, 1, lsn_now(), 3600, NULL, id,
+                                     &env, &len), 0);
+    free(env);
+    assert_int_equal(lsn_client_submit(C[0], id, NULL), 0);
+    lsn_hex(hex, id, 16);
+    assert_int_equal(fetch(1), 1);
+    to[0] = F.orgs[2].id;
+    assert_int_equal(lsn_client_forward(C[1], hex, to, 1, lsn_now(), fwd1), 0);
+    assert_int_equal(fetch(2), 1);
+    lsn_hex(fhex, fwd1, 16);
+    to[0] = F.orgs[3].id;
+    assert_int_equal(lsn_client_forward(C[2], fhex, to, 1, lsn_now(), fwd2), 0);
+    assert_int_equal(fetch(3), 1);
+
+    assert_int_equal(lsn_client_retract(C[0], hex, "sent in error", lsn_now(), rid), 0);
+    assert_int_equal(fetch(1), 1);      /* applies, passes on to o3 */
+    assert_int_equal(fetch(2), 1);      /* applies, passes on to o4 */
+    assert_int_equal(fetch(3), 1);      /* applies */
+    assert_int_equal(fetch(0), 3);      /* three retraction-applied */
+
+    lsn_local_each_feedback(C[0]->p->store, F.orgs[0].id, id, applied_one, &ap);
+    assert_int_equal(ap.n, 3);
+    for (int i = 0; i < ap.n; i++) {
+        assert_false(ap.kept[i]);
+        assert_true(strcmp(ap.org[i], F.orgs[1].id) == 0 ||
+                    strcmp(ap.org[i], F.orgs[2].id) == 0 ||
+                    strcmp(ap.org[i], F.orgs[3].id) == 0);
+    }
+
+    /* In the stores: the keys of both forwards wiped. */
+    raw_record(2, F.orgs[1].id, fwd1, &key_len, &retracted);
+    assert_int_equal(key_len, 0);
+    assert_true(retracted);
+    raw_record(3, F.orgs[2].id, fwd2, &key_len, &retracted);
+    assert_int_equal(key_len, 0);
+    assert_true(retracted);
+
+    /* The originator's status: o4 applied it, reached through o3. */
+    lsn_client_close(&C[0]);
+    assert_int_equal(lsn_session_open(HOME_[0], NULL, &s), 0);
+    assert_int_equal(lsn_session_retraction_status(s, hex, via_one, &st), 0);
+    lsn_session_close(&s);
+    assert_int_equal(st.n, 3);
+    d = -1;
+    for (int i = 0; i < st.n; i++) {
+        assert_true(st.applied[i]);
+        if (strcmp(st.org[i], F.orgs[3].id) == 0)
+            d = i;
+    }
+    assert_true(d >= 0);
+    assert_string_equal(st.via[d], F.orgs[2].id);
+}
+
+/* o1 sends to o2, o2 forwards to o3, o3 forwards that to o4; o1
+ * retracts.  o3, which never received o1's REVOKE, wraps it (taken from
+ * o2's store) in a REVOKE of its own to o4: o4 applies nothing, as o3 is
+ * not a recipient of what it wraps.  The retraction passed on along the
+ * forwards then reaches o4 all the same. */
+static void
+test_retract_wrapper_from_non_recipient_refused(void **state)
+{
+    Liaison__Alert a, w = LIAISON__ALERT__INIT;
+    Liaison__Forwarded f = LIAISON__FORWARDED__INIT;
+    Liaison__MessageRef ref = LIAISON__MESSAGE_REF__INIT;
+    struct lsn_local_msg *r1 = NULL;
+    const char *to[1];
+    uint8_t id[16], fwd1[16], fwd2[16], rid[16], wid[16], *env = NULL;
+    char hex[33], fhex[33];
+    size_t len = 0, key_len = 0;
+    int retracted = 0;
+
+    (void)state;
+    up("retract-forged");
+    to[0] = F.orgs[1].id;
+    sf_alert_sample(&a);
+    a.ack = LIAISON__ACK_REQUEST__ACK_NONE;
+    a.tlp = LIAISON__TLP__TLP_GREEN;
+    assert_int_equal(lsn_client_seal(C[0], &a, to, 1, lsn_now(), 3600, NULL, id,
+                                     &env, &len), 0);
+    free(env);
+    assert_int_equal(lsn_client_submit(C[0], id, NULL), 0);
+    lsn_hex(hex, id, 16);
+    assert_int_equal(fetch(1), 1);
+    to[0] = F.orgs[2].id;
+    assert_int_equal(lsn_client_forward(C[1], hex, to, 1, lsn_now(), fwd1), 0);
+    assert_int_equal(fetch(2), 1);
+    lsn_hex(fhex, fwd1, 16);
+    to[0] = F.orgs[3].id;
+    assert_int_equal(lsn_client_forward(C[2], fhex, to, 1, lsn_now(), fwd2), 0);
+    assert_int_equal(fetch(3), 1);
+    assert_int_equal(lsn_client_retract(C[0], hex, "sent in error", lsn_now(), rid), 0);
+    assert_int_equal(fetch(1), 1);      /* applies, passes on to o3 */
+
+    assert_int_equal(lsn_local_get_received(C[1]->p->store, F.orgs[0].id, rid, &r1), 0);
+    ref.org = F.orgs[0].id;
+    ref.msg_id = (ProtobufCBinaryData){ 16, id };
+    w.type = LIAISON__ALERT_TYPE__ALERT_TYPE_REVOKE;
+    w.title = "retraction";
+    w.body = "sent in error";
+    w.supersedes = &ref;
+    f.envelope = (ProtobufCBinaryData){ r1->len, r1->envelope };
+    f.key = (ProtobufCBinaryData){ 32, r1->key };
+    w.forwarded = &f;
+    to[0] = F.orgs[3].id;
+    assert_int_equal(lsn_client_seal(C[2], &w, to, 1, lsn_now(), 3600, NULL, wid, &env,
+                                     &len), 0);
+    free(env);
+    lsn_local_msg_free(&r1);
+    assert_int_equal(lsn_client_submit(C[2], wid, NULL), 0);
+    assert_int_equal(fetch(3), 1);
+    raw_record(3, F.orgs[2].id, fwd2, &key_len, &retracted);
+    assert_true(key_len > 0);
+    assert_false(retracted);
+
+    assert_int_equal(fetch(2), 1);      /* o2's REVOKE: applies, passes on */
+    assert_int_equal(fetch(3), 1);
+    raw_record(3, F.orgs[2].id, fwd2, &key_len, &retracted);
+    assert_int_equal(key_len, 0);
+    assert_true(retracted);
+}
+
 /* A REVOKE naming o1's message, sent by o2 (not the originator, and with
  * no originator's REVOKE inside), is taken as a message and applied to
  * nothing. */
@@ -257,6 +424,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_retract_reaches_recipients_and_forwards, down),
         cmocka_unit_test_teardown(test_retract_only_by_originator, down),
+        cmocka_unit_test_teardown(test_retract_reaches_forward_of_forward, down),
+        cmocka_unit_test_teardown(test_retract_wrapper_from_non_recipient_refused, down),
     };
 
     if (sodium_init() < 0)
