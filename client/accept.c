@@ -262,6 +262,9 @@ lsn_client_accept(struct lsn_client *c, const uint8_t *env, size_t len,
     lsn_client_open_original(c, m, now);
     lsn_client_note_forward(c, m, now);
     lsn_client_note_update(c, m);
+    /* Its newer version may have come first (this one waited). */
+    m->superseded = lsn_client_superseded_by(c, info.sender_org, info.msg_id,
+                                             m->superseded_by) == 0;
     lsn_client_record_receipt(c, m->o);
     if (lsn_client_record_feedback(c, m->o) == 0 &&
         m->o->alert->type == LIAISON__ALERT_TYPE__ALERT_TYPE_FEEDBACK)

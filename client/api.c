@@ -49,6 +49,8 @@ struct lsn_received {
     const struct lsn_message *m;
     char id[33];
     char about[33];                  /* a feedback's in_reply_to, in hex */
+    char supersedes[33];             /* "" unless an update of its sender's */
+    char superseded_by[33];          /* "" unless its sender superseded it */
 };
 
 const char *
@@ -301,28 +303,26 @@ lsn_alert_add_attachment(lsn_alert *a, const char *name, const char *media_type,
 
 /* ------------------------------------------------------------ sending */
 
-int
-lsn_session_send(lsn_session *s, const lsn_alert *a, const char *const *to,
-                 size_t n, int64_t ttl, const char *idempotency_key,
-                 char msg_id[33])
+/* Seals the alert a (the caller's copy, given the circles here) to to[0..n),
+ * stores it and submits it; msg_id gets its id. */
+static int
+send_alert(lsn_session *s, Liaison__Alert *a, const char *const *to, size_t n,
+           int64_t ttl, const char *idempotency_key, char msg_id[33])
 {
     struct lsn_addressed *x = NULL;
-    Liaison__Alert sent;
     uint8_t id[16], *env = NULL;
     size_t len = 0;
     int r;
 
-    msg_id[0] = '\0';
     if (ttl <= 0)
         ttl = LSN_DEFAULT_TTL;
     /* "circle:NAME" entries become the circle's members, and the alert
-     * carries the circles (a copy: a is the caller's, unchanged). */
+     * carries the circles. */
     if ((r = lsn_client_address(s->c, to, n, lsn_now(), &x)) != 0)
         return r;
-    sent = a->a;
-    sent.circles = x->circlep;
-    sent.n_circles = x->n_circles;
-    r = lsn_client_seal(s->c, &sent, x->to, x->n, lsn_now(), ttl, idempotency_key, id,
+    a->circles = x->circlep;
+    a->n_circles = x->n_circles;
+    r = lsn_client_seal(s->c, a, x->to, x->n, lsn_now(), ttl, idempotency_key, id,
                         &env, &len);
     lsn_addressed_free(&x);
     free(env);
@@ -330,6 +330,41 @@ lsn_session_send(lsn_session *s, const lsn_alert *a, const char *const *to,
         return r;
     r = lsn_client_submit(s->c, id, id);
     lsn_hex(msg_id, id, 16);
+    return r;
+}
+
+int
+lsn_session_send(lsn_session *s, const lsn_alert *a, const char *const *to,
+                 size_t n, int64_t ttl, const char *idempotency_key,
+                 char msg_id[33])
+{
+    Liaison__Alert sent = a->a;     /* a is the caller's, unchanged */
+
+    msg_id[0] = '\0';
+    return send_alert(s, &sent, to, n, ttl, idempotency_key, msg_id);
+}
+
+int
+lsn_session_update(lsn_session *s, const char *msg_id, const lsn_alert *a,
+                   const char *const *to, size_t n, int64_t ttl,
+                   const char *idempotency_key, char new_id[33])
+{
+    Liaison__Alert sent = a->a;     /* a is the caller's, unchanged */
+    struct lsn_update u;
+    const char *dest[LSN_MAX_RECIPIENTS];
+    int r;
+
+    new_id[0] = '\0';
+    if (msg_id == NULL || (n > 0 && to == NULL))
+        return LSN_ERR_USAGE;
+    if (n > LSN_MAX_RECIPIENTS)
+        return LSN_ERR_LIMIT;
+    for (size_t i = 0; i < n; i++)
+        dest[i] = to[i];
+    if ((r = lsn_client_update_prepare(s->c, msg_id, &sent, dest, &n, &u)) != 0)
+        return r;
+    r = send_alert(s, &sent, dest, n, ttl, idempotency_key, new_id);
+    lsn_update_free(&u);
     return r;
 }
 
@@ -346,6 +381,26 @@ struct relay_ctx {
     void *ctx;
 };
 
+/* rx as the library shows m. */
+static void
+received_of(lsn_received *rx, const struct lsn_message *m)
+{
+    const Liaison__Alert *a = m->o->alert;
+
+    memset(rx, 0, sizeof *rx);
+    rx->m = m;
+    lsn_hex(rx->id, m->o->msg_id, 16);
+    if (a->in_reply_to != NULL)
+        lsn_hex(rx->about, a->in_reply_to->msg_id.data, 16);
+    /* As lsn_client_note_update counts it: a version of the sender's own
+     * message, not a retraction. */
+    if (a->supersedes != NULL && a->type != LIAISON__ALERT_TYPE__ALERT_TYPE_REVOKE &&
+        strcmp(a->supersedes->org, m->o->sender_org) == 0)
+        lsn_hex(rx->supersedes, a->supersedes->msg_id.data, 16);
+    if (m->superseded)
+        lsn_hex(rx->superseded_by, m->superseded_by, 16);
+}
+
 static int
 pass_on(void *ctx, const struct lsn_message *m)
 {
@@ -354,11 +409,7 @@ pass_on(void *ctx, const struct lsn_message *m)
 
     if (m->o->alert->type == LIAISON__ALERT_TYPE__ALERT_TYPE_RECEIPT)
         return 0;
-    rx.m = m;
-    lsn_hex(rx.id, m->o->msg_id, 16);
-    rx.about[0] = '\0';
-    if (m->o->alert->in_reply_to != NULL)
-        lsn_hex(rx.about, m->o->alert->in_reply_to->msg_id.data, 16);
+    received_of(&rx, m);
     return x->fn(x->ctx, &rx);
 }
 
@@ -393,6 +444,35 @@ lsn_session_watch(lsn_session *s, lsn_received_fn fn, void *ctx,
     struct relay_ctx x = { fn, ctx };
 
     return lsn_client_watch(s->c, pass_on, NULL, &x, stop, 250);
+}
+
+int
+lsn_session_received(lsn_session *s, const char *msg_id, lsn_received_fn fn, void *ctx)
+{
+    struct lsn_message *m = NULL;
+    lsn_received rx;
+    int r;
+
+    if (msg_id == NULL)
+        return LSN_ERR_USAGE;
+    if ((r = lsn_client_read(s->c, msg_id, 0, &m)) != 0)
+        return r;
+    received_of(&rx, m);
+    (void)fn(ctx, &rx);
+    lsn_message_free(&m);
+    return 0;
+}
+
+const char *
+lsn_received_supersedes(const lsn_received *m)
+{
+    return m->supersedes[0] != '\0' ? m->supersedes : NULL;
+}
+
+const char *
+lsn_received_superseded_by(const lsn_received *m)
+{
+    return m->superseded_by[0] != '\0' ? m->superseded_by : NULL;
 }
 
 const char *

@@ -289,6 +289,26 @@ int lsn_client_hold(struct lsn_client *c, const char *prefix, const char *case_r
 int lsn_client_superseded_by(struct lsn_client *c, const char *org, const uint8_t id[16],
                              uint8_t by[16]);
 
+/* update.c */
+
+/* What an update points into: the superseded message's id and sent
+ * record (its recipients' names). */
+struct lsn_update {
+    Liaison__MessageRef ref;
+    uint8_t id[16];
+    Liaison__StoredSent *sent;
+};
+
+/* Makes a the new version of the message this device sent with id prefix
+ * prefix: a->supersedes names it (in u), type alert becomes update (a
+ * revoke, receipt or feedback is LSN_ERR_USAGE), and with *n == 0 to[]
+ * (room for LSN_MAX_RECIPIENTS) gets its recipient orgs.  The caller
+ * seals a while u lives, then calls lsn_update_free.  LSN_ERR_NOT_FOUND:
+ * no such sent message on this device. */
+int lsn_client_update_prepare(struct lsn_client *c, const char *prefix, Liaison__Alert *a,
+                              const char **to, size_t *n, struct lsn_update *u);
+void lsn_update_free(struct lsn_update *u);
+
 /* Of two TLP markings, the more restrictive. */
 int lsn_client_tlp_stricter(int a, int b);
 

@@ -6,6 +6,7 @@
  *   outbox.c           sent records summarised for listing
  *   accept.c           one envelope opened and stored
  *   retract.c          retractions sent, applied and passed on; updates
+ *   update.c           a sent message's new version prepared for sealing
  *   receipts.c         receipts sent, and recorded against sent messages
  *   feedback.c         dispositions sent, checked and recorded
  *   deliveries.c       key deliveries applied to the credential

@@ -6,6 +6,8 @@
  *   ./example PROFILE feedback MSGID DISPOSITION [INDICATOR]
  *   ./example PROFILE status MSGID
  *   ./example PROFILE retract MSGID REASON
+ *   ./example PROFILE update MSGID TITLE
+ *   ./example PROFILE read MSGID
  *
  * PROFILE is a folder set up with `liaison init --credential CRED`.
  * Exit status: 0 success, 1 failure, 3 relay unreachable (retry later). */
@@ -23,6 +25,10 @@ print_message(void *ctx, const lsn_received *m)
 
     printf("%s from %s/%s: %s\n", lsn_received_id(m), lsn_received_sender_org(m),
            lsn_received_sender_device(m), lsn_received_title(m));
+    if (lsn_received_supersedes(m) != NULL)
+        printf("  supersedes %s\n", lsn_received_supersedes(m));
+    if (lsn_received_superseded_by(m) != NULL)
+        printf("  superseded by %s\n", lsn_received_superseded_by(m));
     for (size_t i = 0; lsn_received_circle(m, i, &circle, &n_orgs) == 0; i++)
         printf("  to %s (%zu orgs)\n", circle, n_orgs);
     for (size_t i = 0; lsn_received_indicator(m, i, &type, &value) == 0; i++)
@@ -124,12 +130,16 @@ main(int argc, char **argv)
     if (argc < 3 || (strcmp(argv[2], "send") == 0 && argc != 5 && argc != 7 && argc != 8) ||
         (strcmp(argv[2], "feedback") == 0 && argc != 5 && argc != 6) ||
         (strcmp(argv[2], "status") == 0 && argc != 4) ||
-        (strcmp(argv[2], "retract") == 0 && argc != 5)) {
+        (strcmp(argv[2], "retract") == 0 && argc != 5) ||
+        (strcmp(argv[2], "update") == 0 && argc != 5) ||
+        (strcmp(argv[2], "read") == 0 && argc != 4)) {
         fprintf(stderr, "usage: example PROFILE send ORG|circle:NAME TITLE [TYPE VALUE [FILE]]\n"
                         "       example PROFILE fetch\n"
                         "       example PROFILE feedback MSGID DISPOSITION [INDICATOR]\n"
                         "       example PROFILE status MSGID\n"
-                        "       example PROFILE retract MSGID REASON\n");
+                        "       example PROFILE retract MSGID REASON\n"
+                        "       example PROFILE update MSGID TITLE\n"
+                        "       example PROFILE read MSGID\n");
         return 2;
     }
     if ((r = lsn_session_open(argv[1], NULL, &s)) != 0)
@@ -164,6 +174,18 @@ main(int argc, char **argv)
             rc = fail("retract", r);
         else
             printf("retraction %s\n", id);
+    } else if (strcmp(argv[2], "update") == 0) {
+        /* A new version, to the same orgs as the one it supersedes. */
+        if ((r = lsn_alert_new(&a)) != 0 || (r = lsn_alert_set_title(a, argv[4])) != 0 ||
+            (r = lsn_alert_set_tlp(a, LSN_TLP_GREEN)) != 0 ||
+            (r = lsn_session_update(s, argv[3], a, NULL, 0, 0, NULL, id)) != 0)
+            rc = fail("update", r);
+        else
+            printf("updated %s\n", id);
+        lsn_alert_destroy(&a);
+    } else if (strcmp(argv[2], "read") == 0) {
+        if ((r = lsn_session_received(s, argv[3], print_message, &seen)) != 0)
+            rc = fail("read", r);
     } else if ((r = lsn_session_fetch(s, print_message, &seen, &n)) != 0) {
         rc = fail("fetch", r);
     } else {

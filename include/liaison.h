@@ -113,6 +113,20 @@ int lsn_session_send(lsn_session *s, const lsn_alert *a, const char *const *to,
                      size_t n, int64_t ttl, const char *idempotency_key,
                      char msg_id[33]);
 
+/* Sends a a new version of the message this device sent with id (or
+ * unique prefix) msg_id, superseding it: the alert names that message,
+ * its type alert becomes LSN_TYPE_UPDATE (notice, request and response
+ * stay; LSN_ERR_USAGE for a revoke: see lsn_session_retract), and it goes
+ * to the same orgs as that message unless to[0..n) (n > 0) names others.
+ * ttl, idempotency_key, errors and the stored-and-resent rules are
+ * lsn_session_send's; new_id (33 bytes) gets the new version's id.
+ * LSN_ERR_NOT_FOUND: no such sent message on this device (only the device
+ * that sent a message can update it).  Recipients list the newest
+ * version; the earlier one shows lsn_received_superseded_by. */
+int lsn_session_update(lsn_session *s, const char *msg_id, const lsn_alert *a,
+                       const char *const *to, size_t n, int64_t ttl,
+                       const char *idempotency_key, char new_id[33]);
+
 /* Resends every stored message the relay has not acknowledged; *n counts. */
 int lsn_session_resend(lsn_session *s, size_t *n);
 
@@ -148,6 +162,13 @@ size_t lsn_session_waiting(const lsn_session *s);
 int lsn_session_watch(lsn_session *s, lsn_received_fn fn, void *ctx,
                       volatile int *stop);
 
+/* Passes the received message msg_id (its id or a unique prefix), as it
+ * is stored now, to fn once (fn's return is ignored), without marking it
+ * read.  LSN_ERR_NOT_FOUND if there is no such message or a retraction
+ * wiped its key (one a legal hold kept is passed, lsn_received_retracted). */
+int lsn_session_received(lsn_session *s, const char *msg_id, lsn_received_fn fn,
+                         void *ctx);
+
 /* Accessors (borrowed strings).  Times are unix seconds. */
 const char *lsn_received_id(const lsn_received *m);          /* 32 hex digits */
 const char *lsn_received_sender_org(const lsn_received *m);
@@ -178,6 +199,13 @@ int lsn_received_attachment(const lsn_received *m, size_t i, const char **name,
 size_t lsn_received_circle_count(const lsn_received *m);
 int lsn_received_circle(const lsn_received *m, size_t i, const char **name,
                         size_t *n_orgs);
+
+/* For an update: the id (32 hex digits) of its sender org's earlier
+ * message it supersedes; else NULL. */
+const char *lsn_received_supersedes(const lsn_received *m);
+/* The id of the newest version its sender sent to supersede it, if this
+ * device has received one (listings show only that one); else NULL. */
+const char *lsn_received_superseded_by(const lsn_received *m);
 
 /* ---------------------------------------------------------------- status */
 

@@ -567,36 +567,23 @@ address(struct lsn_client *c, Liaison__Alert *a, const char *const *to, size_t *
 }
 
 /* `update`: the new version supersedes the sent message prefix (its
- * recipients unless --to names others); *sent holds the names to[]
- * points into (the caller frees it). */
+ * recipients unless --to names others); u holds what the alert and to[]
+ * point into (the caller frees it). */
 static int
 build_update(struct lsn_client *c, const char *prefix, struct built *b,
-             const char **to, size_t *n, Liaison__StoredSent **sent)
+             const char **to, size_t *n, struct lsn_update *u)
 {
-    static Liaison__MessageRef ref = LIAISON__MESSAGE_REF__INIT;
-    static uint8_t id[16];
     int r;
 
-    if ((r = lsn_local_find_sent(c->p->store, prefix, id)) != 0 ||
-        (r = lsn_local_get_sent(c->p->store, id, sent)) != 0)
-        return lsn_cli_fail(r, "no sent message %s to update (only the device that "
-                            "sent it can)", prefix);
-    ref.org = c->p->cred->org;
-    ref.msg_id = (ProtobufCBinaryData){ 16, id };
-    b->a.supersedes = &ref;
-    if (b->a.type == LIAISON__ALERT_TYPE__ALERT_TYPE_ALERT)
-        b->a.type = LIAISON__ALERT_TYPE__ALERT_TYPE_UPDATE;
-    for (size_t i = 0; *n == 0 && i < (*sent)->n_recipients; i++)
-        to[i] = (*sent)->recipients[i];
-    if (*n == 0)
-        *n = (*sent)->n_recipients;
+    if ((r = lsn_client_update_prepare(c, prefix, &b->a, to, n, u)) != 0)
+        return lsn_cli_fail(r, "cannot update %s", prefix);
     return 0;
 }
 
 static int
 run_send(int argc, char **argv, int reply)
 {
-    Liaison__StoredSent *sent = NULL;
+    struct lsn_update upd = { .sent = NULL };
     struct send_opts o;
     struct lsn_client *c = NULL;
     struct built *b = NULL;
@@ -655,7 +642,7 @@ run_send(int argc, char **argv, int reply)
         o.title = title;
         b->a.title = title;
     }
-    if (reply == 2 && (rc = build_update(c, o.arg, b, to, &n, &sent)) != 0)
+    if (reply == 2 && (rc = build_update(c, o.arg, b, to, &n, &upd)) != 0)
         goto out;
     if (reply == 1 && n == 0) {
         to[0] = reply_org;
@@ -689,7 +676,7 @@ out:
     lsn_addressed_free(&x);
     if (b != NULL)
         built_free(b);
-    lsn_pb_free((ProtobufCMessage *)sent);
+    lsn_update_free(&upd);
     free(orgs);
     lsn_client_close(&c);
     return rc;

@@ -75,6 +75,32 @@ grep -q "retracted by hotline" out.txt || { cat out.txt; bad "read names the ret
 "$T/example" home/hotline-engine fetch >/dev/null 2>&1 || bad "hotline fetches the answer"
 "$T/example" home/hotline-engine status "$AID" >out.txt 2>&1 || { cat out.txt; bad "status"; }
 grep -q "retraction applied by bank" out.txt || { cat out.txt; bad "retraction status via API"; }
+# An update through the library: a new version to the same org; the
+# bank receives it naming the old one, and sees the old one superseded.
+"$T/example" home/hotline-engine send bank "Host list v1" url "http://bad.example/z" \
+    >out.txt 2>&1 || { cat out.txt; bad "example send v1"; }
+V1=$(sed -n 's/^sent //p' out.txt)
+"$T/example" home/bank-analyst fetch >/dev/null 2>&1 || bad "bank fetches v1"
+"$T/example" home/bank-analyst update "$V1" "x" >out.txt 2>&1
+[ $? = 1 ] && grep -q "only the device that sent a message can update it" out.txt ||
+    { cat out.txt; bad "only the sending device updates"; }
+"$T/example" home/hotline-engine update "$V1" "Host list v2" >out.txt 2>&1 ||
+    { cat out.txt; bad "example update"; }
+V2=$(sed -n 's/^updated //p' out.txt)
+[ ${#V2} = 32 ] && [ "$V2" != "$V1" ] || { cat out.txt; bad "example prints the new id"; }
+"$T/example" home/bank-analyst fetch >out.txt 2>&1 || { cat out.txt; bad "bank fetches v2"; }
+grep -q "^$V2 from hotline/engine: Host list v2$" out.txt && grep -q "supersedes $V1" out.txt ||
+    { cat out.txt; bad "the update names what it supersedes"; }
+"$T/example" home/bank-analyst read "$V1" >out.txt 2>&1 || { cat out.txt; bad "example read"; }
+grep -q "Host list v1" out.txt && grep -q "superseded by $V2" out.txt ||
+    { cat out.txt; bad "the old version is superseded through the API"; }
+"$T/example" home/bank-analyst read "$V2" >out.txt 2>&1 && ! grep -q "superseded by" out.txt ||
+    { cat out.txt; bad "the new version is not superseded"; }
+"$L" --home home/bank-analyst inbox >out.txt 2>&1
+grep -q "Host list v2" out.txt && ! grep -q "Host list v1" out.txt ||
+    { cat out.txt; bad "the inbox lists the newest version"; }
+"$L" --home home/bank-analyst read "$V2" --json >out.txt 2>&1
+grep -q '"type":"update"' out.txt || { cat out.txt; bad "the update is of type update"; }
 "$T/example" home/hotline-engine send nosuch "x" >out.txt 2>&1
 [ $? = 1 ] && grep -q "not in roster" out.txt || bad "unknown org refused by the library"
 # A circle through the library: roster v2 names one, signed by both
