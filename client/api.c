@@ -882,3 +882,28 @@ lsn_received_retracted(const lsn_received *m)
 {
     return m->m->retracted;
 }
+
+/* ------------------------------------------------------------ legal hold */
+
+int
+lsn_session_hold(lsn_session *s, const char *msg_id, const char *case_ref,
+                 const char *reason)
+{
+    size_t n = 0;
+
+    return lsn_client_hold(s->c, msg_id, case_ref, reason, 1, &n);
+}
+
+int
+lsn_session_release(lsn_session *s, const char *msg_id, const char *case_ref)
+{
+    size_t n = 0;
+
+    return lsn_client_hold(s->c, msg_id, case_ref, NULL, 0, &n);
+}
+
+const char *
+lsn_received_held(const lsn_received *m)
+{
+    return m->m->held ? m->m->hold_case : NULL;
+}

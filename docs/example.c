@@ -8,6 +8,8 @@
  *   ./example PROFILE retract MSGID REASON
  *   ./example PROFILE update MSGID TITLE
  *   ./example PROFILE read MSGID
+ *   ./example PROFILE hold MSGID CASE
+ *   ./example PROFILE release MSGID
  *
  * PROFILE is a folder set up with `liaison init --credential CRED`.
  * Exit status: 0 success, 1 failure, 3 relay unreachable (retry later). */
@@ -29,6 +31,8 @@ print_message(void *ctx, const lsn_received *m)
         printf("  supersedes %s\n", lsn_received_supersedes(m));
     if (lsn_received_superseded_by(m) != NULL)
         printf("  superseded by %s\n", lsn_received_superseded_by(m));
+    if (lsn_received_held(m) != NULL)
+        printf("  held: %s\n", lsn_received_held(m));
     for (size_t i = 0; lsn_received_circle(m, i, &circle, &n_orgs) == 0; i++)
         printf("  to %s (%zu orgs)\n", circle, n_orgs);
     for (size_t i = 0; lsn_received_indicator(m, i, &type, &value) == 0; i++)
@@ -132,14 +136,18 @@ main(int argc, char **argv)
         (strcmp(argv[2], "status") == 0 && argc != 4) ||
         (strcmp(argv[2], "retract") == 0 && argc != 5) ||
         (strcmp(argv[2], "update") == 0 && argc != 5) ||
-        (strcmp(argv[2], "read") == 0 && argc != 4)) {
+        (strcmp(argv[2], "read") == 0 && argc != 4) ||
+        (strcmp(argv[2], "hold") == 0 && argc != 5) ||
+        (strcmp(argv[2], "release") == 0 && argc != 4)) {
         fprintf(stderr, "usage: example PROFILE send ORG|circle:NAME TITLE [TYPE VALUE [FILE]]\n"
                         "       example PROFILE fetch\n"
                         "       example PROFILE feedback MSGID DISPOSITION [INDICATOR]\n"
                         "       example PROFILE status MSGID\n"
                         "       example PROFILE retract MSGID REASON\n"
                         "       example PROFILE update MSGID TITLE\n"
-                        "       example PROFILE read MSGID\n");
+                        "       example PROFILE read MSGID\n"
+                        "       example PROFILE hold MSGID CASE\n"
+                        "       example PROFILE release MSGID\n");
         return 2;
     }
     if ((r = lsn_session_open(argv[1], NULL, &s)) != 0)
@@ -186,6 +194,17 @@ main(int argc, char **argv)
     } else if (strcmp(argv[2], "read") == 0) {
         if ((r = lsn_session_received(s, argv[3], print_message, &seen)) != 0)
             rc = fail("read", r);
+    } else if (strcmp(argv[2], "hold") == 0) {
+        /* A legal hold for the case: the key stays if the sender retracts. */
+        if ((r = lsn_session_hold(s, argv[3], argv[4], "evidence")) != 0)
+            rc = fail("hold", r);
+        else
+            printf("held %s for %s\n", argv[3], argv[4]);
+    } else if (strcmp(argv[2], "release") == 0) {
+        if ((r = lsn_session_release(s, argv[3], NULL)) != 0)
+            rc = fail("release", r);
+        else
+            printf("released %s\n", argv[3]);
     } else if ((r = lsn_session_fetch(s, print_message, &seen, &n)) != 0) {
         rc = fail("fetch", r);
     } else {

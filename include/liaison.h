@@ -302,6 +302,29 @@ int lsn_session_retraction_status(lsn_session *s, const char *msg_id,
  * under a legal hold, or it could not be passed here), else 0. */
 int lsn_received_retracted(const lsn_received *m);
 
+/* ---------------------------------------------------------------- legal hold */
+
+/* Sets a legal hold on the received message msg_id (its id or a unique
+ * prefix), or, with msg_id NULL, on every received message of the case
+ * case_ref (none is not an error): a held message keeps its content key
+ * when its sender retracts it, and `liaison prune` keeps it.  case_ref
+ * (may be NULL with a msg_id) and reason (may be NULL) are recorded with
+ * the hold, each cut to 512 bytes; each hold is written to the profile's
+ * audit log.  LSN_ERR_NOT_FOUND: no such received message; LSN_ERR_USAGE:
+ * neither a msg_id nor a non-empty case_ref.  `liaison hold` makes the
+ * same call. */
+int lsn_session_hold(lsn_session *s, const char *msg_id, const char *case_ref,
+                     const char *reason);
+
+/* Lifts the legal hold of the received message msg_id, or, with msg_id
+ * NULL, of every received message of the case case_ref.  Errors as
+ * lsn_session_hold's; `liaison release` makes the same call. */
+int lsn_session_release(lsn_session *s, const char *msg_id, const char *case_ref);
+
+/* The case reference of the legal hold on the received message ("" for a
+ * hold without one), or NULL when it is not held. */
+const char *lsn_received_held(const lsn_received *m);
+
 #ifdef __cplusplus
 }
 #endif

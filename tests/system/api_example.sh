@@ -101,6 +101,22 @@ grep -q "Host list v2" out.txt && ! grep -q "Host list v1" out.txt ||
     { cat out.txt; bad "the inbox lists the newest version"; }
 "$L" --home home/bank-analyst read "$V2" --json >out.txt 2>&1
 grep -q '"type":"update"' out.txt || { cat out.txt; bad "the update is of type update"; }
+# A legal hold through the library: the bank holds v1 for a case; the
+# library and the CLI show it held, and after release not held.
+"$T/example" home/bank-analyst hold "$V1" CASE-7 >out.txt 2>&1 ||
+    { cat out.txt; bad "example hold"; }
+"$T/example" home/bank-analyst read "$V1" >out.txt 2>&1 && grep -q "^  held: CASE-7$" out.txt ||
+    { cat out.txt; bad "the hold through the API"; }
+"$L" --home home/bank-analyst read "$V1" --json >out.txt 2>&1
+grep -q '"hold":{"case":"CASE-7"}' out.txt || { cat out.txt; bad "the CLI sees the library's hold"; }
+"$T/example" home/hotline-engine hold "$V1" CASE-7 >out.txt 2>&1
+[ $? = 1 ] || { cat out.txt; bad "only a received message is held"; }
+"$T/example" home/bank-analyst release "$V1" >out.txt 2>&1 ||
+    { cat out.txt; bad "example release"; }
+"$T/example" home/bank-analyst read "$V1" >out.txt 2>&1 && ! grep -q "held:" out.txt ||
+    { cat out.txt; bad "the release through the API"; }
+"$L" --home home/bank-analyst read "$V1" --json >out.txt 2>&1
+grep -q '"hold":null' out.txt || { cat out.txt; bad "the CLI sees the library's release"; }
 "$T/example" home/hotline-engine send nosuch "x" >out.txt 2>&1
 [ $? = 1 ] && grep -q "not in roster" out.txt || bad "unknown org refused by the library"
 # A circle through the library: roster v2 names one, signed by both
