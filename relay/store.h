@@ -240,6 +240,10 @@ int lsn_store_dir_del(struct lsn_store *s, const char *name);
  * Each needs the batch. */
 #define LSN_STORE_GONE_MAX 65536u
 
+/* A bound other than LSN_STORE_GONE_MAX for this handle (0: that one),
+ * so a test can reach the bound without 65 536 writes. */
+void lsn_store_set_gone_max(struct lsn_store *s, size_t max);
+
 struct lsn_store_gone {
     char org[LSN_ENV_ORG_MAX + 1];
     uint64_t version;

@@ -104,7 +104,7 @@ lsn_store_gone_put(struct lsn_store *s, const uint8_t key[32], const char *org,
         return r;
     if ((r = gone_forget(t, s, key)) != 0 || (r = gone_next(t, s, &g.seq, &n)) != 0)
         goto out;
-    for (; n >= LSN_STORE_GONE_MAX && r == 0; n--)
+    for (; n >= (s->gone_max ? s->gone_max : LSN_STORE_GONE_MAX) && r == 0; n--)
         r = gone_drop_oldest(t, s);
     if (r != 0)
         goto out;
@@ -154,4 +154,10 @@ lsn_store_gone_get(struct lsn_store *s, const uint8_t key[32], struct lsn_store_
     out->version = g.version;
     out->issued = g.issued;
     return 0;
+}
+
+void
+lsn_store_set_gone_max(struct lsn_store *s, size_t max)
+{
+    s->gone_max = max;
 }

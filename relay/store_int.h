@@ -92,6 +92,7 @@ struct lsn_store {
     int lock_fd;            /* DIR/relay.lock, held for the store's life */
     MDB_dbi meta, envs, queue, qidx, dev, gap, quota, exp, dir, quar, info;
     MDB_dbi gone, goneq;    /* store_gone.c */
+    size_t gone_max;        /* store_gone.c: LSN_STORE_GONE_MAX unless set */
     MDB_txn *batch;
     struct lsn_msgidx *idx; /* mk -> record number (msgidx.h) */
     size_t op_mark;         /* the index's log when the operation began */
