@@ -109,10 +109,15 @@ cp wout.txt out.txt; cp werr.txt err.txt
 has "five" "watch piped shows the message"
 no_progress "watch piped: no banner, no progress"
 
-# --- Ctrl-C with the relay down, before sealing: nothing is stored.
-relay_stop
+# --- Ctrl-C while the relay does not answer, before sealing: nothing is
+# stored.  The relay is frozen rather than stopped, so the connect waits
+# its whole timeout for the handshake (a refused one could fail before
+# the Ctrl-C lands, and the held bundle would then be used).
+kill -STOP "$RELAY_PID"
 on_tty 130 "Ctrl-C while the bundle refresh waits" --when "connecting to r1" --send '\x03' -- \
     "$L" --home home/police-analyst send --to bank --title never-sealed
+kill -CONT "$RELAY_PID"
+relay_stop
 has "liaison: interrupted before sealing: nothing was stored or sent" \
     "Ctrl-C before sealing says nothing was sealed"
 grep -q "^liaison: interrupted before sealing" out.txt ||
