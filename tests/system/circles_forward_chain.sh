@@ -1,5 +1,5 @@
 #!/bin/sh
-# review2_circles.sh: a TLP:GREEN alert sent to a circle stays within the
+# circles_forward_chain.sh: a TLP:GREEN alert sent to a circle stays within the
 # circle's members however many forwards deep it lies: a forward carries
 # the circles that bind what it forwards, so a forward of a forward of the
 # circle alert is refused to an org outside the circle.
@@ -8,7 +8,7 @@ HERE=$(cd "$(dirname "$0")/../.." && pwd)
 K="$LSN_BIN/liaison-keys"
 R="$LSN_BIN/liaison-relay"
 L="$LSN_BIN/liaison"
-T=$(mktemp -d "${LSN_TMP:-/tmp}/review2_circles.XXXXXX")
+T=$(mktemp -d "${LSN_TMP:-/tmp}/circles_forward_chain.XXXXXX")
 . "$HERE/tests/lib/coalition.sh"
 trap 'relay_stop; rm -rf "$T"' EXIT
 cd "$T" || exit 1
@@ -59,4 +59,4 @@ check 0 "out inbox" -- lsn out analyst inbox
 no_out "ring" "nothing of the circle alert reached out"
 
 [ $fails = 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "review2_circles: all passed"
+echo "circles_forward_chain: all passed"

@@ -1,4 +1,4 @@
-/* test_review2_agent.c: one unlock agent per profile.  A second start
+/* test_agent_single.c: one unlock agent per profile.  A second start
  * while an agent runs, even one too busy to answer in time, is refused:
  * it never takes the socket's name from the running agent, which would
  * leave that agent holding the key where `liaison lock` cannot reach it. */
@@ -59,7 +59,7 @@ idle_peer(const char *dir)
 }
 
 static void
-test_review2_agent_busy_agent_keeps_its_socket(void **state)
+test_agent_single_busy_agent_keeps_its_socket(void **state)
 {
     struct lsn_credential *c = NULL;
     char dir[PATH_MAX], path[PATH_MAX + 16];
@@ -99,7 +99,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_review2_agent_busy_agent_keeps_its_socket),
+        cmocka_unit_test(test_agent_single_busy_agent_keeps_its_socket),
     };
 
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -1,12 +1,12 @@
 #!/bin/sh
-# review2_cli_help.sh: `--help` or `-h` given as the value of an option
+# cli_help_values.sh: `--help` or `-h` given as the value of an option
 # (a title, an indicator) or after `--` is that value, not a request for
 # help: the command runs with it (here it fails, having no profile)
 # instead of printing its usage and exiting 0 with nothing sent.
 set -u
 L="$LSN_BIN/liaison"
 K="$LSN_BIN/liaison-keys"
-T=$(mktemp -d "${LSN_TMP:-/tmp}/review2_cli_help.XXXXXX")
+T=$(mktemp -d "${LSN_TMP:-/tmp}/cli_help_values.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 fails=0
 bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
@@ -38,4 +38,4 @@ help "send --title=--help --help" -- "$L" --home "$H" send --title=--help --help
 help "liaison-keys roster show --help" -- "$K" roster show --help
 
 [ $fails = 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "review2_cli_help: all passed"
+echo "cli_help_values: all passed"
