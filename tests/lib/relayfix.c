@@ -21,6 +21,7 @@
 #include "keys/signed.h"
 #include "keys/util.h"
 #include "proto/err.h"
+#include "client/client.h"
 #include "tests/lib/relayfix.h"
 #include "tests/lib/sealfix.h"
 
@@ -487,4 +488,17 @@ rf_teardown(struct rf *f)
         if (system(cmd) != 0)
             fprintf(stderr, "could not remove %s\n", f->dir);
     }
+}
+
+int
+rf_up_client(struct rf *f, const char *tag, const char *extra, struct lsn_client **c)
+{
+    char home[PATH_MAX + 32];
+    int r;
+
+    if ((r = rf_setup(f, tag, 2, 1, extra)) != 0 || (r = rf_start(f)) != 0 ||
+        (r = rf_publish(f, 0)) != 0 || (r = rf_publish(f, 1)) != 0 ||
+        (r = rf_profile(f, 0, 0, home, sizeof home)) != 0)
+        return r;
+    return lsn_client_open(home, NULL, c);
 }

@@ -106,6 +106,13 @@ int rf_next_bundle_until(struct rf *f, size_t i, int64_t expires);
  * folder's path into home. */
 int rf_profile(struct rf *f, size_t i, size_t d, char *home, size_t size);
 
+struct lsn_client;
+/* Two orgs of one device each with their bundles at a started relay
+ * (extra: relay.conf lines), and *c a client of o1's d1: 0 or the first
+ * step's error. */
+int rf_up_client(struct rf *f, const char *tag, const char *extra,
+                 struct lsn_client **c);
+
 /* Seals a sample alert from org `from`'s device d to orgs to[0..n) using the
  * bundles given (NULL: the orgs' newest), lifetime ttl seconds. */
 int rf_seal(struct rf *f, size_t from, size_t d, const size_t *to, size_t n,

@@ -35,14 +35,7 @@ down(void **state)
 static void
 up(const char *tag, struct lsn_client **c)
 {
-    char home[PATH_MAX + 32];
-
-    assert_int_equal(rf_setup(&F, tag, 2, 1, "bootstrap_per_minute 600"), 0);
-    assert_int_equal(rf_start(&F), 0);
-    assert_int_equal(rf_publish(&F, 0), 0);
-    assert_int_equal(rf_publish(&F, 1), 0);
-    assert_int_equal(rf_profile(&F, 0, 0, home, sizeof home), 0);
-    assert_int_equal(lsn_client_open(home, NULL, c), 0);
+    assert_int_equal(rf_up_client(&F, tag, "bootstrap_per_minute 600", c), 0);
 }
 
 /* Seals a to o2 into the store (the client's offline flag as set). */
